@@ -1,0 +1,35 @@
+"""One error shape for the whole API.
+
+DRF's own shapes are kept (`{"detail": ...}` or `{field: [messages]}`); on top of that
+django-ratelimit's refusal becomes 429 with Retry-After, and Django's validation errors
+raised inside services become 400 with their field messages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class RateLimited(exceptions.Throttled):
+    default_detail = "Too many requests. Try again later."
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Ratelimited):
+        exc = RateLimited(wait=60)
+    elif isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    response = drf_exception_handler(exc, context)
+    if response is not None and response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        response.headers.setdefault("Retry-After", "60")
+    return response
+
+
+def bad_request(message: str, field: str | None = None) -> Response:
+    body = {field: [message]} if field else {"detail": message}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)

@@ -1,0 +1,36 @@
+"""django-ratelimit rules for the endpoints that take a password or create an account."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
+
+
+def _login_rate(group, request):
+    return settings.AUTH_RATE_LIMIT
+
+
+def account_key(group, request) -> str:
+    """The account being tried (lower-cased username or e-mail), so that one account's
+    limit holds whichever IP addresses the attempts come from."""
+    data = getattr(request, "data", None) or request.POST
+    try:
+        login = data.get("username") or data.get("email") or ""
+    except AttributeError:
+        login = ""
+    return str(login).strip().lower() or "-"
+
+
+def auth_ratelimited(view_class):
+    """Limit a credentials endpoint per IP and per account (POST only)."""
+    for name, key in (("ip", "ip"), ("account", account_key)):
+        limit = ratelimit(
+            group=f"auth:{view_class.__name__}:{name}",
+            key=key,
+            rate=_login_rate,
+            method="POST",
+            block=True,
+        )
+        view_class = method_decorator(limit, name="post")(view_class)
+    return view_class

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from accounts.api import views
+
+user_detail = views.UserViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+)
+
+urlpatterns = [
+    path("users/register", views.RegisterView.as_view(), name="api-register"),
+    path("users/me", views.MeView.as_view(), name="api-me"),
+    path("users/<int:pk>", user_detail, name="api-user-detail"),
+    path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
+    path(
+        "auth/token/refresh/", views.TokenRefreshThrottledView.as_view(), name="api-token-refresh"
+    ),
+    path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="api-token-revoke"),
+]

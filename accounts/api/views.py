@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import access, services
+from accounts.api.ratelimits import auth_ratelimited
+from accounts.api.serializers import (
+    RegisterSerializer,
+    TokenObtainSerializer,
+    TokenRevokeSerializer,
+    UserSerializer,
+)
+from accounts.models import User
+
+
+@auth_ratelimited
+class RegisterView(generics.CreateAPIView):
+    """Create a patient account. Never returns the password."""
+
+    serializer_class = RegisterSerializer
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.user_register(**data)
+
+
+@auth_ratelimited
+class TokenObtainView(TokenObtainPairView):
+    """Exchange a username (or e-mail) and password for an access and a refresh token."""
+
+    serializer_class = TokenObtainSerializer
+
+
+@auth_ratelimited
+class TokenRefreshThrottledView(TokenRefreshView):
+    """Exchange a refresh token for a new pair (the old refresh token is blacklisted)."""
+
+
+@auth_ratelimited
+class TokenRevokeView(APIView):
+    """Blacklist a refresh token so it can no longer be used."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=TokenRevokeSerializer, responses={205: None})
+    def post(self, request):
+        serializer = TokenRevokeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            RefreshToken(serializer.validated_data["refresh"]).blacklist()
+        except TokenError:
+            return Response(
+                {"refresh": ["Token is invalid or expired."]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeView(generics.RetrieveAPIView):
+    serializer_class = UserSerializer
+
+    def get_object(self):
+        return self.request.user
+
+
+class UserViewSet(
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A user's own profile; people allowed to read it (see accounts.access) may read it."""
+
+    serializer_class = UserSerializer
+
+    def get_queryset(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            ids = access.readable_user_ids(self.request.user)
+        else:
+            ids = access.writable_user_ids(self.request.user)
+        return User.objects.filter(pk__in=ids, deleted_at__isnull=True)
+
+    def perform_destroy(self, instance):
+        services.user_soft_delete(user=instance)

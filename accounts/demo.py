@@ -1,0 +1,77 @@
+"""Demo users and data. Each app adds its demo data through `DEMO_SEEDERS`.
+
+An app that owns health data registers `seed(user, days, rng)` here from its own
+`demo.py`; the seeders run in registration order and must be idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import random
+from collections.abc import Callable
+from datetime import date
+
+from django.apps import apps
+
+from accounts.models import User
+
+DEMO_PASSWORD = "Demo-pass-2026!"
+
+DEMO_USERS = {
+    "patient": {
+        "username": "demo",
+        "email": "demo@healthtrack.local",
+        "first_name": "Dana",
+        "last_name": "Demo",
+        "role": User.Role.PATIENT,
+        "sex": User.Sex.FEMALE,
+        "height_cm": 168.0,
+        "date_of_birth": date(1984, 5, 17),
+    },
+    "clinician": {
+        "username": "drsmith",
+        "email": "dr.smith@healthtrack.local",
+        "first_name": "Sam",
+        "last_name": "Smith",
+        "role": User.Role.CLINICIAN,
+        "is_staff": True,
+    },
+    "staff": {
+        "username": "admin",
+        "email": "admin@healthtrack.local",
+        "first_name": "Ada",
+        "last_name": "Admin",
+        "role": User.Role.ADMIN,
+        "is_staff": True,
+        "is_superuser": True,
+    },
+}
+
+
+def _demo_seeders() -> list[Callable]:
+    """Each installed app's `demo.seed` function, in INSTALLED_APPS order."""
+    seeders = []
+    for config in apps.get_app_configs():
+        if config.name == "accounts" or "." in config.name:
+            continue
+        if importlib.util.find_spec(f"{config.name}.demo") is None:
+            continue
+        module = importlib.import_module(f"{config.name}.demo")
+        if hasattr(module, "seed"):
+            seeders.append(module.seed)
+    return seeders
+
+
+def seed_demo(*, days: int = 90) -> dict[str, User]:
+    users = {}
+    for role, fields in DEMO_USERS.items():
+        user, created = User.objects.get_or_create(username=fields["username"], defaults=fields)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        users[role] = user
+    rng = random.Random(2026)
+    for seed in _demo_seeders():
+        seed(users=users, days=days, rng=rng)
+    return users
