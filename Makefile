@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-browser lint format migrate seed worker beat bench install install-dev clean
+.PHONY: run test test-replicas test-browser lint format migrate seed worker beat bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: migrate
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The replica router against a second database alias (a test mirror of the primary).
+test-replicas: install-dev
+	DATABASE_REPLICA_URLS="$${DATABASE_URL:-sqlite:///var/replica-alias.sqlite3}" \
+		$(BIN)/pytest tests/healthtrack/test_replica_router.py
 
 lint: install-dev
 	$(BIN)/ruff check .

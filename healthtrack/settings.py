@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "healthtrack.dbrouter.ReplicaRoutingMiddleware",
 ]
 
 ROOT_URLCONF = "healthtrack.urls"
@@ -142,6 +143,21 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Read replicas (comma-separated URLs): safe API reads go there, see healthtrack/dbrouter.py.
+DATABASE_REPLICAS: list[str] = []
+for _i, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[])):
+    _alias = f"replica{_i}"
+    DATABASES[_alias] = env.db_url_config(_url)
+    DATABASES[_alias].update(
+        CONN_MAX_AGE=DATABASES["default"].get("CONN_MAX_AGE", 0),
+        CONN_HEALTH_CHECKS=True,
+        TEST={"MIRROR": "default"},
+    )
+    DATABASE_REPLICAS.append(_alias)
+DATABASE_ROUTERS = ["healthtrack.dbrouter.ReplicaRouter"]
+# How long a user who just wrote keeps reading from the primary (replication lag allowance).
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
 
 # --- Cache, sessions, rate limits -----------------------------------------------------------
 if REDIS_URL:
