@@ -38,7 +38,7 @@ test: install-dev
 
 # The replica router against a second database alias (a test mirror of the primary).
 test-replicas: install-dev
-	DATABASE_REPLICA_URLS="$${DATABASE_URL:-sqlite:///var/replica-alias.sqlite3}" \
+	DATABASE_REPLICA_URLS="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/replica-alias.sqlite3}" \
 		$(BIN)/pytest tests/healthtrack/test_replica_router.py
 
 lint: install-dev
