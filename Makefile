@@ -51,7 +51,7 @@ format: install-dev
 	$(BIN)/ruff format .
 
 worker: install
-	$(BIN)/celery -A healthtrack worker -l info
+	$(BIN)/celery -A healthtrack worker -l info -Q default,ingest,recommendations,imports,maintenance
 
 beat: install
 	$(BIN)/celery -A healthtrack beat -l info

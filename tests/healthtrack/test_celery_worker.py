@@ -49,3 +49,18 @@ def test_a_real_worker_runs_a_task_over_redis():
             worker.wait(timeout=15)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+@pytest.mark.parametrize(
+    "task_name, queue",
+    [
+        ("metrics.tasks.recompute_rollups", "ingest"),
+        ("insights.tasks.compute_recommendations", "recommendations"),
+        ("metrics.tasks.import_apple_health", "imports"),
+        ("accounts.tasks.purge_deleted_accounts", "maintenance"),
+        ("healthtrack.ping", "default"),
+    ],
+)
+def test_tasks_are_routed_to_their_queue(task_name, queue):
+    route = app.amqp.router.route({}, task_name)
+    assert route["queue"].name == queue
