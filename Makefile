@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-replicas test-browser lint format migrate seed worker beat bench install install-dev clean
+.PHONY: run test test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ run: migrate
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one).
+# --reuse-db: PgBouncer keeps server connections pooled, so the test database is not dropped.
+test-pgbouncer: install-dev
+	@test -n "$$PGBOUNCER_DATABASE_URL" || { echo "set PGBOUNCER_DATABASE_URL"; exit 2; }
+	DATABASE_URL="$$PGBOUNCER_DATABASE_URL" DB_DISABLE_SERVER_SIDE_CURSORS=true \
+		$(BIN)/pytest --reuse-db tests/healthtrack/test_pgbouncer.py tests/accounts
 
 # The replica router against a second database alias (a test mirror of the primary).
 test-replicas: install-dev
