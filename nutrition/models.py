@@ -130,9 +130,9 @@ class NutritionLog(models.Model):
     sodium_mg = _amount_field("sodium_mg", "sodium (mg)")
     water_ml = _amount_field("water_ml", "water (ml)")
     logged_at = models.DateTimeField()
-    # A catalogue food keeps its entries' numbers even if it is removed later.
+    # A food that entries were computed from stays in the catalogue (entries name their source).
     food = models.ForeignKey(
-        Food, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs"
+        Food, on_delete=models.PROTECT, null=True, blank=True, related_name="logs"
     )
     grams = _amount_field("grams", "portion (g)")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -93,8 +93,8 @@ def clean_log(log) -> None:
     if food is not None and _valid_amount(log.grams, "grams"):
         for field, value in food.nutrients_for(log.grams).items():
             if value > AMOUNT_BOUNDS[field]:
-                limit = f"{AMOUNT_BOUNDS[field]:g}"
-                add("grams", f"This portion gives {field} {value}, over the {limit} limit.")
+                # The limit, never the value: error messages carry no health data.
+                add("grams", f"This portion puts {field} over {AMOUNT_BOUNDS[field]:g}.")
             setattr(log, field, value)
 
     if log.calories is None and log.water_ml is None:

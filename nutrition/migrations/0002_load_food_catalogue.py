@@ -9,7 +9,9 @@ def load(apps, schema_editor):
 
 def unload(apps, schema_editor):
     names = [row["name"] for row in read_foods()]
-    apps.get_model("nutrition", "Food").objects.filter(name__in=names).delete()
+    # Foods that diary entries were computed from stay (the foreign key protects them).
+    foods = apps.get_model("nutrition", "Food").objects.filter(name__in=names)
+    foods.filter(logs__isnull=True).delete()
 
 
 class Migration(migrations.Migration):

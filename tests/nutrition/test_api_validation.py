@@ -104,6 +104,7 @@ def test_a_portion_over_the_calorie_bound_is_refused(auth_client):
     response = auth_client.post(URL, body, format="json")
     assert response.status_code == 400
     assert "grams" in response.json()
+    assert "17680" not in response.content.decode()  # no health values in error messages
     assert not NutritionLog.objects.exists()
 
 

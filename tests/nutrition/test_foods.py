@@ -3,10 +3,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.db.models import ProtectedError
 
-from nutrition.catalogue import read_foods
+from nutrition.catalogue import load_foods, read_foods
 from nutrition.models import Food
 from nutrition.validation import PER_100G_BOUNDS
+from tests.nutrition.factories import NutritionLogFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +107,16 @@ def test_food_nutrients_for_a_portion():
     assert food.nutrients_for(30)["calories"] == 173.7
     assert food.nutrients_for(30)["protein_g"] == 6.3
     assert food.nutrients_for(0)["calories"] == 0
+
+
+def test_reloading_the_catalogue_changes_nothing():
+    before = dict(Food.objects.values_list("name", "calories"))
+    assert load_foods(Food) == len(before)
+    assert dict(Food.objects.values_list("name", "calories")) == before
+
+
+def test_a_food_in_use_cannot_be_deleted(user):
+    food = Food.objects.get(name="Almonds")
+    NutritionLogFactory(user=user, food=food, grams=30)
+    with pytest.raises(ProtectedError):
+        food.delete()
