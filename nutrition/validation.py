@@ -84,7 +84,8 @@ def clean_log(log) -> None:
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    food = log.food if log.food_id is not None else None
+    # A food id that does not exist is the field validator's error; here it counts as no food.
+    food = getattr(log, "food", None)
     if food is not None and log.grams is None:
         add("grams", "Give the portion in grams with a food.")
     if food is None and log.grams is not None:
