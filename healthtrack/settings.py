@@ -358,4 +358,10 @@ LOGGING = {
     },
 }
 
+# --- Nutrition ------------------------------------------------------------------------------
+# Multiplies the Mifflin-St Jeor resting energy into a daily calorie target (1.4: lightly active).
+NUTRITION_ACTIVITY_FACTOR = env.float("NUTRITION_ACTIVITY_FACTOR", default=1.4)
+if not 1.0 <= NUTRITION_ACTIVITY_FACTOR <= 2.5:
+    raise ImproperlyConfigured("NUTRITION_ACTIVITY_FACTOR must be between 1.0 and 2.5.")
+
 HEALTHTRACK_VERSION = "0.1.0"

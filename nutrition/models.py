@@ -1,1 +1,209 @@
-from django.db import models  # noqa: F401
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from fernet_fields import EncryptedTextField
+
+from nutrition import validation
+from nutrition.validation import AMOUNT_BOUNDS, AMOUNT_FIELDS, NUTRIENT_FIELDS, PER_100G_BOUNDS
+
+
+class Food(models.Model):
+    """A catalogue food; every amount is per 100 g (USDA FoodData Central, SR Legacy)."""
+
+    class Category(models.TextChoices):
+        FRUIT = "fruit", "Fruit"
+        VEGETABLE = "vegetable", "Vegetables"
+        GRAIN = "grain", "Grains and bread"
+        LEGUME = "legume", "Legumes and soy"
+        NUTS_SEEDS = "nuts_seeds", "Nuts and seeds"
+        DAIRY_EGG = "dairy_egg", "Dairy and eggs"
+        MEAT = "meat", "Meat and poultry"
+        FISH = "fish", "Fish and seafood"
+        BEVERAGE = "beverage", "Beverages"
+        SNACK_SWEET = "snack_sweet", "Snacks and sweets"
+        FAT_CONDIMENT = "fat_condiment", "Fats, oils and condiments"
+        PREPARED = "prepared", "Prepared dishes"
+
+    name = models.CharField(max_length=120, unique=True)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    calories = models.FloatField(
+        "kcal per 100 g", validators=validation.amount_validators("calories", PER_100G_BOUNDS)
+    )
+    protein_g = models.FloatField(
+        "protein g per 100 g", validators=validation.amount_validators("protein_g", PER_100G_BOUNDS)
+    )
+    carbs_g = models.FloatField(
+        "carbohydrate g per 100 g",
+        validators=validation.amount_validators("carbs_g", PER_100G_BOUNDS),
+    )
+    fat_g = models.FloatField(
+        "fat g per 100 g", validators=validation.amount_validators("fat_g", PER_100G_BOUNDS)
+    )
+    fiber_g = models.FloatField(
+        "fiber g per 100 g", validators=validation.amount_validators("fiber_g", PER_100G_BOUNDS)
+    )
+    sugar_g = models.FloatField(
+        "sugars g per 100 g", validators=validation.amount_validators("sugar_g", PER_100G_BOUNDS)
+    )
+    sodium_mg = models.FloatField(
+        "sodium mg per 100 g",
+        validators=validation.amount_validators("sodium_mg", PER_100G_BOUNDS),
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def nutrients_for(self, grams: float) -> dict[str, float]:
+        """The nutrients in `grams` of this food (per 100 g x grams / 100, to 0.1)."""
+        return {
+            field: validation.round_amount(getattr(self, field) * grams / 100)
+            for field in NUTRIENT_FIELDS
+        }
+
+
+class NutritionLogQuerySet(models.QuerySet):
+    def for_user(self, user) -> NutritionLogQuerySet:
+        return self.filter(user=user)
+
+    def on_days(self, start: date | None = None, end: date | None = None) -> NutritionLogQuerySet:
+        """Entries logged on the UTC days `start`..`end`, both inclusive (either may be open)."""
+        qs = self
+        if start is not None:
+            qs = qs.filter(logged_at__gte=day_start(start))
+        if end is not None:
+            qs = qs.filter(logged_at__lt=day_start(end + timedelta(days=1)))
+        return qs
+
+    def daily_totals(self) -> models.QuerySet:
+        """One row per UTC day: `day`, `entries` and the sum of every amount (None when none)."""
+        return (
+            self.order_by()
+            .annotate(day=TruncDate("logged_at", tzinfo=UTC))
+            .values("day")
+            .annotate(entries=Count("id"), **{f: Sum(f) for f in AMOUNT_FIELDS})
+            .order_by("day")
+        )
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _amount_field(field: str, verbose_name: str) -> models.FloatField:
+    return models.FloatField(
+        verbose_name, null=True, blank=True, validators=validation.amount_validators(field)
+    )
+
+
+class NutritionLog(models.Model):
+    """One diary entry: a food or drink, custom or from the catalogue (`food` + `grams`)."""
+
+    class MealType(models.TextChoices):
+        BREAKFAST = "breakfast", "Breakfast"
+        LUNCH = "lunch", "Lunch"
+        DINNER = "dinner", "Dinner"
+        SNACK = "snack", "Snack"
+        DRINK = "drink", "Drink"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nutrition_logs"
+    )
+    meal_type = models.CharField(max_length=16, choices=MealType.choices)
+    # Encrypted at rest: free text can say more about a person than the numbers do.
+    description = EncryptedTextField(blank=True, default="")
+    calories = _amount_field("calories", "kcal")
+    protein_g = _amount_field("protein_g", "protein (g)")
+    carbs_g = _amount_field("carbs_g", "carbohydrate (g)")
+    fat_g = _amount_field("fat_g", "fat (g)")
+    fiber_g = _amount_field("fiber_g", "fiber (g)")
+    sugar_g = _amount_field("sugar_g", "sugars (g)")
+    sodium_mg = _amount_field("sodium_mg", "sodium (mg)")
+    water_ml = _amount_field("water_ml", "water (ml)")
+    logged_at = models.DateTimeField()
+    # A food that entries were computed from stays in the catalogue (entries name their source).
+    food = models.ForeignKey(
+        Food, on_delete=models.PROTECT, null=True, blank=True, related_name="logs"
+    )
+    grams = _amount_field("grams", "portion (g)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = NutritionLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-logged_at", "-id"]
+        indexes = [models.Index(fields=["user", "-logged_at"], name="nutrition_log_user_time")]
+        # The database refuses what the validators refuse, for writers that skip full_clean().
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(calories__isnull=False) | Q(water_ml__isnull=False),
+                name="nutrition_log_calories_or_water",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{f}__isnull": True})
+                    | Q(**{f"{f}__gte": 0, f"{f}__lte": AMOUNT_BOUNDS[f]}),
+                    name=f"nutrition_log_{f}_range",
+                )
+                for f in (*AMOUNT_FIELDS, "grams")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_meal_type_display()} at {self.logged_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        validation.clean_log(self)
+
+    @property
+    def day(self) -> date:
+        """The UTC day the entry counts towards."""
+        return self.logged_at.astimezone(UTC).date()
+
+
+class NutritionTargets(models.Model):
+    """A user's own daily targets; each one left empty is calculated (see nutrition.targets)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nutrition_targets"
+    )
+    calories = models.PositiveIntegerField(
+        "kcal per day",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(500), MaxValueValidator(10_000)],
+    )
+    protein_g = models.FloatField(
+        "protein g per day",
+        null=True,
+        blank=True,
+        validators=[validation.validate_finite, MinValueValidator(1), MaxValueValidator(1_000)],
+    )
+    water_ml = models.PositiveIntegerField(
+        "water ml per day",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(250), MaxValueValidator(10_000)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "nutrition targets"
+
+    def __str__(self) -> str:
+        return f"Nutrition targets of user {self.user_id}"
+
+
+# Encrypted fields are excluded: auditlog would otherwise record their decrypted plaintext.
+auditlog.register(NutritionLog, exclude_fields=["description"])
+auditlog.register(NutritionTargets)

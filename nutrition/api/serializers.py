@@ -1,0 +1,191 @@
+"""Explicit input and output shapes of the nutrition API.
+
+Input serializers only parse types (numbers, choices, aware times, catalogue ids); the diary's
+rules (bounds, food + grams, calories-or-water) live in nutrition.validation and run in the
+service through the model, so the API, the admin and the dashboard refuse the same things.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from nutrition.models import Food, NutritionLog, NutritionTargets
+from nutrition.validation import AMOUNT_FIELDS, NUTRIENT_FIELDS
+
+MAX_DAILY_RANGE_DAYS = 366
+DEFAULT_DAILY_RANGE_DAYS = 7
+
+
+class AmountField(serializers.FloatField):
+    """A finite JSON number (or numeric string); booleans are not amounts."""
+
+    default_error_messages = {"invalid": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an offset or `Z`; a time without one is refused, never guessed."""
+
+    default_error_messages = {"naive": "Give a time zone offset, e.g. 2026-01-31T08:00:00Z."}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+def _amount(**kwargs) -> AmountField:
+    return AmountField(required=False, allow_null=True, default=None, **kwargs)
+
+
+class NutritionLogInputSerializer(serializers.Serializer):
+    """POST / PUT body (PATCH: any subset). Omitted optional fields are empty on POST and PUT."""
+
+    meal_type = serializers.ChoiceField(choices=NutritionLog.MealType.choices)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1000
+    )
+    calories = _amount(help_text="kcal; computed when `food` is given")
+    protein_g = _amount()
+    carbs_g = _amount()
+    fat_g = _amount()
+    fiber_g = _amount()
+    sugar_g = _amount()
+    sodium_mg = _amount()
+    water_ml = _amount()
+    logged_at = AwareDateTimeField()
+    food = serializers.PrimaryKeyRelatedField(
+        queryset=Food.objects.all(), required=False, allow_null=True, default=None
+    )
+    grams = _amount(help_text="portion of `food` in grams; its nutrients are computed from it")
+
+
+class NutritionLogSerializer(serializers.ModelSerializer):
+    food_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NutritionLog
+        fields = [
+            "id",
+            "user",
+            "meal_type",
+            "description",
+            *AMOUNT_FIELDS,
+            "logged_at",
+            "food",
+            "food_name",
+            "grams",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_food_name(self, log: NutritionLog) -> str | None:
+        return log.food.name if log.food_id is not None else None
+
+
+class Per100gSerializer(serializers.Serializer):
+    calories = serializers.FloatField()
+    protein_g = serializers.FloatField()
+    carbs_g = serializers.FloatField()
+    fat_g = serializers.FloatField()
+    fiber_g = serializers.FloatField()
+    sugar_g = serializers.FloatField()
+    sodium_mg = serializers.FloatField()
+
+
+class FoodSerializer(serializers.ModelSerializer):
+    per_100g = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Food
+        fields = ["id", "name", "category", "per_100g"]
+        read_only_fields = fields
+
+    @extend_schema_field(Per100gSerializer)
+    def get_per_100g(self, food: Food) -> dict:
+        return {field: getattr(food, field) for field in NUTRIENT_FIELDS}
+
+
+class DailyQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="first UTC day, default end - 6")
+    end = serializers.DateField(required=False, help_text="last UTC day, default today")
+    user_id = serializers.IntegerField(
+        required=False, help_text="whose diary (default: yours); others you may not read: 404"
+    )
+
+    def validate(self, attrs):
+        end = attrs.get("end") or timezone.now().date()
+        start = attrs.get("start") or end - timedelta(days=DEFAULT_DAILY_RANGE_DAYS - 1)
+        if start > end:
+            raise serializers.ValidationError({"start": ["Must be on or before end."]})
+        if (end - start).days + 1 > MAX_DAILY_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"end": [f"At most {MAX_DAILY_RANGE_DAYS} days from start."]}
+            )
+        return {**attrs, "start": start, "end": end}
+
+
+class DayTotalsSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    entries = serializers.IntegerField()
+    calories = serializers.FloatField()
+    protein_g = serializers.FloatField()
+    carbs_g = serializers.FloatField()
+    fat_g = serializers.FloatField()
+    fiber_g = serializers.FloatField()
+    sugar_g = serializers.FloatField()
+    sodium_mg = serializers.FloatField()
+    water_ml = serializers.FloatField()
+
+
+class TargetSourcesSerializer(serializers.Serializer):
+    calories = serializers.CharField(allow_null=True, help_text="override | mifflin_st_jeor")
+    protein_g = serializers.CharField(allow_null=True, help_text="override | 0.8_g_per_kg")
+    water_ml = serializers.CharField(help_text="override | default")
+
+
+class TargetBasisSerializer(serializers.Serializer):
+    bmr = serializers.FloatField(allow_null=True)
+    activity_factor = serializers.FloatField()
+    weight_kg = serializers.FloatField(allow_null=True)
+    missing = serializers.ListField(child=serializers.CharField())
+
+
+class TargetsSerializer(serializers.Serializer):
+    calories = serializers.FloatField(allow_null=True)
+    protein_g = serializers.FloatField(allow_null=True)
+    water_ml = serializers.FloatField()
+    sources = TargetSourcesSerializer()
+    basis = TargetBasisSerializer()
+
+
+class DailyTotalsSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    targets = TargetsSerializer()
+    days = DayTotalsSerializer(many=True)
+
+
+class NutritionTargetsSerializer(serializers.ModelSerializer):
+    """A user's own targets (null = calculated); `effective` is what applies today."""
+
+    effective = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NutritionTargets
+        fields = ["calories", "protein_g", "water_ml", "effective"]
+
+    @extend_schema_field(TargetsSerializer)
+    def get_effective(self, targets: NutritionTargets) -> dict:
+        return self.context["effective"]

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Case, IntegerField, Q, Value, When
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import access
+from nutrition import services
+from nutrition.api.filters import NutritionLogFilter
+from nutrition.api.serializers import (
+    DailyQuerySerializer,
+    DailyTotalsSerializer,
+    FoodSerializer,
+    NutritionLogInputSerializer,
+    NutritionLogSerializer,
+    NutritionTargetsSerializer,
+)
+from nutrition.models import Food, NutritionLog, NutritionTargets
+from nutrition.selectors import latest_weight_kg
+from nutrition.targets import daily_targets
+from nutrition.validation import AMOUNT_FIELDS, round_amount
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = ("-logged_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class FoodPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="A diary, newest first: yours, or (with user_id) someone's you may read"
+    ),
+    retrieve=extend_schema(summary="One diary entry"),
+    create=extend_schema(
+        summary="Log food or drink",
+        request=NutritionLogInputSerializer,
+        responses={201: NutritionLogSerializer},
+    ),
+    update=extend_schema(
+        summary="Replace a diary entry",
+        request=NutritionLogInputSerializer,
+        responses=NutritionLogSerializer,
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a diary entry",
+        request=NutritionLogInputSerializer,
+        responses=NutritionLogSerializer,
+    ),
+    destroy=extend_schema(summary="Delete a diary entry"),
+)
+class NutritionLogViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Diary entries. Another person's entry does not exist for you (404)."""
+
+    serializer_class = NutritionLogSerializer
+    filterset_class = NutritionLogFilter
+    pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return NutritionLog.objects.none()
+        logs = NutritionLog.objects.select_related("food")
+        if self.request.method in SAFE_METHODS:
+            logs = access.readable(logs, self.request.user)
+        else:
+            logs = access.writable(logs, self.request.user)
+        if self.action == "list":
+            if "user_id" in self.kwargs:
+                owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
+            else:
+                owner = self.request.user
+            logs = logs.filter(user=owner)
+        return logs
+
+    def create(self, request, *args, **kwargs):
+        data = NutritionLogInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        log = services.nutrition_log_create(user=request.user, **data.validated_data)
+        return Response(NutritionLogSerializer(log).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        log = self.get_object()
+        partial = kwargs.get("partial", False)
+        data = NutritionLogInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        log = services.nutrition_log_update(log=log, **data.validated_data)
+        return Response(NutritionLogSerializer(log).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.nutrition_log_delete(log=instance)
+
+
+class DailyTotalsView(APIView):
+    """Per-UTC-day totals of every nutrient and water, with the person's daily targets."""
+
+    @extend_schema(
+        summary="Daily totals and targets",
+        parameters=[DailyQuerySerializer],
+        responses=DailyTotalsSerializer,
+    )
+    def get(self, request):
+        query = DailyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        owner = request.user
+        if "user_id" in query.validated_data:
+            owner = access.get_readable_owner_or_404(request.user, query.validated_data["user_id"])
+
+        logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
+        rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
+        days = []
+        for offset in range((end - start).days + 1):
+            day = start + timedelta(days=offset)
+            row = rows.get(day, {})
+            totals = {f: round_amount(row.get(f) or 0) for f in AMOUNT_FIELDS}
+            days.append({"date": day, "entries": row.get("entries", 0), **totals})
+        body = {
+            "user_id": owner.pk,
+            "start": start,
+            "end": end,
+            "targets": daily_targets(user=owner, weight_kg=latest_weight_kg(owner), on=end),
+            "days": days,
+        }
+        return Response(DailyTotalsSerializer(body).data)
+
+
+class FoodListView(generics.ListAPIView):
+    """The food catalogue (amounts per 100 g). `search`: every word must appear in the name."""
+
+    serializer_class = FoodSerializer
+    pagination_class = FoodPagination
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Search the food catalogue",
+        parameters=[
+            OpenApiParameter("search", str, description="words in the name, any case"),
+            OpenApiParameter("category", str, enum=Food.Category.values),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        foods = Food.objects.all()
+        category = self.request.query_params.get("category")
+        if category:
+            foods = foods.filter(category=category)
+        words = self.request.query_params.get("search", "").split()[:8]
+        if not words:
+            return foods.order_by("name")
+        for word in words:
+            foods = foods.filter(name__icontains=word)
+        # Names that start with the first word ("Apple, raw" for "apple") come first.
+        starts = Case(
+            When(Q(name__istartswith=words[0]), then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return foods.annotate(rank=starts).order_by("rank", "name")
+
+
+class FoodDetailView(generics.RetrieveAPIView):
+    serializer_class = FoodSerializer
+    queryset = Food.objects.all()
+    filter_backends: list = []
+
+
+class NutritionTargetsView(APIView):
+    """Your own daily targets: set a value to override the calculated one, null to clear it."""
+
+    def _response(self, request, targets: NutritionTargets) -> Response:
+        effective = daily_targets(user=request.user, weight_kg=latest_weight_kg(request.user))
+        serializer = NutritionTargetsSerializer(targets, context={"effective": effective})
+        return Response(serializer.data)
+
+    @extend_schema(summary="Your daily targets", responses=NutritionTargetsSerializer)
+    def get(self, request):
+        targets = NutritionTargets.objects.filter(user=request.user).first()
+        return self._response(request, targets or NutritionTargets(user=request.user))
+
+    @extend_schema(
+        summary="Set your daily targets",
+        request=NutritionTargetsSerializer,
+        responses=NutritionTargetsSerializer,
+    )
+    def put(self, request):
+        return self._write(request, partial=False)
+
+    @extend_schema(
+        summary="Change some of your daily targets",
+        request=NutritionTargetsSerializer,
+        responses=NutritionTargetsSerializer,
+    )
+    def patch(self, request):
+        return self._write(request, partial=True)
+
+    def _write(self, request, *, partial: bool) -> Response:
+        current = NutritionTargets.objects.filter(user=request.user).first()
+        data = NutritionTargetsSerializer(current, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = {"calories": None, "protein_g": None, "water_ml": None}
+        if partial and current is not None:
+            values = {field: getattr(current, field) for field in values}
+        values.update(data.validated_data)
+        targets = services.nutrition_targets_set(user=request.user, **values)
+        return self._response(request, targets)

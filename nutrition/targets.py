@@ -1,0 +1,122 @@
+"""Daily nutrition targets: what a user should aim for, beside what they logged.
+
+- calories: Mifflin-St Jeor resting energy x an activity factor, only when age, sex, height and
+  weight are all known (no made-up default); BMR = 10*kg + 6.25*cm - 5*age + 5 (male) or
+  - 161 (female); for `other` / `unspecified` the mean of the two (-78).
+  Activity factor: `settings.NUTRITION_ACTIVITY_FACTOR`, default 1.4 (lightly active).
+- protein: 0.8 g per kg of body weight when the weight is known.
+- water: 2,000 ml.
+- A user's own value (NutritionTargets) wins over each calculated one.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+
+DEFAULT_ACTIVITY_FACTOR = 1.4
+PROTEIN_G_PER_KG = 0.8
+WATER_ML = 2_000
+SEX_CONSTANT = {"male": 5.0, "female": -161.0}
+OTHER_SEX_CONSTANT = (SEX_CONSTANT["male"] + SEX_CONSTANT["female"]) / 2
+
+
+def activity_factor() -> float:
+    return float(getattr(settings, "NUTRITION_ACTIVITY_FACTOR", DEFAULT_ACTIVITY_FACTOR))
+
+
+def mifflin_st_jeor(*, weight_kg: float, height_cm: float, age: int, sex: str) -> float:
+    """Resting energy expenditure in kcal/day."""
+    constant = SEX_CONSTANT.get(sex, OTHER_SEX_CONSTANT)
+    return 10 * weight_kg + 6.25 * height_cm - 5 * age + constant
+
+
+def calculate_targets(
+    *,
+    age: int | None,
+    sex: str | None,
+    height_cm: float | None,
+    weight_kg: float | None,
+    activity: float,
+    calories_override: float | None = None,
+    protein_override: float | None = None,
+    water_override: float | None = None,
+) -> dict:
+    """The pure calculation behind `daily_targets` (no database, no settings)."""
+    bmr = None
+    if None not in (age, sex, height_cm, weight_kg) and sex != "":
+        bmr = mifflin_st_jeor(weight_kg=weight_kg, height_cm=height_cm, age=age, sex=sex)
+
+    def pick(override, calculated, how):
+        if override is not None:
+            return override, "override"
+        if calculated is not None:
+            return calculated, how
+        return None, None
+
+    calories, calories_source = pick(
+        calories_override,
+        round(bmr * activity) if bmr is not None else None,
+        "mifflin_st_jeor",
+    )
+    protein, protein_source = pick(
+        protein_override,
+        round(PROTEIN_G_PER_KG * weight_kg, 1) if weight_kg is not None else None,
+        "0.8_g_per_kg",
+    )
+    water, water_source = pick(water_override, WATER_ML, "default")
+    missing = [
+        name
+        for name, value in (
+            ("age", age),
+            ("sex", sex or None),
+            ("height_cm", height_cm),
+            ("weight_kg", weight_kg),
+        )
+        if value is None
+    ]
+    return {
+        "calories": calories,
+        "protein_g": protein,
+        "water_ml": water,
+        "sources": {
+            "calories": calories_source,
+            "protein_g": protein_source,
+            "water_ml": water_source,
+        },
+        "basis": {
+            "bmr": round(bmr, 2) if bmr is not None else None,
+            "activity_factor": activity,
+            "weight_kg": weight_kg,
+            "missing": missing,
+        },
+    }
+
+
+def daily_targets(*, user, weight_kg: float | None, on: date | None = None) -> dict:
+    """Targets for `user` (age on `on`, default today) given their latest weight in kg.
+
+    Reads the user's profile and their NutritionTargets overrides (one query when not loaded).
+    """
+    overrides = _overrides(user)
+    return calculate_targets(
+        age=user.age_on(on or date.today()),
+        sex=user.sex,
+        height_cm=user.height_cm,
+        weight_kg=weight_kg,
+        activity=activity_factor(),
+        calories_override=getattr(overrides, "calories", None),
+        protein_override=getattr(overrides, "protein_g", None),
+        water_override=getattr(overrides, "water_ml", None),
+    )
+
+
+def _overrides(user):
+    if user.pk is None:
+        return None
+    try:
+        return user.nutrition_targets
+    except ObjectDoesNotExist:
+        return None

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from nutrition import services
+from nutrition.models import Food, NutritionLog
+from nutrition.signals import nutrition_changed
+from tests.nutrition.factories import NutritionLogFactory
+
+pytestmark = pytest.mark.django_db
+
+NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def received():
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    nutrition_changed.connect(receiver)
+    yield calls
+    nutrition_changed.disconnect(receiver)
+
+
+def test_create_announces_the_day_on_commit(user, received, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=500)
+        assert received == []  # not before the commit
+    assert len(callbacks) == 1
+    assert received == [
+        {"signal": nutrition_changed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+    ]
+
+
+def test_moving_an_entry_announces_both_days(user, received, django_capture_on_commit_callbacks):
+    log = NutritionLogFactory(user=user, logged_at=NOON)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.nutrition_log_update(log=log, logged_at=datetime(2026, 3, 12, 8, tzinfo=UTC))
+    assert received[0]["days"] == {date(2026, 3, 10), date(2026, 3, 12)}
+
+
+def test_delete_announces_the_day(user, received, django_capture_on_commit_callbacks):
+    log = NutritionLogFactory(user=user, logged_at=NOON)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.nutrition_log_delete(log=log)
+    assert received == [
+        {"signal": nutrition_changed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+    ]
+
+
+def test_a_refused_write_announces_nothing(user, received, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError):
+        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=-5)
+    assert received == []
+    assert not NutritionLog.objects.exists()
+
+
+def test_a_rolled_back_write_announces_nothing(user, received, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                services.nutrition_log_create(
+                    user=user, meal_type="lunch", logged_at=NOON, calories=500
+                )
+                raise RuntimeError("later step failed")
+        except RuntimeError:
+            pass
+    assert received == []
+    assert not NutritionLog.objects.exists()
+
+
+def test_update_refuses_unknown_fields(user):
+    log = NutritionLogFactory(user=user)
+    with pytest.raises(TypeError):
+        services.nutrition_log_update(log=log, user=None)
+
+
+def test_food_and_grams_compute_the_nutrients(user):
+    lentils = Food.objects.get(name="Lentils, boiled")  # 116 kcal, 9.02 g protein per 100 g
+    log = services.nutrition_log_create(
+        user=user, meal_type="dinner", logged_at=NOON, food=lentils, grams=250
+    )
+    assert (log.calories, log.protein_g, log.carbs_g, log.fiber_g) == (290.0, 22.6, 50.3, 19.8)
+
+
+def test_description_is_encrypted_at_rest(user):
+    log = services.nutrition_log_create(
+        user=user, meal_type="lunch", logged_at=NOON, calories=500, description="after chemo"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT description FROM nutrition_nutritionlog WHERE id = %s", [log.pk])
+        stored = cursor.fetchone()[0]
+    stored = bytes(stored).decode() if not isinstance(stored, str) else stored
+    assert "after chemo" not in stored
+    assert NutritionLog.objects.get(pk=log.pk).description == "after chemo"
+
+
+def test_changes_are_audited_without_the_description(user):
+    log = services.nutrition_log_create(
+        user=user, meal_type="lunch", logged_at=NOON, calories=500, description="secret"
+    )
+    services.nutrition_log_update(log=log, calories=550, description="still secret")
+    entries = LogEntry.objects.get_for_object(log).order_by("timestamp", "pk")
+    assert [e.action for e in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
+    for entry in entries:
+        assert "description" not in entry.changes_dict
+        assert "secret" not in str(entry.changes)
+    assert entries[1].changes_dict["calories"] == ["500.0", "550.0"]
+
+
+def test_the_database_refuses_out_of_range_amounts_even_without_validation(user):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        NutritionLog.objects.create(user=user, meal_type="lunch", logged_at=NOON, calories=-1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        NutritionLog.objects.create(user=user, meal_type="lunch", logged_at=NOON)
