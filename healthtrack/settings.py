@@ -365,3 +365,48 @@ if not 1.0 <= NUTRITION_ACTIVITY_FACTOR <= 2.5:
     raise ImproperlyConfigured("NUTRITION_ACTIVITY_FACTOR must be between 1.0 and 2.5.")
 
 HEALTHTRACK_VERSION = "0.1.0"
+
+# --- Insights (recommendation rules and alerts) ---------------------------------------------
+# Defaults from the product notes; read at call time by insights.rules / insights.alerts, so a
+# change (or a test's `settings` override) applies without a restart. Units: steps per day,
+# hours, bpm, kg, %, ml, mmHg, mg/dL.
+INSIGHTS_THRESHOLDS = {
+    # An averaging rule speaks only with at least this many days of data in its window.
+    "min_days": 3,
+    "steps_daily_min": 5000,
+    "steps_daily_min_senior": 4000,  # the lower bar from `senior_age`
+    "senior_age": 65,
+    "steps_severe_ratio": 0.5,  # below half the bar: high severity
+    "sleep_hours_min": 7.0,
+    "sleep_hours_min_minor": 8.0,  # under `minor_age`
+    "minor_age": 18,
+    "sleep_hours_severe": 5.0,
+    "resting_hr_max": 85.0,
+    "resting_hr_severe": 100.0,
+    "bmi_min": 18.5,
+    "bmi_max": 25.0,  # healthy range is bmi_min <= BMI < bmi_max (WHO)
+    "bmi_severe_min": 17.0,
+    "bmi_severe_max": 30.0,
+    "weight_trend_kg_per_week": 0.2,  # a slower drift is noise
+    "weight_trend_min_days": 3,
+    "weight_trend_min_span_days": 7,
+    "calories_min_pct": 80.0,
+    "calories_max_pct": 120.0,
+    "protein_g_per_kg": 0.8,
+    "water_ml_min": 2000.0,
+    "rhr_trend_window_days": 30,
+    "rhr_trend_min_days": 7,
+    "rhr_trend_bpm_per_day": 0.5,
+    "activity_change_pct": 20.0,
+    "activity_week_min_days": 4,
+    "activity_previous_min_days": 14,
+    # Alerts
+    "bp_crisis_systolic": 180.0,
+    "bp_crisis_diastolic": 120.0,
+    "bp_high_systolic": 140.0,
+    "bp_high_diastolic": 90.0,
+    "bp_average_min_readings": 3,
+    "spo2_min": 92.0,
+    "glucose_low": 70.0,
+    "glucose_high": 250.0,
+}

@@ -1,1 +1,140 @@
-from django.db import models  # noqa: F401
+from __future__ import annotations
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from fernet_fields import EncryptedTextField
+
+
+class HealthInsightQuerySet(models.QuerySet):
+    def for_user(self, user_id: int) -> HealthInsightQuerySet:
+        return self.filter(user_id=user_id)
+
+    def recommendations(self) -> HealthInsightQuerySet:
+        return self.filter(kind=HealthInsight.Kind.RECOMMENDATION)
+
+    def alerts(self) -> HealthInsightQuerySet:
+        return self.filter(kind=HealthInsight.Kind.ALERT)
+
+    def current(self) -> HealthInsightQuerySet:
+        """Everything but recommendations replaced by a newer generation (kept as history)."""
+        return self.filter(superseded_at__isnull=True)
+
+    def unreviewed(self) -> HealthInsightQuerySet:
+        return self.alerts().filter(reviewed_at__isnull=True)
+
+    def newest_first(self) -> HealthInsightQuerySet:
+        return self.order_by("-created_at", "-id")
+
+
+class HealthInsight(models.Model):
+    """A generated recommendation, an alert on a reading, or a clinician's note."""
+
+    class Kind(models.TextChoices):
+        RECOMMENDATION = "recommendation", "Recommendation"
+        ALERT = "alert", "Alert"
+        CLINICIAN_NOTE = "clinician_note", "Clinician note"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="health_insights"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # A rule's or alert's stable code (`low_steps`, `blood_pressure_crisis`, ...), or
+    # `clinician_note`.
+    insight_type = models.CharField(max_length=64)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.LOW)
+    rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    title = models.CharField(max_length=200)
+    # Free text quoting the user's figures (or a clinician's words): encrypted at rest.
+    message = EncryptedTextField(blank=True, default="")
+    actions = models.JSONField(default=list, blank=True)
+    related_metric = models.CharField(max_length=64, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    is_read = models.BooleanField(default=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    # Generated recommendations: the batch they belong to; a newer batch deletes the
+    # unacknowledged rows of the old one and marks the acknowledged ones superseded (history).
+    generation = models.UUIDField(null=True, blank=True, editable=False)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    # Alerts: one per reading or window (see insights.alerts), reviewed by a clinician.
+    dedupe_key = models.CharField(max_length=200, blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_alerts",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    # Clinician notes: who wrote it.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored_insights",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = HealthInsightQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="insight_user_newest"),
+            models.Index(
+                fields=["user", "-created_at"],
+                name="insight_user_unread_alerts",
+                condition=Q(kind="alert", is_read=False),
+            ),
+            models.Index(
+                fields=["-created_at"],
+                name="insight_unreviewed_alerts",
+                condition=Q(kind="alert", reviewed_at__isnull=True),
+            ),
+            models.Index(
+                fields=["user", "rank"],
+                name="insight_current_recs",
+                condition=Q(kind="recommendation", superseded_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "insight_type", "dedupe_key"],
+                condition=Q(kind="alert"),
+                name="insight_one_alert_per_reading",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.title}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+
+class HealthAlert(HealthInsight):
+    """Alerts, for their own admin list (unreviewed first)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "alert"
+
+
+# `message` is encrypted: auditlog would otherwise record its decrypted plaintext. The proxy is
+# registered too because its admin saves proxy instances, whose signals name the proxy.
+auditlog.register(HealthInsight, exclude_fields=["message"])
+auditlog.register(HealthAlert, exclude_fields=["message"])

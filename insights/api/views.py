@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from accounts import access
+from accounts.models import User
+from insights import services
+from insights.api.filters import HealthInsightFilter
+from insights.api.serializers import (
+    ClinicianNoteSerializer,
+    HealthInsightSerializer,
+    InsightMarkSerializer,
+)
+from insights.models import HealthInsight
+
+NOT_FOUND = OpenApiResponse(description="No such insight or user for you: `{detail}`.")
+BAD_REQUEST = OpenApiResponse(description="Invalid input: `{field: [messages]}`.")
+FORBIDDEN = OpenApiResponse(description="Not allowed: `{detail}`.")
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+def _readable_insights(viewer):
+    return access.readable(
+        HealthInsight.objects.select_related("author"), viewer, owner_field="user"
+    )
+
+
+class _InsightListView(generics.ListAPIView):
+    serializer_class = HealthInsightSerializer
+    pagination_class = NewestFirstPagination
+    filterset_class = HealthInsightFilter
+
+
+class InsightListCreateView(_InsightListView):
+    """GET: your own insights. POST: a clinician's note for a patient in their care."""
+
+    def get_queryset(self):
+        viewer = self.request.user
+        return _readable_insights(viewer).filter(user_id=viewer.pk)
+
+    @extend_schema(
+        description="Your own insights, newest first: generated recommendations, alerts and "
+        "clinicians' notes. Recommendations replaced by a newer set are left out unless "
+        "`include_history=true`."
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        description="A clinician's own note for a patient in their care. Patients get 403; a "
+        "patient not in the clinician's care gets 404.",
+        request=ClinicianNoteSerializer,
+        responses={
+            201: HealthInsightSerializer,
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request):
+        viewer = request.user
+        if viewer.role == User.Role.PATIENT:
+            raise PermissionDenied("Patients may not create insights.")
+        if viewer.role != User.Role.CLINICIAN:
+            raise PermissionDenied("Only clinicians may create insights.")
+        serializer = ClinicianNoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        patient = access.get_readable_owner_or_404(viewer, data.pop("user_id"))
+        note = services.clinician_note_create(author=viewer, patient=patient, **data)
+        return Response(HealthInsightSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class UserInsightListView(_InsightListView):
+    """One person's insights, newest first, if you may read their data (else 404)."""
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return HealthInsight.objects.none()
+        owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
+        return _readable_insights(self.request.user).filter(user_id=owner.pk)
+
+    @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class InsightDetailView(generics.GenericAPIView):
+    """One insight you may read (else 404). PATCH: its owner marks it read or acknowledged."""
+
+    serializer_class = HealthInsightSerializer
+
+    def get_object(self) -> HealthInsight:
+        return get_object_or_404(_readable_insights(self.request.user), pk=self.kwargs["pk"])
+
+    @extend_schema(responses={200: HealthInsightSerializer, 404: NOT_FOUND})
+    def get(self, request, pk: int):
+        return Response(HealthInsightSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=InsightMarkSerializer,
+        responses={200: HealthInsightSerializer, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(self, request, pk: int):
+        insight = self.get_object()
+        if not access.can_write(request.user, insight.user_id):
+            raise PermissionDenied("Only the patient may change this insight.")
+        serializer = InsightMarkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.insight_mark(
+            insight=insight,
+            read=serializer.validated_data.get("is_read"),
+            acknowledged=serializer.validated_data.get("acknowledged"),
+        )
+        return Response(HealthInsightSerializer(insight).data)
