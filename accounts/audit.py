@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from accounts import access
 from accounts.models import AccessLog, ShareGrant, User
 
 
@@ -80,6 +81,31 @@ def record_access(
         endpoint=endpoint[:200],
         ip=client_ip(request),
         request_id=_request_id(request),
+    )
+
+
+def record_read(
+    *, request, owner_id: int, obj: models.Model | None = None, endpoint: str = ""
+) -> AccessLog | None:
+    """Log that `request.user` read `owner_id`'s data in an API view or page, working out
+    how they may (care team, or a named share grant). Own reads are not logged. Call it once
+    per request, after the access check."""
+    viewer = request.user
+    via = access.access_via(viewer, owner_id)
+    if via == "owner":
+        return None
+    grant = None
+    if via is None:
+        grant = access.active_grants_for(viewer, owner_id).first()
+        via = AccessLog.Via.SHARE_GRANT if grant is not None else AccessLog.Via.OTHER
+    return record_access(
+        actor=viewer,
+        owner_id=owner_id,
+        via=via,
+        request=request,
+        obj=obj,
+        endpoint=endpoint,
+        share_grant=grant,
     )
 
 

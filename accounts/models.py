@@ -245,6 +245,7 @@ class AccessLog(models.Model):
         SHARE_GRANT = "share_grant", "Share grant"
         SHARE_LINK = "share_link", "Share link"
         ADMIN = "admin", "Admin"
+        OTHER = "other", "Other"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

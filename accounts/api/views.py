@@ -17,7 +17,7 @@ from accounts.api.serializers import (
     TokenRevokeSerializer,
     UserSerializer,
 )
-from accounts.models import AccessLog, User
+from accounts.models import User
 
 
 @auth_ratelimited
@@ -93,13 +93,7 @@ class UserViewSet(
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
         # A clinician reading a patient's profile is logged (own reads are not).
-        audit.record_access(
-            actor=request.user,
-            owner_id=instance.pk,
-            via=AccessLog.Via.CARE_TEAM,
-            request=request,
-            obj=instance,
-        )
+        audit.record_read(request=request, owner_id=instance.pk, obj=instance)
         return Response(self.get_serializer(instance).data)
 
     def perform_destroy(self, instance):

@@ -295,6 +295,10 @@ def test_superuser_actions_end_care_teams_and_revoke_grants(client, superuser, r
     records[ShareGrant].refresh_from_db()
     assert records[CareTeam].ended_by == superuser
     assert records[ShareGrant].revoked_at is not None
+    # The change rows name who made them.
+    for obj in (records[CareTeam], records[ShareGrant]):
+        update = LogEntry.objects.get_for_object(obj).get(action=LogEntry.Action.UPDATE)
+        assert update.actor == superuser
 
 
 def test_share_grant_pages_never_show_the_hashes(client, superuser, patient):

@@ -17,7 +17,7 @@ from accounts import audit
 from accounts.checks import auditlog_excludes_encrypted_fields
 from accounts.models import AccessLog, AppendOnlyError, User
 from accounts.services import user_register
-from tests.accounts.care_factories import AccessLogFactory, CareTeamFactory
+from tests.accounts.care_factories import AccessLogFactory, CareTeamFactory, ShareGrantFactory
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +132,18 @@ def test_record_access_trusts_forwarded_for_only_behind_configured_proxies(rf, u
     assert audit.record_access(actor=doctor, owner_id=user.pk, via="admin", request=request).ip == (
         "192.0.2.5"
     )
+
+
+def test_record_read_names_the_basis_of_the_read(rf, clinician, user, care_team):
+    request = rf.get("/api/v1/metrics")
+    request.user = clinician
+    assert audit.record_read(request=request, owner_id=user.pk).via == "care_team"
+    granting = UserFactory()
+    grant = ShareGrantFactory(owner=granting, grantee=clinician)
+    row = audit.record_read(request=request, owner_id=granting.pk)
+    assert row.via == "share_grant" and row.share_grant == grant
+    request.user = user
+    assert audit.record_read(request=request, owner_id=user.pk) is None
 
 
 def test_access_log_rows_cannot_be_changed_or_deleted():

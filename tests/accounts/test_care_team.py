@@ -152,3 +152,12 @@ def test_patients_list_has_a_fixed_query_count(
     with django_assert_max_num_queries(3):
         rows = clinician_client.get("/api/v1/care-team/patients").json()
     assert len(rows) == 5
+
+
+def test_deleting_a_care_team_is_in_the_audit_log(care_team):
+    pk = care_team.pk
+    care_team.delete()
+    deleted = LogEntry.objects.filter(
+        content_type__model="careteam", object_pk=str(pk), action=LogEntry.Action.DELETE
+    )
+    assert deleted.count() == 1
