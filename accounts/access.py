@@ -2,55 +2,279 @@
 
 API viewsets, dashboard pages and the admin all call these functions; nothing else decides.
 Outsiders get 404 (the record does not exist for them), never 403.
+
+Rules
+- Everyone reads and writes their own data.
+- A clinician (role "clinician", active) reads the data of the patients in an active care team
+  with them; never writes it.
+- A clinician named in an active, unexpired share grant reads the metric types and date window
+  it covers (`can_read_metric`, `readable_metrics`), nothing else of that patient.
+- Staff who are neither clinicians nor superusers get nobody else's data.
+- In the admin only (`admin_*`), superusers see everything; admin clinicians (staff in the
+  "Clinicians" group) see their patients read-only; other staff see nothing.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+
+from accounts.models import CLINICIANS_GROUP, CareTeam, ShareGrant
+
+
+def _is_active_user(viewer) -> bool:
+    return (
+        getattr(viewer, "is_authenticated", False)
+        and getattr(viewer, "is_active", False)
+        and getattr(viewer, "deleted_at", None) is None
+    )
+
+
+def is_clinician(viewer) -> bool:
+    """An active user whose role is clinician (care teams and share grants name them)."""
+    return _is_active_user(viewer) and viewer.role == get_user_model().Role.CLINICIAN
+
+
+def is_admin_clinician(viewer) -> bool:
+    """A clinician who works in the admin: staff, in the "Clinicians" group."""
+    if not (is_clinician(viewer) and viewer.is_staff):
+        return False
+    cached = getattr(viewer, "_ht_in_clinicians_group", None)
+    if cached is None:
+        cached = viewer.groups.filter(name=CLINICIANS_GROUP).exists()
+        viewer._ht_in_clinicians_group = cached
+    return cached
+
+
+def _care_patient_ids(viewer) -> QuerySet:
+    return (
+        CareTeam.objects.active()
+        .filter(clinician=viewer, patient__deleted_at__isnull=True)
+        .values("patient_id")
+    )
 
 
 def readable_user_ids(viewer) -> QuerySet | list[int]:
-    """Ids of the people whose health data `viewer` may read."""
-    if not getattr(viewer, "is_authenticated", False):
+    """Ids of the people whose (whole) health data `viewer` may read: themself, plus, for a
+    clinician, the patients of their active care teams. Share grants are narrower (some
+    metric types, a window) and are not included: see `can_read_metric`."""
+    if not _is_active_user(viewer):
         return []
-    return [viewer.pk]
+    if not is_clinician(viewer):
+        return [viewer.pk]
+    return (
+        get_user_model()
+        .objects.filter(Q(pk=viewer.pk) | Q(pk__in=_care_patient_ids(viewer)))
+        .values_list("pk", flat=True)
+    )
 
 
 def writable_user_ids(viewer) -> QuerySet | list[int]:
-    """Ids of the people whose health data `viewer` may create, change or delete."""
-    if not getattr(viewer, "is_authenticated", False):
+    """Ids of the people whose health data `viewer` may create, change or delete: only their
+    own. Clinicians never write patient health data."""
+    if not _is_active_user(viewer):
         return []
     return [viewer.pk]
 
 
-def can_read(viewer, owner_id: int) -> bool:
-    return owner_id in set(readable_user_ids(viewer))
+def _as_id(owner_id) -> int | None:
+    try:
+        return int(owner_id)
+    except (TypeError, ValueError):
+        return None
 
 
-def can_write(viewer, owner_id: int) -> bool:
-    return owner_id in set(writable_user_ids(viewer))
+def in_care_team(viewer, owner_id) -> bool:
+    """`viewer` is a clinician in an active care team with patient `owner_id`."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not is_clinician(viewer):
+        return False
+    return _care_patient_ids(viewer).filter(patient_id=owner_id).exists()
 
 
-def readable(queryset: QuerySet, viewer, owner_field: str = "user") -> QuerySet:
+def can_read(viewer, owner_id) -> bool:
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not _is_active_user(viewer):
+        return False
+    return owner_id == viewer.pk or in_care_team(viewer, owner_id)
+
+
+def can_write(viewer, owner_id) -> bool:
+    owner_id = _as_id(owner_id)
+    return owner_id is not None and owner_id in set(writable_user_ids(viewer))
+
+
+def _owner_lookup(owner_field: str | None) -> str:
+    """The lookup of the owner's id; `owner_field=None` when the rows are the users."""
+    return "pk" if owner_field is None else f"{owner_field}_id"
+
+
+def readable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
     """`queryset` narrowed to the records whose owner `viewer` may read."""
-    return queryset.filter(**{f"{owner_field}_id__in": readable_user_ids(viewer)})
+    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": readable_user_ids(viewer)})
 
 
-def writable(queryset: QuerySet, viewer, owner_field: str = "user") -> QuerySet:
-    return queryset.filter(**{f"{owner_field}_id__in": writable_user_ids(viewer)})
+def writable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
+    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": writable_user_ids(viewer)})
 
 
 def get_readable_owner_or_404(viewer, owner_id) -> object:
     """The user whose data is asked for, or 404 if `viewer` may not read it."""
-    try:
-        owner_id = int(owner_id)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    if not can_read(viewer, owner_id):
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not can_read(viewer, owner_id):
         raise Http404
-    user = get_user_model().objects.filter(pk=owner_id).first()
+    user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
     if user is None:
         raise Http404
     return user
+
+
+def access_via(viewer, owner_id) -> str | None:
+    """Why `viewer` may read `owner_id`'s whole data: "owner", "care_team", or None."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not _is_active_user(viewer):
+        return None
+    if owner_id == viewer.pk:
+        return "owner"
+    if in_care_team(viewer, owner_id):
+        return "care_team"
+    return None
+
+
+# --- Share grants: metric types over a window ------------------------------------------------
+
+
+def day_bounds(day_from: date, day_to: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC for an inclusive date window."""
+    start = datetime.combine(day_from, time.min, tzinfo=UTC)
+    end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=UTC)
+    return start, end
+
+
+def _in_window(grant: ShareGrant, when: date | datetime) -> bool:
+    if isinstance(when, datetime):
+        start, end = day_bounds(grant.date_from, grant.date_to)
+        return start <= when < end
+    return grant.date_from <= when <= grant.date_to
+
+
+def active_grants_for(viewer, owner_id=None) -> QuerySet:
+    """Active, unexpired named-clinician grants held by `viewer` (optionally from one owner)."""
+    if not is_clinician(viewer):
+        return ShareGrant.objects.none()
+    grants = (
+        ShareGrant.objects.active()
+        .for_grantee(viewer)
+        .filter(owner__is_active=True, owner__deleted_at__isnull=True)
+    )
+    if owner_id is not None:
+        grants = grants.filter(owner_id=owner_id)
+    return grants
+
+
+def grant_covering(viewer, owner_id, metric_type: str, when: date | datetime) -> ShareGrant | None:
+    """The active named grant through which `viewer` may read that reading, if any."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None:
+        return None
+    for grant in active_grants_for(viewer, owner_id):
+        if metric_type in grant.metric_types and _in_window(grant, when):
+            return grant
+    return None
+
+
+def can_read_metric(viewer, owner_id, metric_type: str, when: date | datetime) -> bool:
+    """May `viewer` read `owner_id`'s reading of `metric_type` taken at `when` (a datetime,
+    or a date for daily rollups)? Owner and care-team clinicians read all of it; a named
+    clinician reads what an active grant covers."""
+    if can_read(viewer, owner_id):
+        return True
+    return grant_covering(viewer, owner_id, metric_type, when) is not None
+
+
+def shared_metrics_q(
+    viewer,
+    *,
+    owner_field: str | None = "user",
+    type_field: str = "metric_type",
+    time_field: str = "recorded_at",
+    time_is_date: bool = False,
+) -> Q:
+    """A filter matching the rows `viewer` may read through active named grants only.
+
+    `type_field` is the lookup to the metric type code (e.g. "metric_type__code"),
+    `time_field` the reading's datetime (or date, with `time_is_date=True`). Matches nothing
+    when `viewer` holds no grant.
+    """
+    q = Q(pk__in=[])
+    for grant in active_grants_for(viewer):
+        if time_is_date:
+            window = {f"{time_field}__gte": grant.date_from, f"{time_field}__lte": grant.date_to}
+        else:
+            start, end = day_bounds(grant.date_from, grant.date_to)
+            window = {f"{time_field}__gte": start, f"{time_field}__lt": end}
+        q |= Q(
+            **{_owner_lookup(owner_field): grant.owner_id, f"{type_field}__in": grant.metric_types},
+            **window,
+        )
+    return q
+
+
+def readable_metrics(
+    queryset: QuerySet,
+    viewer,
+    *,
+    owner_field: str | None = "user",
+    type_field: str = "metric_type",
+    time_field: str = "recorded_at",
+    time_is_date: bool = False,
+) -> QuerySet:
+    """`queryset` of metric rows narrowed to what `viewer` may read: their own and their
+    care-team patients' rows, plus what their active named share grants cover."""
+    if not _is_active_user(viewer):
+        return queryset.none()
+    whole = Q(**{f"{_owner_lookup(owner_field)}__in": readable_user_ids(viewer)})
+    return queryset.filter(
+        whole
+        | shared_metrics_q(
+            viewer,
+            owner_field=owner_field,
+            type_field=type_field,
+            time_field=time_field,
+            time_is_date=time_is_date,
+        )
+    )
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+def admin_can_view(viewer) -> bool:
+    """May `viewer` use the health-data pages of the admin at all?"""
+    return (
+        _is_active_user(viewer)
+        and viewer.is_staff
+        and (viewer.is_superuser or is_admin_clinician(viewer))
+    )
+
+
+def admin_readable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
+    """`queryset` as the admin shows it to `viewer`: everything for superusers, their care-team
+    patients' (and own) records for admin clinicians, nothing for other staff.
+
+    `owner_field=None` when the rows are the users themselves.
+    """
+    if not admin_can_view(viewer):
+        return queryset.none()
+    if viewer.is_superuser:
+        return queryset
+    return readable(queryset, viewer, owner_field)
+
+
+def admin_can_read(viewer, owner_id) -> bool:
+    if not admin_can_view(viewer):
+        return False
+    return viewer.is_superuser or can_read(viewer, owner_id)

@@ -71,7 +71,20 @@ def seed_demo(*, days: int = 90) -> dict[str, User]:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         users[role] = user
+    _seed_care_team(users)
     rng = random.Random(2026)
     for seed in _demo_seeders():
         seed(users=users, days=days, rng=rng)
     return users
+
+
+def _seed_care_team(users: dict[str, User]) -> None:
+    """The demo clinician works in the admin and cares for the demo patient (idempotent)."""
+    from accounts.care import care_team_add, clinician_enable_admin
+
+    clinician_enable_admin(user=users["clinician"])
+    care_team_add(
+        clinician=users["clinician"],
+        patient=users["patient"],
+        created_by=users["staff"],
+    )

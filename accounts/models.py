@@ -6,6 +6,7 @@ from auditlog.registry import auditlog
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from fernet_fields import EncryptedDateField, EncryptedTextField
 
 
@@ -66,3 +67,240 @@ class User(AbstractUser):
 # Encrypted fields are excluded: auditlog would otherwise record their decrypted plaintext.
 USER_AUDIT_EXCLUDE = ["password", "date_of_birth", "medical_history", "last_login"]
 auditlog.register(User, exclude_fields=USER_AUDIT_EXCLUDE)
+
+
+# --- Care teams, sharing, access log -------------------------------------------------------
+# Writes go through accounts.care, accounts.sharing and accounts.audit; reads through the
+# QuerySets below and accounts.access.
+
+CLINICIANS_GROUP = "Clinicians"
+
+
+class CareTeamQuerySet(models.QuerySet):
+    def active(self) -> CareTeamQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def for_clinician(self, clinician) -> CareTeamQuerySet:
+        return self.filter(clinician=clinician)
+
+    def for_patient(self, patient) -> CareTeamQuerySet:
+        return self.filter(patient=patient)
+
+
+class CareTeam(models.Model):
+    """A clinician caring for a patient. Ending keeps the row (history) and stops access."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Added by an administrator"
+        PATIENT = "patient", "Accepted by the patient"
+
+    clinician = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="care_team_patient_links"
+    )
+    patient = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="care_team_clinician_links"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = CareTeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinician", "patient"],
+                condition=models.Q(ended_at__isnull=True),
+                name="care_team_one_active_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(clinician=models.F("patient")),
+                name="care_team_not_self",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinician", "ended_at"], name="care_team_clinician_idx"),
+            models.Index(fields=["patient", "ended_at"], name="care_team_patient_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinician} → {self.patient}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class ShareGrantQuerySet(models.QuerySet):
+    def active(self, now=None) -> ShareGrantQuerySet:
+        """Not revoked and not expired at `now`."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+    def for_grantee(self, user) -> ShareGrantQuerySet:
+        return self.filter(kind=ShareGrant.Kind.CLINICIAN, grantee=user)
+
+
+class ShareGrant(models.Model):
+    """A patient's share of some metric types over a date window, with a named clinician or
+    by a link plus access code, until `expires_at` or revocation.
+
+    Only hashes of the link token and of the access code are stored; both are shown once.
+    """
+
+    class Kind(models.TextChoices):
+        CLINICIAN = "clinician", "Named clinician"
+        LINK = "link", "Link with access code"
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="share_grants")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    grantee = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="share_grants_received",
+    )
+    label = models.CharField(max_length=100, blank=True)
+    # Metric type codes (strings owned by the metrics app), e.g. ["blood_pressure", "steps"].
+    metric_types = models.JSONField(default=list)
+    date_from = models.DateField()
+    date_to = models.DateField()
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the link token (the token is looked up, so a fast hash of a 256-bit secret).
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Django password hash of the access code (slow, salted).
+    code_hash = models.CharField(max_length=256, blank=True)
+
+    objects = ShareGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_from__lte=models.F("date_to")),
+                name="share_grant_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="clinician", grantee__isnull=False, token_hash__isnull=True)
+                    | models.Q(kind="link", grantee__isnull=True, token_hash__isnull=False)
+                ),
+                name="share_grant_kind_fields",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["grantee", "owner"], name="share_grant_grantee_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.grantee if self.kind == self.Kind.CLINICIAN else "link"
+        return f"{self.owner} → {who} ({self.date_from}–{self.date_to})"
+
+    def is_active(self, now=None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class AppendOnlyError(Exception):
+    """Raised on an attempt to change or delete an append-only audit row."""
+
+
+class AccessLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Access log rows are never changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Access log rows are deleted only by `prune_audit_log`.")
+
+    def _prune(self) -> int:
+        """The retention job's delete; nothing else deletes access log rows."""
+        return super().delete()[0]
+
+
+class AccessLog(models.Model):
+    """A read of someone's health data by anyone other than its owner. Append-only.
+
+    The user references keep their ids even after a user is purged (no FK constraint, no
+    cascade), so the trail outlives the accounts it mentions.
+    """
+
+    class Via(models.TextChoices):
+        CARE_TEAM = "care_team", "Care team"
+        SHARE_GRANT = "share_grant", "Share grant"
+        SHARE_LINK = "share_link", "Share link"
+        ADMIN = "admin", "Admin"
+        OTHER = "other", "Other"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Username at the time (or "share link"), kept when the account is gone.
+    actor_label = models.CharField(max_length=150)
+    owner = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    via = models.CharField(max_length=16, choices=Via.choices)
+    share_grant = models.ForeignKey(
+        ShareGrant,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # What was read: a model row ("metrics.healthmetric" + pk) and/or an endpoint.
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    endpoint = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["owner", "-at"], name="access_log_owner_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} read data of user {self.owner_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Access log rows are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Access log rows are deleted only by `prune_audit_log`.")
+
+
+auditlog.register(CareTeam)
+# The hashes are secrets' derivatives: never copied into the change history.
+auditlog.register(ShareGrant, exclude_fields=["token_hash", "code_hash"])
+# AccessLog is itself the audit trail (append-only); it is not registered with auditlog, which
+# would only duplicate each read as a "create" row.

@@ -71,7 +71,8 @@ if PRODUCTION:
 
 # --- Applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with HealthTrack's admin site (TOTP second factor for staff).
+    "healthtrack.apps.HealthTrackAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -84,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_celery_beat",
     "accounts",
     "metrics",
@@ -93,6 +96,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "healthtrack.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "healthtrack.middleware.OptionalTrailingSlashMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -100,6 +104,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -212,10 +217,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.validators.ComplexityValidator"},
 ]
 
+# Staff second factor (TOTP, django-otp) in the admin. Read at request time.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="HealthTrack")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- Audit, sharing -------------------------------------------------------------------------
+# Change rows (django-auditlog LogEntry) and read rows (accounts.AccessLog) older than this are
+# deleted by `manage.py prune_audit_log`; nothing else deletes them. Default 7 years.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=2557)
+# auditlog's correlation id is our request id (X-Request-ID).
+AUDITLOG_CID_GETTER = "healthtrack.request_id.get_request_id"
+# Number of reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
+SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.api.authentication.AuditedJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -255,6 +276,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a `kind` choice set; give each enum its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
+        "InsightKindEnum": "insights.models.HealthInsight.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -349,8 +375,17 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Never log request bodies or SQL parameters: they carry health data.

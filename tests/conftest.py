@@ -7,7 +7,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from healthtrack.celery import app as celery_app
-from tests.accounts.factories import UserFactory
+from tests.accounts.care_factories import CareTeamFactory
+from tests.accounts.factories import ClinicianFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -47,4 +48,23 @@ def auth_client(user):
 def other_client(other_user):
     client = APIClient()
     client.force_authenticate(other_user)
+    return client
+
+
+@pytest.fixture
+def clinician(db):
+    """A clinician (role clinician, staff) with no patient yet."""
+    return ClinicianFactory()
+
+
+@pytest.fixture
+def care_team(clinician, user):
+    """`clinician` cares for `user` (an active care-team membership)."""
+    return CareTeamFactory(clinician=clinician, patient=user)
+
+
+@pytest.fixture
+def clinician_client(clinician):
+    client = APIClient()
+    client.force_authenticate(clinician)
     return client

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from accounts.api import views
 
@@ -9,6 +9,8 @@ user_detail = views.UserViewSet.as_view(
 urlpatterns = [
     path("users/register", views.RegisterView.as_view(), name="api-register"),
     path("users/me", views.MeView.as_view(), name="api-me"),
+    # Care teams, share grants, the patient's access log.
+    path("", include("accounts.api.care_urls")),
     path("users/<int:pk>", user_detail, name="api-user-detail"),
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path(

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import access, services
+from accounts import access, audit, services
 from accounts.api.ratelimits import auth_ratelimited
 from accounts.api.serializers import (
     RegisterSerializer,
@@ -78,7 +78,8 @@ class UserViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """A user's own profile; people allowed to read it (see accounts.access) may read it."""
+    """A user's own profile; people allowed to read it (see accounts.access: their care-team
+    clinicians) may read it, and each such read is logged. Only the owner changes it."""
 
     serializer_class = UserSerializer
 
@@ -88,6 +89,12 @@ class UserViewSet(
         else:
             ids = access.writable_user_ids(self.request.user)
         return User.objects.filter(pk__in=ids, deleted_at__isnull=True)
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        # A clinician reading a patient's profile is logged (own reads are not).
+        audit.record_read(request=request, owner_id=instance.pk, obj=instance)
+        return Response(self.get_serializer(instance).data)
 
     def perform_destroy(self, instance):
         services.user_soft_delete(user=instance)

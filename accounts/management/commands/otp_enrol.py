@@ -1,0 +1,43 @@
+"""Give a staff user a TOTP device from the command line (or reset a lost one)."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import otp
+from accounts.models import User
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a confirmed TOTP device for a staff user and print its secret, otpauth URL and "
+        "a terminal QR code (shown once). --reset replaces existing devices."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--reset", action="store_true", help="Delete the user's devices first.")
+        parser.add_argument("--no-qr", action="store_true", help="Do not print the QR code.")
+
+    def handle(self, *args, username: str, reset: bool, no_qr: bool, **options):
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user {username!r}.")
+        if not user.is_staff:
+            raise CommandError(f"{username!r} is not staff; only staff use the admin.")
+        try:
+            device = otp.otp_provision(user=user, reset=reset)
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        self.stdout.write(f"Secret (base32): {otp.secret_base32(device)}")
+        self.stdout.write(f"URL: {device.config_url}")
+        if not no_qr:
+            code = qrcode.QRCode(border=1)
+            code.add_data(device.config_url)
+            out = io.StringIO()
+            code.print_ascii(out=out)
+            self.stdout.write(out.getvalue())
+        self.stdout.write("Shown once: store it in the authenticator app now.")
