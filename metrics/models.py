@@ -87,8 +87,12 @@ class HealthMetricQuerySet(models.QuerySet):
 
 
 class HealthMetric(models.Model):
+    # No single-column index: the composite indexes below start with the user.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="health_metrics"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="health_metrics",
+        db_index=False,
     )
     metric_type = models.CharField(max_length=32, choices=METRIC_TYPE_CHOICES)
     value = models.FloatField(help_text="In the type's canonical unit.")
@@ -209,4 +213,4 @@ class IdempotencyRecord(models.Model):
 
 
 auditlog.register(HealthMetric, exclude_fields=["notes"])
-auditlog.register(Device)
+auditlog.register(Device, exclude_fields=["last_sync_at"])

@@ -231,3 +231,23 @@ def test_another_users_device_is_404_for_detail_patch_and_sync(auth_client, othe
     assert sync(auth_client, device, [sample(0)]).status_code == 404
     assert not HealthMetric.objects.exists()
     assert auth_client.get("/api/v1/devices/").json() == []
+
+
+def test_sync_stores_every_field_including_encrypted_notes(auth_client, user, watch):
+    extra = {
+        "end_at": (BASE + timedelta(minutes=1)).isoformat(),
+        "source_app": "Health",
+        "external_id": "e-1",
+        "metadata": {"motion": "walking", "n": [1, 2]},
+        "notes": "felt dizzy",
+        "unit": "bpm",
+    }
+    sync(auth_client, watch, [sample(0, **extra), sample(1)])
+    metric = HealthMetric.objects.get(external_id="e-1")
+    assert metric.notes == "felt dizzy"
+    assert metric.metadata == {"motion": "walking", "n": [1, 2]}
+    assert metric.end_at == BASE + timedelta(minutes=1)
+    assert metric.created_at is not None
+    assert HealthMetric.objects.get(external_id="").notes == ""
+    listed = auth_client.get("/api/v1/health-metrics/").json()["results"]
+    assert {r["notes"] for r in listed} == {"felt dizzy", ""}
