@@ -254,7 +254,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "metrics-purge-idempotency-records": {
+        "task": "metrics.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
+}
 
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(

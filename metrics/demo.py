@@ -90,14 +90,15 @@ def seed(*, users: dict, days: int, rng: random.Random) -> None:
             add("heart_rate", base + rng.gauss(0, 3), "bpm", at, device="watch")
         # Steps, distance and energy per waking hour from the watch; the phone records
         # overlapping, slightly lower counts for the hours it is carried (de-duplicated).
+        active = rng.uniform(0.45, 1.2)  # some lazy days, some busy ones
         for hour in range(7, 22):
             start = day + timedelta(hours=hour)
             end = start + timedelta(hours=1)
-            steps = max(0.0, rng.gauss(520 + 300 * fitness, 220))
-            if hour == workout_hour:
-                steps += 2500 + rng.uniform(0, 1500)
+            steps = max(0.0, rng.gauss(350 + 200 * fitness, 150)) * active
+            if hour == workout_hour and active > 0.6:
+                steps += 1800 + rng.uniform(0, 1000)
             if weekend:
-                steps *= 1.15
+                steps *= 1.1
             add("steps", steps, "count", start, end, device="watch")
             add("distance", steps * 0.74, "m", start, end, device="watch")
             add(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -379,6 +380,13 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         },
         "errors": errors,
     }
+    # Bulk writes bypass auditlog's model signals: one entry on the device records the
+    # sync (counts only, never values).
+    LogEntry.objects.log_create(
+        device,
+        action=LogEntry.Action.UPDATE,
+        changes={"sync": ["", json.dumps(body["counts"], sort_keys=True)]},
+    )
     IdempotencyRecord.objects.create(
         user=user, key=key, request_hash=request_hash, response=body, created_at=now
     )

@@ -251,3 +251,12 @@ def test_sync_stores_every_field_including_encrypted_notes(auth_client, user, wa
     assert HealthMetric.objects.get(external_id="").notes == ""
     listed = auth_client.get("/api/v1/health-metrics/").json()["results"]
     assert {r["notes"] for r in listed} == {"felt dizzy", ""}
+
+
+def test_each_sync_is_recorded_in_the_audit_log_with_counts_only(auth_client, watch):
+    from auditlog.models import LogEntry
+
+    sync(auth_client, watch, [sample(0, value=123), sample(1, value="bad")])
+    (entry,) = [e for e in LogEntry.objects.get_for_object(watch) if "sync" in e.changes_dict]
+    assert '"created": 1' in entry.changes_dict["sync"][1]
+    assert "123" not in str(entry.changes)
