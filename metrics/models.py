@@ -100,7 +100,7 @@ class HealthMetric(models.Model):
     recorded_at = models.DateTimeField(help_text="Start of the sample (aware, UTC).")
     end_at = models.DateTimeField(null=True, blank=True)
     device = models.ForeignKey(
-        Device, null=True, blank=True, on_delete=models.PROTECT, related_name="metrics"
+        Device, null=True, blank=True, on_delete=models.RESTRICT, related_name="metrics"
     )
     source_app = models.CharField(max_length=100, blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -74,7 +75,7 @@ def _parse_number(raw: Any, errors: Errors) -> float | None:
     if isinstance(raw, bool) or raw is None:
         errors.add("value", "A number is required.")
         return None
-    if isinstance(raw, int | float):
+    if isinstance(raw, int | float | Decimal):
         number = float(raw)
     elif isinstance(raw, str):
         try:
