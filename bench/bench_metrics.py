@@ -261,7 +261,7 @@ def main() -> dict:
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": rows,
-        "load_seconds": round(load_s, 1),
+        "load_seconds": round(load_s, 1),  # ~0 when the data set was kept from a past run
         "runs": RUNS,
         "figures_ms_median": figures,
         "targets_ms": TARGETS_MS,

@@ -197,3 +197,8 @@ def test_dedup_is_visible_in_the_summary(auth_client, user):
         "steps"
     ]
     assert steps["average"] == 1000 and steps["count"] == 2
+
+
+def test_summary_without_data_is_empty(auth_client):
+    body = auth_client.get("/api/v1/health-metrics/summary").json()
+    assert body["days"] == 30 and body["metrics"] == {}
