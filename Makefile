@@ -63,5 +63,10 @@ worker: install
 beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
+# Metrics benchmark on PostgreSQL (DATABASE_URL's server, database ht_bench); writes
+# bench/results/metrics.json.
+bench: install-dev
+	$(BIN)/python bench/bench_metrics.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -301,18 +301,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "metrics-purge-idempotency-records": {
+        "task": "metrics.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
+}
 # One queue per kind of work, so each can get its own workers (`celery worker -Q ingest`).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues: default, ingest, recommendations, imports, maintenance. First matching pattern wins.
 CELERY_TASK_ROUTES = {
-    "*.tasks.import_*": {"queue": "imports"},
-    "*.tasks.purge_*": {"queue": "maintenance"},
-    "*.tasks.prune_*": {"queue": "maintenance"},
-    "metrics.tasks.*": {"queue": "ingest"},
-    "nutrition.tasks.*": {"queue": "ingest"},
-    "goals.tasks.*": {"queue": "ingest"},
-    "insights.tasks.*": {"queue": "recommendations"},
+    "*.import_*": {"queue": "imports"},
+    "*.purge_*": {"queue": "maintenance"},
+    "*.prune_*": {"queue": "maintenance"},
+    "metrics.*": {"queue": "ingest"},
+    "nutrition.*": {"queue": "ingest"},
+    "goals.*": {"queue": "ingest"},
+    "insights.*": {"queue": "recommendations"},
 }
 
 # --- Mail -----------------------------------------------------------------------------------

@@ -1,0 +1,289 @@
+"""Metrics benchmark (issue 3): `make bench`. Not a test; prints figures and writes
+bench/results/metrics.json.
+
+On PostgreSQL (DATABASE_URL's server, database `ht_bench`, created if missing) it loads one
+user with 90 days of minute-level heart rate plus daily values of the other types (~130,000
+rows, bulk, kept between runs), then measures, in-process through the full Django/DRF stack
+with a JWT (no network):
+- a device sync of 1,440 heart-rate samples (a day of minutes) incl. validation, inserts and
+  rollups, median of repeated runs (each on a fresh day, removed afterwards);
+- the list endpoint (default page of 100, newest first), median;
+- the summary (30 days), cached and uncached, median.
+Targets (issue 3): sync < 150 ms, list < 20 ms, summary < 10 ms cached / < 60 ms uncached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "metrics.json"
+BENCH_DB = "ht_bench"
+DEFAULT_URL = "postgres://healthtrack:healthtrack@127.0.0.1:5432/healthtrack"
+DAYS = 90
+RUNS = {"sync": 9, "list": 60, "summary_uncached": 30, "summary_cached": 60}
+TARGETS_MS = {"sync": 150, "list": 20, "summary_cached": 10, "summary_uncached": 60}
+DAILY_TYPES = {
+    "steps": 8000,
+    "distance": 6000,
+    "active_energy": 450,
+    "exercise": 35,
+    "resting_heart_rate": 62,
+    "blood_pressure_systolic": 122,
+    "blood_pressure_diastolic": 79,
+    "weight": 72,
+    "body_fat": 24,
+    "blood_glucose": 95,
+    "oxygen_saturation": 97,
+    "body_temperature": 36.7,
+    "respiratory_rate": 14,
+    "sleep": 430,
+}
+
+
+def bench_database_url() -> str:
+    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres")).replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def setup_django() -> None:
+    url = bench_database_url()
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("RATELIMIT_ENABLE", "false")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthtrack.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def load(user, device) -> int:
+    from metrics import rollups
+    from metrics.models import HealthMetric
+
+    expected = DAYS * 1440 + DAYS * len(DAILY_TYPES)
+    have = HealthMetric.objects.filter(user=user).count()
+    if have == expected:
+        return have
+    HealthMetric.objects.filter(user=user).delete()
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - timedelta(days=DAYS)
+    batch: list[HealthMetric] = []
+    for d in range(DAYS):
+        day = first + timedelta(days=d)
+        for minute in range(1440):
+            batch.append(
+                HealthMetric(
+                    user=user,
+                    metric_type="heart_rate",
+                    value=60 + (minute * 7 + d) % 45,
+                    unit="bpm",
+                    recorded_at=day + timedelta(minutes=minute),
+                    device=device,
+                )
+            )
+        for code, value in DAILY_TYPES.items():
+            batch.append(
+                HealthMetric(
+                    user=user,
+                    metric_type=code,
+                    value=value,
+                    unit="",
+                    recorded_at=day + timedelta(hours=12),
+                    device=device,
+                )
+            )
+        if len(batch) >= 20000:
+            HealthMetric.objects.bulk_create(batch, batch_size=5000)
+            batch = []
+    HealthMetric.objects.bulk_create(batch, batch_size=5000)
+    rollups.recompute_all(user_id=user.pk)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE metrics_healthmetric")
+        cursor.execute("ANALYZE metrics_hourlyrollup")
+        cursor.execute("ANALYZE metrics_dailyrollup")
+    return HealthMetric.objects.filter(user=user).count()
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def timed(fn, runs: int, before=None) -> list[float]:
+    out = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> dict:
+    setup_django()
+    from django.core.cache import cache
+    from django.db import connection
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.models import User
+    from metrics import rollups, services
+    from metrics.models import Device, HealthMetric
+
+    user, _ = User.objects.get_or_create(username="bench", defaults={"email": "bench@example.org"})
+    device, _ = Device.objects.get_or_create(
+        user=user,
+        identifier="bench-watch",
+        defaults={"device_type": "apple_watch", "name": "Bench watch", "priority": 100},
+    )
+    t0 = time.perf_counter()
+    rows = load(user, device)
+    load_s = time.perf_counter() - t0
+
+    client = APIClient()
+    token = str(RefreshToken.for_user(user).access_token)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def day_samples(day: datetime) -> str:
+        samples = [
+            {
+                "metric_type": "heart_rate",
+                "value": 55 + m % 60,
+                "recorded_at": (day + timedelta(minutes=m)).isoformat().replace("+00:00", "Z"),
+                "external_id": f"hr-{int(day.timestamp())}-{m}",
+            }
+            for m in range(1440)
+        ]
+        return json.dumps({"samples": samples})
+
+    def cleanup(day: datetime) -> None:
+        HealthMetric.objects.filter(
+            user=user, recorded_at__gte=day, recorded_at__lt=day + timedelta(days=1)
+        ).delete()
+        rollups.recompute_days(
+            user_id=user.pk, metric_type="heart_rate", first=day.date(), last=day.date()
+        )
+
+    # --- sync through the API ---------------------------------------------------------------
+    sync_api, sync_service = [], []
+    for i in range(RUNS["sync"]):
+        day = today - timedelta(days=DAYS + 5 + i)
+        body = day_samples(day)
+        start = time.perf_counter()
+        response = client.post(
+            f"/api/v1/devices/{device.pk}/sync",
+            body,
+            content_type="application/json",
+            headers={"Idempotency-Key": f"bench-{time.time_ns()}"},
+        )
+        sync_api.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.content[:300]
+        assert response.json()["counts"]["created"] == 1440, response.json()["counts"]
+        cleanup(day)
+        # The service alone (what dashboard importers call), same work minus HTTP/JSON.
+        samples = json.loads(body)["samples"]
+        start = time.perf_counter()
+        services.device_sync(
+            user=user, device=device, samples=samples, idempotency_key=f"svc-{time.time_ns()}"
+        )
+        sync_service.append(time.perf_counter() - start)
+        cleanup(day)
+
+    # --- list -----------------------------------------------------------------------------
+    def get(url):
+        def call():
+            response = client.get(url)
+            assert response.status_code == 200, response.content[:300]
+
+        return call
+
+    list_default = timed(get("/api/v1/health-metrics/"), RUNS["list"])
+    list_filtered = timed(get("/api/v1/health-metrics/?metric_type=weight&limit=100"), RUNS["list"])
+    list_1000 = timed(get("/api/v1/health-metrics/?limit=1000"), max(RUNS["list"] // 4, 5))
+
+    # --- summary --------------------------------------------------------------------------
+    key = services.summary_cache_key(user.pk, 30)
+    summary_uncached = timed(
+        get("/api/v1/health-metrics/summary?days=30"),
+        RUNS["summary_uncached"],
+        before=lambda: cache.delete(key),
+    )
+    get("/api/v1/health-metrics/summary?days=30")()
+    summary_cached = timed(get("/api/v1/health-metrics/summary?days=30"), RUNS["summary_cached"])
+
+    figures = {
+        "sync_1440_api_ms": median_ms(sync_api),
+        "sync_1440_service_ms": median_ms(sync_service),
+        "list_default_page_ms": median_ms(list_default),
+        "list_filtered_ms": median_ms(list_filtered),
+        "list_limit_1000_ms": median_ms(list_1000),
+        "summary_30d_uncached_ms": median_ms(summary_uncached),
+        "summary_30d_cached_ms": median_ms(summary_cached),
+    }
+    checks = {
+        "sync": figures["sync_1440_api_ms"] < TARGETS_MS["sync"],
+        "list": figures["list_default_page_ms"] < TARGETS_MS["list"],
+        "summary_cached": figures["summary_30d_cached_ms"] < TARGETS_MS["summary_cached"],
+        "summary_uncached": figures["summary_30d_uncached_ms"] < TARGETS_MS["summary_uncached"],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    from django.conf import settings
+
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": rows,
+        "load_seconds": round(load_s, 1),  # ~0 when the data set was kept from a past run
+        "runs": RUNS,
+        "figures_ms_median": figures,
+        "targets_ms": TARGETS_MS,
+        "meets_target": checks,
+        "environment": {
+            "python": platform.python_version(),
+            "postgresql": pg_version,
+            "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+            "cpus": os.cpu_count(),
+            "note": "in-process through Django + DRF with JWT auth (no network, no web server)",
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"metrics bench: {rows} rows for one user (load {load_s:.1f} s)")
+    for name, value in figures.items():
+        print(f"  {name:<28} {value:>8.2f} ms")
+    for name, ok in checks.items():
+        print(f"  target {name:<21} {'met' if ok else 'MISSED'} (< {TARGETS_MS[name]} ms)")
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

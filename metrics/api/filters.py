@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import django_filters
+
+from metrics.models import HealthMetric
+from metrics.registry import METRIC_TYPE_CHOICES
+
+
+class HealthMetricFilter(django_filters.FilterSet):
+    metric_type = django_filters.ChoiceFilter(choices=METRIC_TYPE_CHOICES)
+    since = django_filters.IsoDateTimeFilter(
+        field_name="recorded_at", lookup_expr="gte", label="recorded_at on or after (ISO 8601)"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="recorded_at", lookup_expr="lt", label="recorded_at before (ISO 8601)"
+    )
+    source = django_filters.CharFilter(field_name="source_app", label="source_app, exactly")
+    device = django_filters.NumberFilter(field_name="device_id", label="device id")
+
+    class Meta:
+        model = HealthMetric
+        fields = ["metric_type", "since", "until", "source", "device"]

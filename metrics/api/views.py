@@ -1,0 +1,490 @@
+"""Thin API views: scope through `accounts.access`, validate, call one service or selector."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import access
+from accounts.api.errors import exception_handler as accounts_exception_handler
+from metrics import selectors, services
+from metrics.api import serializers as s
+from metrics.api.filters import HealthMetricFilter
+from metrics.models import Device, HealthMetric
+from metrics.registry import METRIC_TYPES, get_metric_type
+from metrics.rollups import day_start
+from metrics.validation import FIELDS
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# --- error handling and documentation ------------------------------------------------------
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is larger than the configured limit."
+    default_code = "payload_too_large"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This Idempotency-Key was used with a different request body."
+    default_code = "idempotency_conflict"
+
+
+def metrics_exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    return accounts_exception_handler(exc, context)
+
+
+def _detail(description: str) -> OpenApiResponse:
+    return OpenApiResponse(s.DetailErrorSerializer, description=description)
+
+
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description='Invalid input: `{"field": ["message", ...]}` per invalid field, or '
+    '`{"detail": "..."}` for a malformed body.',
+    examples=[
+        OpenApiExample(
+            "field errors",
+            value={
+                "value": ["Outside the plausible range for heart_rate: 20 to 250 bpm."],
+                "recorded_at": [
+                    "Give a timezone (for example Z or +02:00); naive times are refused."
+                ],
+            },
+            response_only=True,
+        )
+    ],
+)
+ERRORS_READ = {
+    401: _detail("Not authenticated (JWT bearer token or session)."),
+    404: _detail("Not found, or not yours: another person's data is always 404."),
+    429: _detail("Rate limit exceeded; see the Retry-After header."),
+}
+ERRORS_WRITE = {
+    400: FIELD_ERRORS,
+    **ERRORS_READ,
+    413: _detail("Request body over the configured size."),
+    415: _detail("Content-Type is not application/json."),
+}
+
+
+class MetricsAPIView(APIView):
+    def get_exception_handler(self):
+        return metrics_exception_handler
+
+
+class MetricPagination(CursorPagination):
+    """Newest first; `limit` up to 1000; `next`/`previous` are opaque cursor links."""
+
+    ordering = ("-recorded_at", "-id")
+    page_size = 100
+    page_size_query_param = "limit"
+    page_size_query_description = "Results per page, 1 to 1000 (default 100)."
+    max_page_size = 1000
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError({"limit": ["Must be an integer from 1 to 1000."]})
+        return size
+
+
+# --- metric types --------------------------------------------------------------------------
+
+
+class MetricTypeListView(MetricsAPIView):
+    """The metric-type registry: codes, canonical units, accepted units with conversions,
+    aggregation, category, plausible range and LOINC codes. Public."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: s.MetricTypeSerializer(many=True), 429: ERRORS_READ[429]})
+    def get(self, request):
+        return Response(s.MetricTypeSerializer(METRIC_TYPES.values(), many=True).data)
+
+
+# --- measurements --------------------------------------------------------------------------
+
+
+class _MetricListMixin:
+    pagination_class = MetricPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = HealthMetricFilter
+    serializer_class = s.HealthMetricSerializer
+
+    def get_exception_handler(self):
+        return metrics_exception_handler
+
+    def owner(self):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return HealthMetric.objects.none()
+        owner_id = self.owner().pk
+        return access.readable(HealthMetric.objects.filter(user_id=owner_id), self.request.user)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List your measurements",
+        description="Newest first, cursor-paginated. Filters: metric_type, since, until, "
+        "source (source_app), device.",
+        responses={200: s.HealthMetricSerializer(many=True), 400: FIELD_ERRORS, **ERRORS_READ},
+    ),
+    post=extend_schema(
+        summary="Store a measurement",
+        description="201 when created; 200 when `external_id` matched a stored measurement "
+        "from the same source, which is then updated in place. Nothing is written on error.",
+        request=s.HealthMetricInputSerializer,
+        responses={201: s.HealthMetricSerializer, 200: s.HealthMetricSerializer, **ERRORS_WRITE},
+    ),
+)
+class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
+    def owner(self):
+        return self.request.user
+
+    def post(self, request):
+        owner = request.user
+        if not access.can_write(request.user, owner.pk):
+            raise exceptions.NotFound
+        devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
+        serializer = s.HealthMetricInputSerializer(data=request.data, context={"devices": devices})
+        serializer.is_valid(raise_exception=True)
+        metric, created = services.metric_upsert(user=owner, **serializer.validated_data)
+        return Response(
+            s.HealthMetricSerializer(metric).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List a person's measurements",
+        description="As the own list, for a person whose data you may read (yourself; "
+        "care teams later). Anyone else: 404.",
+        responses={200: s.HealthMetricSerializer(many=True), 400: FIELD_ERRORS, **ERRORS_READ},
+    )
+)
+class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
+    def owner(self):
+        if not hasattr(self, "_owner"):
+            self._owner = access.get_readable_owner_or_404(
+                self.request.user, self.kwargs["user_id"]
+            )
+        return self._owner
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Read a measurement",
+        responses={200: s.HealthMetricSerializer, **ERRORS_READ},
+    ),
+    put=extend_schema(
+        summary="Replace a measurement",
+        request=s.HealthMetricInputSerializer,
+        responses={200: s.HealthMetricSerializer, **ERRORS_WRITE},
+    ),
+    patch=extend_schema(
+        summary="Change some fields of a measurement",
+        request=s.HealthMetricInputSerializer(partial=True),
+        responses={200: s.HealthMetricSerializer, **ERRORS_WRITE},
+    ),
+    delete=extend_schema(summary="Delete a measurement", responses={204: None, **ERRORS_READ}),
+)
+class HealthMetricDetailView(MetricsAPIView):
+    serializer_class = s.HealthMetricSerializer
+
+    def get_object(self) -> HealthMetric:
+        base = HealthMetric.objects.select_related("user")
+        if self.request.method in READ_METHODS:
+            qs = access.readable(base, self.request.user)
+        else:
+            qs = access.writable(base, self.request.user)
+        return get_object_or_404(qs, pk=self.kwargs["pk"])
+
+    def get(self, request, pk):
+        return Response(s.HealthMetricSerializer(self.get_object()).data)
+
+    def put(self, request, pk):
+        metric = self.get_object()
+        devices = {d.pk: d for d in Device.objects.filter(user_id=metric.user_id)}
+        serializer = s.HealthMetricInputSerializer(data=request.data, context={"devices": devices})
+        serializer.is_valid(raise_exception=True)
+        metric = services.metric_update(metric=metric, **serializer.validated_data)
+        return Response(s.HealthMetricSerializer(metric).data)
+
+    def patch(self, request, pk):
+        metric = self.get_object()
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected an object."]})
+        changes = {k: v for k, v in request.data.items() if k in FIELDS}
+        metric = services.metric_update(metric=metric, **changes)
+        return Response(s.HealthMetricSerializer(metric).data)
+
+    def delete(self, request, pk):
+        services.metric_delete(metric=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _owner_from_query(request, user_id):
+    if user_id is None:
+        return request.user
+    return access.get_readable_owner_or_404(request.user, user_id)
+
+
+class SummaryView(MetricsAPIView):
+    @extend_schema(
+        summary="Summary per metric type",
+        description="For each type with data in the last `days` UTC days (today included): "
+        "average, min, max, count, latest sample and the per-day series, read from the daily "
+        "rollups. Cached 5 minutes per person and window; any write by that person clears it.",
+        parameters=[s.SummaryQuerySerializer],
+        responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
+    )
+    def get(self, request):
+        query = s.SummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        owner = _owner_from_query(request, query.validated_data.get("user_id"))
+        days = query.validated_data["days"]
+        key = services.summary_cache_key(owner.pk, days)
+        payload = cache.get(key)
+        if payload is None:
+            payload = summary_payload(selectors.summary(user_id=owner.pk, days=days))
+            cache.set(key, payload, services.SUMMARY_CACHE_TTL)
+        return Response(payload)
+
+
+def summary_payload(data: dict) -> dict:
+    """The selector's summary with dates and times as JSON strings (what is cached)."""
+    metrics = {}
+    for code, item in data["metrics"].items():
+        latest = item["latest"]
+        metrics[code] = {
+            **item,
+            "latest": (
+                {"recorded_at": s.iso(latest["recorded_at"]), "value": latest["value"]}
+                if latest
+                else None
+            ),
+            "series": [
+                {"date": p["date"].isoformat(), "value": p["value"]} for p in item["series"]
+            ],
+        }
+    return {
+        "days": data["days"],
+        "start": data["start"].isoformat(),
+        "end": data["end"].isoformat(),
+        "metrics": metrics,
+    }
+
+
+MAX_AGGREGATE_SPAN = {"hour": timedelta(days=31), "day": timedelta(days=3 * 366)}
+
+
+class AggregatesView(MetricsAPIView):
+    @extend_schema(
+        summary="Hourly or daily rollups of one metric type",
+        description="Rows oldest first. period=hour: up to 31 days, rows with period_start in "
+        "[start, end). period=day: up to 3 years, days from start's date to end's date. "
+        "`value` is the de-duplicated sum, the average or the latest value per the type.",
+        parameters=[s.AggregatesQuerySerializer],
+        responses={200: s.AggregatesSerializer, 400: FIELD_ERRORS, **ERRORS_READ},
+    )
+    def get(self, request):
+        query = s.AggregatesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        owner = _owner_from_query(request, q.get("user_id"))
+        period = q["period"]
+        end = q.get("end") or timezone.now()
+        start = q.get("start") or end - (timedelta(days=30) if period == "day" else timedelta(2))
+        if end - start > MAX_AGGREGATE_SPAN[period]:
+            raise exceptions.ValidationError(
+                {
+                    "start": [
+                        f"period={period} covers at most {MAX_AGGREGATE_SPAN[period].days} days."
+                    ]
+                }
+            )
+        mtype = get_metric_type(q["metric_type"])
+        if period == "day":
+            start, end = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+        rows = selectors.aggregates(
+            user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
+        )
+        results = [
+            {
+                "period_start": (
+                    s.iso(r.period_start) if period == "hour" else s.iso(day_start(r.day))
+                ),
+                "value": r.value,
+                "min_value": r.min_value,
+                "max_value": r.max_value,
+                "count": r.count,
+            }
+            for r in rows
+        ]
+        return Response(
+            {
+                "metric_type": mtype.code,
+                "unit": mtype.unit,
+                "aggregation": mtype.aggregation,
+                "period": period,
+                "results": results,
+            }
+        )
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List your devices", responses={200: s.DeviceSerializer(many=True), **ERRORS_READ}
+    ),
+    post=extend_schema(
+        summary="Register a device",
+        description="`priority` defaults by device type; it decides which device's samples "
+        "count where summed samples overlap.",
+        request=s.DeviceSerializer,
+        responses={201: s.DeviceSerializer, **ERRORS_WRITE},
+    ),
+)
+class DeviceListCreateView(MetricsAPIView):
+    serializer_class = s.DeviceSerializer
+
+    def get(self, request):
+        devices = access.readable(Device.objects.filter(user_id=request.user.pk), request.user)
+        return Response(s.DeviceSerializer(devices, many=True).data)
+
+    def post(self, request):
+        owner = request.user
+        if not access.can_write(request.user, owner.pk):
+            raise exceptions.NotFound
+        serializer = s.DeviceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if Device.objects.filter(
+            user_id=owner.pk, identifier=serializer.validated_data["identifier"]
+        ).exists():
+            raise exceptions.ValidationError(
+                {"identifier": ["You have already registered a device with this identifier."]}
+            )
+        try:
+            device = services.device_create(user=owner, **serializer.validated_data)
+        except IntegrityError:
+            raise exceptions.ValidationError(
+                {"identifier": ["You have already registered a device with this identifier."]}
+            ) from None
+        return Response(s.DeviceSerializer(device).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Read a device", responses={200: s.DeviceSerializer, **ERRORS_READ}),
+    patch=extend_schema(
+        summary="Rename a device or change its priority",
+        description="A new priority re-ranks the device's summed samples; rollups follow.",
+        request=s.DeviceUpdateSerializer,
+        responses={200: s.DeviceSerializer, **ERRORS_WRITE},
+    ),
+)
+class DeviceDetailView(MetricsAPIView):
+    serializer_class = s.DeviceSerializer
+
+    def get_object(self) -> Device:
+        if self.request.method in READ_METHODS:
+            qs = access.readable(Device.objects.all(), self.request.user)
+        else:
+            qs = access.writable(Device.objects.all(), self.request.user)
+        return get_object_or_404(qs, pk=self.kwargs["pk"])
+
+    def get(self, request, pk):
+        return Response(s.DeviceSerializer(self.get_object()).data)
+
+    def patch(self, request, pk):
+        device = self.get_object()
+        serializer = s.DeviceUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = services.device_update(device=device, **serializer.validated_data)
+        return Response(s.DeviceSerializer(device).data)
+
+
+class DeviceSyncView(MetricsAPIView):
+    @extend_schema(
+        summary="Sync a batch of samples from a device",
+        description="Up to 5,000 samples, each validated on its own: valid ones are stored "
+        "(a known `external_id` updates in place; a sample identical to a stored one counts "
+        "as a duplicate), invalid ones come back in `errors` as `{index, field, message}`. "
+        "Send an `Idempotency-Key` header (else a hash of user, device and body is used): a "
+        "retry within 24 h gets the first response back, with `Idempotent-Replayed: true`, "
+        "and writes nothing. The same key with a different body is 409.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Any string up to 255 characters, unique per logical batch.",
+            )
+        ],
+        request=s.SyncRequestSerializer,
+        responses={
+            200: s.SyncResponseSerializer,
+            **ERRORS_WRITE,
+            409: _detail("Idempotency-Key reused with a different body."),
+        },
+    )
+    def post(self, request, pk):
+        device = get_object_or_404(
+            access.writable(Device.objects.select_related("user"), request.user), pk=pk
+        )
+        data = request.data
+        samples = data.get("samples") if isinstance(data, dict) else None
+        if not isinstance(samples, list):
+            raise exceptions.ValidationError({"samples": ["A list of samples is required."]})
+        if len(samples) > services.MAX_SYNC_SAMPLES:
+            raise exceptions.ValidationError(
+                {"samples": [f"At most {services.MAX_SYNC_SAMPLES} samples per batch."]}
+            )
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 200:
+            raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        try:
+            result = services.device_sync_result(
+                user=device.user, device=device, samples=samples, idempotency_key=key
+            )
+        except services.IdempotencyConflict:
+            raise IdempotencyKeyReused from None
+        response = Response(result.body)
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

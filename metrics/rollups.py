@@ -1,0 +1,321 @@
+"""Hourly and daily rollups, recomputed from raw samples for the UTC days a write touched.
+
+Called by every write in `metrics.services` inside the writing transaction, so a rollup never
+disagrees with the committed samples. Recomputing whole days from raw rows (rather than
+adding deltas) keeps every path (create, update, delete, bulk sync, priority change) on one
+piece of code that a property test checks against a naive recomputation.
+
+Summed types (steps, distance, energy, exercise, sleep) are de-duplicated across sources:
+where samples from two sources overlap in time, the higher-priority source keeps its value
+and the lower one keeps only the share of its value that falls outside the overlap
+(pro-rata, assuming a sample is spread evenly over its interval). A sample is counted in the
+hour and day in which it starts.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncHour
+
+from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, HealthMetric, HourlyRollup
+from metrics.registry import AVERAGE, LATEST, SUM, get_metric_type
+from metrics.validation import MAX_SAMPLE_SPAN
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@dataclass
+class Bucket:
+    """Running aggregate of one period."""
+
+    total: float = 0.0  # sum of kept values (summed types) or of raw values (averaged)
+    count: int = 0
+    min_value: float = float("inf")
+    max_value: float = float("-inf")
+    latest_key: tuple = ()
+    latest_value: float = 0.0
+
+    def add(self, value: float, kept: float, key: tuple) -> None:
+        self.total += kept
+        self.count += 1
+        self.min_value = min(self.min_value, value)
+        self.max_value = max(self.max_value, value)
+        if key > self.latest_key:
+            self.latest_key, self.latest_value = key, value
+
+    def merge(self, other: Bucket) -> None:
+        self.total += other.total
+        self.count += other.count
+        self.min_value = min(self.min_value, other.min_value)
+        self.max_value = max(self.max_value, other.max_value)
+        if other.latest_key > self.latest_key:
+            self.latest_key, self.latest_value = other.latest_key, other.latest_value
+
+    def value(self, aggregation: str) -> float:
+        if aggregation == SUM:
+            return self.total
+        if aggregation == AVERAGE:
+            return self.total / self.count
+        return self.latest_value
+
+
+# --- de-duplication of summed samples -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: int
+    start: float  # POSIX seconds
+    end: float  # == start for a point sample
+    value: float
+    source: tuple  # (rank key) — samples of the same source never cover each other
+
+
+def source_rank(priority: int | None, device_id: int | None, source_app: str) -> tuple:
+    """Sort key: the best source first. Ties on priority go to the older device, then to
+    samples with a device, then by source app name (deterministic)."""
+    if device_id is not None:
+        return (-(priority or 0), 0, device_id, "")
+    return (-NO_DEVICE_PRIORITY, 1, 0, source_app)
+
+
+def _covered_length(start: float, end: float, starts: list[float], merged: list) -> float:
+    """Length of [start, end) covered by `merged` (sorted, disjoint intervals)."""
+    i = max(bisect.bisect_right(starts, start) - 1, 0)
+    covered = 0.0
+    while i < len(merged):
+        s, e = merged[i]
+        if s >= end:
+            break
+        lo, hi = max(s, start), min(e, end)
+        if hi > lo:
+            covered += hi - lo
+        i += 1
+    return covered
+
+
+def _point_covered(point: float, starts: list[float], merged: list) -> bool:
+    i = bisect.bisect_right(starts, point) - 1
+    return i >= 0 and merged[i][0] <= point < merged[i][1]
+
+
+def _merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for s, e in sorted(intervals):
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def deduplicated_values(samples: Iterable[Sample]) -> dict[int, float]:
+    """The value each sample keeps after higher-ranked sources have claimed their time."""
+    by_source: dict[tuple, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        by_source[sample.source].append(sample)
+    kept: dict[int, float] = {}
+    merged: list[tuple[float, float]] = []
+    starts: list[float] = []
+    for source in sorted(by_source):
+        group = by_source[source]
+        for sample in group:
+            if not merged:
+                kept[sample.id] = sample.value
+            elif sample.end > sample.start:
+                covered = _covered_length(sample.start, sample.end, starts, merged)
+                share = 1.0 - min(covered / (sample.end - sample.start), 1.0)
+                kept[sample.id] = sample.value * share
+            else:
+                kept[sample.id] = (
+                    0.0 if _point_covered(sample.start, starts, merged) else sample.value
+                )
+        merged = _merge([*merged, *((s.start, s.end) for s in group)])
+        starts = [s for s, _ in merged]
+    return kept
+
+
+# --- recomputation --------------------------------------------------------------------------
+
+
+def affected_days(
+    *, user_id: int, metric_type: str, start: datetime, end: datetime
+) -> tuple[date, date]:
+    """First and last UTC day whose rollups a write over [start, end] may change.
+
+    For a summed type, samples that overlap the written span may start up to a day earlier,
+    and their kept share depends on the write, so their day is included too.
+    """
+    first = start
+    if get_metric_type(metric_type).is_summed:
+        earliest = (
+            HealthMetric.objects.filter(
+                user_id=user_id,
+                metric_type=metric_type,
+                recorded_at__gte=start - MAX_SAMPLE_SPAN,
+                recorded_at__lt=start,
+                end_at__gt=start,
+            )
+            .aggregate(first=Min("recorded_at"))
+            .get("first")
+        )
+        if earliest is not None:
+            first = earliest
+    return first.astimezone(UTC).date(), end.astimezone(UTC).date()
+
+
+def _buckets_summed(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+    window = Q(recorded_at__gte=lo, recorded_at__lt=hi)
+    # Samples outside the window that may cover samples inside it.
+    coverers = Q(recorded_at__gte=lo - MAX_SAMPLE_SPAN, recorded_at__lt=lo, end_at__gt=lo) | Q(
+        recorded_at__gte=hi, recorded_at__lt=hi + MAX_SAMPLE_SPAN
+    )
+    rows = HealthMetric.objects.filter(user_id=user_id, metric_type=metric_type).filter(
+        window | coverers
+    )
+    samples, inside = [], []
+    for pk, rec, end, value, device_id, priority, app in rows.values_list(
+        "id", "recorded_at", "end_at", "value", "device_id", "device__priority", "source_app"
+    ):
+        start_ts = rec.timestamp()
+        sample = Sample(
+            id=pk,
+            start=start_ts,
+            end=end.timestamp() if end is not None else start_ts,
+            value=value,
+            source=source_rank(priority, device_id, app),
+        )
+        samples.append(sample)
+        if lo <= rec < hi:
+            inside.append((rec, pk, value))
+    kept = deduplicated_values(samples)
+    hours: dict[datetime, Bucket] = defaultdict(Bucket)
+    for rec, pk, value in inside:
+        hours[floor_hour(rec)].add(value, kept[pk], (rec, pk))
+    return hours
+
+
+def _buckets_averaged(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+    rows = (
+        HealthMetric.objects.filter(
+            user_id=user_id, metric_type=metric_type, recorded_at__gte=lo, recorded_at__lt=hi
+        )
+        .annotate(hour=TruncHour("recorded_at", tzinfo=UTC))
+        .values("hour")
+        .annotate(total=Sum("value"), n=Count("id"), lo=Min("value"), hi=Max("value"))
+        .order_by()
+    )
+    hours: dict[datetime, Bucket] = {}
+    for row in rows:
+        hours[row["hour"].astimezone(UTC)] = Bucket(
+            total=row["total"], count=row["n"], min_value=row["lo"], max_value=row["hi"]
+        )
+    return hours
+
+
+def _buckets_latest(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+    rows = HealthMetric.objects.filter(
+        user_id=user_id, metric_type=metric_type, recorded_at__gte=lo, recorded_at__lt=hi
+    ).values_list("id", "recorded_at", "value")
+    hours: dict[datetime, Bucket] = defaultdict(Bucket)
+    for pk, rec, value in rows:
+        hours[floor_hour(rec)].add(value, value, (rec, pk))
+    return hours
+
+
+_BUCKETERS = {SUM: _buckets_summed, AVERAGE: _buckets_averaged, LATEST: _buckets_latest}
+
+
+def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -> None:
+    """Rewrite the hourly and daily rollups of `metric_type` for UTC days first..last."""
+    aggregation = get_metric_type(metric_type).aggregation
+    lo, hi = day_start(first), day_start(last) + DAY
+    hours = _BUCKETERS[aggregation](user_id, metric_type, lo, hi)
+    days: dict[date, Bucket] = defaultdict(Bucket)
+    for hour, bucket in hours.items():
+        days[hour.date()].merge(bucket)
+
+    HourlyRollup.objects.filter(
+        user_id=user_id, metric_type=metric_type, period_start__gte=lo, period_start__lt=hi
+    ).delete()
+    DailyRollup.objects.filter(
+        user_id=user_id, metric_type=metric_type, day__gte=first, day__lte=last
+    ).delete()
+    common = {"user_id": user_id, "metric_type": metric_type}
+    HourlyRollup.objects.bulk_create(
+        [
+            HourlyRollup(
+                **common,
+                period_start=hour,
+                value=b.value(aggregation),
+                min_value=b.min_value,
+                max_value=b.max_value,
+                count=b.count,
+            )
+            for hour, b in sorted(hours.items())
+        ]
+    )
+    DailyRollup.objects.bulk_create(
+        [
+            DailyRollup(
+                **common,
+                day=day,
+                value=b.value(aggregation),
+                min_value=b.min_value,
+                max_value=b.max_value,
+                count=b.count,
+            )
+            for day, b in sorted(days.items())
+        ]
+    )
+
+
+def recompute_span(*, user_id: int, metric_type: str, start: datetime, end: datetime) -> None:
+    first, last = affected_days(user_id=user_id, metric_type=metric_type, start=start, end=end)
+    recompute_days(user_id=user_id, metric_type=metric_type, first=first, last=last)
+
+
+def recompute_all(*, user_id: int, metric_type: str | None = None) -> None:
+    """Rebuild every rollup of a user (after bulk loads such as the demo data)."""
+    qs = HealthMetric.objects.filter(user_id=user_id)
+    if metric_type:
+        qs = qs.filter(metric_type=metric_type)
+    spans = qs.values("metric_type").annotate(first=Min("recorded_at"), last=Max("recorded_at"))
+    for row in spans.order_by():
+        recompute_days(
+            user_id=user_id,
+            metric_type=row["metric_type"],
+            first=row["first"].astimezone(UTC).date(),
+            last=row["last"].astimezone(UTC).date(),
+        )
+
+
+def recompute_spans(
+    *, user_id: int, metric_type: str, spans: Iterable[tuple[datetime, datetime]]
+) -> None:
+    """Recompute the days touched by each (start, end) span; nearby spans share one pass."""
+    runs: list[list[datetime]] = []
+    for start, end in sorted(spans):
+        if runs and start <= runs[-1][1] + 2 * DAY:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    for start, end in runs:
+        recompute_span(user_id=user_id, metric_type=metric_type, start=start, end=end)

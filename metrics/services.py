@@ -1,0 +1,472 @@
+"""Every write on measurements and devices. Each function is atomic, keeps the rollups right
+inside its transaction, and on commit invalidates the summary cache and sends
+`metrics.signals.measurements_changed`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from metrics import rollups
+from metrics.models import Device, HealthMetric, IdempotencyRecord
+from metrics.registry import SUMMED_TYPES
+from metrics.signals import measurements_changed
+from metrics.validation import FIELDS, clean_measurement, clean_or_raise
+
+logger = logging.getLogger(__name__)
+
+MAX_SYNC_SAMPLES = 5000
+IDEMPOTENCY_TTL = timedelta(hours=24)
+SUMMARY_MAX_DAYS = 365
+SUMMARY_CACHE_TTL = 300
+# Fields of a measurement that a sync or an upsert may change in place.
+MUTABLE_FIELDS = [
+    "metric_type",
+    "value",
+    "unit",
+    "recorded_at",
+    "end_at",
+    "device",
+    "source_app",
+    "metadata",
+    "notes",
+]
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+def summary_cache_key(user_id: int, days: int) -> str:
+    return f"metrics_summary:user:{user_id}:days:{days}"
+
+
+def invalidate_summary_cache(user_id: int) -> None:
+    cache.delete_many([summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)])
+
+
+def _lock_owner(user_id: int) -> None:
+    """Serialise writes of one person's measurements, so that two transactions recomputing
+    the same day cannot each miss the other's rows. SQLite serialises writers already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4D54, user_id])
+
+
+def _span(metric: HealthMetric | dict) -> tuple[datetime, datetime]:
+    get = metric.get if isinstance(metric, dict) else lambda k: getattr(metric, k)
+    start = get("recorded_at")
+    return start, get("end_at") or start
+
+
+def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
+    """Recompute rollups now; invalidate the cache and notify subscribers on commit."""
+    touched = {code: spans for code, spans in touched.items() if spans}
+    if not touched:
+        return
+    for code, spans in touched.items():
+        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans)
+    start = min(s for spans in touched.values() for s, _ in spans)
+    end = max(e for spans in touched.values() for _, e in spans)
+    types = set(touched)
+
+    def notify() -> None:
+        invalidate_summary_cache(user_id)
+        for receiver, error in measurements_changed.send_robust(
+            sender=HealthMetric, user_id=user_id, metric_types=types, start=start, end=end
+        ):
+            if isinstance(error, Exception):
+                logger.error(
+                    "measurements_changed receiver %r failed: %s",
+                    receiver,
+                    type(error).__name__,
+                )
+
+    transaction.on_commit(notify)
+
+
+def _owned_devices(user) -> dict[int, Device]:
+    return {d.pk: d for d in Device.objects.filter(user=user)}
+
+
+def _clean(user, data: dict[str, Any]) -> dict[str, Any]:
+    device = data.get("device")
+    devices = None
+    if device is not None and not hasattr(device, "pk"):
+        devices = _owned_devices(user)
+    cleaned = clean_or_raise(data, devices=devices)
+    if cleaned["device"] is not None and cleaned["device"].user_id != user.pk:
+        raise ValidationError({"device": ["Unknown device."]})
+    return cleaned
+
+
+def _find_by_external_id(user, cleaned: dict[str, Any]) -> HealthMetric | None:
+    if not cleaned["external_id"]:
+        return None
+    qs = HealthMetric.objects.filter(user=user, external_id=cleaned["external_id"])
+    if cleaned["device"] is not None:
+        qs = qs.filter(device=cleaned["device"])
+    else:
+        qs = qs.filter(device__isnull=True, source_app=cleaned["source_app"])
+    return qs.select_for_update().first()
+
+
+@transaction.atomic
+def metric_upsert(*, user, **fields: Any) -> tuple[HealthMetric, bool]:
+    """Store one measurement; a known `external_id` (per user and source) updates that row in
+    place. Returns (metric, created). Fields are the public ones (`metric_type`, `value`,
+    `unit`, `recorded_at`, `end_at`, `device`, `source_app`, `external_id`, `metadata`,
+    `notes`); the value is converted to the canonical unit."""
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown fields: {sorted(unknown)}")
+    cleaned = _clean(user, fields)
+    _lock_owner(user.pk)
+    existing = _find_by_external_id(user, cleaned)
+    if existing is not None:
+        old = (existing.metric_type, _span(existing))
+        for name in MUTABLE_FIELDS:
+            setattr(existing, name, cleaned[name])
+        existing.save(update_fields=MUTABLE_FIELDS)
+        touched = defaultdict(list)
+        touched[old[0]].append(old[1])
+        touched[existing.metric_type].append(_span(existing))
+        _after_write(user.pk, touched)
+        return existing, False
+    metric = HealthMetric.objects.create(user=user, **cleaned)
+    _after_write(user.pk, {metric.metric_type: [_span(metric)]})
+    return metric, True
+
+
+def metric_create(*, user, **fields: Any) -> HealthMetric:
+    """`metric_upsert`, returning only the stored measurement."""
+    return metric_upsert(user=user, **fields)[0]
+
+
+@transaction.atomic
+def metric_update(*, metric: HealthMetric, **changes: Any) -> HealthMetric:
+    """Change some fields of a measurement (the rest keep their values); validated as a
+    whole, so a partial change cannot leave an invalid row."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown fields: {sorted(unknown)}")
+    current = {name: getattr(metric, name) for name in FIELDS}
+    if "value" in changes and "unit" not in changes:
+        current["unit"] = None  # a new value without a unit is in the canonical unit
+    if "metric_type" in changes and "unit" not in changes:
+        current["unit"] = None
+    cleaned = _clean(metric.user, {**current, **changes})
+    _lock_owner(metric.user_id)
+    old_type, old_span = metric.metric_type, _span(metric)
+    for name in [*MUTABLE_FIELDS, "external_id"]:
+        setattr(metric, name, cleaned[name])
+    try:
+        with transaction.atomic():
+            metric.save(update_fields=[*MUTABLE_FIELDS, "external_id"])
+    except IntegrityError:
+        raise ValidationError(
+            {"external_id": ["Another measurement from this source has that external_id."]}
+        ) from None
+    touched = defaultdict(list)
+    touched[old_type].append(old_span)
+    touched[metric.metric_type].append(_span(metric))
+    _after_write(metric.user_id, touched)
+    return metric
+
+
+@transaction.atomic
+def metric_delete(*, metric: HealthMetric) -> None:
+    _lock_owner(metric.user_id)
+    code, span, user_id = metric.metric_type, _span(metric), metric.user_id
+    metric.delete()
+    _after_write(user_id, {code: [span]})
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def device_create(
+    *, user, device_type: str, name: str, identifier: str, priority: int | None = None
+) -> Device:
+    if priority is None:
+        priority = Device.default_priority(device_type)
+    device = Device(
+        user=user, device_type=device_type, name=name, identifier=identifier, priority=priority
+    )
+    device.full_clean()
+    device.save()
+    return device
+
+
+@transaction.atomic
+def device_update(
+    *, device: Device, name: str | None = None, priority: int | None = None
+) -> Device:
+    """Rename a device or change its priority; a new priority re-ranks its summed samples,
+    so the rollups of every day it has summed samples on are recomputed."""
+    fields = []
+    if name is not None:
+        device.name = name
+        fields.append("name")
+    reranked = priority is not None and priority != device.priority
+    if priority is not None:
+        device.priority = priority
+        fields.append("priority")
+    device.full_clean()
+    device.save(update_fields=fields or None)
+    if reranked:
+        _lock_owner(device.user_id)
+        touched = defaultdict(list)
+        rows = device.metrics.filter(metric_type__in=SUMMED_TYPES).values_list(
+            "metric_type", "recorded_at", "end_at"
+        )
+        for code, start, end in rows:
+            touched[code].append((start, end or start))
+        _after_write(device.user_id, touched)
+    return device
+
+
+@dataclass
+class SyncResult:
+    body: dict[str, Any]
+    replayed: bool
+
+
+def sync_request_hash(*, user_id: int, device_id: int, samples: Any) -> str:
+    """Hash of user + device + body, the idempotency key when the client sends none."""
+    body = json.dumps(samples, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{user_id}:{device_id}:{body}".encode()).hexdigest()
+
+
+def device_sync(*, user, device: Device, samples: list, idempotency_key: str | None) -> dict:
+    """Store a batch of samples from one device; see `device_sync_result`."""
+    return device_sync_result(
+        user=user, device=device, samples=samples, idempotency_key=idempotency_key
+    ).body
+
+
+def device_sync_result(
+    *, user, device: Device, samples: list, idempotency_key: str | None
+) -> SyncResult:
+    """Validate each sample on its own; store the valid ones (a known `external_id` updates
+    its row in place; a sample identical to a stored one counts as a duplicate); report the
+    invalid ones as `{index, field, message}`. A retry with the same idempotency key (or,
+    without one, the same body) within 24 h gets the first response back and writes nothing.
+    """
+    if not isinstance(samples, list):
+        raise ValidationError({"samples": ["Expected a list of samples."]})
+    if len(samples) > MAX_SYNC_SAMPLES:
+        raise ValidationError({"samples": [f"At most {MAX_SYNC_SAMPLES} samples per batch."]})
+    if device.user_id != user.pk:
+        raise ValidationError({"device": ["Unknown device."]})
+    request_hash = sync_request_hash(user_id=user.pk, device_id=device.pk, samples=samples)
+    key = idempotency_key or f"body:{request_hash}"
+    try:
+        with transaction.atomic():
+            return _device_sync(user, device, samples, key, request_hash)
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as it did.
+        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if record is None:
+            raise
+        if record.request_hash != request_hash:
+            raise IdempotencyConflict from None
+        return SyncResult(record.response, replayed=True)
+
+
+def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
+    _lock_owner(user.pk)
+    now = timezone.now()
+    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if record is not None:
+        if record.created_at >= now - IDEMPOTENCY_TTL:
+            if record.request_hash != request_hash:
+                raise IdempotencyConflict
+            return SyncResult(record.response, replayed=True)
+        record.delete()
+
+    errors: list[dict[str, Any]] = []
+    valid: list[dict[str, Any]] = []
+    seen_ids: dict[str, int] = {}
+    for index, sample in enumerate(samples):
+        if isinstance(sample, dict):
+            # The device is the one in the path; a sample cannot name another.
+            sample = {**sample, "device": device}
+        cleaned, found = clean_measurement(sample, now=now)
+        if found:
+            errors.extend(
+                {"index": index, "field": field, "message": message}
+                for field, messages in found.items.items()
+                for message in messages
+            )
+            continue
+        ext = cleaned["external_id"]
+        if ext:
+            if ext in seen_ids:
+                errors.append(
+                    {
+                        "index": index,
+                        "field": "external_id",
+                        "message": f"Repeats the external_id of sample {seen_ids[ext]}.",
+                    }
+                )
+                continue
+            seen_ids[ext] = index
+        valid.append(cleaned)
+
+    existing = {}
+    if seen_ids:
+        # `exclude(external_id="")` lets PostgreSQL use the partial unique index.
+        existing = {
+            m.external_id: m
+            for m in HealthMetric.objects.filter(
+                user=user, device=device, external_id__in=list(seen_ids)
+            ).exclude(external_id="")
+        }
+    natural = _natural_keys(user, device, [c for c in valid if not c["external_id"]])
+
+    to_create: list[dict[str, Any]] = []
+    to_update: list[HealthMetric] = []
+    duplicates = 0
+    touched: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for cleaned in valid:
+        row = existing.get(cleaned["external_id"]) if cleaned["external_id"] else None
+        if row is not None:
+            # `existing` holds this device's rows only, so the device is the same.
+            if all(getattr(row, f) == cleaned[f] for f in MUTABLE_FIELDS if f != "device"):
+                duplicates += 1
+                continue
+            touched[row.metric_type].append(_span(row))
+            for name in MUTABLE_FIELDS:
+                setattr(row, name, cleaned[name])
+            to_update.append(row)
+        elif not cleaned["external_id"]:
+            nk = _natural_key(cleaned)
+            if nk in natural:
+                duplicates += 1
+                continue
+            natural.add(nk)
+            to_create.append({"user_id": user.pk, **cleaned})
+        else:
+            to_create.append({"user_id": user.pk, **cleaned})
+        touched[cleaned["metric_type"]].append(_span(cleaned))
+
+    _insert(to_create, now)
+    if to_update:
+        HealthMetric.objects.bulk_update(to_update, MUTABLE_FIELDS, batch_size=500)
+    _after_write(user.pk, touched)
+    device.last_sync_at = now
+    Device.objects.filter(pk=device.pk).update(last_sync_at=now)
+
+    body = {
+        "counts": {
+            "synced": len(to_create) + len(to_update),
+            "created": len(to_create),
+            "updated": len(to_update),
+            "duplicates": duplicates,
+            "errors": len({e["index"] for e in errors}),
+        },
+        "errors": errors,
+    }
+    # Bulk writes bypass auditlog's model signals: one entry on the device records the
+    # sync (counts only, never values).
+    LogEntry.objects.log_create(
+        device,
+        action=LogEntry.Action.UPDATE,
+        changes={"sync": ["", json.dumps(body["counts"], sort_keys=True)]},
+    )
+    IdempotencyRecord.objects.create(
+        user=user, key=key, request_hash=request_hash, response=body, created_at=now
+    )
+    return SyncResult(body, replayed=False)
+
+
+_COPY_COLUMNS = {
+    # column: PostgreSQL type
+    "user_id": "int8",
+    "metric_type": "varchar",
+    "value": "float8",
+    "unit": "varchar",
+    "recorded_at": "timestamptz",
+    "end_at": "timestamptz",
+    "device_id": "int8",
+    "source_app": "varchar",
+    "external_id": "varchar",
+    "metadata": "jsonb",
+    "notes": "bytea",
+    "created_at": "timestamptz",
+}
+
+
+def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
+    """Insert cleaned measurements in bulk. On PostgreSQL through COPY: building a
+    multi-row INSERT for thousands of rows costs more in Python than the database write."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        HealthMetric.objects.bulk_create([HealthMetric(**row) for row in rows], batch_size=1000)
+        return
+    notes = HealthMetric._meta.get_field("notes")
+    table = HealthMetric._meta.db_table
+    columns = ", ".join(_COPY_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        copy.set_types(list(_COPY_COLUMNS.values()))
+        for row in rows:
+            device = row["device"]
+            copy.write_row(
+                (
+                    row["user_id"],
+                    row["metric_type"],
+                    row["value"],
+                    row["unit"],
+                    row["recorded_at"],
+                    row["end_at"],
+                    device.pk if device is not None else None,
+                    row["source_app"],
+                    row["external_id"],
+                    row["metadata"],
+                    notes.get_db_prep_save(row["notes"], connection) if row["notes"] else None,
+                    now,
+                )
+            )
+
+
+def _natural_key(cleaned: dict[str, Any]) -> tuple:
+    return (cleaned["metric_type"], cleaned["recorded_at"], cleaned["end_at"], cleaned["value"])
+
+
+def _natural_keys(user, device, cleaned: list[dict[str, Any]]) -> set[tuple]:
+    """Keys of the device's stored samples that a batch without external ids could repeat."""
+    if not cleaned:
+        return set()
+    types = {c["metric_type"] for c in cleaned}
+    lo = min(c["recorded_at"] for c in cleaned)
+    hi = max(c["recorded_at"] for c in cleaned)
+    rows = HealthMetric.objects.filter(
+        user=user, device=device, metric_type__in=types, recorded_at__gte=lo, recorded_at__lte=hi
+    ).values_list("metric_type", "recorded_at", "end_at", "value")
+    return set(rows)
+
+
+@transaction.atomic
+def idempotency_records_purge(*, now: datetime | None = None) -> int:
+    """Delete idempotency records older than 24 h; returns how many."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

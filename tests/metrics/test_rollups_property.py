@@ -1,0 +1,168 @@
+"""Property: after any sequence of creates, updates and deletes through the services, the
+stored rollups equal a naive recomputation from the raw rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from metrics import services
+from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, Device, HealthMetric, HourlyRollup
+from metrics.registry import get_metric_type
+from tests.metrics.factories import DeviceFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # the window spans a midnight
+TYPES = ["steps", "sleep", "heart_rate", "weight"]
+
+create = st.fixed_dictionaries(
+    {
+        "op": st.just("create"),
+        "metric_type": st.sampled_from(TYPES),
+        "minute": st.integers(0, 4 * 60),
+        "length": st.one_of(st.none(), st.integers(0, 180)),
+        "value": st.integers(20, 200),
+        "source": st.integers(0, 3),  # 0: no device; 1-3: devices
+    }
+)
+update = st.fixed_dictionaries(
+    {
+        "op": st.just("update"),
+        "pick": st.integers(0, 1000),
+        "minute": st.integers(0, 4 * 60),
+        "value": st.integers(20, 200),
+    }
+)
+delete = st.fixed_dictionaries({"op": st.just("delete"), "pick": st.integers(0, 1000)})
+operations = st.lists(st.one_of(create, create, update, delete), min_size=1, max_size=25)
+
+
+def naive_rollups(user) -> tuple[dict, dict]:
+    """Independent recomputation: for each summed sample, the share of its interval that no
+    better-ranked sample of another source covers, by brute force over minute edges."""
+    rows = list(HealthMetric.objects.filter(user=user).select_related("device"))
+
+    def rank(m):
+        if m.device is None:
+            return (-NO_DEVICE_PRIORITY, 1, 0, m.source_app)
+        return (-m.device.priority, 0, m.device.pk, "")
+
+    def source(m):
+        return ("d", m.device_id) if m.device_id else ("a", m.source_app)
+
+    kept = {}
+    for m in rows:
+        if not get_metric_type(m.metric_type).is_summed:
+            continue
+        better = [
+            o
+            for o in rows
+            if o.metric_type == m.metric_type
+            and source(o) != source(m)
+            and rank(o) < rank(m)
+            and o.end_at is not None
+            and o.end_at > o.recorded_at
+        ]
+        start, end = m.recorded_at, m.end_at or m.recorded_at
+        if end == start:
+            hit = any(o.recorded_at <= start < o.end_at for o in better)
+            kept[m.pk] = 0.0 if hit else m.value
+            continue
+        edges = sorted(
+            {start, end} | {t for o in better for t in (o.recorded_at, o.end_at) if start < t < end}
+        )
+        covered = timedelta()
+        for a, b in zip(edges, edges[1:], strict=False):
+            if any(o.recorded_at <= a and b <= o.end_at for o in better):
+                covered += b - a
+        kept[m.pk] = m.value * (1 - covered / (end - start))
+
+    hours, days = defaultdict(list), defaultdict(list)
+    for m in rows:
+        hour = m.recorded_at.replace(minute=0, second=0, microsecond=0)
+        hours[(m.metric_type, hour)].append(m)
+        days[(m.metric_type, m.recorded_at.date())].append(m)
+
+    def aggregate(code, members):
+        agg = get_metric_type(code).aggregation
+        values = [m.value for m in members]
+        if agg == "sum":
+            value = sum(kept[m.pk] for m in members)
+        elif agg == "average":
+            value = sum(values) / len(values)
+        else:
+            value = max(members, key=lambda m: (m.recorded_at, m.pk)).value
+        return (round(value, 6), min(values), max(values), len(values))
+
+    return (
+        {k: aggregate(k[0], v) for k, v in hours.items()},
+        {k: aggregate(k[0], v) for k, v in days.items()},
+    )
+
+
+def stored_rollups(user) -> tuple[dict, dict]:
+    hours = {
+        (r.metric_type, r.period_start): (round(r.value, 6), r.min_value, r.max_value, r.count)
+        for r in HourlyRollup.objects.filter(user=user)
+    }
+    days = {
+        (r.metric_type, r.day): (round(r.value, 6), r.min_value, r.max_value, r.count)
+        for r in DailyRollup.objects.filter(user=user)
+    }
+    return hours, days
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=operations)
+def test_rollups_equal_a_recomputation_from_raw_rows(user, ops):
+    HealthMetric.objects.filter(user=user).delete()
+    HourlyRollup.objects.filter(user=user).delete()
+    DailyRollup.objects.filter(user=user).delete()
+    Device.objects.filter(user=user).delete()
+    devices = [
+        None,
+        DeviceFactory(user=user, priority=100),
+        DeviceFactory(user=user, priority=80),
+        DeviceFactory(user=user, priority=80),  # same priority: ties go to the older device
+    ]
+    for op in ops:
+        existing = list(HealthMetric.objects.filter(user=user).order_by("pk"))
+        if op["op"] == "create":
+            start = T0 + timedelta(minutes=op["minute"])
+            length = op["length"]
+            value = op["value"]
+            if op["metric_type"] == "weight":
+                value = value / 2
+            services.metric_create(
+                user=user,
+                metric_type=op["metric_type"],
+                value=value,
+                recorded_at=start,
+                end_at=None if length is None else start + timedelta(minutes=length),
+                device=devices[op["source"]],
+                source_app="" if op["source"] else "app",
+            )
+        elif existing:
+            metric = existing[op["pick"] % len(existing)]
+            if op["op"] == "delete":
+                services.metric_delete(metric=metric)
+            else:
+                start = T0 + timedelta(minutes=op["minute"])
+                length = metric.end_at - metric.recorded_at if metric.end_at else None
+                services.metric_update(
+                    metric=metric,
+                    recorded_at=start,
+                    end_at=start + length if length is not None else None,
+                    value=op["value"] / 2 if metric.metric_type == "weight" else op["value"],
+                )
+    assert stored_rollups(user) == naive_rollups(user)

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from metrics import selectors, services
+from tests.metrics.factories import DeviceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def today_at(days_ago: int, hour: int, minute: int = 0) -> datetime:
+    now = timezone.now().astimezone(UTC)
+    return now.replace(hour=hour, minute=minute, second=0, microsecond=0) - timedelta(days=days_ago)
+
+
+@pytest.fixture
+def data(user):
+    for days_ago, total in [(0, 3000), (1, 9000), (2, 6000), (40, 99999)]:
+        services.metric_create(
+            user=user, metric_type="steps", value=total, recorded_at=today_at(days_ago, 0, 30)
+        )
+    for days_ago, bpm in [(0, 60), (0, 80), (1, 100)]:
+        services.metric_create(
+            user=user,
+            metric_type="heart_rate",
+            value=bpm,
+            recorded_at=today_at(days_ago, 0, bpm % 50),
+        )
+    for days_ago, kg in [(2, 80), (1, 79.5)]:
+        services.metric_create(
+            user=user, metric_type="weight", value=kg, recorded_at=today_at(days_ago, 0, 5)
+        )
+    return user
+
+
+def test_summary_per_type_from_the_rollups(auth_client, data):
+    response = auth_client.get("/api/v1/health-metrics/summary", {"days": 30})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["days"] == 30
+    steps = body["metrics"]["steps"]
+    assert steps["average"] == 6000  # mean daily total (the 40-day-old sample is outside)
+    assert (steps["min"], steps["max"], steps["count"]) == (3000, 9000, 3)
+    assert [p["value"] for p in steps["series"]] == [6000, 9000, 3000]
+    assert steps["latest"]["value"] == 3000
+    hr = body["metrics"]["heart_rate"]
+    assert hr["average"] == 80  # over samples
+    assert (hr["min"], hr["max"], hr["count"]) == (60, 100, 3)
+    weight = body["metrics"]["weight"]
+    assert weight["latest"]["value"] == 79.5
+    assert weight["unit"] == "kg" and weight["aggregation"] == "latest"
+    assert set(body["metrics"]) == {"steps", "heart_rate", "weight"}
+
+
+def test_summary_is_cached_under_the_documented_key_and_cleared_by_a_write(
+    auth_client, data, django_capture_on_commit_callbacks
+):
+    key = f"metrics_summary:user:{data.pk}:days:7"
+    assert cache.get(key) is None
+    first = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
+    assert cache.get(key) == first
+    cache.set(key, {"from": "cache"})
+    assert auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json() == {
+        "from": "cache"
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_client.post(
+            "/api/v1/health-metrics/",
+            {"metric_type": "steps", "value": 1, "recorded_at": today_at(0, 0, 1).isoformat()},
+            format="json",
+        )
+    fresh = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
+    assert fresh["metrics"]["steps"]["count"] == 4
+
+
+@pytest.mark.parametrize("days", [0, 366, "x"])
+def test_summary_rejects_bad_days(auth_client, days):
+    response = auth_client.get("/api/v1/health-metrics/summary", {"days": days})
+    assert response.status_code == 400 and "days" in response.json()
+
+
+def test_summary_of_another_user_is_404(auth_client, other_user, user):
+    assert (
+        auth_client.get("/api/v1/health-metrics/summary", {"user_id": other_user.pk}).status_code
+        == 404
+    )
+    assert (
+        auth_client.get("/api/v1/health-metrics/summary", {"user_id": user.pk}).status_code == 200
+    )
+
+
+def test_aggregates_daily_and_hourly(auth_client, data):
+    end = timezone.now()
+    response = auth_client.get(
+        "/api/v1/health-metrics/aggregates",
+        {
+            "metric_type": "steps",
+            "period": "day",
+            "start": (end - timedelta(days=5)).isoformat(),
+            "end": end.isoformat(),
+        },
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["unit"], body["aggregation"], body["period"]) == ("count", "sum", "day")
+    assert [r["value"] for r in body["results"]] == [6000, 9000, 3000]
+    assert body["results"][0]["period_start"].endswith("T00:00:00Z")
+
+    hourly = auth_client.get(
+        "/api/v1/health-metrics/aggregates", {"metric_type": "heart_rate", "period": "hour"}
+    ).json()
+    assert [(r["value"], r["count"]) for r in hourly["results"]] == [(100, 1), (70, 2)]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({}, "metric_type"),
+        ({"metric_type": "mood"}, "metric_type"),
+        ({"metric_type": "steps", "period": "week"}, "period"),
+        (
+            {
+                "metric_type": "steps",
+                "start": "2026-03-02T00:00:00Z",
+                "end": "2026-03-01T00:00:00Z",
+            },
+            "end",
+        ),
+        (
+            {
+                "metric_type": "steps",
+                "period": "hour",
+                "start": "2026-01-01T00:00:00Z",
+                "end": "2026-03-01T00:00:00Z",
+            },
+            "start",
+        ),
+    ],
+)
+def test_aggregates_reject_bad_queries(auth_client, query, field):
+    response = auth_client.get("/api/v1/health-metrics/aggregates", query)
+    assert response.status_code == 400 and field in response.json()
+
+
+def test_aggregates_of_another_user_are_404(auth_client, other_user):
+    response = auth_client.get(
+        "/api/v1/health-metrics/aggregates", {"metric_type": "steps", "user_id": other_user.pk}
+    )
+    assert response.status_code == 404
+
+
+def test_selectors_contract(data):
+    user = data
+    today = timezone.now().astimezone(UTC).date()
+    series = selectors.daily_series(
+        user_id=user.pk, metric_type="steps", start=today - timedelta(days=2), end=today
+    )
+    assert series == {
+        today - timedelta(days=2): 6000,
+        today - timedelta(days=1): 9000,
+        today: 3000,
+    }
+    assert all(isinstance(k, date) for k in series)
+    at, value = selectors.latest_value(user_id=user.pk, metric_type="weight")
+    assert value == 79.5 and at.tzinfo is not None
+    assert selectors.latest_value(user_id=user.pk, metric_type="sleep") is None
+    assert selectors.summary(user_id=user.pk, days=3)["metrics"]["steps"]["count"] == 3
+
+
+def test_queryset_api(data):
+    from metrics.models import HealthMetric
+
+    user = data
+    qs = HealthMetric.objects.for_user(user).of_type("steps").between(today_at(2, 0), None)
+    assert qs.count() == 3
+    assert HealthMetric.objects.for_user(user.pk).of_type("steps", "weight").count() == 6
+
+
+def test_dedup_is_visible_in_the_summary(auth_client, user):
+    watch = DeviceFactory(user=user, device_type="apple_watch")
+    phone = DeviceFactory(user=user, device_type="iphone")
+    start = today_at(0, 0, 0)
+    for device, value in [(watch, 1000), (phone, 900)]:
+        services.metric_create(
+            user=user,
+            metric_type="steps",
+            value=value,
+            recorded_at=start,
+            end_at=start + timedelta(minutes=30),
+            device=device,
+        )
+    steps = auth_client.get("/api/v1/health-metrics/summary", {"days": 1}).json()["metrics"][
+        "steps"
+    ]
+    assert steps["average"] == 1000 and steps["count"] == 2
+
+
+def test_summary_without_data_is_empty(auth_client):
+    body = auth_client.get("/api/v1/health-metrics/summary").json()
+    assert body["days"] == 30 and body["metrics"] == {}
