@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "healthtrack.security.SecurityHeadersMiddleware",
     "healthtrack.middleware.OptionalTrailingSlashMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,6 +200,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -302,6 +304,36 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (healthtrack.security): scripts and styles from our origin only,
+# no 'unsafe-inline'. Templates must not carry inline scripts, handlers or style="" attributes.
+CSP_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# The API documentation UIs load their bundles from the drf-spectacular default CDN; still no
+# inline script (Swagger UI is served in its split form, ReDoc without inline settings).
+_DOCS_CDN = "https://cdn.jsdelivr.net"
+CSP_PATH_POLICIES = {
+    prefix: {
+        **CSP_POLICY,
+        "script-src": ["'self'", _DOCS_CDN],
+        # Both UIs inject <style> elements at run time.
+        "style-src": ["'self'", "'unsafe-inline'", _DOCS_CDN, "https://fonts.googleapis.com"],
+        "img-src": ["'self'", "data:", _DOCS_CDN],
+        "font-src": ["'self'", "https://fonts.gstatic.com"],
+        "worker-src": ["'self'", "blob:"],
+    }
+    for prefix in ("/api/docs/", "/api/redoc/")
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
