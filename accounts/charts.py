@@ -28,10 +28,11 @@ Label = date | datetime | str
 Number = int | float
 
 WIDTH, HEIGHT = 480, 220
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 12, 24, 28
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 52, 12, 32, 28
 PLOT_W = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
 PLOT_H = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 MAX_X_LABELS = 7
+MAX_MARKERS = 31  # a line with more points than this marks only its latest one
 
 
 @dataclass(frozen=True)
@@ -48,22 +49,21 @@ class Chart:
     def __html__(self) -> SafeString:
         if self.is_empty:
             return format_html(
-                '<figure class="chart chart-{} chart-empty"><figcaption>'
-                '<span class="chart-title">{}</span> <span class="chart-summary">{}</span>'
-                "</figcaption></figure>",
+                '<figure class="chart chart-type-{} chart-empty">'
+                '<figcaption class="chart-title">{}</figcaption>'
+                '<p class="chart-summary">{}</p></figure>',
                 self.kind,
                 self.title,
                 self.summary,
             )
         return format_html(
-            '<figure class="chart chart-{}"><figcaption><span class="chart-title">{}</span> '
-            '<span class="chart-summary">{}</span></figcaption>{}'
-            '<details class="chart-data"><summary>Show the data as a table</summary>{}</details>'
-            "</figure>",
+            '<figure class="chart chart-type-{}"><figcaption class="chart-title">{}</figcaption>'
+            '{}<p class="chart-summary">{}</p><details class="chart-data">'
+            "<summary>Show the data as a table</summary>{}</details></figure>",
             self.kind,
             self.title,
-            self.summary,
             self.svg,
+            self.summary,
             self.table,
         )
 
@@ -121,7 +121,8 @@ def line_chart(
     decimals: int | None = None,
     empty_text: str = "No data for this period yet.",
 ) -> Chart:
-    """A line through the points with a marker on each; a `None` breaks the line."""
+    """A line through the points; a `None` breaks it. Each point gets a marker (with a
+    tooltip) up to MAX_MARKERS points; past that only the latest one does."""
     series = _Series.of(points, decimals)
     if series.empty:
         return _empty("line", title, empty_text)
@@ -132,7 +133,10 @@ def line_chart(
             continue  # a lone point is drawn by its marker only
         coords = " ".join(f"{_n(_x(i, series.n))},{_n(scale.y(v))}" for i, _label_, v in run)
         marks.append(format_html('<polyline class="chart-line" points="{}"/>', coords))
-    for i, label, value in _indexed(series.points):
+    indexed = _indexed(series.points)
+    if series.n > MAX_MARKERS:
+        indexed = indexed[-1:]  # a long line stays readable; the latest value is marked
+    for i, label, value in indexed:
         marks.append(
             format_html(
                 '<circle class="chart-point" cx="{}" cy="{}" r="3"><title>{}: {}</title></circle>',
@@ -310,6 +314,7 @@ class _Series:
 class _Scale:
     low: float
     high: float
+    step: float
     ticks: tuple[float, ...]
 
     @classmethod
@@ -321,11 +326,10 @@ class _Scale:
             pad = max(abs(hi) * 0.1, 1.0)
             lo, hi = (lo if from_zero else lo - pad), hi + pad
         step = _nice_step((hi - lo) / 4)
-        lo = math.floor(lo / step) * step
-        hi = math.ceil(hi / step) * step
-        count = round((hi - lo) / step)
-        ticks = tuple(lo + k * step for k in range(count + 1))
-        return cls(lo, hi, ticks)
+        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        # Ticks as whole multiples of the step, so 71.1 stays 71.1 and not 71.10000000000001.
+        ticks = tuple(k * step for k in range(first, last + 1))
+        return cls(ticks[0], ticks[-1], step, ticks)
 
     def y(self, value: float) -> float:
         return MARGIN_TOP + PLOT_H * (1 - (value - self.low) / (self.high - self.low))
@@ -379,16 +383,10 @@ def _label(label: Label) -> str:
 
 def _tick_text(value: float, scale: _Scale) -> str:
     """Every tick of one axis in the same form: `5k 10k 15k`, `69.4 69.6`, `60 80 100`."""
-    step = scale.ticks[1] - scale.ticks[0] if len(scale.ticks) > 1 else 1.0
-    if max(abs(scale.low), abs(scale.high)) >= 10_000 and step >= 100:
-        thousands = value / 1000
-        decimals = 0 if all(float(t / 1000).is_integer() for t in scale.ticks) else 1
-        return f"{thousands:,.{decimals}f}k" if value else "0"
-    decimals = (
-        0 if step >= 1 and float(step).is_integer() else max(1, -math.floor(math.log10(step)))
-    )
-    if not all(float(round(t, decimals)) == round(t, 6) for t in scale.ticks):
-        decimals += 1
+    if max(abs(scale.low), abs(scale.high)) >= 10_000 and scale.step >= 100:
+        decimals = 0 if scale.step % 1000 == 0 else 1
+        return f"{value / 1000:,.{decimals}f}k" if value else "0"
+    decimals = max(0, -math.floor(math.log10(scale.step) + 1e-9))
     return f"{value:,.{decimals}f}"
 
 
@@ -397,7 +395,7 @@ def _chart_id(kind: str, title: str, points) -> str:
     return f"chart-{kind}-{slugify(title) or 'x'}-{digest}"
 
 
-def _axes(series: _Series, scale: _Scale, unit: str, guides) -> list[SafeString]:
+def _axes(series: _Series, scale: _Scale, unit: str) -> list[SafeString]:
     parts = []
     for tick in scale.ticks:
         y = scale.y(tick)
@@ -424,7 +422,7 @@ def _axes(series: _Series, scale: _Scale, unit: str, guides) -> list[SafeString]
             base,
         )
     )
-    every = max(1, math.ceil(series.n / MAX_X_LABELS))
+    every = max(1, math.ceil((series.n - 1) / (MAX_X_LABELS - 1)))
     for i, (label, _v) in enumerate(series.points):
         # Counted from the end so the latest point is always labelled.
         if (series.n - 1 - i) % every:
@@ -441,23 +439,26 @@ def _axes(series: _Series, scale: _Scale, unit: str, guides) -> list[SafeString]
         parts.append(
             format_html('<text class="chart-axis-title" x="{}" y="{}">{}</text>', 4, 14, unit)
         )
-    for value, name in guides:
-        y = scale.y(float(value))
-        parts.append(
-            format_html(
-                '<g class="chart-guide"><line x1="{}" y1="{}" x2="{}" y2="{}"/>'
-                '<text x="{}" y="{}">{} {}</text></g>',
-                MARGIN_LEFT,
-                _n(y),
-                WIDTH - MARGIN_RIGHT,
-                _n(y),
-                WIDTH - MARGIN_RIGHT - 2,
-                _n(y - 4),
-                name,
-                _tick_text(float(value), scale),
-            )
-        )
     return parts
+
+
+def _guides(scale: _Scale, guides) -> list[SafeString]:
+    """Reference lines, drawn over the marks; their labels carry a halo (see app.css)."""
+    return [
+        format_html(
+            '<g class="chart-guide"><line x1="{}" y1="{}" x2="{}" y2="{}"/>'
+            '<text x="{}" y="{}">{} {}</text></g>',
+            MARGIN_LEFT,
+            _n(scale.y(float(value))),
+            WIDTH - MARGIN_RIGHT,
+            _n(scale.y(float(value))),
+            WIDTH - MARGIN_RIGHT - 2,
+            _n(scale.y(float(value)) - 5),
+            name,
+            _tick_text(float(value), scale),
+        )
+        for value, name in guides
+    ]
 
 
 def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> SafeString:
@@ -479,7 +480,7 @@ def _chart(kind, title, unit, series, scale, marks, guides, summary, table=None)
     chart_id = _chart_id(kind, title, series.points)
     svg = format_html(
         '<svg class="chart-svg" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
-        'focusable="false"><title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}{}</svg>',
+        'focusable="false"><title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}{}{}</svg>',
         WIDTH,
         HEIGHT,
         chart_id,
@@ -488,8 +489,9 @@ def _chart(kind, title, unit, series, scale, marks, guides, summary, table=None)
         title,
         chart_id,
         summary,
-        mark_safe("".join(str(p) for p in _axes(series, scale, unit, guides))),  # noqa: S308
+        mark_safe("".join(str(p) for p in _axes(series, scale, unit))),  # noqa: S308
         mark_safe("".join(str(m) for m in marks)),  # noqa: S308
+        mark_safe("".join(str(g) for g in _guides(scale, guides))),  # noqa: S308
     )
     if table is None:
         header = f"{title} ({unit})" if unit and unit.lower() != title.lower() else title

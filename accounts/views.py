@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -194,16 +195,30 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
     return render(request, "settings/profile.html", {"form": form, "section": "profile"})
 
 
+# A new token waits in the session, Fernet-encrypted, for the one page view that shows it:
+# creating is a POST answered by a redirect, so reloading the page never creates another.
+NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
+
+
+def _session_fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.FERNET_KEYS])
+
+
 @login_required
 @never_cache
 def settings_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
-    new_token = None
     if request.method == "POST" and form.is_valid():
-        token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        token, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_SESSION_KEY] = _session_fernet().encrypt(raw.encode()).decode()
         messages.success(request, f"Token “{token.name}” created. Copy it now.")
-        form = ApiTokenCreateForm()
-    # The token itself is in this response only (never stored, never redirected with).
+        return redirect("settings-tokens")
+    new_token = None
+    if request.method == "GET" and (sealed := request.session.pop(NEW_TOKEN_SESSION_KEY, None)):
+        try:
+            new_token = _session_fernet().decrypt(sealed.encode()).decode()
+        except InvalidToken:  # the keys were rotated meanwhile: the token cannot be shown
+            new_token = None
     return render(
         request,
         "settings/tokens.html",

@@ -79,11 +79,12 @@ def test_a_goal_guide_is_drawn_labelled_and_counted_in_the_summary():
     assert "Goal 10,000 steps: reached on 2 of 3 days." in chart.summary
 
 
-def test_long_periods_label_at_most_seven_dates_including_the_latest():
+def test_long_periods_label_a_few_dates_including_the_latest():
     html = str(bar_chart(days(range(90)), title="Steps"))
     labels = re.findall(r'chart-tick-x"[^>]*>([^<]*)<', html)
-    assert len(labels) <= 7
-    assert labels[-1] == "29 May"  # DAY + 89 days
+    assert labels == ["15 Mar", "30 Mar", "14 Apr", "29 Apr", "14 May", "29 May"]
+    html = str(bar_chart(days(range(7)), title="Steps"))
+    assert len(re.findall(r'chart-tick-x"[^>]*>([^<]*)<', html)) == 7  # a week: every day
 
 
 def test_line_chart_breaks_at_gaps_and_marks_every_value():
@@ -136,7 +137,7 @@ def test_no_inline_style_or_script_so_the_csp_holds():
 def test_template_tags_render_charts():
     template = Template('{% load charts %}{% bar_chart points title="Sleep" unit="h" %}')
     html = template.render(Context({"points": days([7.5, 6.25])}))
-    assert html.startswith('<figure class="chart chart-bar">')
+    assert html.startswith('<figure class="chart chart-type-bar">')
     assert "<title>2 Mar: 6.2 h</title>" in html or "<title>2 Mar: 6.3 h</title>" in html
 
 
@@ -147,3 +148,21 @@ def test_every_mark_stays_inside_the_plot(values):
         assert MARGIN_TOP - 0.1 <= float(y) <= HEIGHT - MARGIN_BOTTOM + 18.1
     for height in re.findall(r'height="(-?[\d.]+)"', html):
         assert 0 <= float(height) <= HEIGHT
+
+
+def test_axis_ticks_share_one_format_without_float_noise():
+    html = str(line_chart(days([71.4, 71.3, 71.2, 71.1]), title="Weight", unit="kg"))
+    assert re.findall(r'chart-tick-y"[^>]*>([^<]*)<', html) == ["71.1", "71.2", "71.3", "71.4"]
+    html = str(bar_chart(days([4000, 12500]), title="Steps"))
+    assert re.findall(r'chart-tick-y"[^>]*>([^<]*)<', html) == ["0", "5k", "10k", "15k"]
+
+
+def test_guides_are_drawn_over_the_marks():
+    html = str(bar_chart(days([12000]), title="Steps", guides=[(10000, "Goal")]))
+    assert html.index('class="chart-bar"') < html.index('class="chart-guide"')
+
+
+def test_long_lines_mark_only_the_latest_point():
+    html = str(line_chart(days(range(90)), title="Heart rate"))
+    assert len(Tree(html).all("circle", "chart-point")) == 1
+    assert "<title>29 May: 89</title>" in html

@@ -9,6 +9,7 @@ from django.db import connection
 
 from accounts.api_tokens import api_token_create
 from accounts.models import ApiToken, User
+from accounts.views import NEW_TOKEN_SESSION_KEY
 from tests.accounts.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -105,10 +106,16 @@ def test_profile_changes_only_the_signed_in_user(page_client, user, other_user):
 
 def test_creating_a_token_shows_it_once_and_stores_only_its_hash(page_client, user):
     response = page_client.post("/settings/tokens/", {"name": "Bathroom scale"})
-    assert response.status_code == 200
+    assert response.status_code == 302  # so that reloading the page creates nothing
+    assert response.url == "/settings/tokens/"
+    # While it waits for the page that shows it, the session holds it encrypted only.
+    sealed = page_client.session[NEW_TOKEN_SESSION_KEY]
+    response = page_client.get("/settings/tokens/")
     raw = response.context["new_token"]
     assert raw.startswith("ht_") and len(raw) > 40
+    assert raw not in sealed
     assert raw in response.content.decode()
+    assert "Copy it now" in response.content.decode()
     assert response["Cache-Control"].startswith("max-age=0")
     token = ApiToken.objects.get(user=user)
     assert token.name == "Bathroom scale"
@@ -116,6 +123,7 @@ def test_creating_a_token_shows_it_once_and_stores_only_its_hash(page_client, us
     stored = list(ApiToken.objects.filter(pk=token.pk).values_list())[0]
     assert raw not in [str(v) for v in stored]
     # Never again: the list shows the name and prefix only.
+    assert NEW_TOKEN_SESSION_KEY not in page_client.session
     body = page_client.get("/settings/tokens/").content.decode()
     assert "Bathroom scale" in body
     assert raw[:11] in body
@@ -123,13 +131,13 @@ def test_creating_a_token_shows_it_once_and_stores_only_its_hash(page_client, us
 
 
 def test_a_created_token_works_against_the_api(page_client, client, user):
-    raw = page_client.post("/settings/tokens/", {"name": "App"}).context["new_token"]
+    page_client.post("/settings/tokens/", {"name": "App"})
+    raw = page_client.get("/settings/tokens/").context["new_token"]
     page_client.logout()
     response = client.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Token {raw}")
     assert response.status_code == 200
     assert response.json()["id"] == user.pk
-    body = client.get("/settings/tokens/")
-    assert body.status_code == 302  # a token is for the API, not for pages
+    assert client.get("/settings/tokens/").status_code == 302  # a token is for the API only
 
 
 def test_token_name_is_required_and_the_error_is_shown(page_client, user):

@@ -89,7 +89,7 @@ def test_rendered_pages_hold_no_inline_script_or_style(client, user):
     pages = [
         client.get("/dashboard/"),
         client.get("/settings/profile/"),
-        client.post("/settings/tokens/", {"name": "New"}),
+        client.post("/settings/tokens/", {"name": "New"}, follow=True),
         client.get("/settings/delete/"),
     ]
     client.logout()
