@@ -36,6 +36,9 @@ run: migrate
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+test-browser: install-dev
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
