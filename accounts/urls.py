@@ -3,6 +3,8 @@ from django.urls import path
 from accounts import views
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin, the API).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", views.landing, name="landing"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),

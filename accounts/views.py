@@ -14,8 +14,9 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -83,6 +84,12 @@ def auth_limited(name: str, template_name: str, form_class, keep: tuple[str, ...
 
 
 # --- public pages ---------------------------------------------------------------------------
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: with the manifest storage the hashed name exists only after
+    # collectstatic, which runs after the URLconf is first imported.
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 def landing(request: HttpRequest) -> HttpResponse:

@@ -39,3 +39,9 @@ def test_500_page_renders_without_a_request_context(rf: RequestFactory):
     body = response.content.decode()
     assert "Something went wrong on our side" in body
     assert "/static/css/app.css" in body
+
+
+def test_favicon_ico_leads_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.url == "/static/img/favicon.svg"

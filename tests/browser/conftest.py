@@ -65,10 +65,15 @@ class Page:
         self.problems: list[str] = []
         self.tab.on("console", self._console)
         self.tab.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.tab.on("response", self._response)
 
     def _console(self, message) -> None:
         if message.type == "error" or "Content Security Policy" in message.text:
             self.problems.append(f"console {message.type}: {message.text}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(exist_ok=True)
