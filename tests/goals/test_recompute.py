@@ -198,3 +198,16 @@ def test_the_daily_recompute_slides_the_window(user):
 def test_the_daily_task_is_scheduled(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["goals-recompute-all-goal-progress"]
     assert entry["task"] == tasks.recompute_all_goal_progress.name
+
+
+def test_a_broker_failure_does_not_fail_the_diary_write(user, django_capture_on_commit_callbacks):
+    services.goal_create(user=user, goal_type="water", target_value=2000)
+    with (
+        mock.patch.object(
+            tasks.recompute_goal_progress, "delay", side_effect=ConnectionError("broker down")
+        ) as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        log = log_food(user, days_ago(1), water_ml=500)
+    delay.assert_called_once()
+    assert log.pk is not None
