@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import traceback
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -61,9 +62,19 @@ def _forget_redaction(**kwargs) -> None:
 request_finished.connect(_forget_redaction, dispatch_uid="healthtrack.logs.forget")
 
 
+def _message(record: logging.LogRecord) -> str:
+    args = record.args
+    if record.name.startswith("celery.") and isinstance(args, Mapping) and "exc" in args:
+        # Celery's task failure/retry lines quote the exception, the task's args and kwargs.
+        exc = record.exc_info[0].__name__ if record.exc_info else str(args["exc"])
+        safe = {**args, "exc": exc.split("(")[0], "args": "-", "kwargs": "-", "traceback": ""}
+        return str(record.msg) % safe
+    return record.getMessage()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = _message(record)
         redaction = _redaction.get()
         if redaction:
             message = message.replace(*redaction)

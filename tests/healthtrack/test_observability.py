@@ -111,6 +111,35 @@ def test_an_exception_is_logged_as_type_and_stack_without_its_message():
     assert "72.5" not in json.dumps(entry)
 
 
+def test_a_celery_failure_line_names_the_exception_type_only():
+    import sys
+
+    from celery.app.trace import LOG_FAILURE
+
+    reading = 300 + 12
+    try:
+        raise ValueError(f"glucose {reading} mg/dL for user 7")
+    except ValueError:
+        exc_info = sys.exc_info()
+    context = {
+        "hostname": "w1",
+        "id": "abc",
+        "name": "insights.tasks.refresh",
+        "exc": repr(exc_info[1]),
+        "traceback": "Traceback ... glucose 312",
+        "args": "(7, 312)",
+        "kwargs": "{'glucose': 312}",
+        "description": "raised unexpected",
+        "internal": False,
+    }
+    record = logging.LogRecord(
+        "celery.app.trace", logging.ERROR, __file__, 1, LOG_FAILURE.strip(), (context,), exc_info
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "Task insights.tasks.refresh[abc] raised unexpected: ValueError"
+    assert "312" not in json.dumps(entry)
+
+
 # --- /metrics: who may scrape -----------------------------------------------------------------
 @pytest.mark.django_db
 def test_metrics_is_404_for_anonymous_and_patients(client, user, settings):
