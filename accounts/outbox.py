@@ -23,12 +23,16 @@ most one pending row per key: writes made before it is published share one task.
 holds the row locked while it publishes, and a writer joining a pending row locks it too, so
 a task never starts before a write that joined it has committed (no lost trigger).
 
-In eager mode (embedded default, tests) "publishing" runs the task in-process.
+After a failed publish this process stops trying at commit time for BREAKER_SECONDS, so
+writes during a broker outage do not each wait for a connection timeout; the relay (which
+ignores the breaker) sends what piles up. In eager mode (embedded default, tests)
+"publishing" runs the task in-process.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import current_app
@@ -41,6 +45,10 @@ from prometheus_client import Counter
 from accounts.models import OutboxTask
 
 logger = logging.getLogger(__name__)
+
+# After a failed publish, commit-time sends in this process wait this long before trying.
+BREAKER_SECONDS = 30.0
+_breaker_open_until = 0.0
 
 OUTBOX_SENDS = Counter(
     "healthtrack_outbox_sends", "Outbox publish attempts by outcome.", ["outcome"]
@@ -92,6 +100,15 @@ def _error_text(exc: BaseException) -> str:
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 
 
+def _breaker_is_open() -> bool:
+    return time.monotonic() < _breaker_open_until
+
+
+def _set_breaker(*, open_: bool) -> None:
+    global _breaker_open_until
+    _breaker_open_until = time.monotonic() + BREAKER_SECONDS if open_ else 0.0
+
+
 def _publish(row: OutboxTask) -> None:
     app = current_app
     if app.conf.task_always_eager:
@@ -100,7 +117,9 @@ def _publish(row: OutboxTask) -> None:
         app.send_task(row.task_name, kwargs=row.kwargs, retry=False, ignore_result=True)
 
 
-def _record(pk: int, exc: BaseException | None) -> str:
+def _record(pk: int, exc: BaseException | None, *, eager: bool = False) -> str:
+    if not eager:
+        _set_breaker(open_=exc is not None)
     if exc is None:
         OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, sent_at=timezone.now())
         OUTBOX_SENDS.labels(outcome=SENT).inc()
@@ -121,8 +140,8 @@ def _send(pk: int) -> str:
         try:
             _publish(row)
         except Exception as exc:  # a failing task stays pending, like a refused publish
-            return _record(pk, exc)
-        return _record(pk, None)
+            return _record(pk, exc, eager=True)
+        return _record(pk, None, eager=True)
     with transaction.atomic():
         # Held while publishing: a writer joining this row waits, so it commits either
         # before the publish (the task sees its data) or after it (it makes a new row).
@@ -138,7 +157,11 @@ def _send(pk: int) -> str:
 
 def send(pk: int) -> bool:
     """Publish one pending row; True when published now. Never raises: it runs after
-    commit, where an exception would turn a committed write into an error response."""
+    commit, where an exception would turn a committed write into an error response.
+    While the breaker is open it leaves the row to the relay without trying."""
+    if _breaker_is_open() and not current_app.conf.task_always_eager:
+        OUTBOX_SENDS.labels(outcome="deferred").inc()
+        return False
     try:
         return _send(pk) == SENT
     except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 
 import pytest
 from django.core.cache import cache
@@ -116,3 +117,22 @@ def json_logs():
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+# --- Security counts printed at the end of the run (issue 9 asks CI to show them) -------------
+# Tests add what they verified, e.g. `security_counts["bad inputs tried"] += len(cases)`;
+# later rounds add "URLs x roles checked", "fuzz cases run", "concurrent writers".
+SECURITY_COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture
+def security_counts() -> Counter[str]:
+    return SECURITY_COUNTS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not SECURITY_COUNTS:
+        return
+    terminalreporter.section("security checks")
+    for name, count in sorted(SECURITY_COUNTS.items()):
+        terminalreporter.write_line(f"{name}: {count}")

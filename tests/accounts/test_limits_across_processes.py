@@ -59,16 +59,20 @@ def attempt(server, login: str, password: str, ip: str) -> int:
     return status
 
 
-def test_the_per_ip_limit_holds_across_two_processes(two_servers):
+def test_the_per_ip_limit_holds_across_two_processes(two_servers, security_counts):
     servers = cycle(two_servers)
     codes = [attempt(next(servers), f"nobody{i}", "Wrong-1!", "10.20.0.1") for i in range(11)]
     assert codes == [401] * 10 + [429]
+    security_counts["login attempts across worker processes"] += len(codes)
 
 
-def test_the_per_account_limit_holds_across_two_processes_and_many_ips(two_servers):
+def test_the_per_account_limit_holds_across_two_processes_and_many_ips(
+    two_servers, security_counts
+):
     servers = cycle(two_servers)
     codes = [attempt(next(servers), "ghost", "Wrong-1!", f"10.30.0.{i}") for i in range(11)]
     assert codes == [401] * 10 + [429]
+    security_counts["login attempts across worker processes"] += len(codes)
 
 
 def test_the_lock_out_holds_across_two_processes(two_servers):

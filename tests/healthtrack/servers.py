@@ -114,12 +114,13 @@ class Gunicorn:
 
         wait_until(listening, timeout=30)
         self.url = f"http://127.0.0.1:{self.port}"
-        # Workers import Django lazily: ready when a request answers.
+        # Workers import Django lazily: ready when a request answers. The probe path is one
+        # no test counts (a probe that timed out may still be served later).
         wait_until(lambda: self._answers(), timeout=30, interval=0.1)
 
     def _answers(self) -> bool:
         try:
-            return http("GET", self.url + "/health", timeout=2)[0] == 200
+            return http("GET", self.url + "/__probe__", timeout=2)[0] == 404
         except OSError:
             return False
 

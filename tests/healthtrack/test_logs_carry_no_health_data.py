@@ -13,15 +13,16 @@ PASSWORD = "Plum-Orchard-71!"
 HISTORY = "asthma-since-childhood-zq81"
 NEW_HISTORY = "type-2-diabetes-metformin-vk47"
 DOB = "1979-11-23"
-HEIGHT = 171.93
-NEW_HEIGHT = 168.47
+# Three decimals: a duration_ms (two decimals) can never contain one of these by chance.
+HEIGHT = 171.937
+NEW_HEIGHT = 168.473
 MEAL = "lentil-soup-with-feta-xw55"
-CALORIES = 733.3
-PROTEIN = 41.7
+CALORIES = 733.319
+PROTEIN = 141.713  # not "ss.mmm" either (the time field)
 SECRET_QUERY = "needle-in-query-bb12"
 
 
-def test_a_request_cycle_with_health_data_logs_none_of_it(api_client, json_logs):
+def test_a_request_cycle_with_health_data_logs_none_of_it(api_client, json_logs, security_counts):
     ids = iter(f"req-cycle-{n:04d}" for n in range(100))
     sent_ids = []
 
@@ -118,11 +119,13 @@ def test_a_request_cycle_with_health_data_logs_none_of_it(api_client, json_logs)
         "meal description": MEAL,
         "calories": str(CALORIES),
         "protein": str(PROTEIN),
-        "refused calories": "98765",
+        "refused calories": "98765.4321",
         "query string": SECRET_QUERY,
     }
     leaked = [name for name, value in secrets.items() if value in text]
     assert leaked == []
+    security_counts["secret values checked absent from logs"] += len(secrets)
+    security_counts["log records checked"] += len(json_logs.records)
 
     access = json_logs.entries("healthtrack.access")
     assert [e["request_id"] for e in access] == sent_ids
