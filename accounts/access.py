@@ -183,6 +183,26 @@ def access_via(viewer, owner_id) -> str | None:
     return None
 
 
+# --- Care plans (goals' care programs) ------------------------------------------------------
+
+
+def can_write_care_plan(viewer, owner_id) -> bool:
+    """May `viewer` set, change or end care plans (programs) for `owner_id`: whoever may write
+    their data (themself, a family manager), or a clinician in an active care team with them.
+    Care plans are not health data: clinicians still never write measurements."""
+    return can_write(viewer, owner_id) or in_care_team(viewer, owner_id)
+
+
+def care_plan_writable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
+    if not _is_active_user(viewer):
+        return queryset.none()
+    lookup = f"{_owner_lookup(owner_field)}__in"
+    q = Q(**{lookup: writable_user_ids(viewer)})
+    if is_clinician(viewer):
+        q |= Q(**{lookup: _care_patient_ids(viewer)})
+    return queryset.filter(q)
+
+
 # --- Acting for a family member: `?member=<id>` on every endpoint -----------------------------
 
 
@@ -199,16 +219,17 @@ def _live_user_or_404(owner_id: int):
     return user
 
 
-def acting_owner(request):
+def acting_owner(request, *, allowed=None):
     """Whose data a write is for: the signed-in user, or the `?member=<id>` they may write for.
-    A member they may not write for (a stranger, or read-only access) is 404."""
+    A member they may not write for (a stranger, or read-only access) is 404. `allowed`
+    (default `can_write`) is the rule, e.g. `can_write_care_plan` for programs."""
     raw = _member_param(request)
     if raw is None:
         return request.user
     owner_id = _as_id(raw)
     if owner_id is not None and owner_id == getattr(request.user, "pk", None):
         return request.user
-    if owner_id is None or not can_write(request.user, owner_id):
+    if owner_id is None or not (allowed or can_write)(request.user, owner_id):
         raise Http404
     return _live_user_or_404(owner_id)
 

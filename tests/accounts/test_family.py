@@ -262,3 +262,39 @@ def test_family_list_query_count_is_constant(auth_client, user, django_assert_ma
         make_dependent(user, first_name=name)
     with django_assert_max_num_queries(4):
         assert len(auth_client.get(MEMBERS).json()) == 3
+
+
+# Who may do what to a dependent's data: (read, write, set care plans).
+MATRIX = {
+    "manager": (True, True, True),
+    "read_only": (True, False, False),
+    "care_team_clinician_of_manager": (False, False, False),
+    "stranger": (False, False, False),
+    "removed_manager_after_soft_delete": (False, False, False),
+}
+
+
+@pytest.mark.parametrize("who", MATRIX)
+def test_family_authorisation_matrix(who, user, other_user, clinician, care_team):
+    child = make_dependent(user)
+    viewer = {
+        "manager": user,
+        "read_only": other_user,
+        "care_team_clinician_of_manager": clinician,
+        "stranger": UserFactory(),
+        "removed_manager_after_soft_delete": user,
+    }[who]
+    if who == "read_only":
+        family.family_access_grant(
+            granted_by=user, member=child, email=other_user.email, role="read_only"
+        )
+    if who == "removed_manager_after_soft_delete":
+        family.family_member_remove(manager=user, member=child)
+    got = (
+        access.can_read(viewer, child.pk),
+        access.can_write(viewer, child.pk),
+        access.can_write_care_plan(viewer, child.pk),
+    )
+    assert got == MATRIX[who]
+    assert (child.pk in set(access.readable_user_ids(viewer))) == MATRIX[who][0]
+    assert (child.pk in set(access.writable_user_ids(viewer))) == MATRIX[who][1]
