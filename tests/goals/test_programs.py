@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.core.exceptions import ValidationError
 from django.db import connection
 from rest_framework.test import APIClient
@@ -331,10 +332,15 @@ def test_two_people_logging_for_one_member_at_once_give_the_right_score(attempt)
         lambda: log_food(child, day, calories=1000),
     ]
     threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        # Celery's eager `apply` saves and restores a process-wide "join would block" flag;
+        # eager tasks in parallel threads can leave it set, which would break later tests.
+        _set_task_join_will_block(False)
     assert errors == []
     assert score(program, day) == 100  # 10,000 steps and 2,000 kcal: both only together
     assert ProgramAdherence.objects.filter(program=program).count() == 1
