@@ -153,7 +153,11 @@ class RecommendationsView(APIView):
         responses={200: RecommendationsSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
     )
     def get(self, request, user_id: int):
-        owner = access.get_readable_owner_or_404(request.user, user_id)
+        viewer = request.user
+        if user_id == viewer.pk and access.can_read(viewer, user_id):
+            owner = viewer  # own data: already loaded (saves a query on the cached path)
+        else:
+            owner = access.get_readable_owner_or_404(viewer, user_id)
         params = RecommendationsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         record_read(request=request, owner_id=owner.pk, endpoint="recommendations")

@@ -117,6 +117,12 @@ def test_second_read_is_a_cache_hit(auth_client, patient):
     assert cache.get(f"recommendations:user:{patient.pk}:days:30") is not None
 
 
+def test_a_cached_own_read_needs_no_database_query(auth_client, patient, django_assert_num_queries):
+    get(auth_client, patient)
+    with django_assert_num_queries(0):
+        assert get(auth_client, patient)["cached"] is True
+
+
 def test_each_window_has_its_own_entry(auth_client, patient):
     get(auth_client, patient, "days=14")
     assert get(auth_client, patient, "days=30")["cached"] is False
