@@ -6,7 +6,9 @@ django-redis having IGNORE_EXCEPTIONS):
 - `recommendations:user:{id}:version`: a token replaced on every invalidation. A cached answer
   carries the token read before it was computed, and only counts as a hit while the token is
   unchanged, so a write that commits while an answer is being computed cannot leave that stale
-  answer cached.
+  answer cached (nor can an entry the windows list below missed).
+- `recommendations:user:{id}:windows`: the windows (days) cached for the user, so that an
+  invalidation deletes those keys instead of all 365 possible ones.
 - `recommendations:stats:hits`, `recommendations:stats:misses`: counters (`incr`).
 - `recommendations:debounce:user:{id}`: held while a recomputation is scheduled.
 
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 
-MAX_DAYS = 365
 STATS = ("hits", "misses")
 
 
@@ -31,6 +33,10 @@ def cache_key(user_id: int, days: int) -> str:
 
 def version_key(user_id: int) -> str:
     return f"recommendations:user:{user_id}:version"
+
+
+def windows_key(user_id: int) -> str:
+    return f"recommendations:user:{user_id}:windows"
 
 
 def stats_key(name: str) -> str:
@@ -45,26 +51,50 @@ def ttl() -> int:
     return int(getattr(settings, "RECOMMENDATIONS_CACHE_SECONDS", 3600))
 
 
-def lookup(user_id: int, days: int) -> tuple[dict | None, str | None]:
-    """(the cached answer or None, the current version token) in one round trip."""
-    key, vkey = cache_key(user_id, days), version_key(user_id)
-    found = cache.get_many([key, vkey]) or {}
+@dataclass(frozen=True)
+class Lookup:
+    """What one round trip to the cache found for a user and window."""
+
+    payload: dict | None  # the cached answer, None on a miss
+    version: str | None  # the user's current version token
+    windows: frozenset[int]  # the windows (days) the user has entries for
+
+
+def lookup(user_id: int, days: int) -> Lookup:
+    """The cached answer (if still valid), the version token and the user's cached windows,
+    in one round trip."""
+    key, vkey, wkey = cache_key(user_id, days), version_key(user_id), windows_key(user_id)
+    found = cache.get_many([key, vkey, wkey]) or {}
     version = found.get(vkey)
     entry = found.get(key)
+    windows = frozenset(found.get(wkey) or ())
+    payload = None
     if isinstance(entry, dict) and entry.get("version") == version and "payload" in entry:
-        return entry["payload"], version
-    return None, version
+        payload = entry["payload"]
+    return Lookup(payload, version, windows)
 
 
-def store(user_id: int, days: int, payload: dict, version: str | None) -> None:
-    """Cache `payload` as computed under `version` (the token read before computing)."""
-    cache.set(cache_key(user_id, days), {"version": version, "payload": payload}, ttl())
+def store(user_id: int, days: int, payload: dict, found: Lookup) -> None:
+    """Cache `payload`, computed under `found.version` (the token read before computing), and
+    remember the window so that `invalidate` deletes it."""
+    cache.set_many(
+        {
+            cache_key(user_id, days): {"version": found.version, "payload": payload},
+            windows_key(user_id): sorted(found.windows | {days}),
+        },
+        ttl(),
+    )
 
 
 def invalidate(user_id: int) -> None:
-    """Drop every cached answer of the user and retire the version token."""
+    """Retire the user's version token (no answer cached before this is served again) and
+    delete their cached answers: the windows remembered, and the default one."""
+    windows = set(cache.get(windows_key(user_id)) or ())
+    windows.add(int(getattr(settings, "RECOMMENDATIONS_DEFAULT_DAYS", 30)))
     cache.set(version_key(user_id), uuid.uuid4().hex, 2 * ttl())
-    cache.delete_many([cache_key(user_id, days) for days in range(1, MAX_DAYS + 1)])
+    cache.delete_many(
+        [cache_key(user_id, days) for days in sorted(windows)] + [windows_key(user_id)]
+    )
 
 
 def count(name: str) -> None:

@@ -332,14 +332,14 @@ def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dic
     reads as a miss, so the answer then comes from the database."""
     from insights import cache as rec_cache
 
-    payload, version = rec_cache.lookup(user.pk, days)
+    found = rec_cache.lookup(user.pk, days)
     if use_cache:
-        if payload is not None:
+        if found.payload is not None:
             rec_cache.count("hits")
-            return payload, True
+            return found.payload, True
         rec_cache.count("misses")
     payload = recommendations_compute(user=user, days=days).payload()
-    rec_cache.store(user.pk, days, payload, version)
+    rec_cache.store(user.pk, days, payload, found)
     return payload, False
 
 

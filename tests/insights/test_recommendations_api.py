@@ -168,6 +168,18 @@ def test_a_targets_change_invalidates(auth_client, patient, django_capture_on_co
     assert get(auth_client, patient)["cached"] is False
 
 
+def test_a_write_deletes_every_cached_window(
+    auth_client, patient, django_capture_on_commit_callbacks
+):
+    for days in (7, 30, 365):
+        get(auth_client, patient, f"days={days}")
+    with django_capture_on_commit_callbacks(execute=True):
+        measure(patient, "steps", 100, utc_today())
+    for days in (7, 30, 365):
+        assert cache.get(f"recommendations:user:{patient.pk}:days:{days}") is None
+        assert get(auth_client, patient, f"days={days}")["cached"] is False
+
+
 def test_invalidation_is_per_user(
     auth_client, patient, other_user, django_capture_on_commit_callbacks
 ):

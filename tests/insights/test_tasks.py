@@ -106,9 +106,9 @@ def test_task_declares_backoff_retries():
 def test_task_drops_the_cached_answer(user, auth_client):
     low_steps(user)
     auth_client.get(f"/api/v1/recommendations/{user.pk}")
-    assert rec_cache.lookup(user.pk, 30)[0] is not None
+    assert rec_cache.lookup(user.pk, 30).payload is not None
     tasks.compute_recommendations.delay(user.pk)
-    assert rec_cache.lookup(user.pk, 30)[0] is None
+    assert rec_cache.lookup(user.pk, 30).payload is None
 
 
 # --- triggers: on commit, debounced ---------------------------------------------------------
