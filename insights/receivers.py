@@ -1,8 +1,9 @@
 """What the insights app does when a user's data changes (connected in `InsightsConfig.ready`).
 
 For every write to an input of the recommendations (measurements, nutrition diary, nutrition
-targets, goals), after it commits (the metrics and nutrition signals are sent from their
-services' `transaction.on_commit`; the others are deferred here with `transaction.on_commit`):
+targets, goals, the profile's birth date, sex and height), after it commits (the metrics and
+nutrition signals are sent from their services' `transaction.on_commit`; the others are
+deferred here with `transaction.on_commit`):
 1. alerts: for measurements of an alert type, the alert rules run right here, synchronously,
    so a crisis reading is visible to the patient's clinicians as soon as the write returns
    (falling back to the `insights.check_alerts` task if this fails);
@@ -24,6 +25,7 @@ import importlib.util
 import logging
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
 
@@ -131,6 +133,16 @@ def on_nutrition_targets_saved(sender, instance, **kwargs) -> None:
     data_changed(instance.user_id)
 
 
+#: Profile fields the rules read (age bands, BMI, calorie target).
+PROFILE_INPUTS = frozenset({"date_of_birth", "sex", "height_cm"})
+
+
+def on_user_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    if created or (update_fields is not None and not PROFILE_INPUTS & set(update_fields)):
+        return  # a new account has no data; a login or password change is not an input
+    data_changed(instance.pk)
+
+
 def connect() -> None:
     from metrics.signals import measurements_changed
     from nutrition.models import NutritionTargets
@@ -141,6 +153,7 @@ def connect() -> None:
     post_save.connect(
         on_nutrition_targets_saved, sender=NutritionTargets, dispatch_uid="insights.targets"
     )
+    post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="insights.profile")
     if importlib.util.find_spec("goals.signals") is None:  # the goals app does not send it yet
         return
     from goals.signals import goals_changed

@@ -180,6 +180,20 @@ def test_a_write_deletes_every_cached_window(
         assert get(auth_client, patient, f"days={days}")["cached"] is False
 
 
+def test_a_profile_change_invalidates(auth_client, patient, django_capture_on_commit_callbacks):
+    get(auth_client, patient)
+    patient.last_login = patient.date_joined
+    with django_capture_on_commit_callbacks(execute=True):
+        patient.save(update_fields=["last_login"])  # not an input
+    assert get(auth_client, patient)["cached"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.patch(
+            f"/api/v1/users/{patient.pk}", {"height_cm": 150}, format="json"
+        )
+    assert response.status_code == 200, response.json()
+    assert get(auth_client, patient)["cached"] is False
+
+
 def test_invalidation_is_per_user(
     auth_client, patient, other_user, django_capture_on_commit_callbacks
 ):
