@@ -89,12 +89,22 @@ def store(user_id: int, days: int, payload: dict, found: Lookup) -> None:
 def invalidate(user_id: int) -> None:
     """Retire the user's version token (no answer cached before this is served again) and
     delete their cached answers: the windows remembered, and the default one."""
-    windows = set(cache.get(windows_key(user_id)) or ())
-    windows.add(int(getattr(settings, "RECOMMENDATIONS_DEFAULT_DAYS", 30)))
-    cache.set(version_key(user_id), uuid.uuid4().hex, 2 * ttl())
-    cache.delete_many(
-        [cache_key(user_id, days) for days in sorted(windows)] + [windows_key(user_id)]
-    )
+    invalidate_many([user_id])
+
+
+def invalidate_many(user_ids) -> None:
+    """`invalidate` for many users in three round trips."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return
+    default = int(getattr(settings, "RECOMMENDATIONS_DEFAULT_DAYS", 30))
+    found = cache.get_many([windows_key(pk) for pk in user_ids]) or {}
+    cache.set_many({version_key(pk): uuid.uuid4().hex for pk in user_ids}, 2 * ttl())
+    keys = []
+    for pk in user_ids:
+        windows = set(found.get(windows_key(pk)) or ()) | {default}
+        keys += [cache_key(pk, days) for days in sorted(windows)] + [windows_key(pk)]
+    cache.delete_many(keys)
 
 
 def count(name: str) -> None:

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from insights import alerts
@@ -63,56 +64,83 @@ def build_snapshot(*, user, days: int = 30, today: date | None = None) -> Snapsh
     rule needs) and `today` itself, which no rule counts (it is in progress) but which tells
     `stable_until` that data is arriving. The weight for the targets is the latest one in that
     span, else the newest daily weight rollup (one indexed row)."""
+    return build_snapshots(users=[user], days=days, today=today)[user.pk]
+
+
+def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict[int, Snapshot]:
+    """`build_snapshot` for many users in a fixed number of queries (the nightly batch): the
+    rollups, the nutrition totals, and the older weights of those without one in the span.
+    Load the users with `select_related("nutrition_targets")` to spare a query each for their
+    own targets. The active weight goal is asked of the goals app per user."""
     today = today or utc_today()
     first = today - timedelta(days=reach_days(days))
+    users = list(users)
+    ids = [user.pk for user in users]
 
-    daily: dict[str, dict[date, float]] = {}
+    daily: dict[int, dict[str, dict[date, float]]] = {pk: {} for pk in ids}
     rows = (
         DailyRollup.objects.filter(
-            user_id=user.pk,
+            user_id__in=ids,
             metric_type__in=SNAPSHOT_METRIC_TYPES,
             day__gte=first,
             day__lte=today,
         )
         .order_by()
-        .values_list("metric_type", "day", "value")
+        .values_list("user_id", "metric_type", "day", "value")
     )
-    for code, day, value in rows:
-        daily.setdefault(code, {})[day] = value
+    for user_id, code, day, value in rows:
+        daily[user_id].setdefault(code, {})[day] = value
 
-    nutrition_daily: dict[date, dict[str, float]] = {}
-    for row in NutritionLog.objects.for_user(user).on_days(first, today).daily_totals():
-        nutrition_daily[row["day"]] = {
-            name: float(row[name]) for name in NUTRITION_FIELDS if row.get(name) is not None
+    nutrition: dict[int, dict[date, dict[str, float]]] = {pk: {} for pk in ids}
+    totals = (
+        NutritionLog.objects.filter(user_id__in=ids)
+        .on_days(first, today)
+        .order_by()
+        .annotate(day=TruncDate("logged_at", tzinfo=UTC))
+        .values("user_id", "day")
+        .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
+    )
+    for row in totals:
+        nutrition[row["user_id"]][row["day"]] = {
+            name: float(row[name]) for name in NUTRITION_FIELDS if row[name] is not None
         }
 
-    weights = {day: value for day, value in daily.get(WEIGHT, {}).items() if day <= today}
-    if weights:
-        weight = weights[max(weights)]
-    else:
-        weight = (
-            DailyRollup.objects.filter(user_id=user.pk, metric_type=WEIGHT, day__lte=today)
-            .order_by("-day")
-            .values_list("value", flat=True)
-            .first()
+    weights: dict[int, float | None] = {}
+    for pk in ids:
+        recent = daily[pk].get(WEIGHT)
+        weights[pk] = recent[max(recent)] if recent else None
+    missing = [pk for pk in ids if weights[pk] is None]
+    if missing:
+        older = DailyRollup.objects.filter(
+            user_id=OuterRef("pk"), metric_type=WEIGHT, day__lte=today
+        ).order_by("-day")
+        weights.update(
+            get_user_model()
+            .objects.filter(pk__in=missing)
+            .annotate(weight=Subquery(older.values("value")[:1]))
+            .values_list("pk", "weight")
         )
-    targets = daily_targets(user=user, weight_kg=weight, on=today)
-    return Snapshot(
-        user_id=user.pk,
-        today=today,
-        days=days,
-        age=user.age_on(today),
-        sex=user.sex or "unspecified",
-        height_cm=user.height_cm,
-        daily=daily,
-        nutrition_daily=nutrition_daily,
-        targets={
-            name: targets[name]
-            for name in ("calories", "protein_g", "water_ml")
-            if targets.get(name) is not None
-        },
-        weight_goal=active_weight_goal(user.pk),
-    )
+
+    snapshots = {}
+    for user in users:
+        targets = daily_targets(user=user, weight_kg=weights[user.pk], on=today)
+        snapshots[user.pk] = Snapshot(
+            user_id=user.pk,
+            today=today,
+            days=days,
+            age=user.age_on(today),
+            sex=user.sex or "unspecified",
+            height_cm=user.height_cm,
+            daily=daily[user.pk],
+            nutrition_daily=nutrition[user.pk],
+            targets={
+                name: targets[name]
+                for name in ("calories", "protein_g", "water_ml")
+                if targets.get(name) is not None
+            },
+            weight_goal=active_weight_goal(user.pk),
+        )
+    return snapshots
 
 
 def stable_until(snapshot: Snapshot) -> date | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -75,6 +75,93 @@ def _recommendation_content(rec: Recommendation, rank: int) -> tuple:
     )
 
 
+@dataclass
+class _Replacement:
+    supersede: list[int]  # acknowledged rows kept as history
+    delete: list[int]  # unacknowledged rows
+    rows: list[HealthInsight]  # the new set (unsaved)
+
+
+def _plan_replacement(
+    *,
+    user_id: int,
+    current: list[HealthInsight],
+    recommendations: Sequence[Recommendation],
+    generated_at: datetime,
+) -> _Replacement | None:
+    """What replacing `current` by `recommendations` takes, or None when they are the same."""
+    wanted = [_recommendation_content(rec, rank) for rank, rec in enumerate(recommendations, 1)]
+    if [_row_content(row) for row in current] == wanted:
+        return None
+    read_before = {
+        (row.insight_type, row.message)
+        for row in current
+        if row.is_read and row.acknowledged_at is None
+    }
+    generation = uuid.uuid4()
+    return _Replacement(
+        supersede=[row.pk for row in current if row.acknowledged_at is not None],
+        delete=[row.pk for row in current if row.acknowledged_at is None],
+        rows=[
+            HealthInsight(
+                user_id=user_id,
+                kind=Kind.RECOMMENDATION,
+                insight_type=rec.type,
+                severity=rec.severity,
+                rank=rank,
+                score=round(rec.score, 3),
+                title=rec.title,
+                message=rec.reasoning,
+                actions=_jsonable(list(rec.actions)),
+                related_metric=rec.related_metric,
+                data=_jsonable(rec.data),
+                is_read=(rec.type, rec.reasoning) in read_before,
+                generation=generation,
+                created_at=generated_at,
+            )
+            for rank, rec in enumerate(recommendations, 1)
+        ],
+    )
+
+
+def _apply_replacements(plans: Sequence[_Replacement], generated_at: datetime) -> None:
+    supersede = [pk for plan in plans for pk in plan.supersede]
+    delete = [pk for plan in plans for pk in plan.delete]
+    rows = [row for plan in plans for row in plan.rows]
+    with disable_auditlog():
+        if supersede:
+            HealthInsight.objects.filter(pk__in=supersede).update(superseded_at=generated_at)
+        if delete:
+            HealthInsight.objects.filter(pk__in=delete).delete()
+        if rows:
+            HealthInsight.objects.bulk_create(rows, batch_size=1000)
+
+
+def _lock_users(user_ids: Sequence[int]) -> None:
+    """Serialise concurrent recomputations for the same users (row locks on PostgreSQL, taken
+    in id order so that two batches cannot deadlock; SQLite transactions are already
+    exclusive here)."""
+    list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(user_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _current_sets(user_ids: Sequence[int]) -> dict[int, list[HealthInsight]]:
+    found: dict[int, list[HealthInsight]] = {user_id: [] for user_id in user_ids}
+    rows = (
+        HealthInsight.objects.filter(user_id__in=list(user_ids))
+        .recommendations()
+        .current()
+        .order_by("user_id", "rank", "id")
+    )
+    for row in rows:
+        found[row.user_id].append(row)
+    return found
+
+
 @transaction.atomic
 def insights_replace_generated(
     *, user_id: int, recommendations: Sequence[Recommendation], generated_at: datetime
@@ -93,50 +180,44 @@ def insights_replace_generated(
     churn is not written to the audit log; people's actions on them (`insight_mark`) are.
     Returns the current set, rank 1 first.
     """
-    # Serialise concurrent recomputations for the same user (a row lock on PostgreSQL; SQLite
-    # transactions are already exclusive here).
-    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
-    current = list(
-        HealthInsight.objects.for_user(user_id).recommendations().current().order_by("rank", "id")
+    _lock_users([user_id])
+    current = _current_sets([user_id])[user_id]
+    plan = _plan_replacement(
+        user_id=user_id,
+        current=current,
+        recommendations=recommendations,
+        generated_at=generated_at,
     )
-    wanted = [_recommendation_content(rec, rank) for rank, rec in enumerate(recommendations, 1)]
-    if [_row_content(row) for row in current] == wanted:
+    if plan is None:
         return current
+    _apply_replacements([plan], generated_at)
+    return plan.rows
 
-    read_before = {
-        (row.insight_type, row.message)
-        for row in current
-        if row.is_read and row.acknowledged_at is None
-    }
-    with disable_auditlog():
-        HealthInsight.objects.filter(
-            pk__in=[row.pk for row in current if row.acknowledged_at is not None]
-        ).update(superseded_at=generated_at)
-        HealthInsight.objects.filter(
-            pk__in=[row.pk for row in current if row.acknowledged_at is None]
-        ).delete()
-        generation = uuid.uuid4()
-        rows = [
-            HealthInsight(
+
+@transaction.atomic
+def insights_replace_generated_many(
+    *, results: Mapping[int, Sequence[Recommendation]], generated_at: datetime
+) -> int:
+    """`insights_replace_generated` for many users (user id -> recommendations) in one
+    transaction and a fixed number of queries (the nightly batch). Returns how many users'
+    sets changed."""
+    _lock_users(sorted(results))
+    current = _current_sets(list(results))
+    plans = [
+        plan
+        for user_id, recommendations in results.items()
+        if (
+            plan := _plan_replacement(
                 user_id=user_id,
-                kind=Kind.RECOMMENDATION,
-                insight_type=rec.type,
-                severity=rec.severity,
-                rank=rank,
-                score=round(rec.score, 3),
-                title=rec.title,
-                message=rec.reasoning,
-                actions=_jsonable(list(rec.actions)),
-                related_metric=rec.related_metric,
-                data=_jsonable(rec.data),
-                is_read=(rec.type, rec.reasoning) in read_before,
-                generation=generation,
-                created_at=generated_at,
+                current=current[user_id],
+                recommendations=recommendations,
+                generated_at=generated_at,
             )
-            for rank, rec in enumerate(recommendations, 1)
-        ]
-        HealthInsight.objects.bulk_create(rows)
-    return rows
+        )
+        is not None
+    ]
+    _apply_replacements(plans, generated_at)
+    return len(plans)
 
 
 @transaction.atomic
@@ -289,14 +370,49 @@ def recommendations_compute(
     )
 
 
-def _state_upsert(**fields) -> None:
-    user_id = fields.pop("user_id")
+def recommendations_compute_many(
+    *, users, days: int | None = None, today: date | None = None
+) -> int:
+    """`recommendations_compute` (stored) for many users at once: the snapshots in a fixed
+    number of queries, every set and state written in one transaction (the nightly batch).
+    Returns how many users' sets changed."""
+    days = selectors.default_days() if days is None else days
+    users = list(users)
+    if not users:
+        return 0
+    started = timezone.now()
+    snapshots = selectors.build_snapshots(users=users, days=days, today=today)
+    results = {pk: engine.recommend(snapshot) for pk, snapshot in snapshots.items()}
+    with transaction.atomic():
+        changed = insights_replace_generated_many(results=results, generated_at=started)
+        _states_upsert(
+            [
+                RecommendationState(
+                    user_id=pk,
+                    computed_at=started,
+                    computed_for=snapshot.today,
+                    valid_until=selectors.stable_until(snapshot),
+                )
+                for pk, snapshot in snapshots.items()
+            ],
+            ["computed_at", "computed_for", "valid_until"],
+        )
+    return changed
+
+
+def _states_upsert(states: list[RecommendationState], fields: list[str]) -> None:
     RecommendationState.objects.bulk_create(
-        [RecommendationState(user_id=user_id, **fields)],
+        states,
         update_conflicts=True,
         unique_fields=["user"],
-        update_fields=list(fields),
+        update_fields=fields,
+        batch_size=500,
     )
+
+
+def _state_upsert(**fields) -> None:
+    user_id = fields.pop("user_id")
+    _states_upsert([RecommendationState(user_id=user_id, **fields)], list(fields))
 
 
 def recommendation_state_mark_changed(*, user_id: int, at: datetime | None = None) -> None:

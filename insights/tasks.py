@@ -66,31 +66,39 @@ def nightly_recommendations() -> dict:
     return {"users": users, "chunks": chunks}
 
 
-@shared_task(name="insights.compute_recommendations_chunk")
+@shared_task(name="insights.compute_recommendations_chunk", **RETRY)
 def compute_recommendations_chunk(user_ids: list[int]) -> int:
-    """Recompute each user of the chunk; a user whose computation hits a database error is
-    handed to `compute_recommendations` (which retries with backoff) so the rest go on.
-    Returns how many were computed here."""
-    done = 0
-    users = (
+    """Recompute the chunk's users in one batch (a fixed number of queries, one transaction;
+    a database error retries the chunk with backoff, which is safe: a rerun writes nothing
+    new). Should the batch fail otherwise (a rule tripping on one person's data), each user is
+    computed alone so that one person cannot hold up the others. Returns how many users were
+    computed."""
+    users = list(
         get_user_model()
         .objects.select_related("nutrition_targets")
         .filter(pk__in=user_ids, is_active=True, deleted_at__isnull=True)
         .order_by("pk")
     )
-    for user in users:
-        try:
-            services.recommendations_compute(user=user)
-        except DatabaseError as error:
-            logger.warning(
-                "recommendations for user %s failed (%s); retrying alone",
-                user.pk,
-                type(error).__name__,
-            )
-            compute_recommendations.apply_async(args=[user.pk])
-            continue
-        rec_cache.invalidate(user.pk)
-        done += 1
+    try:
+        services.recommendations_compute_many(users=users)
+        done = len(users)
+    except DatabaseError:
+        raise
+    except Exception as error:
+        logger.error(
+            "recommendations batch failed (%s); computing one by one", type(error).__name__
+        )
+        done = 0
+        for user in users:
+            try:
+                services.recommendations_compute(user=user)
+            except Exception as single:
+                logger.error(
+                    "recommendations for user %s failed: %s", user.pk, type(single).__name__
+                )
+                continue
+            done += 1
+    rec_cache.invalidate_many(user.pk for user in users)
     return done
 
 

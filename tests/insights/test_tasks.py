@@ -5,11 +5,12 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError as BrokerError
 
 from insights import cache as rec_cache
-from insights import selectors, services, tasks
+from insights import engine, selectors, services, tasks
 from insights.models import HealthInsight, RecommendationState
 from metrics.services import metric_create
 from nutrition.services import nutrition_log_create, nutrition_targets_set
@@ -260,22 +261,73 @@ def test_nightly_leaves_out_inactive_and_deleted_users(user, other_user):
     assert list(selectors.users_due_for_recommendations()) == []
 
 
-def test_a_chunk_hands_a_failing_user_to_the_retrying_task(user, other_user):
-    real = services.recommendations_compute
+def chunk_queries(users) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.compute_recommendations_chunk.delay([u.pk for u in users]).get() == len(users)
+    return len(queries.captured_queries)
 
-    def fail_for_user(**kwargs):
-        if kwargs["user"].pk == user.pk:
-            raise OperationalError("deadlock")
-        return real(**kwargs)
 
-    with (
-        mock.patch.object(services, "recommendations_compute", side_effect=fail_for_user),
-        mock.patch.object(tasks.compute_recommendations, "apply_async") as single,
-    ):
+def test_a_chunk_costs_the_same_queries_for_two_users_or_six():
+    users = UserFactory.create_batch(8)
+    for user in users:
+        low_steps(user, days=3)
+    # users, rollups, nutrition, older weights; one transaction: locks, current sets, inserts,
+    # states (+ transaction statements)
+    assert chunk_queries(users[:2]) == chunk_queries(users[2:]) <= 12
+    for user in users:
+        assert [row[1] for row in current_rows(user)] == ["low_steps"]
+    computed = RecommendationState.objects.filter(computed_at__isnull=False)
+    assert computed.count() == 8
+
+
+def test_a_chunk_rerun_writes_nothing_new(user, other_user):
+    low_steps(user)
+    tasks.compute_recommendations_chunk.delay([user.pk, other_user.pk])
+    first = current_rows(user)
+    tasks.compute_recommendations_chunk.delay([user.pk, other_user.pk])
+    assert current_rows(user) == first
+
+
+def test_one_persons_failure_does_not_hold_up_the_chunk(user, other_user):
+    low_steps(user)
+    low_steps(other_user)
+    real = engine.recommend
+
+    def trip_on_user(snapshot, **kwargs):
+        if snapshot.user_id == user.pk:
+            raise ZeroDivisionError
+        return real(snapshot, **kwargs)
+
+    with mock.patch.object(engine, "recommend", side_effect=trip_on_user):
         done = tasks.compute_recommendations_chunk.delay([user.pk, other_user.pk]).get()
     assert done == 1
-    single.assert_called_once_with(args=[user.pk])
-    assert RecommendationState.objects.filter(user=other_user, computed_at__isnull=False).exists()
+    assert [row[1] for row in current_rows(other_user)] == ["low_steps"]
+    assert current_rows(user) == []
+
+
+def test_a_chunk_retries_on_database_errors(user):
+    low_steps(user)
+    real = services.recommendations_compute_many
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return real(**kwargs)
+
+    with mock.patch.object(services, "recommendations_compute_many", side_effect=flaky):
+        result = tasks.compute_recommendations_chunk.apply(args=[[user.pk]], throw=False)
+    assert result.successful() and len(calls) == 2
+    assert [row[1] for row in current_rows(user)] == ["low_steps"]
+
+
+def test_batch_and_single_computations_agree(user, other_user):
+    low_steps(user)
+    daily(other_user, "sleep", [300] * 5)
+    batch = selectors.build_snapshots(users=[user, other_user])
+    assert batch[user.pk] == selectors.build_snapshot(user=user)
+    assert batch[other_user.pk] == selectors.build_snapshot(user=other_user)
 
 
 def test_the_nightly_run_is_in_the_beat_schedule(settings):
