@@ -2,8 +2,8 @@
 
 For every write to an input of the recommendations (measurements, nutrition diary, nutrition
 targets, goals, the profile's birth date, sex and height), after it commits (the metrics and
-nutrition signals are sent from their services' `transaction.on_commit`; the others are
-deferred here with `transaction.on_commit`):
+nutrition and goals signals are sent from their services' `transaction.on_commit`; the
+others are deferred here with `transaction.on_commit`):
 1. alerts: for measurements of an alert type, the alert rules run right here, synchronously,
    so a crisis reading is visible to the patient's clinicians as soon as the write returns
    (falling back to the `insights.check_alerts` task if this fails);
@@ -21,7 +21,6 @@ TODO(outbox): enqueue through `accounts.outbox.enqueue_on_commit` once it is on 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable
 
@@ -125,7 +124,8 @@ def on_nutrition_changed(sender, *, user_id, **kwargs) -> None:
 
 
 def on_goals_changed(sender, *, user_id, **kwargs) -> None:
-    data_changed(user_id)
+    # Sent by goals.services after the write committed.
+    data_changed(user_id, committed=True)
 
 
 def on_nutrition_targets_saved(sender, instance, **kwargs) -> None:
@@ -144,6 +144,7 @@ def on_user_saved(sender, instance, created, update_fields=None, **kwargs) -> No
 
 
 def connect() -> None:
+    from goals.signals import goals_changed
     from metrics.signals import measurements_changed
     from nutrition.models import NutritionTargets
     from nutrition.signals import nutrition_changed
@@ -154,8 +155,4 @@ def connect() -> None:
         on_nutrition_targets_saved, sender=NutritionTargets, dispatch_uid="insights.targets"
     )
     post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="insights.profile")
-    if importlib.util.find_spec("goals.signals") is None:  # the goals app does not send it yet
-        return
-    from goals.signals import goals_changed
-
     goals_changed.connect(on_goals_changed, dispatch_uid="insights.goals")

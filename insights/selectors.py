@@ -4,7 +4,6 @@ measurements); only the alert check reads raw rows, and only the span a write to
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
@@ -13,6 +12,8 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from goals.models import HealthGoal
+from goals.selectors import active_weight_goal
 from insights import alerts
 from insights.rules import thresholds
 from insights.snapshot import (
@@ -46,16 +47,6 @@ def reach_days(days: int) -> int:
     return max(days, ACTIVITY_WINDOW_DAYS, int(thresholds()["rhr_trend_window_days"]))
 
 
-def active_weight_goal(user_id: int) -> dict | None:
-    """The user's active weight goal from the goals app (None until that app provides
-    `goals.selectors.active_weight_goal`)."""
-    if importlib.util.find_spec("goals.selectors") is None:
-        return None
-    from goals.selectors import active_weight_goal as goal_of
-
-    return goal_of(user_id)
-
-
 def build_snapshot(*, user, days: int = 30, today: date | None = None) -> Snapshot:
     """`user`'s snapshot for the rules, from the daily rollups (one query for every type) and
     the daily nutrition totals (one query), plus their profile and targets.
@@ -71,7 +62,7 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
     """`build_snapshot` for many users in a fixed number of queries (the nightly batch): the
     rollups, the nutrition totals, and the older weights of those without one in the span.
     Load the users with `select_related("nutrition_targets")` to spare a query each for their
-    own targets. The active weight goal is asked of the goals app per user."""
+    own targets."""
     today = today or utc_today()
     first = today - timedelta(days=reach_days(days))
     users = list(users)
@@ -121,6 +112,7 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
             .values_list("pk", "weight")
         )
 
+    goals = weight_goals(ids)
     snapshots = {}
     for user in users:
         targets = daily_targets(user=user, weight_kg=weights[user.pk], on=today)
@@ -138,9 +130,31 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
                 for name in ("calories", "protein_g", "water_ml")
                 if targets.get(name) is not None
             },
-            weight_goal=active_weight_goal(user.pk),
+            weight_goal=goals.get(user.pk),
         )
     return snapshots
+
+
+GOAL_FIELDS = ("target_value", "direction", "start_date", "target_date")
+
+
+def weight_goals(user_ids: list[int]) -> dict[int, dict]:
+    """Each user's active weight goal (`goals.selectors.active_weight_goal`), in one query for
+    many users: the goals app's own `active()` and `by_priority()`, first row per user."""
+    if len(user_ids) == 1:
+        goal = active_weight_goal(user_ids[0])
+        return {user_ids[0]: goal} if goal is not None else {}
+    found: dict[int, dict] = {}
+    rows = (
+        HealthGoal.objects.filter(user_id__in=user_ids)
+        .active()
+        .measuring([WEIGHT])
+        .by_priority()
+        .values("user_id", *GOAL_FIELDS)
+    )
+    for row in rows:
+        found.setdefault(row["user_id"], {name: row[name] for name in GOAL_FIELDS})
+    return found
 
 
 def stable_until(snapshot: Snapshot) -> date | None:

@@ -1,6 +1,5 @@
 """The goals app's contract as insights uses it: the active weight goal in the snapshot and
-`goals_changed` invalidating the cached recommendations. Skipped while the goals app does not
-provide `goals.services` (it is built on another branch)."""
+`goals_changed` invalidating the cached recommendations."""
 
 from __future__ import annotations
 
@@ -8,10 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-goal_services = pytest.importorskip("goals.services")
-
-from insights import selectors  # noqa: E402
-from tests.insights.helpers import measure, utc_today  # noqa: E402
+from goals import services as goal_services
+from insights import selectors
+from tests.insights.helpers import measure, utc_today
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +47,40 @@ def test_a_goal_change_invalidates_the_cache(auth_client, user, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         weight_goal(user, 60)
     assert auth_client.get(url).json()["cached"] is False
+
+
+def test_a_goal_change_marks_the_user_due_and_schedules_one_run(
+    user, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from insights import tasks
+
+    tasks.nightly_recommendations.delay()
+    assert list(selectors.users_due_for_recommendations()) == []
+    with (
+        mock.patch.object(tasks.compute_recommendations, "apply_async") as enqueued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        goal = weight_goal(user, 60)
+        goal_services.goal_update(goal=goal, target_value=62)
+    enqueued.assert_called_once()
+    assert list(selectors.users_due_for_recommendations()) == [user.pk]
+
+
+def test_batch_snapshots_read_the_same_goals_as_the_goals_selector(user, other_user):
+    from tests.accounts.factories import UserFactory
+
+    third = UserFactory()
+    measure(user, "weight", 80, utc_today() - timedelta(days=1))
+    measure(other_user, "weight", 50, utc_today() - timedelta(days=1))
+    weight_goal(user, 70)
+    goal_services.goal_create(
+        user=user, goal_type="weight", target_value=65, direction="decrease", priority="high"
+    )
+    weight_goal(other_user, 55, direction="increase")
+    batch = selectors.build_snapshots(users=[user, other_user, third])
+    for person in (user, other_user, third):
+        assert batch[person.pk] == selectors.build_snapshot(user=person)
+    assert float(batch[user.pk].weight_goal["target_value"]) == 65  # the high-priority one
+    assert batch[third.pk].weight_goal is None

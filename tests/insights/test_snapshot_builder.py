@@ -87,7 +87,8 @@ def test_snapshot_costs_a_fixed_number_of_queries(django_assert_max_num_queries)
         for back in range(60)
     ]
     DailyRollup.objects.bulk_create(rows)
-    # rollups (all types at once), nutrition totals, the targets override
+    # rollups (all types at once), nutrition totals, the weight goal (the targets override is
+    # cached on the user)
     with django_assert_max_num_queries(3):
         snapshot = selectors.build_snapshot(user=user)
     assert len(snapshot.daily[STEPS]) == 36  # the 35 days before today, and today
