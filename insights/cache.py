@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts import observability
+
 STATS = ("hits", "misses")
 
 
@@ -108,7 +110,9 @@ def invalidate_many(user_ids) -> None:
 
 
 def count(name: str) -> None:
-    """Add one to a counter (kept in the cache; lost with it, which is fine for a gauge)."""
+    """Add one to a counter: in the cache (read by the staff endpoint; lost with the cache)
+    and in the process's Prometheus counters (`/metrics`, `cache="recommendations"`)."""
+    (observability.cache_hit if name == "hits" else observability.cache_miss)("recommendations")
     key = stats_key(name)
     try:
         cache.incr(key)

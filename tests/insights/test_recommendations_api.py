@@ -328,3 +328,14 @@ def test_staff_read_hit_and_miss_counters(auth_client, patient):
 def test_cache_stats_are_404_for_everyone_else(auth_client, api_client):
     assert auth_client.get(STATS).status_code == 404
     assert api_client.get(STATS).status_code == 401
+
+
+def test_hits_and_misses_are_also_prometheus_counters(auth_client, patient):
+    from accounts.observability import CACHE_HITS, CACHE_MISSES
+
+    hits = CACHE_HITS.labels(cache="recommendations")._value.get()
+    misses = CACHE_MISSES.labels(cache="recommendations")._value.get()
+    get(auth_client, patient)
+    get(auth_client, patient)
+    assert CACHE_HITS.labels(cache="recommendations")._value.get() == hits + 1
+    assert CACHE_MISSES.labels(cache="recommendations")._value.get() == misses + 1
