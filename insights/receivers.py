@@ -14,9 +14,11 @@ others are deferred here with `transaction.on_commit`):
    later writes in the window find the lock and add nothing; the run sees them all.
 
 Each step is guarded: a failure is logged (never with health values) and never fails the
-write. A broker outage only loses the early recomputation; the marker of step 2 is in the
-database, so the nightly run catches up.
-TODO(outbox): enqueue through `accounts.outbox.enqueue_on_commit` once it is on main.
+write. When the broker refuses the task, it goes to the transactional outbox
+(`accounts.outbox.enqueue_on_commit`, one pending row per user), whose relay sends it when the
+broker is back; the marker of step 2 is in the database too, so the nightly run catches up
+whatever happens. The first attempt is a plain `apply_async(countdown=...)` because the outbox
+has no countdown (the debounce needs one).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
 
+from accounts.outbox import enqueue_on_commit
 from insights import cache as rec_cache
 from insights import services
 from insights.alerts import ALERT_METRIC_TYPES
@@ -72,6 +75,17 @@ def schedule_recompute(user_id: int, *, committed: bool = False) -> None:
                 "insights: could not enqueue recommendations for user %s: %s",
                 user_id,
                 type(error).__name__,
+            )
+            # Leave it to the outbox: its relay publishes once the broker is back (one pending
+            # row per user however many writes fail meanwhile).
+            _guarded(
+                "outbox fallback",
+                user_id,
+                lambda: enqueue_on_commit(
+                    "insights.compute_recommendations",
+                    {"user_id": user_id},
+                    dedupe_key=f"recommendations:{user_id}",
+                ),
             )
 
     _after_commit(enqueue, committed=committed)
