@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from healthtrack import devkeys
@@ -93,6 +94,8 @@ INSTALLED_APPS = [
     "nutrition",
     "goals",
     "insights",
+    # Import, export and erasure: wires the apps above together (no app imports it).
+    "healthtrack.portability",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +283,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
+        "ImportJobKindEnum": "healthtrack.portability.models.ImportJob.Kind",
     },
 }
 
@@ -305,6 +309,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "metrics-purge-idempotency-records": {
         "task": "metrics.purge_idempotency_records",
         "schedule": 3600.0,
+    },
+    # Hard purge of accounts deleted more than ACCOUNT_PURGE_AFTER_DAYS ago.
+    "portability-purge-deleted-accounts": {
+        "task": "portability.purge_deleted_accounts",
+        "schedule": crontab(hour=3, minute=17),
     },
 }
 # One queue per kind of work, so each can get its own workers (`celery worker -Q ingest`).
@@ -358,6 +367,15 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Limits ---------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# --- Import, export, erasure (healthtrack/portability) ---------------------------------------
+# Largest file accepted by POST /api/v1/imports/ (413 above). File parts are not counted by
+# DATA_UPLOAD_MAX_MEMORY_SIZE; above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) they spool to disk.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
+# An import task may run for hours on a multi-GB Apple Health export.
+IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
+# Deleted accounts are deactivated at once and purged (every row) this many days later.
+ACCOUNT_PURGE_AFTER_DAYS = env.int("ACCOUNT_PURGE_AFTER_DAYS", default=30)
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("nutrition.api.urls")),
     path("", include("goals.api.urls")),
     path("", include("insights.api.urls")),
+    path("", include("healthtrack.portability.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class PortabilityConfig(AppConfig):
+    """Import, export and erasure: the project-level app that may read every other app."""
+
+    name = "healthtrack.portability"
+    label = "portability"
+    verbose_name = "Import, export and erasure"
+    default_auto_field = "django.db.models.BigAutoField"
