@@ -47,6 +47,8 @@ from healthtrack.portability.models import ImportJob
 from insights.models import HealthInsight
 from metrics import services as metric_services
 from metrics.models import Device, HealthMetric
+from metrics.services import MUTABLE_FIELDS
+from metrics.validation import clean_measurement
 from nutrition.models import NutritionLog, NutritionTargets
 
 EXPORT_FORMAT = "healthtrack-export"
@@ -398,24 +400,30 @@ _METRIC_FIELDS = [
 
 
 def _store_without_device(user, sample: dict[str, Any], line, report: ImportReport) -> None:
-    """A measurement that had no device: stored through `metric_upsert` (its external_id
-    makes it idempotent; without one an identical stored row counts as a duplicate)."""
-    if not sample["external_id"]:
-        same = HealthMetric.objects.filter(
-            user=user,
-            device__isnull=True,
-            metric_type=sample["metric_type"],
-            source_app=sample["source_app"] or "",
-            recorded_at=sample["recorded_at"],
-            end_at=sample["end_at"] or None,
-            value=sample["value"],
+    """A measurement that had no device: stored through `metric_upsert`. A stored row with
+    the same external_id (or, without one, the same type, time and value) and the same
+    content counts as a duplicate."""
+    cleaned, errors = clean_measurement(sample)
+    if errors:
+        report.reject(line=line, errors=errors.items)
+        return
+    same = HealthMetric.objects.filter(
+        user=user, device__isnull=True, source_app=cleaned["source_app"]
+    )
+    if cleaned["external_id"]:
+        same = same.filter(external_id=cleaned["external_id"])
+    else:
+        same = same.filter(
+            external_id="",
+            metric_type=cleaned["metric_type"],
+            recorded_at=cleaned["recorded_at"],
+            end_at=cleaned["end_at"],
+            value=cleaned["value"],
         )
-        try:
-            if same.exists():
-                report.counts["duplicates"] += 1
-                return
-        except ValidationError:
-            pass  # a malformed time: the service names the field below
+    for row in same:
+        if all(getattr(row, f) == cleaned[f] for f in MUTABLE_FIELDS):
+            report.counts["duplicates"] += 1
+            return
     try:
         _, created = metric_services.metric_upsert(user=user, **sample)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from healthtrack.portability.models import ImportJob
@@ -42,7 +43,7 @@ class ImportSummarySerializer(serializers.Serializer):
 
 class ImportJobSerializer(serializers.ModelSerializer):
     errors = ImportErrorSerializer(many=True, read_only=True)
-    summary = ImportSummarySerializer(read_only=True, required=False)
+    summary = serializers.SerializerMethodField(help_text="Counts, once the job has finished.")
 
     class Meta:
         model = ImportJob
@@ -63,10 +64,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["summary"] = instance.summary or None
-        return data
+    @extend_schema_field(ImportSummarySerializer(allow_null=True))
+    def get_summary(self, job: ImportJob) -> dict | None:
+        return job.summary or None
 
 
 class ExportQuerySerializer(serializers.Serializer):

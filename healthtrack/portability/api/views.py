@@ -239,7 +239,7 @@ class ExportView(APIView):
         if fmt == "json":
             chunks = export.json_chunks(owner)
         elif fmt == "csv":
-            chunks = export.csv_zip_chunks(export.csv_tables(owner))
+            chunks = csv_io.csv_zip_chunks(export.csv_tables(owner))
         else:
             chunks = fhir.bundle_chunks(owner)
         content_type, extension = EXPORT_TYPES[fmt]
