@@ -63,10 +63,11 @@ worker: install
 beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
-# Metrics benchmark on PostgreSQL (DATABASE_URL's server, database ht_bench); writes
-# bench/results/metrics.json.
+# Benchmarks on PostgreSQL (DATABASE_URL's server, database ht_bench): the metrics API
+# (bench/results/metrics.json) and a 200 MB Apple Health import (bench/results/import.json).
 bench: install-dev
 	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_import.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -443,6 +443,11 @@ def import_json_export(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
         _records_into(user, iter_export(fileobj, report), batcher, report)
 
 
+def _key(value: Any) -> int | str | None:
+    """An exported id usable as a dict key (anything else in a tampered file: None)."""
+    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
+
+
 def _records_into(user, records, batcher: MetricBatcher, report: ImportReport) -> None:
     resolver = DeviceResolver(user)
     devices: dict[Any, Device] = {}
@@ -457,25 +462,28 @@ def _records_into(user, records, batcher: MetricBatcher, report: ImportReport) -
             if not identifier:
                 report.reject(line=line, errors={"identifier": ["This field is required."]})
                 continue
-            device_type = record.get("device_type")
+            device_type, priority = record.get("device_type"), record.get("priority")
             if device_type not in Device.Type.values:
                 device_type = guess_device_type(str(record.get("name") or ""))
             try:
-                devices[record.get("id")] = resolver.get(
+                device = resolver.get(
                     identifier=identifier,
                     name=str(record.get("name") or identifier),
                     device_type=device_type,
-                    priority=record.get("priority"),
+                    priority=priority if isinstance(priority, int) else None,
                 )
             except ValidationError as exc:
                 report.reject(line=line, errors=exc.message_dict)
+                continue
+            if _key(record.get("id")) is not None:
+                devices[_key(record.get("id"))] = device
         elif section == "metrics":
             sample = {name: record.get(name) for name in _METRIC_FIELDS}
             sample["external_id"] = sample["external_id"] or ""
             sample["source_app"] = sample["source_app"] or ""
             sample["notes"] = sample["notes"] or ""
-            device = devices.get(record.get("device")) if record.get("device") else None
-            if device is None and record.get("device_identifier"):
+            device = devices.get(_key(record.get("device")))
+            if device is None and isinstance(record.get("device_identifier"), str):
                 device = resolver.find(record["device_identifier"])
             if device is not None:
                 batcher.add(device, sample, line)

@@ -19,7 +19,7 @@ from metrics.models import Device
 # Errors kept on the job (the count goes on); each names a line, a field and a rule.
 MAX_ERRORS = 100
 # Measurements per device_sync call (the service accepts up to 5,000).
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 # Progress is written to the job at most once per this many records.
 PROGRESS_EVERY = 2000
 
@@ -157,8 +157,8 @@ class MetricBatcher:
         buffer = self._buffers.get(device.pk)
         if buffer is None:
             buffer = self._buffers[device.pk] = _Buffer(device)
-        external_id = sample.get("external_id") or ""
-        if external_id:
+        external_id = sample.get("external_id")
+        if external_id and isinstance(external_id, str):
             if external_id in buffer.external_ids:
                 # The same record twice in the file (Apple repeats blood pressure readings
                 # inside their correlation): stored once.

@@ -143,3 +143,31 @@ def test_csv_export_tables_import_back_as_csv(user, other_user):
     assert set(
         DailyRollup.objects.filter(user=other_user).values_list("metric_type", "day", "value")
     ) == set(DailyRollup.objects.filter(user=user).values_list("metric_type", "day", "value"))
+
+
+def test_tampered_records_are_refused_one_by_one_with_their_line(user):
+    content = (
+        b'{\n"format": "healthtrack-export",\n"version": 1,\n"devices": [\n'
+        b'{"id": [1], "identifier": "x", "name": "X", "device_type": "bogus", "priority": "hi"}\n'
+        b'],\n"metrics": [\n'
+        b'{"metric_type": "steps", "value": "lots", "recorded_at": "2026-03-02T08:00:00Z",'
+        b' "device": [1], "external_id": ["a"]},\n'
+        b"not json,\n"
+        b'{"metric_type": "steps", "value": 10, "recorded_at": "2026-03-02T08:00:00Z"}\n'
+        b"]\n}\n"
+    )
+    job = run(user, ImportJob.Kind.JSON_EXPORT, content)
+
+    assert job.status == ImportJob.Status.DONE
+    assert [(e["line"], e["field"], e["message"]) for e in job.errors] == [
+        (8, "value", "A number is required."),
+        (8, "external_id", "Must be a string."),
+        (9, "non_field_errors", "Not valid JSON."),
+    ]
+    assert job.summary["created"] == 1
+    device = Device.objects.get(user=user)
+    assert (device.identifier, device.device_type, device.priority) == (
+        "x",
+        "third_party_wearable",
+        50,
+    )

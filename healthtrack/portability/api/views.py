@@ -3,6 +3,8 @@ validate, call one service (or stream one export)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
@@ -116,10 +118,12 @@ class ImportListCreateView(generics.ListAPIView):
             if length > limit + MULTIPART_SLACK:
                 raise UploadTooLarge
             self.upload_limiter = LimitedUploadHandler(request._request, limit)
-            request._request.upload_handlers = [
-                self.upload_limiter,
-                *request._request.upload_handlers,
-            ]
+            # AttributeError: a middleware read the body already; the size is checked after.
+            with contextlib.suppress(AttributeError):
+                request._request.upload_handlers = [
+                    self.upload_limiter,
+                    *request._request.upload_handlers,
+                ]
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
