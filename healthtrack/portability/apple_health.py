@@ -317,7 +317,9 @@ def import_export(*, user, fileobj: IO[bytes], report: ImportReport, key_prefix:
     devices = DeviceResolver(user)
     by_source = {}
     with (
-        MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher,
+        MetricBatcher(
+            user=user, report=report, key_prefix=key_prefix, content_id_prefix="ah:"
+        ) as batcher,
         open_export(fileobj) as stream,
     ):
         for line, elem in iter_elements(stream):

@@ -151,7 +151,9 @@ def import_metrics_csv(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
     _check_columns(rows.columns, METRICS_REQUIRED)
     report.report()
     devices = DeviceResolver(user)
-    with MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher:
+    with MetricBatcher(
+        user=user, report=report, key_prefix=key_prefix, content_id_prefix="csv:"
+    ) as batcher:
         _metric_rows_into(rows, devices, batcher, report)
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import reset_queries
 
 from metrics import services as metric_services
-from metrics.models import Device
+from metrics.models import Device, HealthMetric
 
 # Errors kept on the job (the count goes on); each names a line, a field and a rule.
 MAX_ERRORS = 100
@@ -144,12 +144,23 @@ class MetricBatcher:
     again replays what was already committed instead of writing it twice."""
 
     def __init__(
-        self, *, user, report: ImportReport, key_prefix: str, batch_size: int = BATCH_SIZE
+        self,
+        *,
+        user,
+        report: ImportReport,
+        key_prefix: str,
+        batch_size: int = BATCH_SIZE,
+        content_id_prefix: str = "",
     ) -> None:
         self.user = user
         self.report = report
         self.key_prefix = key_prefix
         self.batch_size = batch_size
+        # External ids with this prefix are hashes of the sample's content (`stable_id`, made
+        # by the Apple Health and CSV importers): a stored one means an identical stored
+        # sample, counted as a duplicate without being sent again (a re-import of a large
+        # export is mostly such samples). Ids given by the file itself are always sent.
+        self.content_id_prefix = content_id_prefix
         self._buffers: dict[int, _Buffer] = {}
         self._sequence = 0
 
@@ -183,8 +194,31 @@ class MetricBatcher:
         if exc_type is None or issubclass(exc_type, ImportFailed):
             self.close()
 
+    def _drop_stored(self, buffer: _Buffer) -> None:
+        ids = [i for i in buffer.external_ids if i.startswith(self.content_id_prefix)]
+        if not ids:
+            return
+        stored = set(
+            HealthMetric.objects.filter(user=self.user, device=buffer.device, external_id__in=ids)
+            .exclude(external_id="")
+            .values_list("external_id", flat=True)
+        )
+        if not stored:
+            return
+        kept = [
+            (sample, line)
+            for sample, line in zip(buffer.samples, buffer.lines, strict=True)
+            if sample.get("external_id") not in stored
+        ]
+        self.report.counts["duplicates"] += len(buffer.samples) - len(kept)
+        buffer.samples = [sample for sample, _ in kept]
+        buffer.lines = [line for _, line in kept]
+
     def _flush(self, buffer: _Buffer) -> None:
+        if self.content_id_prefix:
+            self._drop_stored(buffer)
         if not buffer.samples:
+            buffer.external_ids = set()
             return
         self._sequence += 1
         body = metric_services.device_sync(

@@ -24,6 +24,8 @@ from nutrition.models import NutritionLog
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 BP_TYPES = ("blood_pressure_systolic", "blood_pressure_diastolic")
+# Shown without decimals in the summary table.
+WHOLE_UNITS = {"count", "m", "kcal"}
 
 
 def period(start: date | None, end: date | None, today: date | None = None) -> tuple[date, date]:
@@ -58,11 +60,11 @@ def svg_chart(
     low, high = (0.0 if bars else min(values)), max(values)
     if high - low < 1e-9:
         low, high = low - 1, high + 1
-    span = max((end - start).days, 1)
+    slots = (end - start).days + 1  # one slot per day, values at its centre
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(day: date) -> float:
-        return LEFT + (day - start).days / span * plot_w
+        return LEFT + ((day - start).days + 0.5) / slots * plot_w
 
     def y(value: float) -> float:
         return TOP + (high - value) / (high - low) * plot_h
@@ -83,7 +85,13 @@ def svg_chart(
         f'<text class="label" x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end">'
         f"{end.isoformat()}</text>",
     ]
-    bar_width = max(plot_w / (span + 1) * 0.8, 1.0)
+    if len(series) > 1:
+        for index, (name, _) in enumerate(series):
+            parts.append(
+                f'<text class="legend series-{index}" x="{WIDTH - RIGHT}" '
+                f'y="{TOP + 10 + 13 * index}" text-anchor="end">{escape(name)}</text>'
+            )
+    bar_width = max(plot_w / slots * 0.8, 1.0)
     for index, (name, points) in enumerate(series):
         css = f"series series-{index}"
         if bars:
@@ -189,7 +197,10 @@ def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
         "start": start,
         "end": end,
         "generated_at": timezone.now(),
-        "rows": [{"code": code, **entry} for code, entry in metrics.items()],
+        "rows": [
+            {"code": code, "decimals": 0 if entry["unit"] in WHOLE_UNITS else 1, **entry}
+            for code, entry in metrics.items()
+        ],
         "charts": _charts(metrics, start, end),
         "nutrition": _nutrition(owner, start, end),
         "alerts": list(alerts),
