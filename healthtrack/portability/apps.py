@@ -8,3 +8,8 @@ class PortabilityConfig(AppConfig):
     label = "portability"
     verbose_name = "Import, export and erasure"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registered in every process, so the outbox can run `portability.import_file` by
+        # name in eager mode before anything else imported the module.
+        from healthtrack.portability import tasks  # noqa: F401

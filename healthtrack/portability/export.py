@@ -14,8 +14,8 @@ The JSON export is written one record per line inside its arrays:
     }
 
 It is plain JSON for any reader, and `import_json_export` reads it back line by line (constant
-memory, line numbers in errors). Devices, measurements and diary entries are imported; the
-other sections (profile, goals, insights, share grants, ...) are for the user to keep.
+memory, line numbers in errors). Devices, measurements, diary entries and goals are imported;
+the other sections (profile, insights, share grants, ...) are for the user to keep.
 """
 
 from __future__ import annotations
@@ -295,7 +295,23 @@ def csv_tables(user) -> Iterator[tuple[str, list[str], Iterable[dict[str, Any]]]
 
 _SECTION_START = re.compile(r'^"(\w+)": \[$')
 _HEAD_LINE = re.compile(r'^"(\w+)": (.*?),?$')
-IMPORTED_SECTIONS = {"devices", "metrics", "nutrition_logs"}
+IMPORTED_SECTIONS = {"devices", "metrics", "nutrition_logs", "goals"}
+# What a goal is made of (`goals.services.goal_create`); its progress is computed again.
+GOAL_FIELDS = [
+    "goal_type",
+    "target_value",
+    "title",
+    "description",
+    "metric_type",
+    "unit",
+    "direction",
+    "period_days",
+    "baseline_value",
+    "start_date",
+    "target_date",
+    "priority",
+    "status",
+]
 
 
 def _check_head(head: dict[str, Any]) -> None:
@@ -443,6 +459,38 @@ def import_json_export(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
         _records_into(user, iter_export(fileobj, report), batcher, report)
 
 
+def _store_goal(user, record: dict[str, Any], line, report: ImportReport) -> None:
+    """A goal through `goals.services.goal_create` (its rules); an identical stored goal
+    counts as a duplicate. Skipped while the goals app is not installed."""
+    if goals_model() is None:
+        report.skipped["section goals"] += 1
+        return
+    from goals.services import goal_create
+
+    values = {k: record[k] for k in GOAL_FIELDS if record.get(k) is not None}
+    for name in ("start_date", "target_date"):
+        if isinstance(values.get(name), str):
+            try:
+                values[name] = date.fromisoformat(values[name])
+            except ValueError:
+                report.reject(line=line, errors={name: ["Not a valid date."]})
+                return
+    same = goals_model().objects.filter(
+        user=user,
+        **{k: values.get(k) for k in ("goal_type", "title", "target_value", "start_date")},
+    )
+    if any(goal.description == values.get("description", "") for goal in same):
+        report.counts["duplicates"] += 1
+        return
+    try:
+        goal_create(user=user, **values)
+    except (ValidationError, TypeError) as exc:
+        errors = getattr(exc, "message_dict", None) or {"non_field_errors": ["Not a valid goal."]}
+        report.reject(line=line, errors=errors)
+        return
+    report.counts["created"] += 1
+
+
 def _key(value: Any) -> int | str | None:
     """An exported id usable as a dict key (anything else in a tampered file: None)."""
     return value if isinstance(value, int | str) and not isinstance(value, bool) else None
@@ -489,6 +537,8 @@ def _records_into(user, records, batcher: MetricBatcher, report: ImportReport) -
                 batcher.add(device, sample, line)
             else:
                 _store_without_device(user, sample, line, report)
+        elif section == "goals":
+            _store_goal(user, record, line, report)
         else:
             data = dict(record)
             if data.get("food_name"):

@@ -24,6 +24,20 @@ from nutrition.models import NutritionLog
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 BP_TYPES = ("blood_pressure_systolic", "blood_pressure_diastolic")
+# The goal fields the report shows, where the goals app has them (else all of them).
+GOAL_COLUMNS = [
+    "title",
+    "metric_type",
+    "direction",
+    "target_value",
+    "unit",
+    "current_value",
+    "progress_percent",
+    "on_track",
+    "status",
+    "start_date",
+    "target_date",
+]
 # Shown without decimals in the summary table.
 WHOLE_UNITS = {"count", "m", "kcal"}
 
@@ -170,7 +184,10 @@ def _goals(owner) -> tuple[list[str], list[list[Any]]]:
     if model is None:
         return [], []
     hidden = {"id", "created_at", "updated_at"}
-    fields = [f for f in model._meta.concrete_fields if f.name not in hidden and not f.is_relation]
+    by_name = {f.name: f for f in model._meta.concrete_fields if not f.is_relation}
+    fields = [by_name[name] for name in GOAL_COLUMNS if name in by_name] or [
+        f for name, f in by_name.items() if name not in hidden
+    ]
     rows = [
         [
             getattr(goal, f"get_{f.name}_display")() if f.choices else getattr(goal, f.name)

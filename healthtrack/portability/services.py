@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import AccessLog
+from accounts.outbox import enqueue_on_commit
 from accounts.services import user_soft_delete
 from healthtrack.portability import apple_health, csv_io, export
 from healthtrack.portability.importing import ImportFailed, ImportReport
@@ -43,6 +44,7 @@ IMPORTERS: dict[str, Callable[..., None]] = {
     Kind.CSV_NUTRITION: csv_io.import_nutrition_csv,
     Kind.JSON_EXPORT: export.import_json_export,
 }
+IMPORT_TASK = "portability.import_file"
 # How much of an upload is read to tell its kind.
 SNIFF_BYTES = 64 * 1024
 
@@ -76,9 +78,9 @@ def detect_kind(head: bytes) -> str | None:
 
 
 def import_job_create(*, user, upload: UploadedFile, kind: str | None = None) -> ImportJob:
-    """Store the upload privately, create its job and run it on commit (Celery, queue
-    "imports"). `kind` None: told from the content; a kind the content contradicts is
-    refused (400)."""
+    """Store the upload privately, create its job and run it after commit (Celery task
+    `portability.import_file`, queue "imports", sent through the outbox). `kind` None: told
+    from the content; a kind the content contradicts is refused (400)."""
     if kind is not None and kind not in Kind.values:
         raise ValidationError({"kind": [f"Unknown kind; use one of: {', '.join(Kind.values)}."]})
     upload.seek(0)
@@ -93,15 +95,14 @@ def import_job_create(*, user, upload: UploadedFile, kind: str | None = None) ->
     elif detected is not None and detected != kind:
         raise ValidationError({"kind": [f"The file looks like a {detected} file, not {kind}."]})
 
-    from healthtrack.portability import tasks
-
     with transaction.atomic():
         job = ImportJob(
             user=user, kind=kind, original_name=(upload.name or "")[-255:], size=upload.size or 0
         )
         job.file.save(upload.name or "upload", upload, save=False)
         job.save()
-        transaction.on_commit(lambda: tasks.import_file.delay(job.pk))
+        # Through the outbox: a broker outage leaves the job pending, not the upload failed.
+        enqueue_on_commit(IMPORT_TASK, {"job_id": job.pk}, dedupe_key=f"import:{job.pk}")
     return job
 
 

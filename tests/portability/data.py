@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from accounts.sharing import share_grant_create
+from goals.services import goal_create
 from metrics.services import device_create, device_sync, metric_create
 from nutrition.models import Food
 from nutrition.services import nutrition_log_create, nutrition_targets_set
@@ -107,7 +108,22 @@ def populate(user) -> dict:
         message="151/? mmHg on 2 March",
         created_at=BASE + timedelta(hours=10),
     )
+    goal = goal_create(
+        user=user,
+        goal_type="steps",
+        target_value=8000,
+        title="Walk more",
+        description="Dr Smith's advice",
+        start_date=date(2026, 3, 1),
+    )
     grant = share_grant_create(
         owner=user, metric_types=["steps"], date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)
     ).grant
-    return {"watch": watch, "scale": scale, "food": food, "alert": alert, "grant": grant}
+    return {
+        "watch": watch,
+        "scale": scale,
+        "food": food,
+        "alert": alert,
+        "grant": grant,
+        "goal": goal,
+    }

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -25,10 +27,11 @@ def test_report_is_printable_html_with_summary_charts_alerts_and_nutrition(auth_
         assert f'<tr data-type="{code}">' in html
     # steps, heart rate, sleep, weight, glucose and one for both blood pressure halves
     assert html.count('<svg class="chart"') == 6
-    assert "@media print" in html and "@page" in html
+    assert "/static/portability/report.css" in html
     assert "Blood pressure crisis" in html
     assert "151/? mmHg on 2 March" in html  # the alert's (decrypted) message
-    assert "Goals are not available yet." in html
+    goals = html.split('<table class="goals">')[1].split("</table>")[0]
+    assert "Walk more" in goals and "8000" in goals
     # Steps per day from the rollups: 2,000 on the 2nd, 3,000 on the 3rd -> average 2,500.
     steps_row = html.split('<tr data-type="steps">')[1].split("</tr>")[0]
     assert ">2500<" in steps_row
@@ -73,3 +76,19 @@ def test_svg_chart_draws_bars_for_daily_totals_and_lines_otherwise():
     assert bars.count("<rect") == 2 and "<polyline" not in bars
     assert 'aria-label="Steps &lt;per day&gt;"' in bars
     assert lines.count("<circle") == 2 and "<polyline" in lines
+
+
+def test_report_obeys_the_content_security_policy(auth_client, user):
+    from django.contrib.staticfiles import finders
+
+    response = auth_client.get(URL)
+
+    html = response.content.decode()
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert "<style" not in html and not re.search(r"\sstyle\s*=", html)
+    assert not re.search(r"\son[a-z]+\s*=", html)
+    assert finders.find("portability/report.js")
+    css = Path(finders.find("portability/report.css")).read_text()
+    assert "@media print" in css and "@page" in css

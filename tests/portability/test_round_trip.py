@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 
+from goals.models import HealthGoal
 from healthtrack.portability import csv_io, export
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
@@ -57,6 +58,26 @@ def diary_of(user) -> set[tuple]:
     }
 
 
+def goals_of(user) -> set[tuple]:
+    return {
+        (
+            g.goal_type,
+            g.title,
+            g.description,
+            g.metric_type,
+            g.target_value,
+            g.unit,
+            g.direction,
+            g.period_days,
+            g.start_date,
+            g.target_date,
+            g.priority,
+            g.status,
+        )
+        for g in HealthGoal.objects.filter(user=user)
+    }
+
+
 def rollups_of(user) -> set[tuple]:
     daily = DailyRollup.objects.filter(user=user).values_list(
         "metric_type", "day", "value", "min_value", "max_value", "count"
@@ -82,7 +103,7 @@ def test_json_export_imported_into_another_account_gives_the_same_data(user, oth
 
     assert job.status == ImportJob.Status.DONE, job.errors
     assert job.error_count == 0
-    assert job.summary["created"] == 11 + 3
+    assert job.summary["created"] == 11 + 3 + 1
     assert job.summary["skipped"] == {
         "section insights": 1,
         "section nutrition_targets": 1,
@@ -91,6 +112,7 @@ def test_json_export_imported_into_another_account_gives_the_same_data(user, oth
     assert devices_of(other_user) == devices_of(user)
     assert metrics_of(other_user) == metrics_of(user)
     assert diary_of(other_user) == diary_of(user)
+    assert goals_of(other_user) == goals_of(user)
     assert rollups_of(other_user) == rollups_of(user)
 
 
@@ -101,8 +123,9 @@ def test_importing_an_export_into_its_own_account_adds_nothing(user):
     job = run(user, ImportJob.Kind.JSON_EXPORT, json_export(user))
 
     assert job.summary["created"] == 0
-    assert job.summary["duplicates"] == 11 + 3
+    assert job.summary["duplicates"] == 11 + 3 + 1
     assert (metrics_of(user), diary_of(user), rollups_of(user), devices_of(user)) == before
+    assert HealthGoal.objects.filter(user=user).count() == 1
 
 
 def test_a_reformatted_json_export_still_imports(user, other_user):
