@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("nutrition.api.urls")),
     path("", include("goals.api.urls")),
     path("", include("insights.api.urls")),
+    path("", include("healthtrack.portability.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,5 +27,6 @@ urlpatterns = [
     # The split view serves its start-up script from a URL, so no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("healthtrack.portability.urls")),
     path("", include("accounts.urls")),
 ]
