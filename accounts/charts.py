@@ -120,15 +120,19 @@ def line_chart(
     guides: Sequence[tuple[Number, str]] = (),
     decimals: int | None = None,
     empty_text: str = "No data for this period yet.",
+    connect_gaps: bool = False,
 ) -> Chart:
-    """A line through the points; a `None` breaks it. Each point gets a marker (with a
-    tooltip) up to MAX_MARKERS points; past that only the latest one does."""
+    """A line through the points; a `None` breaks it, unless `connect_gaps` (for values
+    measured now and then, such as weight, where a day without a reading is no break). Each
+    point gets a marker (with a tooltip) up to MAX_MARKERS points; past that only the latest
+    one does."""
     series = _Series.of(points, decimals)
     if series.empty:
         return _empty("line", title, empty_text)
     scale = _Scale.fit([*series.present, *(g for g, _ in guides)])
     marks = []
-    for run in _runs(series.points):
+    runs = [_indexed(series.points)] if connect_gaps else _runs(series.points)
+    for run in runs:
         if len(run) < 2:
             continue  # a lone point is drawn by its marker only
         coords = " ".join(f"{_n(_x(i, series.n))},{_n(scale.y(v))}" for i, _label_, v in run)
@@ -427,9 +431,12 @@ def _axes(series: _Series, scale: _Scale, unit: str) -> list[SafeString]:
         # Counted from the end so the latest point is always labelled.
         if (series.n - 1 - i) % every:
             continue
+        # Every other label is dropped on a phone, where the text is drawn larger (app.css).
+        alternate = " chart-tick-x-alt" if ((series.n - 1 - i) // every) % 2 else ""
         parts.append(
             format_html(
-                '<text class="chart-tick chart-tick-x" x="{}" y="{}">{}</text>',
+                '<text class="chart-tick chart-tick-x{}" x="{}" y="{}">{}</text>',
+                alternate,
                 _n(_x(i, series.n)),
                 base + 18,
                 _label(label),

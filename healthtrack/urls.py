@@ -25,5 +25,9 @@ urlpatterns = [
     # The split view serves its start-up script from a URL, so no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Browser pages, one URLconf per app.
+    path("", include("metrics.urls")),
+    path("", include("nutrition.urls")),
+    path("", include("insights.urls")),
     path("", include("accounts.urls")),
 ]
