@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from nutrition.models import Food, NutritionLog
@@ -51,13 +51,32 @@ class _DiaryEntryForm(forms.ModelForm):
         data["logged_at"] = self.instance.logged_at
         return data
 
-    def add_service_errors(self, exc: ValidationError) -> None:
+    def _on_form(self, exc: ValidationError) -> ValidationError:
+        """The model's errors keyed by this form's fields: `logged_at` is the time field,
+        a field the form does not show becomes an error of the whole form."""
         if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc)
-            return
+            return exc
+        mapped: dict[str, list] = {}
         for name, errors in exc.error_dict.items():
             field = "time" if name == "logged_at" else name
-            self.add_error(field if field in self.fields else None, errors)
+            if field not in self.fields:
+                if self._implied_by_another_error(name, exc.error_dict):
+                    continue
+                field = NON_FIELD_ERRORS
+            for error in errors:
+                if error.message not in [e.message for e in mapped.get(field, [])]:
+                    mapped.setdefault(field, []).append(error)
+        return ValidationError(mapped)
+
+    def _implied_by_another_error(self, name: str, errors: dict) -> bool:
+        return False
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model validation (nutrition.validation) runs in ModelForm._post_clean.
+        super()._update_errors(self._on_form(errors))
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        self.add_error(None, self._on_form(exc))
 
 
 class FoodEntryForm(_DiaryEntryForm):
@@ -78,6 +97,10 @@ class FoodEntryForm(_DiaryEntryForm):
 
     def service_fields(self) -> dict:
         return {**super().service_fields(), "food": self.food}
+
+    def _implied_by_another_error(self, name: str, errors: dict) -> bool:
+        # Without a valid portion there are no nutrients: the portion's error says it all.
+        return name in ("calories", "water_ml") and ("grams" in errors or "grams" in self.errors)
 
 
 class CustomEntryForm(_DiaryEntryForm):
