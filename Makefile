@@ -66,10 +66,11 @@ worker: install
 beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
-# Metrics benchmark on PostgreSQL (DATABASE_URL's server, database ht_bench); writes
-# bench/results/metrics.json.
+# Benchmarks on PostgreSQL (DATABASE_URL's server; databases ht_bench, ht_bench_dashboard);
+# write bench/results/metrics.json and bench/results/dashboard.json.
 bench: install-dev
 	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

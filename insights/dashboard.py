@@ -2,12 +2,13 @@
 recommendations with their reasoning and an acknowledge button, active alerts (unacknowledged,
 from the last 30 days; never cached), the judgement on the blood-pressure and resting heart
 rate cards (the same thresholds as the alert and recommendation rules), and the quick-log
-actions. Two queries."""
+actions. One query."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,14 +24,27 @@ SEVERITY_TEXT = {"high": "High priority", "medium": "Medium priority", "low": "L
 
 def contribute(panels: Panels, *, user, days: int) -> None:
     dashboard = reverse("dashboard")
-    recommendations = (
+    # One query for both: the current unacknowledged recommendations and the recent
+    # unacknowledged alerts (few rows: at most 5 current recommendations exist).
+    rows = (
         HealthInsight.objects.for_user(user.pk)
-        .recommendations()
-        .current()
         .filter(acknowledged_at__isnull=True)
-        .order_by("rank", "id")[:TOP_RECOMMENDATIONS]
+        .filter(
+            Q(kind=HealthInsight.Kind.RECOMMENDATION, superseded_at__isnull=True)
+            | Q(
+                kind=HealthInsight.Kind.ALERT,
+                created_at__gte=timezone.now() - timedelta(days=ALERT_DAYS),
+            )
+        )
+        .order_by("rank", "-created_at", "-id")
     )
-    for rec in recommendations:
+    recommendations = [r for r in rows if r.kind == HealthInsight.Kind.RECOMMENDATION]
+    alerts = sorted(
+        (r for r in rows if r.kind == HealthInsight.Kind.ALERT),
+        key=lambda r: (r.created_at, r.pk),
+        reverse=True,
+    )
+    for rec in recommendations[:TOP_RECOMMENDATIONS]:
         panels.recommendations.append(
             Item(
                 title=rec.title,
@@ -42,15 +56,6 @@ def contribute(panels: Panels, *, user, days: int) -> None:
                 href=dashboard,
             )
         )
-    alerts = (
-        HealthInsight.objects.for_user(user.pk)
-        .alerts()
-        .filter(
-            acknowledged_at__isnull=True,
-            created_at__gte=timezone.now() - timedelta(days=ALERT_DAYS),
-        )
-        .newest_first()
-    )
     for alert in alerts:
         panels.alerts.append(
             Item(

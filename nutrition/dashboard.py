@@ -1,6 +1,6 @@
 """The nutrition app's part of the dashboard (see accounts.dashboard): today's calories and
-water against the daily targets, in three queries (today's totals, the latest weight and the
-user's own targets, which the calorie and protein targets depend on)."""
+water against the daily targets, in two or three queries (today's totals, the user's own
+targets, and the latest weight unless the weight card holds it)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ def contribute(panels: Panels, *, user, days: int) -> None:
         .on_days(today, today)
         .aggregate(calories=Sum("calories"), water_ml=Sum("water_ml"))
     )
-    targets = daily_targets(user=user, weight_kg=latest_weight_kg(user), on=today)
+    # The weight card (metrics, filled first) already holds the latest weight.
+    weight = panels.cards.get("weight")
+    weight_kg = weight.values.get("kg") if weight is not None else None
+    if weight_kg is None:
+        weight_kg = latest_weight_kg(user)
+    targets = daily_targets(user=user, weight_kg=weight_kg, on=today)
     href = reverse("nutrition")
     # A card only for what was logged today: an empty slot says "No reading yet".
     if totals["calories"] is not None:
