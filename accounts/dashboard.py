@@ -121,6 +121,11 @@ class Panels:
     def has_cards(self) -> bool:
         return bool(self.cards)
 
+    @property
+    def has_charts(self) -> bool:
+        """Any chart with something to draw (a new user's charts are all empty)."""
+        return any(not chart.is_empty for chart in self.charts)
+
 
 def parse_period(value: str | None) -> int:
     try:

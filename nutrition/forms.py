@@ -23,6 +23,18 @@ def default_time(day: date) -> time:
     return now.time().replace(second=0, microsecond=0) if day == now.date() else time(12, 0)
 
 
+def likely_meal(at: time) -> str:
+    """The meal a time of day suggests, preselected on a new entry."""
+    hour = at.hour + at.minute / 60
+    if 5 <= hour < 10.5:
+        return NutritionLog.MealType.BREAKFAST
+    if 11 <= hour < 14.5:
+        return NutritionLog.MealType.LUNCH
+    if 17.5 <= hour < 21.5:
+        return NutritionLog.MealType.DINNER
+    return NutritionLog.MealType.SNACK
+
+
 class _DiaryEntryForm(forms.ModelForm):
     """A diary entry on a given day: `time` gives `logged_at` (UTC) on that day."""
 
@@ -38,6 +50,7 @@ class _DiaryEntryForm(forms.ModelForm):
             self.initial.setdefault("time", self.instance.logged_at.astimezone(UTC).time())
         else:
             self.initial.setdefault("time", default_time(day))
+            self.initial.setdefault("meal_type", likely_meal(self.initial["time"]))
 
     def clean(self):
         cleaned = super().clean()
