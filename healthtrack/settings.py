@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from healthtrack import devkeys
@@ -282,6 +283,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
+        # Goals name nutrients as well as metric types: two choice sets named "metric_type".
+        "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
+        "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
     },
 }
 
@@ -307,6 +311,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "metrics-purge-idempotency-records": {
         "task": "metrics.purge_idempotency_records",
         "schedule": 3600.0,
+    },
+    # Goal windows slide and "on track" moves with the date, even when no data arrives.
+    "goals-recompute-all-goal-progress": {
+        "task": "goals.recompute_all_goal_progress",
+        "schedule": crontab(hour=0, minute=10),
     },
 }
 # One queue per kind of work, so each can get its own workers (`celery worker -Q ingest`).
