@@ -28,6 +28,7 @@ urlpatterns = [
     # Browser pages, one URLconf per app.
     path("", include("metrics.urls")),
     path("", include("nutrition.urls")),
+    path("", include("goals.urls")),
     path("", include("insights.urls")),
     path("", include("accounts.urls")),
 ]

@@ -139,6 +139,7 @@ SIGNED_IN_PAGES = [
     ("metrics", "/metrics/"),
     ("metrics-steps", "/metrics/steps/"),
     ("nutrition", "/nutrition/"),
+    ("goals", "/goals/"),
     ("insights", "/insights/"),
     ("settings-profile", "/settings/profile/"),
     ("settings-devices", "/settings/devices/"),

@@ -96,6 +96,25 @@ def test_the_patient_journey(desktop):
     expect(tab.locator('[data-card="weight"]')).to_contain_text("74.8")
     desktop.screenshot("journey-02-dashboard-readings")
 
+    # A goal, and its progress bar (on the goals page and the dashboard)
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Goals").click()
+    expect(tab.get_by_text("No goals yet")).to_be_visible()
+    tab.get_by_role("link", name="New goal").click()
+    tab.get_by_role("link", name="Steps", exact=True).click()
+    tab.get_by_label("Target").fill("8000")
+    tab.get_by_role("button", name="Set goal").click()
+    expect(tab.get_by_text("Goal “Steps at least 8,000 a day” set.")).to_be_visible()
+    goal_bar = tab.get_by_role("progressbar", name=re.compile("Steps at least 8,000 a day"))
+    expect(goal_bar).to_be_visible()
+    desktop.screenshot("journey-03-goal")
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    goals = tab.get_by_role("region", name="Goals")
+    expect(
+        goals.get_by_role("progressbar", name=re.compile("Steps at least 8,000"))
+    ).to_be_visible()
+    expect(tab.locator('[data-card="steps"]')).to_contain_text("of your 8,000 a day goal")
+    expect(tab.get_by_role("progressbar", name=re.compile("Steps today: 82%"))).to_be_visible()
+
     # A recommendation, acknowledged from the dashboard
     insights_replace_generated(
         user_id=user.pk,
@@ -116,7 +135,7 @@ def test_the_patient_journey(desktop):
     recommendations = tab.get_by_role("region", name="Recommendations")
     expect(recommendations).to_contain_text("Walk a little more each day")
     expect(recommendations).to_contain_text("You averaged 3,500 steps")
-    desktop.screenshot("journey-03-recommendation")
+    desktop.screenshot("journey-04-recommendation")
     recommendations.get_by_role("button", name=re.compile("Got it")).click()
     expect(tab.get_by_text("Acknowledged: “Walk a little more each day”")).to_be_visible()
     expect(tab.get_by_text("No recommendations yet")).to_be_visible()
@@ -134,7 +153,7 @@ def test_the_patient_journey(desktop):
     result = tab.get_by_role("link", name=re.compile(r"^Banana, raw"))
     expect(result).to_be_visible()  # drawn by food-search.js, no submit
     expect(tab.locator("#food-search-status")).to_contain_text("found")
-    desktop.screenshot("journey-04-food-search")
+    desktop.screenshot("journey-05-food-search")
     result.click()
     tab.get_by_label("Meal").select_option("snack")
     tab.get_by_label("Portion (g)").fill("120")
@@ -143,7 +162,7 @@ def test_the_patient_journey(desktop):
     expect(tab.get_by_role("region", name="Snack")).to_contain_text("107 kcal")
     log = NutritionLog.objects.get(user=user)
     assert (log.food.name, log.grams, log.calories) == ("Banana, raw", 120, 106.8)
-    desktop.screenshot("journey-05-diary")
+    desktop.screenshot("journey-06-diary")
 
     # Water from the dashboard's quick log
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
@@ -183,6 +202,9 @@ FILLED_PAGES = [
     ("nutrition", "/nutrition/"),
     ("nutrition-add", "/nutrition/{today}/add/?q=apple"),
     ("nutrition-custom", "/nutrition/{today}/add/custom/"),
+    ("goals", "/goals/"),
+    ("goals-new", "/goals/new/"),
+    ("goals-new-weight", "/goals/new/weight/"),
     ("insights", "/insights/"),
     ("settings-devices", "/settings/devices/"),
     ("settings-sharing", "/settings/sharing/"),
