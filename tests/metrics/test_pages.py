@@ -259,3 +259,12 @@ def test_devices_page_lists_only_your_devices(page_client, user, other_user):
 def test_devices_page_without_devices_says_what_to_do(page_client):
     body = page_client.get("/settings/devices/").content.decode()
     assert "No devices yet" in body and 'href="/settings/tokens/"' in body
+
+
+def test_the_metrics_page_and_the_prometheus_endpoint_live_side_by_side(page_client, weight):
+    from django.urls import reverse
+
+    assert reverse("metrics-index") == "/metrics/"
+    page = page_client.get("/metrics/weight/")
+    assert 'href="/metrics/"' in page.content.decode()  # the breadcrumb: the page, not /metrics
+    assert page_client.get("/metrics/").templates[0].name == "metrics/index.html"
