@@ -77,9 +77,10 @@ beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
 # Benchmarks on PostgreSQL (DATABASE_URL's server; databases ht_bench, ht_bench_dashboard);
-# write bench/results/metrics.json and bench/results/dashboard.json.
+# write bench/results/metrics.json, insights.json and dashboard.json.
 bench: install-dev
 	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_insights.py
 	$(BIN)/python bench/bench_dashboard.py
 
 clean:
