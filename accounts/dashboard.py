@@ -75,7 +75,7 @@ class Item:
 
 @dataclass
 class QuickInput:
-    """The one number a quick log asks for (e.g. minutes of a workout)."""
+    """The one value a quick log asks for (minutes of a workout, what you ate)."""
 
     name: str
     label: str
@@ -83,6 +83,7 @@ class QuickInput:
     unit: str = ""
     min: str = "0"
     max: str = ""
+    kind: str = "number"  # or "text"
 
 
 @dataclass

@@ -24,11 +24,15 @@ def contribute(panels: Panels, *, user, days: int) -> None:
         else:
             status, status_text = "warning", "Behind"
         how = "latest" if measure.is_latest else f"{goal['period_days']}-day average"
+        target = format_amount(measure, goal["target_value"])
+        if goal["current_value"] is None:
+            text = f"Target {target}; no complete day of data yet"
+        else:
+            text = f"{format_amount(measure, goal['current_value'])} ({how}) of {target}"
         panels.goals.append(
             Item(
                 title=goal["title"],
-                text=f"{format_amount(measure, goal['current_value'])} ({how}) of "
-                f"{format_amount(measure, goal['target_value'])}",
+                text=text,
                 status=status,
                 status_text=status_text,
                 progress_percent=round(goal["progress_percent"]),

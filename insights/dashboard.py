@@ -100,12 +100,14 @@ def _quick_actions(panels: Panels) -> None:
             "Log workout",
             reverse("quick-log", args=["gym"]),
             input=QuickInput("minutes", "Minutes", "30", "min", "1", "1440"),
+            hidden={"activity": "Workout"},
         ),
         QuickAction(
             "Snack",
-            "Log snack",
+            "Log",
             reverse("quick-log", args=["food"]),
-            input=QuickInput("calories", "Energy", "", "kcal", "0", "10000"),
-            help_text="For a whole meal, use the Nutrition diary.",
+            input=QuickInput("food", "What did you eat?", "", "", kind="text"),
+            help_text="A food from the catalogue, e.g. “apple”. For a whole meal, use the "
+            "Nutrition diary.",
         ),
     ]

@@ -1,5 +1,5 @@
-"""The dashboard's quick-log forms. Each collects one number; the amounts' rules are the
-owning app's (nutrition.validation, metrics.validation), applied by its services."""
+"""The dashboard's quick-log forms. They only parse types; the amounts' rules are the owning
+apps' (nutrition.validation, metrics.validation), applied by the quick-log services."""
 
 from __future__ import annotations
 
@@ -18,13 +18,16 @@ class QuickWaterForm(_QuickForm):
 
 
 class QuickGymForm(_QuickForm):
-    minutes = forms.FloatField(
-        label="Workout (minutes)", error_messages={"required": "Give the workout's minutes."}
+    activity = forms.CharField(label="Activity", required=False, max_length=100)
+    minutes = forms.IntegerField(
+        label="Minutes", error_messages={"required": "Give the workout's minutes."}
     )
 
 
 class QuickFoodForm(_QuickForm):
-    calories = forms.FloatField(
-        label="Energy (kcal)", error_messages={"required": "Give the food's energy in kcal."}
+    food = forms.CharField(
+        label="What did you eat?",
+        max_length=200,
+        error_messages={"required": "Say what you ate, e.g. “an apple”."},
     )
-    description = forms.CharField(label="What", required=False, max_length=200)
+    calories = forms.FloatField(label="Energy (kcal)", required=False)

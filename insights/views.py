@@ -8,7 +8,7 @@ go through `insights.services`, `metrics.services` and `nutrition.services`.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,9 +25,7 @@ from accounts import access
 from insights import services
 from insights.forms import QuickFoodForm, QuickGymForm, QuickWaterForm
 from insights.models import HealthInsight
-from metrics import services as metric_services
-from nutrition import services as nutrition_services
-from nutrition.models import NutritionLog
+from nutrition.forms import likely_meal
 
 PAGE_SIZE = 20
 KINDS = (
@@ -98,11 +96,36 @@ def insight_read(request: HttpRequest, pk: int) -> HttpResponse:
 QUICK_FORMS = {"water": QuickWaterForm, "gym": QuickGymForm, "food": QuickFoodForm}
 
 
+def _quick(kind: str, user, data: dict) -> tuple[str, services.QuickAdvice]:
+    """Log through the quick-log service of `kind`; (what was logged, its advice)."""
+    now = timezone.now().astimezone(UTC)
+    if kind == "water":
+        result = services.quick_water_log(
+            user=user, litres=data["amount_ml"] / 1000, at=now, now=now
+        )
+        return f"{data['amount_ml']:,.0f} ml of water logged.", result
+    if kind == "gym":
+        activity = data["activity"] or "Workout"
+        result = services.quick_exercise_log(
+            user=user, activity=activity, minutes=data["minutes"], ended_at=now
+        )
+        return f"{activity} of {data['minutes']} minutes logged.", result
+    result = services.quick_food_log(
+        user=user,
+        meal=likely_meal(now.time()),
+        food_text=data["food"],
+        at=now,
+        calories=data["calories"],
+    )
+    name = result.entry.get("food") or data["food"]
+    return f"{name} logged ({result.entry['calories'] or 0:,.0f} kcal).", result
+
+
 @login_required
 @require_POST
 def quick_log(request: HttpRequest, kind: str) -> HttpResponse:
-    """Log water, a workout or a snack in one step from the dashboard, then show the advice
-    line about it there."""
+    """Log water, a workout or a snack in one step from the dashboard (insights.services'
+    quick logs), then show what was logged and the advice line about it there."""
     form_class = QUICK_FORMS.get(kind)
     if form_class is None or not access.can_write(request.user, request.user.pk):
         raise Http404
@@ -110,40 +133,11 @@ def quick_log(request: HttpRequest, kind: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, form.error_text())
         return redirect("dashboard")
-    now = timezone.now().astimezone(UTC)
     try:
-        if kind == "water":
-            nutrition_services.nutrition_log_create(
-                user=request.user,
-                meal_type=NutritionLog.MealType.DRINK,
-                description="Water",
-                water_ml=form.cleaned_data["amount_ml"],
-                logged_at=now,
-            )
-            done = f"{form.cleaned_data['amount_ml']:,.0f} ml of water logged."
-        elif kind == "gym":
-            minutes = form.cleaned_data["minutes"]
-            metric_services.metric_create(
-                user=request.user,
-                metric_type="exercise",
-                value=minutes,
-                unit="min",
-                recorded_at=now - timedelta(minutes=minutes),
-                end_at=now,
-                notes="Quick log: workout",
-            )
-            done = f"Workout of {minutes:g} minutes logged."
-        else:
-            nutrition_services.nutrition_log_create(
-                user=request.user,
-                meal_type=NutritionLog.MealType.SNACK,
-                description=form.cleaned_data["description"] or "Snack",
-                calories=form.cleaned_data["calories"],
-                logged_at=now,
-            )
-            done = f"{form.cleaned_data['calories']:,.0f} kcal logged."
+        done, result = _quick(kind, request.user, form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("dashboard")
     messages.success(request, done)
+    messages.info(request, result.message, extra_tags="advice")
     return redirect("dashboard")

@@ -43,7 +43,7 @@ def _calories_card(panels: Panels, calories: float, target: float | None, href: 
         detail = f"of {target:,.0f} kcal target ({percent}%)"
     else:
         percent = None
-        detail = "No target yet: add your profile and a weight"
+        detail = "No target yet: it needs your birth date, sex, height and weight"
     panels.cards["calories"] = Card(
         label="Calories today",
         value=f"{calories:,.0f}",

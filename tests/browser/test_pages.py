@@ -6,7 +6,7 @@ search without JavaScript, and every main page filled with data on a desktop and
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from accounts.demo import DEMO_PASSWORD, seed_demo
 from accounts.models import User
+from insights.cache import release_debounce
 from insights.models import HealthInsight
 from insights.rules import Recommendation
 from insights.services import insights_replace_generated
@@ -44,9 +45,16 @@ def log_in(tab, username: str, password: str) -> None:
     expect(tab).to_have_url(re.compile(r"/dashboard/$"))
 
 
-def today_label() -> str:
-    today = timezone.now().astimezone(UTC).date()
-    return f"{today.day} {today:%b}"
+def today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def yesterday() -> date:
+    return today() - timedelta(days=1)
+
+
+def day_label(day: date) -> str:
+    return f"{day.day} {day:%b}"
 
 
 def test_the_patient_journey(desktop):
@@ -62,9 +70,18 @@ def test_the_patient_journey(desktop):
     expect(tab.get_by_text("No charts yet")).to_be_visible()
     user = User.objects.get(username="jo")
 
-    # A weight reading: first refused (the API's rule, input kept), then in pounds
+    # The height in the profile (for the BMI), then a weight reading of yesterday: first
+    # refused (the API's rule, the input kept), then in pounds
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    tab.get_by_label("Height (cm)").fill("170")
+    tab.get_by_role("button", name="Save profile").click()
+    expect(tab.get_by_text("Your profile is saved")).to_be_visible()
+    # The profile change ran the recommendations (eagerly) and holds the debounce window;
+    # the weight below should run them again at once, as it would after the window.
+    release_debounce(user.pk)
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics").click()
     tab.get_by_role("link", name="Add a weight reading").click()
+    tab.get_by_label("Date and time (UTC)").fill(f"{yesterday().isoformat()}T08:00")
     tab.get_by_label("Weight").fill("2000")
     tab.get_by_role("button", name="Add reading").click()
     expect(tab.locator("#id_value_error")).to_contain_text("Outside the plausible range")
@@ -90,10 +107,15 @@ def test_the_patient_journey(desktop):
     weight_chart = tab.get_by_role("img", name="Weight")
     expect(steps_chart).to_be_visible()
     expect(weight_chart).to_be_visible()
-    expect(steps_chart.locator("title", has_text=f"{today_label()}: 6,543 steps")).to_have_count(1)
-    expect(weight_chart.locator("title", has_text=f"{today_label()}: 74.8 kg")).to_have_count(1)
+    expect(
+        steps_chart.locator("title", has_text=f"{day_label(today())}: 6,543 steps")
+    ).to_have_count(1)
+    expect(
+        weight_chart.locator("title", has_text=f"{day_label(yesterday())}: 74.8 kg")
+    ).to_have_count(1)
     expect(tab.locator('[data-card="steps"]')).to_contain_text("6,543")
     expect(tab.locator('[data-card="weight"]')).to_contain_text("74.8")
+    expect(tab.locator('[data-card="weight"]')).to_contain_text("Weighed yesterday")
     desktop.screenshot("journey-02-dashboard-readings")
 
     # A goal, and its progress bar (on the goals page and the dashboard)
@@ -115,35 +137,22 @@ def test_the_patient_journey(desktop):
     expect(tab.locator('[data-card="steps"]')).to_contain_text("of your 8,000 a day goal")
     expect(tab.get_by_role("progressbar", name=re.compile("Steps today: 82%"))).to_be_visible()
 
-    # A recommendation, acknowledged from the dashboard
-    insights_replace_generated(
-        user_id=user.pk,
-        recommendations=[
-            Recommendation(
-                type="low_steps",
-                title="Walk a little more each day",
-                severity="medium",
-                score=0.3,
-                reasoning="You averaged 3,500 steps a day over the last 3 days; aim for 5,000.",
-                actions=("Take a 10-minute walk after lunch.",),
-                related_metric="steps",
-            )
-        ],
-        generated_at=timezone.now(),
-    )
-    tab.reload()
+    # A recommendation worked out by the insights pipeline from the height and the weight
+    # (BMI 25.9), with its reasoning, acknowledged from the dashboard
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     recommendations = tab.get_by_role("region", name="Recommendations")
-    expect(recommendations).to_contain_text("Walk a little more each day")
-    expect(recommendations).to_contain_text("You averaged 3,500 steps")
+    expect(recommendations).to_contain_text("Work towards a healthy weight")
+    expect(recommendations).to_contain_text("BMI of 25.9")
     desktop.screenshot("journey-04-recommendation")
-    recommendations.get_by_role("button", name=re.compile("Got it")).click()
-    expect(tab.get_by_text("Acknowledged: “Walk a little more each day”")).to_be_visible()
-    expect(tab.get_by_text("No recommendations yet")).to_be_visible()
-    assert HealthInsight.objects.get(user=user).acknowledged_at is not None
+    recommendations.get_by_role("button", name=re.compile("Got it.*healthy weight")).click()
+    expect(tab.get_by_text("Acknowledged: “Work towards a healthy weight”")).to_be_visible()
+    expect(recommendations).not_to_contain_text("Work towards a healthy weight")
+    rec = HealthInsight.objects.get(user=user, insight_type="weight_management")
+    assert rec.acknowledged_at is not None
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Insights").click()
-    expect(tab.get_by_role("listitem").filter(has_text="Walk a little more")).to_contain_text(
-        "Acknowledged"
-    )
+    expect(
+        tab.get_by_role("listitem").filter(has_text="Work towards a healthy weight")
+    ).to_contain_text("Acknowledged")
 
     # A meal from the catalogue, found as you type
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Nutrition").click()
@@ -168,6 +177,8 @@ def test_the_patient_journey(desktop):
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     tab.get_by_role("button", name="+250 ml of water").click()
     expect(tab.get_by_text("250 ml of water logged.")).to_be_visible()
+    expect(tab.locator(".message-advice")).to_contain_text("Advice:")
+    desktop.screenshot("journey-07-quick-log-advice")
     expect(tab.locator('[data-card="water"]')).to_contain_text("250")
     assert desktop.problems == []
 

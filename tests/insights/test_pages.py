@@ -79,24 +79,43 @@ def test_someone_elses_insight_is_404(page_client, other_user):
     assert not insight.is_read and insight.acknowledged_at is None
 
 
-def test_quick_log_water_workout_and_snack(page_client, user):
+def test_quick_log_water_shows_what_was_logged_and_the_advice_line(page_client, user):
     response = page_client.post("/quick-log/water/", {"amount_ml": "250"}, follow=True)
     assert response.redirect_chain[-1][0] == "/dashboard/"
-    assert "250 ml of water logged." in response.content.decode()
-    page_client.post("/quick-log/gym/", {"minutes": "45"})
-    page_client.post("/quick-log/food/", {"calories": "180", "description": "Apple"})
-    water, snack = NutritionLog.objects.filter(user=user).order_by("id")
+    body = response.content.decode()
+    assert "250 ml of water logged." in body
+    assert "message-advice" in body and "Advice:" in body
+    assert "L to go today" in body or "target is reached" in body or "short of your" in body
+    water = NutritionLog.objects.get(user=user)
     assert (water.water_ml, water.meal_type) == (250, "drink")
-    assert (snack.calories, snack.description, snack.meal_type) == (180, "Apple", "snack")
+
+
+def test_quick_log_workout_and_food_use_the_advice_services(page_client, user):
+    response = page_client.post(
+        "/quick-log/gym/", {"activity": "Cycling", "minutes": "45"}, follow=True
+    )
+    body = response.content.decode()
+    assert "Cycling of 45 minutes logged." in body and "Advice:" in body
+    assert "45 min of cycling logged" in body  # the advice line names it
     workout = HealthMetric.objects.get(user=user, metric_type="exercise")
     assert workout.value == 45 and workout.end_at - workout.recorded_at == timedelta(minutes=45)
+    response = page_client.post("/quick-log/food/", {"food": "an apple"}, follow=True)
+    body = response.content.decode()
+    assert "Apples, raw, with skin logged" in body or "logged (" in body
+    assert "Advice:" in body
+    snack = NutritionLog.objects.get(user=user)
+    assert snack.food is not None and snack.grams == 100
+    page_client.post("/quick-log/food/", {"food": "Grandma's cake", "calories": "320"})
+    assert NutritionLog.objects.filter(user=user, calories=320, food=None).exists()
 
 
 def test_quick_log_errors_are_shown_and_nothing_is_written(page_client, user):
     response = page_client.post("/quick-log/gym/", {"minutes": "5000"}, follow=True)
     assert "Outside the plausible range for exercise" in response.content.decode()
+    response = page_client.post("/quick-log/food/", {"food": "zzqx stew"}, follow=True)
+    assert "give calories to log it as your own entry" in response.content.decode()
     response = page_client.post("/quick-log/food/", {}, follow=True)
-    assert "Give the food&#x27;s energy in kcal." in response.content.decode()
+    assert "Say what you ate" in response.content.decode()
     assert page_client.post("/quick-log/coffee/", {}).status_code == 404
     assert not HealthMetric.objects.filter(user=user).exists()
     assert not NutritionLog.objects.filter(user=user).exists()
