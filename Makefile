@@ -77,11 +77,13 @@ beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
 # Benchmarks on PostgreSQL (DATABASE_URL's server, database ht_bench); write
-# bench/results/metrics.json, insights.json and import.json (a 200 MB Apple Health import).
+# bench/results/metrics.json, insights.json, import.json (a 200 MB Apple Health import) and
+# dashboard.json (database ht_bench_dashboard).
 bench: install-dev
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_insights.py
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -28,5 +28,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("healthtrack.portability.urls")),
+    # Browser pages, one URLconf per app.
+    path("", include("metrics.urls")),
+    path("", include("nutrition.urls")),
+    path("", include("goals.urls")),
+    path("", include("insights.urls")),
     path("", include("accounts.urls")),
 ]
