@@ -43,11 +43,20 @@ def test_admin_changelists_load_with_a_constant_number_of_queries(
 def test_admin_for_non_superuser_staff_is_scoped_by_access(client, user, other_user):
     from django.contrib.auth.models import Permission
 
+    from accounts.care import care_team_add, clinician_enable_admin
+    from tests.accounts.factories import ClinicianFactory
+
+    # Staff who are neither superusers nor admin clinicians see no health data at all.
     staff = UserFactory(is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_healthmetric"))
     HealthMetricFactory(user=other_user)
-    mine = HealthMetricFactory(user=staff)
+    mine = HealthMetricFactory(user=user)
     client.force_login(staff)
+    assert client.get("/admin/metrics/healthmetric/").status_code == 403
+    # An admin clinician sees their care-team patients' rows only.
+    doctor = clinician_enable_admin(user=ClinicianFactory())
+    care_team_add(clinician=doctor, patient=user)
+    client.force_login(doctor)
     response = client.get("/admin/metrics/healthmetric/")
     assert response.status_code == 200
     assert list(response.context["cl"].queryset) == [mine]
