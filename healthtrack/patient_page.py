@@ -43,11 +43,19 @@ def _patient_or_404(viewer, user_id: int):
     return patient
 
 
-def _goals(user_id: int) -> list | None:
-    """The patient's goals, or None while the goals app has no `HealthGoal` model."""
+def goal_model():
+    """`goals.HealthGoal`, or None while the goals app does not have it (it lands later;
+    read by name so this page works before and after)."""
     try:
-        model = apps.get_model("goals", "HealthGoal")
+        return apps.get_model("goals", "HealthGoal")
     except LookupError:
+        return None
+
+
+def _goals(user_id: int) -> list | None:
+    """The patient's goals, or None while there is no goals model."""
+    model = goal_model()
+    if model is None:
         return None
     try:
         return list(model.objects.filter(user_id=user_id).order_by("-pk")[:MAX_GOALS])

@@ -121,3 +121,16 @@ def test_openapi_schema_describes_every_metrics_endpoint(client, tmp_path):
                 assert {"jwtAuth": []} in operation["security"]
             if method in ("post", "put", "patch"):
                 assert {"400", "413", "415"} <= codes, (path, method)
+
+
+def test_superuser_device_edits_in_the_admin_go_through_the_service(superuser_client, user):
+    from unittest import mock
+
+    device = DeviceFactory(user=user, priority=100)
+    url = f"/admin/metrics/device/{device.pk}/change/"
+    with mock.patch("metrics.admin.services.device_update") as device_update:
+        response = superuser_client.post(url, {"name": "Renamed", "priority": 5})
+    assert response.status_code == 302
+    kwargs = device_update.call_args.kwargs
+    # The stored row (old priority) is handed over, so the service sees the change.
+    assert (kwargs["device"].priority, kwargs["name"], kwargs["priority"]) == (100, "Renamed", 5)
