@@ -48,6 +48,9 @@ test-replicas: install-dev
 	DATABASE_REPLICA_URLS="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/replica-alias.sqlite3}" \
 		$(BIN)/pytest tests/healthtrack/test_replica_router.py
 
+test-browser: install-dev
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -304,3 +304,39 @@ auditlog.register(CareTeam)
 auditlog.register(ShareGrant, exclude_fields=["token_hash", "code_hash"])
 # AccessLog is itself the audit trail (append-only); it is not registered with auditlog, which
 # would only duplicate each read as a "create" row.
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token a user gives a third-party app (`Authorization: Token <token>`).
+
+    Only the SHA-256 hash of the token is stored, never the token: the owner sees it once, at
+    creation. `prefix` (its first characters) lets the owner tell tokens apart in a list.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+auditlog.register(ApiToken, exclude_fields=["key_hash", "last_used_at"])

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 
 @transaction.atomic
@@ -30,8 +30,11 @@ def user_revoke_tokens(*, user: User) -> int:
 
 @transaction.atomic
 def user_soft_delete(*, user: User) -> None:
-    """Deactivate now; the data stays until the retention job purges it."""
+    """Deactivate now and revoke every credential (refresh tokens, personal API tokens);
+    the data stays until the retention job purges it."""
+    now = timezone.now()
     user.is_active = False
-    user.deleted_at = timezone.now()
+    user.deleted_at = now
     user.save(update_fields=["is_active", "deleted_at"])
     user_revoke_tokens(user=user)
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)

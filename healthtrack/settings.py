@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "healthtrack.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "healthtrack.security.SecurityHeadersMiddleware",
     "healthtrack.middleware.OptionalTrailingSlashMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -239,6 +240,7 @@ SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.authentication.AuditedJWTAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -368,6 +370,31 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (healthtrack.security): scripts and styles from our origin only,
+# no 'unsafe-inline'. Templates must not carry inline scripts, handlers or style="" attributes.
+CSP_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# The API documentation UIs are served from the app (drf-spectacular-sidecar), with no inline
+# script (Swagger UI in its split form); both inject <style> elements at run time.
+CSP_PATH_POLICIES = {
+    prefix: {
+        **CSP_POLICY,
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "worker-src": ["'self'", "blob:"],
+    }
+    for prefix in ("/api/docs/", "/api/redoc/")
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

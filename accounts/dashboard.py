@@ -1,0 +1,116 @@
+"""What the dashboard shows, gathered from the apps that own the data.
+
+`accounts` is the base app and imports no other app. So the dashboard asks each installed app
+for its part, the same way the demo data is gathered: an app that has something to show adds a
+`dashboard.py` module with
+
+    def contribute(panels: Panels, *, user, days: int) -> None:
+        panels.cards["steps"] = Card(label="Steps", value="8,432", detail="of 10,000 goal", ...)
+        panels.charts.append(bar_chart(points, title="Steps", unit="steps"))
+
+Nothing here invents a value: a slot nobody fills renders as an empty state.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.apps import apps
+
+from accounts.charts import Chart
+
+PERIODS = (7, 30, 90)
+DEFAULT_PERIOD = 7
+
+# The "today" cards, in display order: (key, label). Apps fill them by key.
+CARD_SLOTS = (
+    ("steps", "Steps today"),
+    ("sleep", "Last night's sleep"),
+    ("resting_heart_rate", "Resting heart rate"),
+    ("weight", "Latest weight"),
+    ("blood_pressure", "Latest blood pressure"),
+    ("calories", "Calories today"),
+    ("water", "Water today"),
+)
+
+
+@dataclass
+class Card:
+    """One "today" card. `status` is "ok", "warning" or "alert" and always comes with
+    `status_text` (the words say it; the colour only repeats it)."""
+
+    label: str
+    value: str
+    unit: str = ""
+    detail: str = ""
+    status: str = ""
+    status_text: str = ""
+    progress_percent: int | None = None  # 0-100, drawn as a <progress> bar when set
+    href: str = ""
+
+
+@dataclass
+class Item:
+    """A goal, a recommendation or an alert, as the dashboard lists it.
+
+    goal: `title`, `progress_percent`, `text` ("6,200 of 10,000 steps"), `status_text`
+    ("On track" / "Behind"); recommendation: `title`, `text` (the reasoning), `status`
+    (severity), `action_url` (acknowledge, POST); alert: `title`, `text`, `status`, `href`.
+    """
+
+    title: str
+    text: str = ""
+    status: str = ""
+    status_text: str = ""
+    progress_percent: int | None = None
+    href: str = ""
+    action_url: str = ""
+    action_label: str = ""
+
+
+@dataclass
+class Panels:
+    cards: dict[str, Card] = field(default_factory=dict)
+    charts: list[Chart] = field(default_factory=list)
+    goals: list[Item] = field(default_factory=list)
+    recommendations: list[Item] = field(default_factory=list)
+    alerts: list[Item] = field(default_factory=list)
+
+    def card_slots(self) -> list[tuple[str, str, Card | None]]:
+        """Every slot in order with its card, or None when no app filled it."""
+        return [(key, label, self.cards.get(key)) for key, label in CARD_SLOTS]
+
+    @property
+    def has_cards(self) -> bool:
+        return bool(self.cards)
+
+
+def parse_period(value: str | None) -> int:
+    try:
+        days = int(value or DEFAULT_PERIOD)
+    except ValueError:
+        return DEFAULT_PERIOD
+    return days if days in PERIODS else DEFAULT_PERIOD
+
+
+def _contributors() -> list[Callable]:
+    found = []
+    for config in apps.get_app_configs():
+        if config.name == "accounts" or "." in config.name:
+            continue
+        if importlib.util.find_spec(f"{config.name}.dashboard") is None:
+            continue
+        module = importlib.import_module(f"{config.name}.dashboard")
+        if hasattr(module, "contribute"):
+            found.append(module.contribute)
+    return found
+
+
+def dashboard_panels(*, user, days: int) -> Panels:
+    panels = Panels()
+    for contribute in _contributors():
+        contribute(panels, user=user, days=days)
+    return panels

@@ -1,0 +1,260 @@
+"""Browser pages of the accounts app: public pages, the dashboard skeleton and settings.
+
+Thin views: a form validates, one service function writes, a message says what happened.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from accounts import access, services
+from accounts.api.ratelimits import account_key
+from accounts.api_tokens import api_token_create, api_token_revoke
+from accounts.dashboard import PERIODS, dashboard_panels, parse_period
+from accounts.forms import (
+    ApiTokenCreateForm,
+    DeleteAccountForm,
+    LoginForm,
+    ProfileForm,
+    SignupForm,
+)
+from accounts.models import ApiToken, User
+
+RETRY_AFTER_SECONDS = 60
+RATE_LIMITED_MESSAGE = (
+    "Too many attempts. For your security we paused this for a minute. "
+    "Wait a minute, then try again."
+)
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def _auth_rate(group, request) -> str:
+    return settings.AUTH_RATE_LIMIT
+
+
+def auth_limited(name: str, template_name: str, form_class, keep: tuple[str, ...]):
+    """Limit POSTs per IP and per account (the username or e-mail typed) to AUTH_RATE_LIMIT.
+
+    Over the limit the page is shown again with a message and status 429, its form unbound
+    but keeping the `keep` fields as typed. The request goes no further: no password is
+    checked, no account created, no e-mail sent.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def limited_view(request, *args, **kwargs):
+            if getattr(request, "limited", False):
+                form = form_class(initial={f: request.POST.get(f, "") for f in keep})
+                response = render(
+                    request,
+                    template_name,
+                    {"form": form, "rate_limited_message": RATE_LIMITED_MESSAGE},
+                    status=429,
+                )
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
+            return view(request, *args, **kwargs)
+
+        for scope, key in (("account", account_key), ("ip", "ip")):
+            limited_view = ratelimit(
+                group=f"web:{name}:{scope}", key=key, rate=_auth_rate, method="POST", block=False
+            )(limited_view)
+        return limited_view
+
+    return decorator
+
+
+# --- public pages ---------------------------------------------------------------------------
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: with the manifest storage the hashed name exists only after
+    # collectstatic, which runs after the URLconf is first imported.
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "landing.html")
+
+
+@sensitive_post_parameters("password1", "password2")
+@never_cache
+@auth_limited("signup", "accounts/signup.html", SignupForm, keep=("username", "email"))
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and (user := form.save()) is not None:
+        login(request, user)
+        messages.success(request, "Welcome to HealthTrack. Your account is ready.")
+        return redirect("dashboard")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@method_decorator(
+    auth_limited("login", "accounts/login.html", LoginForm, keep=("username",)), name="dispatch"
+)
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's rule); says so after logging out."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You have logged out.")
+        return response
+
+
+@method_decorator(
+    auth_limited(
+        "password-reset", "accounts/password_reset_form.html", PasswordResetForm, keep=("email",)
+    ),
+    name="dispatch",
+)
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset_email.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    days = parse_period(request.GET.get("days"))
+    owner = access.get_readable_owner_or_404(request.user, request.user.pk)
+    panels = dashboard_panels(user=owner, days=days)
+    return render(
+        request,
+        "dashboard/index.html",
+        {"panels": panels, "days": days, "periods": PERIODS, "owner": owner},
+    )
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def _own_profile(request: HttpRequest) -> User:
+    """A fresh copy of the signed-in user's row: a rejected form must not alter request.user."""
+    if not access.can_write(request.user, request.user.pk):
+        raise Http404
+    return get_object_or_404(User, pk=request.user.pk)
+
+
+def _own_tokens(request: HttpRequest):
+    # Credentials are the owner's alone: even someone allowed to read this person's health
+    # data (accounts.access) never sees or revokes their tokens.
+    return ApiToken.objects.active().filter(user=request.user)
+
+
+@login_required
+def settings_index(request: HttpRequest) -> HttpResponse:
+    return redirect("settings-profile")
+
+
+@login_required
+def settings_profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=_own_profile(request))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile is saved.")
+        return redirect("settings-profile")
+    return render(request, "settings/profile.html", {"form": form, "section": "profile"})
+
+
+# A new token waits in the session, Fernet-encrypted, for the one page view that shows it:
+# creating is a POST answered by a redirect, so reloading the page never creates another.
+NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
+
+
+def _session_fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.FERNET_KEYS])
+
+
+@login_required
+@never_cache
+def settings_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_SESSION_KEY] = _session_fernet().encrypt(raw.encode()).decode()
+        messages.success(request, f"Token “{token.name}” created. Copy it now.")
+        return redirect("settings-tokens")
+    new_token = None
+    if request.method == "GET" and (sealed := request.session.pop(NEW_TOKEN_SESSION_KEY, None)):
+        try:
+            new_token = _session_fernet().decrypt(sealed.encode()).decode()
+        except InvalidToken:  # the keys were rotated meanwhile: the token cannot be shown
+            new_token = None
+    return render(
+        request,
+        "settings/tokens.html",
+        {
+            "form": form,
+            "tokens": _own_tokens(request),
+            "new_token": new_token,
+            "section": "tokens",
+        },
+    )
+
+
+@login_required
+@require_POST
+def settings_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(_own_tokens(request), pk=pk)
+    api_token_revoke(token=token)
+    messages.success(request, f"Token “{token.name}” revoked. Apps using it can no longer sign in.")
+    return redirect("settings-tokens")
+
+
+@login_required
+@sensitive_post_parameters("password")
+def settings_delete(request: HttpRequest) -> HttpResponse:
+    user = _own_profile(request)
+    form = DeleteAccountForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        services.user_soft_delete(user=user)
+        logout(request)
+        messages.info(request, "Your account is deleted. We are sorry to see you go.")
+        return redirect("landing")
+    return render(request, "settings/delete.html", {"form": form, "section": "delete"})
