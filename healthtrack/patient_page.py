@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.audit import record_access
+from accounts.charts import Chart
 from accounts.models import AccessLog
 from insights.models import HealthInsight
 from metrics import charts, selectors
@@ -79,7 +80,7 @@ def _readings(user_id: int) -> list[dict]:
     return rows
 
 
-def _charts(user_id: int, today: date) -> list[charts.Chart]:
+def _charts(user_id: int, today: date) -> list[Chart]:
     start = today - timedelta(days=CHART_DAYS - 1)
     return [
         charts.metric_chart(

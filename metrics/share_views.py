@@ -24,12 +24,14 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
+from accounts.charts import Chart
 from metrics import charts, selectors
 from metrics.models import DailyRollup
 from metrics.registry import MetricType, get_metric_type
 
 # The chart spans at most this many days (the end of the window); the table lists every day.
 MAX_CHART_DAYS = 366
+DAILY_TITLES = {"sum": "Daily total", "average": "Daily average", "latest": "Last value of the day"}
 
 
 def share_rate(group, request) -> str:
@@ -70,7 +72,7 @@ class AccessCodeForm(forms.Form):
 class SharedMetric:
     metric_type: MetricType
     rows: list[DailyRollup]
-    chart: charts.Chart | None
+    chart: Chart | None
 
 
 def shared_metrics(scope: sharing.ShareScope, *, today: date | None = None) -> list[SharedMetric]:
@@ -87,16 +89,20 @@ def shared_metrics(scope: sharing.ShareScope, *, today: date | None = None) -> l
     result = []
     for code, rows in by_type.items():
         chart = None
+        mtype = get_metric_type(code)
         if chart_start <= chart_end:
             values = {row.day: row.value for row in rows}
-            chart = charts.metric_chart(code, values, chart_start, chart_end)
-        result.append(SharedMetric(get_metric_type(code), rows, chart))
+            chart = charts.metric_chart(
+                code, values, chart_start, chart_end, title=DAILY_TITLES[mtype.aggregation]
+            )
+        result.append(SharedMetric(mtype, rows, chart))
     return result
 
 
 def _private(response):
-    """No referrer (the URL holds the token), not indexed."""
-    response["Referrer-Policy"] = "no-referrer"
+    """Not indexed. The URL holds the token: the site-wide `Referrer-Policy: same-origin`
+    keeps it from other sites (`no-referrer` would make browsers send `Origin: null` with the
+    form and fail Django's CSRF origin check)."""
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

@@ -156,6 +156,4 @@ class ShareLinkDataView(APIView):
         scope = sharing.share_grant_scope(grant)
         payload = shared_payload(grant, scope)
         sharing.share_grant_record_use(grant=grant, request=request)
-        response = Response(payload)
-        response["Referrer-Policy"] = "no-referrer"
-        return response
+        return Response(payload)

@@ -76,9 +76,9 @@ def test_chart_is_inline_svg_from_the_daily_rollups(client, world):
     client.force_login(world.caring)
     body = client.get(url(world.patient)).content.decode()
     main = body.split('id="content-main"')[1].split("<!-- END Content -->")[0]
-    assert main.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox') == 2
+    assert main.count('<svg class="chart-svg"') == 2
     assert "Steps per day" in main and "Resting heart rate" in main
-    assert f"{day.date().isoformat()}: 64 bpm" in main
+    assert f"<title>{day.day} {day:%b}: 64 bpm</title>" in main
     assert "<script" not in main and 'style="' not in main
 
 

@@ -1,5 +1,5 @@
-"""Server-rendered SVG charts (metrics/charts.py): one mark per day with data, gaps for days
-without, an empty state, escaped text, nothing a strict CSP would block."""
+"""Daily metric charts (metrics/charts.py on accounts.charts): bars for summed types, lines for
+the rest, one point per day with gaps for days without data."""
 
 from __future__ import annotations
 
@@ -10,38 +10,30 @@ from metrics import charts
 START = date(2026, 3, 1)
 
 
-def days(values):
-    return [(START + timedelta(days=i), v) for i, v in enumerate(values)]
+def test_summed_types_are_bars_and_the_rest_lines_with_one_point_per_day():
+    end = START + timedelta(days=2)
+    values = {START: 1000.0, end: 3000.0}
+    steps = str(charts.metric_chart("steps", values, START, end))
+    assert steps.count('class="chart-bar"') == 2
+    assert "<title>1 Mar: 1,000 count</title>" in steps and "<td>no data</td>" in steps
+    rhr = str(charts.metric_chart("resting_heart_rate", values, START, end))
+    assert 'class="chart-point"' in rhr and 'class="chart-bar"' not in rhr
 
 
-def test_bar_chart_draws_one_bar_per_day_with_data_and_a_tooltip_each():
-    svg = str(charts.daily_chart(days([100, None, 300]), kind="bar", title="Steps", unit="count"))
-    assert svg.count("<rect") == 2
-    assert "<title>2026-03-01: 100 count</title>" in svg
-    assert "<title>2026-03-03: 300 count</title>" in svg
-    assert "2 of 3 days with data" in svg
+def test_no_data_is_an_empty_state():
+    chart = str(charts.metric_chart("steps", {}, START, START + timedelta(days=6)))
+    assert "No data in this period." in chart and "<svg" not in chart
 
 
-def test_line_chart_breaks_at_days_without_data():
-    svg = str(charts.daily_chart(days([60, 62, None, 61, 63]), kind="line", title="RHR"))
-    assert svg.count("<polyline") == 2 and svg.count("<circle") == 4
+def test_fill_days_marks_missing_days_as_gaps():
+    points = charts.fill_days({START: 5.0}, START, START + timedelta(days=1))
+    assert points == [(START, 5.0), (START + timedelta(days=1), None)]
 
 
-def test_no_data_gives_an_empty_state():
-    svg = str(charts.daily_chart(days([None, None]), kind="bar", title="Steps"))
-    assert "No data in this period" in svg and "<rect" not in svg
-
-
-def test_text_is_escaped_and_there_is_no_script_or_style_attribute():
-    svg = str(charts.daily_chart(days([1, 2]), kind="line", title="<b>x</b>"))
-    assert "<b>" not in svg and "&lt;b&gt;" in svg
-    assert (
-        "<script" not in svg and "style=" not in svg and " on" not in svg.replace("<figcaption", "")
-    )
-
-
-def test_metric_chart_picks_bars_for_summed_types_and_lines_for_the_rest():
-    values = {START: 1000.0, START + timedelta(days=1): 2000.0}
-    end = START + timedelta(days=1)
-    assert "<rect" in str(charts.metric_chart("steps", values, START, end))
-    assert "<polyline" in str(charts.metric_chart("resting_heart_rate", values, START, end))
+def test_values_are_formatted_for_people():
+    assert [charts.format_value(v) for v in (4321, 71.25, 87.0, None)] == [
+        "4,321",
+        "71.2",
+        "87",
+        "–",
+    ]
