@@ -60,6 +60,15 @@ def link(patient):
     )
 
 
+@pytest.fixture
+def limits_on(settings, monkeypatch):
+    """Rate limits on, all attempts in one window: django-ratelimit's windows are fixed per
+    key, so a test crossing a window boundary would otherwise see its count reset."""
+    settings.RATELIMIT_ENABLE = True
+    settings.SHARE_RATE_LIMIT = "3/m"
+    monkeypatch.setattr("django_ratelimit.core._get_window", lambda value, period: 4_102_444_800)
+
+
 def page(link) -> str:
     return link.link_path
 
@@ -139,9 +148,7 @@ def test_expired_revoked_or_unknown_link_is_a_404_page(client, link, end):
     assert not AccessLog.objects.exists()
 
 
-def test_code_attempts_are_rate_limited_per_ip(client, link, settings, patient):
-    settings.RATELIMIT_ENABLE = True
-    settings.SHARE_RATE_LIMIT = "3/m"
+def test_code_attempts_are_rate_limited_per_ip(client, link, limits_on, patient):
     other = sharing.share_grant_create(
         owner=patient, metric_types=["steps"], date_from=today(), date_to=today()
     )
@@ -154,9 +161,7 @@ def test_code_attempts_are_rate_limited_per_ip(client, link, settings, patient):
     assert "1,111" not in refused.content.decode()
 
 
-def test_code_attempts_are_rate_limited_per_link(client, link, settings):
-    settings.RATELIMIT_ENABLE = True
-    settings.SHARE_RATE_LIMIT = "3/m"
+def test_code_attempts_are_rate_limited_per_link(client, link, limits_on):
     for n in range(3):
         client.post(page(link), {"code": "WRONGCODE1"}, REMOTE_ADDR=f"10.0.0.{n}")
     refused = client.post(page(link), {"code": link.code}, REMOTE_ADDR="10.0.0.99")
@@ -215,10 +220,8 @@ def test_api_gives_nothing_for_an_expired_revoked_or_unknown_link(api_client, li
     assert not AccessLog.objects.exists()
 
 
-def test_api_is_rate_limited_per_link(api_client, link, settings):
-    settings.RATELIMIT_ENABLE = True
-    settings.SHARE_RATE_LIMIT = "2/m"
-    for n in range(2):
+def test_api_is_rate_limited_per_link(api_client, link, limits_on):
+    for n in range(3):
         api_client.get(api(link), HTTP_X_SHARE_CODE="WRONGCODE1", REMOTE_ADDR=f"10.1.0.{n}")
     refused = api_client.get(api(link), HTTP_X_SHARE_CODE=link.code, REMOTE_ADDR="10.1.0.9")
     assert refused.status_code == 429 and refused["Retry-After"] == "60"
