@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.api.ratelimits import client_ip_for_ratelimit
+
 
 class _IPThrottle(SimpleRateThrottle):
     def get_rate(self):
@@ -17,6 +19,11 @@ class _IPThrottle(SimpleRateThrottle):
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
+
+    def get_ident(self, request) -> str:
+        # The same client address as the login limits: X-Forwarded-For only behind
+        # TRUSTED_PROXY_COUNT proxies, read at request time.
+        return client_ip_for_ratelimit(request)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
