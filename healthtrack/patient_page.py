@@ -59,7 +59,11 @@ def _goals(user_id: int) -> list | None:
     if model is None:
         return None
     try:
-        return list(model.objects.filter(user_id=user_id).order_by("-pk")[:MAX_GOALS])
+        goals = model.objects.filter(user_id=user_id)
+        # Active first, then the goals app's own order (priority, nearest target date).
+        by_priority = getattr(goals, "by_priority", None)
+        goals = by_priority() if by_priority else goals.order_by("-pk")
+        return sorted(goals[:MAX_GOALS], key=lambda g: getattr(g, "status", "") != "active")
     except FieldError:
         return None
 

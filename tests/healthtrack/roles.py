@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
+from goals.models import HealthGoal
 from insights.models import HealthAlert, HealthInsight
 from metrics import services as metric_services
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
@@ -30,6 +31,7 @@ from nutrition import services as nutrition_services
 from nutrition.models import Food, NutritionLog, NutritionTargets
 from tests.accounts.care_factories import AccessLogFactory, CareTeamFactory, ShareGrantFactory
 from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.goals.factories import HealthGoalFactory
 from tests.insights.factories import AlertFactory, HealthInsightFactory
 
 # Plaintext of encrypted fields: must never reach the change log.
@@ -37,8 +39,9 @@ SECRET_NOTE = "Secret-note-7Q4"
 SECRET_DIARY = "Secret-diary-9K2"
 SECRET_MESSAGE = "Secret-message-3X8"
 SECRET_HISTORY = "Secret-history-5V1"
+SECRET_GOAL = "Secret-goal-8M6"
 SECRET_BIRTHDAY = date(1971, 7, 29)
-SECRETS = [SECRET_NOTE, SECRET_DIARY, SECRET_MESSAGE, SECRET_HISTORY, "1971-07-29"]
+SECRETS = [SECRET_NOTE, SECRET_DIARY, SECRET_MESSAGE, SECRET_HISTORY, SECRET_GOAL, "1971-07-29"]
 
 
 def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
@@ -97,6 +100,7 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
         NutritionTargets: targets,
         HealthInsight: recommendation,
         HealthAlert: HealthAlert.objects.get(pk=alert.pk),
+        HealthGoal: HealthGoalFactory(user=person, description=SECRET_GOAL),
         ShareGrant: ShareGrantFactory(owner=person),
         AccessLog: AccessLogFactory(owner=person),
         User: person,

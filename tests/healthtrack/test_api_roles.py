@@ -1,4 +1,4 @@
-"""The API, role by role, on one patient's objects (metrics, nutrition, insights): the owner,
+"""The API, role by role, on one patient's objects (metrics, nutrition, insights, goals): the owner,
 a clinician with and without the patient in care, a named-grant holder (steps, last 7 days),
 the same after expiry or revocation, a superuser (the API has no superuser door), another
 patient, anonymous. Someone else's data is 404, never 403; reads by anyone but the owner are
@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts import sharing
 from accounts.models import AccessLog
+from goals.models import HealthGoal
 from insights.models import HealthInsight
 from metrics.models import HealthMetric
 from nutrition.models import NutritionLog
@@ -38,6 +39,8 @@ def endpoints(world) -> dict[str, str]:
         "nutrition daily": f"/api/v1/nutrition-logs/daily?user_id={pid}",
         "insights list": f"/api/v1/health-insights/user/{pid}",
         "insight": f"/api/v1/health-insights/{rows[HealthInsight].pk}",
+        "goals list": f"/api/v1/health-goals/user/{pid}",
+        "goal": f"/api/v1/health-goals/{rows[HealthGoal].pk}",
     }
 
 

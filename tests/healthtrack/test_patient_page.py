@@ -100,6 +100,8 @@ def test_goals_section_only_when_the_goals_app_has_its_model(client, world, monk
             def order_by(*args):
                 return ["Walk 8,000 steps a day", "Reach 75 kg"]
 
+            by_priority = None
+
     monkeypatch.setattr(patient_page, "goal_model", lambda: FakeGoals)
     body = client.get(url(world.patient)).content.decode()
     assert 'id="goals-h"' in body and "Walk 8,000 steps a day" in body
