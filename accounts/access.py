@@ -324,6 +324,25 @@ def shared_metrics_q(
     return q
 
 
+def holds_grant_from(viewer, owner_id) -> bool:
+    """`viewer` holds an active named share grant from `owner_id` (some metric types only)."""
+    owner_id = _as_id(owner_id)
+    return owner_id is not None and active_grants_for(viewer, owner_id).exists()
+
+
+def get_metrics_owner_or_404(viewer, owner_id) -> object:
+    """The user whose measurements are asked for, or 404: as `get_readable_owner_or_404`, but
+    a named clinician with an active grant from them gets through too. Narrow the rows with
+    `readable_metrics` afterwards: the grant covers some types over a window only."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not (can_read(viewer, owner_id) or holds_grant_from(viewer, owner_id)):
+        raise Http404
+    user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
+    if user is None:
+        raise Http404
+    return user
+
+
 def readable_metrics(
     queryset: QuerySet,
     viewer,

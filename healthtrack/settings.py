@@ -254,6 +254,8 @@ AUDITLOG_CID_GETTER = "healthtrack.request_id.get_request_id"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
 SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
+# Access-code attempts on a share link's page and API view, per client IP and per link.
+SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -22,6 +22,7 @@ urlpatterns = [
     path("ready", health.ready, name="ready"),
     path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("metrics.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so no inline script (CSP).

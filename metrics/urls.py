@@ -1,8 +1,9 @@
 from django.urls import path
 
-from metrics import views
+from metrics import share_views, views
 
 urlpatterns = [
+    path("share/<str:token>", share_views.share_page, name="share-page"),
     path("metrics/", views.metrics_index, name="metrics-index"),
     path("metrics/<slug:code>/", views.metric_type_page, name="metrics-type"),
     path("metrics/<slug:code>/add/", views.metric_add, name="metrics-add"),

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
@@ -10,7 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
 from accounts.audit import record_read
 from accounts.models import User
 from insights import cache as rec_cache
@@ -48,6 +50,8 @@ def _readable_insights(viewer):
     )
 
 
+# Alerts must reach clinicians at once: no response here may be stored by any cache.
+@method_decorator(never_cache, name="dispatch")
 class _InsightListView(generics.ListAPIView):
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
@@ -105,9 +109,12 @@ class UserInsightListView(_InsightListView):
 
     @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
+        return response
 
 
+@method_decorator(never_cache, name="dispatch")
 class InsightDetailView(generics.GenericAPIView):
     """One insight you may read (else 404). PATCH: its owner marks it read or acknowledged."""
 
@@ -118,7 +125,9 @@ class InsightDetailView(generics.GenericAPIView):
 
     @extend_schema(responses={200: HealthInsightSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
-        return Response(HealthInsightSerializer(self.get_object()).data)
+        insight = self.get_object()
+        audit.record_read(request=request, owner_id=insight.user_id, obj=insight)
+        return Response(HealthInsightSerializer(insight).data)
 
     @extend_schema(
         request=InsightMarkSerializer,

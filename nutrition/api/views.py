@@ -9,7 +9,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (
@@ -89,6 +89,17 @@ class NutritionLogViewSet(
             logs = logs.filter(user=owner)
         return logs
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        if "user_id" in kwargs:
+            audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        log = self.get_object()
+        audit.record_read(request=request, owner_id=log.user_id, obj=log)
+        return Response(self.get_serializer(log).data)
+
     def create(self, request, *args, **kwargs):
         owner = access.acting_owner(request)
         data = NutritionLogInputSerializer(data=request.data)
@@ -142,6 +153,7 @@ class DailyTotalsView(APIView):
             "targets": daily_targets(user=owner, weight_kg=latest_weight_kg(owner), on=end),
             "days": days,
         }
+        audit.record_read(request=request, owner_id=owner.pk)
         return Response(DailyTotalsSerializer(body).data)
 
 
