@@ -116,7 +116,12 @@ class Patient(FastHttpUser):
     concurrency = 1
 
     def _call(self, method: str, name: str, path: str, patient: dict, body=None, headers=None):
-        head = {"Authorization": f"Bearer {patient['token']}"}
+        # Behind a load balancer (the bench server trusts one proxy): each patient has an
+        # address of their own, from IPv6's documentation prefix (a header, never a target).
+        head = {
+            "Authorization": f"Bearer {patient['token']}",
+            "X-Forwarded-For": f"2001:db8::{patient['id']:x}",
+        }
         if headers:
             head.update(headers)
         kwargs = {"name": name, "headers": head}
