@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--workers", type=int, default=0, help="default: from the core count")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--mix", default="design", choices=["design", "writes"])
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of gunicorn")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
@@ -358,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
             "BENCH_PATHS": json.dumps(paths),
             "BENCH_RATE_PER_USER": str(args.rate / 60 / args.vus if args.rate else 0),
             "BENCH_RAW_OUT": str(raw_path),
+            "BENCH_MIX": args.mix,
             "BENCH_WARMUP": "1" if args.smoke else "3",
         }
         locust_cmd = [
@@ -425,7 +427,7 @@ def main(argv: list[str] | None = None) -> dict:
             "duration_s": args.duration, "target_rate_per_min": args.rate, "vus": args.vus,
             "gunicorn": {"worker_class": args.worker_class, "workers": workers,
                          "threads": args.threads if args.worker_class == "gthread" else 1},
-            "celery_concurrency": 1, "optional_endpoints": paths,
+            "celery_concurrency": 1, "optional_endpoints": paths, "mix": args.mix,
             "weights_percent": {k: round(v, 2) for k, v in raw["weights"].items()},
         },
         "cpu_seconds_per_second": cpu,

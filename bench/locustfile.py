@@ -43,11 +43,20 @@ MIX = {
     "aggregates_hour": ("aggregate", 2),
 }
 OPTIONAL = {"recommendations", "goals"}
+# BENCH_MIX=writes: only the writes, in the same proportions (the ingest ceiling).
+KINDS = {"design": {"read", "write", "aggregate"}, "writes": {"write"}}[
+    os.environ.get("BENCH_MIX", "design")
+]
 
 
 def _weights() -> dict[str, float]:
-    active = {n: w for n, (_, w) in MIX.items() if n not in OPTIONAL or n in ENABLED}
-    missing = sum(w for n, (_, w) in MIX.items() if n not in active)
+    active = {
+        n: w
+        for n, (kind, w) in MIX.items()
+        if kind in KINDS and (n not in OPTIONAL or n in ENABLED)
+    }
+    # Optional reads not on this version of the app: their share goes to the other reads.
+    missing = sum(w for n, (kind, w) in MIX.items() if kind in KINDS and n not in active)
     reads = [n for n in active if MIX[n][0] == "read"]
     read_total = sum(active[n] for n in reads)
     for n in reads:  # the reads keep their 80 %
