@@ -115,6 +115,37 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
     return env
 
 
+WARM_PATHS = [
+    "/api/v1/health-metrics/summary",
+    "/api/v1/health-metrics?limit=100",
+    "/api/v1/health-metrics?metric_type=weight&limit=50",
+    "/api/v1/nutrition-logs/daily",
+    "/api/v1/health-insights",
+    "/api/v1/health-metrics/aggregates?metric_type=steps&period=day",
+]
+
+
+def prewarm(port: int, users: list[dict], rounds: int) -> None:
+    """GET every read endpoint `rounds` times in parallel, so that every worker has loaded its
+    URL conf, opened its connections and filled its caches before anything is measured."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(i: int) -> None:
+        user = users[i % len(users)]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{WARM_PATHS[i % len(WARM_PATHS)]}",
+            headers={
+                "Authorization": f"Bearer {user['token']}",
+                "X-Forwarded-For": f"2001:db8::{user['id']:x}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            response.read()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(get, range(rounds * len(WARM_PATHS))))
+
+
 def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -343,7 +374,7 @@ def main(argv: list[str] | None = None) -> dict:
             BIN / "gunicorn", "healthtrack.wsgi", "-b", f"127.0.0.1:{args.port}",
             "--workers", str(workers), "--worker-class", args.worker_class,
             "--max-requests", "20000", "--max-requests-jitter", "2000",
-            "--log-level", "warning", "--backlog", "2048",
+            "--log-level", "warning", "--backlog", "2048", "--preload",
         ]  # fmt: skip
         if args.worker_class == "gthread":
             command += ["--threads", str(args.threads)]
@@ -351,6 +382,7 @@ def main(argv: list[str] | None = None) -> dict:
             command, cwd=ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT
         )
         wait_ready(f"http://127.0.0.1:{args.port}/ready")
+        prewarm(args.port, json.loads(users_file.read_text()), rounds=2 if args.smoke else 8)
 
         locust_env = {
             **env,
@@ -434,9 +466,10 @@ def main(argv: list[str] | None = None) -> dict:
         "database_per_second": {k: round(v / elapsed, 1) for k, v in db.items()},
     }  # fmt: skip
     result = summarise(raw, args.duration, extra)
-    # CPU cost per request of each part, and what two dedicated cores would then serve: less
-    # sensitive to other load on the machine than the latencies are.
-    served = result["overall"]["requests"] or 1
+    # CPU cost per request of each part (over every request locust made, warm-up included, as
+    # the CPU is counted over the whole run), and what the cores would serve doing nothing
+    # else: less sensitive to other load on the machine than the latencies are.
+    served = raw.get("total_requests") or result["overall"]["requests"] or 1
     per_request = {
         k: round(v * elapsed / served * 1000, 2) for k, v in cpu.items() if k != "whole_machine"
     }

@@ -72,11 +72,13 @@ PATHS = json.loads(os.environ.get("BENCH_PATHS", "{}"))
 # --- what every request reports ----------------------------------------------------------
 STATS: dict[str, dict] = {}
 STARTED = time.monotonic()
+TOTAL = [0]  # every request, warm-up included
 
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, response, exception, **kw):
     now = time.monotonic()
+    TOTAL[0] += 1
     entry = STATS.setdefault(
         name,
         {
@@ -112,7 +114,15 @@ def _record(request_type, name, response_time, response_length, response, except
 @events.quitting.add_listener
 def _write(environment, **kw):
     with open(RAW_OUT, "w") as fh:
-        json.dump({"warmup_s": WARMUP_S, "weights": WEIGHTS, "endpoints": STATS}, fh)
+        json.dump(
+            {
+                "warmup_s": WARMUP_S,
+                "weights": WEIGHTS,
+                "total_requests": TOTAL[0],
+                "endpoints": STATS,
+            },
+            fh,
+        )
 
 
 def _iso(moment: datetime) -> str:

@@ -6,6 +6,7 @@ Only the part between the `figures:start` and `figures:end` markers is replaced.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from common import RESULTS, ROOT
@@ -22,6 +23,49 @@ def _load(name: str) -> dict | None:
 def _machine(m: dict) -> str:
     load = m.get("loadavg_before") or m.get("loadavg_1_5_15")
     return f"{m.get('when', '?')}, {m.get('cpus', '?')} cores, load average before {load}"
+
+
+UTILISATION = 0.65  # plan nodes to run at most this busy (the HPA's CPU target)
+NODE_CORES = 2
+
+
+def nodes_needed(rpm: int, cpu_ms: dict) -> dict:
+    """Cores and 2-core nodes per tier for `rpm` requests/min of the mix, from the CPU each
+    request cost each tier in the load test (CPU-bound tiers; I/O headroom not modelled)."""
+    rps = rpm / 60
+
+    def cores(ms: float) -> float:
+        return rps * ms / 1000 / UTILISATION
+
+    web = cores(cpu_ms.get("gunicorn", 0))
+    worker = cores(cpu_ms.get("celery", 0))
+    db = cores(cpu_ms.get("postgresql", 0))
+    redis = cores(cpu_ms.get("redis", 0))
+    return {
+        "web_nodes": max(2, math.ceil(web / NODE_CORES)),
+        "worker_nodes": max(1, math.ceil(worker / NODE_CORES)),
+        "db_cores": round(db, 1),
+        "redis_cores": round(redis, 2),
+    }
+
+
+def capacity_table(load: dict) -> str:
+    cpu = load["cpu_ms_per_request"]
+    rows = [
+        f"**Nodes needed** (from the CPU ms per request above: {cpu}; 2-core nodes at "
+        f"{UTILISATION:.0%} CPU, at least 2 web nodes; docs/scaling.md explains the model):",
+        "",
+        "| requests/min | web nodes | worker nodes | PostgreSQL cores (primary + replicas) "
+        "| Redis cores |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for rpm in (10_000, 100_000, 1_000_000):
+        n = nodes_needed(rpm, cpu)
+        rows.append(
+            f"| {rpm:,} | {n['web_nodes']} | {n['worker_nodes']} | {n['db_cores']} "
+            f"| {n['redis_cores']} |"
+        )
+    return "\n".join(rows)
 
 
 def render() -> str:
@@ -60,6 +104,8 @@ def render() -> str:
             f"{load.get('database_per_second')}.",
             "",
         ]
+    if load and load.get("cpu_ms_per_request"):
+        lines += capacity_table(load), ""
     metrics = _load("metrics.json")
     if metrics:
         lines += [
@@ -71,8 +117,24 @@ def render() -> str:
             *(f"| {k} | {v} |" for k, v in metrics["figures_ms_median"].items()),
             "",
         ]
+    writes = _load("db_writes.json")
+    if writes:
+        lines += [
+            f"**Database write ceiling** (`bench/bench_db_writes.py`, the app's write "
+            f"transactions as SQL, no app in front; {_machine(writes['machine'])}):",
+            "",
+            "| transaction | clients | transactions/s | measurement rows/s |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {kind}{' (' + str(writes['sync_rows']) + ' rows)' if kind == 'sync' else ''} "
+                f"| {r['clients']} | {r['transactions_per_s']} | {r['rows_per_s']} |"
+                for kind in ("sync", "single")
+                for r in writes[kind]
+            ),
+            "",
+        ]
     for name in sorted(p.name for p in RESULTS.glob("*.json")):
-        if name in {"load.json", "metrics.json", "scale.json"}:
+        if name in {"load.json", "metrics.json", "scale.json", "db_writes.json"}:
             continue
         other = _load(name)
         figures = other.get("figures_ms_median") if isinstance(other, dict) else None
