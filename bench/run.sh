@@ -14,12 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+MODE="${1:-}"
+set --  # .ci/services.sh reads its own arguments (extra packages): give it none
 
 . .ci/services.sh
 export DATABASE_URL="${DATABASE_URL:-postgres://healthtrack:healthtrack@127.0.0.1:$PGPORT/healthtrack}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
 
-if [ "${1:-}" = "--smoke" ]; then
+if [ "$MODE" = "--smoke" ]; then
   exec $PY bench/load.py --smoke
 fi
 

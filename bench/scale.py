@@ -131,10 +131,16 @@ def _months(first: date, last: date):
 
 
 def build_partitioned(cursor) -> dict:
-    """bench_metric_part: the measurements, range-partitioned by month (kept between runs
-    while its row count matches the source table's)."""
-    cursor.execute("SELECT count(*), min(recorded_at), max(recorded_at) FROM metrics_healthmetric")
-    rows, lo, hi = cursor.fetchone()
+    """bench_metric_part: the generated measurements (ids 1..N of bench/generate.py; rows the
+    load test added later are left out, so the copy stays valid between runs),
+    range-partitioned by month. Kept while its row count matches the dataset's."""
+    cursor.execute("SELECT measurements FROM bench_dataset WHERE id = 1")
+    rows = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT min(recorded_at), max(recorded_at) FROM metrics_healthmetric WHERE id <= %s",
+        [rows],
+    )
+    lo, hi = cursor.fetchone()
     cursor.execute("SELECT to_regclass('bench_metric_part') IS NOT NULL")
     if cursor.fetchone()[0]:
         cursor.execute("SELECT count(*) FROM bench_metric_part")
@@ -146,6 +152,7 @@ def build_partitioned(cursor) -> dict:
         "CREATE TABLE bench_metric_part (LIKE metrics_healthmetric INCLUDING DEFAULTS "
         "INCLUDING CONSTRAINTS, PRIMARY KEY (id, recorded_at)) PARTITION BY RANGE (recorded_at)"
     )
+    # Months of the data and two ahead (where today's writes land), plus a default partition.
     for start, end in _months(lo.date(), (hi + timedelta(days=62)).date()):
         cursor.execute(
             f"CREATE TABLE bench_metric_part_{start:%Y_%m} PARTITION OF bench_metric_part "
@@ -153,7 +160,9 @@ def build_partitioned(cursor) -> dict:
         )
     cursor.execute("CREATE TABLE bench_metric_part_default PARTITION OF bench_metric_part DEFAULT")
     cursor.execute("SET maintenance_work_mem = '512MB'")
-    cursor.execute("INSERT INTO bench_metric_part SELECT * FROM metrics_healthmetric")
+    cursor.execute(
+        "INSERT INTO bench_metric_part SELECT * FROM metrics_healthmetric WHERE id <= %s", [rows]
+    )
     for statement in PARTITION_INDEXES:
         cursor.execute(statement)
     cursor.execute("VACUUM ANALYZE bench_metric_part")
