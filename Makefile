@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
+.PHONY: run test test-services test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,14 @@ run: migrate
 	@echo "HealthTrack on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Everything but the degraded-service tests (those start and stop real servers).
 test: install-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not services" $(PYTEST_ARGS)
+
+# Degraded services: each test starts its own redis-server / PostgreSQL cluster on a free
+# port, stops it mid-test and checks the app degrades (never the shared 5432 / 6379).
+test-services: install-dev
+	$(BIN)/pytest -m services $(PYTEST_ARGS)
 
 # Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one).
 # --reuse-db: PgBouncer keeps server connections pooled, so the test database is not dropped.

@@ -340,3 +340,66 @@ class ApiToken(models.Model):
 
 
 auditlog.register(ApiToken, exclude_fields=["key_hash", "last_used_at"])
+
+
+# --- Login lock-out and the task outbox -----------------------------------------------------
+# Writes go through accounts.lockout and accounts.outbox.
+
+
+class LoginLockout(models.Model):
+    """Consecutive failed logins of one account, and the lock they led to.
+
+    In the database rather than the cache: every process sees it, a Redis outage or eviction
+    cannot lift a lock, and it is written only on failures (and cleared by a success)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="login_lockout"
+    )
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"login lock-out of user {self.user_id}"
+
+
+class OutboxTaskQuerySet(models.QuerySet):
+    def pending(self) -> OutboxTaskQuerySet:
+        return self.filter(sent_at__isnull=True)
+
+
+class OutboxTask(models.Model):
+    """A Celery task to send once the transaction that wrote it commits (transactional
+    outbox): a write and its follow-up work commit together, and a broker outage only delays
+    the work. `kwargs` holds ids, types and dates - never health values."""
+
+    task_name = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict, blank=True)
+    # At most one pending row per key: later writes before the send share the same task.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutboxTaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=models.Q(sent_at__isnull=True),
+                name="outbox_one_pending_per_key",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_pending_idx"
+            ),
+            models.Index(fields=["sent_at"], name="outbox_sent_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        state = "sent" if self.sent_at else "pending"
+        return f"{self.task_name} ({state})"

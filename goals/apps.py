@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class GoalsConfig(AppConfig):
     name = "goals"
+
+    def ready(self) -> None:
+        from goals import receivers  # noqa: F401  (connects the signal receivers)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from healthtrack import devkeys
@@ -48,6 +49,8 @@ else:
     _keys = {name: env.str(name, default="") or _dev[name] for name in _KEY_NAMES}
 
 SECRET_KEY = _keys["SECRET_KEY"]
+if PRODUCTION and _keys["JWT_SIGNING_KEY"] == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
 # Field encryption (django-fernet-fields-v2): the first key encrypts, every key decrypts.
 # Real Fernet keys, independent of SECRET_KEY, comma-separated in the environment.
 FERNET_KEYS = [k.strip() for k in _keys["FERNET_KEYS"].split(",") if k.strip()]
@@ -79,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -97,6 +101,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "healthtrack.request_id.RequestIdMiddleware",
+    # One access-log line and one latency observation per request (healthtrack/observability).
+    "healthtrack.observability.ObservabilityMiddleware",
+    # Before anything that can answer on its own (CommonMiddleware, WhiteNoise).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "healthtrack.security.SecurityHeadersMiddleware",
     "healthtrack.middleware.OptionalTrailingSlashMiddleware",
@@ -207,6 +215,17 @@ API_THROTTLE_RATES = {
 }
 # Login, register, token and password reset: per IP and per account (django-ratelimit).
 AUTH_RATE_LIMIT = env.str("AUTH_RATE_LIMIT", default="10/m")
+# The client address behind TRUSTED_PROXY_COUNT proxies (never a client-sent header alone).
+RATELIMIT_IP_META_KEY = "accounts.api.ratelimits.client_ip_for_ratelimit"
+# With the cache (Redis) down, django-ratelimit lets requests through instead of refusing
+# every login: the per-account lock-out below lives in the database and keeps holding.
+RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
+# Account lock-out (accounts/lockout.py): this many consecutive failed logins lock the
+# account for this many minutes, even against the right password.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+if LOGIN_LOCKOUT_FAILURES < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_LOCKOUT_FAILURES and LOGIN_LOCKOUT_MINUTES must be >= 1.")
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -259,6 +278,9 @@ REST_FRAMEWORK = {
         "accounts.api.throttles.IPBurstThrottle",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The per-IP throttles identify the client like the rate limits do: X-Forwarded-For is
+    # read only behind that many trusted proxies (DRF's default trusts any client's header).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -289,6 +311,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
+        # Goals name nutrients as well as metric types: two choice sets named "metric_type".
+        "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
+        "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
     },
 }
 
@@ -307,7 +332,16 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
+# A publisher gives up on an unreachable broker within about a second (kombu would otherwise
+# retry for broker_connection_timeout with growing pauses): a write's follow-up task then
+# waits in the outbox (accounts/outbox.py) instead of holding the request.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "connect_retries_timeout": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
@@ -315,7 +349,19 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "metrics.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    # Goal windows slide and "on track" moves with the date, even when no data arrives.
+    "goals-recompute-all-goal-progress": {
+        "task": "goals.recompute_all_goal_progress",
+        "schedule": crontab(hour=0, minute=10),
+    },
+    # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
+    "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
+    "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
 }
+# Sent outbox rows are kept this long (for inspection), then deleted by prune_outbox.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# Workers log through LOGGING (JSON) instead of Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # One queue per kind of work, so each can get its own workers (`celery worker -Q ingest`).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues: default, ingest, recommendations, imports, maintenance. First matching pattern wins.
@@ -403,32 +449,64 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+    # Probes and the in-cluster Prometheus scrape reach the pod over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- CORS (django-cors-headers) ---------------------------------------------------------------
+# Third-party web apps allowed to call the API from a browser, e.g.
+# CORS_ALLOWED_ORIGINS=https://app.example.com,https://partner.example.org (default: none).
+# Only /api/; bearer tokens, not cookies (no credentials), so a page elsewhere cannot ride a
+# patient's session.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+
+# --- Observability --------------------------------------------------------------------------
+# /metrics: staff sessions, or `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty
+# disables the token. Everyone else gets 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A Celery worker serves its own metrics on this port (0: off), see healthtrack/observability.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
+
 # --- Logging --------------------------------------------------------------------------------
+# One JSON object per line (healthtrack/logs.py): time, level, logger, message, request_id and,
+# for the access log, method, path (no query string), route, status, duration_ms, user_id.
+# Never bodies, query strings, health values, tokens, passwords or keys. LOG_FORMAT=plain
+# gives one readable line per record instead.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "json": {"()": "healthtrack.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
             "filters": ["request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Everything goes through the root handler above (no second, differently formatted
+        # copy from Django's defaults).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Never log request bodies or SQL parameters: they carry health data.
         "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines carry query strings; the access log replaces them.
+        "django.server": {"handlers": [], "level": "CRITICAL", "propagate": True},
+        # Task success lines quote return values; /metrics counts outcomes instead.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections import Counter
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from healthtrack.celery import app as celery_app
+from healthtrack.logs import JsonFormatter
+from healthtrack.request_id import RequestIdLogFilter
 from tests.accounts.care_factories import CareTeamFactory
 from tests.accounts.factories import ClinicianFactory, UserFactory
 
@@ -68,3 +74,65 @@ def clinician_client(clinician):
     client = APIClient()
     client.force_authenticate(clinician)
     return client
+
+
+class LogCapture(logging.Handler):
+    """Every record, and each as the JSON line production writes (`healthtrack.logs`)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self.setFormatter(JsonFormatter())
+        self.addFilter(RequestIdLogFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+    def entries(self, logger: str | None = None) -> list[dict]:
+        parsed = [json.loads(line) for line in self.lines]
+        return [e for e in parsed if logger is None or e["logger"] == logger]
+
+    def text(self) -> str:
+        """The JSON lines plus each record's message and arguments (what a plain formatter
+        would print)."""
+        parts = list(self.lines)
+        for record in self.records:
+            parts.append(record.getMessage())
+            parts.append(repr(record.args))
+        return "\n".join(parts)
+
+
+@pytest.fixture
+def json_logs():
+    """Capture every log record (root at DEBUG) for the duration of the test."""
+    handler = LogCapture()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+# --- Security counts printed at the end of the run (issue 9 asks CI to show them) -------------
+# Tests add what they verified, e.g. `security_counts["bad inputs tried"] += len(cases)`;
+# later rounds add "URLs x roles checked", "fuzz cases run", "concurrent writers".
+SECURITY_COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture
+def security_counts() -> Counter[str]:
+    return SECURITY_COUNTS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not SECURITY_COUNTS:
+        return
+    terminalreporter.section("security checks")
+    for name, count in sorted(SECURITY_COUNTS.items()):
+        terminalreporter.write_line(f"{name}: {count}")

@@ -18,6 +18,16 @@ class RateLimited(exceptions.Throttled):
     default_detail = "Too many requests. Try again later."
 
 
+class AccountLocked(exceptions.Throttled):
+    """429 for a locked account (accounts.lockout), with Retry-After set to the lock's end."""
+
+    default_code = "account_locked"
+
+    def __init__(self, lock):
+        super().__init__(detail=lock.message)
+        self.wait = lock.retry_after
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Ratelimited):
         exc = RateLimited(wait=60)

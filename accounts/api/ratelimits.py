@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.utils.decorators import method_decorator
 from django_ratelimit.decorators import ratelimit
 
+from accounts.audit import client_ip
+
 
 def _login_rate(group, request):
     return settings.AUTH_RATE_LIMIT
+
+
+def client_ip_for_ratelimit(request) -> str:
+    """`RATELIMIT_IP_META_KEY`: the client address as `accounts.audit.client_ip` sees it
+    (X-Forwarded-For only behind `TRUSTED_PROXY_COUNT` proxies, so a client cannot pick its
+    own key by sending the header), falling back to REMOTE_ADDR."""
+    ip = client_ip(request) or ""
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        # One shared bucket for requests without an address (a key, not a bind).
+        ip = request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104
+    return ip
 
 
 def account_key(group, request) -> str:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
+from accounts import lockout
+from accounts.api.errors import AccountLocked
 from accounts.models import User
 
 PROFILE_FIELDS = ["first_name", "last_name", "date_of_birth", "sex", "height_cm", "medical_history"]
@@ -49,7 +51,10 @@ class TokenRevokeSerializer(serializers.Serializer):
 
 
 class TokenObtainSerializer(TokenObtainPairSerializer):
-    """simplejwt's pair serializer, taking `username` or `email` (either logs in)."""
+    """simplejwt's pair serializer, taking `username` or `email` (either logs in).
+
+    A locked account gets 429 with Retry-After and says so, also on the failure that locks
+    it; the refusal itself happens in the authentication backend."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,4 +66,13 @@ class TokenObtainSerializer(TokenObtainPairSerializer):
         if not login:
             raise serializers.ValidationError({"username": ["Give a username or an e-mail."]})
         attrs[self.username_field] = login
-        return super().validate(attrs)
+        lock = lockout.lock_for_login(login)
+        if lock is not None:
+            raise AccountLocked(lock)
+        try:
+            return super().validate(attrs)
+        except exceptions.AuthenticationFailed:
+            lock = lockout.lock_for_login(login)
+            if lock is not None:
+                raise AccountLocked(lock) from None
+            raise

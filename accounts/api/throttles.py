@@ -15,7 +15,7 @@ import uuid
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.audit import client_ip
+from accounts.api.ratelimits import client_ip_for_ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,10 @@ class _IPThrottle(SimpleRateThrottle):
         self.history = [float(oldest)] * int(count) if not allowed else []
         return bool(allowed)
 
-    def get_ident(self, request):
-        # DRF's own get_ident trusts the whole X-Forwarded-For header when NUM_PROXIES is unset,
-        # so a client could pick a fresh bucket per request; use the audited client address.
-        return client_ip(request) or ""
+    def get_ident(self, request) -> str:
+        # The same client address as the login limits: X-Forwarded-For only behind
+        # TRUSTED_PROXY_COUNT proxies, read at request time.
+        return client_ip_for_ratelimit(request)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

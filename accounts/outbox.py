@@ -1,0 +1,192 @@
+"""Transactional outbox: follow-up Celery work that survives a broker outage.
+
+    from accounts.outbox import enqueue_on_commit
+
+    @transaction.atomic
+    def measurements_write(...):
+        ...  # the write
+        enqueue_on_commit(
+            "insights.tasks.refresh_recommendations",
+            {"user_id": user.pk},
+            dedupe_key=f"recommendations:{user.pk}",
+        )
+
+`enqueue_on_commit` writes an `OutboxTask` row inside the caller's transaction (so the write
+and the trigger commit or roll back together) and, once the transaction commits, publishes
+the task. When the broker is down the publish fails fast (no retries in the request), the row
+stays pending with `attempts` and `last_error`, and the write still succeeds. Celery beat
+runs `accounts.tasks.relay_outbox` every minute, which publishes pending rows oldest first.
+
+Delivery is at least once (a crash between publish and marking sends it again), so tasks
+must be idempotent - they are (they take ids and recompute). With a `dedupe_key` there is at
+most one pending row per key: writes made before it is published share one task. A sender
+holds the row locked while it publishes, and a writer joining a pending row locks it too, so
+a task never starts before a write that joined it has committed (no lost trigger).
+
+After a failed publish this process stops trying at commit time for BREAKER_SECONDS, so
+writes during a broker outage do not each wait for a connection timeout; the relay (which
+ignores the breaker) sends what piles up. In eager mode (embedded default, tests)
+"publishing" runs the task in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from prometheus_client import Counter
+
+from accounts.models import OutboxTask
+
+logger = logging.getLogger(__name__)
+
+# After a failed publish, commit-time sends in this process wait this long before trying.
+BREAKER_SECONDS = 30.0
+_breaker_open_until = 0.0
+
+OUTBOX_SENDS = Counter(
+    "healthtrack_outbox_sends", "Outbox publish attempts by outcome.", ["outcome"]
+)
+
+
+def enqueue_on_commit(
+    task_name: str, kwargs: dict | None = None, *, dedupe_key: str | None = None
+) -> OutboxTask:
+    """Record `task_name(**kwargs)` in the caller's transaction; publish it after commit.
+
+    `kwargs` must be JSON (ids, type codes, ISO dates) and never carry health values.
+    Returns the row (an already pending one when `dedupe_key` matches)."""
+    kwargs = dict(kwargs or {})
+    with transaction.atomic():
+        row = _pending_row(task_name, kwargs, dedupe_key)
+    transaction.on_commit(lambda: send(row.pk), robust=True)
+    return row
+
+
+def _pending_row(task_name: str, kwargs: dict, dedupe_key: str | None) -> OutboxTask:
+    if dedupe_key is None:
+        return OutboxTask.objects.create(task_name=task_name, kwargs=kwargs)
+    for _ in range(3):
+        # Locked until the caller commits: a sender waits, then publishes after this write.
+        existing = (
+            OutboxTask.objects.select_for_update().pending().filter(dedupe_key=dedupe_key).first()
+        )
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                return OutboxTask.objects.create(
+                    task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key
+                )
+        except IntegrityError:
+            continue  # a concurrent writer created it first: join that row
+    raise RuntimeError(f"could not enqueue {task_name} under its dedupe key")
+
+
+def _error_text(exc: BaseException) -> str:
+    # Broker errors ("Error 111 connecting to 127.0.0.1:6379") help; a task's own exception
+    # (eager mode) could quote data, so only its type is kept.
+    if isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp")):
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return type(exc).__name__
+
+
+SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+
+
+def _breaker_is_open() -> bool:
+    return time.monotonic() < _breaker_open_until
+
+
+def _set_breaker(*, open_: bool) -> None:
+    global _breaker_open_until
+    _breaker_open_until = time.monotonic() + BREAKER_SECONDS if open_ else 0.0
+
+
+def _publish(row: OutboxTask) -> None:
+    app = current_app
+    if app.conf.task_always_eager:
+        app.tasks[row.task_name].apply_async(kwargs=row.kwargs)
+    else:
+        app.send_task(row.task_name, kwargs=row.kwargs, retry=False, ignore_result=True)
+
+
+def _record(pk: int, exc: BaseException | None, *, eager: bool = False) -> str:
+    if not eager:
+        _set_breaker(open_=exc is not None)
+    if exc is None:
+        OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, sent_at=timezone.now())
+        OUTBOX_SENDS.labels(outcome=SENT).inc()
+        return SENT
+    OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=_error_text(exc))
+    OUTBOX_SENDS.labels(outcome=FAILED).inc()
+    logger.warning("outbox task left pending: %s", type(exc).__name__)
+    return FAILED
+
+
+def _send(pk: int) -> str:
+    if current_app.conf.task_always_eager:
+        # The task runs here and now, outside any transaction of ours: its own writes
+        # commit or roll back as it decides. One process, so there is no sender to race.
+        row = OutboxTask.objects.pending().filter(pk=pk).first()
+        if row is None:
+            return SKIPPED
+        try:
+            _publish(row)
+        except Exception as exc:  # a failing task stays pending, like a refused publish
+            return _record(pk, exc, eager=True)
+        return _record(pk, None, eager=True)
+    with transaction.atomic():
+        # Held while publishing: a writer joining this row waits, so it commits either
+        # before the publish (the task sees its data) or after it (it makes a new row).
+        row = OutboxTask.objects.select_for_update(skip_locked=True).pending().filter(pk=pk).first()
+        if row is None:
+            return SKIPPED  # already sent, or another sender holds it
+        try:
+            _publish(row)
+        except Exception as exc:  # broker down or refusing: the relay resends it
+            return _record(pk, exc)
+        return _record(pk, None)
+
+
+def send(pk: int) -> bool:
+    """Publish one pending row; True when published now. Never raises: it runs after
+    commit, where an exception would turn a committed write into an error response.
+    While the breaker is open it leaves the row to the relay without trying."""
+    if _breaker_is_open() and not current_app.conf.task_always_eager:
+        OUTBOX_SENDS.labels(outcome="deferred").inc()
+        return False
+    try:
+        return _send(pk) == SENT
+    except Exception:
+        logger.exception("outbox send failed")
+        return False
+
+
+def outbox_relay(*, batch: int = 500) -> dict[str, int]:
+    """Publish pending rows, oldest first, stopping at the first failure (the broker is
+    down: the rest would fail too). Returns {"sent": n, "pending": n}."""
+    sent = 0
+    for pk in OutboxTask.objects.pending().order_by("id").values_list("id", flat=True)[:batch]:
+        try:
+            outcome = _send(pk)
+        except Exception:
+            logger.exception("outbox relay failed")
+            break
+        if outcome == FAILED:
+            break
+        sent += outcome == SENT
+    return {"sent": sent, "pending": OutboxTask.objects.pending().count()}
+
+
+def outbox_prune(*, now=None) -> int:
+    """Delete sent rows older than OUTBOX_RETENTION_DAYS; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    deleted, _ = OutboxTask.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,19 @@
+"""Celery tasks of the accounts app: each loads what it needs and calls one function."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts import outbox
+
+
+@shared_task(name="accounts.tasks.relay_outbox", ignore_result=True)
+def relay_outbox() -> dict[str, int]:
+    """Publish outbox tasks a broker outage left pending (beat: every minute)."""
+    return outbox.outbox_relay()
+
+
+@shared_task(name="accounts.tasks.prune_outbox", ignore_result=True)
+def prune_outbox() -> int:
+    """Delete sent outbox rows older than OUTBOX_RETENTION_DAYS (beat: daily)."""
+    return outbox.outbox_prune()

@@ -1,0 +1,172 @@
+"""Goal progress as pure functions of the data (no database): what the dashboard shows.
+
+Definitions (days are UTC days; `today` is in progress and never counted in an average):
+
+- **Current value.** `latest` measures (weight, body fat): the newest reading, whenever it was
+  taken — a weight goal is about where you are now, never a sum. `daily_average` measures
+  (steps, sleep, exercise, heart rate, nutrients, ...): the mean of the daily figures over the
+  goal's window, the `period_days` complete days before today, counting only days with data
+  (a day nothing was recorded is missing data, not a zero).
+- **Met.** The current value is on the target's side: `>=` for `increase` / `at_least`,
+  `<=` for `decrease` / `at_most`.
+- **Progress percent.** 100 when met. Otherwise the share of the way from the baseline to the
+  target, clamped to 0..100 (moving away from the target gives 0). With no baseline, or a
+  baseline already on the target's side (a "keep" goal that has slipped), the ratio of the
+  current value to the target instead (`current / target` going up, `target / current`
+  going down). 0 while there is no current value.
+- **Completion** (the status turns `completed` by itself, and stays so):
+  - `increase` / `decrease` ("reach"): as soon as the current value meets the target.
+  - `at_least` / `at_most` ("keep"): on or after the target date, when the goal was held over
+    the whole window: every day of the last `period_days` complete days has data and the
+    average meets the target (`latest` measures: every daily reading in the window and the
+    newest one meet it). A keep goal without a target date is an ongoing habit and never
+    completes by itself.
+- **On track.** `reach` goals with a baseline and a target date: progress at least the linear
+  expectation, `(today - start) / (target_date - start)` of the way (so after the target date,
+  only a met goal is on track). `keep` goals: the current value meets the target. Met goals are
+  on track. None when it cannot be judged: no data yet, or a reach goal without a baseline or
+  target date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+INCREASE, DECREASE, AT_LEAST, AT_MOST = "increase", "decrease", "at_least", "at_most"
+UPWARD = frozenset({INCREASE, AT_LEAST})
+REACH = frozenset({INCREASE, DECREASE})
+KEEP = frozenset({AT_LEAST, AT_MOST})
+
+
+@dataclass(frozen=True)
+class Progress:
+    current_value: float | None
+    progress_percent: float
+    on_track: bool | None
+    met: bool
+    complete: bool
+
+
+def window(*, today: date, period_days: int) -> tuple[date, date]:
+    """First and last day (inclusive) of the `period_days` complete days before `today`."""
+    return today - timedelta(days=period_days), today - timedelta(days=1)
+
+
+def average(values: Mapping[date, float]) -> float | None:
+    if not values:
+        return None
+    return sum(values.values()) / len(values)
+
+
+def meets(value: float, *, direction: str, target: float) -> bool:
+    return value >= target if direction in UPWARD else value <= target
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
+    return max(low, min(high, value))
+
+
+def percent(
+    *, current: float | None, direction: str, target: float, baseline: float | None
+) -> float:
+    if current is None:
+        return 0.0
+    if meets(current, direction=direction, target=target):
+        return 100.0
+    if baseline is not None and not meets(baseline, direction=direction, target=target):
+        return round(_clamp((current - baseline) / (target - baseline) * 100), 1)
+    if direction in UPWARD:
+        return round(_clamp(current / target * 100), 1)
+    if current <= 0:
+        return 0.0
+    return round(_clamp(target / current * 100), 1)
+
+
+def expected_fraction(*, today: date, start: date, target_date: date) -> float:
+    """How far along the way a linear plan would be by `today` (0..1)."""
+    span = (target_date - start).days
+    if span <= 0:
+        return 1.0 if today >= target_date else 0.0
+    return max(0.0, min(1.0, (today - start).days / span))
+
+
+def evaluate(
+    *,
+    direction: str,
+    target: float,
+    baseline: float | None,
+    latest: bool,
+    current: float | None,
+    window_values: Mapping[date, float],
+    period_days: int,
+    start_date: date,
+    target_date: date | None,
+    today: date,
+) -> Progress:
+    """Progress of one goal.
+
+    `current` is the newest reading for `latest` measures (None: no data); for daily-average
+    measures it is ignored and computed from `window_values` (day -> that day's figure, only
+    days with data, inside `window(today, period_days)`).
+    """
+    if not latest:
+        current = average(window_values)
+    if current is not None:
+        current = round(current, 2)
+    met = current is not None and meets(current, direction=direction, target=target)
+    progress = percent(current=current, direction=direction, target=target, baseline=baseline)
+
+    if direction in REACH:
+        complete = met
+        if met:
+            on_track = True
+        elif current is None or baseline is None or target_date is None:
+            on_track = None
+        else:
+            expected = expected_fraction(today=today, start=start_date, target_date=target_date)
+            on_track = progress >= round(expected * 100, 1)
+    else:
+        on_track = None if current is None else met
+        complete = (
+            met
+            and target_date is not None
+            and today >= target_date
+            and _held(
+                window_values,
+                latest=latest,
+                period_days=period_days,
+                today=today,
+                direction=direction,
+                target=target,
+            )
+        )
+    return Progress(
+        current_value=current,
+        progress_percent=progress,
+        on_track=on_track,
+        met=met,
+        complete=complete,
+    )
+
+
+def _held(
+    values: Mapping[date, float],
+    *,
+    latest: bool,
+    period_days: int,
+    today: date,
+    direction: str,
+    target: float,
+) -> bool:
+    """Was a (met) keep goal held over its whole window? Daily-average measures: every day of
+    the window has data (the average itself is checked by the caller). Latest measures: at
+    least one reading in the window, and every day's reading meets the target."""
+    first, last = window(today=today, period_days=period_days)
+    inside = {d: v for d, v in values.items() if first <= d <= last}
+    if latest:
+        return bool(inside) and all(
+            meets(v, direction=direction, target=target) for v in inside.values()
+        )
+    return len(inside) == period_days

@@ -1,0 +1,63 @@
+"""Reads of the data a goal measures, from the metrics rollups and the nutrition daily totals
+(never a scan of raw rows): the inputs of `goals.progress.evaluate`."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from goals.measures import NUTRITION, Measure
+from goals.progress import average, window
+from metrics.selectors import daily_series, latest_value
+from nutrition.models import NutritionLog
+
+
+class Readings:
+    """One person's figures, memoised for one recompute (several goals may share a window)."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self._nutrition: dict[tuple[date, date], list[dict]] = {}
+        self._series: dict[tuple[str, date, date], dict[date, float]] = {}
+
+    def daily(self, measure: Measure, first: date, last: date) -> dict[date, float]:
+        """Day -> that day's figure (rollup value or nutrition total), days with data only."""
+        if measure.source == NUTRITION:
+            key = (first, last)
+            if key not in self._nutrition:
+                rows = NutritionLog.objects.for_user(self.user_id).on_days(first, last)
+                self._nutrition[key] = list(rows.daily_totals())
+            return {
+                row["day"]: float(row[measure.code])
+                for row in self._nutrition[key]
+                if row[measure.code] is not None
+            }
+        key = (measure.code, first, last)
+        if key not in self._series:
+            self._series[key] = daily_series(
+                user_id=self.user_id, metric_type=measure.code, start=first, end=last
+            )
+        return self._series[key]
+
+    def latest(self, measure: Measure, before: datetime | None = None) -> float | None:
+        found = latest_value(user_id=self.user_id, metric_type=measure.code, before=before)
+        return float(found[1]) if found is not None else None
+
+    def current(
+        self, measure: Measure, *, period_days: int, today: date
+    ) -> tuple[float | None, dict[date, float]]:
+        """(newest reading for latest measures else None, the window's daily figures)."""
+        first, last = window(today=today, period_days=period_days)
+        values = self.daily(measure, first, last)
+        return (self.latest(measure) if measure.is_latest else None), values
+
+    def baseline(self, measure: Measure, *, period_days: int, start_date: date) -> float | None:
+        """Where the person stood when the goal started: the newest reading up to the end of
+        `start_date` (latest measures), or the average of the `period_days` complete days
+        before it (daily-average measures). None without data."""
+        if measure.is_latest:
+            end = datetime.combine(start_date + timedelta(days=1), time.min, tzinfo=UTC)
+            value = self.latest(measure, before=end)
+        else:
+            first, last = window(today=start_date, period_days=period_days)
+            value = average(self.daily(measure, first, last))
+        return round(value, 2) if value is not None else None

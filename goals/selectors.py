@@ -1,0 +1,76 @@
+"""Reads on goals for the dashboard and the insights app (they never import goals' models).
+
+- `active_weight_goal(user_id)`: the shape of `insights.snapshot.Snapshot.weight_goal`.
+- `goals_for_dashboard(user_id)`: active goals with their stored progress, in one query,
+  cached per user for an hour and cleared on commit by every goal write and progress change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from goals.measures import get_measure
+from goals.models import HealthGoal
+
+DASHBOARD_CACHE_TTL = 3600
+DASHBOARD_FIELDS = (
+    "id",
+    "goal_type",
+    "title",
+    "metric_type",
+    "target_value",
+    "unit",
+    "direction",
+    "period_days",
+    "baseline_value",
+    "current_value",
+    "progress_percent",
+    "on_track",
+    "start_date",
+    "target_date",
+    "priority",
+    "status",
+    "progress_updated_at",
+)
+
+
+def dashboard_cache_key(user_id: int) -> str:
+    return f"goals:user:{user_id}:dashboard"
+
+
+def invalidate_dashboard_cache(user_id: int) -> None:
+    cache.delete(dashboard_cache_key(user_id))
+
+
+def active_weight_goal(user_id: int) -> dict | None:
+    """The person's active weight goal as `{"target_value" (kg), "direction", "start_date",
+    "target_date"}`, or None. With several, the highest priority, then the nearest target
+    date, then the oldest."""
+    row = (
+        HealthGoal.objects.for_user(user_id)
+        .active()
+        .filter(metric_type="weight")
+        .by_priority()
+        .values("target_value", "direction", "start_date", "target_date")
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def goals_for_dashboard(user_id: int) -> list[dict[str, Any]]:
+    """Active goals with progress (the `DASHBOARD_FIELDS`, plus `reading`: `latest` or
+    `daily_average`), highest priority first. The description (encrypted free text) is not
+    included, so no decrypted text is cached."""
+    key = dashboard_cache_key(user_id)
+    goals = cache.get(key)
+    if goals is None:
+        rows = HealthGoal.objects.for_user(user_id).active().by_priority().values(*DASHBOARD_FIELDS)
+        goals = [_with_reading(row) for row in rows]
+        cache.set(key, goals, DASHBOARD_CACHE_TTL)
+    return goals
+
+
+def _with_reading(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "reading": get_measure(row["metric_type"]).reading}

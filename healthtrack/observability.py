@@ -1,0 +1,168 @@
+"""Access log, Prometheus metrics and the `/metrics` endpoint.
+
+- `ObservabilityMiddleware` (second in MIDDLEWARE, after the request id) writes one
+  `healthtrack.access` line per request - method, path without query string, route, status,
+  duration_ms, user_id - and observes `healthtrack_http_request_duration_seconds` labelled by
+  route name (never the raw path: no ids in labels), method and status class.
+- Celery task outcomes (`task_success`, `task_failure`, `task_retry`) count into
+  `healthtrack_celery_tasks_total{task, state}`; cache tiers count through
+  `accounts.observability` (`healthtrack_cache_hits_total` / `_misses_total`).
+- `/metrics` answers staff sessions (TOTP-verified when `ADMIN_REQUIRE_2FA`) and
+  `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
+- With several processes (gunicorn workers, prefork Celery children) set
+  `PROMETHEUS_MULTIPROC_DIR` to an empty writable directory: every process then writes its
+  values there and `/metrics` sums them (see `healthtrack/gunicorn_conf.py`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from healthtrack.logs import redact_path_in_records, safe_path
+
+access_logger = logging.getLogger("healthtrack.access")
+logger = logging.getLogger(__name__)
+
+HTTP_DURATION = Histogram(
+    "healthtrack_http_request_duration_seconds",
+    "Time from the request entering the middleware chain to its response.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TASKS = Counter("healthtrack_celery_tasks", "Celery task outcomes.", ["task", "state"])
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+def route_name(request) -> str:
+    """The URL pattern's name (`api-user-detail`, `admin:index`), or "unmatched"."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return UNMATCHED
+    return match.view_name or match.route or UNMATCHED
+
+
+def authenticated_user_id(request) -> int | None:
+    """The user id when authentication has already run (session middleware or DRF); never
+    triggers it, so a request that did not need the user costs no query here."""
+    user = request.__dict__.get("user")
+    while isinstance(user, SimpleLazyObject):
+        wrapped = user._wrapped
+        if wrapped is empty:
+            return None
+        user = wrapped
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None
+
+
+class ObservabilityMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        method = request.method if request.method in _METHODS else "OTHER"
+        status = response.status_code
+        route = route_name(request)
+        HTTP_DURATION.labels(route=route, method=method, status=f"{status // 100}xx").observe(
+            elapsed
+        )
+        match = getattr(request, "resolver_match", None)
+        path = safe_path(request.path, match.kwargs if match else None)
+        access_logger.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "user_id": authenticated_user_id(request),
+            },
+        )
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        redact_path_in_records(request.path, safe_path(request.path, view_kwargs))
+        return None
+
+
+# --- /metrics ---------------------------------------------------------------------------------
+def registry() -> CollectorRegistry:
+    """This process's registry, or with `PROMETHEUS_MULTIPROC_DIR` one summing every process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return combined
+    return REGISTRY
+
+
+def may_scrape(request) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header[len("Bearer ") :].encode(), token.encode())
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    if settings.ADMIN_REQUIRE_2FA:
+        is_verified = getattr(user, "is_verified", None)
+        return bool(is_verified and is_verified())
+    return True
+
+
+def metrics(request):
+    """Prometheus exposition for staff and the scraper's token; 404 for everyone else."""
+    if not may_scrape(request):
+        raise Http404
+    response = HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Celery -----------------------------------------------------------------------------------
+def _count(state: str):
+    def receiver(sender=None, **kwargs) -> None:
+        TASKS.labels(task=getattr(sender, "name", None) or str(sender), state=state).inc()
+
+    return receiver
+
+
+count_success = _count("success")
+count_failure = _count("failure")
+count_retry = _count("retry")
+
+
+def start_worker_metrics_server(**kwargs) -> None:
+    """In a Celery worker's main process, serve its metrics on `WORKER_METRICS_PORT` (off when
+    0). With the prefork pool tasks run in child processes, so set PROMETHEUS_MULTIPROC_DIR."""
+    port = settings.WORKER_METRICS_PORT
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=settings.WORKER_METRICS_ADDR, registry=registry())
+    logger.info("worker metrics on %s:%s", settings.WORKER_METRICS_ADDR, port)

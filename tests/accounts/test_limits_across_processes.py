@@ -1,0 +1,84 @@
+"""Login limits hold across worker processes: two real gunicorn servers share Redis (rate
+limits) and PostgreSQL (lock-out). Needs REDIS_URL and DATABASE_URL; skipped otherwise."""
+
+from __future__ import annotations
+
+import json
+from itertools import cycle
+
+import pytest
+from django.conf import settings
+
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.healthtrack.servers import gunicorn, http, same_keys, server_env
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (settings.REDIS_URL and settings.DATABASE_URL),
+        reason="needs REDIS_URL and DATABASE_URL (limits shared between processes)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]  # the test database pytest-django created
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
+    tmp = tmp_path_factory.mktemp("limits")
+    env = server_env(
+        tmp,
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        RATELIMIT_ENABLE="true",
+        AUTH_RATE_LIMIT="10/m",
+        TRUSTED_PROXY_COUNT="1",  # so each attempt can claim its own client address
+        **same_keys(),
+    )
+    with (
+        gunicorn(env, log=tmp / "a.log") as a,
+        gunicorn(env, log=tmp / "b.log") as b,
+    ):
+        assert a.process.pid != b.process.pid
+        yield a, b
+
+
+def attempt(server, login: str, password: str, ip: str) -> int:
+    status, _, _ = http(
+        "POST",
+        server.url + "/api/v1/auth/token/",
+        body=json.dumps({"username": login, "password": password}).encode(),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": ip},
+    )
+    return status
+
+
+def test_the_per_ip_limit_holds_across_two_processes(two_servers, security_counts):
+    servers = cycle(two_servers)
+    codes = [attempt(next(servers), f"nobody{i}", "Wrong-1!", "10.20.0.1") for i in range(11)]
+    assert codes == [401] * 10 + [429]
+    security_counts["login attempts across worker processes"] += len(codes)
+
+
+def test_the_per_account_limit_holds_across_two_processes_and_many_ips(
+    two_servers, security_counts
+):
+    servers = cycle(two_servers)
+    codes = [attempt(next(servers), "ghost", "Wrong-1!", f"10.30.0.{i}") for i in range(11)]
+    assert codes == [401] * 10 + [429]
+    security_counts["login attempts across worker processes"] += len(codes)
+
+
+def test_the_lock_out_holds_across_two_processes(two_servers):
+    UserFactory(username="erin")
+    a, b = two_servers
+    codes = [attempt(s, "erin", "Wrong-1!", f"10.40.0.{i}") for i, s in enumerate([a, b] * 2)]
+    assert codes == [401] * 4
+    assert attempt(a, "erin", "Wrong-1!", "10.40.1.1") == 429  # the fifth locks
+    assert attempt(b, "erin", PASSWORD, "10.40.1.2") == 429  # the other process refuses too

@@ -1,0 +1,174 @@
+"""The transactional outbox (accounts.outbox): the trigger commits with the write, is sent
+after commit, stays pending when publishing fails, and the relay sends it later.
+(The same against a real broker that goes down: tests/healthtrack/test_degraded_services.py.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from accounts import outbox
+from accounts.models import OutboxTask
+from healthtrack.celery import app as celery_app
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ran: list[dict] = []
+
+
+@celery_app.task(name="tests.outbox.record")
+def record(**kwargs) -> None:
+    ran.append(kwargs)
+
+
+@celery_app.task(name="tests.outbox.explode")
+def explode(**kwargs) -> None:
+    raise ValueError("weight 81.5 kg is not allowed")  # a message that must not be stored
+
+
+@pytest.fixture(autouse=True)
+def _clean_runs():
+    ran.clear()
+    outbox._set_breaker(open_=False)
+    yield
+    outbox._set_breaker(open_=False)
+
+
+def broker_down():
+    return mock.patch.object(
+        outbox, "_publish", side_effect=OperationalError("Error 111 connecting to 127.0.0.1:1")
+    )
+
+
+def test_the_task_is_sent_after_the_write_commits(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        user = UserFactory()
+        row = outbox.enqueue_on_commit("tests.outbox.record", {"user_id": user.pk})
+        assert ran == []  # nothing runs before the commit
+    assert ran == [{"user_id": user.pk}]
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 1
+
+
+def test_a_rolled_back_write_takes_its_task_with_it(django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        UserFactory()
+        outbox.enqueue_on_commit("tests.outbox.record", {"user_id": 1})
+        raise RuntimeError("the write failed")
+    assert OutboxTask.objects.count() == 0
+    assert ran == []
+
+
+def test_writes_before_the_send_share_one_task_per_dedupe_key(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        first = outbox.enqueue_on_commit("tests.outbox.record", {"u": 1}, dedupe_key="r:1")
+        again = outbox.enqueue_on_commit("tests.outbox.record", {"u": 1}, dedupe_key="r:1")
+        other = outbox.enqueue_on_commit("tests.outbox.record", {"u": 2}, dedupe_key="r:2")
+    assert first.pk == again.pk != other.pk
+    assert sorted(r["u"] for r in ran) == [1, 2]
+    # Once sent, the same key starts a new row (a later write needs a later run).
+    with django_capture_on_commit_callbacks(execute=True):
+        later = outbox.enqueue_on_commit("tests.outbox.record", {"u": 1}, dedupe_key="r:1")
+    assert later.pk != first.pk
+    assert len(ran) == 3
+
+
+def test_a_broker_outage_keeps_the_write_and_leaves_the_task_pending(
+    django_capture_on_commit_callbacks,
+):
+    with broker_down(), django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        user = UserFactory()
+        row = outbox.enqueue_on_commit("tests.outbox.record", {"user_id": user.pk})
+    row.refresh_from_db()
+    assert row.sent_at is None and row.attempts == 1
+    assert row.last_error == "OperationalError: Error 111 connecting to 127.0.0.1:1"
+    assert ran == []
+    # The broker is back: the relay sends it.
+    assert outbox.outbox_relay() == {"sent": 1, "pending": 0}
+    assert ran == [{"user_id": user.pk}]
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 2
+
+
+def test_after_a_refused_publish_commit_time_sends_wait_for_the_relay(
+    django_capture_on_commit_callbacks,
+):
+    celery_app.conf.task_always_eager = False  # a real broker's path (conftest resets it)
+
+    def write(n: int) -> OutboxTask:
+        with django_capture_on_commit_callbacks(execute=True):
+            return outbox.enqueue_on_commit("tests.outbox.record", {"n": n})
+
+    refused = OperationalError("Connection refused")
+    with mock.patch.object(outbox, "_publish", side_effect=refused) as publish:
+        write(1)
+        write(2)
+        assert publish.call_count == 1  # the second write did not wait on the broker
+    assert [r.attempts for r in OutboxTask.objects.order_by("id")] == [1, 0]
+    with mock.patch.object(outbox, "_publish") as publish:
+        write(3)
+        assert publish.call_count == 0  # still resting
+        # The relay ignores the breaker; its success closes it.
+        assert outbox.outbox_relay() == {"sent": 3, "pending": 0}
+        write(4)
+        assert publish.call_count == 4
+    assert OutboxTask.objects.pending().count() == 0
+
+
+def test_the_relay_sends_oldest_first_and_stops_at_the_first_failure():
+    rows = [
+        OutboxTask.objects.create(task_name="tests.outbox.record", kwargs={"n": n})
+        for n in range(3)
+    ]
+    with broker_down():
+        assert outbox.outbox_relay() == {"sent": 0, "pending": 3}
+    assert [r.attempts for r in OutboxTask.objects.order_by("id")] == [1, 0, 0]
+    assert outbox.outbox_relay() == {"sent": 3, "pending": 0}
+    assert [r["n"] for r in ran] == [0, 1, 2]
+    assert all(OutboxTask.objects.get(pk=r.pk).sent_at for r in rows)
+
+
+def test_a_failing_task_stays_pending_with_only_its_error_type(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        row = outbox.enqueue_on_commit("tests.outbox.explode", {"user_id": 1})
+    row.refresh_from_db()
+    assert row.sent_at is None
+    assert row.last_error == "ValueError"
+
+
+def test_prune_deletes_only_old_sent_rows(settings):
+    settings.OUTBOX_RETENTION_DAYS = 7
+    now = timezone.now()
+    old = OutboxTask.objects.create(task_name="t", sent_at=now - timedelta(days=8))
+    recent = OutboxTask.objects.create(task_name="t", sent_at=now - timedelta(days=6))
+    pending = OutboxTask.objects.create(task_name="t", created_at=now - timedelta(days=30))
+    assert outbox.outbox_prune() == 1
+    assert set(OutboxTask.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+    assert not OutboxTask.objects.filter(pk=old.pk).exists()
+
+
+def test_beat_relays_every_minute_and_prunes_daily(settings):
+    schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["accounts.tasks.relay_outbox"] == 60.0
+    assert schedule["accounts.tasks.prune_outbox"] == 86400.0
+    assert celery_app.amqp.router.route({}, "accounts.tasks.prune_outbox")["queue"].name == (
+        "maintenance"
+    )
+
+
+def test_the_relay_task_runs_the_relay():
+    from accounts.tasks import relay_outbox
+
+    OutboxTask.objects.create(task_name="tests.outbox.record", kwargs={"n": 9})
+    assert relay_outbox.delay().get() == {"sent": 1, "pending": 0}
+    assert ran == [{"n": 9}]

@@ -1,0 +1,275 @@
+"""Real server processes for tests: gunicorn on a free port, redis-server, a throwaway
+PostgreSQL cluster. Each is started by a test and stopped by it (never the shared services)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")
+
+
+def http(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def server_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The current environment minus HealthTrack's service and mode variables, plus `extra`."""
+    drop = {"DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "DEBUG", "PROMETHEUS_MULTIPROC_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(
+        DJANGO_SETTINGS_MODULE="healthtrack.settings",
+        HEALTHTRACK_VAR_DIR=str(tmp),
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def same_keys() -> dict[str, str]:
+    """This process's keys, for a server that shares its database (encrypted columns)."""
+    from django.conf import settings
+
+    return {
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FERNET_KEYS": ",".join(settings.FERNET_KEYS),
+        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
+    }
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int, log: Path):
+        self.log = log
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(
+            [
+                GUNICORN,
+                "-c",
+                "python:healthtrack.gunicorn_conf",
+                "healthtrack.wsgi",
+                "-b",
+                "127.0.0.1:0",
+                "-w",
+                str(workers),
+                "--timeout",
+                "30",
+                "--log-level",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.port = 0
+
+        def listening() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + self.log.read_text())
+            found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", self.log.read_text())
+            if found:
+                self.port = int(found.group(1))
+            return bool(found)
+
+        wait_until(listening, timeout=30)
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Workers import Django lazily: ready when a request answers. The probe path is one
+        # no test counts (a probe that timed out may still be served later).
+        wait_until(lambda: self._answers(), timeout=30, interval=0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return http("GET", self.url + "/__probe__", timeout=2)[0] == 404
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 1, log: Path):
+    server = Gunicorn(env, workers, log)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    """redis-server on its own free port, data in a temp dir; start/stop at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="ht-redis-"))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._pings, timeout=10)
+
+    def _pings(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (initdb) on a free port, owned by `postgres` when the
+    tests run as root (initdb refuses root), trust authentication on 127.0.0.1 only."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="ht-pg-"))
+        self.data = self.dir / "data"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run(
+            pg_binary("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+
+    def _run(self, *command: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run(
+            [*prefix, *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            pg_binary("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "20",
+            action,
+            *extra,
+        )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        self._ctl("restart", "-m", "fast")
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

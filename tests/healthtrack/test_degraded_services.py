@@ -1,0 +1,282 @@
+"""Degraded services, each against the real service, started and stopped inside the test
+(`make test-services`). The shared PostgreSQL (5432) and Redis (6379) are never touched:
+every test starts its own redis-server or PostgreSQL cluster on a free port.
+
+- Redis down: API reads and writes succeed (cache bypassed), the per-IP throttle and the
+  login rate limits fail open, the database-backed lock-out still holds, /ready says 503.
+- Celery broker down: the write commits, its outbox row stays pending, and once the broker
+  is back the relay publishes it.
+- PostgreSQL restart: the very next request succeeds (CONN_HEALTH_CHECKS), /ready reports
+  the outage and the recovery.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import psycopg
+import pytest
+import redis
+from django.db import transaction
+
+from accounts import outbox
+from accounts.models import OutboxTask, User
+from healthtrack.celery import app as celery_app
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.healthtrack.servers import (
+    PostgresCluster,
+    RedisServer,
+    gunicorn,
+    http,
+    pg_binary,
+    server_env,
+)
+
+pytestmark = pytest.mark.services
+
+needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+needs_postgres = pytest.mark.skipif(
+    not (pg_binary("initdb") and pg_binary("pg_ctl")), reason="needs PostgreSQL's initdb"
+)
+
+
+@pytest.fixture
+def own_redis():
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def redis_cache(url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "ht-degraded",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+
+
+def ready(client) -> tuple[int, dict]:
+    response = client.get("/ready")
+    return response.status_code, response.json()["checks"]
+
+
+def token_status(client, username: str, password: str, ip: str) -> int:
+    return client.post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+    ).status_code
+
+
+# --- Redis ------------------------------------------------------------------------------------
+@needs_redis
+@pytest.mark.django_db
+def test_with_redis_down_the_api_keeps_working_and_ready_says_so(
+    own_redis, settings, client, api_client, security_counts
+):
+    settings.REDIS_URL = own_redis.url
+    settings.CACHES = redis_cache(own_redis.url)
+    settings.RATELIMIT_ENABLE = True
+    settings.API_THROTTLE_RATES = {"ip_minute": "600/min", "ip_burst": "3/s"}
+    settings.AUTH_RATE_LIMIT = "100/m"
+    patient = UserFactory(username="rita")
+
+    # Redis up: the limiter is live and the probe is happy.
+    assert ready(client)[0] == 200
+    api_client.force_authenticate(patient)
+    live = [
+        api_client.get("/api/v1/users/me", REMOTE_ADDR="10.0.0.1").status_code for _ in range(4)
+    ]
+    assert live == [200, 200, 200, 429]
+    api_client.force_authenticate(None)
+
+    own_redis.stop()
+
+    # Log in for real (JWT), then read and write.
+    pair = api_client.post(
+        "/api/v1/auth/token/",
+        {"username": "rita", "password": PASSWORD},
+        format="json",
+        REMOTE_ADDR="10.0.0.2",
+    )
+    assert pair.status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair.json()['access']}")
+    created = api_client.post(
+        "/api/v1/nutrition-logs",
+        {"meal_type": "lunch", "calories": 500, "logged_at": "2026-03-10T12:00:00Z"},
+        format="json",
+        REMOTE_ADDR="10.0.0.3",
+    )
+    assert created.status_code == 201, created.content
+    patched = api_client.patch(
+        f"/api/v1/users/{patient.pk}", {"height_cm": 172}, format="json", REMOTE_ADDR="10.0.0.4"
+    )
+    assert patched.status_code == 200
+    # The per-IP throttle fails open: no counter, no refusal.
+    reads = [
+        api_client.get("/api/v1/nutrition-logs", REMOTE_ADDR="10.0.0.5").status_code
+        for _ in range(6)
+    ]
+    assert reads == [200] * 6
+    assert (
+        len(api_client.get("/api/v1/nutrition-logs", REMOTE_ADDR="10.0.0.6").json()["results"]) == 1
+    )
+
+    # Login rate limits fail open too, but the lock-out lives in the database and holds.
+    assert [token_status(api_client, "rita", "Wrong-1!", "10.0.1.1") for _ in range(5)] == (
+        [401] * 4 + [429]
+    )
+    assert token_status(api_client, "rita", PASSWORD, "10.0.1.2") == 429
+
+    status, checks = ready(client)
+    assert status == 503
+    assert checks["cache"]["ok"] is False and checks["database"]["ok"] is True
+
+    own_redis.start()
+    assert ready(client)[0] == 200
+    security_counts["degraded-service scenarios passed"] += 1
+
+
+# --- Celery broker ----------------------------------------------------------------------------
+@pytest.fixture
+def broker(own_redis, settings):
+    """Celery publishing to `own_redis` (not eager), restored afterwards."""
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.task_always_eager)
+
+    def reset_pools():
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    conf.broker_url = own_redis.url
+    conf.task_always_eager = False
+    outbox._set_breaker(open_=False)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.REDIS_URL = own_redis.url
+    settings.CACHES = redis_cache(own_redis.url)
+    reset_pools()
+    try:
+        yield own_redis
+    finally:
+        conf.broker_url, conf.task_always_eager = saved
+        outbox._set_breaker(open_=False)
+        reset_pools()
+
+
+def queued(server: RedisServer, queue: str = "default") -> list[dict]:
+    messages = redis.Redis(port=server.port).lrange(queue, 0, -1)
+    return [json.loads(m)["headers"] for m in messages]
+
+
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_down_writes_succeed_and_the_relay_sends_later(
+    broker, client, security_counts
+):
+    # Broker up: published at commit.
+    with transaction.atomic():
+        outbox.enqueue_on_commit("healthtrack.ping", {}, dedupe_key="ping:up")
+    assert [h["task"] for h in queued(broker)] == ["healthtrack.ping"]
+    assert OutboxTask.objects.pending().count() == 0
+
+    broker.stop()
+    with transaction.atomic():
+        patient = UserFactory(username="while-down")
+        row = outbox.enqueue_on_commit("healthtrack.ping", {}, dedupe_key="ping:down")
+    assert User.objects.filter(pk=patient.pk).exists()  # the write committed
+    row.refresh_from_db()
+    assert row.sent_at is None and row.attempts == 1
+    assert "onnect" in row.last_error  # "Error 111 connecting to ..." / ConnectionError
+    status, checks = ready(client)
+    assert status == 503 and checks["broker"]["ok"] is False
+    # A relay run while the broker is still down leaves it pending.
+    assert outbox.outbox_relay() == {"sent": 0, "pending": 1}
+
+    broker.start()  # an empty Redis on the same port
+    assert outbox.outbox_relay() == {"sent": 1, "pending": 0}
+    assert [h["task"] for h in queued(broker)] == ["healthtrack.ping"]
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 3
+    assert ready(client)[0] == 200
+    security_counts["degraded-service scenarios passed"] += 1
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+@pytest.fixture
+def own_postgres():
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE healthtrack")
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@needs_postgres
+def test_after_a_postgresql_restart_the_next_request_succeeds(
+    own_postgres, tmp_path, security_counts
+):
+    import subprocess
+    import sys
+
+    from tests.healthtrack.servers import ROOT
+
+    env = server_env(tmp_path, DATABASE_URL=own_postgres.url("healthtrack"))
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    with gunicorn(env, log=tmp_path / "gunicorn.log") as server:
+
+        def call(method: str, path: str, body: dict | None = None, token: str = ""):
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            data = json.dumps(body).encode() if body is not None else None
+            status, response_headers, raw = http(
+                method, server.url + path, body=data, headers=headers
+            )
+            is_json = response_headers.get("Content-Type", "").startswith("application/json")
+            return status, json.loads(raw) if is_json else None
+
+        registration = {"email": "pg@example.org", "username": "pg", "password": PASSWORD}
+        assert call("POST", "/api/v1/users/register", registration)[0] == 201
+        status, pair = call("POST", "/api/v1/auth/token/", {"username": "pg", "password": PASSWORD})
+        assert status == 200
+        token = pair["access"]
+        assert call("GET", "/api/v1/users/me", token=token)[0] == 200  # opens the connection
+
+        own_postgres.restart()
+        assert call("GET", "/api/v1/users/me", token=token)[0] == 200  # the very next request
+        assert call("GET", "/ready")[0] == 200
+
+        own_postgres.stop()
+        status, body = call("GET", "/ready")
+        assert status == 503
+        assert body["checks"]["database"]["ok"] is False
+        assert body["checks"]["cache"]["ok"] is True
+
+        own_postgres.start()
+        assert call("GET", "/ready")[0] == 200
+        assert call("GET", "/api/v1/users/me", token=token)[0] == 200
+    security_counts["degraded-service scenarios passed"] += 1

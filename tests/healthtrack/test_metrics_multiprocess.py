@@ -1,0 +1,41 @@
+"""With PROMETHEUS_MULTIPROC_DIR, /metrics on gunicorn sums every worker's values."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.healthtrack.servers import gunicorn, http, server_env
+
+TOKEN = "multiproc-scrape-token-42"
+REQUESTS = 24
+
+
+def test_metrics_sum_the_requests_of_every_gunicorn_worker(tmp_path):
+    prom = tmp_path / "prom"
+    env = server_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(prom), METRICS_TOKEN=TOKEN)
+    with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as server:
+
+        def health_count() -> float:
+            status, _, body = http(
+                "GET", server.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert status == 200
+            found = re.search(
+                r'healthtrack_http_request_duration_seconds_count\{method="GET",'
+                r'route="health",status="2xx"\} ([0-9.e+]+)',
+                body.decode(),
+            )
+            return float(found.group(1)) if found else 0.0
+
+        assert health_count() == 0
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(
+                pool.map(lambda _: http("GET", server.url + "/health")[0], range(REQUESTS))
+            )
+        assert statuses == [200] * REQUESTS
+        assert health_count() == REQUESTS
+        assert http("GET", server.url + "/metrics")[0] == 404  # no token, no session
+    # Both workers answered requests (each wrote its own file) and the scrape summed them.
+    pids = {re.search(r"_(\d+)\.db$", f.name).group(1) for f in prom.glob("histogram_*.db")}
+    assert len(pids) == 2, pids
