@@ -4,10 +4,10 @@
 
 Per patient: a watch, a scale and a blood-pressure cuff; hourly steps (07-22 h), a night's
 sleep, resting heart rate, weight, blood pressure (two readings' worth: systolic + diastolic)
-every day; three meals, a snack and a drink a day in the nutrition diary. A tenth of the
-patients wear the watch all day: minute-level heart rate (1,440 rows a day). 1,000 patients x
-90 days is ~14.9 million measurements (13 million of them heart rate) and 450,000 diary
-entries.
+every day; three meals, a snack and a drink a day in the nutrition diary; two goals (steps,
+weight). A tenth of the patients wear the watch all day: minute-level heart rate (1,440 rows a
+day). 1,000 patients x 90 days is ~14.9 million measurements (13 million of them heart rate),
+450,000 diary entries and 2,000 goals.
 
 Everything is written in one transaction: the tables are truncated, the measurement table's
 secondary indexes dropped, rows streamed with COPY ... FREEZE (pre-frozen, so no vacuum pass is
@@ -33,6 +33,7 @@ from common import PERF_DB, setup_django
 PASSWORD = "Bench-pass-2026!"
 HR_SHARE = 10  # every 10th patient has minute-level heart rate
 STALE_DAYS = 7
+VERSION = 2  # bumped when the dataset's content changes (2: goals)
 MEALS = [  # (meal type, hour, kcal, protein, carbs, fat, description)
     ("breakfast", 7, 450, 18, 60, 14, "Oats, milk and a banana"),
     ("lunch", 12, 650, 32, 70, 22, "Chicken salad sandwich"),
@@ -51,15 +52,17 @@ def _marker(cursor) -> dict | None:
         "measurements bigint, diary bigint, first_day date, last_day date, seconds float, "
         "generated_at timestamptz)"
     )
+    cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS version int DEFAULT 1")
+    cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS goals int DEFAULT 0")
     cursor.execute(
-        "SELECT patients, days, measurements, diary, first_day, last_day, seconds, generated_at "
-        "FROM bench_dataset WHERE id = 1"
+        "SELECT patients, days, measurements, diary, first_day, last_day, seconds, generated_at, "
+        "version, goals FROM bench_dataset WHERE id = 1"
     )
     row = cursor.fetchone()
     if row is None:
         return None
     keys = ["patients", "days", "measurements", "diary", "first_day", "last_day", "seconds"]
-    return dict(zip([*keys, "generated_at"], row, strict=True))
+    return dict(zip([*keys, "generated_at", "version", "goals"], row, strict=True))
 
 
 def existing(patients: int, days: int) -> dict | None:
@@ -69,6 +72,8 @@ def existing(patients: int, days: int) -> dict | None:
     with connection.cursor() as cursor:
         marker = _marker(cursor)
     if not marker or marker["patients"] != patients or marker["days"] != days:
+        return None
+    if marker["version"] != VERSION:
         return None
     if marker["last_day"] < datetime.now(UTC).date() - timedelta(days=STALE_DAYS):
         return None
@@ -349,16 +354,19 @@ def generate(*, patients: int, days: int, seed: int = 2026) -> dict:
             cursor.execute(statement)
         indexed = time.perf_counter()
         compute_rollups(cursor)
-        _goals(users, first, last, rng)
+        goals = _goals(users, first, last, rng)
         seconds = round(time.perf_counter() - started, 1)
         cursor.execute(
-            "INSERT INTO bench_dataset VALUES (1, %s, %s, %s, %s, %s, %s, %s, now())",
-            [patients, days, measurements, diary, first, last, seconds],
+            "INSERT INTO bench_dataset (id, patients, days, measurements, diary, first_day, "
+            "last_day, seconds, generated_at, version, goals) "
+            "VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s)",
+            [patients, days, measurements, diary, first, last, seconds, VERSION, goals],
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(
-        f"generated {measurements:,} measurements and {diary:,} diary entries for {patients:,} "
+        f"generated {measurements:,} measurements, {diary:,} diary entries and {goals:,} goals "
+        f"for {patients:,} "
         f"patients x {days} days in {time.perf_counter() - started:.0f} s (COPY "
         f"{loaded - started:.0f} s, indexes {indexed - loaded:.0f} s)"
     )
@@ -366,14 +374,32 @@ def generate(*, patients: int, days: int, seed: int = 2026) -> dict:
         return _marker(cursor)
 
 
-def _goals(users, first: date, last: date, rng: random.Random) -> None:
-    """Goals, once the goals app has its model (issue 4's goals half)."""
+def _goals(users, first: date, last: date, rng: random.Random) -> int:
+    """Two goals a patient (8,000 steps a day; keep the weight at or below 75 or 85 kg),
+    created through the goals app's service so their progress is computed from the
+    data just loaded. Skipped while the goals app is not installed."""
     from django.apps import apps
 
-    try:
-        apps.get_model("goals", "Goal")
-    except LookupError:
-        return
+    if not apps.is_installed("goals"):
+        return 0
+    from goals import services
+
+    created = 0
+    start = first + timedelta(days=(last - first).days // 2)
+    for user in users:
+        services.goal_create(
+            user=user, goal_type="steps", target_value=8000, start_date=start, today=last
+        )
+        services.goal_create(
+            user=user,
+            goal_type="weight",
+            target_value=rng.choice([75, 85]),
+            direction="at_most",
+            start_date=start,
+            today=last,
+        )
+        created += 2
+    return created
 
 
 def ensure(*, patients: int, days: int, force: bool = False) -> dict:

@@ -40,7 +40,7 @@ BIN = Path(sys.executable).parent
 OPTIONAL_PATHS = {
     # name: candidate paths, first that resolves wins
     "recommendations": ["/api/v1/recommendations", "/api/v1/health-insights/recommendations"],
-    "goals": ["/api/v1/goals"],
+    "goals": ["/api/v1/health-goals", "/api/v1/goals"],
 }
 
 
@@ -110,7 +110,9 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
         API_RATE_PER_IP="100000/min",
         API_BURST_PER_IP="10000/s",
         BENCH_STATS="true",
-        LOG_LEVEL="WARNING",
+        # As production: JSON logs with one access line per request (into var/bench/gunicorn.log),
+        # Prometheus metrics shared by the workers.
+        PROMETHEUS_MULTIPROC_DIR=str(WORK / "prometheus"),
     )
     return env
 
@@ -360,6 +362,10 @@ def main(argv: list[str] | None = None) -> dict:
     import redis
 
     redis.from_url(env["REDIS_URL"]).flushdb()  # our own db only: a cold cache
+    prometheus = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    prometheus.mkdir(parents=True, exist_ok=True)
+    for stale in prometheus.glob("*.db"):
+        stale.unlink()
     logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery", "locust")}  # noqa: SIM115
     gunicorn = celery = None
     raw_path = WORK / "locust-raw.json"
@@ -372,7 +378,8 @@ def main(argv: list[str] | None = None) -> dict:
             cwd=ROOT, env=env, stdout=logs["celery"], stderr=subprocess.STDOUT,
         )  # fmt: skip
         command = [
-            BIN / "gunicorn", "healthtrack.wsgi", "-b", f"127.0.0.1:{args.port}",
+            BIN / "gunicorn", "-c", "python:healthtrack.gunicorn_conf", "healthtrack.wsgi",
+            "-b", f"127.0.0.1:{args.port}",
             "--workers", str(workers), "--worker-class", args.worker_class,
             "--max-requests", "20000", "--max-requests-jitter", "2000",
             "--log-level", "warning", "--backlog", "2048", "--preload",

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
+from goals.models import HealthGoal
 from metrics import rollups
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from nutrition.models import NutritionLog
@@ -49,6 +50,7 @@ def test_generated_rollups_equal_the_metrics_apps_recompute():
     assert HealthMetric.objects.filter(user=users[0], metric_type="heart_rate").count() == 3 * 1440
     assert not HealthMetric.objects.filter(user=users[1], metric_type="heart_rate").exists()
     assert NutritionLog.objects.filter(user=users[1]).count() == 3 * 5
+    assert HealthGoal.objects.filter(user=users[1], status="active").count() == 2
     for user in users:
         generated = _rollups(user.pk)
         assert generated[0] and generated[1]
