@@ -54,15 +54,26 @@ def _marker(cursor) -> dict | None:
     )
     cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS version int DEFAULT 1")
     cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS goals int DEFAULT 0")
+    cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS key_id text DEFAULT ''")
     cursor.execute(
         "SELECT patients, days, measurements, diary, first_day, last_day, seconds, generated_at, "
-        "version, goals FROM bench_dataset WHERE id = 1"
+        "version, goals, key_id FROM bench_dataset WHERE id = 1"
     )
     row = cursor.fetchone()
     if row is None:
         return None
     keys = ["patients", "days", "measurements", "diary", "first_day", "last_day", "seconds"]
-    return dict(zip([*keys, "generated_at", "version", "goals"], row, strict=True))
+    return dict(zip([*keys, "generated_at", "version", "goals", "key_id"], row, strict=True))
+
+
+def key_id() -> str:
+    """Which encryption key the dataset's encrypted fields were written under (a hash, never
+    the key): a checkout with other dev keys cannot read them and must regenerate."""
+    import hashlib
+
+    from django.conf import settings
+
+    return hashlib.sha256(settings.FERNET_KEYS[0].encode()).hexdigest()[:16]
 
 
 def existing(patients: int, days: int) -> dict | None:
@@ -73,7 +84,7 @@ def existing(patients: int, days: int) -> dict | None:
         marker = _marker(cursor)
     if not marker or marker["patients"] != patients or marker["days"] != days:
         return None
-    if marker["version"] != VERSION:
+    if marker["version"] != VERSION or marker["key_id"] != key_id():
         return None
     if marker["last_day"] < datetime.now(UTC).date() - timedelta(days=STALE_DAYS):
         return None
@@ -358,9 +369,9 @@ def generate(*, patients: int, days: int, seed: int = 2026) -> dict:
         seconds = round(time.perf_counter() - started, 1)
         cursor.execute(
             "INSERT INTO bench_dataset (id, patients, days, measurements, diary, first_day, "
-            "last_day, seconds, generated_at, version, goals) "
-            "VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s)",
-            [patients, days, measurements, diary, first, last, seconds, VERSION, goals],
+            "last_day, seconds, generated_at, version, goals, key_id) "
+            "VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s)",
+            [patients, days, measurements, diary, first, last, seconds, VERSION, goals, key_id()],
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
