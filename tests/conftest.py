@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
+from types import SimpleNamespace
 
+import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -26,6 +29,16 @@ def _fast_and_isolated(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _one_rate_limit_window(monkeypatch):
+    """django-ratelimit counts in fixed windows: a test whose requests straddled a window's end
+    would see its count start again. Its clock stands still for the length of a test, so the
+    count each test asserts is the one the limit sees. (Servers started by a test run their
+    own clock: see `tests.healthtrack.servers.wait_for_a_fresh_window`.)"""
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,16 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None
             return
         time.sleep(interval)
     raise TimeoutError("condition not met in time")
+
+
+def wait_for_a_fresh_window(value: str, *, period: int, need: float) -> None:
+    """Sleep until django-ratelimit's fixed window for `value` (an address or an account) has
+    at least `need` seconds left, so a burst sent now is counted in one window. The window
+    ends where django-ratelimit puts it: on the period, shifted by the CRC-32 of the value."""
+    offset = zlib.crc32(value.encode()) % period
+    left = (offset - time.time()) % period
+    if left < need:
+        time.sleep(left + 1)
 
 
 def http(
