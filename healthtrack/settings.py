@@ -201,6 +201,13 @@ else:
     # here only; with REDIS_URL set the check stays on.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
+# Bench server only (`make bench`, bench/README.md): SQL statements and cache hits/misses per
+# request in response headers. Off by default; never needed in a deployment.
+BENCH_STATS = env.bool("BENCH_STATS", default=False)
+if BENCH_STATS and REDIS_URL:
+    MIDDLEWARE.insert(0, "healthtrack.benchstats.BenchStatsMiddleware")
+    CACHES["default"]["BACKEND"] = "healthtrack.benchstats.CountingRedisCache"
+
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # Every API request, per client IP (DRF throttles on the default cache).
