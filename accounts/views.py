@@ -267,4 +267,5 @@ def settings_access_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def settings_export(request: HttpRequest) -> HttpResponse:
-    return render(request, "settings/export.html", {"section": "export"})
+    # Export lives on the "Your data" page (healthtrack.portability) with import and the report.
+    return redirect("/settings/data/", permanent=True)

@@ -29,8 +29,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("healthtrack.portability.urls")),
-    # Browser pages, one URLconf per app.
-    path("", include("metrics.urls")),
+    # Browser pages, one URLconf per app (metrics' is included above, before the API).
     path("", include("nutrition.urls")),
     path("", include("goals.urls")),
     path("", include("insights.urls")),

@@ -253,3 +253,11 @@ def test_access_log_without_reads_says_so(page_client):
 def test_more_settings_pages_need_a_login(client, url):
     response = client.get(url)
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_export_leads_to_the_your_data_page(page_client):
+    response = page_client.get("/settings/export/")
+    assert response.status_code == 301 and response.url == "/settings/data/"
+    body = page_client.get("/settings/data/").content.decode()
+    assert body.count('href="/settings/data/"') == 1  # one entry in the settings menu
+    assert "/api/v1/export?format=fhir" in body

@@ -145,7 +145,7 @@ SIGNED_IN_PAGES = [
     ("settings-devices", "/settings/devices/"),
     ("settings-sharing", "/settings/sharing/"),
     ("settings-access-log", "/settings/access-log/"),
-    ("settings-export", "/settings/export/"),
+    ("settings-data", "/settings/data/"),
     ("settings-tokens", "/settings/tokens/"),
     ("settings-delete", "/settings/delete/"),
 ]

@@ -1,5 +1,6 @@
 """The patient's pages in a real browser: the journey of issue 6 (sign up → readings → the
-dashboard's charts → a recommendation acknowledged → a meal from the catalogue), the catalogue
+dashboard's charts → a goal's progress bar → a recommendation acknowledged → a meal from the
+catalogue → export → quick log with advice), the catalogue
 search without JavaScript, and every main page filled with data on a desktop and a phone
 (screenshots in tests/screenshots/)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -173,12 +175,23 @@ def test_the_patient_journey(desktop):
     assert (log.food.name, log.grams, log.calories) == ("Banana, raw", 120, 106.8)
     desktop.screenshot("journey-06-diary")
 
+    # Export: the JSON download holds the readings and the meal
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    tab.get_by_role("link", name="Your data: export, import").click()
+    with tab.expect_download() as download_info:
+        tab.get_by_role("link", name="JSON", exact=True).click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("healthtrack-export-")
+    exported = Path(download.path()).read_text()
+    assert '"weight"' in exported and '"steps"' in exported and "Banana, raw" in exported
+    desktop.screenshot("journey-07-your-data")
+
     # Water from the dashboard's quick log
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     tab.get_by_role("button", name="+250 ml of water").click()
     expect(tab.get_by_text("250 ml of water logged.")).to_be_visible()
     expect(tab.locator(".message-advice")).to_contain_text("Advice:")
-    desktop.screenshot("journey-07-quick-log-advice")
+    desktop.screenshot("journey-08-quick-log-advice")
     expect(tab.locator('[data-card="water"]')).to_contain_text("250")
     assert desktop.problems == []
 
@@ -220,7 +233,7 @@ FILLED_PAGES = [
     ("settings-devices", "/settings/devices/"),
     ("settings-sharing", "/settings/sharing/"),
     ("settings-access-log", "/settings/access-log/"),
-    ("settings-export", "/settings/export/"),
+    ("settings-data", "/settings/data/"),
 ]
 
 
