@@ -309,6 +309,9 @@ SPECTACULAR_SETTINGS = {
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
+        # Goals and care programs both have a `status` choice set.
+        "CareProgramStatusEnum": "goals.models.CareProgram.Status",
+        "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
     },
 }
 
@@ -343,6 +346,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "metrics-purge-idempotency-records": {
         "task": "metrics.purge_idempotency_records",
         "schedule": 3600.0,
+    },
+    # Recommendations for every active user whose inputs changed or whose windows slid over
+    # their data since the last run (insights.tasks), fanned out in chunks.
+    "insights-nightly-recommendations": {
+        "task": "insights.nightly_recommendations",
+        "schedule": crontab(hour=2, minute=15),
     },
     # Goal windows slide and "on track" moves with the date, even when no data arrives.
     "goals-recompute-all-goal-progress": {
@@ -557,3 +566,13 @@ INSIGHTS_THRESHOLDS = {
     "glucose_low": 70.0,
     "glucose_high": 250.0,
 }
+
+# Recommendations (insights.tasks, insights.api). The stored set (HealthInsight rows) is the
+# RECOMMENDATIONS_DEFAULT_DAYS window; other windows are computed and cached, not stored.
+RECOMMENDATIONS_DEFAULT_DAYS = 30
+# API cache `recommendations:user:{id}:days:{days}`; dropped on any write of that user's inputs.
+RECOMMENDATIONS_CACHE_SECONDS = env.int("RECOMMENDATIONS_CACHE_SECONDS", default=3600)
+# After a write, recompute at most once per user per this many seconds, however many writes.
+RECOMMENDATIONS_DEBOUNCE_SECONDS = env.int("RECOMMENDATIONS_DEBOUNCE_SECONDS", default=300)
+# Users per task in the nightly fan-out.
+RECOMMENDATIONS_NIGHTLY_CHUNK = env.int("RECOMMENDATIONS_NIGHTLY_CHUNK", default=200)

@@ -147,6 +147,12 @@ class _MetricListMixin:
     def owner(self):
         raise NotImplementedError
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        # Someone else's list (care team, grant, family `?member=`): one access-log row.
+        audit.record_read(request=request, owner_id=self.owner().pk)
+        return response
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
@@ -174,10 +180,12 @@ class _MetricListMixin:
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
-        return self.request.user
+        if not hasattr(self, "_owner"):
+            self._owner = access.viewed_owner(self.request)
+        return self._owner
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
@@ -204,11 +212,6 @@ class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
         if not hasattr(self, "_owner"):
             self._owner = access.get_metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
         return self._owner
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        audit.record_read(request=request, owner_id=self.owner().pk)
-        return response
 
 
 @extend_schema_view(
@@ -267,7 +270,7 @@ class HealthMetricDetailView(MetricsAPIView):
 
 def _owner_from_query(request, user_id):
     if user_id is None:
-        return request.user
+        return access.viewed_owner(request)
     return access.get_metrics_owner_or_404(request.user, user_id)
 
 
@@ -408,11 +411,12 @@ class DeviceListCreateView(MetricsAPIView):
     serializer_class = s.DeviceSerializer
 
     def get(self, request):
-        devices = access.readable(Device.objects.filter(user_id=request.user.pk), request.user)
+        owner = access.viewed_owner(request)
+        devices = access.readable(Device.objects.filter(user_id=owner.pk), request.user)
         return Response(s.DeviceSerializer(devices, many=True).data)
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         serializer = s.DeviceSerializer(data=request.data)

@@ -23,7 +23,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
-from goals.models import HealthGoal
+from goals import programs
+from goals.models import CareProgram, HealthGoal, ProgramAdherence
 from insights.models import HealthAlert, HealthInsight
 from metrics import services as metric_services
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
@@ -83,6 +84,16 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
         calories=640,
     )
     targets = nutrition_services.nutrition_targets_set(user=person, calories=2100)
+    program = programs.program_create(
+        user=person,
+        created_by=person,
+        title=f"Program {tag}",
+        config={"activity": {"steps": {"min": 8000}}},
+        start_date=when.date() - timedelta(days=3),
+    )
+    adherence = ProgramAdherence.objects.filter(program=program).first()
+    if adherence is None:
+        adherence = ProgramAdherence.objects.create(program=program, day=when.date(), score=50)
     recommendation = HealthInsightFactory(user=person, rank=1, message=SECRET_MESSAGE)
     alert = AlertFactory(user=person, message=SECRET_MESSAGE)
     return {
@@ -101,6 +112,8 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
         HealthInsight: recommendation,
         HealthAlert: HealthAlert.objects.get(pk=alert.pk),
         HealthGoal: HealthGoalFactory(user=person, description=SECRET_GOAL),
+        CareProgram: program,
+        ProgramAdherence: adherence,
         ShareGrant: ShareGrantFactory(owner=person),
         AccessLog: AccessLogFactory(owner=person),
         User: person,
