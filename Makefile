@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-services test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench install install-dev clean
+.PHONY: run test test-services test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+$(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-bench.txt
+	touch $@ $(VENV)/.dev $(VENV)/.runtime
+
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
+install-bench: $(VENV)/.bench
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -76,11 +81,15 @@ worker: install
 beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
-# Benchmarks on PostgreSQL (DATABASE_URL's server, database ht_bench); write
-# bench/results/metrics.json and bench/results/insights.json.
-bench: install-dev
-	$(BIN)/python bench/bench_metrics.py
-	$(BIN)/python bench/bench_insights.py
+# Benchmarks (bench/README.md): starts PostgreSQL and Redis as CI does (.ci/services.sh), runs
+# the micro-benchmarks, the 10 M vs 100 k row comparison and the load test of one node;
+# results in bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS.
+bench: install-bench
+	bash bench/run.sh
+
+# CI: the load-test harness end to end on a tiny dataset for 5 s; fails on any error.
+bench-smoke: install-bench
+	bash bench/run.sh --smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -147,6 +147,7 @@ def timed(fn, runs: int, before=None) -> list[float]:
 
 def main() -> dict:
     setup_django()
+    from cryptography.fernet import InvalidToken
     from django.core.cache import cache
     from django.db import connection
     from rest_framework.test import APIClient
@@ -156,7 +157,17 @@ def main() -> dict:
     from metrics import rollups, services
     from metrics.models import Device, HealthMetric
 
-    user, _ = User.objects.get_or_create(username="bench", defaults={"email": "bench@example.org"})
+    try:
+        user, _ = User.objects.get_or_create(
+            username="bench", defaults={"email": "bench@example.org"}
+        )
+    except InvalidToken:
+        # Written under another checkout's dev FERNET_KEYS: unreadable here, so start over.
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE accounts_user CASCADE")
+        user, _ = User.objects.get_or_create(
+            username="bench", defaults={"email": "bench@example.org"}
+        )
     device, _ = Device.objects.get_or_create(
         user=user,
         identifier="bench-watch",

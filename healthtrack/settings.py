@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "nutrition",
     "goals",
     "insights",
+    # Import, export and erasure: wires the apps above together (no app imports it).
+    "healthtrack.portability",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +200,13 @@ else:
     # across processes. The embedded default is a single process, so the check is silenced
     # here only; with REDIS_URL set the check stays on.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Bench server only (`make bench`, bench/README.md): SQL statements and cache hits/misses per
+# request in response headers. Off by default; never needed in a deployment.
+BENCH_STATS = env.bool("BENCH_STATS", default=False)
+if BENCH_STATS and REDIS_URL:
+    MIDDLEWARE.insert(0, "healthtrack.benchstats.BenchStatsMiddleware")
+    CACHES["default"]["BACKEND"] = "healthtrack.benchstats.CountingRedisCache"
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
@@ -306,10 +315,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
+        "ImportJobKindEnum": "healthtrack.portability.models.ImportJob.Kind",
+        # Goals, care programs and import jobs each have a `status`.
+        "ImportJobStatusEnum": "healthtrack.portability.models.ImportJob.Status",
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
-        # Goals and care programs both have a `status` choice set.
         "CareProgramStatusEnum": "goals.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
     },
@@ -352,6 +363,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "insights-nightly-recommendations": {
         "task": "insights.nightly_recommendations",
         "schedule": crontab(hour=2, minute=15),
+    },
+    # Hard purge of accounts deleted more than ACCOUNT_PURGE_AFTER_DAYS ago.
+    "portability-purge-deleted-accounts": {
+        "task": "portability.purge_deleted_accounts",
+        "schedule": crontab(hour=3, minute=17),
     },
     # Goal windows slide and "on track" moves with the date, even when no data arrives.
     "goals-recompute-all-goal-progress": {
@@ -417,6 +433,15 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Limits ---------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# --- Import, export, erasure (healthtrack/portability) ---------------------------------------
+# Largest file accepted by POST /api/v1/imports/ (413 above). File parts are not counted by
+# DATA_UPLOAD_MAX_MEMORY_SIZE; above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) they spool to disk.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
+# An import task may run for hours on a multi-GB Apple Health export.
+IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
+# Deleted accounts are deactivated at once and purged (every row) this many days later.
+ACCOUNT_PURGE_AFTER_DAYS = env.int("ACCOUNT_PURGE_AFTER_DAYS", default=30)
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -12,7 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
 from accounts.audit import record_read
 from accounts.models import User
 from insights import cache as rec_cache
@@ -110,7 +110,7 @@ class UserInsightListView(_InsightListView):
     @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
-        record_read(request=request, owner_id=int(kwargs["user_id"]))
+        audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
         return response
 
 
@@ -126,7 +126,7 @@ class InsightDetailView(generics.GenericAPIView):
     @extend_schema(responses={200: HealthInsightSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
         insight = self.get_object()
-        record_read(request=request, owner_id=insight.user_id, obj=insight)
+        audit.record_read(request=request, owner_id=insight.user_id, obj=insight)
         return Response(HealthInsightSerializer(insight).data)
 
     @extend_schema(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Q, Value, When
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -22,7 +21,7 @@ from nutrition.api.serializers import (
     NutritionTargetsSerializer,
 )
 from nutrition.models import Food, NutritionLog, NutritionTargets
-from nutrition.selectors import latest_weight_kg
+from nutrition.selectors import food_search, latest_weight_kg
 from nutrition.targets import daily_targets
 from nutrition.validation import AMOUNT_FIELDS, round_amount
 
@@ -177,22 +176,10 @@ class FoodListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        foods = Food.objects.all()
-        category = self.request.query_params.get("category")
-        if category:
-            foods = foods.filter(category=category)
-        words = self.request.query_params.get("search", "").split()[:8]
-        if not words:
-            return foods.order_by("name")
-        for word in words:
-            foods = foods.filter(name__icontains=word)
-        # Names that start with the first word ("Apple, raw" for "apple") come first.
-        starts = Case(
-            When(Q(name__istartswith=words[0]), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
+        return food_search(
+            self.request.query_params.get("search", ""),
+            category=self.request.query_params.get("category"),
         )
-        return foods.annotate(rank=starts).order_by("rank", "name")
 
 
 class FoodDetailView(generics.RetrieveAPIView):

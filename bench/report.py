@@ -1,0 +1,190 @@
+"""Rewrite the figures table of bench/README.md from bench/results/*.json (`make bench` runs it).
+
+Only the part between the `figures:start` and `figures:end` markers is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from common import RESULTS, ROOT
+
+README = ROOT / "bench" / "README.md"
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _machine(m: dict) -> str:
+    load = m.get("loadavg_before") or m.get("loadavg_1_5_15")
+    return f"{m.get('when', '?')}, {m.get('cpus', '?')} cores, load average before {load}"
+
+
+UTILISATION = 0.65  # plan nodes to run at most this busy (the HPA's CPU target)
+NODE_CORES = 2
+
+
+def nodes_needed(rpm: int, cpu_ms: dict) -> dict:
+    """Cores and 2-core nodes per tier for `rpm` requests/min of the mix, from the CPU each
+    request cost each tier in the load test (CPU-bound tiers; I/O headroom not modelled)."""
+    rps = rpm / 60
+
+    def cores(ms: float) -> float:
+        return rps * ms / 1000 / UTILISATION
+
+    web = cores(cpu_ms.get("gunicorn", 0))
+    worker = cores(cpu_ms.get("celery", 0))
+    db = cores(cpu_ms.get("postgresql", 0))
+    redis = cores(cpu_ms.get("redis", 0))
+    return {
+        "web_nodes": max(2, math.ceil(web / NODE_CORES)),
+        "worker_nodes": max(1, math.ceil(worker / NODE_CORES)),
+        "db_cores": round(db, 1),
+        "redis_cores": round(redis, 2),
+    }
+
+
+def capacity_table(load: dict) -> str:
+    cpu = load["cpu_ms_per_request"]
+    rows = [
+        f"**Nodes needed** (from the CPU ms per request above: {cpu}; 2-core nodes at "
+        f"{UTILISATION:.0%} CPU, at least 2 web nodes; docs/scaling.md explains the model):",
+        "",
+        "| requests/min | web nodes | worker nodes | PostgreSQL cores (primary + replicas) "
+        "| Redis cores |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for rpm in (10_000, 100_000, 1_000_000):
+        n = nodes_needed(rpm, cpu)
+        rows.append(
+            f"| {rpm:,} | {n['web_nodes']} | {n['worker_nodes']} | {n['db_cores']} "
+            f"| {n['redis_cores']} |"
+        )
+    return "\n".join(rows)
+
+
+def render() -> str:
+    lines: list[str] = []
+    load = _load("load.json")
+    if load:
+        o, c = load["overall"], load["config"]
+        g = c["gunicorn"]
+        lines += [
+            f"**Load test** (`bench/load.py`; {_machine(load['machine'])}): "
+            f"{c['patients']:,} patients, {c['dataset_measurements']:,} measurements, "
+            f"{c['vus']} virtual users paced to {c['target_rate_per_min']:,}/min for "
+            f"{c['duration_s']} s; gunicorn {g['worker_class']} {g['workers']} workers x "
+            f"{g['threads']} threads.",
+            "",
+            "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | queries/req | cache hit |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, e in load["endpoints"].items():
+            hit = "" if e["cache_hit_rate"] is None else f"{e['cache_hit_rate']:.2f}"
+            lines.append(
+                f"| {name} | {e['requests']:,} | {e['errors']} | {e['p50_ms']} | {e['p95_ms']} "
+                f"| {e['p99_ms']} | {e['queries_per_request']} | {hit} |"
+            )
+        hit = "" if o["cache_hit_rate"] is None else f"{o['cache_hit_rate']:.2f}"
+        lines += [
+            f"| **all** | {o['requests']:,} | {o['errors']} | {o['p50_ms']} | {o['p95_ms']} "
+            f"| {o['p99_ms']} | {o['queries_per_request']} | {hit} |",
+            "",
+            f"Throughput **{o['requests_per_minute']:,} requests/min**; target (>= 20,000/min, "
+            f"p95 < 50 ms, 0 errors) **{'met' if o['meets_target'] else 'not met'}**. "
+            f"CPU cores used: {load.get('cpu_seconds_per_second')}; CPU ms per request: "
+            f"{load.get('cpu_ms_per_request')} (~"
+            f"{load.get('capacity_estimate_per_min_on_all_cores', 0):,}/min if the machine's "
+            "cores did nothing else). PostgreSQL per second: "
+            f"{load.get('database_per_second')}.",
+            "",
+        ]
+    if load and load.get("cpu_ms_per_request"):
+        lines += capacity_table(load), ""
+    metrics = _load("metrics.json")
+    if metrics:
+        lines += [
+            f"**Micro-benchmarks** (`bench/bench_metrics.py`, in-process, median; "
+            f"{metrics.get('when')}, {metrics['environment'].get('cpus')} cores):",
+            "",
+            "| figure | ms |",
+            "|---|---:|",
+            *(f"| {k} | {v} |" for k, v in metrics["figures_ms_median"].items()),
+            "",
+        ]
+    writes = _load("db_writes.json")
+    if writes:
+        lines += [
+            f"**Database write ceiling** (`bench/bench_db_writes.py`, the app's write "
+            f"transactions as SQL, no app in front; {_machine(writes['machine'])}):",
+            "",
+            "| transaction | clients | transactions/s | measurement rows/s |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {kind}{' (' + str(writes['sync_rows']) + ' rows)' if kind == 'sync' else ''} "
+                f"| {r['clients']} | {r['transactions_per_s']} | {r['rows_per_s']} |"
+                for kind in ("sync", "single")
+                for r in writes[kind]
+            ),
+            "",
+        ]
+    for name in sorted(p.name for p in RESULTS.glob("*.json")):
+        if name in {"load.json", "metrics.json", "scale.json", "db_writes.json"}:
+            continue
+        other = _load(name)
+        figures = other.get("figures_ms_median") if isinstance(other, dict) else None
+        if figures:
+            lines += [
+                f"**{name}** (median ms; {other.get('when', '')}):",
+                "",
+                "| figure | ms |",
+                "|---|---:|",
+                *(f"| {k} | {v} |" for k, v in figures.items()),
+                "",
+            ]
+    scale = _load("scale.json")
+    if scale:
+        small, big = scale["small"], scale["big"]
+        lines += [
+            f"**Rows vs latency** (`bench/scale.py`, median ms; {_machine(scale['machine'])}):",
+            "",
+            f"| request | {small['measurements']:,} rows | {big['measurements']:,} rows |",
+            "|---|---:|---:|",
+            *(
+                f"| {k} | {small['median_ms'][k]} | {big['median_ms'][k]} |"
+                for k in small["median_ms"]
+            ),
+            "",
+        ]
+        part = scale.get("partitioning")
+        if part:
+            lines += [
+                f"**Monthly partitions** ({part['partitions']} partitions, "
+                f"{part['rows']:,} rows; SQL only, median ms):",
+                "",
+                "| query | plain table | partitioned |",
+                "|---|---:|---:|",
+                *(
+                    f"| {k} | {v['metrics_healthmetric']} | {v['bench_metric_part']} |"
+                    for k, v in part["median_ms"].items()
+                ),
+                "",
+            ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> None:
+    text = README.read_text()
+    block = f"{START}\n{render()}{END}"
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    README.write_text(text)
+    print(f"figures written to {README.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

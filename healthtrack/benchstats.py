@@ -1,0 +1,84 @@
+"""Per-request counters for the bench server only (setting `BENCH_STATS`, off by default).
+
+`BenchStatsMiddleware` counts the SQL statements a request runs and the application cache
+lookups it makes (hits and misses; the rate-limit counters are not lookups of cached data and
+are left out) and reports them in response headers, which the load generator aggregates per
+endpoint: `X-Bench-Queries`, `X-Bench-Cache-Hits`, `X-Bench-Cache-Misses`. Nothing about the
+request's data is recorded.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.db import connections
+from django_redis.cache import RedisCache
+
+# Keys that are counters, not cached data: DRF throttles and django-ratelimit.
+_NOT_DATA = ("throttle_", "rl:")
+
+
+@dataclass
+class _Counts:
+    queries: int = 0
+    hits: int = 0
+    misses: int = 0
+
+
+_current: ContextVar[_Counts | None] = ContextVar("bench_counts", default=None)
+_MISSING = object()
+
+
+def _is_data(key) -> bool:
+    return not (isinstance(key, str) and key.startswith(_NOT_DATA))
+
+
+class CountingRedisCache(RedisCache):
+    """django-redis's cache, counting hits and misses of data lookups into the request."""
+
+    def get(self, key, default=None, version=None, client=None):
+        value = super().get(key, _MISSING, version=version, client=client)
+        counts = _current.get()
+        if counts is not None and _is_data(key):
+            if value is _MISSING:
+                counts.misses += 1
+            else:
+                counts.hits += 1
+        return default if value is _MISSING else value
+
+    def get_many(self, keys, version=None, client=None):
+        found = super().get_many(keys, version=version, client=client)
+        counts = _current.get()
+        if counts is not None:
+            data = [k for k in keys if _is_data(k)]
+            hits = sum(1 for k in data if k in found)
+            counts.hits += hits
+            counts.misses += len(data) - hits
+        return found
+
+
+class BenchStatsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        counts = _Counts()
+        token = _current.set(counts)
+
+        def count(execute, sql, params, many, context):
+            counts.queries += 1
+            return execute(sql, params, many, context)
+
+        try:
+            with ExitStack() as stack:
+                for alias in connections:
+                    stack.enter_context(connections[alias].execute_wrapper(count))
+                response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response["X-Bench-Queries"] = str(counts.queries)
+        response["X-Bench-Cache-Hits"] = str(counts.hits)
+        response["X-Bench-Cache-Misses"] = str(counts.misses)
+        return response
