@@ -147,6 +147,12 @@ class _MetricListMixin:
     def owner(self):
         raise NotImplementedError
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        # Someone else's list (care team, grant, family `?member=`): one access-log row.
+        audit.record_read(request=request, owner_id=self.owner().pk)
+        return response
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
@@ -174,7 +180,9 @@ class _MetricListMixin:
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
-        return access.viewed_owner(self.request)
+        if not hasattr(self, "_owner"):
+            self._owner = access.viewed_owner(self.request)
+        return self._owner
 
     def post(self, request):
         owner = access.acting_owner(request)
@@ -204,11 +212,6 @@ class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
         if not hasattr(self, "_owner"):
             self._owner = access.get_metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
         return self._owner
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        audit.record_read(request=request, owner_id=self.owner().pk)
-        return response
 
 
 @extend_schema_view(

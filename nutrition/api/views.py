@@ -86,13 +86,14 @@ class NutritionLogViewSet(
                 owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
             else:
                 owner = access.viewed_owner(self.request)
+            self.list_owner = owner
             logs = logs.filter(user=owner)
         return logs
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)
-        if "user_id" in kwargs:
-            audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
+        # Someone else's diary (care team, family `?member=`): one access-log row.
+        audit.record_read(request=request, owner_id=self.list_owner.pk)
         return response
 
     def retrieve(self, request, *args, **kwargs):

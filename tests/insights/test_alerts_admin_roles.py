@@ -12,11 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.care import care_team_add, clinician_enable_admin
-from insights import alerts as alert_rules
-from insights import services
 from insights.models import HealthInsight
-from metrics.models import HealthMetric
-from metrics.signals import measurements_changed
 from tests.accounts.factories import ClinicianFactory, UserFactory
 from tests.insights.factories import AlertFactory, HealthInsightFactory
 
@@ -144,46 +140,12 @@ def _post_crisis(patient, django_capture_on_commit_callbacks) -> datetime:
     return when
 
 
-def _insights_listens() -> bool:
-    sync_receivers, async_receivers = measurements_changed._live_receivers(HealthMetric)
-    return any(
-        getattr(r, "__module__", "").startswith("insights")
-        for r in [*sync_receivers, *async_receivers]
-    )
-
-
-def test_crisis_reading_shows_in_the_alert_list_on_the_next_request_with_stand_in_wiring(
-    doctor_client, patient, django_capture_on_commit_callbacks
-):
-    """The admin half, with a stand-in for the insights wiring (which subscribes to
-    `measurements_changed` and stores alerts through `insights.services.alert_record`)."""
-
-    def stand_in(sender, user_id, metric_types, start, end, **kwargs):
-        rows = HealthMetric.objects.filter(
-            user_id=user_id, metric_type__in=metric_types, recorded_at__gte=start
-        )
-        readings = [alert_rules.Reading(m.metric_type, m.recorded_at, m.value) for m in rows]
-        for alert in alert_rules.evaluate(readings):
-            services.alert_record(user_id=user_id, alert=alert)
-
-    measurements_changed.connect(stand_in, dispatch_uid="test-stand-in-alert-wiring")
-    try:
-        _post_crisis(patient, django_capture_on_commit_callbacks)
-    finally:
-        measurements_changed.disconnect(dispatch_uid="test-stand-in-alert-wiring")
-    response = doctor_client.get(ALERTS)
-    first = response.context["cl"].result_list[0]
-    assert (first.user_id, first.insight_type) == (patient.pk, "blood_pressure_crisis")
-    assert first.reviewed_at is None
-
-
 def test_crisis_reading_posted_through_the_api_shows_in_the_alert_list_end_to_end(
     doctor_client, patient, django_capture_on_commit_callbacks
 ):
-    """End to end with the real alerts-on-write wiring (insights subscribing to
-    `metrics.signals.measurements_changed`). Skipped until that wiring is merged."""
-    if not _insights_listens():
-        pytest.skip("alerts-on-write wiring (insights on measurements_changed) not merged yet")
+    """End to end: the insights app's alerts-on-write wiring (on
+    `metrics.signals.measurements_changed`) stores the alert; the admin list, read fresh on
+    every request, shows it first on the very next one."""
     _post_crisis(patient, django_capture_on_commit_callbacks)
     stored = HealthInsight.objects.alerts().filter(
         user=patient, insight_type="blood_pressure_crisis"
