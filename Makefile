@@ -42,12 +42,16 @@ test: install-dev
 test-services: install-dev
 	$(BIN)/pytest -m services $(PYTEST_ARGS)
 
-# Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one).
-# --reuse-db: PgBouncer keeps server connections pooled, so the test database is not dropped.
+# Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one): the
+# PgBouncer checks plus the suites that exercise the database hardest (metrics: COPY, advisory
+# transaction locks, bulk upserts; the accounts API). --reuse-db: PgBouncer keeps server
+# connections pooled, so pytest-django could not drop the test database at the end; .ci/run
+# drops it (WITH FORCE, directly on PostgreSQL) before each run instead.
 test-pgbouncer: install-dev
 	@test -n "$$PGBOUNCER_DATABASE_URL" || { echo "set PGBOUNCER_DATABASE_URL"; exit 2; }
 	DATABASE_URL="$$PGBOUNCER_DATABASE_URL" DB_DISABLE_SERVER_SIDE_CURSORS=true \
-		$(BIN)/pytest --reuse-db tests/healthtrack/test_pgbouncer.py tests/accounts
+		$(BIN)/pytest --reuse-db -m "not services" tests/healthtrack/test_pgbouncer.py \
+		tests/accounts/test_api_users.py tests/accounts/test_encryption.py tests/metrics
 
 # The replica router against a second database alias (a test mirror of the primary).
 test-replicas: install-dev

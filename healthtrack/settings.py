@@ -307,6 +307,9 @@ SPECTACULAR_SETTINGS = {
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
+        # Goals and care programs both have a `status` choice set.
+        "CareProgramStatusEnum": "goals.models.CareProgram.Status",
+        "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
     },
 }
 

@@ -171,10 +171,10 @@ class _MetricListMixin:
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
-        return self.request.user
+        return access.viewed_owner(self.request)
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
@@ -258,7 +258,7 @@ class HealthMetricDetailView(MetricsAPIView):
 
 def _owner_from_query(request, user_id):
     if user_id is None:
-        return request.user
+        return access.viewed_owner(request)
     return access.get_readable_owner_or_404(request.user, user_id)
 
 
@@ -384,11 +384,12 @@ class DeviceListCreateView(MetricsAPIView):
     serializer_class = s.DeviceSerializer
 
     def get(self, request):
-        devices = access.readable(Device.objects.filter(user_id=request.user.pk), request.user)
+        owner = access.viewed_owner(request)
+        devices = access.readable(Device.objects.filter(user_id=owner.pk), request.user)
         return Response(s.DeviceSerializer(devices, many=True).data)
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         serializer = s.DeviceSerializer(data=request.data)

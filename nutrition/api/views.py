@@ -86,14 +86,15 @@ class NutritionLogViewSet(
             if "user_id" in self.kwargs:
                 owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
             else:
-                owner = self.request.user
+                owner = access.viewed_owner(self.request)
             logs = logs.filter(user=owner)
         return logs
 
     def create(self, request, *args, **kwargs):
+        owner = access.acting_owner(request)
         data = NutritionLogInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        log = services.nutrition_log_create(user=request.user, **data.validated_data)
+        log = services.nutrition_log_create(user=owner, **data.validated_data)
         return Response(NutritionLogSerializer(log).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -123,7 +124,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = request.user
+        owner = access.viewed_owner(request)
         if "user_id" in query.validated_data:
             owner = access.get_readable_owner_or_404(request.user, query.validated_data["user_id"])
 
