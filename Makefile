@@ -47,12 +47,16 @@ test: install-dev
 test-services: install-dev
 	$(BIN)/pytest -m services $(PYTEST_ARGS)
 
-# Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one).
-# --reuse-db: PgBouncer keeps server connections pooled, so the test database is not dropped.
+# Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one): the
+# PgBouncer checks plus the suites that exercise the database hardest (metrics: COPY, advisory
+# transaction locks, bulk upserts; the accounts API). --reuse-db: PgBouncer keeps server
+# connections pooled, so pytest-django could not drop the test database at the end; .ci/run
+# drops it (WITH FORCE, directly on PostgreSQL) before each run instead.
 test-pgbouncer: install-dev
 	@test -n "$$PGBOUNCER_DATABASE_URL" || { echo "set PGBOUNCER_DATABASE_URL"; exit 2; }
 	DATABASE_URL="$$PGBOUNCER_DATABASE_URL" DB_DISABLE_SERVER_SIDE_CURSORS=true \
-		$(BIN)/pytest --reuse-db tests/healthtrack/test_pgbouncer.py tests/accounts
+		$(BIN)/pytest --reuse-db -m "not services" tests/healthtrack/test_pgbouncer.py \
+		tests/accounts/test_api_users.py tests/accounts/test_encryption.py tests/metrics
 
 # The replica router against a second database alias (a test mirror of the primary).
 test-replicas: install-dev
@@ -78,8 +82,9 @@ beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
 # Benchmarks (bench/README.md): starts PostgreSQL and Redis as CI does (.ci/services.sh), runs
-# the micro-benchmarks, the 10 M vs 100 k row comparison and the load test of one node;
-# results in bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS.
+# every micro-benchmark bench/bench_*.py (metrics, insights, import, dashboard, database
+# writes), the 148 k vs 15 M row comparison and the load test of one node; results in
+# bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS.
 bench: install-bench
 	bash bench/run.sh
 

@@ -10,6 +10,12 @@ Rules
 - A clinician named in an active, unexpired share grant reads the metric types and date window
   it covers (`can_read_metric`, `readable_metrics`), nothing else of that patient.
 - Staff who are neither clinicians nor superusers get nobody else's data.
+- Families (`accounts.family`): a family manager reads and writes the data of the members they
+  manage (dependents they created, or users who granted them manager access); a read-only family
+  role reads only. Deleted members are nobody's. Nothing else follows from a family link.
+- Acting for someone: every API endpoint takes `?member=<user id>` (see `acting_owner` for
+  writes, `viewed_owner` for reads); absent, it is the signed-in user. A member one may not
+  write for is 404 on writes, even when one may read them (read-only role).
 - In the admin only (`admin_*`), superusers see everything; admin clinicians (staff in the
   "Clinicians" group) see their patients read-only; other staff see nothing.
 """
@@ -22,7 +28,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.models import CLINICIANS_GROUP, CareTeam, ShareGrant
+from accounts.models import CLINICIANS_GROUP, CareTeam, FamilyMembership, ShareGrant
+
+MEMBER_PARAM = "member"
 
 
 def _is_active_user(viewer) -> bool:
@@ -57,27 +65,36 @@ def _care_patient_ids(viewer) -> QuerySet:
     )
 
 
+def _family_member_ids(viewer, *, managing: bool = False) -> QuerySet:
+    links = FamilyMembership.objects.live().filter(manager=viewer)
+    if managing:
+        links = links.managing()
+    return links.values("member_id")
+
+
 def readable_user_ids(viewer) -> QuerySet | list[int]:
-    """Ids of the people whose (whole) health data `viewer` may read: themself, plus, for a
-    clinician, the patients of their active care teams. Share grants are narrower (some
-    metric types, a window) and are not included: see `can_read_metric`."""
+    """Ids of the people whose (whole) health data `viewer` may read: themself, the family
+    members they manage or were given read access to, plus, for a clinician, the patients of
+    their active care teams. Share grants are narrower (some metric types, a window) and are
+    not included: see `can_read_metric`."""
     if not _is_active_user(viewer):
         return []
-    if not is_clinician(viewer):
-        return [viewer.pk]
-    return (
-        get_user_model()
-        .objects.filter(Q(pk=viewer.pk) | Q(pk__in=_care_patient_ids(viewer)))
-        .values_list("pk", flat=True)
-    )
+    others = Q(pk__in=_family_member_ids(viewer))
+    if is_clinician(viewer):
+        others |= Q(pk__in=_care_patient_ids(viewer))
+    return get_user_model().objects.filter(Q(pk=viewer.pk) | others).values_list("pk", flat=True)
 
 
 def writable_user_ids(viewer) -> QuerySet | list[int]:
-    """Ids of the people whose health data `viewer` may create, change or delete: only their
-    own. Clinicians never write patient health data."""
+    """Ids of the people whose health data `viewer` may create, change or delete: their own,
+    and the family members they manage (role manager). Clinicians never write patient data."""
     if not _is_active_user(viewer):
         return []
-    return [viewer.pk]
+    return (
+        get_user_model()
+        .objects.filter(Q(pk=viewer.pk) | Q(pk__in=_family_member_ids(viewer, managing=True)))
+        .values_list("pk", flat=True)
+    )
 
 
 def _as_id(owner_id) -> int | None:
@@ -95,16 +112,36 @@ def in_care_team(viewer, owner_id) -> bool:
     return _care_patient_ids(viewer).filter(patient_id=owner_id).exists()
 
 
+def family_role(viewer, owner_id) -> str | None:
+    """`viewer`'s family role ("manager", "read_only") for member `owner_id`, if any."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not _is_active_user(viewer) or owner_id == viewer.pk:
+        return None
+    link = (
+        FamilyMembership.objects.live()
+        .filter(manager=viewer, member_id=owner_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return link
+
+
 def can_read(viewer, owner_id) -> bool:
     owner_id = _as_id(owner_id)
     if owner_id is None or not _is_active_user(viewer):
         return False
-    return owner_id == viewer.pk or in_care_team(viewer, owner_id)
+    if owner_id == viewer.pk:
+        return True
+    return family_role(viewer, owner_id) is not None or in_care_team(viewer, owner_id)
 
 
 def can_write(viewer, owner_id) -> bool:
     owner_id = _as_id(owner_id)
-    return owner_id is not None and owner_id in set(writable_user_ids(viewer))
+    if owner_id is None or not _is_active_user(viewer):
+        return False
+    if owner_id == viewer.pk:
+        return True
+    return family_role(viewer, owner_id) == FamilyMembership.Role.MANAGER
 
 
 def _owner_lookup(owner_field: str | None) -> str:
@@ -133,15 +170,79 @@ def get_readable_owner_or_404(viewer, owner_id) -> object:
 
 
 def access_via(viewer, owner_id) -> str | None:
-    """Why `viewer` may read `owner_id`'s whole data: "owner", "care_team", or None."""
+    """Why `viewer` may read `owner_id`'s whole data: "owner", "family", "care_team", or None."""
     owner_id = _as_id(owner_id)
     if owner_id is None or not _is_active_user(viewer):
         return None
     if owner_id == viewer.pk:
         return "owner"
+    if family_role(viewer, owner_id) is not None:
+        return "family"
     if in_care_team(viewer, owner_id):
         return "care_team"
     return None
+
+
+# --- Care plans (goals' care programs) ------------------------------------------------------
+
+
+def can_write_care_plan(viewer, owner_id) -> bool:
+    """May `viewer` set, change or end care plans (programs) for `owner_id`: whoever may write
+    their data (themself, a family manager), or a clinician in an active care team with them.
+    Care plans are not health data: clinicians still never write measurements."""
+    return can_write(viewer, owner_id) or in_care_team(viewer, owner_id)
+
+
+def care_plan_writable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
+    if not _is_active_user(viewer):
+        return queryset.none()
+    lookup = f"{_owner_lookup(owner_field)}__in"
+    q = Q(**{lookup: writable_user_ids(viewer)})
+    if is_clinician(viewer):
+        q |= Q(**{lookup: _care_patient_ids(viewer)})
+    return queryset.filter(q)
+
+
+# --- Acting for a family member: `?member=<id>` on every endpoint -----------------------------
+
+
+def _member_param(request) -> str | None:
+    params = getattr(request, "query_params", None) or request.GET
+    raw = params.get(MEMBER_PARAM)
+    return raw if raw not in (None, "") else None
+
+
+def _live_user_or_404(owner_id: int):
+    user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
+    if user is None:
+        raise Http404
+    return user
+
+
+def acting_owner(request, *, allowed=None):
+    """Whose data a write is for: the signed-in user, or the `?member=<id>` they may write for.
+    A member they may not write for (a stranger, or read-only access) is 404. `allowed`
+    (default `can_write`) is the rule, e.g. `can_write_care_plan` for programs."""
+    raw = _member_param(request)
+    if raw is None:
+        return request.user
+    owner_id = _as_id(raw)
+    if owner_id is not None and owner_id == getattr(request.user, "pk", None):
+        return request.user
+    if owner_id is None or not (allowed or can_write)(request.user, owner_id):
+        raise Http404
+    return _live_user_or_404(owner_id)
+
+
+def viewed_owner(request):
+    """Whose data a read is for: the signed-in user, or the `?member=<id>` they may read."""
+    raw = _member_param(request)
+    if raw is None:
+        return request.user
+    owner_id = _as_id(raw)
+    if owner_id is not None and owner_id == getattr(request.user, "pk", None):
+        return request.user
+    return get_readable_owner_or_404(request.user, raw)
 
 
 # --- Share grants: metric types over a window ------------------------------------------------
@@ -221,6 +322,25 @@ def shared_metrics_q(
             **window,
         )
     return q
+
+
+def holds_grant_from(viewer, owner_id) -> bool:
+    """`viewer` holds an active named share grant from `owner_id` (some metric types only)."""
+    owner_id = _as_id(owner_id)
+    return owner_id is not None and active_grants_for(viewer, owner_id).exists()
+
+
+def get_metrics_owner_or_404(viewer, owner_id) -> object:
+    """The user whose measurements are asked for, or 404: as `get_readable_owner_or_404`, but
+    a named clinician with an active grant from them gets through too. Narrow the rows with
+    `readable_metrics` afterwards: the grant covers some types over a window only."""
+    owner_id = _as_id(owner_id)
+    if owner_id is None or not (can_read(viewer, owner_id) or holds_grant_from(viewer, owner_id)):
+        raise Http404
+    user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
+    if user is None:
+        raise Http404
+    return user
 
 
 def readable_metrics(

@@ -34,4 +34,9 @@ class EmailOrUsernameBackend(ModelBackend):
         return None
 
     def user_can_authenticate(self, user) -> bool:
-        return super().user_can_authenticate(user) and user.deleted_at is None
+        # Dependents (family member profiles) have no login of their own.
+        return (
+            super().user_can_authenticate(user)
+            and user.deleted_at is None
+            and not getattr(user, "is_dependent", False)
+        )

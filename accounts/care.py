@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from celery import current_app as current_celery_app
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -89,3 +92,25 @@ def clinician_enable_admin(*, user: User) -> User:
     user.groups.add(group)
     user.__dict__.pop("_ht_in_clinicians_group", None)
     return user
+
+
+# Sent by name: accounts does not import insights (the higher app), and the task may be
+# deployed on its own queue ("recommendations").
+RECOMPUTE_RECOMMENDATIONS_TASK = "insights.tasks.compute_recommendations"
+
+
+def _send_recompute(user_id: int) -> None:
+    # A signature runs a locally registered task eagerly when Celery is eager (embedded
+    # default) and otherwise ends in `app.send_task` by name.
+    current_celery_app.signature(
+        RECOMPUTE_RECOMMENDATIONS_TASK, kwargs={"user_id": user_id}
+    ).apply_async()
+
+
+def recommendations_recompute_queue(*, user_ids) -> int:
+    """Queue one "recompute recommendations" task per user, once the current transaction
+    commits. Returns how many were queued."""
+    ids = sorted({int(pk) for pk in user_ids})
+    for user_id in ids:
+        transaction.on_commit(partial(_send_recompute, user_id))
+    return len(ids)

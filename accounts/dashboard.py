@@ -50,6 +50,8 @@ class Card:
     status_text: str = ""
     progress_percent: int | None = None  # 0-100, drawn as a <progress> bar when set
     href: str = ""
+    # The numbers behind `value`, for another app to judge (e.g. {"systolic": 128.0}).
+    values: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,12 +74,45 @@ class Item:
 
 
 @dataclass
+class QuickInput:
+    """The one value a quick log asks for (minutes of a workout, what you ate)."""
+
+    name: str
+    label: str
+    value: str = ""
+    unit: str = ""
+    min: str = "0"
+    max: str = ""
+    kind: str = "number"  # or "text"
+
+
+@dataclass
+class QuickAction:
+    """A one-step log on the dashboard: a small POST form to `action_url` with `hidden`
+    values and at most one number input. `group` puts actions side by side ("Water")."""
+
+    group: str
+    button_label: str
+    action_url: str
+    hidden: dict[str, str] = field(default_factory=dict)
+    input: QuickInput | None = None
+    help_text: str = ""
+
+
+@dataclass
 class Panels:
     cards: dict[str, Card] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
     goals: list[Item] = field(default_factory=list)
     recommendations: list[Item] = field(default_factory=list)
     alerts: list[Item] = field(default_factory=list)
+    quick_actions: list[QuickAction] = field(default_factory=list)
+
+    def quick_action_groups(self) -> list[tuple[str, list[QuickAction]]]:
+        groups: dict[str, list[QuickAction]] = {}
+        for action in self.quick_actions:
+            groups.setdefault(action.group, []).append(action)
+        return list(groups.items())
 
     def card_slots(self) -> list[tuple[str, str, Card | None]]:
         """Every slot in order with its card, or None when no app filled it."""
@@ -86,6 +121,11 @@ class Panels:
     @property
     def has_cards(self) -> bool:
         return bool(self.cards)
+
+    @property
+    def has_charts(self) -> bool:
+        """Any chart with something to draw (a new user's charts are all empty)."""
+        return any(not chart.is_empty for chart in self.charts)
 
 
 def parse_period(value: str | None) -> int:

@@ -39,6 +39,9 @@ class User(AbstractUser):
         validators=[MinValueValidator(40), MaxValueValidator(260)],
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # A family member profile (a child, an elderly parent) that owns health data but never logs
+    # in: unusable password, refused by the login backend. See accounts.family.
+    is_dependent = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["email"]
 
@@ -242,6 +245,7 @@ class AccessLog(models.Model):
 
     class Via(models.TextChoices):
         CARE_TEAM = "care_team", "Care team"
+        FAMILY = "family", "Family member"
         SHARE_GRANT = "share_grant", "Share grant"
         SHARE_LINK = "share_link", "Share link"
         ADMIN = "admin", "Admin"
@@ -403,3 +407,64 @@ class OutboxTask(models.Model):
     def __str__(self) -> str:
         state = "sent" if self.sent_at else "pending"
         return f"{self.task_name} ({state})"
+
+
+# --- Families ---------------------------------------------------------------------------------
+# Writes go through accounts.family; the access rules live in accounts.access.
+
+
+class FamilyMembershipQuerySet(models.QuerySet):
+    def live(self) -> FamilyMembershipQuerySet:
+        """Memberships whose member profile is not deleted."""
+        return self.filter(member__deleted_at__isnull=True)
+
+    def managing(self) -> FamilyMembershipQuerySet:
+        return self.filter(role=FamilyMembership.Role.MANAGER)
+
+
+class FamilyMembership(models.Model):
+    """`manager` acts for `member`: a dependent profile they created, or an existing user who
+    granted them access by e-mail. Role "manager" reads and writes the member's health data,
+    "read_only" (for example a doctor invited by the family) only reads it."""
+
+    class Role(models.TextChoices):
+        MANAGER = "manager", "Family manager"
+        READ_ONLY = "read_only", "Read only"
+
+    class Relation(models.TextChoices):
+        CHILD = "child", "Child"
+        PARENT = "parent", "Parent"
+        PARTNER = "partner", "Partner"
+        SIBLING = "sibling", "Sibling"
+        GRANDPARENT = "grandparent", "Grandparent"
+        SELF = "self", "Self (access granted by the member)"
+        CARER = "carer", "Carer"
+        DOCTOR = "doctor", "Doctor"
+        OTHER = "other", "Other"
+
+    manager = models.ForeignKey(User, on_delete=models.CASCADE, related_name="family_managed")
+    member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="family_managers")
+    relation = models.CharField(max_length=16, choices=Relation.choices, default=Relation.OTHER)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MANAGER)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = FamilyMembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["manager", "member"], name="family_one_per_pair"),
+            models.CheckConstraint(
+                condition=~models.Q(manager=models.F("member")), name="family_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "role"], name="family_member_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.manager} → {self.member} ({self.role})"
+
+
+auditlog.register(FamilyMembership)

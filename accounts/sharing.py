@@ -159,6 +159,25 @@ def share_grant_revoke(*, grant: ShareGrant) -> ShareGrant:
     return grant
 
 
+def _active_link_grant(token: str) -> ShareGrant | None:
+    grant = (
+        ShareGrant.objects.filter(kind=ShareGrant.Kind.LINK, token_hash=_token_hash(token))
+        .select_related("owner")
+        .first()
+    )
+    if grant is None or not grant.is_active():
+        return None
+    if not grant.owner.is_active or grant.owner.deleted_at:
+        return None
+    return grant
+
+
+def share_link_is_active(token: str) -> bool:
+    """Whether `token` names an active link (so its page asks for the code rather than
+    showing "not found"). Says nothing about the code; the token itself is the secret."""
+    return bool(token) and _active_link_grant(token) is not None
+
+
 def share_grant_for_link(token: str, code: str) -> ShareGrant | None:
     """The active link grant for `token` if `code` is its access code; None when the link is
     unknown, expired, revoked, its owner's account is closed, or the code is wrong."""

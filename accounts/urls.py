@@ -34,5 +34,7 @@ urlpatterns = [
         views.settings_token_revoke,
         name="settings-token-revoke",
     ),
+    path("settings/access-log/", views.settings_access_log, name="settings-access-log"),
+    path("settings/export/", views.settings_export, name="settings-export"),
     path("settings/delete/", views.settings_delete, name="settings-delete"),
 ]

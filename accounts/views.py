@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -35,7 +35,8 @@ from accounts.forms import (
     ProfileForm,
     SignupForm,
 )
-from accounts.models import ApiToken, User
+from accounts.models import AccessLog, ApiToken, User
+from accounts.once import pop_secret, stash_secret
 
 RETRY_AFTER_SECONDS = 60
 RATE_LIMITED_MESSAGE = (
@@ -162,7 +163,10 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = parse_period(request.GET.get("days"))
-    owner = access.get_readable_owner_or_404(request.user, request.user.pk)
+    # Your own dashboard: the access rule says yes without a query (the user is loaded).
+    if not access.can_read(request.user, request.user.pk):
+        raise Http404
+    owner = request.user
     panels = dashboard_panels(user=owner, days=days)
     return render(
         request,
@@ -202,13 +206,8 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
     return render(request, "settings/profile.html", {"form": form, "section": "profile"})
 
 
-# A new token waits in the session, Fernet-encrypted, for the one page view that shows it:
-# creating is a POST answered by a redirect, so reloading the page never creates another.
+# A new token waits in the session for the one page view that shows it (accounts.once).
 NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
-
-
-def _session_fernet() -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in settings.FERNET_KEYS])
 
 
 @login_required
@@ -217,15 +216,10 @@ def settings_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
-        request.session[NEW_TOKEN_SESSION_KEY] = _session_fernet().encrypt(raw.encode()).decode()
+        stash_secret(request, NEW_TOKEN_SESSION_KEY, raw)
         messages.success(request, f"Token “{token.name}” created. Copy it now.")
         return redirect("settings-tokens")
-    new_token = None
-    if request.method == "GET" and (sealed := request.session.pop(NEW_TOKEN_SESSION_KEY, None)):
-        try:
-            new_token = _session_fernet().decrypt(sealed.encode()).decode()
-        except InvalidToken:  # the keys were rotated meanwhile: the token cannot be shown
-            new_token = None
+    new_token = pop_secret(request, NEW_TOKEN_SESSION_KEY) if request.method == "GET" else None
     return render(
         request,
         "settings/tokens.html",
@@ -258,3 +252,19 @@ def settings_delete(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Your account is deleted. We are sorry to see you go.")
         return redirect("landing")
     return render(request, "settings/delete.html", {"form": form, "section": "delete"})
+
+
+ACCESS_LOG_PAGE_SIZE = 25
+
+
+@login_required
+def settings_access_log(request: HttpRequest) -> HttpResponse:
+    """Who read my data: the reads by anyone but me (accounts.audit), newest first."""
+    entries = AccessLog.objects.filter(owner=request.user).order_by("-at", "-id")
+    page = Paginator(entries, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "settings/access_log.html", {"page": page, "section": "access-log"})
+
+
+@login_required
+def settings_export(request: HttpRequest) -> HttpResponse:
+    return render(request, "settings/export.html", {"section": "export"})

@@ -49,3 +49,6 @@ class HealthGoalAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for goal in queryset:
             services.goal_delete(goal=goal)
+
+
+from goals import program_admin  # noqa: E402, F401  (care programs register their admin)

@@ -5,4 +5,4 @@ class GoalsConfig(AppConfig):
     name = "goals"
 
     def ready(self) -> None:
-        from goals import receivers  # noqa: F401  (connects the signal receivers)
+        from goals import program_receivers, receivers  # noqa: F401  (connects the receivers)

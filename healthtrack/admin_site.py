@@ -84,8 +84,20 @@ class HealthTrackAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("2fa/enrol/", self.otp_enrol_view, name="otp_enrol"),
+            path(
+                "patients/<int:user_id>/",
+                self.admin_view(self.patient_page_view),
+                name="patient_page",
+            ),
             *super().get_urls(),
         ]
+
+    def patient_page_view(self, request, user_id: int):
+        """A patient's alerts, recommendations, profile, readings, chart and goals
+        (healthtrack.patient_page): superusers and the patient's clinicians; others 404."""
+        from healthtrack.patient_page import patient_page  # reads every app's models
+
+        return patient_page(request, user_id, admin_site=self)
 
     @method_decorator(never_cache)
     @method_decorator(csrf_protect)

@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "nutrition",
     "goals",
     "insights",
+    # Import, export and erasure: wires the apps above together (no app imports it).
+    "healthtrack.portability",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +261,8 @@ AUDITLOG_CID_GETTER = "healthtrack.request_id.get_request_id"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
 SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
+# Access-code attempts on a share link's page and API view, per client IP and per link.
+SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -311,9 +315,14 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
+        "ImportJobKindEnum": "healthtrack.portability.models.ImportJob.Kind",
+        # Goals, care programs and import jobs each have a `status`.
+        "ImportJobStatusEnum": "healthtrack.portability.models.ImportJob.Status",
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
+        "CareProgramStatusEnum": "goals.models.CareProgram.Status",
+        "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
     },
 }
 
@@ -348,6 +357,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     "metrics-purge-idempotency-records": {
         "task": "metrics.purge_idempotency_records",
         "schedule": 3600.0,
+    },
+    # Recommendations for every active user whose inputs changed or whose windows slid over
+    # their data since the last run (insights.tasks), fanned out in chunks.
+    "insights-nightly-recommendations": {
+        "task": "insights.nightly_recommendations",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    # Hard purge of accounts deleted more than ACCOUNT_PURGE_AFTER_DAYS ago.
+    "portability-purge-deleted-accounts": {
+        "task": "portability.purge_deleted_accounts",
+        "schedule": crontab(hour=3, minute=17),
     },
     # Goal windows slide and "on track" moves with the date, even when no data arrives.
     "goals-recompute-all-goal-progress": {
@@ -413,6 +433,15 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Limits ---------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# --- Import, export, erasure (healthtrack/portability) ---------------------------------------
+# Largest file accepted by POST /api/v1/imports/ (413 above). File parts are not counted by
+# DATA_UPLOAD_MAX_MEMORY_SIZE; above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) they spool to disk.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
+# An import task may run for hours on a multi-GB Apple Health export.
+IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
+# Deleted accounts are deactivated at once and purged (every row) this many days later.
+ACCOUNT_PURGE_AFTER_DAYS = env.int("ACCOUNT_PURGE_AFTER_DAYS", default=30)
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -562,3 +591,13 @@ INSIGHTS_THRESHOLDS = {
     "glucose_low": 70.0,
     "glucose_high": 250.0,
 }
+
+# Recommendations (insights.tasks, insights.api). The stored set (HealthInsight rows) is the
+# RECOMMENDATIONS_DEFAULT_DAYS window; other windows are computed and cached, not stored.
+RECOMMENDATIONS_DEFAULT_DAYS = 30
+# API cache `recommendations:user:{id}:days:{days}`; dropped on any write of that user's inputs.
+RECOMMENDATIONS_CACHE_SECONDS = env.int("RECOMMENDATIONS_CACHE_SECONDS", default=3600)
+# After a write, recompute at most once per user per this many seconds, however many writes.
+RECOMMENDATIONS_DEBOUNCE_SECONDS = env.int("RECOMMENDATIONS_DEBOUNCE_SECONDS", default=300)
+# Users per task in the nightly fan-out.
+RECOMMENDATIONS_NIGHTLY_CHUNK = env.int("RECOMMENDATIONS_NIGHTLY_CHUNK", default=200)

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("nutrition.api.urls")),
     path("", include("goals.api.urls")),
     path("", include("insights.api.urls")),
+    path("", include("healthtrack.portability.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,10 +22,17 @@ urlpatterns = [
     path("ready", health.ready, name="ready"),
     path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("metrics.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("healthtrack.portability.urls")),
+    # Browser pages, one URLconf per app.
+    path("", include("metrics.urls")),
+    path("", include("nutrition.urls")),
+    path("", include("goals.urls")),
+    path("", include("insights.urls")),
     path("", include("accounts.urls")),
 ]

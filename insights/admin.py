@@ -1,35 +1,43 @@
+"""Insights in the admin, scoped by `accounts.admin_access`: superusers see everything, admin
+clinicians their care-team patients' insights read-only, other staff nothing.
+
+The alerts list is never cached (every admin view is `never_cache`) and reads the table on
+each request, so a new alert shows on the next page load. Reviewing an alert is a clinician's
+job: the "mark reviewed" action is open to superusers and to admin clinicians for the alerts
+they can see (their patients'), although clinicians change nothing else here."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import F
+from django.db.models import Case, IntegerField, Value, When
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import access
+from accounts.admin_access import PatientDataAdminMixin
 from insights import services
 from insights.models import HealthAlert, HealthInsight
 
 
-class _ScopedAdmin(admin.ModelAdmin):
-    """Superusers see everything; other staff only the people `accounts.access` lets them
-    read."""
-
+class _InsightAdmin(PatientDataAdminMixin, admin.ModelAdmin):
+    owner_field = "user"
     list_select_related = ["user", "author", "reviewed_by"]
-    search_fields = ["title", "insight_type", "user__username", "user__email"]
+    search_fields = ["title", "insight_type", "user__username", "user__email", "user__last_name"]
     date_hierarchy = "created_at"
     readonly_fields = ["generation", "superseded_at", "dedupe_key", "created_at"]
     raw_id_fields = ["user", "author", "reviewed_by"]
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return access.readable(queryset, request.user)
+    @admin.display(description="patient", ordering="user__username")
+    def patient(self, obj: HealthInsight) -> str:
+        url = reverse("admin:patient_page", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user)
 
 
 @admin.register(HealthInsight)
-class HealthInsightAdmin(_ScopedAdmin):
+class HealthInsightAdmin(_InsightAdmin):
     list_display = [
         "created_at",
-        "user",
+        "patient",
         "kind",
         "insight_type",
         "severity",
@@ -49,12 +57,13 @@ class HealthInsightAdmin(_ScopedAdmin):
 
 
 @admin.register(HealthAlert)
-class HealthAlertAdmin(_ScopedAdmin):
-    """Alerts only: unreviewed first, newest first; "mark reviewed" records who and when."""
+class HealthAlertAdmin(_InsightAdmin):
+    """Alerts only: unreviewed first, then newest first; "mark reviewed" records who and
+    when."""
 
     list_display = [
         "created_at",
-        "user",
+        "patient",
         "insight_type",
         "severity",
         "title",
@@ -66,13 +75,25 @@ class HealthAlertAdmin(_ScopedAdmin):
         "severity",
         "insight_type",
     ]
-    ordering = [F("reviewed_at").asc(nulls_first=True), "-created_at", "-id"]
+    ordering = [
+        Case(
+            When(reviewed_at__isnull=True, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ).asc(),
+        "-created_at",
+        "-id",
+    ]
     actions = ["mark_reviewed"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(kind=HealthInsight.Kind.ALERT)
 
-    @admin.action(description="Mark selected alerts reviewed")
+    def has_review_permission(self, request) -> bool:
+        return access.admin_can_view(request.user)
+
+    @admin.action(description="Mark selected alerts reviewed", permissions=["review"])
     def mark_reviewed(self, request, queryset):
+        # `queryset` is this admin's: a clinician's holds their patients' alerts only.
         count = services.alerts_mark_reviewed(alerts=queryset, reviewer=request.user)
         self.message_user(request, f"{count} alert(s) marked reviewed.", messages.SUCCESS)

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class InsightsConfig(AppConfig):
     name = "insights"
+
+    def ready(self) -> None:
+        from insights import receivers
+
+        receivers.connect()

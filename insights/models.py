@@ -126,6 +126,35 @@ class HealthInsight(models.Model):
         return self.acknowledged_at is not None
 
 
+class RecommendationState(models.Model):
+    """When a user's inputs last changed and when their stored recommendations were last
+    computed, so the nightly run skips everyone whose result cannot have changed.
+
+    - `data_changed_at`: set (after commit) by every write the recommendations read: metrics,
+      nutrition diary and targets, goals.
+    - `computed_at`: when the last stored computation started reading (a write committed after
+      that moment is newer than the result).
+    - `computed_for`: the `today` of that computation.
+    - `valid_until`: the first day on which the same data could give another result because a
+      rule's window slid over a data day; None when no data is within any window's reach (the
+      result then stays the same until new data arrives).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="recommendation_state",
+    )
+    data_changed_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    computed_for = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recommendation state of user {self.user_id}"
+
+
 class HealthAlert(HealthInsight):
     """Alerts, for their own admin list (unreviewed first)."""
 

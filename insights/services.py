@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
@@ -15,9 +16,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import access
+from insights import advice, alerts, engine, selectors
 from insights.alerts import Alert
-from insights.models import HealthInsight
+from insights.models import HealthInsight, RecommendationState
 from insights.rules import Recommendation
+from metrics.models import DailyRollup
 
 User = get_user_model()
 Kind = HealthInsight.Kind
@@ -72,6 +75,93 @@ def _recommendation_content(rec: Recommendation, rank: int) -> tuple:
     )
 
 
+@dataclass
+class _Replacement:
+    supersede: list[int]  # acknowledged rows kept as history
+    delete: list[int]  # unacknowledged rows
+    rows: list[HealthInsight]  # the new set (unsaved)
+
+
+def _plan_replacement(
+    *,
+    user_id: int,
+    current: list[HealthInsight],
+    recommendations: Sequence[Recommendation],
+    generated_at: datetime,
+) -> _Replacement | None:
+    """What replacing `current` by `recommendations` takes, or None when they are the same."""
+    wanted = [_recommendation_content(rec, rank) for rank, rec in enumerate(recommendations, 1)]
+    if [_row_content(row) for row in current] == wanted:
+        return None
+    read_before = {
+        (row.insight_type, row.message)
+        for row in current
+        if row.is_read and row.acknowledged_at is None
+    }
+    generation = uuid.uuid4()
+    return _Replacement(
+        supersede=[row.pk for row in current if row.acknowledged_at is not None],
+        delete=[row.pk for row in current if row.acknowledged_at is None],
+        rows=[
+            HealthInsight(
+                user_id=user_id,
+                kind=Kind.RECOMMENDATION,
+                insight_type=rec.type,
+                severity=rec.severity,
+                rank=rank,
+                score=round(rec.score, 3),
+                title=rec.title,
+                message=rec.reasoning,
+                actions=_jsonable(list(rec.actions)),
+                related_metric=rec.related_metric,
+                data=_jsonable(rec.data),
+                is_read=(rec.type, rec.reasoning) in read_before,
+                generation=generation,
+                created_at=generated_at,
+            )
+            for rank, rec in enumerate(recommendations, 1)
+        ],
+    )
+
+
+def _apply_replacements(plans: Sequence[_Replacement], generated_at: datetime) -> None:
+    supersede = [pk for plan in plans for pk in plan.supersede]
+    delete = [pk for plan in plans for pk in plan.delete]
+    rows = [row for plan in plans for row in plan.rows]
+    with disable_auditlog():
+        if supersede:
+            HealthInsight.objects.filter(pk__in=supersede).update(superseded_at=generated_at)
+        if delete:
+            HealthInsight.objects.filter(pk__in=delete).delete()
+        if rows:
+            HealthInsight.objects.bulk_create(rows, batch_size=1000)
+
+
+def _lock_users(user_ids: Sequence[int]) -> None:
+    """Serialise concurrent recomputations for the same users (row locks on PostgreSQL, taken
+    in id order so that two batches cannot deadlock; SQLite transactions are already
+    exclusive here)."""
+    list(
+        User.objects.select_for_update()
+        .filter(pk__in=list(user_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _current_sets(user_ids: Sequence[int]) -> dict[int, list[HealthInsight]]:
+    found: dict[int, list[HealthInsight]] = {user_id: [] for user_id in user_ids}
+    rows = (
+        HealthInsight.objects.filter(user_id__in=list(user_ids))
+        .recommendations()
+        .current()
+        .order_by("user_id", "rank", "id")
+    )
+    for row in rows:
+        found[row.user_id].append(row)
+    return found
+
+
 @transaction.atomic
 def insights_replace_generated(
     *, user_id: int, recommendations: Sequence[Recommendation], generated_at: datetime
@@ -90,50 +180,44 @@ def insights_replace_generated(
     churn is not written to the audit log; people's actions on them (`insight_mark`) are.
     Returns the current set, rank 1 first.
     """
-    # Serialise concurrent recomputations for the same user (a row lock on PostgreSQL; SQLite
-    # transactions are already exclusive here).
-    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
-    current = list(
-        HealthInsight.objects.for_user(user_id).recommendations().current().order_by("rank", "id")
+    _lock_users([user_id])
+    current = _current_sets([user_id])[user_id]
+    plan = _plan_replacement(
+        user_id=user_id,
+        current=current,
+        recommendations=recommendations,
+        generated_at=generated_at,
     )
-    wanted = [_recommendation_content(rec, rank) for rank, rec in enumerate(recommendations, 1)]
-    if [_row_content(row) for row in current] == wanted:
+    if plan is None:
         return current
+    _apply_replacements([plan], generated_at)
+    return plan.rows
 
-    read_before = {
-        (row.insight_type, row.message)
-        for row in current
-        if row.is_read and row.acknowledged_at is None
-    }
-    with disable_auditlog():
-        HealthInsight.objects.filter(
-            pk__in=[row.pk for row in current if row.acknowledged_at is not None]
-        ).update(superseded_at=generated_at)
-        HealthInsight.objects.filter(
-            pk__in=[row.pk for row in current if row.acknowledged_at is None]
-        ).delete()
-        generation = uuid.uuid4()
-        rows = [
-            HealthInsight(
+
+@transaction.atomic
+def insights_replace_generated_many(
+    *, results: Mapping[int, Sequence[Recommendation]], generated_at: datetime
+) -> int:
+    """`insights_replace_generated` for many users (user id -> recommendations) in one
+    transaction and a fixed number of queries (the nightly batch). Returns how many users'
+    sets changed."""
+    _lock_users(sorted(results))
+    current = _current_sets(list(results))
+    plans = [
+        plan
+        for user_id, recommendations in results.items()
+        if (
+            plan := _plan_replacement(
                 user_id=user_id,
-                kind=Kind.RECOMMENDATION,
-                insight_type=rec.type,
-                severity=rec.severity,
-                rank=rank,
-                score=round(rec.score, 3),
-                title=rec.title,
-                message=rec.reasoning,
-                actions=_jsonable(list(rec.actions)),
-                related_metric=rec.related_metric,
-                data=_jsonable(rec.data),
-                is_read=(rec.type, rec.reasoning) in read_before,
-                generation=generation,
-                created_at=generated_at,
+                current=current[user_id],
+                recommendations=recommendations,
+                generated_at=generated_at,
             )
-            for rank, rec in enumerate(recommendations, 1)
-        ]
-        HealthInsight.objects.bulk_create(rows)
-    return rows
+        )
+        is not None
+    ]
+    _apply_replacements(plans, generated_at)
+    return len(plans)
 
 
 @transaction.atomic
@@ -229,3 +313,293 @@ def clinician_note_create(
     note.full_clean(exclude=["user", "author", "reviewed_by"])
     note.save()
     return note
+
+
+# --- computing and storing recommendations ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComputedRecommendations:
+    user_id: int
+    days: int
+    generated_at: datetime
+    recommendations: list[Recommendation]
+    stored: bool
+
+    def payload(self) -> dict:
+        """The API's answer (without `cached`), JSON-ready."""
+        return {
+            "user_id": self.user_id,
+            "days": self.days,
+            "generated_at": self.generated_at.isoformat(),
+            "recommendations": [_jsonable(rec.as_dict()) for rec in self.recommendations],
+        }
+
+
+def recommendations_compute(
+    *, user, days: int | None = None, today: date | None = None, store: bool | None = None
+) -> ComputedRecommendations:
+    """Build `user`'s snapshot (rollups, nutrition totals, targets, goal), run the engine and,
+    for the stored window (`RECOMMENDATIONS_DEFAULT_DAYS`, unless `store` says otherwise), make
+    the result the user's current generated set and record the computation in
+    `RecommendationState`, in one transaction. Running it twice on the same data writes
+    nothing the second time (see `insights_replace_generated`)."""
+    days = selectors.default_days() if days is None else days
+    if store is None:
+        store = days == selectors.default_days()
+    started = timezone.now()
+    snapshot = selectors.build_snapshot(user=user, days=days, today=today)
+    recommendations = engine.recommend(snapshot)
+    if store:
+        with transaction.atomic():
+            insights_replace_generated(
+                user_id=user.pk, recommendations=recommendations, generated_at=started
+            )
+            _state_upsert(
+                user_id=user.pk,
+                computed_at=started,
+                computed_for=snapshot.today,
+                valid_until=selectors.stable_until(snapshot),
+            )
+    return ComputedRecommendations(
+        user_id=user.pk,
+        days=days,
+        generated_at=started,
+        recommendations=recommendations,
+        stored=store,
+    )
+
+
+def recommendations_compute_many(
+    *, users, days: int | None = None, today: date | None = None
+) -> int:
+    """`recommendations_compute` (stored) for many users at once: the snapshots in a fixed
+    number of queries, every set and state written in one transaction (the nightly batch).
+    Returns how many users' sets changed."""
+    days = selectors.default_days() if days is None else days
+    users = list(users)
+    if not users:
+        return 0
+    started = timezone.now()
+    snapshots = selectors.build_snapshots(users=users, days=days, today=today)
+    results = {pk: engine.recommend(snapshot) for pk, snapshot in snapshots.items()}
+    with transaction.atomic():
+        changed = insights_replace_generated_many(results=results, generated_at=started)
+        _states_upsert(
+            [
+                RecommendationState(
+                    user_id=pk,
+                    computed_at=started,
+                    computed_for=snapshot.today,
+                    valid_until=selectors.stable_until(snapshot),
+                )
+                for pk, snapshot in snapshots.items()
+            ],
+            ["computed_at", "computed_for", "valid_until"],
+        )
+    return changed
+
+
+def _states_upsert(states: list[RecommendationState], fields: list[str]) -> None:
+    RecommendationState.objects.bulk_create(
+        states,
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=fields,
+        batch_size=500,
+    )
+
+
+def _state_upsert(**fields) -> None:
+    user_id = fields.pop("user_id")
+    _states_upsert([RecommendationState(user_id=user_id, **fields)], list(fields))
+
+
+def recommendation_state_mark_changed(*, user_id: int, at: datetime | None = None) -> None:
+    """Record that an input of `user_id`'s recommendations changed (called after commit)."""
+    _state_upsert(user_id=user_id, data_changed_at=at or timezone.now())
+
+
+# --- alerts on write ------------------------------------------------------------------------
+
+
+def alerts_check(*, user_id: int, start: datetime, end: datetime) -> list[HealthInsight]:
+    """Evaluate the alert rules on `user_id`'s readings recorded in [start, end] (a span a
+    write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
+    today), and record every alert not already stored. Returns the newly created alerts."""
+    readings = selectors.alert_readings(user_id=user_id, start=start, end=end)
+    last_day = min(end.astimezone(UTC).date(), selectors.utc_today())
+    averages = selectors.blood_pressure_averages(user_id=user_id, last_day=last_day)
+    created = []
+    for alert in alerts.evaluate(readings, averages=averages):
+        row, new = alert_record(user_id=user_id, alert=alert)
+        if new:
+            created.append(row)
+    return created
+
+
+# --- the API's cached read ------------------------------------------------------------------
+
+
+def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dict, bool]:
+    """(the API answer without `cached`, whether it came from the cache). A miss computes
+    synchronously (storing the set when `days` is the stored window) and caches the answer;
+    with `use_cache=False` the cache is not read but is refreshed. A cache that is down
+    reads as a miss, so the answer then comes from the database."""
+    from insights import cache as rec_cache
+
+    found = rec_cache.lookup(user.pk, days)
+    if use_cache:
+        if found.payload is not None:
+            rec_cache.count("hits")
+            return found.payload, True
+        rec_cache.count("misses")
+    payload = recommendations_compute(user=user, days=days).payload()
+    rec_cache.store(user.pk, days, payload, found)
+    return payload, False
+
+
+# --- quick logs with advice -----------------------------------------------------------------
+
+QUICK_LOG_SOURCE = "HealthTrack quick log"
+DEFAULT_PORTION_G = 100.0
+
+
+@dataclass(frozen=True)
+class QuickAdvice:
+    message: str
+    entry: dict
+
+
+def _day_totals(user, day: date) -> dict:
+    from nutrition.models import NutritionLog
+
+    row = NutritionLog.objects.for_user(user).on_days(day, day).daily_totals().first() or {}
+    return {name: float(row.get(name) or 0) for name in ("calories", "protein_g", "water_ml")}
+
+
+def _targets(user, day: date) -> dict:
+    from nutrition.targets import daily_targets
+
+    weight = (
+        DailyRollup.objects.filter(user_id=user.pk, metric_type="weight", day__lte=day)
+        .order_by("-day")
+        .values_list("value", flat=True)
+        .first()
+    )
+    return daily_targets(user=user, weight_kg=weight, on=day)
+
+
+@transaction.atomic
+def quick_water_log(*, user, litres: float, at: datetime, now: datetime) -> QuickAdvice:
+    """Log `litres` of water drunk at `at` (a diary drink) and advise on the rest of the day
+    (`now` carries the user's UTC offset, for "by 4 pm")."""
+    from nutrition.services import nutrition_log_create
+
+    log = nutrition_log_create(
+        user=user,
+        meal_type="drink",
+        logged_at=at,
+        description="Water",
+        water_ml=round(litres * 1000, 1),
+    )
+    day = log.day
+    totals = _day_totals(user, day)
+    target = _targets(user, day)["water_ml"]
+    message = advice.water_message(total_ml=totals["water_ml"], target_ml=target, local_time=now)
+    return QuickAdvice(message, {"id": log.pk, "kind": "nutrition_log", "water_ml": log.water_ml})
+
+
+@transaction.atomic
+def quick_exercise_log(*, user, activity: str, minutes: int, ended_at: datetime) -> QuickAdvice:
+    """Log a session as an `exercise` measurement (minutes, from `ended_at - minutes` to
+    `ended_at`, the activity in its metadata) and advise against the weekly target."""
+    from metrics.services import metric_create
+
+    started = ended_at - timedelta(minutes=minutes)
+    metric = metric_create(
+        user=user,
+        metric_type="exercise",
+        value=minutes,
+        unit="min",
+        recorded_at=started,
+        end_at=ended_at,
+        source_app=QUICK_LOG_SOURCE,
+        metadata={"activity": advice.short_activity(activity)},
+    )
+    day = started.astimezone(UTC).date()
+    week = DailyRollup.objects.filter(
+        user_id=user.pk, metric_type="exercise", day__gte=day - timedelta(days=6), day__lte=day
+    ).values_list("value", flat=True)
+    message = advice.exercise_message(activity=activity, minutes=minutes, week_minutes=sum(week))
+    return QuickAdvice(message, {"id": metric.pk, "kind": "health_metric", "minutes": minutes})
+
+
+def food_catalogue_match(text: str):
+    """The catalogue `Food` for free text (rule: `insights.advice.match_food`), or None."""
+    from nutrition.models import Food
+
+    foods = {food.name: food for food in Food.objects.all()}
+    name = advice.match_food(text, foods)
+    return foods.get(name) if name else None
+
+
+@transaction.atomic
+def quick_food_log(
+    *,
+    user,
+    meal: str,
+    food_text: str,
+    at: datetime,
+    grams: float | None = None,
+    calories: float | None = None,
+) -> QuickAdvice:
+    """Log a meal from free text and advise on the rest of the day.
+
+    - `calories` given: a custom entry with those calories (the text is its description).
+    - else the text must match a catalogue food (`food_catalogue_match`): the entry is that
+      food, `grams` of it (default 100 g), nutrients from the catalogue.
+    - else nothing is logged: a ValidationError asks for `calories` (we do not guess)."""
+    from nutrition.services import nutrition_log_create
+
+    food = None
+    if calories is None:
+        food = food_catalogue_match(food_text)
+        if food is None:
+            raise ValidationError(
+                {
+                    "calories": [
+                        "No catalogue food matches this text; give calories to log it as "
+                        "your own entry."
+                    ]
+                }
+            )
+        grams = DEFAULT_PORTION_G if grams is None else grams
+    log = nutrition_log_create(
+        user=user,
+        meal_type=meal,
+        logged_at=at,
+        description=food_text,
+        calories=calories if food is None else None,
+        food=food,
+        grams=grams if food is not None else None,
+    )
+    day = log.day
+    totals = _day_totals(user, day)
+    targets = _targets(user, day)
+    message = advice.food_message(
+        entry_calories=log.calories or 0,
+        calories_today=totals["calories"],
+        calorie_target=targets["calories"],
+        protein_today=totals["protein_g"],
+        protein_target=targets["protein_g"],
+        missing=targets["basis"]["missing"],
+    )
+    entry = {
+        "id": log.pk,
+        "kind": "nutrition_log",
+        "food": food.name if food is not None else None,
+        "grams": log.grams,
+        "calories": log.calories,
+    }
+    return QuickAdvice(message, entry)

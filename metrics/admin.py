@@ -1,66 +1,78 @@
+"""Measurements, devices and rollups in the admin, scoped by `accounts.admin_access`:
+superusers see everything, admin clinicians their care-team patients' rows read-only, other
+staff nothing. Measurements and rollups are read-only for everyone (writes go through
+`metrics.services` so the rollups stay right); a superuser's device edits go through it too."""
+
+from __future__ import annotations
+
 from django.contrib import admin
 
-from accounts import access
-from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup
+from accounts.admin_access import PatientDataAdminMixin
+from metrics import services
+from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
+
+USER_SEARCH = ["user__username", "user__email", "user__last_name"]
 
 
-class _ScopedAdmin(admin.ModelAdmin):
-    """Superusers see everything; other staff what `accounts.access` lets them read."""
+class _ReadOnly:
+    def has_add_permission(self, request, *args) -> bool:
+        return False
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return access.readable(qs, request.user)
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Device)
-class DeviceAdmin(_ScopedAdmin):
+class DeviceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
+    owner_field = "user"
     list_display = ["name", "device_type", "user", "priority", "last_sync_at", "created_at"]
     list_filter = ["device_type", "last_sync_at"]
-    search_fields = ["name", "identifier", "user__username", "user__email"]
+    search_fields = ["name", "identifier", *USER_SEARCH]
+    date_hierarchy = "created_at"
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     readonly_fields = ["last_sync_at", "created_at"]
 
+    def has_add_permission(self, request, *args) -> bool:
+        return False  # devices register themselves through the API
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ["user", "device_type", "identifier", "last_sync_at", "created_at"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, from the stored row (the form has already set the new values
+        # on `obj`): a new priority recomputes the rollups it changes.
+        services.device_update(
+            device=Device.objects.get(pk=obj.pk),
+            name=form.cleaned_data["name"],
+            priority=form.cleaned_data["priority"],
+        )
+
 
 @admin.register(HealthMetric)
-class HealthMetricAdmin(_ScopedAdmin):
-    """Read-only: changes go through `metrics.services` so the rollups stay right."""
-
+class HealthMetricAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+    owner_field = "user"
     list_display = ["metric_type", "value", "unit", "recorded_at", "user", "device", "source_app"]
     list_filter = ["metric_type", "device__device_type", "recorded_at"]
-    search_fields = ["user__username", "user__email", "external_id", "source_app"]
+    search_fields = [*USER_SEARCH, "external_id", "source_app"]
     list_select_related = ["user", "device"]
     date_hierarchy = "recorded_at"
     raw_id_fields = ["user", "device"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class _RollupAdmin(_ScopedAdmin):
+class _RollupAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+    owner_field = "user"
     list_select_related = ["user"]
     list_filter = ["metric_type"]
-    search_fields = ["user__username", "user__email"]
+    search_fields = USER_SEARCH
     raw_id_fields = ["user"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(HourlyRollup)
@@ -81,3 +93,16 @@ class HourlyRollupAdmin(_RollupAdmin):
 class DailyRollupAdmin(_RollupAdmin):
     list_display = ["metric_type", "day", "user", "value", "min_value", "max_value", "count"]
     date_hierarchy = "day"
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+    """Stored first responses of device syncs (counts and error positions, no values)."""
+
+    owner_field = "user"
+    list_display = ["created_at", "user", "key"]
+    search_fields = [*USER_SEARCH, "key"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    fields = ["user", "key", "created_at"]

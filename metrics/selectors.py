@@ -7,11 +7,15 @@ Row-level reads go through the QuerySet API: `HealthMetric.objects.for_user(u).o
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
+from accounts import access
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type
 
@@ -26,27 +30,32 @@ def daily_series(*, user_id: int, metric_type: str, start: date, end: date) -> d
 
 
 def latest_value(
-    *, user_id: int, metric_type: str, before: datetime | None = None
+    *, user_id: int, metric_type: str, before: datetime | None = None, viewer=None
 ) -> tuple[datetime, float] | None:
-    """The newest sample's (recorded_at, value), or None."""
+    """The newest sample's (recorded_at, value), or None. With `viewer`, only samples they
+    may read (`accounts.access.readable_metrics`: a share grant's types and window)."""
     qs = HealthMetric.objects.for_user(user_id).of_type(metric_type)
+    if viewer is not None:
+        qs = access.readable_metrics(qs, viewer)
     if before is not None:
         qs = qs.filter(recorded_at__lt=before)
     return qs.newest_first().values_list("recorded_at", "value").first()
 
 
 def latest_values(
-    *, user_id: int, metric_types: list[str], before: datetime | None = None
+    *, user_id: int, metric_types: list[str], before: datetime | None = None, viewer=None
 ) -> dict[str, tuple[datetime, float]]:
-    """`latest_value` of several types; types without a sample are absent. One query where
-    the database allows ordered, limited parts in a UNION (PostgreSQL): each part is one
-    index probe, so a summary costs one round trip instead of one per type."""
+    """`latest_value` of several types; types without a sample are absent. For the owner's
+    own data one query where the database allows ordered, limited parts in a UNION
+    (PostgreSQL): each part is one index probe, so a summary costs one round trip instead of
+    one per type. With `viewer` (share-grant scoping) it is `latest_value` per type."""
     if not metric_types:
         return {}
-    if not connection.features.supports_slicing_ordering_in_compound or len(metric_types) == 1:
+    union = connection.features.supports_slicing_ordering_in_compound
+    if viewer is not None or not union or len(metric_types) == 1:
         found = {}
         for code in metric_types:
-            latest = latest_value(user_id=user_id, metric_type=code, before=before)
+            latest = latest_value(user_id=user_id, metric_type=code, before=before, viewer=viewer)
             if latest is not None:
                 found[code] = latest
         return found
@@ -60,22 +69,41 @@ def latest_values(
     return {code: (at, value) for code, at, value in rows}
 
 
+def latest_per_type(*, user_id: int) -> list[HealthMetric]:
+    """The newest sample of every metric type the user has, in registry order. One query:
+    a scalar subquery per type, each answered by the (user, type, -recorded_at) index."""
+    newest = (
+        Q(
+            pk=Subquery(
+                HealthMetric.objects.for_user(user_id).of_type(code).newest_first().values("pk")[:1]
+            )
+        )
+        for code in METRIC_TYPES
+    )
+    rows = HealthMetric.objects.filter(reduce(or_, newest)).select_related("device")
+    order = list(METRIC_TYPES)
+    return sorted(rows, key=lambda m: order.index(m.metric_type))
+
+
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
     today = today or timezone.now().astimezone(UTC).date()
     return today - timedelta(days=days - 1), today
 
 
-def summary(*, user_id: int, days: int, today: date | None = None) -> dict[str, Any]:
+def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) -> dict[str, Any]:
     """Per metric type with data in the last `days` UTC days (today included): average, min,
     max, count, latest sample and the per-day series, read from the daily rollups.
 
     `average`, `min` and `max` are over daily totals for summed types (steps per day), over
     samples for averaged types, and over each day's last value for latest-value types;
-    `count` is the number of samples."""
+    `count` is the number of samples. With `viewer`, only the days and types they may read
+    (a named share grant's scope) count."""
     start, end = _window(days, today)
     rows = DailyRollup.objects.filter(user_id=user_id, day__gte=start, day__lte=end).order_by(
         "metric_type", "day"
     )
+    if viewer is not None:
+        rows = access.readable_metrics(rows, viewer, time_field="day", time_is_date=True)
     grouped: dict[str, list[tuple]] = {}
     for code, day, value, lo, hi, count in rows.values_list(
         "metric_type", "day", "value", "min_value", "max_value", "count"
@@ -86,6 +114,7 @@ def summary(*, user_id: int, days: int, today: date | None = None) -> dict[str, 
         user_id=user_id,
         metric_types=list(grouped),
         before=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        viewer=viewer,
     )
     metrics: dict[str, Any] = {}
     for code in sorted(grouped, key=list(METRIC_TYPES).index):
@@ -129,3 +158,19 @@ def aggregates(
     return DailyRollup.objects.filter(
         user_id=user_id, metric_type=metric_type, day__gte=start, day__lte=end
     ).order_by("day")
+
+
+def shared_daily(
+    *, owner_id: int, metric_types: tuple[str, ...] | list[str], date_from: date, date_to: date
+) -> dict[str, list[DailyRollup]]:
+    """A share's daily rollups per metric type, oldest first: `owner_id`'s rows of those types
+    (registry types only, in registry order) on the days date_from..date_to. Every type of the
+    share is a key, with an empty list when it has no data."""
+    codes = [code for code in METRIC_TYPES if code in set(metric_types)]
+    result: dict[str, list[DailyRollup]] = {code: [] for code in codes}
+    rows = DailyRollup.objects.filter(
+        user_id=owner_id, metric_type__in=codes, day__gte=date_from, day__lte=date_to
+    ).order_by("metric_type", "day")
+    for row in rows:
+        result[row.metric_type].append(row)
+    return result

@@ -1,8 +1,12 @@
-"""Reads the nutrition app needs from elsewhere, without importing higher or sibling apps."""
+"""Reads: the catalogue search, and what the nutrition app needs from elsewhere (without
+importing higher or sibling apps)."""
 
 from __future__ import annotations
 
 from django.apps import apps
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from nutrition.models import Food
 
 
 def latest_weight_kg(user) -> float | None:
@@ -22,3 +26,24 @@ def latest_weight_kg(user) -> float | None:
         .first()
     )
     return float(value) if value is not None else None
+
+
+def food_search(text: str, *, category: str | None = None) -> QuerySet[Food]:
+    """Catalogue foods matching `text`: every word (up to 8) appears in the name, any case;
+    names starting with the first word first, then by name. Empty text: every food by name.
+    The API's `GET /foods?search=` and the diary page's search both use it."""
+    foods = Food.objects.all()
+    if category:
+        foods = foods.filter(category=category)
+    words = (text or "").split()[:8]
+    if not words:
+        return foods.order_by("name")
+    for word in words:
+        foods = foods.filter(name__icontains=word)
+    # Names that start with the first word ("Apple, raw" for "apple") come first.
+    starts = Case(
+        When(Q(name__istartswith=words[0]), then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return foods.annotate(rank=starts).order_by("rank", "name")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("users/me", views.MeView.as_view(), name="api-me"),
     # Care teams, share grants, the patient's access log.
     path("", include("accounts.api.care_urls")),
+    path("", include("accounts.api.family_urls")),
     path("users/<int:pk>", user_detail, name="api-user-detail"),
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path(

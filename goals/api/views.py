@@ -80,7 +80,7 @@ class HealthGoalViewSet(
 
     def owner(self):
         if not hasattr(self, "_owner"):
-            self._owner = self.request.user
+            self._owner = access.viewed_owner(self.request)
             if "user_id" in self.kwargs:
                 self._owner = access.get_readable_owner_or_404(
                     self.request.user, self.kwargs["user_id"]
@@ -99,9 +99,10 @@ class HealthGoalViewSet(
         return Response(self.get_serializer(goal).data)
 
     def create(self, request, *args, **kwargs):
+        owner = access.acting_owner(request)
         data = HealthGoalInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        goal = services.goal_create(user=request.user, **data.validated_data)
+        goal = services.goal_create(user=owner, **data.validated_data)
         return Response(HealthGoalSerializer(goal).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):

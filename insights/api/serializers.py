@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from insights.models import HealthInsight
@@ -80,3 +85,130 @@ class ClinicianNoteSerializer(serializers.Serializer):
     related_metric = serializers.CharField(
         max_length=64, required=False, allow_blank=True, default=""
     )
+
+
+# --- recommendations ------------------------------------------------------------------------
+
+
+class RecommendationsQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(
+        min_value=1, max_value=365, default=30, help_text="Window in days (1-365)."
+    )
+    use_cache = serializers.BooleanField(
+        default=True, help_text="false: compute now (and refresh the cache)."
+    )
+
+
+class RecommendationSerializer(serializers.Serializer):
+    """One recommendation (documentation of the answer; the view returns it as computed)."""
+
+    type = serializers.CharField()
+    rank = serializers.IntegerField()
+    title = serializers.CharField()
+    severity = serializers.ChoiceField(choices=HealthInsight.Severity.choices)
+    score = serializers.FloatField()
+    reasoning = serializers.CharField()
+    actions = serializers.ListField(child=serializers.CharField())
+    related_metric = serializers.CharField()
+    data = serializers.DictField()
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    days = serializers.IntegerField()
+    generated_at = serializers.DateTimeField()
+    cached = serializers.BooleanField()
+    recommendations = RecommendationSerializer(many=True)
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    hits = serializers.IntegerField()
+    misses = serializers.IntegerField()
+    hit_ratio = serializers.FloatField(allow_null=True)
+
+
+# --- quick advice ---------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class _WhenField(serializers.Field):
+    """An ISO 8601 date-time with its UTC offset (kept: it gives the user's local clock)."""
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 64:
+            raise serializers.ValidationError("Not a valid ISO 8601 date-time.")
+        try:
+            value = datetime.fromisoformat(data.strip())
+        except ValueError:
+            raise serializers.ValidationError("Not a valid ISO 8601 date-time.") from None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise serializers.ValidationError(
+                "Give a timezone (for example Z or +02:00); naive times are refused."
+            )
+        now = timezone.now()
+        if value > now + timedelta(hours=1):
+            raise serializers.ValidationError("More than an hour in the future.")
+        if value < now - timedelta(hours=24):
+            raise serializers.ValidationError(
+                "Quick logs are for the last 24 hours; use the diary or metrics API for older "
+                "entries."
+            )
+        return value
+
+
+class _QuickLogSerializer(serializers.Serializer):
+    time = _WhenField(
+        required=False,
+        help_text="When (ISO 8601 with offset; default now). Its offset is used for clock "
+        "times in the advice.",
+    )
+
+
+class WaterAdviceSerializer(_QuickLogSerializer):
+    amount_liters = serializers.FloatField(min_value=0.01, max_value=10.0)
+
+
+class GymAdviceSerializer(_QuickLogSerializer):
+    activity = serializers.RegexField(
+        r"^[^\W\d_]+(?:[ '-][^\W\d_]+)*$",
+        max_length=40,
+        error_messages={"invalid": "Letters, spaces, hyphens and apostrophes only."},
+        help_text="For example running, cycling, yoga.",
+    )
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=1440)
+
+
+class FoodAdviceSerializer(_QuickLogSerializer):
+    meal = serializers.ChoiceField(choices=["breakfast", "lunch", "dinner", "snack", "drink"])
+    food = serializers.CharField(max_length=200, help_text="What you ate, in your words.")
+    grams = serializers.FloatField(
+        required=False,
+        min_value=0.1,
+        max_value=5000,
+        help_text="Portion of the matched catalogue food (default 100 g).",
+    )
+    calories = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=10000,
+        help_text="Give it to log your own entry (the catalogue is then not used); required "
+        "when no catalogue food matches the text.",
+    )
+
+
+class AdviceEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["nutrition_log", "health_metric"])
+    food = serializers.CharField(required=False, allow_null=True)
+    grams = serializers.FloatField(required=False, allow_null=True)
+    calories = serializers.FloatField(required=False, allow_null=True)
+    water_ml = serializers.FloatField(required=False)
+    minutes = serializers.IntegerField(required=False)
+
+
+class AdviceSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="At most 25 words.")
+    entry = AdviceEntrySerializer(help_text="What was logged.")

@@ -10,4 +10,17 @@ urlpatterns = [
         name="api-insights-user",
     ),
     path("health-insights/<int:pk>", views.InsightDetailView.as_view(), name="api-insight"),
+    path(
+        "recommendations/cache-stats",
+        views.RecommendationsCacheStatsView.as_view(),
+        name="api-recommendations-cache-stats",
+    ),
+    path(
+        "recommendations/<int:user_id>",
+        views.RecommendationsView.as_view(),
+        name="api-recommendations",
+    ),
+    path("advice/water", views.WaterAdviceView.as_view(), name="api-advice-water"),
+    path("advice/gym", views.GymAdviceView.as_view(), name="api-advice-gym"),
+    path("advice/food", views.FoodAdviceView.as_view(), name="api-advice-food"),
 ]

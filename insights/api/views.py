@@ -1,20 +1,34 @@
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
+from accounts.audit import record_read
 from accounts.models import User
+from insights import cache as rec_cache
 from insights import services
 from insights.api.filters import HealthInsightFilter
 from insights.api.serializers import (
+    AdviceSerializer,
+    CacheStatsSerializer,
     ClinicianNoteSerializer,
+    FoodAdviceSerializer,
+    GymAdviceSerializer,
     HealthInsightSerializer,
     InsightMarkSerializer,
+    RecommendationsQuerySerializer,
+    RecommendationsSerializer,
+    WaterAdviceSerializer,
 )
 from insights.models import HealthInsight
 
@@ -36,6 +50,8 @@ def _readable_insights(viewer):
     )
 
 
+# Alerts must reach clinicians at once: no response here may be stored by any cache.
+@method_decorator(never_cache, name="dispatch")
 class _InsightListView(generics.ListAPIView):
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
@@ -93,9 +109,12 @@ class UserInsightListView(_InsightListView):
 
     @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
+        return response
 
 
+@method_decorator(never_cache, name="dispatch")
 class InsightDetailView(generics.GenericAPIView):
     """One insight you may read (else 404). PATCH: its owner marks it read or acknowledged."""
 
@@ -106,7 +125,9 @@ class InsightDetailView(generics.GenericAPIView):
 
     @extend_schema(responses={200: HealthInsightSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
-        return Response(HealthInsightSerializer(self.get_object()).data)
+        insight = self.get_object()
+        audit.record_read(request=request, owner_id=insight.user_id, obj=insight)
+        return Response(HealthInsightSerializer(insight).data)
 
     @extend_schema(
         request=InsightMarkSerializer,
@@ -124,3 +145,141 @@ class InsightDetailView(generics.GenericAPIView):
             acknowledged=serializer.validated_data.get("acknowledged"),
         )
         return Response(HealthInsightSerializer(insight).data)
+
+
+# --- recommendations ------------------------------------------------------------------------
+
+
+class RecommendationsView(APIView):
+    """A person's top recommendations (owner or care-team clinician; anyone else 404)."""
+
+    @extend_schema(
+        parameters=[RecommendationsQuerySerializer],
+        description="The top 5 recommendations (rank 1 first) over the last `days` complete "
+        "days. Served from the cache for an hour (dropped when that person's measurements, "
+        "nutrition or goals change); on a miss, or with `use_cache=false`, computed now. "
+        "Clinical alerts are never here: see `/health-insights?kind=alert`.",
+        responses={200: RecommendationsSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    )
+    def get(self, request, user_id: int):
+        viewer = request.user
+        if user_id == viewer.pk and access.can_read(viewer, user_id):
+            owner = viewer  # own data: already loaded (saves a query on the cached path)
+        else:
+            owner = access.get_readable_owner_or_404(viewer, user_id)
+        params = RecommendationsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        record_read(request=request, owner_id=owner.pk, endpoint="recommendations")
+        payload, cached = services.recommendations_for(
+            user=owner,
+            days=params.validated_data["days"],
+            use_cache=params.validated_data["use_cache"],
+        )
+        return Response({**payload, "cached": cached})
+
+
+class RecommendationsCacheStatsView(APIView):
+    """Hit and miss counters of the recommendations cache (staff only; others 404)."""
+
+    @extend_schema(responses={200: CacheStatsSerializer, 404: NOT_FOUND})
+    def get(self, request):
+        viewer = request.user
+        if not (viewer.is_active and viewer.is_staff):
+            raise Http404
+        return Response(rec_cache.stats())
+
+
+# --- quick advice ---------------------------------------------------------------------------
+
+
+def _when(data) -> tuple:
+    """(when the entry happened, now in the user's offset)."""
+    now = timezone.now()
+    at = data.get("time")
+    if at is None:
+        return now, now
+    return at, now.astimezone(at.tzinfo)
+
+
+class _AdviceView(APIView):
+    serializer_class: type
+
+    def run(self, user, data):
+        raise NotImplementedError
+
+    def post(self, request):
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = self.run(request.user, serializer.validated_data)
+        return Response(
+            {"message": result.message, "entry": result.entry}, status=status.HTTP_201_CREATED
+        )
+
+
+ADVICE_RESPONSES = {201: AdviceSerializer, 400: BAD_REQUEST}
+
+
+class WaterAdviceView(_AdviceView):
+    serializer_class = WaterAdviceSerializer
+
+    @extend_schema(
+        request=WaterAdviceSerializer,
+        responses=ADVICE_RESPONSES,
+        description="Log water you drank (a diary drink) and get one line of advice on the rest "
+        "of the day against your water target.",
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def run(self, user, data):
+        at, now = _when(data)
+        return services.quick_water_log(user=user, litres=data["amount_liters"], at=at, now=now)
+
+
+class GymAdviceView(_AdviceView):
+    serializer_class = GymAdviceSerializer
+
+    @extend_schema(
+        request=GymAdviceSerializer,
+        responses=ADVICE_RESPONSES,
+        description="Log an exercise session (an `exercise` measurement ending at `time`, "
+        "default now) and get one line of advice against 150 minutes a week.",
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def run(self, user, data):
+        at, _ = _when(data)
+        return services.quick_exercise_log(
+            user=user,
+            activity=data["activity"],
+            minutes=data["duration_minutes"],
+            ended_at=at,
+        )
+
+
+class FoodAdviceView(_AdviceView):
+    serializer_class = FoodAdviceSerializer
+
+    @extend_schema(
+        request=FoodAdviceSerializer,
+        responses=ADVICE_RESPONSES,
+        description="Log a meal in your words and get one line of advice against your calorie "
+        "and protein targets. With `calories` it is logged as your own entry; otherwise the text "
+        "must match a catalogue food (every word of the food's name before its comma appears "
+        "in the text; the most specific match wins), logged as `grams` of it (default 100 g). "
+        "No match and no calories: 400 asking for calories; nothing is logged.",
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def run(self, user, data):
+        at, _ = _when(data)
+        return services.quick_food_log(
+            user=user,
+            meal=data["meal"],
+            food_text=data["food"],
+            at=at,
+            grams=data.get("grams"),
+            calories=data.get("calories"),
+        )

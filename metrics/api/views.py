@@ -24,7 +24,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
 from metrics import selectors, services
 from metrics.api import serializers as s
@@ -151,7 +151,10 @@ class _MetricListMixin:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
         owner_id = self.owner().pk
-        return access.readable(HealthMetric.objects.filter(user_id=owner_id), self.request.user)
+        # Own and care-team rows whole; a named share grant's types and window only.
+        return access.readable_metrics(
+            HealthMetric.objects.filter(user_id=owner_id), self.request.user
+        )
 
 
 @extend_schema_view(
@@ -171,10 +174,10 @@ class _MetricListMixin:
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
-        return self.request.user
+        return access.viewed_owner(self.request)
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
@@ -190,18 +193,22 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(
         summary="List a person's measurements",
-        description="As the own list, for a person whose data you may read (yourself; "
-        "care teams later). Anyone else: 404.",
+        description="As the own list, for a person whose data you may read: yourself, a "
+        "patient in your care team, or (a named share grant) the granted metric types in its "
+        "date window only. Anyone else: 404. Reads of someone else's data are logged.",
         responses={200: s.HealthMetricSerializer(many=True), 400: FIELD_ERRORS, **ERRORS_READ},
     )
 )
 class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
         if not hasattr(self, "_owner"):
-            self._owner = access.get_readable_owner_or_404(
-                self.request.user, self.kwargs["user_id"]
-            )
+            self._owner = access.get_metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
         return self._owner
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit.record_read(request=request, owner_id=self.owner().pk)
+        return response
 
 
 @extend_schema_view(
@@ -227,13 +234,15 @@ class HealthMetricDetailView(MetricsAPIView):
     def get_object(self) -> HealthMetric:
         base = HealthMetric.objects.select_related("user")
         if self.request.method in READ_METHODS:
-            qs = access.readable(base, self.request.user)
+            qs = access.readable_metrics(base, self.request.user)
         else:
             qs = access.writable(base, self.request.user)
         return get_object_or_404(qs, pk=self.kwargs["pk"])
 
     def get(self, request, pk):
-        return Response(s.HealthMetricSerializer(self.get_object()).data)
+        metric = self.get_object()
+        audit.record_read(request=request, owner_id=metric.user_id, obj=metric)
+        return Response(s.HealthMetricSerializer(metric).data)
 
     def put(self, request, pk):
         metric = self.get_object()
@@ -258,8 +267,8 @@ class HealthMetricDetailView(MetricsAPIView):
 
 def _owner_from_query(request, user_id):
     if user_id is None:
-        return request.user
-    return access.get_readable_owner_or_404(request.user, user_id)
+        return access.viewed_owner(request)
+    return access.get_metrics_owner_or_404(request.user, user_id)
 
 
 class SummaryView(MetricsAPIView):
@@ -267,7 +276,8 @@ class SummaryView(MetricsAPIView):
         summary="Summary per metric type",
         description="For each type with data in the last `days` UTC days (today included): "
         "average, min, max, count, latest sample and the per-day series, read from the daily "
-        "rollups. Cached 5 minutes per person and window; any write by that person clears it.",
+        "rollups. Cached 5 minutes per person and window; any write by that person clears it. "
+        "A named share grant's holder sees its types and window only (not cached).",
         parameters=[s.SummaryQuerySerializer],
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
     )
@@ -276,11 +286,17 @@ class SummaryView(MetricsAPIView):
         query.is_valid(raise_exception=True)
         owner = _owner_from_query(request, query.validated_data.get("user_id"))
         days = query.validated_data["days"]
+        if not access.can_read(request.user, owner.pk):
+            # A named share grant: its types and window only, never from the shared cache.
+            data = selectors.summary(user_id=owner.pk, days=days, viewer=request.user)
+            audit.record_read(request=request, owner_id=owner.pk)
+            return Response(summary_payload(data))
         key = services.summary_cache_key(owner.pk, days)
         payload = cache.get(key)
         if payload is None:
             payload = summary_payload(selectors.summary(user_id=owner.pk, days=days))
             cache.set(key, payload, services.SUMMARY_CACHE_TTL)
+        audit.record_read(request=request, owner_id=owner.pk)
         return Response(payload)
 
 
@@ -342,6 +358,14 @@ class AggregatesView(MetricsAPIView):
         rows = selectors.aggregates(
             user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
         )
+        # A named share grant reads its types and window only.
+        rows = access.readable_metrics(
+            rows,
+            request.user,
+            time_field="period_start" if period == "hour" else "day",
+            time_is_date=period == "day",
+        )
+        audit.record_read(request=request, owner_id=owner.pk)
         results = [
             {
                 "period_start": (
@@ -384,11 +408,12 @@ class DeviceListCreateView(MetricsAPIView):
     serializer_class = s.DeviceSerializer
 
     def get(self, request):
-        devices = access.readable(Device.objects.filter(user_id=request.user.pk), request.user)
+        owner = access.viewed_owner(request)
+        devices = access.readable(Device.objects.filter(user_id=owner.pk), request.user)
         return Response(s.DeviceSerializer(devices, many=True).data)
 
     def post(self, request):
-        owner = request.user
+        owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         serializer = s.DeviceSerializer(data=request.data)

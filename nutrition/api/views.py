@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Q, Value, When
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -10,7 +9,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access
+from accounts import access, audit
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (
@@ -22,7 +21,7 @@ from nutrition.api.serializers import (
     NutritionTargetsSerializer,
 )
 from nutrition.models import Food, NutritionLog, NutritionTargets
-from nutrition.selectors import latest_weight_kg
+from nutrition.selectors import food_search, latest_weight_kg
 from nutrition.targets import daily_targets
 from nutrition.validation import AMOUNT_FIELDS, round_amount
 
@@ -86,14 +85,26 @@ class NutritionLogViewSet(
             if "user_id" in self.kwargs:
                 owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
             else:
-                owner = self.request.user
+                owner = access.viewed_owner(self.request)
             logs = logs.filter(user=owner)
         return logs
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        if "user_id" in kwargs:
+            audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        log = self.get_object()
+        audit.record_read(request=request, owner_id=log.user_id, obj=log)
+        return Response(self.get_serializer(log).data)
+
     def create(self, request, *args, **kwargs):
+        owner = access.acting_owner(request)
         data = NutritionLogInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        log = services.nutrition_log_create(user=request.user, **data.validated_data)
+        log = services.nutrition_log_create(user=owner, **data.validated_data)
         return Response(NutritionLogSerializer(log).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -123,7 +134,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = request.user
+        owner = access.viewed_owner(request)
         if "user_id" in query.validated_data:
             owner = access.get_readable_owner_or_404(request.user, query.validated_data["user_id"])
 
@@ -142,6 +153,7 @@ class DailyTotalsView(APIView):
             "targets": daily_targets(user=owner, weight_kg=latest_weight_kg(owner), on=end),
             "days": days,
         }
+        audit.record_read(request=request, owner_id=owner.pk)
         return Response(DailyTotalsSerializer(body).data)
 
 
@@ -163,22 +175,10 @@ class FoodListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        foods = Food.objects.all()
-        category = self.request.query_params.get("category")
-        if category:
-            foods = foods.filter(category=category)
-        words = self.request.query_params.get("search", "").split()[:8]
-        if not words:
-            return foods.order_by("name")
-        for word in words:
-            foods = foods.filter(name__icontains=word)
-        # Names that start with the first word ("Apple, raw" for "apple") come first.
-        starts = Case(
-            When(Q(name__istartswith=words[0]), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
+        return food_search(
+            self.request.query_params.get("search", ""),
+            category=self.request.query_params.get("category"),
         )
-        return foods.annotate(rank=starts).order_by("rank", "name")
 
 
 class FoodDetailView(generics.RetrieveAPIView):

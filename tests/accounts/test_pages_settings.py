@@ -224,3 +224,32 @@ def test_every_settings_form_carries_a_csrf_token(page_client, user):
         forms = body.count('method="post"')
         assert forms >= 1
         assert body.count('name="csrfmiddlewaretoken"') == forms, url
+
+
+# --- who saw my data, export ----------------------------------------------------------------
+
+
+def test_access_log_lists_only_reads_of_my_data(page_client, user, other_user):
+    from accounts.audit import record_access
+    from accounts.models import AccessLog
+    from tests.accounts.factories import ClinicianFactory
+
+    doctor = ClinicianFactory(username="drwho")
+    record_access(actor=doctor, owner_id=user.pk, via=AccessLog.Via.CARE_TEAM, endpoint="GET /x")
+    record_access(
+        actor=doctor, owner_id=other_user.pk, via=AccessLog.Via.CARE_TEAM, endpoint="GET /other"
+    )
+    body = page_client.get("/settings/access-log/").content.decode()
+    assert "drwho" in body and "Care team" in body and "GET /x" in body
+    assert "GET /other" not in body
+
+
+def test_access_log_without_reads_says_so(page_client):
+    body = page_client.get("/settings/access-log/").content.decode()
+    assert "Nobody else has read your data" in body
+
+
+@pytest.mark.parametrize("url", ["/settings/access-log/", "/settings/export/"])
+def test_more_settings_pages_need_a_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")

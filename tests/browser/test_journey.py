@@ -136,7 +136,16 @@ PUBLIC_PAGES = [
 ]
 SIGNED_IN_PAGES = [
     ("dashboard", "/dashboard/"),
+    ("metrics", "/metrics/"),
+    ("metrics-steps", "/metrics/steps/"),
+    ("nutrition", "/nutrition/"),
+    ("goals", "/goals/"),
+    ("insights", "/insights/"),
     ("settings-profile", "/settings/profile/"),
+    ("settings-devices", "/settings/devices/"),
+    ("settings-sharing", "/settings/sharing/"),
+    ("settings-access-log", "/settings/access-log/"),
+    ("settings-export", "/settings/export/"),
     ("settings-tokens", "/settings/tokens/"),
     ("settings-delete", "/settings/delete/"),
 ]

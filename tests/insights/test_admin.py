@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from accounts.care import clinician_enable_admin
 from insights.models import HealthInsight
 from tests.accounts.factories import ClinicianFactory, UserFactory
 from tests.insights.factories import AlertFactory, HealthInsightFactory
@@ -66,8 +67,9 @@ def test_mark_reviewed_action_records_who_and_when(admin_client, superuser):
     assert "1 alert(s) marked reviewed." in response.content.decode()
 
 
-def test_staff_who_are_not_superusers_see_only_readable_people(care):
-    clinician = ClinicianFactory(is_staff=True)
+def test_admin_clinicians_see_only_their_patients_alerts(care):
+    # Scoped by accounts.admin_access: staff, role clinician, in the "Clinicians" group.
+    clinician = clinician_enable_admin(user=ClinicianFactory(is_staff=True))
     clinician.user_permissions.add(*Permission.objects.filter(content_type__app_label="insights"))
     patient, stranger = UserFactory(), UserFactory()
     care(clinician, patient)

@@ -43,11 +43,20 @@ def test_admin_changelists_load_with_a_constant_number_of_queries(
 def test_admin_for_non_superuser_staff_is_scoped_by_access(client, user, other_user):
     from django.contrib.auth.models import Permission
 
+    from accounts.care import care_team_add, clinician_enable_admin
+    from tests.accounts.factories import ClinicianFactory
+
+    # Staff who are neither superusers nor admin clinicians see no health data at all.
     staff = UserFactory(is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_healthmetric"))
     HealthMetricFactory(user=other_user)
-    mine = HealthMetricFactory(user=staff)
+    mine = HealthMetricFactory(user=user)
     client.force_login(staff)
+    assert client.get("/admin/metrics/healthmetric/").status_code == 403
+    # An admin clinician sees their care-team patients' rows only.
+    doctor = clinician_enable_admin(user=ClinicianFactory())
+    care_team_add(clinician=doctor, patient=user)
+    client.force_login(doctor)
     response = client.get("/admin/metrics/healthmetric/")
     assert response.status_code == 200
     assert list(response.context["cl"].queryset) == [mine]
@@ -112,3 +121,16 @@ def test_openapi_schema_describes_every_metrics_endpoint(client, tmp_path):
                 assert {"jwtAuth": []} in operation["security"]
             if method in ("post", "put", "patch"):
                 assert {"400", "413", "415"} <= codes, (path, method)
+
+
+def test_superuser_device_edits_in_the_admin_go_through_the_service(superuser_client, user):
+    from unittest import mock
+
+    device = DeviceFactory(user=user, priority=100)
+    url = f"/admin/metrics/device/{device.pk}/change/"
+    with mock.patch("metrics.admin.services.device_update") as device_update:
+        response = superuser_client.post(url, {"name": "Renamed", "priority": 5})
+    assert response.status_code == 302
+    kwargs = device_update.call_args.kwargs
+    # The stored row (old priority) is handed over, so the service sees the change.
+    assert (kwargs["device"].priority, kwargs["name"], kwargs["priority"]) == (100, "Renamed", 5)

@@ -91,11 +91,19 @@ def test_admin_pages_load(staff_client, user, django_assert_max_num_queries):
     assert staff_client.get("/admin/nutrition/nutritiontargets/").status_code == 200
 
 
-def test_admin_shows_only_diaries_the_access_rules_allow(staff_client, other_user):
+def test_admin_shows_only_diaries_the_access_rules_allow(client, staff_client, other_user):
+    # Superusers see every diary in the admin (accounts.admin_access) ...
     theirs = NutritionLogFactory(user=other_user)
-    assert staff_client.get(f"/admin/nutrition/nutritionlog/{theirs.pk}/change/").status_code == 302
+    assert staff_client.get(f"/admin/nutrition/nutritionlog/{theirs.pk}/change/").status_code == 200
     changelist = staff_client.get("/admin/nutrition/nutritionlog/")
-    assert list(changelist.context["cl"].result_list) == []
+    assert list(changelist.context["cl"].result_list) == [theirs]
+    # ... an admin clinician only their care-team patients'.
+    from accounts.care import clinician_enable_admin
+    from tests.accounts.factories import ClinicianFactory
+
+    client.force_login(clinician_enable_admin(user=ClinicianFactory()))
+    assert client.get(f"/admin/nutrition/nutritionlog/{theirs.pk}/change/").status_code == 302
+    assert list(client.get("/admin/nutrition/nutritionlog/").context["cl"].result_list) == []
 
 
 def test_admin_deletes_through_the_service(staff_client, user, django_capture_on_commit_callbacks):

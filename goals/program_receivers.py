@@ -1,0 +1,63 @@
+"""Care programs listen to the data signals and enqueue an adherence recompute per program.
+
+As for goals (`goals.receivers`): enqueue through `transaction.on_commit`, never compute here,
+and never fail the data write (errors are logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, timedelta
+
+from django.db import DatabaseError, transaction
+from django.dispatch import receiver
+
+from goals.models import CareProgram
+from goals.program_tasks import recompute_program_adherence
+from goals.programs import METRIC_CODES
+from metrics.signals import measurements_changed
+from nutrition.signals import nutrition_changed
+
+logger = logging.getLogger(__name__)
+MAX_SPAN_DAYS = 400
+
+
+def enqueue_adherence(user_id: int, days: Iterable[date]) -> None:
+    days = sorted(set(days))
+    if not days:
+        return
+    try:
+        program_ids = list(
+            CareProgram.objects.for_user(user_id)
+            .active()
+            .covering(days[0], days[-1])
+            .values_list("pk", flat=True)
+        )
+    except DatabaseError as exc:
+        logger.error("programs: could not find programs to recompute: %s", type(exc).__name__)
+        return
+    iso = [d.isoformat() for d in days]
+    for program_id in program_ids:
+        transaction.on_commit(
+            lambda pid=program_id: recompute_program_adherence.delay(pid, iso), robust=True
+        )
+
+
+@receiver(measurements_changed, dispatch_uid="goals.programs.on_measurements_changed")
+def on_measurements_changed(
+    sender, *, user_id: int, metric_types, start=None, end=None, **kwargs
+) -> None:
+    if start is None or end is None or not METRIC_CODES & set(metric_types):
+        return
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    if "exercise" in metric_types:
+        last += timedelta(days=6)  # a strength session counts for the week after it
+    if (last - first).days > MAX_SPAN_DAYS:
+        first = last - timedelta(days=MAX_SPAN_DAYS)
+    enqueue_adherence(user_id, (first + timedelta(days=n) for n in range((last - first).days + 1)))
+
+
+@receiver(nutrition_changed, dispatch_uid="goals.programs.on_nutrition_changed")
+def on_nutrition_changed(sender, *, user_id: int, days, **kwargs) -> None:
+    enqueue_adherence(user_id, days)

@@ -1,0 +1,516 @@
+"""Care programs: a plan with daily targets per dimension, and one adherence score per day.
+
+Configuration (JSON, validated by `clean_program_config`; every part optional, at least one
+target)::
+
+    {
+      "nutrition": {"calories": {"min": 1600, "max": 2000}, "protein_g": {"min": 90}},
+      "activity": {"steps": {"min": 8000}, "exercise_minutes": {"min": 30}},
+      "strength": {"sessions_per_week": 3},
+      "sleep": {"minutes": {"min": 420, "max": 540}}
+    }
+
+Scoring one day (`score_day`), each target 0-100:
+- a range target: 100 inside [min, max]; under `min`: value / min x 100; over `max`:
+  100 - (value - max) / max x 100 (not below 0);
+- strength: sessions (`exercise` measurements with `metadata.activity == "strength"`) in the
+  7 days ending that day (from the program's start) over the weekly target pro-rated to those
+  days, capped at 100.
+A target without data that day is left out (`"score": null` in the breakdown); the day's score
+is the rounded mean of the targets with data. Strength counts only on a day that has some other
+data or a session. A day with no data at all has no score (no row), never 0.
+
+Adherence rows are derived: `program_adherence_recompute` locks the program row, reads the
+committed data and upserts the days' rows (deleting rows of days that lost their data). Two
+writers logging for the same person at once each trigger a recompute after their commit; the
+recomputes serialise on the program lock and the later one reads both writes, so no update is
+lost, and running one twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from goals.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
+from metrics.models import HealthMetric
+from metrics.selectors import daily_series
+from nutrition.models import NutritionLog
+
+MAX_PROGRAM_DAYS = 366
+MAX_ACTIVE_PROGRAMS = 10
+STRENGTH_ACTIVITY = "strength"
+
+
+@dataclass(frozen=True)
+class Target:
+    dimension: str
+    key: str
+    source: str  # "metric" (a daily rollup) or "nutrition" (a daily total)
+    code: str  # metric type code or nutrition amount field
+    upper: float  # the largest bound accepted
+
+
+TARGETS = [
+    Target("nutrition", "calories", "nutrition", "calories", 10000),
+    Target("nutrition", "protein_g", "nutrition", "protein_g", 500),
+    Target("activity", "steps", "metric", "steps", 100000),
+    Target("activity", "exercise_minutes", "metric", "exercise", 1440),
+    Target("sleep", "minutes", "metric", "sleep", 1440),
+]
+TARGET_KEYS = {(t.dimension, t.key): t for t in TARGETS}
+DIMENSIONS = ("nutrition", "activity", "strength", "sleep")
+#: Metric types whose changes move adherence (the signal receivers filter on these).
+METRIC_CODES = frozenset({t.code for t in TARGETS if t.source == "metric"} | {"exercise"})
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def _number(value: Any, where: str, upper: float, errors: list[str]) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.append(f"{where} must be a number.")
+        return None
+    if not 0 <= value <= upper:
+        errors.append(f"{where} must be between 0 and {upper:g}.")
+        return None
+    return float(value)
+
+
+def clean_program_config(config: Any) -> dict:
+    """The configuration with numbers as floats; `ValidationError({"config": [...]})` naming
+    each problem otherwise."""
+    errors: list[str] = []
+    if not isinstance(config, dict):
+        raise ValidationError({"config": ["Must be an object."]})
+    cleaned: dict[str, dict] = {}
+    for dimension, body in config.items():
+        if dimension not in DIMENSIONS:
+            errors.append(f"Unknown dimension {dimension!r}; use {', '.join(DIMENSIONS)}.")
+            continue
+        if not isinstance(body, dict) or not body:
+            errors.append(f"{dimension} must be a non-empty object.")
+            continue
+        if dimension == "strength":
+            extra = set(body) - {"sessions_per_week"}
+            per_week = body.get("sessions_per_week")
+            if extra:
+                errors.append(f"strength: unknown keys {sorted(extra)}.")
+            if (
+                isinstance(per_week, bool)
+                or not isinstance(per_week, int)
+                or not 1 <= per_week <= 14
+            ):
+                errors.append("strength.sessions_per_week must be a whole number from 1 to 14.")
+            else:
+                cleaned["strength"] = {"sessions_per_week": per_week}
+            continue
+        out: dict[str, dict] = {}
+        for key, bounds in body.items():
+            target = TARGET_KEYS.get((dimension, key))
+            where = f"{dimension}.{key}"
+            if target is None:
+                known = [t.key for t in TARGETS if t.dimension == dimension]
+                errors.append(f"{where}: unknown target; use {', '.join(known)}.")
+                continue
+            if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
+                errors.append(f"{where} must be an object with min and/or max.")
+                continue
+            lo = (
+                _number(bounds["min"], f"{where}.min", target.upper, errors)
+                if "min" in bounds
+                else None
+            )
+            hi = (
+                _number(bounds["max"], f"{where}.max", target.upper, errors)
+                if "max" in bounds
+                else None
+            )
+            if lo is not None and hi is not None and lo > hi:
+                errors.append(f"{where}: min is above max.")
+                continue
+            if (lo is None and "min" in bounds) or (hi is None and "max" in bounds):
+                continue
+            if hi == 0:
+                errors.append(f"{where}.max must be above 0.")
+                continue
+            out[key] = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
+        if out:
+            cleaned[dimension] = out
+    if errors:
+        raise ValidationError({"config": errors})
+    if not cleaned:
+        raise ValidationError({"config": ["Set at least one daily target."]})
+    return cleaned
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+
+def range_score(value: float, *, lo: float | None, hi: float | None) -> float:
+    if lo and value < lo:
+        return 100.0 * value / lo
+    if hi is not None and value > hi:
+        return max(0.0, 100.0 * (1 - (value - hi) / hi))
+    return 100.0
+
+
+def score_day(
+    config: dict,
+    *,
+    values: dict[str, float],
+    strength_sessions: int = 0,
+    strength_today: bool = False,
+    days_in_week: int = 7,
+) -> tuple[int, dict] | None:
+    """(score, breakdown) for a day's figures (`values`: target key -> value, days with data
+    only), or None when the day has no data for any target."""
+    breakdown: dict[str, dict] = {}
+    scores: list[float] = []
+    for dimension, body in config.items():
+        if dimension == "strength":
+            continue
+        for key, bounds in body.items():
+            value = values.get(key)
+            entry: dict[str, Any] = {**bounds, "value": value, "score": None}
+            if value is not None:
+                entry["score"] = round(
+                    range_score(value, lo=bounds.get("min"), hi=bounds.get("max")), 1
+                )
+                scores.append(entry["score"])
+            breakdown[key] = entry
+    if "strength" in config:
+        per_week = config["strength"]["sessions_per_week"]
+        expected = per_week * days_in_week / 7
+        entry = {"sessions_per_week": per_week, "value": strength_sessions, "score": None}
+        if scores or strength_today:
+            entry["score"] = round(min(100.0, 100.0 * strength_sessions / expected), 1)
+            scores.append(entry["score"])
+        breakdown["strength_sessions"] = entry
+    if not scores:
+        return None
+    return round(sum(scores) / len(scores)), breakdown
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _strength_q() -> Q:
+    return Q(metric_type="exercise", metadata__activity=STRENGTH_ACTIVITY)
+
+
+def compute_adherence(program: CareProgram, first: date, last: date) -> dict[date, tuple | None]:
+    """Day -> (score, breakdown) or None, for first..last, from rollups and nutrition totals."""
+    config = program.config
+    values: dict[date, dict[str, float]] = {day: {} for day in _days(first, last)}
+    wanted = [
+        TARGET_KEYS[(dimension, key)]
+        for dimension, body in config.items()
+        if dimension != "strength"
+        for key in body
+    ]
+    for target in wanted:
+        if target.source == "metric":
+            series = daily_series(
+                user_id=program.user_id, metric_type=target.code, start=first, end=last
+            )
+            for day, value in series.items():
+                values[day][target.key] = float(value)
+    if any(t.source == "nutrition" for t in wanted):
+        totals = NutritionLog.objects.for_user(program.user_id).on_days(first, last).daily_totals()
+        for row in totals:
+            for target in wanted:
+                if target.source == "nutrition" and row[target.code] is not None:
+                    values[row["day"]][target.key] = float(row[target.code])
+    sessions: dict[date, int] = {}
+    if "strength" in config:
+        since = max(program.start_date, first - timedelta(days=6))
+        rows = (
+            HealthMetric.objects.for_user(program.user_id)
+            .filter(_strength_q())
+            .filter(
+                recorded_at__gte=_day_start(since), recorded_at__lt=_day_start(last + timedelta(1))
+            )
+            .annotate(day=TruncDate("recorded_at", tzinfo=UTC))
+            .values("day")
+            .annotate(n=Count("id"))
+        )
+        sessions = {row["day"]: row["n"] for row in rows}
+    result: dict[date, tuple | None] = {}
+    for day in values:
+        week_start = max(program.start_date, day - timedelta(days=6))
+        in_week = sum(n for d, n in sessions.items() if week_start <= d <= day)
+        result[day] = score_day(
+            config,
+            values=values[day],
+            strength_sessions=in_week,
+            strength_today=sessions.get(day, 0) > 0,
+            days_in_week=(day - week_start).days + 1,
+        )
+    return result
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None = None) -> int:
+    """Recompute and store the program's adherence for `days` (None: every program day up to
+    today). Returns how many days have a score. Idempotent; serialised per program."""
+    program = CareProgram.objects.select_for_update().filter(pk=program_id).first()
+    if program is None:
+        return 0
+    last_day = min(program.end_date, utc_today())
+    wanted = sorted(
+        {d for d in days if program.start_date <= d <= last_day}
+        if days is not None
+        else set(_days(program.start_date, last_day))
+    )
+    if not wanted:
+        return 0
+    computed = compute_adherence(program, wanted[0], wanted[-1])
+    now = timezone.now()
+    rows = [
+        ProgramAdherence(
+            program=program, day=day, score=result[0], breakdown=result[1], computed_at=now
+        )
+        for day in wanted
+        if (result := computed.get(day)) is not None
+    ]
+    ProgramAdherence.objects.filter(program=program, day__in=wanted).exclude(
+        day__in=[r.day for r in rows]
+    ).delete()
+    if rows:
+        ProgramAdherence.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["program", "day"],
+            update_fields=["score", "breakdown", "computed_at"],
+        )
+    return len(rows)
+
+
+def _clean_dates(start_date: date | None, end_date: date | None) -> tuple[date, date]:
+    start_date = start_date or utc_today()
+    end_date = end_date or start_date + timedelta(days=PROGRAM_DEFAULT_DAYS - 1)
+    if end_date < start_date:
+        raise ValidationError({"end_date": ["Must not be before the start date."]})
+    if (end_date - start_date).days + 1 > MAX_PROGRAM_DAYS:
+        raise ValidationError({"end_date": [f"A program lasts at most {MAX_PROGRAM_DAYS} days."]})
+    return start_date, end_date
+
+
+@transaction.atomic
+def program_create(
+    *,
+    user,
+    created_by,
+    title: str,
+    config: dict,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    phase: str = "",
+) -> CareProgram:
+    """A program for `user` (the caller checked `accounts.access.can_write_care_plan`); its
+    adherence is computed at once for the days already past."""
+    start_date, end_date = _clean_dates(start_date, end_date)
+    if not (title or "").strip():
+        raise ValidationError({"title": ["A title is required."]})
+    if CareProgram.objects.for_user(user).active().count() >= MAX_ACTIVE_PROGRAMS:
+        raise ValidationError({"detail": [f"At most {MAX_ACTIVE_PROGRAMS} active programs."]})
+    program = CareProgram.objects.create(
+        user=user,
+        created_by=created_by,
+        title=title.strip(),
+        config=clean_program_config(config),
+        start_date=start_date,
+        end_date=end_date,
+        phase=phase,
+    )
+    program_adherence_recompute(program_id=program.pk)
+    return program
+
+
+@transaction.atomic
+def program_update(*, program: CareProgram, **changes: Any) -> CareProgram:
+    """Change title, phase, status, dates or config; scores are recomputed when dates or
+    config change (days now outside the program lose their row)."""
+    allowed = {"title", "phase", "status", "start_date", "end_date", "config"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"Unknown fields: {sorted(unknown)}")
+    program = CareProgram.objects.select_for_update().get(pk=program.pk)
+    if "config" in changes:
+        changes["config"] = clean_program_config(changes["config"])
+    if "status" in changes and changes["status"] not in CareProgram.Status.values:
+        raise ValidationError({"status": ["Choose active or completed."]})
+    if "start_date" in changes or "end_date" in changes:
+        start, end = _clean_dates(
+            changes.get("start_date", program.start_date), changes.get("end_date", program.end_date)
+        )
+        changes["start_date"], changes["end_date"] = start, end
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise ValidationError({"title": ["A title is required."]})
+    changed = [name for name, value in changes.items() if getattr(program, name) != value]
+    for name in changed:
+        setattr(program, name, changes[name])
+    if changed:
+        program.save(update_fields=[*changed, "updated_at"])
+    if {"config", "start_date", "end_date"} & set(changed):
+        ProgramAdherence.objects.filter(program=program).filter(
+            Q(day__lt=program.start_date) | Q(day__gt=program.end_date)
+        ).delete()
+        program_adherence_recompute(program_id=program.pk)
+    return program
+
+
+@transaction.atomic
+def program_delete(*, program: CareProgram) -> None:
+    program.delete()
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def adherence_between(program: CareProgram, first: date, last: date) -> list[dict]:
+    """Every day first..last within the program: score and breakdown, or null without data."""
+    first, last = max(first, program.start_date), min(last, program.end_date)
+    if first > last:
+        return []
+    rows = {
+        r.day: r
+        for r in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
+    }
+    return [
+        {
+            "date": day,
+            "score": rows[day].score if day in rows else None,
+            "breakdown": rows[day].breakdown if day in rows else None,
+        }
+        for day in _days(first, last)
+    ]
+
+
+def _encode_cursor(when: datetime, kind: str, pk: int) -> str:
+    raw = json.dumps([when.isoformat(), kind, pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, kind, pk = json.loads(raw)
+        when = datetime.fromisoformat(when)
+        if (
+            kind not in ("measurement", "nutrition")
+            or not isinstance(pk, int)
+            or when.tzinfo is None
+        ):
+            raise ValueError
+        return when, kind, pk
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+
+def _before(time_field: str, kind: str, cursor: tuple[datetime, str, int] | None) -> Q:
+    """Rows after the cursor in the order (time desc, kind desc, id desc)."""
+    if cursor is None:
+        return Q()
+    when, ckind, pk = cursor
+    if kind < ckind:
+        return Q(**{f"{time_field}__lte": when})
+    if kind > ckind:
+        return Q(**{f"{time_field}__lt": when})
+    return Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "pk__lt": pk})
+
+
+def program_history(program: CareProgram, *, cursor: str | None = None, limit: int = 50) -> dict:
+    """The logs that counted toward the program (its measurements and diary entries in its
+    dates), newest first: `{data, pagination: {next_cursor, has_more}}`."""
+    after = _decode_cursor(cursor) if cursor else None
+    start, end = _day_start(program.start_date), _day_start(program.end_date + timedelta(1))
+    config = program.config
+    codes = {
+        TARGET_KEYS[(d, k)].code for d, body in config.items() if d != "strength" for k in body
+    }
+    metric_codes = codes & METRIC_CODES
+    items: list[tuple[datetime, str, int, dict]] = []
+    if metric_codes or "strength" in config:
+        q = Q(metric_type__in=sorted(metric_codes))
+        if "strength" in config:
+            q |= _strength_q()
+        metrics = (
+            HealthMetric.objects.for_user(program.user_id)
+            .filter(q, recorded_at__gte=start, recorded_at__lt=end)
+            .filter(_before("recorded_at", "measurement", after))
+            .order_by("-recorded_at", "-id")
+            .values("id", "metric_type", "value", "unit", "recorded_at", "metadata")[: limit + 1]
+        )
+        for m in metrics:
+            items.append(
+                (
+                    m["recorded_at"],
+                    "measurement",
+                    m["id"],
+                    {
+                        "kind": "measurement",
+                        "id": m["id"],
+                        "at": m["recorded_at"],
+                        "metric_type": m["metric_type"],
+                        "value": m["value"],
+                        "unit": m["unit"],
+                        "strength": (m["metadata"] or {}).get("activity") == STRENGTH_ACTIVITY,
+                    },
+                )
+            )
+    if "nutrition" in config:
+        logs = (
+            NutritionLog.objects.for_user(program.user_id)
+            .filter(logged_at__gte=start, logged_at__lt=end)
+            .filter(_before("logged_at", "nutrition", after))
+            .order_by("-logged_at", "-id")
+            .values("id", "meal_type", "calories", "protein_g", "logged_at")[: limit + 1]
+        )
+        for log in logs:
+            items.append(
+                (
+                    log["logged_at"],
+                    "nutrition",
+                    log["id"],
+                    {
+                        "kind": "nutrition",
+                        "id": log["id"],
+                        "at": log["logged_at"],
+                        "meal_type": log["meal_type"],
+                        "calories": log["calories"],
+                        "protein_g": log["protein_g"],
+                    },
+                )
+            )
+    items.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
+    page, has_more = items[:limit], len(items) > limit
+    next_cursor = _encode_cursor(*page[-1][:3]) if has_more else None
+    return {
+        "data": [item[3] for item in page],
+        "pagination": {"next_cursor": next_cursor, "has_more": has_more},
+    }

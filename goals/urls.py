@@ -1,0 +1,11 @@
+from django.urls import path
+
+from goals import views
+
+urlpatterns = [
+    path("goals/", views.goals_index, name="goals"),
+    path("goals/new/", views.goal_new, name="goals-new"),
+    path("goals/new/<slug:goal_type>/", views.goal_create, name="goals-create"),
+    path("goals/<int:pk>/edit/", views.goal_edit, name="goals-edit"),
+    path("goals/<int:pk>/abandon/", views.goal_abandon, name="goals-abandon"),
+]

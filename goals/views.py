@@ -1,0 +1,122 @@
+"""Goals pages: the list with progress and on-track state, create (pick a goal type, then the
+target), edit, abandon.
+
+Thin views: goals are scoped through `accounts.access` (someone else's goal is a 404); the
+form collects input and `goals.services` validates (`goals.validation`) and writes.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import access
+from goals import services
+from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
+from goals.measures import GOAL_TYPES
+from goals.models import HealthGoal
+
+
+def _own_goals(request: HttpRequest):
+    return access.writable(HealthGoal.objects.all(), request.user)
+
+
+def goal_view(goal: HealthGoal) -> dict:
+    """What the pages show of a goal, in words and figures."""
+    measure = goal.measure
+    if goal.on_track is None:
+        track = ("neutral", "Not enough data yet")
+    elif goal.on_track:
+        track = ("ok", "On track")
+    else:
+        track = ("warning", "Behind")
+    how = "latest reading" if measure.is_latest else f"{goal.period_days}-day average"
+    return {
+        "goal": goal,
+        "percent": round(goal.progress_percent),
+        "current": format_amount(measure, goal.current_value),
+        "target": format_amount(measure, goal.target_value),
+        "baseline": format_amount(measure, goal.baseline_value)
+        if goal.baseline_value is not None
+        else None,
+        "how": how,
+        # "of the way from where you started" only means something for a goal to reach.
+        "reach": goal.direction in (HealthGoal.Direction.INCREASE, HealthGoal.Direction.DECREASE),
+        "track_status": track[0],
+        "track_text": track[1],
+    }
+
+
+@login_required
+def goals_index(request: HttpRequest) -> HttpResponse:
+    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    goals = list(HealthGoal.objects.for_user(user).by_priority())
+    active = [goal_view(g) for g in goals if g.status == HealthGoal.Status.ACTIVE]
+    done = [goal_view(g) for g in goals if g.status != HealthGoal.Status.ACTIVE]
+    return render(request, "goals/index.html", {"active": active, "done": done})
+
+
+@login_required
+def goal_new(request: HttpRequest) -> HttpResponse:
+    types = [
+        {"value": value, "label": label, "help": GOAL_TYPE_HELP.get(value, "")}
+        for value, label in HealthGoal.GoalType.choices
+    ]
+    return render(request, "goals/new.html", {"types": types})
+
+
+@login_required
+def goal_create(request: HttpRequest, goal_type: str) -> HttpResponse:
+    if goal_type not in GOAL_TYPES or not access.can_write(request.user, request.user.pk):
+        raise Http404
+    form = GoalForm(request.POST or None, goal_type=goal_type)
+    if request.method == "POST" and form.is_valid():
+        try:
+            goal = services.goal_create(
+                user=request.user, goal_type=goal_type, **form.service_fields()
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Goal “{goal.title}” set. Its progress is below.")
+            return redirect("goals")
+    return render(
+        request,
+        "goals/form.html",
+        {"form": form, "goal_type": dict(HealthGoal.GoalType.choices)[goal_type], "editing": False},
+    )
+
+
+@login_required
+def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(_own_goals(request), pk=pk)
+    if request.method == "POST":
+        form = GoalForm(request.POST, goal_type=goal.goal_type)
+        if form.is_valid():
+            try:
+                goal = services.goal_update(goal=goal, **form.service_fields())
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, f"Goal “{goal.title}” saved.")
+                return redirect("goals")
+    else:
+        form = GoalForm.for_goal(goal)
+    return render(
+        request,
+        "goals/form.html",
+        {"form": form, "goal": goal, "goal_type": goal.get_goal_type_display(), "editing": True},
+    )
+
+
+@login_required
+@require_POST
+def goal_abandon(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_object_or_404(_own_goals(request), pk=pk)
+    goal = services.goal_abandon(goal=goal)
+    messages.success(request, f"Goal “{goal.title}” abandoned. It stays in your history.")
+    return redirect("goals")

@@ -1,0 +1,145 @@
+"""The recommendations cache, its hit/miss counters and the recompute debounce lock.
+
+Keys (Redis in production; every call degrades to a miss or a no-op when Redis is down,
+django-redis having IGNORE_EXCEPTIONS):
+- `recommendations:user:{id}:days:{days}`: the API's answer, for RECOMMENDATIONS_CACHE_SECONDS.
+- `recommendations:user:{id}:version`: a token replaced on every invalidation. A cached answer
+  carries the token read before it was computed, and only counts as a hit while the token is
+  unchanged, so a write that commits while an answer is being computed cannot leave that stale
+  answer cached (nor can an entry the windows list below missed).
+- `recommendations:user:{id}:windows`: the windows (days) cached for the user, so that an
+  invalidation deletes those keys instead of all 365 possible ones.
+- `recommendations:stats:hits`, `recommendations:stats:misses`: counters (`incr`).
+- `recommendations:debounce:user:{id}`: held while a recomputation is scheduled.
+
+Clinical alerts are never cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts import observability
+
+STATS = ("hits", "misses")
+
+
+def cache_key(user_id: int, days: int) -> str:
+    return f"recommendations:user:{user_id}:days:{days}"
+
+
+def version_key(user_id: int) -> str:
+    return f"recommendations:user:{user_id}:version"
+
+
+def windows_key(user_id: int) -> str:
+    return f"recommendations:user:{user_id}:windows"
+
+
+def stats_key(name: str) -> str:
+    return f"recommendations:stats:{name}"
+
+
+def debounce_key(user_id: int) -> str:
+    return f"recommendations:debounce:user:{user_id}"
+
+
+def ttl() -> int:
+    return int(getattr(settings, "RECOMMENDATIONS_CACHE_SECONDS", 3600))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What one round trip to the cache found for a user and window."""
+
+    payload: dict | None  # the cached answer, None on a miss
+    version: str | None  # the user's current version token
+    windows: frozenset[int]  # the windows (days) the user has entries for
+
+
+def lookup(user_id: int, days: int) -> Lookup:
+    """The cached answer (if still valid), the version token and the user's cached windows,
+    in one round trip."""
+    key, vkey, wkey = cache_key(user_id, days), version_key(user_id), windows_key(user_id)
+    found = cache.get_many([key, vkey, wkey]) or {}
+    version = found.get(vkey)
+    entry = found.get(key)
+    windows = frozenset(found.get(wkey) or ())
+    payload = None
+    if isinstance(entry, dict) and entry.get("version") == version and "payload" in entry:
+        payload = entry["payload"]
+    return Lookup(payload, version, windows)
+
+
+def store(user_id: int, days: int, payload: dict, found: Lookup) -> None:
+    """Cache `payload`, computed under `found.version` (the token read before computing), and
+    remember the window so that `invalidate` deletes it."""
+    cache.set_many(
+        {
+            cache_key(user_id, days): {"version": found.version, "payload": payload},
+            windows_key(user_id): sorted(found.windows | {days}),
+        },
+        ttl(),
+    )
+
+
+def invalidate(user_id: int) -> None:
+    """Retire the user's version token (no answer cached before this is served again) and
+    delete their cached answers: the windows remembered, and the default one."""
+    invalidate_many([user_id])
+
+
+def invalidate_many(user_ids) -> None:
+    """`invalidate` for many users in three round trips."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return
+    default = int(getattr(settings, "RECOMMENDATIONS_DEFAULT_DAYS", 30))
+    found = cache.get_many([windows_key(pk) for pk in user_ids]) or {}
+    cache.set_many({version_key(pk): uuid.uuid4().hex for pk in user_ids}, 2 * ttl())
+    keys = []
+    for pk in user_ids:
+        windows = set(found.get(windows_key(pk)) or ()) | {default}
+        keys += [cache_key(pk, days) for days in sorted(windows)] + [windows_key(pk)]
+    cache.delete_many(keys)
+
+
+def count(name: str) -> None:
+    """Add one to a counter: in the cache (read by the staff endpoint; lost with the cache)
+    and in the process's Prometheus counters (`/metrics`, `cache="recommendations"`)."""
+    (observability.cache_hit if name == "hits" else observability.cache_miss)("recommendations")
+    key = stats_key(name)
+    try:
+        cache.incr(key)
+    except ValueError:  # not there yet
+        cache.add(key, 0, timeout=None)
+        with contextlib.suppress(ValueError):
+            cache.incr(key)
+
+
+def stats() -> dict:
+    found = cache.get_many([stats_key(name) for name in STATS]) or {}
+    values = {name: int(found.get(stats_key(name)) or 0) for name in STATS}
+    lookups = values["hits"] + values["misses"]
+    values["hit_ratio"] = round(values["hits"] / lookups, 4) if lookups else None
+    return values
+
+
+def debounce_seconds() -> int:
+    return int(getattr(settings, "RECOMMENDATIONS_DEBOUNCE_SECONDS", 300))
+
+
+def claim_debounce(user_id: int) -> bool:
+    """True for the first caller in a debounce window (who schedules the recomputation);
+    False while one is already scheduled. The lock expires on its own when the scheduled run
+    is due, so writes after that schedule the next run."""
+    return bool(cache.add(debounce_key(user_id), 1, timeout=debounce_seconds()))
+
+
+def release_debounce(user_id: int) -> None:
+    cache.delete(debounce_key(user_id))

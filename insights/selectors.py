@@ -1,0 +1,232 @@
+"""Reads for the insights app: the per-user snapshot, the readings an alert looks at, and who
+is due a nightly recomputation. Period figures come from the rollups (never a scan of raw
+measurements); only the alert check reads raw rows, and only the span a write touched."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from goals.models import HealthGoal
+from goals.selectors import active_weight_goal
+from insights import alerts
+from insights.rules import thresholds
+from insights.snapshot import (
+    BP_DIASTOLIC,
+    BP_SYSTOLIC,
+    RESTING_HEART_RATE,
+    SLEEP,
+    STEPS,
+    WEIGHT,
+    Snapshot,
+)
+from metrics.models import DailyRollup, HealthMetric
+from nutrition.models import NutritionLog
+from nutrition.targets import daily_targets
+
+#: The metric types the recommendation rules read (nothing else is loaded).
+SNAPSHOT_METRIC_TYPES = (STEPS, SLEEP, RESTING_HEART_RATE, WEIGHT)
+#: Nutrition totals the snapshot keeps per day.
+NUTRITION_FIELDS = ("calories", "protein_g", "carbs_g", "fat_g", "fiber_g", "sugar_g", "water_ml")
+#: The activity-change rule compares the last 7 days with the 28 before them.
+ACTIVITY_WINDOW_DAYS = 35
+ALERT_AVERAGE_DAYS = 7
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def reach_days(days: int) -> int:
+    """How many days before `today` any rule looks at, for a main window of `days`."""
+    return max(days, ACTIVITY_WINDOW_DAYS, int(thresholds()["rhr_trend_window_days"]))
+
+
+def build_snapshot(*, user, days: int = 30, today: date | None = None) -> Snapshot:
+    """`user`'s snapshot for the rules, from the daily rollups (one query for every type) and
+    the daily nutrition totals (one query), plus their profile and targets.
+
+    `daily` covers the `reach_days(days)` days before `today` (at least 35, as the activity
+    rule needs) and `today` itself, which no rule counts (it is in progress) but which tells
+    `stable_until` that data is arriving. The weight for the targets is the latest one in that
+    span, else the newest daily weight rollup (one indexed row)."""
+    return build_snapshots(users=[user], days=days, today=today)[user.pk]
+
+
+def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict[int, Snapshot]:
+    """`build_snapshot` for many users in a fixed number of queries (the nightly batch): the
+    rollups, the nutrition totals, and the older weights of those without one in the span.
+    Load the users with `select_related("nutrition_targets")` to spare a query each for their
+    own targets."""
+    today = today or utc_today()
+    first = today - timedelta(days=reach_days(days))
+    users = list(users)
+    ids = [user.pk for user in users]
+
+    daily: dict[int, dict[str, dict[date, float]]] = {pk: {} for pk in ids}
+    rows = (
+        DailyRollup.objects.filter(
+            user_id__in=ids,
+            metric_type__in=SNAPSHOT_METRIC_TYPES,
+            day__gte=first,
+            day__lte=today,
+        )
+        .order_by()
+        .values_list("user_id", "metric_type", "day", "value")
+    )
+    for user_id, code, day, value in rows:
+        daily[user_id].setdefault(code, {})[day] = value
+
+    nutrition: dict[int, dict[date, dict[str, float]]] = {pk: {} for pk in ids}
+    totals = (
+        NutritionLog.objects.filter(user_id__in=ids)
+        .on_days(first, today)
+        .order_by()
+        .annotate(day=TruncDate("logged_at", tzinfo=UTC))
+        .values("user_id", "day")
+        .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
+    )
+    for row in totals:
+        nutrition[row["user_id"]][row["day"]] = {
+            name: float(row[name]) for name in NUTRITION_FIELDS if row[name] is not None
+        }
+
+    weights: dict[int, float | None] = {}
+    for pk in ids:
+        recent = daily[pk].get(WEIGHT)
+        weights[pk] = recent[max(recent)] if recent else None
+    missing = [pk for pk in ids if weights[pk] is None]
+    if missing:
+        older = DailyRollup.objects.filter(
+            user_id=OuterRef("pk"), metric_type=WEIGHT, day__lte=today
+        ).order_by("-day")
+        weights.update(
+            get_user_model()
+            .objects.filter(pk__in=missing)
+            .annotate(weight=Subquery(older.values("value")[:1]))
+            .values_list("pk", "weight")
+        )
+
+    goals = weight_goals(ids)
+    snapshots = {}
+    for user in users:
+        targets = daily_targets(user=user, weight_kg=weights[user.pk], on=today)
+        snapshots[user.pk] = Snapshot(
+            user_id=user.pk,
+            today=today,
+            days=days,
+            age=user.age_on(today),
+            sex=user.sex or "unspecified",
+            height_cm=user.height_cm,
+            daily=daily[user.pk],
+            nutrition_daily=nutrition[user.pk],
+            targets={
+                name: targets[name]
+                for name in ("calories", "protein_g", "water_ml")
+                if targets.get(name) is not None
+            },
+            weight_goal=goals.get(user.pk),
+        )
+    return snapshots
+
+
+GOAL_FIELDS = ("target_value", "direction", "start_date", "target_date")
+
+
+def weight_goals(user_ids: list[int]) -> dict[int, dict]:
+    """Each user's active weight goal (`goals.selectors.active_weight_goal`), in one query for
+    many users: the goals app's own `active()` and `by_priority()`, first row per user."""
+    if len(user_ids) == 1:
+        goal = active_weight_goal(user_ids[0])
+        return {user_ids[0]: goal} if goal is not None else {}
+    found: dict[int, dict] = {}
+    rows = (
+        HealthGoal.objects.filter(user_id__in=user_ids)
+        .active()
+        .measuring([WEIGHT])
+        .by_priority()
+        .values("user_id", *GOAL_FIELDS)
+    )
+    for row in rows:
+        found.setdefault(row["user_id"], {name: row[name] for name in GOAL_FIELDS})
+    return found
+
+
+def stable_until(snapshot: Snapshot) -> date | None:
+    """The first day on which the same stored data could give a different result, or None if
+    it never can (until new data arrives).
+
+    Every rule reads windows ending yesterday, at most `reach_days` long. While any data day is
+    within that reach (today's data included: it is counted from tomorrow), tomorrow's windows
+    differ from today's; once all data is older than the reach, every window is empty for good.
+    """
+    first = snapshot.today - timedelta(days=reach_days(snapshot.days))
+    days = {day for values in snapshot.daily.values() for day in values}
+    days.update(snapshot.nutrition_daily)
+    if any(day >= first for day in days):
+        return snapshot.today + timedelta(days=1)
+    return None
+
+
+def alert_readings(*, user_id: int, start: datetime, end: datetime) -> list[alerts.Reading]:
+    """Readings of the alert types recorded in [start, end] (both inclusive), oldest first.
+    Every alert type is read (not only the written one) so that a systolic and a diastolic
+    written separately still pair up on their shared instant."""
+    rows = (
+        HealthMetric.objects.for_user(user_id)
+        .of_type(*sorted(alerts.ALERT_METRIC_TYPES))
+        .between(start, end + timedelta(microseconds=1))
+        .order_by("recorded_at", "id")
+        .values_list("metric_type", "recorded_at", "value")
+    )
+    return [alerts.Reading(code, at, float(value)) for code, at, value in rows]
+
+
+def blood_pressure_averages(*, user_id: int, last_day: date) -> dict[str, alerts.WindowAverage]:
+    """Systolic and diastolic averages over the 7 days ending on `last_day`, from the daily
+    rollups (each day's average weighted by its number of readings)."""
+    rows = DailyRollup.objects.filter(
+        user_id=user_id,
+        metric_type__in=(BP_SYSTOLIC, BP_DIASTOLIC),
+        day__gte=last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1),
+        day__lte=last_day,
+    ).values_list("metric_type", "value", "count")
+    sums: dict[str, list[float]] = {}
+    for code, value, count in rows:
+        total = sums.setdefault(code, [0.0, 0])
+        total[0] += value * count
+        total[1] += count
+    return {
+        code: alerts.WindowAverage(code, total / count, count, last_day)
+        for code, (total, count) in sums.items()
+        if count
+    }
+
+
+def users_due_for_recommendations(*, today: date | None = None) -> QuerySet:
+    """Ids of active users whose stored recommendations may be out of date on `today`: never
+    computed, an input changed since the last computation, or a window slid over their data
+    (`valid_until` reached). Everyone else is skipped without being loaded."""
+    today = today or utc_today()
+    state = "recommendation_state"
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, deleted_at__isnull=True)
+        .filter(
+            Q(**{f"{state}__isnull": True})
+            | Q(**{f"{state}__computed_at__isnull": True})
+            | Q(**{f"{state}__data_changed_at__gt": F(f"{state}__computed_at")})
+            | Q(**{f"{state}__valid_until__lte": today})
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def default_days() -> int:
+    return int(getattr(settings, "RECOMMENDATIONS_DEFAULT_DAYS", 30))

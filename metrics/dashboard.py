@@ -1,0 +1,191 @@
+"""The metrics app's part of the dashboard (see accounts.dashboard): today's cards for steps,
+sleep, resting heart rate, weight and blood pressure, and the period charts, all read from the
+rollups in a fixed number of queries (one for every chart's daily values, one for the nights' sleep,
+two for the latest weight and blood pressure), whatever the period.
+
+Judgements (a goal to reach, a reading out of range) are added by the apps that own them:
+goals fills in the steps goal, insights the status of a reading.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.charts import band_chart, bar_chart, line_chart
+from accounts.dashboard import Card, Panels
+from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+
+BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
+CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
+# "Last night": sleep that started from noon (UTC) the day before.
+NIGHT_STARTS_BEFORE_MIDNIGHT = timedelta(hours=12)
+
+
+def today_utc() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def day_label(day: date, today: date) -> str:
+    if day == today:
+        return "today"
+    if day == today - timedelta(days=1):
+        return "yesterday"
+    return f"on {day.day} {day:%b}"
+
+
+def format_number(value: float, decimals: int = 0) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def format_minutes(minutes: float) -> str:
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+def metric_url(code: str) -> str:
+    return reverse("metrics-type", args=[code])
+
+
+def contribute(panels: Panels, *, user, days: int) -> None:
+    today = today_utc()
+    start = today - timedelta(days=days - 1)
+    series: dict[str, dict[date, float]] = {code: {} for code in CHART_TYPES}
+    rows = DailyRollup.objects.filter(
+        user_id=user.pk, metric_type__in=CHART_TYPES, day__gte=start, day__lte=today
+    ).values_list("metric_type", "day", "value")
+    for code, day, value in rows:
+        series[code][day] = value
+    span = [start + timedelta(days=i) for i in range(days)]
+
+    def points(code: str) -> list[tuple[date, float | None]]:
+        return [(day, series[code].get(day)) for day in span]
+
+    sleep_series = _sleep_series(user, start, today)
+    _steps_card(panels, series["steps"], today)
+    _sleep_card(panels, sleep_series, today)
+    _resting_heart_rate_card(panels, series["resting_heart_rate"], today)
+    _weight_and_blood_pressure_cards(panels, user, today)
+
+    heart_code = "resting_heart_rate" if series["resting_heart_rate"] else "heart_rate"
+    heart_title = "Resting heart rate" if heart_code == "resting_heart_rate" else "Heart rate"
+    panels.charts += [
+        bar_chart(points("steps"), title="Steps", unit="steps", decimals=0),
+        line_chart(points(heart_code), title=heart_title, unit="bpm", decimals=0),
+        line_chart(points("weight"), title="Weight", unit="kg", decimals=1, connect_gaps=True),
+        band_chart(
+            [(day, series[BP_DIASTOLIC].get(day), series[BP_SYSTOLIC].get(day)) for day in span],
+            title="Blood pressure",
+            unit="mmHg",
+            low_label="Diastolic",
+            high_label="Systolic",
+            decimals=0,
+        ),
+        bar_chart(
+            [(day, _hours(sleep_series.get(day))) for day in span],
+            title="Sleep",
+            unit="h",
+            decimals=1,
+        ),
+    ]
+
+
+def _hours(minutes: float | None) -> float | None:
+    return None if minutes is None else round(minutes / 60, 1)
+
+
+def _sleep_series(user, start: date, today: date) -> dict[date, float]:
+    """Sleep per night, keyed by the morning it ended: a night's sleep starts the evening
+    before (from noon), so each sample's hour is shifted by 12 h before taking its day."""
+    lo = datetime.combine(start, time.min, tzinfo=UTC) - NIGHT_STARTS_BEFORE_MIDNIGHT
+    nights: dict[date, float] = {}
+    rows = HourlyRollup.objects.filter(
+        user_id=user.pk, metric_type="sleep", period_start__gte=lo
+    ).values_list("period_start", "value")
+    for period_start, value in rows:
+        night = (period_start + NIGHT_STARTS_BEFORE_MIDNIGHT).astimezone(UTC).date()
+        if night <= today:
+            nights[night] = nights.get(night, 0.0) + value
+    return nights
+
+
+def _steps_card(panels: Panels, steps: dict[date, float], today: date) -> None:
+    value = steps.get(today)
+    if value is None:
+        return
+    panels.cards["steps"] = Card(
+        label="Steps today",
+        value=format_number(value),
+        unit="steps",
+        href=metric_url("steps"),
+        values={"steps": value},
+    )
+
+
+def _sleep_card(panels: Panels, nights: dict[date, float], today: date) -> None:
+    minutes = nights.get(today)
+    if minutes is None:
+        return
+    panels.cards["sleep"] = Card(
+        label="Last night's sleep",
+        value=format_minutes(minutes),
+        detail="Since yesterday noon (UTC)",
+        href=metric_url("sleep"),
+    )
+
+
+def _resting_heart_rate_card(panels: Panels, resting: dict[date, float], today: date) -> None:
+    if not resting:
+        return
+    day = max(resting)
+    panels.cards["resting_heart_rate"] = Card(
+        label="Resting heart rate",
+        value=format_number(resting[day]),
+        unit="bpm",
+        detail=f"Measured {day_label(day, today)}",
+        href=metric_url("resting_heart_rate"),
+        values={"bpm": resting[day]},
+    )
+
+
+def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
+    weight = (
+        HealthMetric.objects.for_user(user)
+        .of_type("weight")
+        .newest_first()
+        .values_list("recorded_at", "value")
+        .first()
+    )
+    if weight is not None:
+        at, value = weight
+        panels.cards["weight"] = Card(
+            label="Latest weight",
+            value=format_number(value, 1),
+            unit="kg",
+            detail=f"Weighed {day_label(at.astimezone(UTC).date(), today)}",
+            href=metric_url("weight"),
+            values={"kg": value},
+        )
+    # The newest instant with both a systolic and a diastolic value: a reading is a pair.
+    rows = list(
+        HealthMetric.objects.for_user(user)
+        .of_type(BP_SYSTOLIC, BP_DIASTOLIC)
+        .newest_first()
+        .values_list("recorded_at", "metric_type", "value")[:6]
+    )
+    pairs: dict[datetime, dict[str, float]] = {}
+    for at, code, value in rows:
+        pairs.setdefault(at, {}).setdefault(code, value)
+    for at, pair in pairs.items():  # newest first (dicts keep insertion order)
+        if BP_SYSTOLIC in pair and BP_DIASTOLIC in pair:
+            panels.cards["blood_pressure"] = Card(
+                label="Latest blood pressure",
+                value=f"{pair[BP_SYSTOLIC]:.0f}/{pair[BP_DIASTOLIC]:.0f}",
+                unit="mmHg",
+                detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
+                href=reverse("metrics-type", args=["blood_pressure"]),
+                values={"systolic": pair[BP_SYSTOLIC], "diastolic": pair[BP_DIASTOLIC]},
+            )
+            break

@@ -1,0 +1,265 @@
+"""Nutrition diary pages: a day's meals with totals against targets, adding from the food
+catalogue (search as you type, or a plain search form without JavaScript) or as a custom entry,
+water quick-add buttons, editing and deleting entries.
+
+Thin views: entries are scoped through `accounts.access` (someone else's entry is a 404), the
+ModelForms validate with the model's rules, `nutrition.services` writes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import access
+from nutrition import services
+from nutrition.forms import CustomEntryForm, FoodEntryForm, WaterForm, default_time
+from nutrition.models import Food, NutritionLog
+from nutrition.selectors import food_search, latest_weight_kg
+from nutrition.targets import daily_targets
+from nutrition.validation import round_amount
+
+SEARCH_RESULTS = 20
+WATER_AMOUNTS = (250, 500)
+TOTALS = (
+    # field, label, unit, has a target
+    ("calories", "Energy", "kcal", True),
+    ("protein_g", "Protein", "g", True),
+    ("water_ml", "Water", "ml", True),
+    ("carbs_g", "Carbohydrate", "g", False),
+    ("fat_g", "Fat", "g", False),
+    ("fiber_g", "Fibre", "g", False),
+    ("sugar_g", "Sugars", "g", False),
+    ("sodium_mg", "Sodium", "mg", False),
+)
+
+
+def today_utc() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def _day_or_404(value: str | None) -> date:
+    if value is None:
+        return today_utc()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
+    if day > today_utc() or day.year < 2000:
+        raise Http404
+    return day
+
+
+def _own_logs(request: HttpRequest):
+    return access.writable(NutritionLog.objects.all(), request.user)
+
+
+def _day_url(day: date) -> str:
+    return reverse("nutrition-day", args=[day.isoformat()])
+
+
+def _totals(entries: list[NutritionLog], targets: dict) -> list[dict]:
+    rows = []
+    for field, label, unit, has_target in TOTALS:
+        total = round_amount(sum(getattr(e, field) or 0 for e in entries))
+        target = targets.get(field) if has_target else None
+        row = {"field": field, "label": label, "unit": unit, "total": total, "target": target}
+        if target:
+            row["percent"] = round(100 * total / target)
+            row["progress"] = min(100, row["percent"])
+            if field == "water_ml" or field == "protein_g":
+                row["status"], row["status_text"] = (
+                    ("ok", "Reached")
+                    if total >= target
+                    else ("neutral", f"{target - total:,.0f} {unit} to go")
+                )
+            else:
+                row["status"], row["status_text"] = _calorie_status(total, target)
+        rows.append(row)
+    return rows
+
+
+def _calorie_status(total: float, target: float) -> tuple[str, str]:
+    if total > target * 1.2:
+        return "warning", "Above target"
+    if total >= target * 0.8:
+        return "ok", "Around target"
+    return "neutral", f"{target - total:,.0f} kcal left"
+
+
+@login_required
+def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    shown = _day_or_404(day)
+    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    if request.GET.get("day"):  # the "go to day" form, without JavaScript
+        try:
+            return redirect(_day_url(min(date.fromisoformat(request.GET["day"]), today_utc())))
+        except ValueError:
+            messages.error(request, "That is not a date. Use the date picker, e.g. 2026-03-01.")
+    entries = list(
+        NutritionLog.objects.for_user(user)
+        .on_days(shown, shown)
+        .select_related("food")
+        .order_by("logged_at", "id")
+    )
+    targets = daily_targets(user=user, weight_kg=latest_weight_kg(user), on=shown)
+    meals = []
+    for value, label in NutritionLog.MealType.choices:
+        items = [e for e in entries if e.meal_type == value]
+        meals.append(
+            {
+                "value": value,
+                "label": label,
+                "entries": items,
+                "calories": round_amount(sum(e.calories or 0 for e in items)),
+            }
+        )
+    today = today_utc()
+    context = {
+        "day": shown,
+        "is_today": shown == today,
+        "previous_day": shown - timedelta(days=1),
+        "next_day": shown + timedelta(days=1) if shown < today else None,
+        "today": today,
+        "meals": meals,
+        "has_entries": bool(entries),
+        "totals": _totals(entries, targets),
+        "targets": targets,
+        "water_amounts": WATER_AMOUNTS,
+        "add_url": reverse("nutrition-add", args=[shown.isoformat()]),
+    }
+    return render(request, "nutrition/day.html", context)
+
+
+@login_required
+def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
+    """Choose a food from the catalogue (the search works as a plain GET form; the script
+    food-search.js updates the same list as you type), or go on to a custom entry."""
+    shown = _day_or_404(day)
+    query = request.GET.get("q", "").strip()[:100]
+    foods = list(food_search(query)[:SEARCH_RESULTS]) if query else []
+    return render(
+        request,
+        "nutrition/add.html",
+        {
+            "day": shown,
+            "query": query,
+            "foods": foods,
+            "choose_url": reverse("nutrition-add-food", args=[shown.isoformat(), 0]),
+        },
+    )
+
+
+def _create(request: HttpRequest, form, day: date, what: str) -> HttpResponse | None:
+    try:
+        services.nutrition_log_create(user=request.user, **form.service_fields())
+    except ValidationError as exc:
+        form.add_service_errors(exc)
+        return None
+    messages.success(request, f"{what} added to your diary.")
+    return redirect(_day_url(day))
+
+
+@login_required
+def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResponse:
+    shown = _day_or_404(day)
+    if not access.can_write(request.user, request.user.pk):
+        raise Http404
+    food = get_object_or_404(Food, pk=food_id)
+    form = FoodEntryForm(request.POST or None, day=shown, food=food)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (response := _create(request, form, shown, food.name))
+    ):
+        return response
+    return render(
+        request,
+        "nutrition/entry_form.html",
+        {"form": form, "day": shown, "food": food, "editing": False},
+    )
+
+
+@login_required
+def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
+    shown = _day_or_404(day)
+    if not access.can_write(request.user, request.user.pk):
+        raise Http404
+    form = CustomEntryForm(request.POST or None, day=shown)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (response := _create(request, form, shown, "Your entry"))
+    ):
+        return response
+    return render(
+        request, "nutrition/entry_form.html", {"form": form, "day": shown, "editing": False}
+    )
+
+
+@login_required
+@require_POST
+def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
+    shown = _day_or_404(day)
+    if not access.can_write(request.user, request.user.pk):
+        raise Http404
+    form = WaterForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the water buttons.")
+        return redirect(_day_url(shown))
+    amount = form.cleaned_data["amount_ml"]
+    try:
+        services.nutrition_log_create(
+            user=request.user,
+            meal_type=NutritionLog.MealType.DRINK,
+            description="Water",
+            water_ml=amount,
+            logged_at=datetime.combine(shown, default_time(shown), tzinfo=UTC),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{amount:,.0f} ml of water added.")
+    return redirect(_day_url(shown))
+
+
+@login_required
+def nutrition_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    log = get_object_or_404(_own_logs(request).select_related("food"), pk=pk)
+    day = log.day
+    if log.food is not None:
+        form = FoodEntryForm(request.POST or None, instance=log, day=day, food=log.food)
+    else:
+        form = CustomEntryForm(request.POST or None, instance=log, day=day)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.nutrition_log_update(log=log, **form.service_fields())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Diary entry changed.")
+            return redirect(_day_url(day))
+    return render(
+        request,
+        "nutrition/entry_form.html",
+        {"form": form, "day": day, "food": log.food, "editing": True, "log": log},
+    )
+
+
+@login_required
+def nutrition_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    log = get_object_or_404(_own_logs(request).select_related("food"), pk=pk)
+    day = log.day
+    if request.method == "POST":
+        services.nutrition_log_delete(log=log)
+        messages.success(request, "Diary entry deleted.")
+        return redirect(_day_url(day))
+    return render(request, "nutrition/confirm_delete.html", {"log": log, "day": day})

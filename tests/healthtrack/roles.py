@@ -1,0 +1,193 @@
+"""A small world for role-by-role tests: a patient and a stranger with one row of every health
+model each, and every kind of viewer (superuser, admin clinician with and without the patient
+in care, plain staff, named-grant holder, link holder)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, timedelta
+
+from auditlog.models import LogEntry
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts import care, sharing
+from accounts.models import AccessLog, CareTeam, ShareGrant, User
+from goals.models import HealthGoal
+from insights.models import HealthAlert, HealthInsight
+from metrics import services as metric_services
+from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
+from nutrition import services as nutrition_services
+from nutrition.models import Food, NutritionLog, NutritionTargets
+from tests.accounts.care_factories import AccessLogFactory, CareTeamFactory, ShareGrantFactory
+from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.goals.factories import HealthGoalFactory
+from tests.insights.factories import AlertFactory, HealthInsightFactory
+
+# Plaintext of encrypted fields: must never reach the change log.
+SECRET_NOTE = "Secret-note-7Q4"
+SECRET_DIARY = "Secret-diary-9K2"
+SECRET_MESSAGE = "Secret-message-3X8"
+SECRET_HISTORY = "Secret-history-5V1"
+SECRET_GOAL = "Secret-goal-8M6"
+SECRET_BIRTHDAY = date(1971, 7, 29)
+SECRETS = [SECRET_NOTE, SECRET_DIARY, SECRET_MESSAGE, SECRET_HISTORY, SECRET_GOAL, "1971-07-29"]
+
+
+def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
+    """One row of every health model owned by `person`, written through the services where
+    they exist (so the rollups and the change log are real), `days_ago` days back."""
+    when = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    when -= timedelta(days=days_ago)
+    device = metric_services.device_create(
+        user=person, device_type="apple_watch", name=f"Watch {tag}", identifier=f"w-{tag}"
+    )
+    steps = metric_services.metric_create(
+        user=person,
+        metric_type="steps",
+        value=4321,
+        recorded_at=when - timedelta(hours=2),
+        device=device,
+        notes=SECRET_NOTE,
+    )
+    heart = metric_services.metric_create(
+        user=person, metric_type="heart_rate", value=71, recorded_at=when - timedelta(hours=3)
+    )
+    metric_services.device_sync_result(
+        user=person,
+        device=device,
+        samples=[
+            {
+                "metric_type": "resting_heart_rate",
+                "value": 58,
+                "recorded_at": (when - timedelta(hours=4)).isoformat(),
+            }
+        ],
+        idempotency_key=f"sync-{tag}",
+    )
+    log = nutrition_services.nutrition_log_create(
+        user=person,
+        meal_type="lunch",
+        logged_at=when - timedelta(hours=1),
+        description=SECRET_DIARY,
+        calories=640,
+    )
+    targets = nutrition_services.nutrition_targets_set(user=person, calories=2100)
+    recommendation = HealthInsightFactory(user=person, rank=1, message=SECRET_MESSAGE)
+    alert = AlertFactory(user=person, message=SECRET_MESSAGE)
+    return {
+        Device: device,
+        HealthMetric: steps,
+        "heart_rate": heart,
+        HourlyRollup: HourlyRollup.objects.get(
+            user=person, metric_type="steps", period_start=steps.recorded_at
+        ),
+        DailyRollup: DailyRollup.objects.get(
+            user=person, metric_type="steps", day=steps.recorded_at.date()
+        ),
+        IdempotencyRecord: IdempotencyRecord.objects.get(user=person, key=f"sync-{tag}"),
+        NutritionLog: log,
+        NutritionTargets: targets,
+        HealthInsight: recommendation,
+        HealthAlert: HealthAlert.objects.get(pk=alert.pk),
+        HealthGoal: HealthGoalFactory(user=person, description=SECRET_GOAL),
+        ShareGrant: ShareGrantFactory(owner=person),
+        AccessLog: AccessLogFactory(owner=person),
+        User: person,
+    }
+
+
+def infrastructure_rows(superuser: User, patient: User) -> dict:
+    """A row of each registered model that is nobody's health data."""
+    interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
+    RefreshToken.for_user(patient)
+    outstanding = OutstandingToken.objects.filter(user=patient).first()
+    return {
+        Group: Group.objects.get_or_create(name="Nurses")[0],
+        IntervalSchedule: interval,
+        CrontabSchedule: CrontabSchedule.objects.create(minute="5"),
+        SolarSchedule: SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0),
+        ClockedSchedule: ClockedSchedule.objects.create(clocked_time=timezone.now()),
+        PeriodicTask: PeriodicTask.objects.create(
+            name="ping", task="healthtrack.ping", interval=interval
+        ),
+        OutstandingToken: outstanding,
+        BlacklistedToken: BlacklistedToken.objects.create(token=outstanding),
+        TOTPDevice: TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True),
+        Food: Food.objects.order_by("pk").first(),
+    }
+
+
+@dataclass
+class World:
+    patient: User
+    stranger: User
+    superuser: User
+    caring: User  # admin clinician with `patient` in care
+    other_doctor: User  # admin clinician without `patient`
+    staff: User  # staff, neither superuser nor clinician
+    grant_holder: User  # clinician (not in care) with a named grant: steps, last 7 days
+    grant: ShareGrant
+    rows: dict = field(default_factory=dict)
+    stranger_rows: dict = field(default_factory=dict)
+    other_rows: dict = field(default_factory=dict)
+
+
+def build_world() -> World:
+    patient = UserFactory(
+        medical_history=SECRET_HISTORY, date_of_birth=SECRET_BIRTHDAY, first_name="Pia"
+    )
+    stranger = UserFactory()
+    superuser = UserFactory(role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    caring = care.clinician_enable_admin(user=ClinicianFactory())
+    other_doctor = care.clinician_enable_admin(user=ClinicianFactory())
+    staff = UserFactory(role=User.Role.ADMIN, is_staff=True)
+    grant_holder = ClinicianFactory()
+    team = care.care_team_add(clinician=caring, patient=patient)
+    CareTeamFactory(patient=stranger, clinician=other_doctor)
+    rows = health_rows(patient, tag="p")
+    rows[CareTeam] = team
+    rows[LogEntry] = LogEntry.objects.get_for_object(patient).first()
+    stranger_rows = health_rows(stranger, tag="s")
+    stranger_rows[CareTeam] = CareTeam.objects.get(patient=stranger)
+    today = timezone.now().astimezone(UTC).date()
+    grant = sharing.share_grant_create(
+        owner=patient,
+        metric_types=["steps"],
+        date_from=today - timedelta(days=7),
+        date_to=today,
+        clinician=grant_holder,
+    ).grant
+    return World(
+        patient=patient,
+        stranger=stranger,
+        superuser=superuser,
+        caring=caring,
+        other_doctor=other_doctor,
+        staff=staff,
+        grant_holder=grant_holder,
+        grant=grant,
+        rows=rows,
+        stranger_rows=stranger_rows,
+        other_rows=infrastructure_rows(superuser, patient),
+    )
+
+
+def expire(grant: ShareGrant) -> None:
+    ShareGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    grant.refresh_from_db()
+
+
+def reads_of(world: World):
+    """Reads of the patient's data logged since the world was built."""
+    return AccessLog.objects.filter(owner_id=world.patient.pk).exclude(pk=world.rows[AccessLog].pk)
