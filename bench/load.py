@@ -38,8 +38,8 @@ from common import PERF_DB, PERF_REDIS_DB, RESULTS, ROOT, WORK, machine, redis_u
 
 BIN = Path(sys.executable).parent
 OPTIONAL_PATHS = {
-    # name: candidate paths, first that resolves wins
-    "recommendations": ["/api/v1/recommendations", "/api/v1/health-insights/recommendations"],
+    # name: candidate paths ({id}: the patient's id), first that resolves wins
+    "recommendations": ["/api/v1/recommendations/{id}", "/api/v1/recommendations"],
     "goals": ["/api/v1/health-goals", "/api/v1/goals"],
 }
 
@@ -81,7 +81,7 @@ def optional_paths() -> dict[str, str]:
     for name, candidates in OPTIONAL_PATHS.items():
         for path in candidates:
             try:
-                resolve(path)
+                resolve(path.format(id=1))
             except Resolver404:
                 continue
             found[name] = path
