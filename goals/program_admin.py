@@ -33,6 +33,7 @@ class ProgramAdherenceInline(admin.TabularInline):
 
 @admin.register(CareProgram)
 class CareProgramAdmin(PatientDataAdminMixin, admin.ModelAdmin):
+    date_hierarchy = "start_date"
     owner_field = "user"
     list_display = ["title", "user", "phase", "status", "start_date", "end_date", "created_by"]
     list_filter = ["status"]
@@ -54,6 +55,8 @@ class CareProgramAdmin(PatientDataAdminMixin, admin.ModelAdmin):
 
 @admin.register(ProgramAdherence)
 class ProgramAdherenceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
+    search_fields = ["program__title", "program__user__username"]
+    date_hierarchy = "day"
     owner_field = "program__user"
     list_display = ["program", "day", "score", "computed_at"]
     list_filter = ["day"]

@@ -27,6 +27,7 @@ class ImportJobAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "status"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
+    search_fields = ["user__username", "user__email", "original_name"]
     readonly_fields = [f.name for f in ImportJob._meta.fields]
 
     def has_add_permission(self, request, *args) -> bool:

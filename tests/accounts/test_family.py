@@ -150,10 +150,10 @@ def test_read_only_family_role_reads_but_cannot_write(auth_client, user, child, 
     assert doctor.delete(f"{METRICS}/{metric.pk}").status_code == 404
     assert doctor.delete(f"{MEMBERS}/{child.pk}").status_code == 404
     assert HealthMetric.objects.filter(pk=metric.pk).exists()
-    # The read is in the child's access log, as a family read.
-    assert AccessLog.objects.filter(owner=child, actor=other_user).exists() is False
-    doctor.get(f"/api/v1/health-goals?member={child.pk}")
-    assert AccessLog.objects.get(owner=child, actor=other_user).via == "family"
+    # The reads are in the child's access log, as family reads.
+    reads = AccessLog.objects.filter(owner=child, actor=other_user)
+    assert reads.exists()
+    assert set(reads.values_list("via", flat=True)) == {"family"}
 
 
 def test_adult_grants_manager_access_by_email(user, other_user):

@@ -23,7 +23,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
-from goals.models import HealthGoal
+from goals.models import CareProgram, HealthGoal, ProgramAdherence
+from healthtrack.portability.models import ImportJob
 from insights.models import HealthAlert, HealthInsight
 from metrics import services as metric_services
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
@@ -85,6 +86,10 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
     targets = nutrition_services.nutrition_targets_set(user=person, calories=2100)
     recommendation = HealthInsightFactory(user=person, rank=1, message=SECRET_MESSAGE)
     alert = AlertFactory(user=person, message=SECRET_MESSAGE)
+    today = when.date()
+    program = CareProgram.objects.create(
+        user=person, title=f"Program {tag}", start_date=today, end_date=today + timedelta(days=90)
+    )
     return {
         Device: device,
         HealthMetric: steps,
@@ -101,6 +106,11 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
         HealthInsight: recommendation,
         HealthAlert: HealthAlert.objects.get(pk=alert.pk),
         HealthGoal: HealthGoalFactory(user=person, description=SECRET_GOAL),
+        CareProgram: program,
+        ProgramAdherence: ProgramAdherence.objects.create(
+            program=program, day=program.start_date, score=80, breakdown={}
+        ),
+        ImportJob: ImportJob.objects.create(user=person, kind="csv_metrics"),
         ShareGrant: ShareGrantFactory(owner=person),
         AccessLog: AccessLogFactory(owner=person),
         User: person,

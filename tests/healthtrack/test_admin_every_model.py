@@ -37,6 +37,9 @@ HEALTH_MODELS = {
     "insights.healthinsight",
     "insights.healthalert",
     "goals.healthgoal",
+    "goals.careprogram",
+    "goals.programadherence",
+    "portability.importjob",
 }
 VIEWABLE_BY_CLINICIANS = {Food}
 
