@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--workers", type=int, default=0, help="default: from the core count")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=16, help="gthread threads per worker")
     parser.add_argument("--mix", default="design", choices=["design", "writes"])
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of gunicorn")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
