@@ -38,8 +38,8 @@ from common import PERF_DB, PERF_REDIS_DB, RESULTS, ROOT, WORK, machine, redis_u
 
 BIN = Path(sys.executable).parent
 OPTIONAL_PATHS = {
-    # name: candidate paths, first that resolves wins
-    "recommendations": ["/api/v1/recommendations", "/api/v1/health-insights/recommendations"],
+    # name: candidate paths ({id}: the patient's id), first that resolves wins
+    "recommendations": ["/api/v1/recommendations/{id}", "/api/v1/recommendations"],
     "goals": ["/api/v1/health-goals", "/api/v1/goals"],
 }
 
@@ -81,7 +81,7 @@ def optional_paths() -> dict[str, str]:
     for name, candidates in OPTIONAL_PATHS.items():
         for path in candidates:
             try:
-                resolve(path)
+                resolve(path.format(id=1))
             except Resolver404:
                 continue
             found[name] = path
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--workers", type=int, default=0, help="default: from the core count")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=16, help="gthread threads per worker")
     parser.add_argument("--mix", default="design", choices=["design", "writes"])
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of gunicorn")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")

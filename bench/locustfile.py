@@ -177,10 +177,10 @@ class Patient(FastHttpUser):
         self._call("GET", name, "/api/v1/health-insights", p)
 
     def do_recommendations(self, name, p):
-        self._call("GET", name, PATHS["recommendations"], p)
+        self._call("GET", name, PATHS["recommendations"].format(id=p["id"]), p)
 
     def do_goals(self, name, p):
-        self._call("GET", name, PATHS["goals"], p)
+        self._call("GET", name, PATHS["goals"].format(id=p["id"]), p)
 
     # --- writes --------------------------------------------------------------------------
     def do_single_reading(self, name, p):

@@ -137,16 +137,29 @@ def render() -> str:
         if name in {"load.json", "metrics.json", "scale.json", "db_writes.json"}:
             continue
         other = _load(name)
-        figures = other.get("figures_ms_median") if isinstance(other, dict) else None
-        if figures:
-            lines += [
-                f"**{name}** (median ms; {other.get('when', '')}):",
-                "",
-                "| figure | ms |",
-                "|---|---:|",
-                *(f"| {k} | {v} |" for k, v in figures.items()),
-                "",
-            ]
+        if not isinstance(other, dict):
+            continue
+        figures = next(
+            (other[k] for k in ("figures_ms_median", "figures_ms", "figures") if k in other), None
+        )
+        if not isinstance(figures, dict):
+            continue
+        flat = {}
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                flat.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                flat[key] = value
+        numbers = {k: v for k, v in flat.items() if isinstance(v, int | float)}
+        when = other.get("when") or other.get("ran_at") or ""
+        lines += [
+            f"**{name}** ({when}):",
+            "",
+            "| figure | value |",
+            "|---|---:|",
+            *(f"| {k} | {v} |" for k, v in numbers.items()),
+            "",
+        ]
     scale = _load("scale.json")
     if scale:
         small, big = scale["small"], scale["big"]

@@ -11,6 +11,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, Subquery
 from django.utils import timezone
 
@@ -39,6 +40,33 @@ def latest_value(
     if before is not None:
         qs = qs.filter(recorded_at__lt=before)
     return qs.newest_first().values_list("recorded_at", "value").first()
+
+
+def latest_values(
+    *, user_id: int, metric_types: list[str], before: datetime | None = None, viewer=None
+) -> dict[str, tuple[datetime, float]]:
+    """`latest_value` of several types; types without a sample are absent. For the owner's
+    own data one query where the database allows ordered, limited parts in a UNION
+    (PostgreSQL): each part is one index probe, so a summary costs one round trip instead of
+    one per type. With `viewer` (share-grant scoping) it is `latest_value` per type."""
+    if not metric_types:
+        return {}
+    union = connection.features.supports_slicing_ordering_in_compound
+    if viewer is not None or not union or len(metric_types) == 1:
+        found = {}
+        for code in metric_types:
+            latest = latest_value(user_id=user_id, metric_type=code, before=before, viewer=viewer)
+            if latest is not None:
+                found[code] = latest
+        return found
+    parts = []
+    for code in metric_types:
+        qs = HealthMetric.objects.for_user(user_id).of_type(code)
+        if before is not None:
+            qs = qs.filter(recorded_at__lt=before)
+        parts.append(qs.newest_first().values_list("metric_type", "recorded_at", "value")[:1])
+    rows = parts[0].union(*parts[1:], all=True)
+    return {code: (at, value) for code, at, value in rows}
 
 
 def latest_per_type(*, user_id: int) -> list[HealthMetric]:
@@ -82,6 +110,12 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     ):
         grouped.setdefault(code, []).append((day, value, lo, hi, count))
 
+    latest_by_type = latest_values(
+        user_id=user_id,
+        metric_types=list(grouped),
+        before=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        viewer=viewer,
+    )
     metrics: dict[str, Any] = {}
     for code in sorted(grouped, key=list(METRIC_TYPES).index):
         mtype = get_metric_type(code)
@@ -96,12 +130,7 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
                 low, high = min(r[1] for r in series), max(r[1] for r in series)
             else:
                 low, high = min(r[2] for r in series), max(r[3] for r in series)
-        latest = latest_value(
-            user_id=user_id,
-            metric_type=code,
-            before=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
-            viewer=viewer,
-        )
+        latest = latest_by_type.get(code)
         metrics[code] = {
             "name": mtype.name,
             "unit": mtype.unit,
