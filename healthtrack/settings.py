@@ -375,6 +375,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "goals.recompute_all_goal_progress",
         "schedule": crontab(hour=0, minute=10),
     },
+    # Care programs whose end date has passed become completed (goals.program_tasks).
+    "goals-complete-ended-programs": {
+        "task": "goals.complete_ended_programs",
+        "schedule": crontab(hour=0, minute=20),
+    },
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
     "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
     "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
