@@ -331,3 +331,11 @@ def test_a_bad_member_parameter_is_404(manager_client, value):
 def test_naming_yourself_is_your_own_page(manager_client, user):
     response = manager_client.get(f"/dashboard/?member={user.pk}")
     assert response.status_code == 200 and response.context["owner"] == user
+
+
+def test_switching_from_a_record_page_goes_to_the_members_dashboard(manager_client, child):
+    metric = HealthMetricFactory(user=child, metric_type="weight", value=20, unit="kg")
+    body = manager_client.get(m(f"/metrics/weight/{metric.pk}/edit/", child)).content.decode()
+    assert 'class="member-switcher form-inline" method="get" action="/dashboard/"' in body
+    body = manager_client.get(m("/goals/", child)).content.decode()
+    assert 'method="get" action="/goals/"' in body
