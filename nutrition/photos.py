@@ -104,6 +104,8 @@ def _to_storable_mode(image: Image.Image, fmt: str) -> Image.Image:
             background.paste(image, mask=image.getchannel("A"))
             return background
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if image.mode in ("P", "PA"):  # a palette may carry transparency
+        return image.convert("RGBA")
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         return image.convert("RGBA" if "A" in image.getbands() else "RGB")
     return image
