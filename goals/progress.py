@@ -9,11 +9,12 @@ Definitions (days are UTC days; `today` is in progress and never counted in an a
   (a day nothing was recorded is missing data, not a zero).
 - **Met.** The current value is on the target's side: `>=` for `increase` / `at_least`,
   `<=` for `decrease` / `at_most`.
-- **Progress percent.** 100 when met. Otherwise the share of the way from the baseline to the
-  target, clamped to 0..100 (moving away from the target gives 0). With no baseline, or a
-  baseline already on the target's side (a "keep" goal that has slipped), the ratio of the
-  current value to the target instead (`current / target` going up, `target / current`
-  going down). 0 while there is no current value.
+- **Progress percent.** 100 when met. `reach` goals: the share of the way from the baseline
+  to the target, clamped to 0..100 (moving away from the target gives 0). `keep` goals (a
+  daily habit such as 8,000 steps), `reach` goals without a baseline and those whose baseline
+  was already on the target's side: the ratio of the current value to the target
+  (`current / target` going up, `target / current` going down), so 4,000 of 8,000 steps
+  reads 50 % from the first day. 0 while there is no current value.
 - **Completion** (the status turns `completed` by itself, and stays so):
   - `increase` / `decrease` ("reach"): as soon as the current value meets the target.
   - `at_least` / `at_most` ("keep"): on or after the target date, when the goal was held over
@@ -75,7 +76,11 @@ def percent(
         return 0.0
     if meets(current, direction=direction, target=target):
         return 100.0
-    if baseline is not None and not meets(baseline, direction=direction, target=target):
+    if (
+        direction in REACH
+        and baseline is not None
+        and not meets(baseline, direction=direction, target=target)
+    ):
         return round(_clamp((current - baseline) / (target - baseline) * 100), 1)
     if direction in UPWARD:
         return round(_clamp(current / target * 100), 1)

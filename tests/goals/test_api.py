@@ -31,7 +31,7 @@ def test_create_a_steps_goal_with_defaults_and_progress(auth_client, user):
     assert body["target_date"] is None
     assert body["baseline_value"] == 6000
     assert body["current_value"] == 6000
-    assert body["progress_percent"] == 0
+    assert body["progress_percent"] == 75.0  # 6,000 of 8,000 a day
     assert body["on_track"] is False
     assert body["title"] == "Steps at least 8,000 a day"
     assert HealthGoal.objects.get(pk=body["id"]).user == user
@@ -144,7 +144,7 @@ def test_put_replaces_and_resets_left_out_fields(auth_client, user):
     assert data["description"] == ""
     assert data["title"] == "Steps at least 10,000 a day"
     assert data["start_date"] == created["start_date"]
-    assert data["progress_percent"] == 0
+    assert data["progress_percent"] == 50.0  # 5,000 of the new 10,000 a day
 
 
 def test_patch_changes_only_the_given_fields_and_recomputes(auth_client, user):
@@ -155,7 +155,7 @@ def test_patch_changes_only_the_given_fields_and_recomputes(auth_client, user):
         {"goal_type": "water", "target_value": 2000, "baseline_value": 1000, "title": "Water"},
         format="json",
     ).json()
-    assert created["progress_percent"] == 50.0
+    assert created["progress_percent"] == 75.0  # a keep goal: 1,500 of 2,000 ml, baseline or not
     response = auth_client.patch(
         f"{URL}/{created['id']}", {"target_value": 1.5, "unit": "L"}, format="json"
     )

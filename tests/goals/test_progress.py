@@ -42,6 +42,9 @@ def run(**kwargs):
         ("decrease", 110, 100, 0.0),  # moved away
         ("at_least", 80, None, 80.0),  # no baseline: the ratio to the target
         ("at_least", 80, 120, 80.0),  # slipped from above: the ratio again
+        ("at_least", 50, 50, 50.0),  # a habit reads its ratio from day one, baseline or not
+        ("at_least", 75, 50, 75.0),
+        ("at_most", 125, 125, 80.0),
         ("at_most", 125, None, 80.0),
         ("at_most", 90, None, 100.0),
     ],

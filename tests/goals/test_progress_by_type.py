@@ -37,7 +37,7 @@ def test_steps_goal_defaults_to_a_seven_day_daily_average_at_least(user):
     # Days with data only: (6000 + 7000 + 8000) / 3, not / 7.
     assert goal.current_value == 7000
     assert goal.baseline_value == 7000
-    assert goal.progress_percent == 0  # at the baseline
+    assert goal.progress_percent == 70.0  # a habit: 7,000 of 10,000 a day, even at the baseline
     assert goal.on_track is False
     assert goal.status == "active"
 
@@ -223,7 +223,7 @@ def test_calories_at_most_from_the_baseline(user):
     )
     assert goal.direction == "at_most"
     assert goal.current_value == 2400
-    assert goal.progress_percent == pytest.approx(33.3)
+    assert goal.progress_percent == pytest.approx(83.3)  # 2,000 / 2,400: a habit's ratio
     assert goal.on_track is False
 
 
@@ -271,7 +271,7 @@ def test_custom_goal_on_a_nutrient(user):
         user=user, goal_type="custom", metric_type="protein_g", target_value=80, title="Protein"
     )
     assert (goal.direction, goal.unit, goal.current_value) == ("at_least", "g", 60.0)
-    assert goal.progress_percent == 0  # the baseline is where we are
+    assert goal.progress_percent == 75.0  # 60 of 80 g, though the baseline is where we are
 
 
 def test_custom_goal_on_a_metric_in_another_unit(user):
