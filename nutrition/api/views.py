@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
@@ -261,6 +261,18 @@ class MealPhotoView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: the session's CSRF check would already read (spool) the body.
+        if request.method == "POST":
+            limit = settings.MEAL_PHOTO_MAX_BYTES
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit + MULTIPART_SLACK:
+                raise serializers.ValidationError({"photo": [too_large_message(limit)]})
+        super().initial(request, *args, **kwargs)
+
     def _readable_photo(self, request, pk: int):
         return get_object_or_404(readable_meal_photos(request.user), log_id=pk)
 
@@ -292,13 +304,6 @@ class MealPhotoView(APIView):
     )
     def post(self, request, pk: int):
         log = get_object_or_404(access.writable(NutritionLog.objects.all(), request.user), pk=pk)
-        limit = settings.MEAL_PHOTO_MAX_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit + MULTIPART_SLACK:
-            return Response({"photo": [too_large_message(limit)]}, status=400)
         data = MealPhotoUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

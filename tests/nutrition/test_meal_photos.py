@@ -183,6 +183,17 @@ def test_a_request_far_over_the_size_limit_is_refused_before_it_is_read(
     assert stored_files(meal_photo_root) == []
 
 
+def test_a_session_upload_far_over_the_limit_is_refused_before_the_csrf_check_reads_it(
+    client, user, log, meal_photo_root, settings
+):
+    settings.MEAL_PHOTO_MAX_BYTES = 1024
+    client.force_login(user)
+    data = image_bytes("PNG", size=(300, 300), noise=True)
+    response = client.post(photo_url(log), {"photo": upload(data, "big.png")})
+    assert response.status_code == 400 and "too large" in response.json()["photo"][0]
+    assert stored_files(meal_photo_root) == []
+
+
 def test_a_photo_with_too_many_pixels_is_refused_before_decoding(
     auth_client, log, meal_photo_root, settings
 ):
