@@ -6,7 +6,6 @@ touches the database, and announces the days it changed with `nutrition_changed`
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -18,8 +17,6 @@ from django.db import transaction
 from nutrition import photos
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.signals import nutrition_changed
-
-logger = logging.getLogger(__name__)
 
 LOG_FIELDS = (
     "meal_type",
