@@ -437,6 +437,39 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# --- Meal photos (nutrition.photos) ---------------------------------------------------------
+# A private storage alias: nothing serves it by URL; photos are streamed by views that check
+# access. Local folder by default; any S3-compatible store when MEAL_PHOTOS_S3_BUCKET is set.
+MEAL_PHOTOS_S3_BUCKET = env.str("MEAL_PHOTOS_S3_BUCKET", default="")
+if MEAL_PHOTOS_S3_BUCKET:
+    STORAGES["meal_photos"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEAL_PHOTOS_S3_BUCKET,
+            "endpoint_url": env.str("MEAL_PHOTOS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEAL_PHOTOS_S3_REGION", default="") or None,
+            "access_key": env.str("MEAL_PHOTOS_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEAL_PHOTOS_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("MEAL_PHOTOS_S3_PREFIX", default="meal-photos"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["meal_photos"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("MEAL_PHOTOS_ROOT", default=str(MEDIA_ROOT / "meal-photos")),
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    }
+MEAL_PHOTO_MAX_BYTES = env.int("MEAL_PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
+# Decompression bombs: a small file that decodes to a huge bitmap. 50 MP holds a 48 MP phone photo.
+MEAL_PHOTO_MAX_PIXELS = env.int("MEAL_PHOTO_MAX_PIXELS", default=50_000_000)
+MEAL_PHOTO_THUMBNAIL_PX = env.int("MEAL_PHOTO_THUMBNAIL_PX", default=320)
+
 # --- Limits ---------------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
@@ -146,3 +147,22 @@ class CustomEntryForm(_DiaryEntryForm):
 
 class WaterForm(forms.Form):
     amount_ml = forms.FloatField(widget=forms.HiddenInput)
+
+
+class MealPhotoForm(forms.Form):
+    """The file is checked by content in `nutrition.photos`, not here (not by name or type)."""
+
+    photo = forms.FileField(
+        label="Photo",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif"}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_mb = settings.MEAL_PHOTO_MAX_BYTES // (1024 * 1024)
+        self.fields["photo"].help_text = (
+            f"JPEG, PNG, WebP or HEIC, up to {limit_mb} MB. Its location and other "
+            "metadata are removed before it is stored."
+        )

@@ -204,6 +204,32 @@ class NutritionTargets(models.Model):
         return f"Nutrition targets of user {self.user_id}"
 
 
+class MealPhoto(models.Model):
+    """The photo of a diary entry: a metadata-free re-encoding (`nutrition.photos`) in the
+    private storage alias "meal_photos", and its thumbnail once the Celery task has made it.
+    Names are random; nothing of the upload's name is kept. Files are removed on commit when
+    the row goes, however it goes (the entry deleted, the account purged): see
+    `nutrition.receivers`."""
+
+    log = models.OneToOneField(NutritionLog, on_delete=models.CASCADE, related_name="photo")
+    image_name = models.CharField(max_length=255)
+    thumbnail_name = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Photo of diary entry {self.log_id}"
+
+    @property
+    def has_thumbnail(self) -> bool:
+        return bool(self.thumbnail_name)
+
+
 # Encrypted fields are excluded: auditlog would otherwise record their decrypted plaintext.
 auditlog.register(NutritionLog, exclude_fields=["description"])
 auditlog.register(NutritionTargets)
+# No file contents are in the row: only random names, type and size.
+auditlog.register(MealPhoto)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.apps import apps
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from nutrition.models import Food
+from accounts import access
+from nutrition.models import Food, MealPhoto
 
 
 def latest_weight_kg(user) -> float | None:
@@ -47,3 +48,8 @@ def food_search(text: str, *, category: str | None = None) -> QuerySet[Food]:
         output_field=IntegerField(),
     )
     return foods.annotate(rank=starts).order_by("rank", "name")
+
+
+def readable_meal_photos(viewer) -> QuerySet:
+    """The meal photos `viewer` may see: those of the diary entries they may read."""
+    return access.readable(MealPhoto.objects.select_related("log"), viewer, owner_field="log__user")

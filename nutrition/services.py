@@ -6,12 +6,16 @@ touches the database, and announces the days it changed with `nutrition_changed`
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 
-from nutrition.models import Food, NutritionLog, NutritionTargets
+from nutrition import photos
+from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.signals import nutrition_changed
 
 LOG_FIELDS = (
@@ -121,3 +125,76 @@ def nutrition_targets_set(
     targets.full_clean()
     targets.save()
     return targets
+
+
+# --- Meal photos ------------------------------------------------------------------------------
+
+
+def _photo_name(log: NutritionLog, suffix: str, extension: str) -> str:
+    # Random, and nothing of the uploaded file's name: names show up in storage listings.
+    return f"{log.user_id}/{uuid.uuid4().hex}{suffix}.{extension}"
+
+
+def meal_photo_files_delete(*names: str) -> None:
+    """Remove stored photo files; a name already gone is fine (deletion may be retried)."""
+    storage = photos.photo_storage()
+    for name in names:
+        if name:
+            storage.delete(name)
+
+
+@transaction.atomic
+def meal_photo_set(*, log: NutritionLog, upload) -> MealPhoto:
+    """Attach a photo to a diary entry, replacing the one it had. The upload is checked by
+    content and re-encoded without metadata (`nutrition.photos.clean_image`) before anything
+    is written; a refused file raises ValidationError and leaves no row and no file. The
+    thumbnail is made by a Celery task after commit."""
+    clean = photos.clean_image(upload)
+    log = NutritionLog.objects.select_for_update().get(pk=log.pk)
+    name = photos.photo_storage().save(
+        _photo_name(log, "", clean.extension), ContentFile(clean.data)
+    )
+    try:
+        MealPhoto.objects.filter(log=log).delete()  # its files go on commit (receivers)
+        photo = MealPhoto.objects.create(
+            log=log,
+            image_name=name,
+            content_type=clean.content_type,
+            width=clean.width,
+            height=clean.height,
+            size_bytes=len(clean.data),
+        )
+    except BaseException:
+        meal_photo_files_delete(name)
+        raise
+    from nutrition.tasks import make_meal_photo_thumbnail  # tasks import this module
+
+    transaction.on_commit(lambda: make_meal_photo_thumbnail.delay(photo.pk), robust=True)
+    return photo
+
+
+@transaction.atomic
+def meal_photo_delete(*, photo: MealPhoto) -> None:
+    """Remove a diary entry's photo; its files are deleted on commit."""
+    photo.delete()
+
+
+def meal_photo_thumbnail_make(*, photo_id: int) -> bool:
+    """Make the thumbnail of photo `photo_id` if it has none yet. Safe to run twice, late, or
+    after the photo was deleted (then nothing is kept). Returns whether one was made."""
+    photo = MealPhoto.objects.filter(pk=photo_id).first()
+    if photo is None or photo.thumbnail_name:
+        return False
+    storage = photos.photo_storage()
+    with storage.open(photo.image_name, "rb") as stored:
+        data = stored.read()
+    thumb = photos.thumbnail_bytes(data, size=settings.MEAL_PHOTO_THUMBNAIL_PX)
+    name = storage.save(_photo_name(photo.log, "-thumb", "jpg"), ContentFile(thumb))
+    with transaction.atomic():
+        updated = MealPhoto.objects.filter(pk=photo_id, thumbnail_name="").update(
+            thumbnail_name=name
+        )
+    if not updated:  # deleted meanwhile, or another run was first
+        meal_photo_files_delete(name)
+        return False
+    return True

@@ -34,4 +34,15 @@ urlpatterns = [
     path("nutrition/<isodate:day>/water/", views.nutrition_water, name="nutrition-water"),
     path("nutrition/entries/<int:pk>/edit/", views.nutrition_edit, name="nutrition-edit"),
     path("nutrition/entries/<int:pk>/delete/", views.nutrition_delete, name="nutrition-delete"),
+    path("nutrition/entries/<int:pk>/photo/", views.nutrition_photo, name="nutrition-photo"),
+    path(
+        "nutrition/entries/<int:pk>/photo/thumbnail/",
+        views.nutrition_photo_thumbnail,
+        name="nutrition-photo-thumbnail",
+    ),
+    path(
+        "nutrition/entries/<int:pk>/photo/delete/",
+        views.nutrition_photo_delete,
+        name="nutrition-photo-delete",
+    ),
 ]

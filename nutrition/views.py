@@ -1,6 +1,7 @@
 """Nutrition diary pages: a day's meals with totals against targets, adding from the food
 catalogue (search as you type, or a plain search form without JavaScript) or as a custom entry,
-water quick-add buttons, editing and deleting entries.
+water quick-add buttons, editing and deleting entries, and a photo per entry (served only
+through the access-checked views here and in the API, never from a public path).
 
 Thin views: entries are scoped through `accounts.access` (someone else's entry is a 404), the
 ModelForms validate with the model's rules, `nutrition.services` writes.
@@ -12,19 +13,19 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts import access
+from accounts import access, audit
 from accounts.members import page_owner, with_member
-from nutrition import services
-from nutrition.forms import CustomEntryForm, FoodEntryForm, WaterForm, default_time
-from nutrition.models import Food, NutritionLog
-from nutrition.selectors import food_search, latest_weight_kg
+from nutrition import photos, services
+from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
+from nutrition.models import Food, MealPhoto, NutritionLog
+from nutrition.selectors import food_search, latest_weight_kg, readable_meal_photos
 from nutrition.targets import daily_targets
 from nutrition.validation import round_amount
 
@@ -121,9 +122,11 @@ def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
     entries = list(
         NutritionLog.objects.for_user(user)
         .on_days(shown, shown)
-        .select_related("food")
+        .select_related("food", "photo")
         .order_by("logged_at", "id")
     )
+    for entry in entries:
+        entry.meal_photo = _photo_of(entry)
     targets = daily_targets(user=user, weight_kg=latest_weight_kg(user), on=shown)
     meals = []
     for value, label in NutritionLog.MealType.choices:
@@ -264,7 +267,15 @@ def nutrition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "nutrition/entry_form.html",
-        {"form": form, "day": day, "food": log.food, "editing": True, "log": log},
+        {
+            "form": form,
+            "day": day,
+            "food": log.food,
+            "editing": True,
+            "log": log,
+            "meal_photo": _photo_of(log),
+            "photo_form": MealPhotoForm(),
+        },
     )
 
 
@@ -277,3 +288,77 @@ def nutrition_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Diary entry deleted.")
         return redirect(_day_url(day, request))
     return render(request, "nutrition/confirm_delete.html", {"log": log, "day": day})
+
+
+# --- Meal photos ------------------------------------------------------------------------------
+
+
+def _photo_of(log: NutritionLog) -> MealPhoto | None:
+    try:
+        return log.photo
+    except ObjectDoesNotExist:
+        return None
+
+
+def meal_photo_response(photo: MealPhoto, kind: str) -> FileResponse:
+    """Stream a photo (`kind` "image") or its thumbnail from the private storage. Callers
+    have checked that the viewer may read the entry."""
+    if kind == "thumbnail":
+        name, content_type, suffix = photo.thumbnail_name, "image/jpeg", "-thumbnail.jpg"
+    else:
+        name = photo.image_name
+        content_type = photo.content_type
+        suffix = "." + photo.image_name.rsplit(".", 1)[-1]
+    response = FileResponse(
+        photos.photo_storage().open(name, "rb"),
+        content_type=content_type,
+        as_attachment=False,
+        filename=f"meal-photo-{photo.log_id}{suffix}",
+    )
+    # Health data: a browser may keep it briefly for the page, no shared cache may.
+    response["Cache-Control"] = "private, max-age=300"
+    response["Vary"] = "Cookie, Authorization"
+    return response
+
+
+@login_required
+def nutrition_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: an entry's photo, for whoever may read the entry. POST: add or replace it."""
+    if request.method == "POST":
+        return _photo_upload(request, pk)
+    photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+    audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
+    return meal_photo_response(photo, "image")
+
+
+@login_required
+def nutrition_photo_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The thumbnail, or the photo itself while the thumbnail task has not run yet."""
+    photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+    audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
+    return meal_photo_response(photo, "thumbnail" if photo.has_thumbnail else "image")
+
+
+def _photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    log = get_object_or_404(_own_logs(request), pk=pk)
+    form = MealPhotoForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a photo to upload.")
+        return redirect("nutrition-edit", pk=log.pk)
+    try:
+        services.meal_photo_set(log=log, upload=form.cleaned_data["photo"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("nutrition-edit", pk=log.pk)
+    messages.success(request, "Photo added to your diary entry.")
+    return redirect(_day_url(log.day))
+
+
+@login_required
+@require_POST
+def nutrition_photo_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    photo = get_object_or_404(MealPhoto.objects.filter(log__in=_own_logs(request)), log_id=pk)
+    day = photo.log.day
+    services.meal_photo_delete(photo=photo)
+    messages.success(request, "Photo removed.")
+    return redirect(_day_url(day))

@@ -41,6 +41,36 @@ def _one_rate_limit_window(monkeypatch):
     monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
 
 
+@pytest.fixture(scope="session")
+def _session_meal_photo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("meal-photos")
+
+
+def _meal_photo_storage(settings, location) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "meal_photos": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def _meal_photos_never_in_the_repo(settings, _session_meal_photo_dir):
+    """No test writes meal photos under var/ (or to S3 from a developer's environment)."""
+    _meal_photo_storage(settings, _session_meal_photo_dir)
+
+
+@pytest.fixture
+def meal_photo_root(settings, tmp_path):
+    """An empty private meal-photo storage of this test's own: assert on its files."""
+    root = tmp_path / "meal-photos"
+    root.mkdir()
+    _meal_photo_storage(settings, root)
+    return root
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

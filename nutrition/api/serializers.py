@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from nutrition.models import Food, NutritionLog, NutritionTargets
+from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.validation import AMOUNT_FIELDS, NUTRIENT_FIELDS
 
 MAX_DAILY_RANGE_DAYS = 366
@@ -68,8 +70,52 @@ class NutritionLogInputSerializer(serializers.Serializer):
     grams = _amount(help_text="portion of `food` in grams; its nutrients are computed from it")
 
 
+class MealPhotoSerializer(serializers.ModelSerializer):
+    """A diary entry's photo. The URLs are API endpoints that check, on every request, that
+    the caller may read the entry (send the same JWT or session); nothing is public."""
+
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="null until the thumbnail task has run"
+    )
+
+    class Meta:
+        model = MealPhoto
+        fields = [
+            "content_type",
+            "width",
+            "height",
+            "size_bytes",
+            "created_at",
+            "image_url",
+            "thumbnail_url",
+        ]
+        read_only_fields = fields
+
+    def get_image_url(self, photo: MealPhoto) -> str:
+        return photo_api_url(photo, "image")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_thumbnail_url(self, photo: MealPhoto) -> str | None:
+        return photo_api_url(photo, "thumbnail") if photo.has_thumbnail else None
+
+
+def photo_api_url(photo: MealPhoto, kind: str) -> str:
+    """The access-checked API path of a photo's image or thumbnail; `v` changes with the
+    photo, so a replaced photo is not served from a browser's cache."""
+    path = reverse(f"api-nutrition-log-photo-{kind}", args=[photo.log_id])
+    return f"{path}?v={photo.pk}"
+
+
+class MealPhotoUploadSerializer(serializers.Serializer):
+    photo = serializers.FileField(
+        help_text="JPEG, PNG, WebP or HEIC, told by content; at most MEAL_PHOTO_MAX_BYTES"
+    )
+
+
 class NutritionLogSerializer(serializers.ModelSerializer):
     food_name = serializers.SerializerMethodField()
+    photo = serializers.SerializerMethodField()
 
     class Meta:
         model = NutritionLog
@@ -83,10 +129,19 @@ class NutritionLogSerializer(serializers.ModelSerializer):
             "food",
             "food_name",
             "grams",
+            "photo",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(MealPhotoSerializer(allow_null=True))
+    def get_photo(self, log: NutritionLog) -> dict | None:
+        try:
+            photo = log.photo
+        except ObjectDoesNotExist:
+            return None
+        return MealPhotoSerializer(photo).data
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_food_name(self, log: NutritionLog) -> str | None:

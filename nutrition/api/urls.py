@@ -13,6 +13,21 @@ urlpatterns = [
     path("nutrition-logs/daily", views.DailyTotalsView.as_view(), name="api-nutrition-daily"),
     path("nutrition-logs/user/<int:user_id>", log_for_user, name="api-nutrition-logs-user"),
     path("nutrition-logs/<int:pk>", log_detail, name="api-nutrition-log-detail"),
+    path(
+        "nutrition-logs/<int:pk>/photo",
+        views.MealPhotoView.as_view(),
+        name="api-nutrition-log-photo",
+    ),
+    path(
+        "nutrition-logs/<int:pk>/photo/image",
+        views.MealPhotoFileView.as_view(),
+        name="api-nutrition-log-photo-image",
+    ),
+    path(
+        "nutrition-logs/<int:pk>/photo/thumbnail",
+        views.MealPhotoThumbnailView.as_view(),
+        name="api-nutrition-log-photo-thumbnail",
+    ),
     path("foods", views.FoodListView.as_view(), name="api-foods"),
     path("foods/<int:pk>", views.FoodDetailView.as_view(), name="api-food-detail"),
     path("nutrition-targets", views.NutritionTargetsView.as_view(), name="api-nutrition-targets"),

@@ -2,9 +2,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,14 +27,18 @@ from nutrition.api.serializers import (
     DailyQuerySerializer,
     DailyTotalsSerializer,
     FoodSerializer,
+    MealPhotoSerializer,
+    MealPhotoUploadSerializer,
     NutritionLogInputSerializer,
     NutritionLogSerializer,
     NutritionTargetsSerializer,
 )
-from nutrition.models import Food, NutritionLog, NutritionTargets
-from nutrition.selectors import food_search, latest_weight_kg
+from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
+from nutrition.photos import too_large_message
+from nutrition.selectors import food_search, latest_weight_kg, readable_meal_photos
 from nutrition.targets import daily_targets
 from nutrition.validation import AMOUNT_FIELDS, round_amount
+from nutrition.views import meal_photo_response
 
 
 class NewestFirstPagination(CursorPagination):
@@ -76,7 +91,7 @@ class NutritionLogViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return NutritionLog.objects.none()
-        logs = NutritionLog.objects.select_related("food")
+        logs = NutritionLog.objects.select_related("food", "photo")
         if self.request.method in SAFE_METHODS:
             logs = access.readable(logs, self.request.user)
         else:
@@ -231,3 +246,114 @@ class NutritionTargetsView(APIView):
         values.update(data.validated_data)
         targets = services.nutrition_targets_set(user=owner, **values)
         return self._response(request, targets)
+
+
+# --- Meal photos ------------------------------------------------------------------------------
+# One photo per diary entry, addressed by the entry: /nutrition-logs/{id}/photo. Reading needs
+# read access to the entry (owner, family, care-team clinician); uploading and deleting need
+# write access (owner, family manager). Anyone else: 404.
+
+# Multipart framing around the file part: a request this much over the limit is refused unread.
+MULTIPART_SLACK = 64 * 1024
+
+_PHOTO_404 = OpenApiResponse(description="No such entry or photo, or not one you may see.")
+
+
+class MealPhotoView(APIView):
+    """The photo of a diary entry: its description (GET), a new or replacing upload (POST,
+    multipart/form-data with the file in `photo`), or its removal (DELETE)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: the session's CSRF check would already read (spool) the body.
+        if request.method == "POST":
+            limit = settings.MEAL_PHOTO_MAX_BYTES
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit + MULTIPART_SLACK:
+                raise serializers.ValidationError({"photo": [too_large_message(limit)]})
+        super().initial(request, *args, **kwargs)
+
+    def _readable_photo(self, request, pk: int):
+        return get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+
+    @extend_schema(
+        summary="A diary entry's photo",
+        responses={200: MealPhotoSerializer, 404: _PHOTO_404},
+    )
+    def get(self, request, pk: int):
+        photo = self._readable_photo(request, pk)
+        audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
+        return Response(MealPhotoSerializer(photo).data)
+
+    @extend_schema(
+        summary="Add or replace a diary entry's photo",
+        description="multipart/form-data, the file in `photo`: JPEG, PNG, WebP or HEIC, told "
+        "by its content (a renamed text file is refused), at most MEAL_PHOTO_MAX_BYTES "
+        "(10 MB) and MEAL_PHOTO_MAX_PIXELS (50 MP). It is stored re-encoded without metadata "
+        "(EXIF, GPS position); HEIC is stored as JPEG. `thumbnail_url` is null until the "
+        "thumbnail task has run.",
+        request={"multipart/form-data": MealPhotoUploadSerializer},
+        responses={
+            201: MealPhotoSerializer,
+            400: OpenApiResponse(
+                description='`{"photo": ["..."]}`: missing, too large, '
+                "not an accepted image, unreadable or too many pixels."
+            ),
+            404: _PHOTO_404,
+        },
+    )
+    def post(self, request, pk: int):
+        log = get_object_or_404(access.writable(NutritionLog.objects.all(), request.user), pk=pk)
+        data = MealPhotoUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            photo = services.meal_photo_set(log=log, upload=data.validated_data["photo"])
+        except ValidationError as exc:
+            return Response({"photo": exc.messages}, status=400)
+        return Response(MealPhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Remove a diary entry's photo", responses={204: None, 404: _PHOTO_404})
+    def delete(self, request, pk: int):
+        logs = access.writable(NutritionLog.objects.all(), request.user)
+        photo = get_object_or_404(MealPhoto.objects.filter(log__in=logs), log_id=pk)
+        services.meal_photo_delete(photo=photo)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MealPhotoFileView(APIView):
+    """The bytes of a diary entry's photo or thumbnail, for those who may read the entry."""
+
+    kind = "image"
+
+    def perform_content_negotiation(self, request, force=False):
+        # An image client may accept image/* only: errors still go out as JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        summary="A diary entry's photo file (image/jpeg, image/png or image/webp)",
+        responses={
+            (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY),
+            404: _PHOTO_404,
+        },
+    )
+    def get(self, request, pk: int):
+        photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+        if self.kind == "thumbnail" and not photo.has_thumbnail:
+            raise Http404
+        audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
+        return meal_photo_response(photo, self.kind)
+
+
+class MealPhotoThumbnailView(MealPhotoFileView):
+    kind = "thumbnail"
+
+    @extend_schema(
+        summary="A diary entry's photo thumbnail (image/jpeg); 404 until it is made",
+        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY), 404: _PHOTO_404},
+    )
+    def get(self, request, pk: int):
+        return super().get(request, pk)

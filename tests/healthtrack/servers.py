@@ -54,7 +54,7 @@ def http(
     *,
     body: bytes | None = None,
     headers: dict | None = None,
-    timeout: float = 10,
+    timeout: float = 60,  # an upper bound for a loaded machine, not an expectation
 ) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -123,11 +123,11 @@ class Gunicorn:
                 self.port = int(found.group(1))
             return bool(found)
 
-        wait_until(listening, timeout=30)
+        wait_until(listening, timeout=90)
         self.url = f"http://127.0.0.1:{self.port}"
         # Workers import Django lazily: ready when a request answers. The probe path is one
         # no test counts (a probe that timed out may still be served later).
-        wait_until(lambda: self._answers(), timeout=30, interval=0.1)
+        wait_until(lambda: self._answers(), timeout=90, interval=0.1)
 
     def _answers(self) -> bool:
         try:
@@ -185,7 +185,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(self._pings, timeout=10)
+        wait_until(self._pings, timeout=30)
 
     def _pings(self) -> bool:
         try:

@@ -41,7 +41,7 @@ def test_a_real_worker_runs_a_task_over_redis():
     app.conf.task_always_eager = False
     try:
         result = ping.delay()
-        assert result.get(timeout=30) == "pong"
+        assert result.get(timeout=90) == "pong"
         assert result.successful()
     finally:
         worker.terminate()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import kombu.pools
 import psycopg
 import pytest
 import redis
@@ -162,6 +163,9 @@ def broker(own_redis, settings):
             celery_app._pool.force_close_all()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
+        # kombu's process-wide producer pools still hold the closed connections: a later
+        # test's `.delay()` would fail with "Acquire on closed pool".
+        kombu.pools.reset()
 
     conf.broker_url = own_redis.url
     conf.task_always_eager = False

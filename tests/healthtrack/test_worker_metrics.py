@@ -58,9 +58,9 @@ def test_a_worker_serves_its_task_counts():
         return float(found.group(1)) if found else 0.0
 
     try:
-        wait_until(lambda: successes() >= 0, timeout=30, interval=0.2)
-        assert ping.delay().get(timeout=30) == "pong"
-        wait_until(lambda: successes() == 1.0, timeout=10, interval=0.1)
+        wait_until(lambda: successes() >= 0, timeout=90, interval=0.2)
+        assert ping.delay().get(timeout=90) == "pong"
+        wait_until(lambda: successes() == 1.0, timeout=30, interval=0.1)
     finally:
         worker.terminate()
         try:
