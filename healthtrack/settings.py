@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "healthtrack.dbrouter.ReplicaRoutingMiddleware",
     # An `<int:...>` path id beyond a 64-bit row id is 404 (healthtrack/errors.py).
     "healthtrack.errors.OutOfRangeIdMiddleware",
+    # A form body that is not UTF-8 is 400, not saved as replacement characters.
+    "healthtrack.errors.Utf8FormMiddleware",
 ]
 
 ROOT_URLCONF = "healthtrack.urls"
