@@ -128,6 +128,22 @@ API = [
         {"amount_liters": REQUIRED_NUMBER, "time": TIMESTAMP},
     ),
     Endpoint(
+        "profile update",
+        "PATCH",
+        "/api/v1/users/{user}",
+        {"first_name": "Pat", "date_of_birth": "1980-05-01"},
+        {
+            "date_of_birth": [
+                ("far future", "9999-12-31"),
+                ("before 1900", "1066-10-14"),
+                ("impossible date", "2026-02-30"),
+                ("not a date", "soon"),
+            ],
+            "height_cm": NUMBER,
+            "first_name": STRING,
+        },
+    ),
+    Endpoint(
         "share grant",
         "POST",
         "/api/v1/share-grants",
@@ -137,5 +153,95 @@ API = [
             "date_from": [("not a date", "soon"), ("impossible date", "2026-02-30")],
             "label": STRING,
         },
+    ),
+]
+
+
+# --- Forms (HTML pages): every value is text ---------------------------------------------------
+
+NUMBER_TEXT = [
+    ("not a number", "abc"),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("-Infinity", "-Infinity"),
+    ("huge", "1e308"),
+    ("huge integer", "9" * 400),
+    ("negative", "-5"),
+    ("empty", ""),
+]
+OPTIONAL_NUMBER_TEXT = [c for c in NUMBER_TEXT if c[0] != "empty"]
+DATETIME_TEXT = [
+    ("far future", "9999-12-31T23:59"),
+    ("not a date", "yesterday"),
+    ("impossible date", "2026-02-30T10:00"),
+    ("empty", ""),
+]
+OVERSIZED = ("oversized", "x" * 20_000)
+TEXT = [OVERSIZED]
+CHOICE_TEXT = [("unknown choice", "no-such-thing")]
+
+
+@dataclass
+class Form:
+    name: str
+    path: str
+    data: dict
+    fields: dict[str, list] = field(default_factory=dict)
+
+
+NOW_INPUT = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+FORMS = [
+    Form(
+        "metric add",
+        "/metrics/steps/add/",
+        {"value": "1200", "unit": "count", "recorded_at": NOW_INPUT, "notes": ""},
+        {
+            "value": NUMBER_TEXT,
+            "recorded_at": DATETIME_TEXT,
+            "unit": CHOICE_TEXT,
+            "notes": TEXT,
+        },
+    ),
+    Form(
+        "nutrition custom entry",
+        f"/nutrition/{TODAY}/add/custom/",
+        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "12:00"},
+        {
+            "calories": OPTIONAL_NUMBER_TEXT,
+            "water_ml": OPTIONAL_NUMBER_TEXT,
+            "meal_type": CHOICE_TEXT,
+            "time": [("not a time", "noon-ish"), ("impossible time", "25:61")],
+            "description": TEXT,
+        },
+    ),
+    Form(
+        "goal create",
+        "/goals/new/steps/",
+        {"target_value": "9000", "priority": "medium"},
+        {
+            "target_value": NUMBER_TEXT,
+            "period_days": OPTIONAL_NUMBER_TEXT,
+            "priority": CHOICE_TEXT,
+            "title": TEXT,
+            "description": TEXT,
+        },
+    ),
+    Form(
+        "profile",
+        "/settings/profile/",
+        {"first_name": "Pat", "last_name": "Doe", "sex": "unspecified", "height_cm": "170"},
+        {
+            "height_cm": OPTIONAL_NUMBER_TEXT,
+            "date_of_birth": [("far future", "9999-12-31"), ("impossible date", "2026-02-30")],
+            "sex": CHOICE_TEXT,
+            "first_name": TEXT,
+        },
+    ),
+    Form(
+        "api token",
+        "/settings/tokens/",
+        {"name": "My app"},
+        {"name": [("empty", ""), *TEXT]},
     ),
 ]

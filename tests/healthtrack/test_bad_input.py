@@ -5,6 +5,7 @@ the database is unchanged (every table's row count and checksum, `tests.healthtr
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from django.db import transaction
@@ -31,7 +32,7 @@ def patient(db):
     metric = metric_services.metric_create(
         user=user, metric_type="steps", value=4000, recorded_at=catalogue.NOW, device=device
     )
-    user.objects_for_paths = {"metric": metric.pk, "device": device.pk}
+    user.objects_for_paths = {"metric": metric.pk, "device": device.pk, "user": user.pk}
     return user
 
 
@@ -199,3 +200,93 @@ def test_an_oversize_body_is_413_with_a_json_message_on_every_api(patient, setti
 def test_a_boolean_is_not_an_amount_of_water(patient):
     response = _client(patient).post("/api/v1/advice/water", {"amount_liters": True}, format="json")
     assert response.status_code == 400 and "amount_liters" in response.json()
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+
+def _form_cases(form):
+    from urllib.parse import urlencode
+
+    for name, values in form.fields.items():
+        for label, value in values:
+            body = urlencode({**form.data, name: value}).encode()
+            yield f"{name}: {label}", body, name
+    # Raw bytes that are not UTF-8 in a text field.
+    text_field = next(n for n, v in form.fields.items() if catalogue.OVERSIZED in v)
+    body = urlencode(form.data).encode() + b"&" + text_field.encode() + b"=\xff\xfe\xfa"
+    yield f"{text_field}: invalid UTF-8", body, None
+
+
+@pytest.mark.parametrize("form", catalogue.FORMS, ids=lambda f: f.name)
+def test_a_bad_form_comes_back_naming_the_field_and_changes_nothing(
+    form, patient, client, security_counts
+):
+    client.force_login(patient)
+    try:
+        with transaction.atomic():
+            ok = client.post(form.path, form.data)
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert ok.status_code == 302, (form.name, ok.status_code)  # the control: saved, redirected
+    before = snapshot()
+    failures = []
+    tried = 0
+    for label, body, name in _form_cases(form):
+        tried += 1
+        response = client.generic(
+            "POST", form.path, body, content_type="application/x-www-form-urlencoded"
+        )
+        html = response.content.decode("utf-8", "replace")
+        if name is None:  # not text at all: refused before any form sees it
+            if response.status_code != 400 or "not valid UTF-8" not in html:
+                failures.append(f"{label}: status {response.status_code} {html[:100]}")
+        elif response.status_code not in (200, 400):
+            failures.append(f"{label}: status {response.status_code}")
+        elif f'id="id_{name}_error"' not in html and "not one of the available choices" not in html:
+            # (A hidden field's error is listed at the top, naming the bad choice.)
+            failures.append(f"{label}: the page names no error on {name}")
+        changed = changed_tables(before, snapshot())
+        if changed:
+            failures.append(f"{label}: changed {changed}")
+            before = snapshot()
+    security_counts["bad inputs tried"] += tried
+    assert not failures, f"POST {form.path}:\n" + "\n".join(failures)
+
+
+def test_a_date_of_birth_in_the_future_is_refused_in_the_api_and_the_profile_page(patient, client):
+    response = _client(patient).patch(
+        f"/api/v1/users/{patient.pk}", {"date_of_birth": "2999-01-01"}, format="json"
+    )
+    assert response.status_code == 400 and "date_of_birth" in response.json()
+    client.force_login(patient)
+    page = client.post("/settings/profile/", {"first_name": "A", "date_of_birth": "2999-01-01"})
+    assert page.status_code == 200 and 'id="id_date_of_birth_error"' in page.content.decode()
+    patient.refresh_from_db()
+    assert patient.date_of_birth != date(2999, 1, 1)
+
+
+def test_a_diary_entry_description_has_the_apis_limit_on_the_page_too(patient, client):
+    from nutrition.models import NutritionLog
+
+    client.force_login(patient)
+    page = client.post(
+        f"/nutrition/{catalogue.TODAY}/add/custom/",
+        {"meal_type": "lunch", "description": "x" * 1001, "calories": "10", "time": "12:00"},
+    )
+    assert 'id="id_description_error"' in page.content.decode()
+    assert not NutritionLog.objects.filter(user=patient).exists()
+
+
+def test_a_form_body_that_is_not_utf8_is_400_and_saves_nothing(patient, client):
+    from accounts.models import ApiToken
+
+    client.force_login(patient)
+    for body in (b"name=%FF%FEabc", b"name=\xff\xfe"):
+        response = client.generic(
+            "POST", "/settings/tokens/", body, content_type="application/x-www-form-urlencoded"
+        )
+        assert response.status_code == 400
+        assert "not valid UTF-8" in response.content.decode()
+    assert not ApiToken.objects.filter(user=patient).exists()
