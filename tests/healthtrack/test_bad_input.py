@@ -12,7 +12,9 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from metrics import services as metric_services
+from nutrition import services as nutrition_services
 from tests.accounts.factories import UserFactory
+from tests.goals.factories import HealthGoalFactory
 from tests.healthtrack import bad_inputs as catalogue
 from tests.healthtrack.dbstate import changed_tables, snapshot
 
@@ -32,7 +34,17 @@ def patient(db):
     metric = metric_services.metric_create(
         user=user, metric_type="steps", value=4000, recorded_at=catalogue.NOW, device=device
     )
-    user.objects_for_paths = {"metric": metric.pk, "device": device.pk, "user": user.pk}
+    log = nutrition_services.nutrition_log_create(
+        user=user, meal_type="lunch", logged_at=catalogue.NOW, calories=500
+    )
+    goal = HealthGoalFactory(user=user)
+    user.objects_for_paths = {
+        "metric": metric.pk,
+        "device": device.pk,
+        "user": user.pk,
+        "log": log.pk,
+        "goal": goal.pk,
+    }
     return user
 
 
@@ -271,12 +283,13 @@ def test_a_diary_entry_description_has_the_apis_limit_on_the_page_too(patient, c
     from nutrition.models import NutritionLog
 
     client.force_login(patient)
+    before = NutritionLog.objects.filter(user=patient).count()
     page = client.post(
         f"/nutrition/{catalogue.TODAY}/add/custom/",
         {"meal_type": "lunch", "description": "x" * 1001, "calories": "10", "time": "12:00"},
     )
     assert 'id="id_description_error"' in page.content.decode()
-    assert not NutritionLog.objects.filter(user=patient).exists()
+    assert NutritionLog.objects.filter(user=patient).count() == before
 
 
 def test_a_form_body_that_is_not_utf8_is_400_and_saves_nothing(patient, client):
