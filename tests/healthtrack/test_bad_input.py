@@ -303,3 +303,8 @@ def test_a_form_body_that_is_not_utf8_is_400_and_saves_nothing(patient, client):
         assert response.status_code == 400
         assert "not valid UTF-8" in response.content.decode()
     assert not ApiToken.objects.filter(user=patient).exists()
+
+
+def test_a_device_filter_beyond_any_row_id_is_400_not_a_server_error(patient):
+    response = _client(patient).get("/api/v1/health-metrics?device=-3.402823466e%2B38")
+    assert response.status_code == 400 and "device" in response.json()
