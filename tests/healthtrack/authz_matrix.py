@@ -119,6 +119,7 @@ def build_objects():
         owner=patient, metric_types=["steps"], date_from=today - timedelta(days=7), date_to=today
     )
     token, _ = api_token_create(user=patient, name="matrix")
+    _photo_on_the_diary_entry(world)
     return Objects(
         world=world,
         dependent_id=dependent.member_id,
@@ -127,6 +128,19 @@ def build_objects():
         api_token_id=token.pk,
         today=today.isoformat(),
     )
+
+
+def _photo_on_the_diary_entry(world) -> None:
+    """A's diary entry carries a photo with its thumbnail, so the photo URLs have one to serve."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from nutrition import services as nutrition_services
+    from nutrition.models import NutritionLog
+    from tests.nutrition.photo_helpers import image_bytes
+
+    upload = SimpleUploadedFile("meal.png", image_bytes("PNG"), content_type="image/png")
+    photo = nutrition_services.meal_photo_set(log=world.rows[NutritionLog], upload=upload)
+    nutrition_services.meal_photo_thumbnail_make(photo_id=photo.pk)
 
 
 def _pk_for(route: str, o: Objects) -> int:
@@ -154,6 +168,12 @@ def _pk_for(route: str, o: Objects) -> int:
         "api/v1/nutrition-logs/<int:pk>": rows[NutritionLog].pk,
         "nutrition/entries/<int:pk>/edit/": rows[NutritionLog].pk,
         "nutrition/entries/<int:pk>/delete/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/thumbnail/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/delete/": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo/image": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": rows[NutritionLog].pk,
         "api/v1/health-goals/<int:pk>": rows[HealthGoal].pk,
         "goals/<int:pk>/edit/": rows[HealthGoal].pk,
         "goals/<int:pk>/abandon/": rows[HealthGoal].pk,
@@ -282,6 +302,10 @@ APP = {
     "nutrition/<isodate:day>/water/": every("DMMMMMM", POST="DAAAAAA"),
     "nutrition/entries/<int:pk>/edit/": every("DANNNNN"),
     "nutrition/entries/<int:pk>/delete/": every("DANNNNN"),
+    # A meal photo: read by whoever may read the entry, changed by its owner only.
+    "nutrition/entries/<int:pk>/photo/": every("DMMMMMM", GET="DANANNN", POST="DANNNNN"),
+    "nutrition/entries/<int:pk>/photo/thumbnail/": every("DMMMMMM", GET="DANANNN"),
+    "nutrition/entries/<int:pk>/photo/delete/": every("DMMMMMM", POST="DANNNNN"),
     "goals/": every("DAAAAAA"),
     "goals/new/": every("DAAAAAA"),
     "goals/new/<slug:goal_type>/": every("DAAAAAA"),
@@ -325,6 +349,11 @@ APP = {
     "api/v1/nutrition-logs/daily": every("DMMMMMM", GET="DAAAAAA"),
     "api/v1/nutrition-logs/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
     "api/v1/nutrition-logs/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
+    "api/v1/nutrition-logs/<int:pk>/photo": every(
+        "DMMMMMM", GET="DANANNN", POST="DANNNNN", DELETE="DANNNNN"
+    ),
+    "api/v1/nutrition-logs/<int:pk>/photo/image": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": every("DMMMMMM", GET="DANANNN"),
     "api/v1/foods": every("DMMMMMM", GET="DAAAAAA"),
     "api/v1/foods/<int:pk>": every("DMMMMMM", GET="DAAAAAA"),
     "api/v1/nutrition-targets": every("DAAAAAA", POST="DMMMMMM", DELETE="DMMMMMM"),
