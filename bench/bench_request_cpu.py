@@ -62,6 +62,7 @@ MIX = {
     "aggregates_day": 3,
     "aggregates_hour": 2,
 }
+WRITES = {"single_reading", "meal", "sync"}
 # The mean size of the load test's syncs (log-uniform over 60..1,440 samples).
 SYNC_SAMPLES = round((1440 - 60) / math.log(1440 / 60))
 
@@ -252,29 +253,56 @@ def count_queries(fn) -> int:
     return len(captured.captured_queries)
 
 
-def measure(callers: list[Caller], name: str, runs: int, warmup: int) -> dict:
-    for i in range(warmup):
-        status = getattr(callers[i % len(callers)], name)()
-        if not 200 <= status < 300:
-            raise SystemExit(f"{name}: HTTP {status}")
-    cpu, wall = [], []
-    for i in range(runs):
-        caller = callers[i % len(callers)]
-        c0, w0 = time.process_time(), time.perf_counter()
-        status = getattr(caller, name)()
-        cpu.append((time.process_time() - c0) * 1000)
-        wall.append((time.perf_counter() - w0) * 1000)
-        if not 200 <= status < 300:
-            raise SystemExit(f"{name}: HTTP {status}")
-    queries = count_queries(getattr(callers[0], name))
+def _call(caller: Caller, name: str) -> tuple[float, float]:
+    c0, w0 = time.process_time(), time.perf_counter()
+    status = getattr(caller, name)()
+    cpu, wall = (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000
+    if not 200 <= status < 300:
+        raise SystemExit(f"{name}: HTTP {status}")
+    return cpu, wall
+
+
+def _summary(cpu: list[float], wall: list[float]) -> dict:
+    quartiles = statistics.quantiles(cpu, n=4)
     return {
         "cpu_ms_median": round(statistics.median(cpu), 2),
-        "cpu_ms_p25": round(statistics.quantiles(cpu, n=4)[0], 2),
-        "cpu_ms_p75": round(statistics.quantiles(cpu, n=4)[2], 2),
+        "cpu_ms_p25": round(quartiles[0], 2),
+        "cpu_ms_p75": round(quartiles[2], 2),
         "wall_ms_median": round(statistics.median(wall), 2),
-        "queries": queries,
-        "runs": runs,
+        "runs": len(cpu),
     }
+
+
+def measure(
+    callers: list[Caller], names: list[str], runs: int, warmup: int, variants: list
+) -> list[dict]:
+    """Round-robin: each round calls every endpoint once under every variant (a settings
+    override, or none), so a neighbour's burst on the shared machine hits all alike."""
+    from django.test import override_settings
+
+    samples = [{n: ([], []) for n in names} for _ in variants]
+    queries: list[dict[str, int]] = [{} for _ in variants]
+    # The reads first, then the writes: a write drops its patient's cached summary and
+    # recommendations, which with 10 patients would leave every read a cache miss (in the
+    # load test's 1,000 patients a read mostly finds the cache warm).
+    for group in ([n for n in names if n not in WRITES], [n for n in names if n in WRITES]):
+        for r in range(warmup + runs):
+            for n in group:
+                for v, overrides in enumerate(variants):
+                    with override_settings(**overrides):
+                        cpu, wall = _call(callers[(r + v) % len(callers)], n)
+                    if r >= warmup:
+                        samples[v][n][0].append(cpu)
+                        samples[v][n][1].append(wall)
+        for n in group:  # SQL statements of one more request, as warm as the measured ones
+            for v, overrides in enumerate(variants):
+                with override_settings(**overrides):
+                    queries[v][n] = count_queries(lambda n=n, v=v: getattr(callers[v], n)())
+    out = [
+        {n: {**_summary(*samples[v][n]), "queries": queries[v][n]} for n in names}
+        for v in range(len(variants))
+    ]
+    return out
 
 
 def profile(callers: list[Caller], names: list[str], rounds: int, top: int) -> str:
@@ -302,6 +330,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile-endpoint", default="", help="cProfile of one endpoint")
     parser.add_argument("--profile-rounds", type=int, default=10)
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument(
+        "--ab",
+        default="",
+        help="SETTING=JSON: also measure every endpoint with this settings override, "
+        "interleaved request by request (an A/B of one change in one process)",
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
@@ -332,7 +366,12 @@ def main(argv: list[str] | None = None) -> dict:
         if args.only:
             names = [n for n in names if n in args.only.split(",")]
         callers = [Caller(app, p, paths) for p in patients()]
-        results = {name: measure(callers, name, args.runs, args.warmup) for name in names}
+        variants = [{}]
+        if args.ab:
+            setting, _, value = args.ab.partition("=")
+            variants.append({setting: json.loads(value)})
+        measured = measure(callers, names, args.runs, args.warmup, variants)
+        results = measured[0]
         report = ""
         if args.profile or args.profile_endpoint:
             chosen = [args.profile_endpoint] if args.profile_endpoint else names
@@ -371,6 +410,23 @@ def main(argv: list[str] | None = None) -> dict:
         f"weighted mix: {result['mix_cpu_ms_per_request']} CPU ms/request -> at most "
         f"{result['two_core_ceiling_req_per_min']:,}/min on 2 cores of app CPU alone"
     )
+    if args.ab:
+        other = measured[1]
+        other_cpu = sum(other[n]["cpu_ms_median"] * w for n, w in weights.items()) / sum(
+            weights.values()
+        )
+        print(f"\nA/B with {args.ab} (cpu ms median: without -> with)")
+        for name in results:
+            print(
+                f"{name:<18}{results[name]['cpu_ms_median']:>9} ->{other[name]['cpu_ms_median']:>7}"
+                f"   queries {results[name]['queries']} -> {other[name]['queries']}"
+            )
+        print(f"weighted mix: {round(mix_cpu, 2)} -> {round(other_cpu, 2)} CPU ms/request")
+        result["ab"] = {
+            "override": args.ab,
+            "endpoints": other,
+            "mix_cpu_ms_per_request": round(other_cpu, 2),
+        }
     if report:
         print(report)
     return result
