@@ -278,7 +278,27 @@ def measure(
 ) -> list[dict]:
     """Round-robin: each round calls every endpoint once under every variant (a settings
     override, or none), so a neighbour's burst on the shared machine hits all alike."""
-    from django.test import override_settings
+    from contextlib import contextmanager
+
+    from django.db import connection
+    from django.test import override_settings as override_django
+
+    @contextmanager
+    def override_settings(**overrides):
+        # CONN_HEALTH_CHECKS lives in the open connection's settings_dict, not in settings.
+        checks = overrides.pop("CONN_HEALTH_CHECKS", None)
+        saved = connection.settings_dict["CONN_HEALTH_CHECKS"]
+        if checks is not None:  # read at connect() into health_check_enabled
+            connection.settings_dict["CONN_HEALTH_CHECKS"] = checks
+            connection.health_check_enabled = checks
+        try:
+            with override_django(**overrides):
+                yield
+        finally:
+            connection.settings_dict["CONN_HEALTH_CHECKS"] = saved
+            connection.health_check_enabled = saved
+            if checks is not None:
+                overrides["CONN_HEALTH_CHECKS"] = checks
 
     samples = [{n: ([], []) for n in names} for _ in variants]
     queries: list[dict[str, int]] = [{} for _ in variants]
@@ -334,7 +354,8 @@ def main(argv: list[str] | None = None) -> dict:
         "--ab",
         default="",
         help="SETTING=JSON: also measure every endpoint with this settings override, "
-        "interleaved request by request (an A/B of one change in one process)",
+        "interleaved request by request (an A/B of one change in one process); "
+        "CONN_HEALTH_CHECKS=false toggles the database connection's health check",
     )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
