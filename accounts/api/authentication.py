@@ -4,7 +4,7 @@ as the actor of auditlog's change rows.
 The user lookup behind every JWT request (`SELECT ... FROM accounts_user WHERE id = ...`, and
 the Fernet decryption of the encrypted columns) was ~12 % of an API request's CPU
 (bench/bench_request_cpu.py). The row is now kept in the cache (Redis) for
-`AUTH_USER_CACHE_SECONDS` (default 30; 0 turns the cache off) under `auth:user:{id}`:
+`AUTH_USER_CACHE_SECONDS` (default 30; 0 turns the cache off) under `auth:user:<shape>:<id>`:
 - never the password hash (deferred on the cached instance: loaded from the database on
   first access, as Django does for any deferred field); encrypted fields (date of birth,
   medical history) are cached encrypted, as Fernet tokens like the database holds them, and
@@ -18,6 +18,8 @@ the Fernet decryption of the encrypted columns) was ~12 % of an API request's CP
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,14 +37,15 @@ from rest_framework_simplejwt.settings import api_settings
 from accounts.audit import audit_actor_set
 from accounts.models import User
 
-_VERSION = 1  # bump when the cached shape changes
-
 
 def user_cache_key(user_id) -> str:
-    return f"auth:user:{_VERSION}:{user_id}"
+    return f"auth:user:{_SHAPE}:{user_id}"
 
 
 CACHED_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
+# The columns' names in the key: after a deploy that adds, drops or reorders a column, entries
+# written by the old code are never read as the new shape.
+_SHAPE = hashlib.sha256(",".join(CACHED_FIELDS).encode()).hexdigest()[:8]
 _ENCRYPTED = {f.attname: f for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
 
 
