@@ -305,6 +305,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
 }
 
+# The JWT user lookup is cached this long (accounts/api/authentication.py): every User.save()
+# drops the entry at once; a change that bypasses save() (QuerySet.update) applies within
+# this bound. 0 turns the cache off.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthTrack API",
     "DESCRIPTION": "Health measurements, nutrition, goals and recommendations for third parties.",
