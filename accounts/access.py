@@ -97,11 +97,15 @@ def writable_user_ids(viewer) -> QuerySet | list[int]:
     )
 
 
+MAX_ID = 2**63 - 1  # no row has a larger id; the database cannot compare one (SQLite)
+
+
 def _as_id(owner_id) -> int | None:
     try:
-        return int(owner_id)
+        value = int(owner_id)
     except (TypeError, ValueError):
         return None
+    return value if -MAX_ID <= value <= MAX_ID else None
 
 
 def in_care_team(viewer, owner_id) -> bool:

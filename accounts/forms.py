@@ -4,6 +4,8 @@ validators (AUTH_PASSWORD_VALIDATORS), the model's fields and validators, and
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
@@ -12,6 +14,13 @@ from accounts import services
 from accounts.models import User
 
 PROFILE_FIELDS = ["first_name", "last_name", "date_of_birth", "sex", "height_cm", "medical_history"]
+
+
+def _past_birth_date(value):
+    """A date of birth between 1900 and today (as family members' profiles require)."""
+    if value is not None and (value > date.today() or value.year < 1900):
+        raise ValidationError("Give a date of birth between 1900 and today.")
+    return value
 
 
 class LoginForm(auth_forms.AuthenticationForm):
@@ -112,6 +121,9 @@ class ProfileForm(forms.ModelForm):
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
         }
+
+    def clean_date_of_birth(self):
+        return _past_birth_date(self.cleaned_data.get("date_of_birth"))
 
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=False)

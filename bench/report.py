@@ -133,8 +133,42 @@ def render() -> str:
             ),
             "",
         ]
+    cpu, cpu_before = _load("request_cpu.json"), _load("request_cpu-before.json")
+    if cpu:
+        before = (cpu_before or {}).get("endpoints", {})
+        lines += [
+            f"**Application CPU per request** (`bench/bench_request_cpu.py`: in-process, "
+            f"production settings and middleware, JWT, PostgreSQL + Redis, median of "
+            f"{next(iter(cpu['endpoints'].values()))['runs']} per endpoint; "
+            f"{_machine(cpu['machine'])}; before = `request_cpu-before.json`, "
+            f"{(cpu_before or {}).get('machine', {}).get('when', 'n/a')}):",
+            "",
+            "| endpoint | weight % | CPU ms before | CPU ms now | SQL before | SQL now |",
+            "|---|---:|---:|---:|---:|---:|",
+            *(
+                f"| {n} | {cpu['mix_weights'].get(n, '')} "
+                f"| {before.get(n, {}).get('cpu_ms_median', '')} | {e['cpu_ms_median']} "
+                f"| {before.get(n, {}).get('queries', '')} | {e['queries']} |"
+                for n, e in cpu["endpoints"].items()
+            ),
+            f"| **mix** | 100 | {(cpu_before or {}).get('mix_cpu_ms_per_request', '')} "
+            f"| **{cpu['mix_cpu_ms_per_request']}** | | |",
+            "",
+            f"Two cores doing nothing but this app's Python: at most "
+            f"**{cpu['two_core_ceiling_req_per_min']:,} requests/min** of the mix (PostgreSQL, "
+            "Redis, the load generator and gunicorn's own HTTP work not counted).",
+            "",
+        ]
     for name in sorted(p.name for p in RESULTS.glob("*.json")):
-        if name in {"load.json", "metrics.json", "scale.json", "db_writes.json"}:
+        if name in {
+            "load.json",
+            "metrics.json",
+            "scale.json",
+            "db_writes.json",
+            "request_cpu.json",
+            "request_cpu-before.json",
+            "load-before.json",
+        }:
             continue
         other = _load(name)
         if not isinstance(other, dict):

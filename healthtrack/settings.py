@@ -120,6 +120,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "healthtrack.dbrouter.ReplicaRoutingMiddleware",
+    # An `<int:...>` path id beyond a 64-bit row id is 404 (healthtrack/errors.py).
+    "healthtrack.errors.OutOfRangeIdMiddleware",
+    # A form body that is not UTF-8 is 400, not saved as replacement characters.
+    "healthtrack.errors.Utf8FormMiddleware",
 ]
 
 ROOT_URLCONF = "healthtrack.urls"
@@ -302,12 +306,22 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
 }
 
+# The JWT user lookup is cached this long (accounts/api/authentication.py): every User.save()
+# drops the entry at once; a change that bypasses save() (QuerySet.update) applies within
+# this bound. 0 turns the cache off.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthTrack API",
     "DESCRIPTION": "Health measurements, nutrition, goals and recommendations for third parties.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The framework's own errors (400/401/403/404/415/429) on every operation: see the hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "healthtrack.schema_hooks.add_standard_error_responses",
+    ],
     # Swagger UI and ReDoc assets served from the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

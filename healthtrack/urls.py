@@ -35,3 +35,5 @@ urlpatterns = [
     path("", include("insights.urls")),
     path("", include("accounts.urls")),
 ]
+
+handler404 = "healthtrack.errors.not_found"

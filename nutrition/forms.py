@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from django import forms
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from nutrition.models import Food, NutritionLog
@@ -16,6 +17,7 @@ from nutrition.validation import AMOUNT_FIELDS
 
 NUMBER = {"step": "any", "inputmode": "decimal", "min": "0"}
 CUSTOM_FIELDS = ["meal_type", "description", *AMOUNT_FIELDS]
+MAX_DESCRIPTION = 1000  # as the API (nutrition.api.serializers.NutritionLogInputSerializer)
 
 
 def default_time(day: date) -> time:
@@ -143,6 +145,14 @@ class CustomEntryForm(_DiaryEntryForm):
             "description": forms.TextInput(),
             **{name: forms.NumberInput(attrs=NUMBER) for name in AMOUNT_FIELDS},
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The API's limit (NutritionLogInputSerializer): the encrypted text column has none.
+        description = self.fields["description"]
+        description.max_length = MAX_DESCRIPTION
+        description.validators.append(MaxLengthValidator(MAX_DESCRIPTION))
+        description.widget.attrs["maxlength"] = str(MAX_DESCRIPTION)
 
 
 class WaterForm(forms.Form):

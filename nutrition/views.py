@@ -18,7 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import access, audit
 from accounts.members import page_owner, with_member
@@ -322,6 +322,7 @@ def meal_photo_response(photo: MealPhoto, kind: str) -> FileResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def nutrition_photo(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: an entry's photo, for whoever may read the entry. POST: add or replace it."""
     if request.method == "POST":
@@ -332,6 +333,7 @@ def nutrition_photo(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def nutrition_photo_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     """The thumbnail, or the photo itself while the thumbnail task has not run yet."""
     photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)

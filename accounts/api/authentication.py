@@ -1,11 +1,88 @@
-"""API authentication that also names the user as the actor of auditlog's change rows."""
+"""API authentication: simplejwt's Bearer JWT, with the user row cached briefly, naming the user
+as the actor of auditlog's change rows.
+
+The user lookup behind every JWT request (`SELECT ... FROM accounts_user WHERE id = ...`, and
+the Fernet decryption of the encrypted columns) was ~12 % of an API request's CPU
+(bench/bench_request_cpu.py). The row is now kept in the cache (Redis) for
+`AUTH_USER_CACHE_SECONDS` (default 30; 0 turns the cache off) under `auth:user:<shape>:<id>`:
+- never the password hash (deferred on the cached instance: loaded from the database on
+  first access, as Django does for any deferred field); encrypted fields (date of birth,
+  medical history) are cached encrypted, as Fernet tokens like the database holds them, and
+  decrypted when the entry is read (never plaintext in the cache);
+- every `User.save()` / delete drops the entry at once and again when its transaction commits,
+  so deactivation, soft deletion or a role change applies on the next request;
+- a change that bypasses `save()` (a QuerySet `.update()`, raw SQL) applies within
+  `AUTH_USER_CACHE_SECONDS` at most: the documented bound;
+- an inactive or missing user is never cached (simplejwt's checks run on every request, cached
+  or not); with Redis down the cache misses and the database answers, as before.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, router, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils.encoding import force_bytes
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from fernet_fields.fields import EncryptedField
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
 
 from accounts.audit import audit_actor_set
+from accounts.models import User
+
+
+def user_cache_key(user_id) -> str:
+    return f"auth:user:{_SHAPE}:{user_id}"
+
+
+CACHED_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
+# The columns' names in the key: after a deploy that adds, drops or reorders a column, entries
+# written by the old code are never read as the new shape.
+_SHAPE = hashlib.sha256(",".join(CACHED_FIELDS).encode()).hexdigest()[:8]
+_ENCRYPTED = {f.attname: f for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
+
+
+def _to_cache(user: User) -> list:
+    values = []
+    for name in CACHED_FIELDS:
+        value = getattr(user, name)
+        field = _ENCRYPTED.get(name)
+        if field is not None and value is not None:
+            prepared = super(EncryptedField, field).get_db_prep_save(value, connection)
+            value = field.fernet.encrypt(force_bytes(prepared))
+        values.append(value)
+    return values
+
+
+def _from_cache(values: list) -> User:
+    values = [
+        _ENCRYPTED[name].from_db_value(value, None, connection)
+        if name in _ENCRYPTED and value is not None
+        else value
+        for name, value in zip(CACHED_FIELDS, values, strict=True)
+    ]
+    return User.from_db(router.db_for_read(User), CACHED_FIELDS, values)
+
+
+def user_cache_forget(user_id) -> None:
+    """Drop the cached row now and once more when the current transaction commits (a request
+    reading the old row meanwhile could have put it back)."""
+    key = user_cache_key(user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+
+@receiver(post_save, sender=User, dispatch_uid="auth-user-cache-save")
+@receiver(post_delete, sender=User, dispatch_uid="auth-user-cache-delete")
+def _forget_changed_user(sender, instance, **kwargs) -> None:
+    user_cache_forget(instance.pk)
 
 
 class AuditedJWTAuthentication(JWTAuthentication):
@@ -14,6 +91,27 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if result is not None:
             audit_actor_set(result[0])
         return result
+
+    def get_user(self, validated_token):
+        seconds = settings.AUTH_USER_CACHE_SECONDS
+        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
+        if (
+            seconds <= 0
+            or user_id is None
+            or api_settings.USER_ID_FIELD != "id"
+            or api_settings.CHECK_REVOKE_TOKEN  # needs the password hash, never cached
+        ):
+            return super().get_user(validated_token)
+        key = user_cache_key(user_id)
+        values = cache.get(key)
+        if values is None or len(values) != len(CACHED_FIELDS):
+            user = super().get_user(validated_token)  # raises for missing / inactive users
+            cache.set(key, _to_cache(user), seconds)
+            return user
+        user = _from_cache(values)
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+        return user
 
 
 class AuditedJWTScheme(SimpleJWTScheme):

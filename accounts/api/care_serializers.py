@@ -32,7 +32,7 @@ class AcceptClinicianSerializer(serializers.Serializer):
 
 
 class ShareGrantSerializer(serializers.ModelSerializer):
-    grantee = PersonSerializer(read_only=True)
+    grantee = PersonSerializer(read_only=True, allow_null=True)  # null for a link
     owner = PersonSerializer(read_only=True)
     status = serializers.CharField(read_only=True)
 

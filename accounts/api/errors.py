@@ -7,6 +7,7 @@ raised inside services become 400 with their field messages.
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
@@ -28,8 +29,16 @@ class AccountLocked(exceptions.Throttled):
         self.wait = lock.retry_after
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is larger than the configured limit."
+    default_code = "payload_too_large"
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, Ratelimited):
+    if isinstance(exc, RequestDataTooBig):  # else Django's HTML 400 page, naming nothing
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Ratelimited):
         exc = RateLimited(wait=60)
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

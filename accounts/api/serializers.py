@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
@@ -12,6 +14,13 @@ from accounts.models import User
 PROFILE_FIELDS = ["first_name", "last_name", "date_of_birth", "sex", "height_cm", "medical_history"]
 
 
+def _past_birth_date(value: date | None) -> date | None:
+    """Between 1900 and today, as family members' profiles require."""
+    if value is not None and (value > date.today() or value.year < 1900):
+        raise serializers.ValidationError("Give a date of birth between 1900 and today.")
+    return value
+
+
 class UserSerializer(serializers.ModelSerializer):
     height_cm = serializers.FloatField(min_value=40, max_value=260, allow_null=True, required=False)
 
@@ -19,6 +28,9 @@ class UserSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "username", "role", *PROFILE_FIELDS, "date_joined"]
         read_only_fields = ["id", "email", "username", "role", "date_joined"]
+
+    def validate_date_of_birth(self, value: date | None) -> date | None:
+        return _past_birth_date(value)
 
 
 class RegisterSerializer(serializers.ModelSerializer):
@@ -30,6 +42,9 @@ class RegisterSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "username", "password", *PROFILE_FIELDS]
         read_only_fields = ["id"]
         extra_kwargs = {"email": {"required": True}}
+
+    def validate_date_of_birth(self, value: date | None) -> date | None:
+        return _past_birth_date(value)
 
     def validate_email(self, value: str) -> str:
         value = value.strip().lower()

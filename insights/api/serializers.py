@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from goals.api.serializers import FiniteFloatField  # booleans are not amounts
 from insights.models import HealthInsight
 
 
@@ -168,7 +169,7 @@ class _QuickLogSerializer(serializers.Serializer):
 
 
 class WaterAdviceSerializer(_QuickLogSerializer):
-    amount_liters = serializers.FloatField(min_value=0.01, max_value=10.0)
+    amount_liters = FiniteFloatField(min_value=0.01, max_value=10.0)
 
 
 class GymAdviceSerializer(_QuickLogSerializer):
@@ -184,13 +185,13 @@ class GymAdviceSerializer(_QuickLogSerializer):
 class FoodAdviceSerializer(_QuickLogSerializer):
     meal = serializers.ChoiceField(choices=["breakfast", "lunch", "dinner", "snack", "drink"])
     food = serializers.CharField(max_length=200, help_text="What you ate, in your words.")
-    grams = serializers.FloatField(
+    grams = FiniteFloatField(
         required=False,
         min_value=0.1,
         max_value=5000,
         help_text="Portion of the matched catalogue food (default 100 g).",
     )
-    calories = serializers.FloatField(
+    calories = FiniteFloatField(
         required=False,
         min_value=0,
         max_value=10000,

@@ -15,7 +15,10 @@ class HealthMetricFilter(django_filters.FilterSet):
         field_name="recorded_at", lookup_expr="lt", label="recorded_at before (ISO 8601)"
     )
     source = django_filters.CharFilter(field_name="source_app", label="source_app, exactly")
-    device = django_filters.NumberFilter(field_name="device_id", label="device id")
+    # Bounded: a number beyond any row id overflowed SQLite (a 500 found by fuzzing).
+    device = django_filters.NumberFilter(
+        field_name="device_id", label="device id", min_value=1, max_value=2**63 - 1
+    )
 
     class Meta:
         model = HealthMetric

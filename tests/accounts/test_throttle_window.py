@@ -73,3 +73,40 @@ def test_with_redis_the_window_is_one_sorted_set_per_client(auth_client, clock):
     assert redis.type(key) == b"zset"
     assert redis.zcard(key) == 1
     assert 0 < redis.pttl(key) <= 1000
+
+
+def _redis_or_skip():
+    from django.core.cache import cache
+
+    redis = throttles._redis_client(cache)
+    if redis is None:
+        pytest.skip("the cache is not Redis")
+    return redis
+
+
+def test_with_redis_one_request_enters_both_windows_in_one_call(auth_client, clock, monkeypatch):
+    from django.core.cache import cache
+
+    redis = _redis_or_skip()
+    calls = []
+    real_eval = type(redis).eval
+    monkeypatch.setattr(
+        type(redis), "eval", lambda self, *a, **k: calls.append(a) or real_eval(self, *a, **k)
+    )
+    assert _get(auth_client, "203.0.113.10").status_code == 200
+    assert len(calls) == 1
+    for scope in ("ip_minute", "ip_burst"):
+        assert redis.zcard(cache.make_key(f"throttle_{scope}_203.0.113.10")) == 1
+
+
+def test_with_redis_a_burst_refusal_does_not_use_up_the_minute(auth_client, clock, settings):
+    _redis_or_skip()
+    settings.API_THROTTLE_RATES = {"ip_minute": "3/min", "ip_burst": "1/s"}
+    codes = []
+    for at in (0.0, 0.1, 0.2, 0.3, 1.5, 3.0):
+        clock[0] = 1_000_000.0 + at
+        codes.append(_get(auth_client, "203.0.113.11").status_code)
+    # Refused in the burst window at 0.1-0.3 s: the minute window holds 0.0, 1.5 and 3.0.
+    assert codes == [200, 429, 429, 429, 200, 200]
+    clock[0] = 1_000_004.0
+    assert _get(auth_client, "203.0.113.11").status_code == 429  # now the minute is full

@@ -1,0 +1,486 @@
+"""The authorisation matrix: for every URL pattern the project defines, which status class each
+role gets for each method on patient A's objects. `tests/healthtrack/test_authorisation_matrix.py`
+walks the URL resolver and checks every cell; a pattern missing from `EXPECTED` fails it.
+
+Roles, in the order of each expectation string:
+  anon    not signed in
+  A       patient A, the owner of every object in the path
+  B       patient B, a stranger to A
+  care    a clinician (admin clinician) with A in an active care team
+  nocare  a clinician (admin clinician) without A
+  staff   staff, neither clinician nor superuser
+  su      superuser
+
+Status classes (one letter per role):
+  A  allowed through: 2xx, a redirect that is not to a login page, or a 4xx about the request
+     itself (400, 409, 415, 422: the empty body sent to writes) - authorisation passed
+  D  denied: 401, 403, or a redirect to a login page
+  N  not found: 404 (the admin's own "not found", a redirect to its index, counts too)
+  M  405 method not allowed
+Anything 5xx always fails.
+
+Methods: GET, POST, PUT, PATCH, DELETE on every pattern outside the admin; GET and POST on the
+admin's (the only methods Django's admin views handle)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+ROLES = ("anon", "A", "B", "care", "nocare", "staff", "su")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+ADMIN_METHODS = ("GET", "POST")
+LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
+
+
+def walk(resolver=None, prefix: str = "", namespace: str = ""):
+    """Every URL pattern, depth first: (route, name, pattern). `route` is the concatenated
+    pattern text, the key of `EXPECTED`."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from walk(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = entry.name or ""
+            yield prefix + str(entry.pattern), (f"{namespace}:{name}" if namespace else name), entry
+
+
+def unmapped(patterns, expected) -> list[str]:
+    """Routes of `patterns` ((route, name, pattern) triples) that `expected` has no entry for."""
+    return [f"{route} (name {name!r})" for route, name, _ in patterns if route not in expected]
+
+
+def classify(response, *, is_admin_object: bool = False) -> str:
+    """The status class of `response` (see the module's docstring); `is_admin_object` for an
+    admin page about one object, where a redirect to the admin's index means "not found"."""
+    code = response.status_code
+    if code >= 500:  # never expected: the walk reports it
+        return f"E{code}"
+    if code == 405:
+        return "M"
+    if code == 404:
+        return "N"
+    if code in (401, 403):
+        return "D"
+    if 300 <= code < 400:
+        location = response.get("Location", "")
+        if any(p in location for p in LOGIN_PATHS):
+            return "D"
+        if is_admin_object and location.rstrip("/").endswith("/admin"):
+            return "N"  # the admin's "object not found": a redirect to its index
+        return "A"
+    if code in (200, 201, 202, 204, 400, 409, 415, 422):
+        return "A"
+    return f"?{code}"
+
+
+def methods_for(route: str) -> tuple[str, ...]:
+    return ADMIN_METHODS if route.startswith("admin/") else METHODS
+
+
+# --- A's objects in the path ----------------------------------------------------------------
+
+
+@dataclass
+class Objects:
+    """Patient A's objects that fill the path of each route (plus the world they live in)."""
+
+    world: object
+    dependent_id: int  # a family member A manages
+    access_link_id: int  # A gave a relative access to their data
+    share_token: str  # A's share link
+    api_token_id: int
+    today: str
+
+
+def build_objects():
+    from accounts import family, sharing
+    from accounts.api_tokens import api_token_create
+    from tests.accounts.factories import UserFactory
+    from tests.healthtrack.roles import build_world
+
+    world = build_world()
+    patient = world.patient
+    dependent = family.family_member_create(manager=patient, first_name="Kid")
+    relative = UserFactory()
+    link = family.family_access_grant(granted_by=patient, email=relative.email, role="read_only")
+    today = timezone.now().astimezone(UTC).date()
+    share = sharing.share_grant_create(
+        owner=patient, metric_types=["steps"], date_from=today - timedelta(days=7), date_to=today
+    )
+    token, _ = api_token_create(user=patient, name="matrix")
+    _photo_on_the_diary_entry(world)
+    return Objects(
+        world=world,
+        dependent_id=dependent.member_id,
+        access_link_id=link.pk,
+        share_token=share.token,
+        api_token_id=token.pk,
+        today=today.isoformat(),
+    )
+
+
+def _photo_on_the_diary_entry(world) -> None:
+    """A's diary entry carries a photo with its thumbnail, so the photo URLs have one to serve."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from nutrition import services as nutrition_services
+    from nutrition.models import NutritionLog
+    from tests.nutrition.photo_helpers import image_bytes
+
+    upload = SimpleUploadedFile("meal.png", image_bytes("PNG"), content_type="image/png")
+    photo = nutrition_services.meal_photo_set(log=world.rows[NutritionLog], upload=upload)
+    nutrition_services.meal_photo_thumbnail_make(photo_id=photo.pk)
+
+
+def _pk_for(route: str, o: Objects) -> int:
+    from accounts.models import CareTeam, ShareGrant
+    from goals.models import CareProgram, HealthGoal
+    from healthtrack.portability.models import ImportJob
+    from insights.models import HealthInsight
+    from metrics.models import Device, HealthMetric
+    from nutrition.models import Food, NutritionLog
+
+    rows = o.world.rows
+    by_route = {
+        "api/v1/care-team/<int:pk>/end": rows[CareTeam].pk,
+        "settings/sharing/care-team/<int:pk>/end/": rows[CareTeam].pk,
+        "api/v1/share-grants/<int:pk>/revoke": rows[ShareGrant].pk,
+        "settings/sharing/grants/<int:pk>/revoke/": rows[ShareGrant].pk,
+        "api/v1/family/members/<int:pk>": o.dependent_id,
+        "api/v1/family/access/<int:pk>": o.access_link_id,
+        "api/v1/users/<int:pk>": o.world.patient.pk,
+        "api/v1/health-metrics/<int:pk>": rows[HealthMetric].pk,
+        "metrics/<slug:code>/<int:pk>/edit/": rows[HealthMetric].pk,
+        "metrics/<slug:code>/<int:pk>/delete/": rows[HealthMetric].pk,
+        "api/v1/devices/<int:pk>": rows[Device].pk,
+        "api/v1/devices/<int:pk>/sync": rows[Device].pk,
+        "api/v1/nutrition-logs/<int:pk>": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/edit/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/delete/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/thumbnail/": rows[NutritionLog].pk,
+        "nutrition/entries/<int:pk>/photo/delete/": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo/image": rows[NutritionLog].pk,
+        "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": rows[NutritionLog].pk,
+        "api/v1/health-goals/<int:pk>": rows[HealthGoal].pk,
+        "goals/<int:pk>/edit/": rows[HealthGoal].pk,
+        "goals/<int:pk>/abandon/": rows[HealthGoal].pk,
+        "api/v1/programs/<int:pk>": rows[CareProgram].pk,
+        "api/v1/programs/<int:pk>/adherence": rows[CareProgram].pk,
+        "api/v1/programs/<int:pk>/history": rows[CareProgram].pk,
+        "api/v1/health-insights/<int:pk>": rows[HealthInsight].pk,
+        "insights/<int:pk>/acknowledge/": rows[HealthInsight].pk,
+        "insights/<int:pk>/read/": rows[HealthInsight].pk,
+        "api/v1/imports/<int:pk>": rows[ImportJob].pk,
+        "settings/tokens/<int:pk>/revoke/": o.api_token_id,
+        "api/v1/foods/<int:pk>": Food.objects.order_by("pk").first().pk,
+    }
+    return by_route[route]
+
+
+def _admin_object(route: str, o: Objects):
+    """A's row (or, for infrastructure, the world's row) of the model an admin route is for."""
+    app_label, model_name = route.split("/")[1:3]
+    for model, _ in admin.site._registry.items():
+        if (model._meta.app_label, model._meta.model_name) == (app_label, model_name):
+            return o.world.rows.get(model) or o.world.other_rows.get(model)
+    raise KeyError(route)
+
+
+def path_of(route: str, o: Objects) -> str:
+    """The URL of `route` with A's objects in its path."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.contrib.contenttypes.models import ContentType
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from nutrition.models import Food
+
+    patient = o.world.patient
+    if route.startswith("admin/^(?P<app_label>"):
+        return "/admin/metrics/"
+    if route == "admin/(?P<url>.*)$":
+        return "/admin/no-such-page/"
+    values = {
+        "user_id": patient.pk,
+        "token": o.share_token,
+        "day": o.today,
+        "food_id": Food.objects.order_by("pk").first().pk,
+        "goal_type": "steps",
+        "kind": "water" if route.startswith("quick-log") else "metrics",
+        "code": "steps",
+        "uidb64": urlsafe_base64_encode(force_bytes(patient.pk)),
+        "id": patient.pk,
+        "content_type_id": ContentType.objects.get_for_model(type(patient)).pk,
+    }
+    if route.startswith("admin/password_reset") or "<uidb64>" in route:
+        values["token"] = default_token_generator.make_token(patient)
+    if "<path:object_id>" in route and route.startswith("admin/r/"):
+        values["object_id"] = patient.pk
+    elif "<path:object_id>" in route:
+        values["object_id"] = _admin_object(route, o).pk
+    if "<int:pk>" in route:
+        if route.startswith("admin/otp_totp/"):
+            values["pk"] = TOTPDevice.objects.order_by("pk").first().pk
+        else:
+            values["pk"] = _pk_for(route, o)
+
+    def fill(match: re.Match) -> str:
+        return str(values[match.group(2)])
+
+    return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", fill, route)
+
+
+# --- The table --------------------------------------------------------------------------------
+
+
+def every(default: str, **per_method: str) -> dict[str, str]:
+    """`default` for every method but those named: every("DMMMMMM", GET="DAAAAAA")."""
+    for letters in (default, *per_method.values()):
+        assert len(letters) == len(ROLES) and set(letters) <= set("ADNM"), letters
+    return {method: per_method.get(method, default) for method in METHODS}
+
+
+# Outside the admin. Reading the rows: anonymous is 401 on the API and sent to the login from
+# pages; the owner A gets through; B, the clinician without A, staff and superusers get 404 on
+# A's objects (the API and pages have no superuser door); the clinician with A in care reads
+# (and may end the care team, set care plans; an insight they may read but not change is 403).
+# Pages about "my own data" (no id in the path) serve every signed-in user their own.
+APP = {
+    # Probes, public pages, auth.
+    "health": every("AAAAAAA"),
+    "ready": every("AAAAAAA"),
+    # Prometheus: staff only, everyone else 404 (the endpoint does not exist for them).
+    "metrics": every("NNNAAAA"),
+    # A share link is public: the token is the secret, the page asks for the access code.
+    "share/<str:token>": every("MMMMMMM", GET="AAAAAAA", POST="AAAAAAA"),
+    "api/v1/share/<str:token>": every("MMMMMMM", GET="AAAAAAA"),
+    "favicon.ico": every("AAAAAAA"),
+    "": every("AAAAAAA"),
+    "accounts/signup/": every("AAAAAAA"),
+    "accounts/login/": every("AAAAAAA", PATCH="MAAAAAA", DELETE="MAAAAAA"),
+    "accounts/logout/": every("MMMMMMM", POST="AAAAAAA"),
+    "accounts/password-reset/": every("AAAAAAA", PATCH="MMMMMMM", DELETE="MMMMMMM"),
+    "accounts/password-reset/sent/": every("MMMMMMM", GET="AAAAAAA"),
+    "accounts/password-reset/<uidb64>/<token>/": every("AAAAAAA"),
+    "accounts/password-reset/complete/": every("MMMMMMM", GET="AAAAAAA"),
+    "api/v1/users/register": every("MMMMMMM", POST="AAAAAAA"),
+    "api/v1/auth/token/": every("MMMMMMM", POST="AAAAAAA"),
+    "api/v1/auth/token/refresh/": every("MMMMMMM", POST="AAAAAAA"),
+    "api/v1/auth/token/revoke/": every("MMMMMMM", POST="AAAAAAA"),
+    "api/v1/metric-types": every("MMMMMMM", GET="AAAAAAA"),
+    "api/schema/": every("MMMMMMM", GET="AAAAAAA"),
+    "api/docs/": every("MMMMMMM", GET="AAAAAAA"),
+    "api/redoc/": every("MMMMMMM", GET="AAAAAAA"),
+    # Pages about the signed-in user's own data.
+    "metrics/": every("DAAAAAA"),
+    "metrics/<slug:code>/": every("DAAAAAA"),
+    "metrics/<slug:code>/add/": every("DAAAAAA"),
+    "metrics/<slug:code>/<int:pk>/edit/": every("DANNNNN"),
+    "metrics/<slug:code>/<int:pk>/delete/": every("DANNNNN"),
+    "settings/devices/": every("DAAAAAA"),
+    "settings/sharing/": every("DAAAAAA"),
+    "settings/sharing/care-team/<int:pk>/end/": every("DMMMMMM", POST="DANNNNN"),
+    "settings/sharing/grants/<int:pk>/revoke/": every("DMMMMMM", POST="DANNNNN"),
+    "settings/data/": every("DAAAAAA"),
+    "nutrition/": every("DAAAAAA"),
+    "nutrition/<isodate:day>/": every("DAAAAAA"),
+    "nutrition/<isodate:day>/add/": every("DAAAAAA"),
+    "nutrition/<isodate:day>/add/food/<int:food_id>/": every("DAAAAAA"),
+    "nutrition/<isodate:day>/add/custom/": every("DAAAAAA"),
+    "nutrition/<isodate:day>/water/": every("DMMMMMM", POST="DAAAAAA"),
+    "nutrition/entries/<int:pk>/edit/": every("DANNNNN"),
+    "nutrition/entries/<int:pk>/delete/": every("DANNNNN"),
+    # A meal photo: read by whoever may read the entry, changed by its owner only.
+    "nutrition/entries/<int:pk>/photo/": every("DMMMMMM", GET="DANANNN", POST="DANNNNN"),
+    "nutrition/entries/<int:pk>/photo/thumbnail/": every("DMMMMMM", GET="DANANNN"),
+    "nutrition/entries/<int:pk>/photo/delete/": every("DMMMMMM", POST="DANNNNN"),
+    "goals/": every("DAAAAAA"),
+    "goals/new/": every("DAAAAAA"),
+    "goals/new/<slug:goal_type>/": every("DAAAAAA"),
+    "goals/<int:pk>/edit/": every("DANNNNN"),
+    "goals/<int:pk>/abandon/": every("DMMMMMM", POST="DANNNNN"),
+    "insights/": every("DAAAAAA"),
+    "insights/<int:pk>/acknowledge/": every("DMMMMMM", POST="DANNNNN"),
+    "insights/<int:pk>/read/": every("DMMMMMM", POST="DANNNNN"),
+    "quick-log/<slug:kind>/": every("DMMMMMM", POST="DAAAAAA"),
+    "dashboard/": every("DAAAAAA"),
+    "settings/": every("DAAAAAA"),
+    "settings/profile/": every("DAAAAAA"),
+    "settings/tokens/": every("DAAAAAA"),
+    "settings/tokens/<int:pk>/revoke/": every("DMMMMMM", POST="DANNNNN"),
+    "settings/access-log/": every("DAAAAAA"),
+    "settings/export/": every("DAAAAAA"),
+    "settings/delete/": every("DAAAAAA"),
+    # The API.
+    "api/v1/users/me": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/care-team/clinicians": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/care-team/patients": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/care-team/<int:pk>/end": every("DMMMMMM", POST="DANANNN"),
+    "api/v1/share-grants": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/share-grants/received": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/share-grants/<int:pk>/revoke": every("DMMMMMM", POST="DANNNNN"),
+    "api/v1/users/me/access-log": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/family/members": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/family/members/<int:pk>": every("DMMMMMM", GET="DANNNNN", DELETE="DANNNNN"),
+    "api/v1/family/access": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/family/access/<int:pk>": every("DMMMMMM", DELETE="DANNNNN"),
+    "api/v1/users/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
+    "api/v1/health-metrics": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/health-metrics/summary": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/health-metrics/aggregates": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/health-metrics/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/health-metrics/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
+    "api/v1/devices": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/devices/<int:pk>": every("DMMMMMM", GET="DANANNN", PATCH="DANNNNN"),
+    "api/v1/devices/<int:pk>/sync": every("DMMMMMM", POST="DANNNNN"),
+    "api/v1/nutrition-logs": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/nutrition-logs/daily": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/nutrition-logs/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/nutrition-logs/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
+    "api/v1/nutrition-logs/<int:pk>/photo": every(
+        "DMMMMMM", GET="DANANNN", POST="DANNNNN", DELETE="DANNNNN"
+    ),
+    "api/v1/nutrition-logs/<int:pk>/photo/image": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/foods": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/foods/<int:pk>": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/nutrition-targets": every("DAAAAAA", POST="DMMMMMM", DELETE="DMMMMMM"),
+    "api/v1/health-goals": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/health-goals/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/health-goals/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
+    "api/v1/programs": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/programs/<int:pk>": every("DANANNN", POST="DMMMMMM", PUT="DMMMMMM"),
+    "api/v1/programs/<int:pk>/adherence": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/programs/<int:pk>/history": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/health-insights": every("DMMMMMM", GET="DAAAAAA", POST="DDDAADD"),
+    "api/v1/health-insights/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/health-insights/<int:pk>": every("DMMMMMM", GET="DANANNN", PATCH="DANDNNN"),
+    "api/v1/recommendations/cache-stats": every("DMMMMMM", GET="DNNAAAA"),
+    "api/v1/recommendations/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
+    "api/v1/advice/water": every("DMMMMMM", POST="DAAAAAA"),
+    "api/v1/advice/gym": every("DMMMMMM", POST="DAAAAAA"),
+    "api/v1/advice/food": every("DMMMMMM", POST="DAAAAAA"),
+    "api/v1/imports": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
+    "api/v1/imports/templates/<str:kind>.csv": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/imports/<int:pk>": every("DMMMMMM", GET="DANNNNN"),
+    "api/v1/export": every("DMMMMMM", GET="DAAAAAA"),
+    "api/v1/export/report": every("DMMMMMM", GET="DAAAAAA"),
+}
+
+# The admin, per registered model (see tests/healthtrack/test_admin_every_model.py): health
+# data is scoped per patient (the clinician with A in care reads A's rows read-only, the one
+# without gets the admin's "not found"), audit trails and infrastructure are superusers' only,
+# the food catalogue is reference data clinicians may look up; patients and anonymous are sent
+# to the admin's login. Superusers may add / change / delete what the model's admin allows.
+ADMIN_HEALTH = {
+    "accounts.careteam": {"add", "change", "delete"},
+    "accounts.sharegrant": {"change", "delete"},
+    "accounts.user": {"add", "change", "delete"},
+    "metrics.device": {"change", "delete"},
+    "metrics.healthmetric": set(),
+    "metrics.hourlyrollup": set(),
+    "metrics.dailyrollup": set(),
+    "metrics.idempotencyrecord": set(),
+    "nutrition.nutritionlog": {"delete"},
+    "nutrition.nutritiontargets": {"change", "delete"},
+    "goals.healthgoal": {"delete"},
+    "goals.careprogram": {"delete"},
+    "goals.programadherence": set(),
+    "insights.healthinsight": {"add", "change", "delete"},
+    "insights.healthalert": {"add", "change", "delete"},
+    "portability.importjob": {"delete"},
+}
+ADMIN_SUPERUSER_ONLY = {
+    "accounts.accesslog": set(),
+    "auditlog.logentry": set(),
+    "token_blacklist.outstandingtoken": set(),
+    "token_blacklist.blacklistedtoken": {"add", "change", "delete"},
+    "auth.group": {"add", "change", "delete"},
+    "otp_totp.totpdevice": {"add", "change", "delete"},
+    "django_celery_beat.periodictask": {"add", "change", "delete"},
+    "django_celery_beat.clockedschedule": {"add", "change", "delete"},
+    "django_celery_beat.crontabschedule": {"add", "change", "delete"},
+    "django_celery_beat.solarschedule": {"add", "change", "delete"},
+    "django_celery_beat.intervalschedule": {"add", "change", "delete"},
+}
+ADMIN_CLINICIANS_LOOK_UP = {"nutrition.food": {"add", "change", "delete"}}
+
+
+def _admin(get: str, post: str | None = None) -> dict[str, str]:
+    return {"GET": get, "POST": post or get}
+
+
+def _admin_model(label: str) -> dict[str, dict[str, str]] | None:
+    su_may = (
+        ADMIN_HEALTH.get(label)
+        if label in ADMIN_HEALTH
+        else ADMIN_SUPERUSER_ONLY.get(label, ADMIN_CLINICIANS_LOOK_UP.get(label))
+    )
+    if su_may is None:
+        return None  # a model nobody decided about: its routes stay unmapped
+    if label in ADMIN_HEALTH:  # the clinician without A: "not found" (staff too, on history)
+        lists, objects, history = "DDDAADA", "DDDANDA", "DDDANNA"
+    elif label in ADMIN_CLINICIANS_LOOK_UP:
+        lists, objects, history = "DDDAADA", "DDDAADA", "DDDAADA"
+    else:
+        lists, objects, history = "DDDDDDA", "DDDDDDA", "DDDDDDA"
+
+    def su(action: str) -> str:
+        return "DDDDDDA" if action in su_may else "DDDDDDD"
+
+    app_label, model_name = label.split(".")
+    base = f"admin/{app_label}/{model_name}/"
+    return {
+        base: _admin(lists),
+        f"{base}add/": _admin(su("add")),
+        f"{base}<path:object_id>/history/": _admin(history),
+        f"{base}<path:object_id>/delete/": _admin(su("delete")),
+        f"{base}<path:object_id>/change/": _admin(objects, su("change")),
+        # Django's bare-id URL: a redirect to the change page, whoever asks (staff only).
+        f"{base}<path:object_id>/": _admin("DDDAAAA"),
+    }
+
+
+ADMIN_SITE = {
+    "admin/": _admin("DDDAAAA"),
+    "admin/login/": _admin("AAAAAAA"),
+    "admin/logout/": {"GET": "AAAMMMM", "POST": "AAAAAAA"},
+    "admin/password_change/": _admin("DDDAAAA"),
+    "admin/password_change/done/": _admin("DDDAAAA", "DDDMMMM"),
+    "admin/autocomplete/": _admin("DDDDDDD", "DDDMMMM"),
+    "admin/jsi18n/": _admin("DDDAAAA", "DDDMMMM"),
+    "admin/2fa/enrol/": _admin("DDDAAAA"),
+    # The patient page: superusers and A's clinicians; the others "not found".
+    "admin/patients/<int:user_id>/": _admin("DDDANNA"),
+    # "View on site" for A's user: users have no public page.
+    "admin/r/<path:content_type_id>/<path:object_id>/": _admin("DDDNNNN"),
+    "admin/accounts/user/<id>/password/": _admin("DDDDDDA"),
+    "admin/otp_totp/totpdevice/<int:pk>/config/": _admin("DDDDDDD"),
+    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": _admin("DDDDDDD"),
+    # An app's index (metrics): staff with no model of it get 404.
+    "admin/^(?P<app_label>auth|token_blacklist|otp_totp|django_celery_beat|accounts|auditlog"
+    "|metrics|nutrition|goals|insights|portability)/$": _admin("DDDAANA"),
+    "admin/(?P<url>.*)$": _admin("DDDNNNN"),
+}
+
+
+def expected() -> dict[str, dict[str, str]]:
+    """{route: {method: letters}} for every route the table knows."""
+    table = {**APP, **ADMIN_SITE}
+    for model in admin.site._registry:
+        rows = _admin_model(model._meta.label_lower)
+        if rows:
+            table.update(rows)
+    return table

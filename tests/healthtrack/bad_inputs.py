@@ -1,0 +1,287 @@
+"""The bad-input catalogue: bad values, and the write endpoints and forms they are sent to.
+
+Each endpoint has a valid body (the control: accepted as is) and the type of each field the
+catalogue attacks; every bad value of that type replaces the field in the valid body. Whole-body
+attacks (malformed JSON, wrong content type, unknown field, invalid UTF-8, oversize body,
+duplicate ids) apply to every endpoint. Each must be refused with a 4xx whose message names the
+field or the problem, and leave the database as it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+RECENT = (NOW - timedelta(hours=1)).isoformat()
+TODAY = NOW.date().isoformat()
+
+# (label, value): JSON values sent in place of a field of that type.
+NUMBER = [
+    ("string", "abc"),
+    ("list", [1]),
+    ("object", {"v": 1}),
+    ("boolean", True),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("-Infinity", "-Infinity"),
+    ("huge", 1e308),
+    ("huge integer", 10**30),
+    ("negative", -5),
+    ("empty string", ""),
+]
+REQUIRED_NUMBER = [*NUMBER, ("null", None)]  # null means "not set" for optional amounts
+TIMESTAMP = [
+    ("naive", NOW.replace(tzinfo=None).isoformat()),
+    ("far future", "9999-12-31T23:59:59+00:00"),
+    ("not a date", "yesterday"),
+    ("number", 1700000000),
+    ("empty string", ""),
+    ("impossible date", "2026-02-30T10:00:00+00:00"),
+]
+STRING = [
+    ("oversized", "x" * 20_000),  # past every text field's limit, under the body limit
+    ("list", ["a"]),
+    ("object", {"a": 1}),
+]
+REQUIRED_STRING = [*STRING, ("empty string", ""), ("blank", "   ")]
+CHOICE = [("unknown choice", "no-such-thing"), ("empty string", ""), ("number", 7), ("null", None)]
+
+# Raw bodies with the content type they are sent as: (label, body bytes, content type,
+# words the message must contain, one of).
+RAW = [
+    ("malformed JSON", b'{"value": 1,', "application/json", ("json", "parse")),
+    ("JSON that is a list", b"[1, 2]", "application/json", ("dictionary", "object", "list")),
+    ("invalid UTF-8", b'{"x": "\xff\xfe"}', "application/json", ("utf-8", "json", "parse")),
+    ("wrong content type", b"value=1", "text/plain", ("media type", "content type")),
+    ("form to a JSON API", b"value=1", "application/x-www-form-urlencoded", ("media type",)),
+]
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    path: str  # may hold {metric}, {device}: filled with the patient's objects
+    body: dict
+    fields: dict[str, list] = field(default_factory=dict)
+
+
+API = [
+    Endpoint(
+        "metric create",
+        "POST",
+        "/api/v1/health-metrics",
+        {"metric_type": "steps", "value": 1200, "recorded_at": RECENT},
+        {
+            "value": REQUIRED_NUMBER,
+            "recorded_at": TIMESTAMP,
+            "metric_type": CHOICE,
+            "notes": STRING,
+        },
+    ),
+    Endpoint(
+        "metric update",
+        "PATCH",
+        "/api/v1/health-metrics/{metric}",
+        {"value": 1500},
+        {"value": REQUIRED_NUMBER, "recorded_at": TIMESTAMP},
+    ),
+    Endpoint(
+        "device create",
+        "POST",
+        "/api/v1/devices",
+        {"device_type": "apple_watch", "name": "Band", "identifier": "band-1"},
+        {"name": REQUIRED_STRING, "device_type": CHOICE, "priority": NUMBER},
+    ),
+    Endpoint(
+        "nutrition log",
+        "POST",
+        "/api/v1/nutrition-logs",
+        {"meal_type": "lunch", "description": "Soup", "calories": 300, "logged_at": RECENT},
+        {
+            "calories": NUMBER,
+            "water_ml": NUMBER,
+            "logged_at": TIMESTAMP,
+            "meal_type": CHOICE,
+            "description": STRING,
+        },
+    ),
+    Endpoint(
+        "nutrition targets",
+        "PUT",
+        "/api/v1/nutrition-targets",
+        {"calories": 2000},
+        {"calories": NUMBER, "water_ml": NUMBER},
+    ),
+    Endpoint(
+        "goal create",
+        "POST",
+        "/api/v1/health-goals",
+        {"goal_type": "steps", "target_value": 9000},
+        {"target_value": REQUIRED_NUMBER, "goal_type": CHOICE, "title": STRING},
+    ),
+    Endpoint(
+        "water advice",
+        "POST",
+        "/api/v1/advice/water",
+        {"amount_liters": 0.3},
+        {"amount_liters": REQUIRED_NUMBER, "time": TIMESTAMP},
+    ),
+    Endpoint(
+        "profile update",
+        "PATCH",
+        "/api/v1/users/{user}",
+        {"first_name": "Pat", "date_of_birth": "1980-05-01"},
+        {
+            "date_of_birth": [
+                ("far future", "9999-12-31"),
+                ("before 1900", "1066-10-14"),
+                ("impossible date", "2026-02-30"),
+                ("not a date", "soon"),
+            ],
+            "height_cm": NUMBER,
+            "first_name": STRING,
+        },
+    ),
+    Endpoint(
+        "device update",
+        "PATCH",
+        "/api/v1/devices/{device}",
+        {"name": "Renamed"},
+        {"name": REQUIRED_STRING, "priority": NUMBER},
+    ),
+    Endpoint(
+        "nutrition log update",
+        "PATCH",
+        "/api/v1/nutrition-logs/{log}",
+        {"calories": 350},
+        {"calories": NUMBER, "logged_at": TIMESTAMP, "meal_type": CHOICE},
+    ),
+    Endpoint(
+        "goal update",
+        "PATCH",
+        "/api/v1/health-goals/{goal}",
+        {"target_value": 9500},
+        {"target_value": REQUIRED_NUMBER, "period_days": NUMBER, "title": STRING},
+    ),
+    Endpoint(
+        "gym advice",
+        "POST",
+        "/api/v1/advice/gym",
+        {"activity": "running", "duration_minutes": 30},
+        {"duration_minutes": REQUIRED_NUMBER, "activity": REQUIRED_STRING},
+    ),
+    Endpoint(
+        "family member",
+        "POST",
+        "/api/v1/family/members",
+        {"first_name": "Kid", "relation": "child"},
+        {
+            "first_name": REQUIRED_STRING,
+            "relation": CHOICE,
+            "date_of_birth": [("far future", "9999-12-31"), ("not a date", "soon")],
+            "height_cm": NUMBER,
+        },
+    ),
+    Endpoint(
+        "share grant",
+        "POST",
+        "/api/v1/share-grants",
+        {"metric_types": ["steps"], "date_from": TODAY, "date_to": TODAY},
+        {
+            "metric_types": [("empty list", []), ("not a list", "steps"), ("numbers", [1, 2])],
+            "date_from": [("not a date", "soon"), ("impossible date", "2026-02-30")],
+            "label": STRING,
+        },
+    ),
+]
+
+
+# --- Forms (HTML pages): every value is text ---------------------------------------------------
+
+NUMBER_TEXT = [
+    ("not a number", "abc"),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("-Infinity", "-Infinity"),
+    ("huge", "1e308"),
+    ("huge integer", "9" * 400),
+    ("negative", "-5"),
+    ("empty", ""),
+]
+OPTIONAL_NUMBER_TEXT = [c for c in NUMBER_TEXT if c[0] != "empty"]
+DATETIME_TEXT = [
+    ("far future", "9999-12-31T23:59"),
+    ("not a date", "yesterday"),
+    ("impossible date", "2026-02-30T10:00"),
+    ("empty", ""),
+]
+OVERSIZED = ("oversized", "x" * 20_000)
+TEXT = [OVERSIZED]
+CHOICE_TEXT = [("unknown choice", "no-such-thing")]
+
+
+@dataclass
+class Form:
+    name: str
+    path: str
+    data: dict
+    fields: dict[str, list] = field(default_factory=dict)
+
+
+NOW_INPUT = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+FORMS = [
+    Form(
+        "metric add",
+        "/metrics/steps/add/",
+        {"value": "1200", "unit": "count", "recorded_at": NOW_INPUT, "notes": ""},
+        {
+            "value": NUMBER_TEXT,
+            "recorded_at": DATETIME_TEXT,
+            "unit": CHOICE_TEXT,
+            "notes": TEXT,
+        },
+    ),
+    Form(
+        "nutrition custom entry",
+        f"/nutrition/{TODAY}/add/custom/",
+        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "12:00"},
+        {
+            "calories": OPTIONAL_NUMBER_TEXT,
+            "water_ml": OPTIONAL_NUMBER_TEXT,
+            "meal_type": CHOICE_TEXT,
+            "time": [("not a time", "noon-ish"), ("impossible time", "25:61")],
+            "description": TEXT,
+        },
+    ),
+    Form(
+        "goal create",
+        "/goals/new/steps/",
+        {"target_value": "9000", "priority": "medium"},
+        {
+            "target_value": NUMBER_TEXT,
+            "period_days": OPTIONAL_NUMBER_TEXT,
+            "priority": CHOICE_TEXT,
+            "title": TEXT,
+            "description": TEXT,
+        },
+    ),
+    Form(
+        "profile",
+        "/settings/profile/",
+        {"first_name": "Pat", "last_name": "Doe", "sex": "unspecified", "height_cm": "170"},
+        {
+            "height_cm": OPTIONAL_NUMBER_TEXT,
+            "date_of_birth": [("far future", "9999-12-31"), ("impossible date", "2026-02-30")],
+            "sex": CHOICE_TEXT,
+            "first_name": TEXT,
+        },
+    ),
+    Form(
+        "api token",
+        "/settings/tokens/",
+        {"name": "My app"},
+        {"name": [("empty", ""), *TEXT]},
+    ),
+]
