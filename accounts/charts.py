@@ -237,6 +237,136 @@ def band_chart(
     return _chart("band", title, unit, lows, scale, marks, guides, summary, table=table)
 
 
+# --- scores: a ring for one day, a strip of days -------------------------------------------
+
+RING_SIZE, RING_RADIUS, RING_STROKE = 120, 48, 12
+STRIP_W, STRIP_H = WIDTH, 36
+
+
+def score_level(score: Number | None) -> str:
+    """The colour class of a 0-100 score: "good" (80+), "fair" (50-79), "low" (under 50), or
+    "none" without a score (no data is not 0). The words in tooltips and tables say it too."""
+    if score is None:
+        return "none"
+    if score >= 80:
+        return "good"
+    if score >= 50:
+        return "fair"
+    return "low"
+
+
+def ring_chart(
+    score: Number | None,
+    *,
+    title: str,
+    rows: Sequence[tuple[str, str]] = (),
+    empty_text: str = "No data yet today.",
+) -> Chart:
+    """One 0-100 score as a ring filled to the score, the number in the middle. `rows` are
+    the (label, text) lines behind it (e.g. each target and its score), listed in the table.
+    Without a score (no data) the figure says `empty_text`: never a ring at 0."""
+    value = _num(score)
+    if value is None:
+        return _empty("ring", title, empty_text)
+    value = max(0.0, min(100.0, value))
+    circumference = 2 * math.pi * RING_RADIUS
+    filled = circumference * value / 100
+    centre = RING_SIZE / 2
+    level = score_level(value)
+    summary = f"{value:.0f} out of 100."
+    chart_id = _chart_id("ring", title, [(title, value)])
+    svg = format_html(
+        '<svg class="chart-svg chart-ring" viewBox="0 0 {s} {s}" role="img" '
+        'aria-labelledby="{i}-t {i}-d" focusable="false"><title id="{i}-t">{t}</title>'
+        '<desc id="{i}-d">{d}</desc>'
+        '<circle class="chart-ring-track" cx="{c}" cy="{c}" r="{r}" stroke-width="{w}"/>'
+        '<circle class="chart-ring-value chart-score-{lv}" cx="{c}" cy="{c}" r="{r}" '
+        'stroke-width="{w}" stroke-dasharray="{f} {rest}" transform="rotate(-90 {c} {c})"/>'
+        '<text class="chart-ring-text" x="{c}" y="{c}" text-anchor="middle" '
+        'dominant-baseline="central">{v}</text></svg>',
+        s=RING_SIZE,
+        i=chart_id,
+        t=title,
+        d=summary,
+        c=_n(centre),
+        r=RING_RADIUS,
+        w=RING_STROKE,
+        lv=level,
+        f=_n(filled),
+        rest=_n(circumference - filled),
+        v=f"{value:.0f}",
+    )
+    table = _table(title, ["Part", "Figure"], [("Score", f"{value:.0f}"), *rows])
+    return Chart(kind="ring", title=title, summary=summary, svg=svg, table=table)
+
+
+def strip_chart(
+    points: Sequence[tuple[Label, Number | None]],
+    *,
+    title: str,
+    upcoming_from: date | None = None,
+    empty_text: str = "No days to show yet.",
+) -> Chart:
+    """One cell per day coloured by its 0-100 score (`score_level`); a day without a score is
+    a "no data" cell, distinct from a score of 0; days from `upcoming_from` on are "upcoming"
+    (not yet lived). Each cell has a tooltip; the table lists every day."""
+    if not points:
+        return _empty("strip", title, empty_text)
+    n = len(points)
+    step = STRIP_W / n
+    cells, rows = [], []
+    scored = []
+    past = 0
+    for i, (label, raw) in enumerate(points):
+        value = _num(raw)
+        upcoming = upcoming_from is not None and isinstance(label, date) and label >= upcoming_from
+        past += not upcoming
+        if upcoming:
+            level, text = "upcoming", "upcoming"
+        elif value is None:
+            level, text = "none", "no data"
+        else:
+            level, text = score_level(value), f"{value:.0f}"
+            scored.append(value)
+        cells.append(
+            _html(
+                '<rect class="chart-cell chart-score-{}" x="{}" y="0" width="{}" height="{}">'
+                "<title>{}: {}</title></rect>",
+                level,
+                _n(i * step + 0.5),
+                _n(max(step - 1, 0.5)),
+                STRIP_H,
+                _label(label),
+                text,
+            )
+        )
+        rows.append((_label(label), text))
+    if scored:
+        summary = (
+            f"{len(scored)} of {past} days so far have a score; "
+            f"average {sum(scored) / len(scored):.0f} out of 100."
+        )
+    else:
+        summary = f"None of the {past} days so far has data yet."
+    chart_id = _chart_id("strip", title, points)
+    svg = format_html(
+        '<svg class="chart-svg chart-strip" viewBox="0 0 {} {}" role="img" '
+        'aria-labelledby="{}-t {}-d" focusable="false" preserveAspectRatio="none">'
+        '<title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}</svg>',
+        STRIP_W,
+        STRIP_H,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        summary,
+        mark_safe("".join(cells)),  # noqa: S308 - every cell went through _html
+    )
+    table = _table(title, ["Date", "Score"], rows)
+    return Chart(kind="strip", title=title, summary=summary, svg=svg, table=table)
+
+
 # --- internals ------------------------------------------------------------------------------
 
 

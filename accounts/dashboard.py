@@ -100,6 +100,19 @@ class QuickAction:
 
 
 @dataclass
+class ProgramPanel:
+    """A care program's card: today's score as a ring (`ring`, a Chart), the per-target lines
+    behind it (`breakdown`: label, figure, score text), and one cell per day (`strip`)."""
+
+    title: str
+    detail: str = ""
+    ring: Chart | None = None
+    breakdown: list[tuple[str, str, str]] = field(default_factory=list)
+    strip: Chart | None = None
+    href: str = ""
+
+
+@dataclass
 class Panels:
     cards: dict[str, Card] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
@@ -107,6 +120,7 @@ class Panels:
     recommendations: list[Item] = field(default_factory=list)
     alerts: list[Item] = field(default_factory=list)
     quick_actions: list[QuickAction] = field(default_factory=list)
+    programs: list[ProgramPanel] = field(default_factory=list)
 
     def quick_action_groups(self) -> list[tuple[str, list[QuickAction]]]:
         groups: dict[str, list[QuickAction]] = {}

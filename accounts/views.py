@@ -35,6 +35,7 @@ from accounts.forms import (
     ProfileForm,
     SignupForm,
 )
+from accounts.members import page_owner
 from accounts.models import AccessLog, ApiToken, User
 from accounts.once import pop_secret, stash_secret
 
@@ -163,10 +164,10 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = parse_period(request.GET.get("days"))
-    # Your own dashboard: the access rule says yes without a query (the user is loaded).
-    if not access.can_read(request.user, request.user.pk):
+    # Yours, or `?member=<id>`'s when you may read their data (accounts.members); else 404.
+    owner = page_owner(request)
+    if not access.can_read(request.user, owner.pk):
         raise Http404
-    owner = request.user
     panels = dashboard_panels(user=owner, days=days)
     return render(
         request,

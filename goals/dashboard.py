@@ -1,14 +1,21 @@
 """The goals app's part of the dashboard (see accounts.dashboard): a progress bar per active
-goal with its on-track state in words, and the steps card measured against an active steps
-goal. One query, none when `goals.selectors.goals_for_dashboard` is cached."""
+goal with its on-track state in words, the steps card measured against an active steps
+goal (one query, none when `goals.selectors.goals_for_dashboard` is cached), and the card of
+the person's active care program: today's adherence as a ring with its per-target breakdown
+and a strip of up to 90 days, one cell per day (two queries)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.urls import reverse
 
-from accounts.dashboard import Item, Panels
+from accounts.charts import ring_chart, strip_chart
+from accounts.dashboard import Item, Panels, ProgramPanel
 from goals.forms import format_amount
 from goals.measures import get_measure
+from goals.models import CareProgram, ProgramAdherence
+from goals.programs import utc_today
 from goals.selectors import goals_for_dashboard
 
 
@@ -40,6 +47,7 @@ def contribute(panels: Panels, *, user, days: int) -> None:
             )
         )
     _steps_against_goal(panels, goals)
+    _program_card(panels, user)
 
 
 def _steps_against_goal(panels: Panels, goals: list[dict]) -> None:
@@ -52,3 +60,110 @@ def _steps_against_goal(panels: Panels, goals: list[dict]) -> None:
     card.progress_percent = min(100, round(100 * steps / target))
     if steps >= target:
         card.status, card.status_text = "ok", "Goal reached today"
+
+
+STRIP_DAYS = 90
+#: How each target of a program's breakdown reads: key -> (label, unit, scale).
+TARGET_WORDS = {
+    "calories": ("Calories", "kcal", 1),
+    "protein_g": ("Protein", "g", 1),
+    "steps": ("Steps", "steps", 1),
+    "exercise_minutes": ("Exercise", "min", 1),
+    "minutes": ("Sleep", "h", 60),
+    "strength_sessions": ("Strength sessions", "this week", 1),
+}
+
+
+def _amount(value: float, unit: str, scale: int) -> str:
+    value = value / scale
+    text = f"{value:,.1f}" if scale != 1 else f"{value:,.0f}"
+    return f"{text} {unit}"
+
+
+def _target_text(key: str, entry: dict) -> str:
+    label, unit, scale = TARGET_WORDS.get(key, (key, "", 1))
+    if key == "strength_sessions":
+        return f"{entry.get('sessions_per_week', 0):g} a week"
+    lo, hi = entry.get("min"), entry.get("max")
+    if lo is not None and hi is not None:
+        return f"{_amount(lo, '', scale).strip()}–{_amount(hi, unit, scale)}"
+    if lo is not None:
+        return f"at least {_amount(lo, unit, scale)}"
+    return f"at most {_amount(hi, unit, scale)}"
+
+
+def program_breakdown(breakdown: dict | None) -> list[tuple[str, str, str]]:
+    """(target, "figure (target …)", "score" or "no data") per target of a day's breakdown."""
+    rows = []
+    for key, entry in (breakdown or {}).items():
+        label, unit, scale = TARGET_WORDS.get(key, (key, "", 1))
+        value = entry.get("value")
+        figure = "no data" if value is None else _amount(value, unit, scale)
+        score = "no data" if entry.get("score") is None else f"{entry['score']:.0f}"
+        rows.append((label, f"{figure} (target {_target_text(key, entry)})", score))
+    return rows
+
+
+def _no_data_breakdown(config: dict) -> dict:
+    """The program's targets, each without data (a day not scored yet)."""
+    out: dict[str, dict] = {}
+    for dimension, body in config.items():
+        if dimension == "strength":
+            out["strength_sessions"] = {**body, "value": None, "score": None}
+        else:
+            out.update(
+                {key: {**bounds, "value": None, "score": None} for key, bounds in body.items()}
+            )
+    return out
+
+
+def _program_card(panels: Panels, user) -> None:
+    today = utc_today()
+    program = (
+        CareProgram.objects.for_user(user)
+        .active()
+        .filter(start_date__lte=today)
+        .select_related("created_by")
+        .order_by("-start_date", "-id")
+        .first()
+    )
+    if program is None:
+        return
+    first = program.start_date
+    last = min(program.end_date, first + timedelta(days=STRIP_DAYS - 1))
+    if today > last:  # a program longer than the strip: its latest 90 days
+        last = min(program.end_date, today)
+        first = max(program.start_date, last - timedelta(days=STRIP_DAYS - 1))
+    rows = {
+        row.day: row
+        for row in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
+    }
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    strip = strip_chart(
+        [(day, rows[day].score if day in rows else None) for day in days],
+        title=f"Adherence, {first:%-d %b} to {last:%-d %b}",
+        upcoming_from=today + timedelta(days=1),
+    )
+    today_row = rows.get(today)
+    breakdown = program_breakdown(
+        today_row.breakdown if today_row else _no_data_breakdown(program.config)
+    )
+    ring = ring_chart(
+        today_row.score if today_row else None,
+        title="Today's adherence",
+        rows=[(label, f"{figure}: {score}") for label, figure, score in breakdown],
+        empty_text="No data yet today: the score appears with the first reading or meal.",
+    )
+    total = (program.end_date - program.start_date).days + 1
+    day_number = (min(today, program.end_date) - program.start_date).days + 1
+    by = program.created_by
+    detail = f"Day {day_number} of {total}"
+    if program.phase:
+        detail += f" · {program.phase}"
+    if by is not None and by.pk != user.pk:
+        detail += f" · set by {by.get_full_name() or by.get_username()}"
+    panels.programs.append(
+        ProgramPanel(
+            title=program.title, detail=detail, ring=ring, breakdown=breakdown, strip=strip
+        )
+    )

@@ -389,6 +389,25 @@ def program_delete(*, program: CareProgram) -> None:
     program.delete()
 
 
+@transaction.atomic
+def programs_complete_ended(*, today: date | None = None) -> list[int]:
+    """Mark `completed` every active program whose end date has passed (the last day's
+    scores are final: it is recomputed once more first). Returns the ids completed; running
+    it again completes nothing more. Each change is audited (django-auditlog, no actor)."""
+    today = today or utc_today()
+    ended = list(
+        CareProgram.objects.active()
+        .filter(end_date__lt=today)
+        .select_for_update(skip_locked=True)
+        .order_by("pk")
+    )
+    for program in ended:
+        program_adherence_recompute(program_id=program.pk, days=[program.end_date])
+        program.status = CareProgram.Status.COMPLETED
+        program.save(update_fields=["status", "updated_at"])
+    return [program.pk for program in ended]
+
+
 # --- reads -------------------------------------------------------------------------------------
 
 

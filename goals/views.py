@@ -11,10 +11,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from accounts import access
+from accounts.members import member_redirect, page_owner
 from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
 from goals.measures import GOAL_TYPES
@@ -22,7 +23,10 @@ from goals.models import HealthGoal
 
 
 def _own_goals(request: HttpRequest):
-    return access.writable(HealthGoal.objects.all(), request.user)
+    """The goals of the person the page is for (the signed-in user or `?member=`) that the
+    signed-in user may change (accounts.access); anyone else's are 404."""
+    owner = page_owner(request, write=True)
+    return access.writable(HealthGoal.objects.all(), request.user).filter(user=owner)
 
 
 def goal_view(goal: HealthGoal) -> dict:
@@ -53,7 +57,7 @@ def goal_view(goal: HealthGoal) -> dict:
 
 @login_required
 def goals_index(request: HttpRequest) -> HttpResponse:
-    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    user = page_owner(request)
     goals = list(HealthGoal.objects.for_user(user).by_priority())
     active = [goal_view(g) for g in goals if g.status == HealthGoal.Status.ACTIVE]
     done = [goal_view(g) for g in goals if g.status != HealthGoal.Status.ACTIVE]
@@ -62,6 +66,7 @@ def goals_index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def goal_new(request: HttpRequest) -> HttpResponse:
+    page_owner(request, write=True)
     types = [
         {"value": value, "label": label, "help": GOAL_TYPE_HELP.get(value, "")}
         for value, label in HealthGoal.GoalType.choices
@@ -71,19 +76,20 @@ def goal_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def goal_create(request: HttpRequest, goal_type: str) -> HttpResponse:
-    if goal_type not in GOAL_TYPES or not access.can_write(request.user, request.user.pk):
+    if goal_type not in GOAL_TYPES:
+        raise Http404
+    owner = page_owner(request, write=True)
+    if not access.can_write(request.user, owner.pk):
         raise Http404
     form = GoalForm(request.POST or None, goal_type=goal_type)
     if request.method == "POST" and form.is_valid():
         try:
-            goal = services.goal_create(
-                user=request.user, goal_type=goal_type, **form.service_fields()
-            )
+            goal = services.goal_create(user=owner, goal_type=goal_type, **form.service_fields())
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
             messages.success(request, f"Goal “{goal.title}” set. Its progress is below.")
-            return redirect("goals")
+            return member_redirect(request, "goals")
     return render(
         request,
         "goals/form.html",
@@ -103,7 +109,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_service_errors(exc)
             else:
                 messages.success(request, f"Goal “{goal.title}” saved.")
-                return redirect("goals")
+                return member_redirect(request, "goals")
     else:
         form = GoalForm.for_goal(goal)
     return render(
@@ -119,4 +125,4 @@ def goal_abandon(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_object_or_404(_own_goals(request), pk=pk)
     goal = services.goal_abandon(goal=goal)
     messages.success(request, f"Goal “{goal.title}” abandoned. It stays in your history.")
-    return redirect("goals")
+    return member_redirect(request, "goals")

@@ -139,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.member",
             ],
         },
     },
@@ -387,6 +388,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "goals-recompute-all-goal-progress": {
         "task": "goals.recompute_all_goal_progress",
         "schedule": crontab(hour=0, minute=10),
+    },
+    # Care programs whose end date has passed become completed (goals.program_tasks).
+    "goals-complete-ended-programs": {
+        "task": "goals.complete_ended_programs",
+        "schedule": crontab(hour=0, minute=20),
     },
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
     "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},

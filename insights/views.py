@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import access
+from accounts.members import member_query, member_redirect, page_owner
 from insights import services
 from insights.forms import QuickFoodForm, QuickGymForm, QuickWaterForm
 from insights.models import HealthInsight
@@ -37,8 +38,10 @@ KINDS = (
 
 
 def _own_insights(request: HttpRequest):
-    """The insights the signed-in user may mark: their own (accounts.access)."""
-    return access.writable(HealthInsight.objects.all(), request.user)
+    """The insights of the person the page is for (the signed-in user or `?member=`) that the
+    signed-in user may mark (accounts.access: a family manager may, a read-only role not)."""
+    owner = page_owner(request, write=True)
+    return access.writable(HealthInsight.objects.all(), request.user).filter(user=owner)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -47,12 +50,12 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return redirect(target)
-    return redirect(default)
+    return member_redirect(request, default)
 
 
 @login_required
 def insights_index(request: HttpRequest) -> HttpResponse:
-    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    user = page_owner(request)
     kind = request.GET.get("kind", "")
     if kind not in dict(KINDS):
         kind = ""
@@ -67,7 +70,7 @@ def insights_index(request: HttpRequest) -> HttpResponse:
             "page": page,
             "kind": kind,
             "kinds": KINDS,
-            "page_query": f"kind={kind}" if kind else "",
+            "page_query": member_query(request, f"kind={kind}" if kind else ""),
         },
     )
 
@@ -127,17 +130,20 @@ def quick_log(request: HttpRequest, kind: str) -> HttpResponse:
     """Log water, a workout or a snack in one step from the dashboard (insights.services'
     quick logs), then show what was logged and the advice line about it there."""
     form_class = QUICK_FORMS.get(kind)
-    if form_class is None or not access.can_write(request.user, request.user.pk):
+    if form_class is None:
+        raise Http404
+    owner = page_owner(request, write=True)
+    if not access.can_write(request.user, owner.pk):
         raise Http404
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, form.error_text())
-        return redirect("dashboard")
+        return member_redirect(request, "dashboard")
     try:
-        done, result = _quick(kind, request.user, form.cleaned_data)
+        done, result = _quick(kind, owner, form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return redirect("dashboard")
+        return member_redirect(request, "dashboard")
     messages.success(request, done)
     messages.info(request, result.message, extra_tags="advice")
-    return redirect("dashboard")
+    return member_redirect(request, "dashboard")

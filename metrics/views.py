@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from accounts import access, care, sharing
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import PERIODS, parse_period
+from accounts.members import member_query, member_redirect, page_owner, with_member
 from accounts.models import CareTeam, ShareGrant
 from accounts.once import pop_secret, stash_secret
 from metrics import services
@@ -55,9 +56,10 @@ CATEGORIES = (
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _own_metrics(request: HttpRequest):
-    """The readings the signed-in user may change: their own (accounts.access)."""
-    return access.writable(HealthMetric.objects.all(), request.user)
+def _own_metrics(request: HttpRequest, owner):
+    """The readings of `owner` (the signed-in user, or the `?member=` they act for) that the
+    signed-in user may change (accounts.access); anyone else's are 404."""
+    return access.writable(HealthMetric.objects.all(), request.user).filter(user=owner)
 
 
 def _type_or_404(code: str) -> MetricType | None:
@@ -203,7 +205,7 @@ def _source_label(device_id: int | None, source_app: str, devices: dict[int, str
 
 @login_required
 def metrics_index(request: HttpRequest) -> HttpResponse:
-    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    user = page_owner(request)
     latest = {
         row["metric_type"]: row
         for row in DailyRollup.objects.filter(user_id=user.pk)
@@ -259,7 +261,7 @@ def metric_type_page(request: HttpRequest, code: str) -> HttpResponse:
     if code in (BP_SYSTOLIC, BP_DIASTOLIC):
         return redirect("metrics-type", BLOOD_PRESSURE)
     mtype = _type_or_404(code)
-    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    user = page_owner(request)
     days = parse_period(request.GET.get("days"))
     devices = _sources(user)
     if mtype is None:
@@ -324,8 +326,8 @@ def metric_type_page(request: HttpRequest, code: str) -> HttpResponse:
         "rows": rows,
         "days": days,
         "periods": PERIODS,
-        "page_query": f"days={days}",
-        "add_url": reverse("metrics-add", args=[code]),
+        "page_query": member_query(request, f"days={days}"),
+        "add_url": with_member(request, reverse("metrics-add", args=[code])),
     }
     return render(request, "metrics/type.html", context)
 
@@ -333,10 +335,12 @@ def metric_type_page(request: HttpRequest, code: str) -> HttpResponse:
 # --- add, edit, delete ----------------------------------------------------------------------
 
 
-def _bp_pair(request: HttpRequest, pk: int) -> tuple[HealthMetric | None, HealthMetric | None]:
-    """The user's systolic and diastolic measurements of the reading that `pk` is part of
+def _bp_pair(
+    request: HttpRequest, owner, pk: int
+) -> tuple[HealthMetric | None, HealthMetric | None]:
+    """`owner`'s systolic and diastolic measurements of the reading that `pk` is part of
     (the same instant and source); 404 when `pk` is not one of their blood-pressure rows."""
-    own = _own_metrics(request)
+    own = _own_metrics(request, owner)
     metric = get_object_or_404(own.of_type(BP_SYSTOLIC, BP_DIASTOLIC), pk=pk)
     partner_code = BP_DIASTOLIC if metric.metric_type == BP_SYSTOLIC else BP_SYSTOLIC
     partner = (
@@ -357,18 +361,19 @@ def _bp_pair(request: HttpRequest, pk: int) -> tuple[HealthMetric | None, Health
 @login_required
 def metric_add(request: HttpRequest, code: str) -> HttpResponse:
     mtype = _type_or_404(code)
-    if not access.can_write(request.user, request.user.pk):
+    owner = page_owner(request, write=True)
+    if not access.can_write(request.user, owner.pk):
         raise Http404
     if mtype is None:
         form = BloodPressureForm(request.POST or None)
-        if request.method == "POST" and form.is_valid() and form.save(user=request.user):
+        if request.method == "POST" and form.is_valid() and form.save(user=owner):
             messages.success(request, "Blood pressure reading added.")
-            return redirect("metrics-type", code)
+            return member_redirect(request, "metrics-type", code)
     else:
         form = ReadingForm(request.POST or None, metric_type=mtype)
-        if request.method == "POST" and form.is_valid() and form.save(user=request.user):
+        if request.method == "POST" and form.is_valid() and form.save(user=owner):
             messages.success(request, f"{mtype.name} reading added.")
-            return redirect("metrics-type", code)
+            return member_redirect(request, "metrics-type", code)
     return render(
         request,
         "metrics/form.html",
@@ -379,24 +384,23 @@ def metric_add(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def metric_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     mtype = _type_or_404(code)
+    owner = page_owner(request, write=True)
     if mtype is None:
-        systolic, diastolic = _bp_pair(request, pk)
+        systolic, diastolic = _bp_pair(request, owner, pk)
         if request.method == "POST":
             form = BloodPressureForm(request.POST)
-            if form.is_valid() and form.save(
-                user=request.user, systolic=systolic, diastolic=diastolic
-            ):
+            if form.is_valid() and form.save(user=owner, systolic=systolic, diastolic=diastolic):
                 messages.success(request, "Blood pressure reading changed.")
-                return redirect("metrics-type", code)
+                return member_redirect(request, "metrics-type", code)
         else:
             form = BloodPressureForm.for_pair(systolic, diastolic)
     else:
-        metric = get_object_or_404(_own_metrics(request).of_type(code), pk=pk)
+        metric = get_object_or_404(_own_metrics(request, owner).of_type(code), pk=pk)
         if request.method == "POST":
             form = ReadingForm(request.POST, metric_type=mtype)
-            if form.is_valid() and form.save(user=request.user, metric=metric):
+            if form.is_valid() and form.save(user=owner, metric=metric):
                 messages.success(request, f"{mtype.name} reading changed.")
-                return redirect("metrics-type", code)
+                return member_redirect(request, "metrics-type", code)
         else:
             form = ReadingForm.for_metric(metric)
     return render(
@@ -416,16 +420,17 @@ def metric_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 @login_required
 def metric_delete(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     mtype = _type_or_404(code)
+    owner = page_owner(request, write=True)
     if mtype is None:
-        metrics = [m for m in _bp_pair(request, pk) if m is not None]
+        metrics = [m for m in _bp_pair(request, owner, pk) if m is not None]
     else:
-        metrics = [get_object_or_404(_own_metrics(request).of_type(code), pk=pk)]
+        metrics = [get_object_or_404(_own_metrics(request, owner).of_type(code), pk=pk)]
     if request.method == "POST":
         with transaction.atomic():
             for metric in metrics:
                 services.metric_delete(metric=metric)
         messages.success(request, f"{_title(mtype)} reading deleted.")
-        return redirect("metrics-type", code)
+        return member_redirect(request, "metrics-type", code)
     first = metrics[0]
     if mtype is None:
         by_code = {m.metric_type: m.value for m in metrics}

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import access, audit
+from accounts.members import page_owner, with_member
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog
@@ -60,11 +61,23 @@ def _day_or_404(value: str | None) -> date:
 
 
 def _own_logs(request: HttpRequest):
-    return access.writable(NutritionLog.objects.all(), request.user)
+    """The entries of the person the page is for (the signed-in user or `?member=`) that the
+    signed-in user may change (accounts.access); anyone else's are 404."""
+    owner = page_owner(request, write=True)
+    return access.writable(NutritionLog.objects.all(), request.user).filter(user=owner)
 
 
-def _day_url(day: date) -> str:
-    return reverse("nutrition-day", args=[day.isoformat()])
+def _writer(request: HttpRequest):
+    """Whose diary a new entry goes to: the signed-in user, or the member they manage."""
+    owner = page_owner(request, write=True)
+    if not access.can_write(request.user, owner.pk):
+        raise Http404
+    return owner
+
+
+def _day_url(day: date, request: HttpRequest | None = None) -> str:
+    url = reverse("nutrition-day", args=[day.isoformat()])
+    return with_member(request, url) if request is not None else url
 
 
 def _totals(entries: list[NutritionLog], targets: dict) -> list[dict]:
@@ -99,10 +112,11 @@ def _calorie_status(total: float, target: float) -> tuple[str, str]:
 @login_required
 def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
     shown = _day_or_404(day)
-    user = access.get_readable_owner_or_404(request.user, request.user.pk)
+    user = page_owner(request)
     if request.GET.get("day"):  # the "go to day" form, without JavaScript
         try:
-            return redirect(_day_url(min(date.fromisoformat(request.GET["day"]), today_utc())))
+            day_asked = min(date.fromisoformat(request.GET["day"]), today_utc())
+            return redirect(_day_url(day_asked, request))
         except ValueError:
             messages.error(request, "That is not a date. Use the date picker, e.g. 2026-03-01.")
     entries = list(
@@ -137,7 +151,7 @@ def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
         "totals": _totals(entries, targets),
         "targets": targets,
         "water_amounts": WATER_AMOUNTS,
-        "add_url": reverse("nutrition-add", args=[shown.isoformat()]),
+        "add_url": with_member(request, reverse("nutrition-add", args=[shown.isoformat()])),
     }
     return render(request, "nutrition/day.html", context)
 
@@ -147,6 +161,7 @@ def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
     """Choose a food from the catalogue (the search works as a plain GET form; the script
     food-search.js updates the same list as you type), or go on to a custom entry."""
     shown = _day_or_404(day)
+    _writer(request)
     query = request.GET.get("q", "").strip()[:100]
     foods = list(food_search(query)[:SEARCH_RESULTS]) if query else []
     return render(
@@ -156,32 +171,33 @@ def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
             "day": shown,
             "query": query,
             "foods": foods,
-            "choose_url": reverse("nutrition-add-food", args=[shown.isoformat(), 0]),
+            "choose_url": with_member(
+                request, reverse("nutrition-add-food", args=[shown.isoformat(), 0])
+            ),
         },
     )
 
 
-def _create(request: HttpRequest, form, day: date, what: str) -> HttpResponse | None:
+def _create(request: HttpRequest, owner, form, day: date, what: str) -> HttpResponse | None:
     try:
-        services.nutrition_log_create(user=request.user, **form.service_fields())
+        services.nutrition_log_create(user=owner, **form.service_fields())
     except ValidationError as exc:
         form.add_service_errors(exc)
         return None
     messages.success(request, f"{what} added to your diary.")
-    return redirect(_day_url(day))
+    return redirect(_day_url(day, request))
 
 
 @login_required
 def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResponse:
     shown = _day_or_404(day)
-    if not access.can_write(request.user, request.user.pk):
-        raise Http404
+    owner = _writer(request)
     food = get_object_or_404(Food, pk=food_id)
     form = FoodEntryForm(request.POST or None, day=shown, food=food)
     if (
         request.method == "POST"
         and form.is_valid()
-        and (response := _create(request, form, shown, food.name))
+        and (response := _create(request, owner, form, shown, food.name))
     ):
         return response
     return render(
@@ -194,13 +210,12 @@ def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResp
 @login_required
 def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
     shown = _day_or_404(day)
-    if not access.can_write(request.user, request.user.pk):
-        raise Http404
+    owner = _writer(request)
     form = CustomEntryForm(request.POST or None, day=shown)
     if (
         request.method == "POST"
         and form.is_valid()
-        and (response := _create(request, form, shown, "Your entry"))
+        and (response := _create(request, owner, form, shown, "Your entry"))
     ):
         return response
     return render(
@@ -212,16 +227,15 @@ def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
 @require_POST
 def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
     shown = _day_or_404(day)
-    if not access.can_write(request.user, request.user.pk):
-        raise Http404
+    owner = _writer(request)
     form = WaterForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the water buttons.")
-        return redirect(_day_url(shown))
+        return redirect(_day_url(shown, request))
     amount = form.cleaned_data["amount_ml"]
     try:
         services.nutrition_log_create(
-            user=request.user,
+            user=owner,
             meal_type=NutritionLog.MealType.DRINK,
             description="Water",
             water_ml=amount,
@@ -231,7 +245,7 @@ def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{amount:,.0f} ml of water added.")
-    return redirect(_day_url(shown))
+    return redirect(_day_url(shown, request))
 
 
 @login_required
@@ -249,7 +263,7 @@ def nutrition_edit(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_service_errors(exc)
         else:
             messages.success(request, "Diary entry changed.")
-            return redirect(_day_url(day))
+            return redirect(_day_url(day, request))
     return render(
         request,
         "nutrition/entry_form.html",
@@ -272,7 +286,7 @@ def nutrition_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         services.nutrition_log_delete(log=log)
         messages.success(request, "Diary entry deleted.")
-        return redirect(_day_url(day))
+        return redirect(_day_url(day, request))
     return render(request, "nutrition/confirm_delete.html", {"log": log, "day": day})
 
 

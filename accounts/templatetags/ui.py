@@ -5,15 +5,20 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
+from accounts.members import with_member
+
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def nav_link(context, href: str, text: str, exact: bool = False):
-    """A navigation link marked `aria-current="page"` when it is the current section."""
+def nav_link(context, href: str, text: str, exact: bool = False, keep_member: bool = False):
+    """A navigation link marked `aria-current="page"` when it is the current section;
+    `keep_member` keeps the family member the page is shown for (accounts.members)."""
     request = context.get("request")
     path = request.path if request is not None else ""
     current = path == href if exact else path.startswith(href)
+    if keep_member and request is not None:
+        href = with_member(request, href)
     if current:
         return format_html('<a href="{}" aria-current="page">{}</a>', href, text)
     return format_html('<a href="{}">{}</a>', href, text)

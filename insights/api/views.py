@@ -62,13 +62,16 @@ class InsightListCreateView(_InsightListView):
     """GET: your own insights. POST: a clinician's note for a patient in their care."""
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return HealthInsight.objects.none()
         viewer = self.request.user
-        return _readable_insights(viewer).filter(user_id=viewer.pk)
+        owner = access.viewed_owner(self.request)  # you, or `?member=<id>` you may read
+        return _readable_insights(viewer).filter(user_id=owner.pk)
 
     @extend_schema(
-        description="Your own insights, newest first: generated recommendations, alerts and "
-        "clinicians' notes. Recommendations replaced by a newer set are left out unless "
-        "`include_history=true`."
+        description="Your own insights (or `?member=<id>`'s), newest first: generated "
+        "recommendations, alerts and clinicians' notes. Recommendations replaced by a newer "
+        "set are left out unless `include_history=true`."
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -208,9 +211,10 @@ class _AdviceView(APIView):
         raise NotImplementedError
 
     def post(self, request):
+        owner = access.acting_owner(request)  # you, or `?member=<id>` you manage; else 404
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = self.run(request.user, serializer.validated_data)
+        result = self.run(owner, serializer.validated_data)
         return Response(
             {"message": result.message, "entry": result.entry}, status=status.HTTP_201_CREATED
         )

@@ -204,17 +204,20 @@ class FoodDetailView(generics.RetrieveAPIView):
 
 
 class NutritionTargetsView(APIView):
-    """Your own daily targets: set a value to override the calculated one, null to clear it."""
+    """Your own daily targets (or `?member=<id>`'s: read if you may read them, set if you
+    manage them): set a value to override the calculated one, null to clear it."""
 
     def _response(self, request, targets: NutritionTargets) -> Response:
-        effective = daily_targets(user=request.user, weight_kg=latest_weight_kg(request.user))
+        owner = targets.user
+        effective = daily_targets(user=owner, weight_kg=latest_weight_kg(owner))
         serializer = NutritionTargetsSerializer(targets, context={"effective": effective})
         return Response(serializer.data)
 
     @extend_schema(summary="Your daily targets", responses=NutritionTargetsSerializer)
     def get(self, request):
-        targets = NutritionTargets.objects.filter(user=request.user).first()
-        return self._response(request, targets or NutritionTargets(user=request.user))
+        owner = access.viewed_owner(request)
+        targets = NutritionTargets.objects.filter(user=owner).first()
+        return self._response(request, targets or NutritionTargets(user=owner))
 
     @extend_schema(
         summary="Set your daily targets",
@@ -233,14 +236,15 @@ class NutritionTargetsView(APIView):
         return self._write(request, partial=True)
 
     def _write(self, request, *, partial: bool) -> Response:
-        current = NutritionTargets.objects.filter(user=request.user).first()
+        owner = access.acting_owner(request)
+        current = NutritionTargets.objects.filter(user=owner).first()
         data = NutritionTargetsSerializer(current, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         values = {"calories": None, "protein_g": None, "water_ml": None}
         if partial and current is not None:
             values = {field: getattr(current, field) for field in values}
         values.update(data.validated_data)
-        targets = services.nutrition_targets_set(user=request.user, **values)
+        targets = services.nutrition_targets_set(user=owner, **values)
         return self._response(request, targets)
 
 

@@ -10,6 +10,13 @@
     });
   });
 
+  // The member switcher: reload the page for the member chosen (the button does it without JS).
+  document.querySelectorAll("[data-submit-on-change]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      select.form.submit();
+    });
+  });
+
   // "Copy" buttons next to a value: shown only where the Clipboard API is available.
   if (navigator.clipboard && window.isSecureContext) {
     document.querySelectorAll("[data-copy-target]").forEach(function (button) {

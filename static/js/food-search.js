@@ -15,7 +15,7 @@
   var list = document.getElementById(input.getAttribute("aria-controls"));
   var status = document.getElementById(input.getAttribute("aria-describedby"));
   var apiUrl = form.getAttribute("data-api-url");
-  var chooseUrl = form.getAttribute("data-choose-url"); // ends in /0/: the food id goes there
+  var chooseUrl = form.getAttribute("data-choose-url"); // /0/ (then maybe ?member=): the food id goes there
   var timer = null;
   var latest = 0;
 
@@ -23,7 +23,7 @@
     var item = document.createElement("li");
     item.className = "food-result";
     var anchor = document.createElement("a");
-    anchor.href = chooseUrl.replace(/\/0\/$/, "/" + encodeURIComponent(food.id) + "/");
+    anchor.href = chooseUrl.replace(/\/0\/(\?|$)/, "/" + encodeURIComponent(food.id) + "/$1");
     var name = document.createElement("span");
     name.className = "food-name";
     name.textContent = food.name;

@@ -15,7 +15,8 @@ def test_seed_demo_is_idempotent_and_prints_logins():
     out = StringIO()
     call_command("seed_demo", days=3, stdout=out)
     call_command("seed_demo", days=3, stdout=StringIO())
-    assert User.objects.count() == 3
+    assert User.objects.filter(is_dependent=False).count() == 3  # + the demo patient's child
+    assert User.objects.filter(is_dependent=True).count() == 1
     assert "demo@healthtrack.local" in out.getvalue()
     assert DEMO_PASSWORD in out.getvalue()
 

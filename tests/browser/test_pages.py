@@ -297,5 +297,21 @@ def test_every_page_filled_with_data_fits_the_screen(request, device):
         page.screenshot(f"filled-{name}")
     tab.goto("/dashboard/")
     expect(tab.get_by_role("alert")).to_contain_text("High blood pressure")
-    expect(tab.locator("svg.chart-svg")).to_have_count(5)
+    trend_charts = tab.locator("svg.chart-svg:not(.chart-ring):not(.chart-strip)")
+    expect(trend_charts).to_have_count(5)
+    # The demo care program's card: today's ring (or its "no data yet" line) and the strip.
+    program = tab.locator(".program-card")
+    expect(program).to_contain_text("Care program: Heart-healthy 90 days")
+    expect(program.locator("svg.chart-strip rect.chart-cell")).to_have_count(90)
+    # The member switcher: the demo child's dashboard, then back to "Me".
+    tab.get_by_label("Showing").select_option(label="Milo Demo")
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Milo’s dashboard")
+    assert "member=" in tab.url
+    assert page.fits_the_screen(), f"the member's dashboard scrolls sideways on {device}"
+    page.screenshot("filled-dashboard-member")
+    tab.get_by_role("link", name="Goals", exact=True).first.click()
+    expect(tab.get_by_role("heading", name="Play outside: 10,000 steps a day")).to_be_visible()
+    tab.get_by_label("Showing").select_option(label="Me")
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Goals")
+    expect(tab.locator(".member-banner")).to_have_count(0)  # "Me": ?member= empty is you
     assert page.problems == []

@@ -79,7 +79,9 @@ class ExportQuerySerializer(serializers.Serializer):
         default="json",
     )
     user_id = serializers.IntegerField(
-        required=False, help_text="Whose data (default: yours). Only your own: others 404."
+        required=False,
+        help_text="Whose data (default: yours, or `?member=<id>`): yours or a family member's "
+        "you manage; others 404.",
     )
 
 

@@ -235,10 +235,15 @@ class ExportView(APIView):
     def get(self, request):
         query = s.ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        owner_id = query.validated_data.get("user_id", request.user.pk)
-        if not access.can_write(request.user, owner_id):
+        owner_id = query.validated_data.get("user_id")
+        if owner_id is None:
+            owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
+        elif not access.can_write(request.user, owner_id):
             raise exceptions.NotFound
-        owner = request.user
+        elif owner_id == request.user.pk:
+            owner = request.user
+        else:
+            owner = access.get_readable_owner_or_404(request.user, owner_id)
         fmt = query.validated_data["format"]
         if fmt == "json":
             chunks = export.json_chunks(owner)
@@ -276,9 +281,10 @@ class ReportView(APIView):
         query = s.ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        owner = access.get_readable_owner_or_404(
-            request.user, params.get("user_id", request.user.pk)
-        )
+        if "user_id" in params:
+            owner = access.get_readable_owner_or_404(request.user, params["user_id"])
+        else:
+            owner = access.viewed_owner(request)  # you, or `?member=<id>` you may read
         audit.record_read(request=request, owner_id=owner.pk)
         html = report.render_report(owner=owner, start=params["start"], end=params["end"])
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
