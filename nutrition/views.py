@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import access, audit
-from accounts.members import page_owner, with_member
+from accounts.members import member_redirect, page_owner, with_member
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog
@@ -346,14 +346,14 @@ def _photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
     form = MealPhotoForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a photo to upload.")
-        return redirect("nutrition-edit", pk=log.pk)
+        return member_redirect(request, "nutrition-edit", pk=log.pk)
     try:
         services.meal_photo_set(log=log, upload=form.cleaned_data["photo"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return redirect("nutrition-edit", pk=log.pk)
+        return member_redirect(request, "nutrition-edit", pk=log.pk)
     messages.success(request, "Photo added to your diary entry.")
-    return redirect(_day_url(log.day))
+    return redirect(_day_url(log.day, request))
 
 
 @login_required
@@ -363,4 +363,4 @@ def nutrition_photo_delete(request: HttpRequest, pk: int) -> HttpResponse:
     day = photo.log.day
     services.meal_photo_delete(photo=photo)
     messages.success(request, "Photo removed.")
-    return redirect(_day_url(day))
+    return redirect(_day_url(day, request))

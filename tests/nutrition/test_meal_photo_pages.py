@@ -9,6 +9,7 @@ from nutrition import services
 from nutrition.models import MealPhoto
 from tests.accounts.care_factories import CareTeamFactory
 from tests.accounts.factories import ClinicianFactory
+from tests.accounts.family_factories import make_dependent
 from tests.nutrition.factories import NutritionLogFactory
 from tests.nutrition.photo_helpers import (
     MARKER,
@@ -116,3 +117,22 @@ def test_someone_elses_photo_page_is_404_and_a_caring_clinician_may_see_it(
 def test_logged_out_visitors_are_sent_to_log_in(client, log, suffix):
     response = client.get(photo_page(log, suffix))
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_a_family_manager_adds_and_removes_a_dependents_photo_and_stays_on_their_diary(
+    page_client, user, meal_photo_root
+):
+    child = make_dependent(user)
+    entry = NutritionLogFactory(user=child, description="Porridge")
+    member = f"member={child.pk}"
+
+    response = page_client.post(
+        f"{photo_page(entry)}?{member}", {"photo": upload(image_bytes("PNG"), "m.png")}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/nutrition/{entry.day.isoformat()}/?{member}"
+    assert MealPhoto.objects.get(log=entry).log.user_id == child.pk
+
+    response = page_client.post(f"{photo_page(entry, 'delete/')}?{member}")
+    assert response["Location"] == f"/nutrition/{entry.day.isoformat()}/?{member}"
+    assert not MealPhoto.objects.filter(log=entry).exists()
