@@ -6,10 +6,13 @@ import json
 import logging
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from datetime import time as clock_time
 from types import SimpleNamespace
 
 import django_ratelimit.core
 import pytest
+import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -31,8 +34,27 @@ def _fast_and_isolated(settings):
     cache.clear()
 
 
+# The time of day every test runs at (on the machine's real UTC date, the clock ticking from
+# there). Tests put "today's" readings at fixed hours, and the API refuses readings more than an
+# hour in the future: run just after midnight, "today at noon" would be refused. 21:00 leaves
+# room before and after in the same day.
+TEST_TIME_OF_DAY = clock_time(21, 0)
+
+
 @pytest.fixture(autouse=True)
-def _one_rate_limit_window(monkeypatch):
+def _evening_clock(request):
+    """Each test runs at `TEST_TIME_OF_DAY` of today (UTC), whatever the hour of the run.
+    Tests marked `real_clock` (servers in other processes, which keep the real clock) don't."""
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    today = datetime.now(UTC).date()
+    with time_machine.travel(datetime.combine(today, TEST_TIME_OF_DAY, tzinfo=UTC), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _one_rate_limit_window(monkeypatch, _evening_clock):
     """django-ratelimit counts in fixed windows: a test whose requests straddled a window's end
     would see its count start again. Its clock stands still for the length of a test, so the
     count each test asserts is the one the limit sees. (Servers started by a test run their

@@ -25,6 +25,7 @@ PERIOD = 3600
 BURST_SECONDS = 150
 
 pytestmark = [
+    pytest.mark.real_clock,  # servers in other processes keep the real clock
     pytest.mark.skipif(
         not (settings.REDIS_URL and settings.DATABASE_URL),
         reason="needs REDIS_URL and DATABASE_URL (limits shared between processes)",

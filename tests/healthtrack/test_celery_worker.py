@@ -12,6 +12,9 @@ from django.conf import settings
 
 from healthtrack.celery import app, ping
 
+# The worker or server runs in another process, on the real clock.
+pytestmark = pytest.mark.real_clock
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -34,7 +34,8 @@ from tests.healthtrack.servers import (
     server_env,
 )
 
-pytestmark = pytest.mark.services
+# Its servers run in other processes, on the real clock.
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 needs_postgres = pytest.mark.skipif(

@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.healthtrack.servers import gunicorn, http, server_env
+
+# The worker or server runs in another process, on the real clock.
+pytestmark = pytest.mark.real_clock
 
 TOKEN = "multiproc-scrape-token-42"
 BATCH = 24

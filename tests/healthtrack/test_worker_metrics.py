@@ -14,6 +14,9 @@ from django.conf import settings
 from healthtrack.celery import app, ping
 from tests.healthtrack.servers import ROOT, free_port, http, wait_until
 
+# The worker or server runs in another process, on the real clock.
+pytestmark = pytest.mark.real_clock
+
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (a real broker)")
 def test_a_worker_serves_its_task_counts():
