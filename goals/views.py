@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import access
+from accounts.pages import form_status
 from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
 from goals.measures import GOAL_TYPES
@@ -88,6 +89,7 @@ def goal_create(request: HttpRequest, goal_type: str) -> HttpResponse:
         request,
         "goals/form.html",
         {"form": form, "goal_type": dict(HealthGoal.GoalType.choices)[goal_type], "editing": False},
+        status=form_status(form),
     )
 
 
@@ -110,6 +112,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "goals/form.html",
         {"form": form, "goal": goal, "goal_type": goal.get_goal_type_display(), "editing": True},
+        status=form_status(form),
     )
 
 

@@ -27,6 +27,7 @@ from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import PERIODS, parse_period
 from accounts.models import CareTeam, ShareGrant
 from accounts.once import pop_secret, stash_secret
+from accounts.pages import form_status
 from metrics import services
 from metrics.dashboard import format_number, today_utc
 from metrics.forms import (
@@ -373,6 +374,7 @@ def metric_add(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "metrics/form.html",
         {"form": form, "code": code, "title": _title(mtype), "mtype": mtype, "editing": False},
+        status=form_status(form),
     )
 
 
@@ -410,6 +412,7 @@ def metric_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             "mtype": mtype,
             "editing": True,
         },
+        status=form_status(form),
     )
 
 
@@ -543,6 +546,7 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
             "grants": grants,
             "new_share": new_share,
         },
+        status=form_status(care_form, share_form),
     )
 
 
