@@ -325,8 +325,8 @@ FORMS = [
     ),
     Form(
         "nutrition custom entry",
-        f"/nutrition/{TODAY}/add/custom/",
-        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "12:00"},
+        f"/nutrition/{TODAY}/add/custom/",  # at 00:00: never in the future, whatever the hour
+        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "00:00"},
         {
             "calories": OPTIONAL_NUMBER_TEXT,
             "water_ml": OPTIONAL_NUMBER_TEXT,
