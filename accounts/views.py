@@ -38,6 +38,7 @@ from accounts.forms import (
 from accounts.members import page_owner
 from accounts.models import AccessLog, ApiToken, User
 from accounts.once import pop_secret, stash_secret
+from accounts.pages import FormStatusMixin, form_status
 
 RETRY_AFTER_SECONDS = 60
 RATE_LIMITED_MESSAGE = (
@@ -111,13 +112,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user)
         messages.success(request, "Welcome to HealthTrack. Your account is ready.")
         return redirect("dashboard")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form}, status=form_status(form))
 
 
 @method_decorator(
     auth_limited("login", "accounts/login.html", LoginForm, keep=("username",)), name="dispatch"
 )
-class LoginView(auth_views.LoginView):
+class LoginView(FormStatusMixin, auth_views.LoginView):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
@@ -138,7 +139,7 @@ class LogoutView(auth_views.LogoutView):
     ),
     name="dispatch",
 )
-class PasswordResetView(auth_views.PasswordResetView):
+class PasswordResetView(FormStatusMixin, auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/email/password_reset_email.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
@@ -149,7 +150,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(FormStatusMixin, auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
 
@@ -204,7 +205,12 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your profile is saved.")
         return redirect("settings-profile")
-    return render(request, "settings/profile.html", {"form": form, "section": "profile"})
+    return render(
+        request,
+        "settings/profile.html",
+        {"form": form, "section": "profile"},
+        status=form_status(form),
+    )
 
 
 # A new token waits in the session for the one page view that shows it (accounts.once).
@@ -230,6 +236,7 @@ def settings_tokens(request: HttpRequest) -> HttpResponse:
             "new_token": new_token,
             "section": "tokens",
         },
+        status=form_status(form),
     )
 
 
@@ -252,7 +259,12 @@ def settings_delete(request: HttpRequest) -> HttpResponse:
         logout(request)
         messages.info(request, "Your account is deleted. We are sorry to see you go.")
         return redirect("landing")
-    return render(request, "settings/delete.html", {"form": form, "section": "delete"})
+    return render(
+        request,
+        "settings/delete.html",
+        {"form": form, "section": "delete"},
+        status=form_status(form),
+    )
 
 
 ACCESS_LOG_PAGE_SIZE = 25

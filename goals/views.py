@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.members import member_redirect, page_owner
+from accounts.pages import form_status
 from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
 from goals.measures import GOAL_TYPES
@@ -94,6 +95,7 @@ def goal_create(request: HttpRequest, goal_type: str) -> HttpResponse:
         request,
         "goals/form.html",
         {"form": form, "goal_type": dict(HealthGoal.GoalType.choices)[goal_type], "editing": False},
+        status=form_status(form),
     )
 
 
@@ -116,6 +118,7 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "goals/form.html",
         {"form": form, "goal": goal, "goal_type": goal.get_goal_type_display(), "editing": True},
+        status=form_status(form),
     )
 
 

@@ -286,6 +286,10 @@ def device_sync_result(
         return SyncResult(record.response, replayed=True)
 
 
+def _unknown_sample_field(name: str) -> str:
+    return f"Unknown field: '{name}'. Accepted: {', '.join(FIELDS)}."
+
+
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     _lock_owner(user.pk)
     now = timezone.now()
@@ -302,6 +306,13 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     seen_ids: dict[str, int] = {}
     for index, sample in enumerate(samples):
         if isinstance(sample, dict):
+            unknown = sorted(str(k) for k in sample if k not in FIELDS)
+            if unknown:
+                errors.extend(
+                    {"index": index, "field": name, "message": _unknown_sample_field(name)}
+                    for name in unknown
+                )
+                continue
             # The device is the one in the path; a sample cannot name another.
             sample = {**sample, "device": device}
         cleaned, found = clean_measurement(sample, now=now)

@@ -28,6 +28,7 @@ from accounts.dashboard import PERIODS, parse_period
 from accounts.members import member_query, member_redirect, page_owner, with_member
 from accounts.models import CareTeam, ShareGrant
 from accounts.once import pop_secret, stash_secret
+from accounts.pages import form_status
 from metrics import services
 from metrics.dashboard import format_number, today_utc
 from metrics.forms import (
@@ -378,6 +379,7 @@ def metric_add(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "metrics/form.html",
         {"form": form, "code": code, "title": _title(mtype), "mtype": mtype, "editing": False},
+        status=form_status(form),
     )
 
 
@@ -414,6 +416,7 @@ def metric_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             "mtype": mtype,
             "editing": True,
         },
+        status=form_status(form),
     )
 
 
@@ -548,6 +551,7 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
             "grants": grants,
             "new_share": new_share,
         },
+        status=form_status(care_form, share_form),
     )
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import access, audit
 from accounts.members import member_redirect, page_owner, with_member
+from accounts.pages import form_status
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog
@@ -204,6 +205,7 @@ def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResp
         request,
         "nutrition/entry_form.html",
         {"form": form, "day": shown, "food": food, "editing": False},
+        status=form_status(form),
     )
 
 
@@ -219,7 +221,10 @@ def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
     ):
         return response
     return render(
-        request, "nutrition/entry_form.html", {"form": form, "day": shown, "editing": False}
+        request,
+        "nutrition/entry_form.html",
+        {"form": form, "day": shown, "editing": False},
+        status=form_status(form),
     )
 
 
@@ -276,6 +281,7 @@ def nutrition_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "meal_photo": _photo_of(log),
             "photo_form": MealPhotoForm(),
         },
+        status=form_status(form),
     )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 from accounts.sharing import MAX_METRIC_TYPES
 
@@ -27,7 +28,7 @@ class CareTeamSerializer(serializers.ModelSerializer):
         fields = ["id", "clinician", "patient", "source", "started_at", "ended_at", "active"]
 
 
-class AcceptClinicianSerializer(serializers.Serializer):
+class AcceptClinicianSerializer(StrictFieldsMixin, serializers.Serializer):
     email = serializers.EmailField()
 
 
@@ -65,7 +66,7 @@ class ShareGrantCreatedSerializer(ShareGrantSerializer):
         fields = [*ShareGrantSerializer.Meta.fields, "link_token", "link_path", "access_code"]
 
 
-class ShareGrantCreateSerializer(serializers.Serializer):
+class ShareGrantCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     clinician_email = serializers.EmailField(
         required=False, help_text="Share with this clinician; omit to share by link and code."
     )

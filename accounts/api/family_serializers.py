@@ -4,6 +4,7 @@ from datetime import date
 
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from accounts.models import FamilyMembership, User
 
 DEPENDENT_RELATIONS = [
@@ -27,7 +28,7 @@ class FamilyMemberSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class FamilyMemberCreateSerializer(serializers.Serializer):
+class FamilyMemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     first_name = serializers.CharField(max_length=150)
     last_name = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
     relation = serializers.ChoiceField(choices=DEPENDENT_RELATIONS)
@@ -59,7 +60,7 @@ class FamilyAccessSerializer(serializers.Serializer):
         return link.manager.get_full_name() or link.manager.username
 
 
-class FamilyAccessGrantSerializer(serializers.Serializer):
+class FamilyAccessGrantSerializer(StrictFieldsMixin, serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=FamilyMembership.Role.choices)
     relation = serializers.ChoiceField(

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts import lockout
 from accounts.api.errors import AccountLocked
+from accounts.api.strict import StrictFieldsMixin
 from accounts.models import User
 
 PROFILE_FIELDS = ["first_name", "last_name", "date_of_birth", "sex", "height_cm", "medical_history"]
@@ -21,7 +22,7 @@ def _past_birth_date(value: date | None) -> date | None:
     return value
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     height_cm = serializers.FloatField(min_value=40, max_value=260, allow_null=True, required=False)
 
     class Meta:
@@ -33,7 +34,7 @@ class UserSerializer(serializers.ModelSerializer):
         return _past_birth_date(value)
 
 
-class RegisterSerializer(serializers.ModelSerializer):
+class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
     height_cm = serializers.FloatField(min_value=40, max_value=260, allow_null=True, required=False)
 
@@ -61,11 +62,11 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TokenRevokeSerializer(serializers.Serializer):
+class TokenRevokeSerializer(StrictFieldsMixin, serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class TokenObtainSerializer(TokenObtainPairSerializer):
+class TokenObtainSerializer(StrictFieldsMixin, TokenObtainPairSerializer):
     """simplejwt's pair serializer, taking `username` or `email` (either logs in).
 
     A locked account gets 429 with Retry-After and says so, also on the failure that locks

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from goals.models import CareProgram
 
 
@@ -30,7 +31,7 @@ class CareProgramSerializer(serializers.ModelSerializer):
         return self.context.get("today_scores", {}).get(program.pk)
 
 
-class CareProgramInputSerializer(serializers.Serializer):
+class CareProgramInputSerializer(StrictFieldsMixin, serializers.Serializer):
     title = serializers.CharField(max_length=200)
     start_date = serializers.DateField(required=False)
     end_date = serializers.DateField(required=False)

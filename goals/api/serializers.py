@@ -12,6 +12,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from goals.measures import MEASURE_CHOICES
 from goals.models import MAX_PERIOD_DAYS, HealthGoal
 from goals.validation import MAX_DESCRIPTION, MAX_TITLE
@@ -32,7 +33,7 @@ def _optional(field_class, **kwargs):
     return field_class(required=False, allow_null=True, **kwargs)
 
 
-class HealthGoalInputSerializer(serializers.Serializer):
+class HealthGoalInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """POST and PUT body (PATCH: any subset). Null or left out means the default; on PUT, left
     out optional fields take their defaults too (`start_date`: the day the goal was created;
     `status` is kept)."""

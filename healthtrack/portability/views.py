@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts import access
+from accounts.pages import form_status
 from healthtrack.portability import services
 from healthtrack.portability.api.views import LimitedUploadHandler, max_upload_bytes
 from healthtrack.portability.forms import ImportForm, ReportForm
@@ -69,4 +70,4 @@ def _data_page(request: HttpRequest) -> HttpResponse:
         "refresh": REFRESH_SECONDS if any(not job.is_finished for job in jobs) else None,
         "max_mb": settings.IMPORT_MAX_UPLOAD_MB,
     }
-    return render(request, "portability/data.html", context)
+    return render(request, "portability/data.html", context, status=form_status(form))

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from goals.api.serializers import FiniteFloatField  # booleans are not amounts
 from insights.models import HealthInsight
 
@@ -55,26 +56,19 @@ class HealthInsightSerializer(serializers.ModelSerializer):
         return author.get_full_name() or author.username
 
 
-class InsightMarkSerializer(serializers.Serializer):
-    """PATCH body: only these two flags may change."""
-
-    ALLOWED = ("is_read", "acknowledged")
+class InsightMarkSerializer(StrictFieldsMixin, serializers.Serializer):
+    """PATCH body: only these two flags may change (any other key is an unknown field)."""
 
     is_read = serializers.BooleanField(required=False)
     acknowledged = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.ALLOWED))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["Only is_read and acknowledged can be changed."] for name in unknown}
-            )
         if not attrs:
             raise serializers.ValidationError({"detail": "Give is_read or acknowledged."})
         return attrs
 
 
-class ClinicianNoteSerializer(serializers.Serializer):
+class ClinicianNoteSerializer(StrictFieldsMixin, serializers.Serializer):
     """POST body: a clinician's note for a patient in their care."""
 
     user_id = serializers.IntegerField(min_value=1, help_text="The patient's id.")
@@ -160,7 +154,7 @@ class _WhenField(serializers.Field):
         return value
 
 
-class _QuickLogSerializer(serializers.Serializer):
+class _QuickLogSerializer(StrictFieldsMixin, serializers.Serializer):
     time = _WhenField(
         required=False,
         help_text="When (ISO 8601 with offset; default now). Its offset is used for clock "

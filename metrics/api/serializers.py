@@ -12,6 +12,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPE_CHOICES
 from metrics.services import MAX_SYNC_SAMPLES
@@ -115,7 +116,7 @@ class HealthMetricSerializer(serializers.Serializer):
         }
 
 
-class HealthMetricInputSerializer(serializers.Serializer):
+class HealthMetricInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """One measurement as a client sends it. `unit` is optional (the canonical unit is
     assumed); the value is converted to the canonical unit and checked against the type's
     plausible range. Timestamps need a timezone; `recorded_at` may be at most 1 hour in
@@ -151,7 +152,7 @@ class HealthMetricInputSerializer(serializers.Serializer):
         return cleaned
 
 
-class DeviceSerializer(serializers.ModelSerializer):
+class DeviceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     priority = serializers.IntegerField(
         min_value=0,
         max_value=1000,
@@ -177,12 +178,12 @@ class DeviceSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class DeviceUpdateSerializer(serializers.Serializer):
+class DeviceUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     priority = serializers.IntegerField(min_value=0, max_value=1000, required=False)
 
 
-class SyncRequestSerializer(serializers.Serializer):
+class SyncRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     samples = serializers.ListField(
         child=HealthMetricInputSerializer(),
         max_length=MAX_SYNC_SAMPLES,

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
+from accounts.api.strict import refuse_unknown_fields
 from metrics import selectors, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
@@ -259,6 +260,7 @@ class HealthMetricDetailView(MetricsAPIView):
         metric = self.get_object()
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Expected an object."]})
+        refuse_unknown_fields(request.data, FIELDS)
         changes = {k: v for k, v in request.data.items() if k in FIELDS}
         metric = services.metric_update(metric=metric, **changes)
         return Response(s.HealthMetricSerializer(metric).data)
@@ -496,6 +498,7 @@ class DeviceSyncView(MetricsAPIView):
             access.writable(Device.objects.select_related("user"), request.user), pk=pk
         )
         data = request.data
+        refuse_unknown_fields(data, ["samples"])
         samples = data.get("samples") if isinstance(data, dict) else None
         if not isinstance(samples, list):
             raise exceptions.ValidationError({"samples": ["A list of samples is required."]})

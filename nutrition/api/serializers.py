@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.validation import AMOUNT_FIELDS, NUTRIENT_FIELDS
 
@@ -48,7 +49,7 @@ def _amount(**kwargs) -> AmountField:
     return AmountField(required=False, allow_null=True, default=None, **kwargs)
 
 
-class NutritionLogInputSerializer(serializers.Serializer):
+class NutritionLogInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """POST / PUT body (PATCH: any subset). Omitted optional fields are empty on POST and PUT."""
 
     meal_type = serializers.ChoiceField(choices=NutritionLog.MealType.choices)
@@ -107,7 +108,7 @@ def photo_api_url(photo: MealPhoto, kind: str) -> str:
     return f"{path}?v={photo.pk}"
 
 
-class MealPhotoUploadSerializer(serializers.Serializer):
+class MealPhotoUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     photo = serializers.FileField(
         help_text="JPEG, PNG, WebP or HEIC, told by content; at most MEAL_PHOTO_MAX_BYTES"
     )
@@ -232,7 +233,7 @@ class DailyTotalsSerializer(serializers.Serializer):
     days = DayTotalsSerializer(many=True)
 
 
-class NutritionTargetsSerializer(serializers.ModelSerializer):
+class NutritionTargetsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A user's own targets (null = calculated); `effective` is what applies today."""
 
     effective = serializers.SerializerMethodField()

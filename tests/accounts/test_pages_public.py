@@ -69,7 +69,7 @@ def test_signup_creates_a_patient_logs_in_and_opens_the_dashboard(client):
 )
 def test_signup_applies_the_api_password_rules_and_keeps_the_input(client, password, fragment):
     response = client.post("/accounts/signup/", signup_data(password1=password, password2=password))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert fragment in " ".join(response.context["form"].errors["password1"])
     body = response.content.decode()
     assert 'value="newbie"' in body
@@ -81,7 +81,7 @@ def test_signup_applies_the_api_password_rules_and_keeps_the_input(client, passw
 def test_signup_rejects_a_taken_email_in_any_case(client):
     UserFactory(email="new@example.org")
     response = client.post("/accounts/signup/", signup_data(email="NEW@example.ORG"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "email" in response.context["form"].errors
     assert not User.objects.filter(username="newbie").exists()
 
@@ -136,7 +136,7 @@ def test_login_goes_back_to_the_page_asked_for(client, user):
 
 def test_login_with_a_wrong_password_says_so_and_keeps_the_username(client, user):
     response = client.post("/accounts/login/", {"username": user.username, "password": "nope"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     body = response.content.decode()
     assert "do not match an account" in body
     assert f'value="{user.username}"' in body
@@ -146,7 +146,7 @@ def test_login_with_a_wrong_password_says_so_and_keeps_the_username(client, user
 def test_a_deleted_account_cannot_log_in(client, user):
     user_soft_delete(user=user)
     response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "_auth_user_id" not in client.session
 
 
@@ -238,7 +238,7 @@ def test_password_reset_applies_the_password_rules(client, user):
     response = client.get(link.group(1), follow=True)
     form_url = response.redirect_chain[-1][0]
     response = client.post(form_url, {"new_password1": "weakweak", "new_password2": "weakweak"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["new_password2"]
     user.refresh_from_db()
     assert user.check_password(PASSWORD)

@@ -80,7 +80,7 @@ def test_profile_saves_and_encrypts_the_sensitive_fields(page_client, user):
 )
 def test_profile_errors_keep_the_input_and_change_nothing(page_client, user, field, value, message):
     response = page_client.post("/settings/profile/", {**PROFILE, field: value})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors[field])
     body = response.content.decode()
     assert "Asthma since childhood" in body  # the other fields as typed
@@ -142,7 +142,7 @@ def test_a_created_token_works_against_the_api(page_client, client, user):
 
 def test_token_name_is_required_and_the_error_is_shown(page_client, user):
     response = page_client.post("/settings/tokens/", {"name": "  "})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["new_token"] is None
     assert "This field is required" in response.content.decode()
     assert not ApiToken.objects.exists()
@@ -197,7 +197,7 @@ def test_revoke_is_post_only(page_client, user):
 
 def test_delete_account_needs_the_password(page_client, user):
     response = page_client.post("/settings/delete/", {"password": "wrong"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "That is not your password" in response.content.decode()
     user.refresh_from_db()
     assert user.is_active and user.deleted_at is None

@@ -75,6 +75,13 @@ class Page:
         if response.status >= 400:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
+    def forget_refusals(self) -> None:
+        """A refused form is answered 400 on purpose: drop those responses (and Chromium's
+        console line about them), keep every other problem."""
+        self.problems[:] = [
+            p for p in self.problems if "status of 400" not in p and not p.startswith("HTTP 400:")
+        ]
+
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(exist_ok=True)
         self.tab.screenshot(path=str(SCREENSHOTS / f"{name}-{self.device}.png"), full_page=True)

@@ -47,8 +47,11 @@ def test_own_list_leaves_others_out(auth_client, theirs):
 
 
 def test_creating_always_creates_for_yourself(auth_client, user, other_user):
+    # Naming another user is an unknown field: refused, nothing written.
     response = auth_client.post(URL, {**BODY, "user": other_user.pk}, format="json")
-    assert response.status_code == 201
+    assert response.status_code == 400 and "'user'" in response.json()["unknown_field"][0]
+    assert not HealthGoal.objects.exists()
+    assert auth_client.post(URL, BODY, format="json").status_code == 201
     assert HealthGoal.objects.get().user == user
 
 
@@ -81,7 +84,9 @@ def test_clinician_post_creates_their_own_goal_not_the_patients(
     clinician_client, clinician, user, care_team
 ):
     response = clinician_client.post(URL, {**BODY, "user": user.pk}, format="json")
-    assert response.status_code == 201
+    assert response.status_code == 400 and "'user'" in response.json()["unknown_field"][0]
+    assert not HealthGoal.objects.exists()
+    assert clinician_client.post(URL, BODY, format="json").status_code == 201
     assert HealthGoal.objects.get().user == clinician
 
 

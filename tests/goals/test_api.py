@@ -68,7 +68,7 @@ def test_create_with_every_field(auth_client):
     assert data["current_value"] is None  # no weighing yet
 
 
-def test_read_only_fields_in_a_request_are_ignored(auth_client, user):
+def test_read_only_fields_in_a_request_are_refused_by_name(auth_client, user):
     body = {
         "goal_type": "steps",
         "target_value": 8000,
@@ -80,11 +80,13 @@ def test_read_only_fields_in_a_request_are_ignored(auth_client, user):
         "id": 999,
     }
     response = auth_client.post(URL, body, format="json")
-    assert response.status_code == 201
-    data = response.json()
-    assert (data["current_value"], data["progress_percent"], data["on_track"]) == (None, 0, None)
-    assert data["completed_at"] is None
-    assert data["user"] == user.pk
+    assert response.status_code == 400
+    [message] = response.json()["unknown_field"]
+    assert message.startswith(
+        "Unknown fields: 'completed_at', 'current_value', 'id', 'on_track', "
+        "'progress_percent', 'user'. Accepted: "
+    )
+    assert not HealthGoal.objects.exists()
 
 
 def test_retrieve_own_goal(auth_client, user):

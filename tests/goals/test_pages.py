@@ -68,7 +68,7 @@ def test_refused_goals_keep_the_input_and_show_the_rules_message(page_client, us
         "/goals/new/sleep/",
         {"target_value": "3000", "unit": "min", "priority": "low", "title": "Rest more"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["target_value"] == [
         "Outside the plausible range for sleep: 0 to 1440 min."
     ]

@@ -4,7 +4,8 @@ Each endpoint has a valid body (the control: accepted as is) and the type of eac
 catalogue attacks; every bad value of that type replaces the field in the valid body. Whole-body
 attacks (malformed JSON, wrong content type, unknown field, invalid UTF-8, oversize body,
 duplicate ids) apply to every endpoint. Each must be refused with a 4xx whose message names the
-field or the problem, and leave the database as it was."""
+field or the problem, and leave the database as it was. A form page answers a refused form
+with 400, the page shown again with the field's error marked."""
 
 from __future__ import annotations
 
@@ -197,6 +198,84 @@ API = [
 ]
 
 
+# Fixed names the patient fixture creates, so a valid body can name them.
+PATIENT_USERNAME = "catalogue-patient"
+CLINICIAN_EMAIL = "catalogue-doctor@example.org"
+RELATIVE_EMAIL = "catalogue-relative@example.org"
+DATE = [("not a date", "soon"), ("impossible date", "2026-02-30"), ("number", 7)]
+EMAIL = [("not an e-mail", "nobody"), ("unknown person", "nobody@example.org"), *STRING]
+PROGRAM_CONFIG = {"activity": {"steps": {"min": 8000}}}
+
+API += [
+    Endpoint(
+        "program create",
+        "POST",
+        "/api/v1/programs",
+        {"title": "90 days", "config": PROGRAM_CONFIG},
+        {
+            "title": REQUIRED_STRING,
+            "start_date": DATE,
+            "phase": STRING,
+            "config": [
+                ("empty", {}),
+                ("not an object", ["steps"]),
+                ("unknown dimension", {"diet": {"calories": {"min": 1}}}),
+                ("negative target", {"activity": {"steps": {"min": -5}}}),
+                ("text target", {"activity": {"steps": {"min": "lots"}}}),
+                ("min above max", {"nutrition": {"calories": {"min": 2000, "max": 1000}}}),
+                ("null", None),
+            ],
+        },
+    ),
+    Endpoint(
+        "program update",
+        "PATCH",
+        "/api/v1/programs/{program}",
+        {"phase": "week 2"},
+        {
+            "title": REQUIRED_STRING,
+            "end_date": DATE,
+            "status": CHOICE,
+            "config": [("empty", {}), ("negative target", {"activity": {"steps": {"min": -5}}})],
+        },
+    ),
+    Endpoint(
+        "care team: add a clinician",
+        "POST",
+        "/api/v1/care-team/clinicians",
+        {"email": CLINICIAN_EMAIL},
+        {"email": [*EMAIL, ("empty string", ""), ("null", None)]},
+    ),
+    Endpoint(
+        "family access grant",
+        "POST",
+        "/api/v1/family/access",
+        {"email": RELATIVE_EMAIL, "role": "read_only", "relation": "parent"},
+        {"email": EMAIL, "role": CHOICE, "relation": CHOICE},
+    ),
+    Endpoint(
+        "register",
+        "POST",
+        "/api/v1/users/register",
+        {"email": "newcomer@example.org", "username": "newcomer", "password": "Str0ng-Pass!word"},
+        {
+            "email": [("not an e-mail", "nobody"), ("taken", CLINICIAN_EMAIL), *REQUIRED_STRING],
+            "username": [("taken", PATIENT_USERNAME), *REQUIRED_STRING],
+            "password": [("too short", "Sh0rt!"), ("no digit", "NoDigits-here"), *REQUIRED_STRING],
+            "date_of_birth": [("far future", "9999-12-31"), ("not a date", "soon")],
+            "height_cm": NUMBER,
+        },
+    ),
+    Endpoint(
+        "API token (JWT) obtain",
+        "POST",
+        "/api/v1/auth/token/",
+        {"username": PATIENT_USERNAME, "password": "Correct-horse-9!"},
+        {"username": [("list", ["a"]), ("object", {"a": 1}), ("empty string", "")]},
+    ),
+]
+
+
 # --- Forms (HTML pages): every value is text ---------------------------------------------------
 
 NUMBER_TEXT = [
@@ -227,6 +306,7 @@ class Form:
     path: str
     data: dict
     fields: dict[str, list] = field(default_factory=dict)
+    anonymous: bool = False  # sent without logging in (the sign-up page)
 
 
 NOW_INPUT = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
@@ -245,8 +325,8 @@ FORMS = [
     ),
     Form(
         "nutrition custom entry",
-        f"/nutrition/{TODAY}/add/custom/",
-        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "12:00"},
+        f"/nutrition/{TODAY}/add/custom/",  # at 00:00: never in the future, whatever the hour
+        {"meal_type": "lunch", "description": "Soup", "calories": "300", "time": "00:00"},
         {
             "calories": OPTIONAL_NUMBER_TEXT,
             "water_ml": OPTIONAL_NUMBER_TEXT,
@@ -283,5 +363,46 @@ FORMS = [
         "/settings/tokens/",
         {"name": "My app"},
         {"name": [("empty", ""), *TEXT]},
+    ),
+    Form(
+        "sign-up",
+        "/accounts/signup/",
+        {
+            "username": "newcomer",
+            "email": "newcomer@example.org",
+            "password1": "Str0ng-Pass!word",
+            "password2": "Str0ng-Pass!word",
+        },
+        {
+            "username": [("empty", ""), ("taken", PATIENT_USERNAME), *TEXT],
+            "email": [("not an e-mail", "nobody"), ("taken", CLINICIAN_EMAIL), ("empty", "")],
+            "password2": [("different", "Other-Pass!word9"), *TEXT],
+        },
+        anonymous=True,
+    ),
+    Form(
+        "share grant",
+        "/settings/sharing/",
+        {
+            "share-metric_types": ["steps"],
+            "share-date_from": TODAY,
+            "share-date_to": TODAY,
+            "share-expires_on": (NOW + timedelta(days=7)).date().isoformat(),
+            "share-clinician_email": "",
+            "share-label": "For my GP",
+        },
+        {
+            "share-metric_types": CHOICE_TEXT,
+            "share-date_from": [("not a date", "soon"), ("impossible date", "2026-02-30")],
+            "share-expires_on": [("in the past", "2000-01-01"), ("empty", "")],
+            "share-clinician_email": [("not an e-mail", "nobody"), ("unknown", "x@example.org")],
+            "share-label": TEXT,
+        },
+    ),
+    Form(
+        "care team: add a clinician",
+        "/settings/sharing/",
+        {"care-email": CLINICIAN_EMAIL},
+        {"care-email": [("not an e-mail", "nobody"), ("unknown", "x@example.org"), *TEXT]},
     ),
 ]

@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from goals import programs
 from metrics import services as metric_services
 from nutrition import services as nutrition_services
 from tests.accounts.factories import UserFactory
@@ -27,7 +28,9 @@ class _Rollback(Exception):
 
 @pytest.fixture
 def patient(db):
-    user = UserFactory()
+    user = UserFactory(username=catalogue.PATIENT_USERNAME)
+    UserFactory(role="clinician", email=catalogue.CLINICIAN_EMAIL)
+    UserFactory(email=catalogue.RELATIVE_EMAIL)
     device = metric_services.device_create(
         user=user, device_type="apple_watch", name="Watch", identifier="w-1"
     )
@@ -38,12 +41,16 @@ def patient(db):
         user=user, meal_type="lunch", logged_at=catalogue.NOW, calories=500
     )
     goal = HealthGoalFactory(user=user)
+    program = programs.program_create(
+        user=user, created_by=user, title="Plan", config=catalogue.PROGRAM_CONFIG
+    )
     user.objects_for_paths = {
         "metric": metric.pk,
         "device": device.pk,
         "user": user.pk,
         "log": log.pk,
         "goal": goal.pk,
+        "program": program.pk,
     }
     return user
 
@@ -160,18 +167,53 @@ def test_a_sync_batch_of_bad_samples_stores_nothing_and_names_each(
     assert changed <= {"metrics_device", "metrics_idempotencyrecord", "auditlog_logentry"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known gap (issue 9 point 3): DRF ignores fields a serializer does not declare; "
-    "an unknown field is dropped, not refused with 400.",
-)
-def test_an_unknown_field_is_refused_by_name(patient):
+@pytest.mark.parametrize("endpoint", catalogue.API, ids=lambda e: e.name)
+def test_an_unknown_field_is_refused_by_name_and_changes_nothing(
+    endpoint, patient, security_counts
+):
+    client = _client(patient)
+    before = snapshot()
+    body = json.dumps({**endpoint.body, "colour": "red", "id": 5}).encode()
+    response = _send(client, endpoint, body, "application/json")
+    security_counts["bad inputs tried"] += 1
+    assert response.status_code == 400, (endpoint.name, response.content[:300])
+    [message] = response.json()["unknown_field"]
+    assert message.startswith("Unknown fields: 'colour', 'id'. Accepted: ")
+    assert changed_tables(before, snapshot()) == []
+
+
+def test_a_sync_sample_with_an_unknown_field_is_refused_by_index_and_name(patient):
+    from metrics.models import HealthMetric
+
+    device = patient.objects_for_paths["device"]
+    before = HealthMetric.objects.filter(user=patient).count()
+    batch = [_sample(external_id="a"), _sample(external_id="b", colour="red")]
     response = _client(patient).post(
-        "/api/v1/health-metrics",
-        {"metric_type": "steps", "value": 1, "recorded_at": catalogue.RECENT, "colour": "red"},
-        format="json",
+        f"/api/v1/devices/{device}/sync", {"samples": batch}, format="json"
     )
-    assert response.status_code == 400 and "colour" in _text(response)
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "colour")]
+    assert errors[0]["message"].startswith("Unknown field: 'colour'. Accepted: metric_type")
+    assert HealthMetric.objects.filter(user=patient).count() == before + 1
+
+
+def test_an_unknown_field_in_a_sync_body_or_a_photo_upload_is_refused(patient):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = _client(patient)
+    device = patient.objects_for_paths["device"]
+    before = snapshot()
+    response = client.post(
+        f"/api/v1/devices/{device}/sync", {"samples": [], "colour": "red"}, format="json"
+    )
+    assert response.status_code == 400 and "'colour'" in response.json()["unknown_field"][0]
+    log = patient.objects_for_paths["log"]
+    photo = SimpleUploadedFile("meal.jpg", b"not checked first", content_type="image/jpeg")
+    response = client.post(
+        f"/api/v1/nutrition-logs/{log}/photo", {"photo": photo, "colour": "red"}, format="multipart"
+    )
+    assert response.status_code == 400 and "'colour'" in response.json()["unknown_field"][0]
+    assert changed_tables(before, snapshot()) == []
 
 
 # --- Regressions: the 500s and silent acceptances this catalogue found -----------------------
@@ -222,11 +264,11 @@ def _form_cases(form):
 
     for name, values in form.fields.items():
         for label, value in values:
-            body = urlencode({**form.data, name: value}).encode()
+            body = urlencode({**form.data, name: value}, doseq=True).encode()
             yield f"{name}: {label}", body, name
     # Raw bytes that are not UTF-8 in a text field.
     text_field = next(n for n, v in form.fields.items() if catalogue.OVERSIZED in v)
-    body = urlencode(form.data).encode() + b"&" + text_field.encode() + b"=\xff\xfe\xfa"
+    body = urlencode(form.data, doseq=True).encode() + b"&" + text_field.encode() + b"=\xff\xfe\xfa"
     yield f"{text_field}: invalid UTF-8", body, None
 
 
@@ -234,13 +276,16 @@ def _form_cases(form):
 def test_a_bad_form_comes_back_naming_the_field_and_changes_nothing(
     form, patient, client, security_counts
 ):
-    client.force_login(patient)
+    if not form.anonymous:
+        client.force_login(patient)
     try:
         with transaction.atomic():
             ok = client.post(form.path, form.data)
             raise _Rollback
     except _Rollback:
         pass
+    if form.anonymous:
+        client.logout()  # the control signed up and logged in
     assert ok.status_code == 302, (form.name, ok.status_code)  # the control: saved, redirected
     before = snapshot()
     failures = []
@@ -254,7 +299,7 @@ def test_a_bad_form_comes_back_naming_the_field_and_changes_nothing(
         if name is None:  # not text at all: refused before any form sees it
             if response.status_code != 400 or "not valid UTF-8" not in html:
                 failures.append(f"{label}: status {response.status_code} {html[:100]}")
-        elif response.status_code not in (200, 400):
+        elif response.status_code != 400:  # the form shown again, with its errors, as a 4xx
             failures.append(f"{label}: status {response.status_code}")
         elif f'id="id_{name}_error"' not in html and "not one of the available choices" not in html:
             # (A hidden field's error is listed at the top, naming the bad choice.)
@@ -274,7 +319,7 @@ def test_a_date_of_birth_in_the_future_is_refused_in_the_api_and_the_profile_pag
     assert response.status_code == 400 and "date_of_birth" in response.json()
     client.force_login(patient)
     page = client.post("/settings/profile/", {"first_name": "A", "date_of_birth": "2999-01-01"})
-    assert page.status_code == 200 and 'id="id_date_of_birth_error"' in page.content.decode()
+    assert page.status_code == 400 and 'id="id_date_of_birth_error"' in page.content.decode()
     patient.refresh_from_db()
     assert patient.date_of_birth != date(2999, 1, 1)
 
@@ -308,3 +353,65 @@ def test_a_form_body_that_is_not_utf8_is_400_and_saves_nothing(patient, client):
 def test_a_device_filter_beyond_any_row_id_is_400_not_a_server_error(patient):
     response = _client(patient).get("/api/v1/health-metrics?device=-3.402823466e%2B38")
     assert response.status_code == 400 and "device" in response.json()
+
+
+# --- Imports (multipart upload) ---------------------------------------------------------------
+
+IMPORT_CSV = b"metric_type,value,unit,recorded_at\nheart_rate,61,bpm,2026-03-01T08:00:00Z\n"
+
+
+def _import_cases():
+    """(label, multipart fields or raw (body, content type), words the message names one of)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def csv(name="heart.csv", content=IMPORT_CSV):
+        return SimpleUploadedFile(name, content, content_type="text/csv")
+
+    yield "no file", {"kind": "csv_metrics"}, ("file",)
+    yield "file is text, not a file", {"file": "heart_rate,61"}, ("file",)
+    yield "unknown kind", {"file": csv(), "kind": "no-such-thing"}, ("kind",)
+    yield "kind contradicts the file", {"file": csv(), "kind": "apple_health"}, ("kind",)
+    yield "empty file", {"file": csv(content=b"")}, ("file", "empty")
+    yield "unknown field", {"file": csv(), "colour": "red"}, ("colour",)
+    yield "not a known file", {"file": csv("x.bin", b"\x00\x01\x02 not data")}, ("file", "kind")
+    yield "JSON body", (b'{"kind": "csv_metrics"}', "application/json"), ("media type",)
+    yield (
+        "malformed multipart",
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+        (
+            "multipart",
+            "file",
+        ),
+    )
+
+
+def test_a_bad_import_upload_is_refused_by_name_and_changes_nothing(patient, security_counts):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = _client(patient)
+    try:  # the control: a valid CSV is accepted (then rolled back)
+        with transaction.atomic():
+            upload = SimpleUploadedFile("heart.csv", IMPORT_CSV, content_type="text/csv")
+            ok = client.post("/api/v1/imports", {"file": upload}, format="multipart")
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert ok.status_code == 202, ok.content[:300]
+    before = snapshot()
+    failures = []
+    for label, data, words in _import_cases():
+        if isinstance(data, tuple):
+            response = client.generic("POST", "/api/v1/imports", data[0], content_type=data[1])
+        else:
+            response = client.post("/api/v1/imports", data, format="multipart")
+        text = _text(response)
+        if not 400 <= response.status_code < 500:
+            failures.append(f"{label}: status {response.status_code} {text[:200]}")
+        elif not any(word in text for word in words):
+            failures.append(f"{label}: message names none of {words}: {text[:200]}")
+        changed = changed_tables(before, snapshot())
+        if changed:
+            failures.append(f"{label}: changed {changed}")
+            before = snapshot()
+        security_counts["bad inputs tried"] += 1
+    assert not failures, "POST /api/v1/imports:\n" + "\n".join(failures)

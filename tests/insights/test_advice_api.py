@@ -184,7 +184,13 @@ def test_advice_needs_authentication(api_client, path):
 
 
 def test_advice_writes_only_the_callers_data(auth_client, user, other_user, two_pm):
-    post(auth_client, WATER, {"amount_liters": 1, "user_id": other_user.pk, "user": other_user.pk})
+    refused = post(
+        auth_client, WATER, {"amount_liters": 1, "user_id": other_user.pk, "user": other_user.pk}
+    )
+    assert refused.status_code == 400
+    assert "Unknown fields: 'user', 'user_id'." in refused.json()["unknown_field"][0]
+    assert not NutritionLog.objects.exists()
+    post(auth_client, WATER, {"amount_liters": 1})
     assert NutritionLog.objects.get().user == user
 
 

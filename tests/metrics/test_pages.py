@@ -129,7 +129,7 @@ def test_a_refused_reading_keeps_the_input_and_shows_the_apis_message(page_clien
         "/metrics/weight/add/",
         {"value": "900", "unit": "kg", "recorded_at": when(recent()), "notes": "typo?"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     form = response.context["form"]
     assert form.errors["value"] == ["Outside the plausible range for weight: 1 to 500 kg."]
     body = response.content.decode()

@@ -108,7 +108,7 @@ def test_share_errors_come_from_the_service_and_keep_the_input(page_client, user
         "/settings/sharing/",
         share_data(**{"share-date_to": (today - timedelta(days=40)).isoformat()}),
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["share_form"].errors["date_to"] == ["The window ends before it starts."]
     assert 'value="Cardiology"' in response.content.decode()
     response = page_client.post(

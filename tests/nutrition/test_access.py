@@ -61,12 +61,12 @@ def test_the_owner_still_sees_it(other_client, theirs, other_user):
 
 
 def test_posting_always_writes_to_your_own_diary(auth_client, user, other_user):
-    body = {
-        "user": other_user.pk,
-        "meal_type": "lunch",
-        "calories": 300,
-        "logged_at": "2026-03-10T12:00:00Z",
-    }
+    body = {"meal_type": "lunch", "calories": 300, "logged_at": "2026-03-10T12:00:00Z"}
+    # Naming another user is an unknown field, refused: nothing is written anywhere.
+    response = auth_client.post(URL, {**body, "user": other_user.pk}, format="json")
+    assert response.status_code == 400
+    assert "Unknown field: 'user'." in response.json()["unknown_field"][0]
+    assert not NutritionLog.objects.exists()
     response = auth_client.post(URL, body, format="json")
     assert response.status_code == 201
     assert NutritionLog.objects.get(pk=response.json()["id"]).user == user

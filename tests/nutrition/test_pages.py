@@ -118,7 +118,7 @@ def test_a_refused_portion_keeps_the_input(page_client, user):
         f"/nutrition/{yesterday().isoformat()}/add/food/{food.pk}/",
         {"meal_type": "lunch", "grams": "9000", "time": "12:00"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["grams"] == [
         "Ensure this value is less than or equal to 5000."
     ]

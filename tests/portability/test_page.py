@@ -62,7 +62,7 @@ def test_the_page_refuses_an_oversized_file(client, user, settings):
     client.force_login(user)
     response = client.post("/settings/data/", {"file": SimpleUploadedFile("big.csv", CSV * 50)})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "larger than the upload limit" in response.content.decode()
     assert not ImportJob.objects.exists()
 

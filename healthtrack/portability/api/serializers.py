@@ -5,10 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.strict import StrictFieldsMixin
 from healthtrack.portability.models import ImportJob
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     """multipart/form-data body of `POST /api/v1/imports/`."""
 
     file = serializers.FileField(

@@ -1,0 +1,23 @@
+"""Status of a form page: a refused submission is bad input, so it is answered 400.
+
+Every page that shows a submitted form again with its errors (the typed values kept, nothing
+written) passes ``status=form_status(form, ...)`` to ``render``; a valid submission redirects."""
+
+from __future__ import annotations
+
+from django.forms import BaseForm
+
+
+def form_status(*forms: BaseForm | None) -> int:
+    """400 if any of `forms` was submitted and refused, else 200."""
+    refused = any(form is not None and form.is_bound and form.errors for form in forms)
+    return 400 if refused else 200
+
+
+class FormStatusMixin:
+    """For Django's class-based form views (login, password reset): a refused form is 400."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = form_status(form)
+        return response
