@@ -11,6 +11,7 @@ from django.conf import settings
 
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.healthtrack.servers import (
+    database_url_of_tests,
     gunicorn,
     http,
     same_keys,
@@ -34,20 +35,12 @@ pytestmark = [
 ]
 
 
-def database_url() -> str:
-    db = settings.DATABASES["default"]  # the test database pytest-django created
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
     tmp = tmp_path_factory.mktemp("limits")
     env = server_env(
         tmp,
-        DATABASE_URL=database_url(),
+        DATABASE_URL=database_url_of_tests(),
         REDIS_URL=settings.REDIS_URL,
         RATELIMIT_ENABLE="true",
         AUTH_RATE_LIMIT="10/h",

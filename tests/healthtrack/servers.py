@@ -77,6 +77,17 @@ def server_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def database_url_of_tests() -> str:
+    """The URL of the test database pytest-django created (for servers that share it)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
 def same_keys() -> dict[str, str]:
     """This process's keys, for a server that shares its database (encrypted columns)."""
     from django.conf import settings
