@@ -6,6 +6,8 @@ written) passes ``status=form_status(form, ...)`` to ``render``; a valid submiss
 from __future__ import annotations
 
 from django.forms import BaseForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 
 def form_status(*forms: BaseForm | None) -> int:
@@ -21,3 +23,9 @@ class FormStatusMixin:
         response = super().form_invalid(form)
         response.status_code = form_status(form)
         return response
+
+
+def refused(request: HttpRequest, *, message: str, back: str) -> HttpResponse:
+    """A one-button form (water buttons, quick logs, photo upload) that was refused: a 400 page
+    saying what was wrong and linking back to where the form was, nothing written."""
+    return render(request, "refused.html", {"message": message, "back": back}, status=400)

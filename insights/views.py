@@ -22,7 +22,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import access
-from accounts.members import member_query, member_redirect, page_owner
+from accounts.members import member_query, member_redirect, page_owner, with_member
+from accounts.pages import refused
 from insights import services
 from insights.forms import QuickFoodForm, QuickGymForm, QuickWaterForm
 from insights.models import HealthInsight
@@ -136,14 +137,13 @@ def quick_log(request: HttpRequest, kind: str) -> HttpResponse:
     if not access.can_write(request.user, owner.pk):
         raise Http404
     form = form_class(request.POST)
+    back = with_member(request, reverse("dashboard"))
     if not form.is_valid():
-        messages.error(request, form.error_text())
-        return member_redirect(request, "dashboard")
+        return refused(request, message=form.error_text(), back=back)
     try:
         done, result = _quick(kind, owner, form.cleaned_data)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return member_redirect(request, "dashboard")
+        return refused(request, message=" ".join(exc.messages), back=back)
     messages.success(request, done)
     messages.info(request, result.message, extra_tags="advice")
     return member_redirect(request, "dashboard")

@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import access, audit
-from accounts.members import member_redirect, page_owner, with_member
-from accounts.pages import form_status
+from accounts.members import page_owner, with_member
+from accounts.pages import form_status, refused
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog
@@ -235,8 +235,9 @@ def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
     owner = _writer(request)
     form = WaterForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the water buttons.")
-        return redirect(_day_url(shown, request))
+        return refused(
+            request, message="Choose one of the water buttons.", back=_day_url(shown, request)
+        )
     amount = form.cleaned_data["amount_ml"]
     try:
         services.nutrition_log_create(
@@ -247,9 +248,8 @@ def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
             logged_at=datetime.combine(shown, default_time(shown), tzinfo=UTC),
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{amount:,.0f} ml of water added.")
+        return refused(request, message=" ".join(exc.messages), back=_day_url(shown, request))
+    messages.success(request, f"{amount:,.0f} ml of water added.")
     return redirect(_day_url(shown, request))
 
 
@@ -350,14 +350,13 @@ def nutrition_photo_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
 def _photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
     log = get_object_or_404(_own_logs(request), pk=pk)
     form = MealPhotoForm(request.POST, request.FILES)
+    back = with_member(request, reverse("nutrition-edit", args=[log.pk]))
     if not form.is_valid():
-        messages.error(request, "Choose a photo to upload.")
-        return member_redirect(request, "nutrition-edit", pk=log.pk)
+        return refused(request, message="Choose a photo to upload.", back=back)
     try:
         services.meal_photo_set(log=log, upload=form.cleaned_data["photo"])
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return member_redirect(request, "nutrition-edit", pk=log.pk)
+        return refused(request, message=" ".join(exc.messages), back=back)
     messages.success(request, "Photo added to your diary entry.")
     return redirect(_day_url(log.day, request))
 

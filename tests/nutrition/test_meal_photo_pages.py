@@ -68,8 +68,9 @@ def test_a_renamed_text_file_is_refused_on_the_page_and_nothing_is_written(
     page_client, log, meal_photo_root
 ):
     response = page_client.post(
-        photo_page(log), {"photo": upload(b"hello, not an image\n" * 10, "pic.jpg")}, follow=True
+        photo_page(log), {"photo": upload(b"hello, not an image\n" * 10, "pic.jpg")}
     )
+    assert response.status_code == 400
     assert "not a photo we accept" in response.content.decode()
     assert not MealPhoto.objects.exists() and stored_files(meal_photo_root) == []
 

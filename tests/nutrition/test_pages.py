@@ -173,8 +173,10 @@ def test_water_buttons_log_a_drink(page_client, user):
     log = NutritionLog.objects.get(user=user)
     assert (log.meal_type, log.water_ml, log.calories, log.day) == ("drink", 250, None, yesterday())
     assert page_client.get(f"/nutrition/{day}/water/").status_code == 405  # POST only
-    response = page_client.post(f"/nutrition/{day}/water/", {"amount_ml": "20000"}, follow=True)
+    response = page_client.post(f"/nutrition/{day}/water/", {"amount_ml": "20000"})
+    assert response.status_code == 400  # bad input: a 4xx page saying what is wrong
     assert "less than or equal to 10000" in response.content.decode()
+    assert f'href="/nutrition/{day}/"' in response.content.decode()  # the way back
     assert NutritionLog.objects.count() == 1
 
 
