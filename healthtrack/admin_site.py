@@ -119,7 +119,7 @@ class HealthTrackAdminSite(admin.AdminSite):
                 otp_login(request, device)
                 return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
             context["error"] = "That code is not valid. Start again to get a new secret."
-            return render(request, "admin/otp_enrol.html", context)
+            return render(request, "admin/otp_enrol.html", context, status=400)
         device = otp.otp_enrol_start(user=user)
         context.update(secret=otp.secret_base32(device), qr_svg=otp.qr_svg(device))
         return render(request, "admin/otp_enrol.html", context)

@@ -123,7 +123,7 @@ def test_a_wrong_enrolment_code_confirms_nothing(client, require_2fa, staff):
     pending = TOTPDevice.objects.get(user=staff)
     wrong = f"{(int(code_for(pending)) + 1) % 1_000_000:06d}"
     response = client.post(ENROL, {"otp_token": wrong})
-    assert response.status_code == 200 and "not valid" in response.content.decode()
+    assert response.status_code == 400 and "not valid" in response.content.decode()
     assert not TOTPDevice.objects.filter(confirmed=True).exists()
     assert client.get(INDEX).status_code == 302
 
