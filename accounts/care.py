@@ -53,14 +53,17 @@ def care_team_add(
 
 
 @transaction.atomic
-def care_team_accept_clinician(*, patient: User, clinician_email: str) -> CareTeam:
-    """The patient accepts a clinician (found by e-mail) into their care team."""
+def care_team_accept_clinician(
+    *, patient: User, clinician_email: str, accepted_by: User | None = None
+) -> CareTeam:
+    """The patient (or `accepted_by`, a family manager acting for them) accepts a clinician
+    (found by e-mail) into the patient's care team."""
     clinician = _clinician_by_email(clinician_email)
     return care_team_add(
         clinician=clinician,
         patient=patient,
         source=CareTeam.Source.PATIENT,
-        created_by=patient,
+        created_by=accepted_by or patient,
     )
 
 

@@ -272,8 +272,10 @@ ACCESS_LOG_PAGE_SIZE = 25
 
 @login_required
 def settings_access_log(request: HttpRequest) -> HttpResponse:
-    """Who read my data: the reads by anyone but me (accounts.audit), newest first."""
-    entries = AccessLog.objects.filter(owner=request.user).order_by("-at", "-id")
+    """Who read my data (or the member's, `?member=`): the reads by anyone but the owner
+    (accounts.audit), newest first."""
+    owner = page_owner(request)
+    entries = AccessLog.objects.filter(owner=owner).order_by("-at", "-id")
     page = Paginator(entries, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "settings/access_log.html", {"page": page, "section": "access-log"})
 

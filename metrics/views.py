@@ -463,9 +463,10 @@ def metric_delete(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 @login_required
 def settings_devices(request: HttpRequest) -> HttpResponse:
+    owner = page_owner(request)
     devices = (
         access.readable(Device.objects.all(), request.user)
-        .filter(user=request.user)
+        .filter(user=owner)
         .annotate(readings=Count("metrics"))
         .order_by("-priority", "name")
     )
@@ -477,13 +478,21 @@ def settings_devices(request: HttpRequest) -> HttpResponse:
 NEW_SHARE_SESSION_KEY = "metrics:new_share_link"
 
 
-def _own_grants(request: HttpRequest):
-    # Grants are the owner's decisions: only they see and revoke them.
-    return ShareGrant.objects.filter(owner=request.user).select_related("grantee")
+def _own_grants(owner):
+    # Grants are the owner's decisions: they (or a family manager acting for them) revoke them;
+    # a read-only family member sees them.
+    return ShareGrant.objects.filter(owner=owner).select_related("grantee")
 
 
-def _own_care_teams(request: HttpRequest):
-    return CareTeam.objects.active().filter(patient=request.user).select_related("clinician")
+def _own_care_teams(owner):
+    return CareTeam.objects.active().filter(patient=owner).select_related("clinician")
+
+
+def _whose(request: HttpRequest, owner) -> str:
+    """ "your" on one's own page, "Milo's" when acting for a family member."""
+    if owner.pk == request.user.pk:
+        return "your"
+    return f"{owner.get_full_name() or owner.get_short_name() or owner.get_username()}'s"
 
 
 def _share_names(codes: list[str]) -> str:
@@ -500,6 +509,7 @@ def _share_names(codes: list[str]) -> str:
 @login_required
 @never_cache
 def settings_sharing(request: HttpRequest) -> HttpResponse:
+    owner = page_owner(request, write=request.method == "POST")
     care_form = CareTeamAddForm(prefix="care")
     share_form = ShareGrantForm(prefix="share")
     if request.method == "POST" and "care-email" in request.POST:
@@ -507,7 +517,9 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
         if care_form.is_valid():
             try:
                 membership = care.care_team_accept_clinician(
-                    patient=request.user, clinician_email=care_form.cleaned_data["email"]
+                    patient=owner,
+                    clinician_email=care_form.cleaned_data["email"],
+                    accepted_by=request.user,
                 )
             except ValidationError as exc:
                 care_form.add_error("email", exc.message_dict.get("email", exc.messages))
@@ -515,13 +527,14 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request,
                     f"{membership.clinician.get_full_name() or membership.clinician.username} "
-                    "is now in your care team and can read your health data.",
+                    f"is now in {_whose(request, owner)} care team and can read "
+                    f"{_whose(request, owner)} health data.",
                 )
-                return redirect("settings-sharing")
+                return member_redirect(request, "settings-sharing")
     elif request.method == "POST":
         share_form = ShareGrantForm(request.POST, prefix="share")
         if share_form.is_valid():
-            created = _share_create(request, share_form)
+            created = _share_create(owner, share_form)
             if created is not None:
                 if created.token:
                     stash_secret(
@@ -534,10 +547,10 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
                     )
                     messages.success(request, "Share link created. Copy the link and code now.")
                 else:
-                    messages.success(request, "Shared with your clinician.")
-                return redirect("settings-sharing")
+                    messages.success(request, f"Shared with {_whose(request, owner)} clinician.")
+                return member_redirect(request, "settings-sharing")
     new_share = pop_secret(request, NEW_SHARE_SESSION_KEY) if request.method == "GET" else None
-    grants = list(_own_grants(request))
+    grants = list(_own_grants(owner))
     for grant in grants:
         grant.shared_names = _share_names(grant.metric_types)
     return render(
@@ -547,7 +560,7 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
             "section": "sharing",
             "care_form": care_form,
             "share_form": share_form,
-            "care_teams": _own_care_teams(request),
+            "care_teams": _own_care_teams(owner),
             "grants": grants,
             "new_share": new_share,
         },
@@ -555,14 +568,14 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _share_create(request: HttpRequest, form: ShareGrantForm):
+def _share_create(owner, form: ShareGrantForm):
     clinician = None
     email = form.cleaned_data["clinician_email"]
     try:
         if email:
             clinician = care._clinician_by_email(email)
         return sharing.share_grant_create(
-            owner=request.user,
+            owner=owner,
             metric_types=form.metric_type_codes(),
             date_from=form.cleaned_data["date_from"],
             date_to=form.cleaned_data["date_to"],
@@ -578,17 +591,19 @@ def _share_create(request: HttpRequest, form: ShareGrantForm):
 @login_required
 @require_POST
 def settings_care_team_end(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(_own_care_teams(request), pk=pk)
+    owner = page_owner(request, write=True)
+    membership = get_object_or_404(_own_care_teams(owner), pk=pk)
     care.care_team_end(membership=membership, ended_by=request.user)
     name = membership.clinician.get_full_name() or membership.clinician.username
-    messages.success(request, f"{name} is no longer in your care team.")
-    return redirect("settings-sharing")
+    messages.success(request, f"{name} is no longer in {_whose(request, owner)} care team.")
+    return member_redirect(request, "settings-sharing")
 
 
 @login_required
 @require_POST
 def settings_share_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    grant = get_object_or_404(_own_grants(request), pk=pk)
+    owner = page_owner(request, write=True)
+    grant = get_object_or_404(_own_grants(owner), pk=pk)
     sharing.share_grant_revoke(grant=grant)
     messages.success(request, "Share revoked. It stops working at once.")
-    return redirect("settings-sharing")
+    return member_redirect(request, "settings-sharing")

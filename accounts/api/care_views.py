@@ -11,7 +11,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import access, care, sharing
+from accounts import access, audit, care, sharing
 from accounts.api.care_serializers import (
     AcceptClinicianSerializer,
     AccessLogSerializer,
@@ -30,6 +30,15 @@ STATUS_PARAM = OpenApiParameter(
 )
 
 
+def _read_for(request):
+    """Whose care team / shares / access log a read is about: the caller, or `?member=` they
+    may read (logged in that person's access log)."""
+    owner = access.viewed_owner(request)
+    if owner.pk != request.user.pk:
+        audit.record_read(request=request, owner_id=owner.pk)
+    return owner
+
+
 def _by_status(queryset, request):
     wanted = request.query_params.get("status", "active")
     if wanted == "active":
@@ -40,11 +49,11 @@ def _by_status(queryset, request):
 
 
 class MyClinicians(APIView):
-    """The patient's care team: list, or accept a clinician by e-mail."""
+    """The patient's care team (or `?member=`'s): list, or accept a clinician by e-mail."""
 
     @extend_schema(parameters=[STATUS_PARAM], responses=CareTeamSerializer(many=True))
     def get(self, request):
-        memberships = CareTeam.objects.for_patient(request.user).select_related(
+        memberships = CareTeam.objects.for_patient(_read_for(request)).select_related(
             "clinician", "patient"
         )
         rows = _by_status(memberships, request)
@@ -55,14 +64,17 @@ class MyClinicians(APIView):
         responses={201: CareTeamSerializer, 200: CareTeamSerializer},
     )
     def post(self, request):
+        patient = access.acting_owner(request)
         serializer = AcceptClinicianSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         existed = CareTeam.objects.active().filter(
-            patient=request.user, clinician__email__iexact=serializer.validated_data["email"]
+            patient=patient, clinician__email__iexact=serializer.validated_data["email"]
         )
         code = status.HTTP_200_OK if existed.exists() else status.HTTP_201_CREATED
         membership = care.care_team_accept_clinician(
-            patient=request.user, clinician_email=serializer.validated_data["email"]
+            patient=patient,
+            clinician_email=serializer.validated_data["email"],
+            accepted_by=request.user,
         )
         return Response(CareTeamSerializer(membership).data, status=code)
 
@@ -82,11 +94,13 @@ class MyPatients(APIView):
 
 
 class EndCareTeam(APIView):
-    """End a membership: the patient or the clinician of it. History is kept."""
+    """End a membership: the patient (or a family manager with `?member=`) or the clinician of
+    it. History is kept."""
 
     @extend_schema(request=None, responses=CareTeamSerializer)
     def post(self, request, pk: int):
-        mine = CareTeam.objects.filter(Q(patient=request.user) | Q(clinician=request.user))
+        patient = access.acting_owner(request)
+        mine = CareTeam.objects.filter(Q(patient=patient) | Q(clinician=request.user))
         membership = get_object_or_404(mine, pk=pk)
         membership = care.care_team_end(membership=membership, ended_by=request.user)
         membership = CareTeam.objects.select_related("clinician", "patient").get(pk=membership.pk)
@@ -94,15 +108,18 @@ class EndCareTeam(APIView):
 
 
 class MyShareGrants(APIView):
-    """The patient's share grants: list, or create one (named clinician, or link + code)."""
+    """The patient's share grants (or `?member=`'s): list, or create one (named clinician, or
+    link + code)."""
 
     @extend_schema(responses=ShareGrantSerializer(many=True))
     def get(self, request):
-        grants = ShareGrant.objects.filter(owner=request.user).select_related("owner", "grantee")
+        owner = _read_for(request)
+        grants = ShareGrant.objects.filter(owner=owner).select_related("owner", "grantee")
         return Response(ShareGrantSerializer(grants, many=True).data)
 
     @extend_schema(request=ShareGrantCreateSerializer, responses={201: ShareGrantCreatedSerializer})
     def post(self, request):
+        owner = access.acting_owner(request)
         serializer = ShareGrantCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -115,7 +132,7 @@ class MyShareGrants(APIView):
                     {"clinician_email": ["No clinician with that e-mail address."]},
                     status=status.HTTP_400_BAD_REQUEST,
                 )
-        created = sharing.share_grant_create(owner=request.user, clinician=clinician, **data)
+        created = sharing.share_grant_create(owner=owner, clinician=clinician, **data)
         grant = created.grant
         grant.link_token, grant.access_code = created.token, created.code
         grant.link_path = created.link_path
@@ -125,7 +142,7 @@ class MyShareGrants(APIView):
 class RevokeShareGrant(APIView):
     @extend_schema(request=None, responses=ShareGrantSerializer)
     def post(self, request, pk: int):
-        grant = get_object_or_404(ShareGrant, pk=pk, owner=request.user)
+        grant = get_object_or_404(ShareGrant, pk=pk, owner=access.acting_owner(request))
         grant = sharing.share_grant_revoke(grant=grant)
         grant = ShareGrant.objects.select_related("owner", "grantee").get(pk=grant.pk)
         return Response(ShareGrantSerializer(grant).data)
@@ -147,11 +164,12 @@ class AccessLogPagination(PageNumberPagination):
 
 
 class MyAccessLog(generics.ListAPIView):
-    """Who read my data: clinicians, share-link holders, staff in the admin. Newest first."""
+    """Who read my data (or `?member=`'s): clinicians, share-link holders, family, staff in the
+    admin. Newest first."""
 
     serializer_class = AccessLogSerializer
     pagination_class = AccessLogPagination
     filter_backends: list = []
 
     def get_queryset(self):
-        return AccessLog.objects.filter(owner=self.request.user).select_related("actor")
+        return AccessLog.objects.filter(owner=_read_for(self.request)).select_related("actor")

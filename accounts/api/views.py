@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.permissions import AllowAny
@@ -88,7 +89,12 @@ class UserViewSet(
             ids = access.readable_user_ids(self.request.user)
         else:
             ids = access.writable_user_ids(self.request.user)
-        return User.objects.filter(pk__in=ids, deleted_at__isnull=True)
+        users = User.objects.filter(pk__in=ids, deleted_at__isnull=True)
+        if self.request.method == "DELETE":
+            # An account is closed by its owner. A family manager may remove a dependent (a
+            # profile without a login), never the account of an adult who gave them access.
+            users = users.filter(Q(pk=self.request.user.pk) | Q(is_dependent=True))
+        return users
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()

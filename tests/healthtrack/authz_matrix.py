@@ -10,6 +10,12 @@ Roles, in the order of each expectation string:
   nocare  a clinician (admin clinician) without A
   staff   staff, neither clinician nor superuser
   su      superuser
+  fam     a family manager of A (A gave them manager access), acting for A: `?member=<A>`
+  ro      a read-only family member of A (A gave them read-only access), acting for A
+  Bm      patient B, a stranger, trying to act for A with `?member=<A>`
+The last three send `?member=<A's id>` on every URL outside the admin (the one convention for
+acting for someone, `accounts/access.py`); where a route ignores it, they act as themselves.
+In each expectation string a space may separate the first seven roles from these three.
 
 Status classes (one letter per role):
   A  allowed through: 2xx, a redirect that is not to a login page, or a 4xx about the request
@@ -34,7 +40,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-ROLES = ("anon", "A", "B", "care", "nocare", "staff", "su")
+ROLES = ("anon", "A", "B", "care", "nocare", "staff", "su", "fam", "ro", "Bm")
+MEMBER_ROLES = ("fam", "ro", "Bm")  # they send ?member=<A> outside the admin
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ADMIN_METHODS = ("GET", "POST")
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
@@ -96,8 +103,10 @@ class Objects:
     """Patient A's objects that fill the path of each route (plus the world they live in)."""
 
     world: object
+    manager: object  # A gave this user family-manager access
+    reader: object  # A gave this user read-only family access
     dependent_id: int  # a family member A manages
-    access_link_id: int  # A gave a relative access to their data
+    access_link_id: int  # A's read-only link to `reader`
     share_token: str  # A's share link
     api_token_id: int
     today: str
@@ -112,8 +121,10 @@ def build_objects():
     world = build_world()
     patient = world.patient
     dependent = family.family_member_create(manager=patient, first_name="Kid")
-    relative = UserFactory()
-    link = family.family_access_grant(granted_by=patient, email=relative.email, role="read_only")
+    reader = UserFactory()
+    link = family.family_access_grant(granted_by=patient, email=reader.email, role="read_only")
+    manager = UserFactory()
+    family.family_access_grant(granted_by=patient, email=manager.email, role="manager")
     today = timezone.now().astimezone(UTC).date()
     share = sharing.share_grant_create(
         owner=patient, metric_types=["steps"], date_from=today - timedelta(days=7), date_to=today
@@ -122,6 +133,8 @@ def build_objects():
     _photo_on_the_diary_entry(world)
     return Objects(
         world=world,
+        manager=manager,
+        reader=reader,
         dependent_id=dependent.member_id,
         access_link_id=link.pk,
         share_token=share.token,
@@ -199,6 +212,13 @@ def _admin_object(route: str, o: Objects):
     raise KeyError(route)
 
 
+def url_for(role: str, route: str, url: str, o: Objects) -> str:
+    """The URL `role` requests for `route`: the family roles and Bm act for A outside the admin."""
+    if role in MEMBER_ROLES and not route.startswith("admin/"):
+        return f"{url}?member={o.world.patient.pk}"
+    return url
+
+
 def path_of(route: str, o: Objects) -> str:
     """The URL of `route` with A's objects in its path."""
     from django.contrib.auth.tokens import default_token_generator
@@ -246,10 +266,12 @@ def path_of(route: str, o: Objects) -> str:
 
 
 def every(default: str, **per_method: str) -> dict[str, str]:
-    """`default` for every method but those named: every("DMMMMMM", GET="DAAAAAA")."""
+    """`default` for every method but those named: every("DMMMMMM MMM", GET="DAAAAAA AAN")."""
     for letters in (default, *per_method.values()):
-        assert len(letters) == len(ROLES) and set(letters) <= set("ADNM"), letters
-    return {method: per_method.get(method, default) for method in METHODS}
+        assert len(letters.replace(" ", "")) in (7, len(ROLES)) and set(letters) <= set("ADNM "), (
+            letters
+        )
+    return {method: per_method.get(method, default).replace(" ", "") for method in METHODS}
 
 
 # Outside the admin. Reading the rows: anonymous is 401 on the API and sent to the login from
@@ -257,126 +279,146 @@ def every(default: str, **per_method: str) -> dict[str, str]:
 # A's objects (the API and pages have no superuser door); the clinician with A in care reads
 # (and may end the care team, set care plans; an insight they may read but not change is 403).
 # Pages about "my own data" (no id in the path) serve every signed-in user their own.
+#
+# The family columns (fam ro Bm), all acting for A with `?member=<A>`: the manager gets what A
+# gets; the read-only member reads what A reads but every write, and every page that is a form,
+# is 404 (a page that answers any method with itself is let through, and must write nothing);
+# the stranger B is 404 wherever the member is honoured. Where the three get what B gets, the
+# route is about the signed-in account, not a person's data, and acts for the caller whatever
+# `?member=` says: sign-in, profile, API tokens, account deletion, one's own family list, the
+# grants one received, a clinician's patients, public pages. Data export, imports and family
+# access are for those who may write for the member (the reader gets 404); a 400 about the
+# query or body comes before the owner check (health-metrics/aggregates with no metric type).
 APP = {
     # Probes, public pages, auth.
-    "health": every("AAAAAAA"),
-    "ready": every("AAAAAAA"),
+    "health": every("AAAAAAA AAA"),
+    "ready": every("AAAAAAA AAA"),
     # Prometheus: staff only, everyone else 404 (the endpoint does not exist for them).
-    "metrics": every("NNNAAAA"),
+    "metrics": every("NNNAAAA NNN"),
     # A share link is public: the token is the secret, the page asks for the access code.
-    "share/<str:token>": every("MMMMMMM", GET="AAAAAAA", POST="AAAAAAA"),
-    "api/v1/share/<str:token>": every("MMMMMMM", GET="AAAAAAA"),
-    "favicon.ico": every("AAAAAAA"),
-    "": every("AAAAAAA"),
-    "accounts/signup/": every("AAAAAAA"),
-    "accounts/login/": every("AAAAAAA", PATCH="MAAAAAA", DELETE="MAAAAAA"),
-    "accounts/logout/": every("MMMMMMM", POST="AAAAAAA"),
-    "accounts/password-reset/": every("AAAAAAA", PATCH="MMMMMMM", DELETE="MMMMMMM"),
-    "accounts/password-reset/sent/": every("MMMMMMM", GET="AAAAAAA"),
-    "accounts/password-reset/<uidb64>/<token>/": every("AAAAAAA"),
-    "accounts/password-reset/complete/": every("MMMMMMM", GET="AAAAAAA"),
-    "api/v1/users/register": every("MMMMMMM", POST="AAAAAAA"),
-    "api/v1/auth/token/": every("MMMMMMM", POST="AAAAAAA"),
-    "api/v1/auth/token/refresh/": every("MMMMMMM", POST="AAAAAAA"),
-    "api/v1/auth/token/revoke/": every("MMMMMMM", POST="AAAAAAA"),
-    "api/v1/metric-types": every("MMMMMMM", GET="AAAAAAA"),
-    "api/schema/": every("MMMMMMM", GET="AAAAAAA"),
-    "api/docs/": every("MMMMMMM", GET="AAAAAAA"),
-    "api/redoc/": every("MMMMMMM", GET="AAAAAAA"),
+    "share/<str:token>": every("MMMMMMM MMM", GET="AAAAAAA AAA", POST="AAAAAAA AAA"),
+    "api/v1/share/<str:token>": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "favicon.ico": every("AAAAAAA AAA"),
+    "": every("AAAAAAA AAA"),
+    "accounts/signup/": every("AAAAAAA AAA"),
+    "accounts/login/": every("AAAAAAA AAA", PATCH="MAAAAAA AAA", DELETE="MAAAAAA AAA"),
+    "accounts/logout/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "accounts/password-reset/": every("AAAAAAA AAA", PATCH="MMMMMMM MMM", DELETE="MMMMMMM MMM"),
+    "accounts/password-reset/sent/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "accounts/password-reset/<uidb64>/<token>/": every("AAAAAAA AAA"),
+    "accounts/password-reset/complete/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "api/v1/users/register": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "api/v1/auth/token/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "api/v1/auth/token/refresh/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "api/v1/auth/token/revoke/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "api/v1/metric-types": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "api/schema/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "api/docs/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "api/redoc/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
     # Pages about the signed-in user's own data.
-    "metrics/": every("DAAAAAA"),
-    "metrics/<slug:code>/": every("DAAAAAA"),
-    "metrics/<slug:code>/add/": every("DAAAAAA"),
-    "metrics/<slug:code>/<int:pk>/edit/": every("DANNNNN"),
-    "metrics/<slug:code>/<int:pk>/delete/": every("DANNNNN"),
-    "settings/devices/": every("DAAAAAA"),
-    "settings/sharing/": every("DAAAAAA"),
-    "settings/sharing/care-team/<int:pk>/end/": every("DMMMMMM", POST="DANNNNN"),
-    "settings/sharing/grants/<int:pk>/revoke/": every("DMMMMMM", POST="DANNNNN"),
-    "settings/data/": every("DAAAAAA"),
-    "nutrition/": every("DAAAAAA"),
-    "nutrition/<isodate:day>/": every("DAAAAAA"),
-    "nutrition/<isodate:day>/add/": every("DAAAAAA"),
-    "nutrition/<isodate:day>/add/food/<int:food_id>/": every("DAAAAAA"),
-    "nutrition/<isodate:day>/add/custom/": every("DAAAAAA"),
-    "nutrition/<isodate:day>/water/": every("DMMMMMM", POST="DAAAAAA"),
-    "nutrition/entries/<int:pk>/edit/": every("DANNNNN"),
-    "nutrition/entries/<int:pk>/delete/": every("DANNNNN"),
+    "metrics/": every("DAAAAAA AAN"),
+    "metrics/<slug:code>/": every("DAAAAAA AAN"),
+    "metrics/<slug:code>/add/": every("DAAAAAA ANN"),
+    "metrics/<slug:code>/<int:pk>/edit/": every("DANNNNN ANN"),
+    "metrics/<slug:code>/<int:pk>/delete/": every("DANNNNN ANN"),
+    "settings/devices/": every("DAAAAAA AAN"),
+    "settings/sharing/": every("DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "settings/sharing/care-team/<int:pk>/end/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "settings/sharing/grants/<int:pk>/revoke/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "settings/data/": every("DAAAAAA AAA"),
+    "nutrition/": every("DAAAAAA AAN"),
+    "nutrition/<isodate:day>/": every("DAAAAAA AAN"),
+    "nutrition/<isodate:day>/add/": every("DAAAAAA ANN"),
+    "nutrition/<isodate:day>/add/food/<int:food_id>/": every("DAAAAAA ANN"),
+    "nutrition/<isodate:day>/add/custom/": every("DAAAAAA ANN"),
+    "nutrition/<isodate:day>/water/": every("DMMMMMM MMM", POST="DAAAAAA ANN"),
+    "nutrition/entries/<int:pk>/edit/": every("DANNNNN ANN"),
+    "nutrition/entries/<int:pk>/delete/": every("DANNNNN ANN"),
     # A meal photo: read by whoever may read the entry, changed by its owner only.
-    "nutrition/entries/<int:pk>/photo/": every("DMMMMMM", GET="DANANNN", POST="DANNNNN"),
-    "nutrition/entries/<int:pk>/photo/thumbnail/": every("DMMMMMM", GET="DANANNN"),
-    "nutrition/entries/<int:pk>/photo/delete/": every("DMMMMMM", POST="DANNNNN"),
-    "goals/": every("DAAAAAA"),
-    "goals/new/": every("DAAAAAA"),
-    "goals/new/<slug:goal_type>/": every("DAAAAAA"),
-    "goals/<int:pk>/edit/": every("DANNNNN"),
-    "goals/<int:pk>/abandon/": every("DMMMMMM", POST="DANNNNN"),
-    "insights/": every("DAAAAAA"),
-    "insights/<int:pk>/acknowledge/": every("DMMMMMM", POST="DANNNNN"),
-    "insights/<int:pk>/read/": every("DMMMMMM", POST="DANNNNN"),
-    "quick-log/<slug:kind>/": every("DMMMMMM", POST="DAAAAAA"),
-    "dashboard/": every("DAAAAAA"),
-    "settings/": every("DAAAAAA"),
-    "settings/profile/": every("DAAAAAA"),
-    "settings/tokens/": every("DAAAAAA"),
-    "settings/tokens/<int:pk>/revoke/": every("DMMMMMM", POST="DANNNNN"),
-    "settings/access-log/": every("DAAAAAA"),
-    "settings/export/": every("DAAAAAA"),
-    "settings/delete/": every("DAAAAAA"),
-    # The API.
-    "api/v1/users/me": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/care-team/clinicians": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/care-team/patients": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/care-team/<int:pk>/end": every("DMMMMMM", POST="DANANNN"),
-    "api/v1/share-grants": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/share-grants/received": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/share-grants/<int:pk>/revoke": every("DMMMMMM", POST="DANNNNN"),
-    "api/v1/users/me/access-log": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/family/members": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/family/members/<int:pk>": every("DMMMMMM", GET="DANNNNN", DELETE="DANNNNN"),
-    "api/v1/family/access": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/family/access/<int:pk>": every("DMMMMMM", DELETE="DANNNNN"),
-    "api/v1/users/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
-    "api/v1/health-metrics": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/health-metrics/summary": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/health-metrics/aggregates": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/health-metrics/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/health-metrics/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
-    "api/v1/devices": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/devices/<int:pk>": every("DMMMMMM", GET="DANANNN", PATCH="DANNNNN"),
-    "api/v1/devices/<int:pk>/sync": every("DMMMMMM", POST="DANNNNN"),
-    "api/v1/nutrition-logs": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/nutrition-logs/daily": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/nutrition-logs/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/nutrition-logs/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
-    "api/v1/nutrition-logs/<int:pk>/photo": every(
-        "DMMMMMM", GET="DANANNN", POST="DANNNNN", DELETE="DANNNNN"
+    "nutrition/entries/<int:pk>/photo/": every(
+        "DMMMMMM MMM", GET="DANANNN AAN", POST="DANNNNN ANN"
     ),
-    "api/v1/nutrition-logs/<int:pk>/photo/image": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/foods": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/foods/<int:pk>": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/nutrition-targets": every("DAAAAAA", POST="DMMMMMM", DELETE="DMMMMMM"),
-    "api/v1/health-goals": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/health-goals/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/health-goals/<int:pk>": every("DANNNNN", GET="DANANNN", POST="DMMMMMM"),
-    "api/v1/programs": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/programs/<int:pk>": every("DANANNN", POST="DMMMMMM", PUT="DMMMMMM"),
-    "api/v1/programs/<int:pk>/adherence": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/programs/<int:pk>/history": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/health-insights": every("DMMMMMM", GET="DAAAAAA", POST="DDDAADD"),
-    "api/v1/health-insights/user/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/health-insights/<int:pk>": every("DMMMMMM", GET="DANANNN", PATCH="DANDNNN"),
-    "api/v1/recommendations/cache-stats": every("DMMMMMM", GET="DNNAAAA"),
-    "api/v1/recommendations/<int:user_id>": every("DMMMMMM", GET="DANANNN"),
-    "api/v1/advice/water": every("DMMMMMM", POST="DAAAAAA"),
-    "api/v1/advice/gym": every("DMMMMMM", POST="DAAAAAA"),
-    "api/v1/advice/food": every("DMMMMMM", POST="DAAAAAA"),
-    "api/v1/imports": every("DMMMMMM", GET="DAAAAAA", POST="DAAAAAA"),
-    "api/v1/imports/templates/<str:kind>.csv": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/imports/<int:pk>": every("DMMMMMM", GET="DANNNNN"),
-    "api/v1/export": every("DMMMMMM", GET="DAAAAAA"),
-    "api/v1/export/report": every("DMMMMMM", GET="DAAAAAA"),
+    "nutrition/entries/<int:pk>/photo/thumbnail/": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "nutrition/entries/<int:pk>/photo/delete/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "goals/": every("DAAAAAA AAN"),
+    "goals/new/": every("DAAAAAA ANN"),
+    "goals/new/<slug:goal_type>/": every("DAAAAAA ANN"),
+    "goals/<int:pk>/edit/": every("DANNNNN ANN"),
+    "goals/<int:pk>/abandon/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "insights/": every("DAAAAAA AAN"),
+    "insights/<int:pk>/acknowledge/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "insights/<int:pk>/read/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "quick-log/<slug:kind>/": every("DMMMMMM MMM", POST="DAAAAAA ANN"),
+    "dashboard/": every("DAAAAAA AAN"),
+    "settings/": every("DAAAAAA AAA"),
+    "settings/profile/": every("DAAAAAA AAA"),
+    "settings/tokens/": every("DAAAAAA AAA"),
+    "settings/tokens/<int:pk>/revoke/": every("DMMMMMM MMM", POST="DANNNNN NNN"),
+    "settings/access-log/": every("DAAAAAA AAN"),
+    "settings/export/": every("DAAAAAA AAA"),
+    "settings/delete/": every("DAAAAAA AAA"),
+    # The API.
+    "api/v1/users/me": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/care-team/clinicians": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/care-team/patients": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/care-team/<int:pk>/end": every("DMMMMMM MMM", POST="DANANNN ANN"),
+    "api/v1/share-grants": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/share-grants/received": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/share-grants/<int:pk>/revoke": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "api/v1/users/me/access-log": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    "api/v1/family/members": every("DMMMMMM MMM", GET="DAAAAAA AAA", POST="DAAAAAA AAA"),
+    "api/v1/family/members/<int:pk>": every("DMMMMMM MMM", GET="DANNNNN NNN", DELETE="DANNNNN NNN"),
+    "api/v1/family/access": every("DMMMMMM MMM", GET="DAAAAAA ANN", POST="DAAAAAA ANN"),
+    "api/v1/family/access/<int:pk>": every("DMMMMMM MMM", DELETE="DANNNNN ANN"),
+    # A manager edits A's profile; closing an adult's account is A's alone (a manager removes
+    # only dependents, who have no login).
+    "api/v1/users/<int:pk>": every(
+        "DANNNNN ANN", GET="DANANNN AAN", POST="DMMMMMM MMM", DELETE="DANNNNN NNN"
+    ),
+    "api/v1/health-metrics": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/health-metrics/summary": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    "api/v1/health-metrics/aggregates": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/health-metrics/user/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/health-metrics/<int:pk>": every("DANNNNN ANN", GET="DANANNN AAN", POST="DMMMMMM MMM"),
+    "api/v1/devices": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/devices/<int:pk>": every("DMMMMMM MMM", GET="DANANNN AAN", PATCH="DANNNNN ANN"),
+    "api/v1/devices/<int:pk>/sync": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    "api/v1/nutrition-logs": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/nutrition-logs/daily": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    "api/v1/nutrition-logs/user/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/nutrition-logs/<int:pk>": every("DANNNNN ANN", GET="DANANNN AAN", POST="DMMMMMM MMM"),
+    "api/v1/nutrition-logs/<int:pk>/photo": every(
+        "DANNNNN ANN", GET="DANANNN AAN", PUT="DMMMMMM MMM", PATCH="DMMMMMM MMM"
+    ),
+    "api/v1/nutrition-logs/<int:pk>/photo/image": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/nutrition-logs/<int:pk>/photo/thumbnail": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/foods": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/foods/<int:pk>": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/nutrition-targets": every(
+        "DMMMMMM MMM", GET="DAAAAAA AAN", PUT="DAAAAAA ANN", PATCH="DAAAAAA ANN"
+    ),
+    "api/v1/health-goals": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/health-goals/user/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/health-goals/<int:pk>": every("DANNNNN ANN", GET="DANANNN AAN", POST="DMMMMMM MMM"),
+    "api/v1/programs": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
+    "api/v1/programs/<int:pk>": every(
+        "DMMMMMM MMM", GET="DANANNN AAN", PATCH="DANANNN ANN", DELETE="DANANNN ANN"
+    ),
+    "api/v1/programs/<int:pk>/adherence": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/programs/<int:pk>/history": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/health-insights": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DDDAADD DDD"),
+    "api/v1/health-insights/user/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/health-insights/<int:pk>": every("DMMMMMM MMM", GET="DANANNN AAN", PATCH="DANDNNN ADN"),
+    "api/v1/recommendations/cache-stats": every("DMMMMMM MMM", GET="DNNAAAA NNN"),
+    "api/v1/recommendations/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    "api/v1/advice/water": every("DMMMMMM MMM", POST="DAAAAAA ANN"),
+    "api/v1/advice/gym": every("DMMMMMM MMM", POST="DAAAAAA ANN"),
+    "api/v1/advice/food": every("DMMMMMM MMM", POST="DAAAAAA ANN"),
+    "api/v1/imports": every("DMMMMMM MMM", GET="DAAAAAA ANN", POST="DAAAAAA ANN"),
+    "api/v1/imports/templates/<str:kind>.csv": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "api/v1/imports/<int:pk>": every("DMMMMMM MMM", GET="DANNNNN ANN"),
+    "api/v1/export": every("DMMMMMM MMM", GET="DAAAAAA ANN"),
+    "api/v1/export/report": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
 }
 
 # The admin, per registered model (see tests/healthtrack/test_admin_every_model.py): health
@@ -419,7 +461,14 @@ ADMIN_CLINICIANS_LOOK_UP = {"nutrition.food": {"add", "change", "delete"}}
 
 
 def _admin(get: str, post: str | None = None) -> dict[str, str]:
-    return {"GET": get, "POST": post or get}
+    """GET and POST letters for the first seven roles. In the admin the three family roles are
+    patients who are not staff, like A: they get A's letter (the admin takes no `?member=`)."""
+
+    def all_roles(letters: str) -> str:
+        assert len(letters) == len(ROLES) - len(MEMBER_ROLES), letters
+        return letters + letters[ROLES.index("A")] * len(MEMBER_ROLES)
+
+    return {"GET": all_roles(get), "POST": all_roles(post or get)}
 
 
 def _admin_model(label: str) -> dict[str, dict[str, str]] | None:
@@ -438,7 +487,7 @@ def _admin_model(label: str) -> dict[str, dict[str, str]] | None:
         lists, objects, history = "DDDDDDA", "DDDDDDA", "DDDDDDA"
 
     def su(action: str) -> str:
-        return "DDDDDDA" if action in su_may else "DDDDDDD"
+        return "DDDDDDA" if action in su_may else "DDDDDDD"  # _admin adds the family roles
 
     app_label, model_name = label.split(".")
     base = f"admin/{app_label}/{model_name}/"
@@ -456,7 +505,7 @@ def _admin_model(label: str) -> dict[str, dict[str, str]] | None:
 ADMIN_SITE = {
     "admin/": _admin("DDDAAAA"),
     "admin/login/": _admin("AAAAAAA"),
-    "admin/logout/": {"GET": "AAAMMMM", "POST": "AAAAAAA"},
+    "admin/logout/": _admin("AAAMMMM", "AAAAAAA"),
     "admin/password_change/": _admin("DDDAAAA"),
     "admin/password_change/done/": _admin("DDDAAAA", "DDDMMMM"),
     "admin/autocomplete/": _admin("DDDDDDD", "DDDMMMM"),

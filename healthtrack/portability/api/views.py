@@ -93,7 +93,8 @@ class ImportPagination(CursorPagination):
 
 
 class ImportListCreateView(generics.ListAPIView):
-    """Your imports (newest first); upload a file to import."""
+    """Your imports, or `?member=`'s (newest first); upload a file to import (for a family
+    member with `?member=<id>` when you manage them)."""
 
     serializer_class = s.ImportJobSerializer
     pagination_class = ImportPagination
@@ -105,7 +106,8 @@ class ImportListCreateView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImportJob.objects.none()
-        return access.writable(ImportJob.objects.all(), self.request.user)
+        owner = access.acting_owner(self.request)  # imports are writes: readers get 404
+        return ImportJob.objects.filter(user=owner)
 
     def initial(self, request, *args, **kwargs):
         # Before authentication: the session's CSRF check may already read the body.
@@ -150,6 +152,7 @@ class ImportListCreateView(generics.ListAPIView):
         },
     )
     def post(self, request):
+        owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
         data = request.data
         if getattr(self, "upload_limiter", None) and self.upload_limiter.exceeded:
             raise UploadTooLarge
@@ -159,7 +162,7 @@ class ImportListCreateView(generics.ListAPIView):
         if upload.size > max_upload_bytes():
             raise UploadTooLarge
         job = services.import_job_create(
-            user=request.user, upload=upload, kind=serializer.validated_data.get("kind")
+            user=owner, upload=upload, kind=serializer.validated_data.get("kind")
         )
         job.refresh_from_db()
         return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
