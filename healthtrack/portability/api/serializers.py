@@ -74,6 +74,7 @@ class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(
         choices=[
             ("json", "JSON, one record per line in each array"),
+            ("zip", "ZIP: the JSON export and the meal photos (photos/<diary entry id>.<ext>)"),
             ("csv", "ZIP of CSV files, one per table"),
             ("fhir", "FHIR R4 Bundle (collection) of Observations"),
         ],
