@@ -31,6 +31,7 @@ import re
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -539,11 +540,44 @@ def import_json_export(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
     """Devices, measurements and diary entries of a HealthTrack JSON export into `user`'s
     data: devices matched by identifier (created when missing), measurements through
     `device_sync` (with a device) or `metric_upsert` (without), entries through the nutrition
-    service. Importing the same export again adds nothing."""
-    report.total = count_export_records(fileobj)
-    report.report()
-    with MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher:
-        _records_into(user, iter_export(fileobj, report), batcher, report)
+    service. Importing the same export again adds nothing. The ZIP export is read too: its
+    `healthtrack-export.json` (its photos are counted as skipped, not imported)."""
+    with _export_json(fileobj, report) as source:
+        report.total = count_export_records(source)
+        report.report()
+        with MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher:
+            _records_into(user, iter_export(source, report), batcher, report)
+
+
+def is_export_archive(head: bytes) -> bool:
+    """Whether a file's first bytes are those of the ZIP export: its first member, named in
+    the first local file header, is `healthtrack-export.json`."""
+    if not head.startswith(b"PK\x03\x04") or len(head) < 30:
+        return False
+    name_length = int.from_bytes(head[26:28], "little")
+    return head[30 : 30 + name_length] == ARCHIVE_JSON_NAME.encode()
+
+
+@contextmanager
+def _export_json(fileobj: IO[bytes], report: ImportReport) -> Iterator[IO[bytes]]:
+    fileobj.seek(0)
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if head != b"PK\x03\x04":
+        yield fileobj
+        return
+    try:
+        archive = zipfile.ZipFile(fileobj)
+        info = archive.getinfo(ARCHIVE_JSON_NAME)
+    except (zipfile.BadZipFile, KeyError):
+        raise ImportFailed(
+            f"This ZIP is not a HealthTrack export (it has no {ARCHIVE_JSON_NAME})."
+        ) from None
+    photo_files = sum(1 for name in archive.namelist() if name.startswith(f"{PHOTO_FOLDER}/"))
+    if photo_files:
+        report.skipped["photos (not imported)"] += photo_files
+    with archive, archive.open(info) as member:
+        yield member
 
 
 def _store_goal(user, record: dict[str, Any], line, report: ImportReport) -> None:

@@ -55,10 +55,13 @@ SNIFF_BYTES = 64 * 1024
 
 
 def detect_kind(head: bytes) -> str | None:
-    """The kind of import a file's first bytes suggest, or None: a ZIP or an XML file is an
-    Apple Health export, a JSON file with the export marker a HealthTrack export, a CSV whose
-    header names `metric_type` measurements and one naming `meal_type` diary entries."""
+    """The kind of import a file's first bytes suggest, or None: our ZIP export (its first
+    member `healthtrack-export.json`) or a JSON file with the export marker is a HealthTrack
+    export, another ZIP or an XML file an Apple Health export, a CSV whose header names
+    `metric_type` measurements and one naming `meal_type` diary entries."""
     data = head.removeprefix(b"\xef\xbb\xbf")
+    if export.is_export_archive(data):
+        return Kind.JSON_EXPORT
     if data.startswith(b"PK\x03\x04"):
         return Kind.APPLE_HEALTH
     stripped = data.lstrip()

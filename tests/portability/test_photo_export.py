@@ -10,10 +10,11 @@ import zipfile
 from datetime import date
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.models import AccessLog
-from healthtrack.portability import export
+from healthtrack.portability import export, services
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
 from nutrition import services as nutrition_services
@@ -235,6 +236,51 @@ def test_the_json_inside_the_zip_imports_like_the_json_export(
 
     assert job.status == ImportJob.Status.DONE and job.error_count == 0, job.errors
     assert diary_of(other_user) >= diary_of(user)
+
+
+def test_the_zip_export_uploaded_as_it_is_imports_its_json_and_skips_the_photos(
+    auth_client, user, other_user, photographed, django_capture_on_commit_callbacks
+):
+    data = b"".join(export.archive_chunks(user))
+    client = APIClient()
+    client.force_authenticate(other_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/imports",
+            {"file": SimpleUploadedFile("healthtrack-export-with-photos.zip", data)},
+            format="multipart",
+        )
+
+    assert response.status_code == 202, response.content
+    assert response.json()["kind"] == "json_export"  # told from the content
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert job.status == ImportJob.Status.DONE and job.error_count == 0, job.errors
+    assert job.summary["skipped"]["photos (not imported)"] == 2
+    assert diary_of(other_user) >= diary_of(user)
+    # photos are not imported: other_user still has only their own one
+    assert MealPhoto.objects.filter(log__user=other_user).count() == 1
+
+
+def test_a_zip_without_the_export_json_is_refused_as_json_export(user):
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    job = ImportJob.objects.create(user=user, kind=ImportJob.Kind.JSON_EXPORT)
+
+    job = import_job_execute(job=job, fileobj=io.BytesIO(sink.getvalue()))
+
+    assert job.status == ImportJob.Status.FAILED
+    assert "healthtrack-export.json" in job.errors[0]["message"]
+
+
+def test_only_our_archive_is_told_apart_from_an_apple_health_zip(user):
+    ours = b"".join(export.archive_chunks(user))[: services.SNIFF_BYTES]
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        archive.writestr("apple_health_export/export.xml", "<HealthData/>")
+    assert services.detect_kind(ours) == ImportJob.Kind.JSON_EXPORT
+    assert services.detect_kind(sink.getvalue()) == ImportJob.Kind.APPLE_HEALTH
 
 
 # --- the page and the schema ----------------------------------------------------------------

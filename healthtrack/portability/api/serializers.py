@@ -14,7 +14,8 @@ class ImportUploadSerializer(StrictFieldsMixin, serializers.Serializer):
 
     file = serializers.FileField(
         help_text="export.zip / export.xml (Apple Health), a CSV (see the templates) or a "
-        "HealthTrack JSON export; at most IMPORT_MAX_UPLOAD_MB (default 512 MB)."
+        "HealthTrack JSON export (or its ZIP export); at most IMPORT_MAX_UPLOAD_MB (default "
+        "512 MB)."
     )
     kind = serializers.ChoiceField(
         choices=ImportJob.Kind.choices,
