@@ -13,12 +13,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from accounts import family
 from accounts.models import AccessLog
 from healthtrack.portability import export, services
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
 from nutrition import services as nutrition_services
 from nutrition.models import MealPhoto, NutritionLog
+from tests.accounts.factories import UserFactory
 from tests.accounts.family_factories import make_dependent
 from tests.nutrition.factories import NutritionLogFactory
 from tests.nutrition.photo_helpers import MARKER, exif_with_gps, image_bytes, upload
@@ -189,6 +191,18 @@ def test_a_family_manager_exports_a_dependents_photos(
 
     assert sorted(archive.namelist()) == ["healthtrack-export.json", f"photos/{photo.log_id}.jpg"]
     assert json.loads(archive.read("healthtrack-export.json"))["user_id"] == child.pk
+
+
+def test_a_read_only_family_member_cannot_export_a_dependents_photos(user, child_with_photo):
+    child, _ = child_with_photo
+    doctor = UserFactory()
+    family.family_access_grant(
+        granted_by=user, email=doctor.email, role="read_only", member=child, relation="doctor"
+    )
+    client = APIClient()
+    client.force_authenticate(doctor)
+    for query in (f"&member={child.pk}", f"&user_id={child.pk}"):
+        assert client.get(f"/api/v1/export?format=zip{query}").status_code == 404
 
 
 def test_zip_export_of_another_users_data_is_404(auth_client, other_user, photographed):
