@@ -1,15 +1,20 @@
 """A realistic diary for the demo patient: three meals and a snack or two from the catalogue
-every day, plus coffee and water. Idempotent: days that already have entries are left alone."""
+every day, plus coffee and water, and photos of their latest few meals. Idempotent: days that
+already have entries are left alone, and so are meals that already have a photo."""
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
-from nutrition.models import Food, NutritionLog
+from nutrition.models import Food, MealPhoto, NutritionLog
+from nutrition.services import meal_photo_set
 from nutrition.signals import nutrition_changed
 
 # (description, [(catalogue name, grams)]) per meal; portions vary by +-15 % day to day.
@@ -179,7 +184,83 @@ def seed(*, users: dict, days: int, rng: random.Random) -> int:
         transaction.on_commit(
             lambda: nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=changed)
         )
+    seed_photos(patient=patient, now=now)
     return len(new)
+
+
+# --- meal photos ------------------------------------------------------------------------------
+
+# How many of the latest meals get a photo: a handful keeps `make run` quick.
+DEMO_PHOTOS = 4
+PHOTO_MEALS = ("breakfast", "lunch", "dinner")
+PHOTO_SIZE = (480, 360)
+TABLE_COLOURS = [(164, 118, 78), (196, 160, 120), (88, 96, 110), (222, 214, 200)]
+FOOD_COLOURS = [
+    (214, 168, 74),  # grains, bread
+    (235, 222, 190),  # rice, pasta
+    (86, 150, 62),  # greens
+    (204, 64, 48),  # tomato, pepper
+    (238, 142, 70),  # salmon, carrots
+    (150, 96, 60),  # meat, sauce
+    (250, 236, 120),  # egg, banana
+    (96, 70, 140),  # berries
+]
+
+
+def seed_photos(*, patient, now: datetime) -> int:
+    """A photo on each of the patient's DEMO_PHOTOS latest main meals (breakfast, lunch,
+    dinner) that has none: one on the meal's first entry, drawn with Pillow and stored
+    through `meal_photo_set` (checked, re-encoded, thumbnail made by the task). Returns how
+    many were added; seeding again adds none for the same meals (no duplicate files)."""
+    recent = (
+        NutritionLog.objects.for_user(patient)
+        .filter(meal_type__in=PHOTO_MEALS, logged_at__lte=now, logged_at__gte=now - timedelta(3))
+        .order_by("-logged_at", "id")
+        .values_list("pk", "logged_at", "meal_type", "description")
+    )
+    meals: dict[tuple, tuple[int, str]] = {}
+    for pk, logged_at, meal_type, description in recent:
+        if len(meals) == DEMO_PHOTOS and (logged_at, meal_type) not in meals:
+            break
+        meals.setdefault((logged_at, meal_type), (pk, description))
+    with_photo = set(
+        MealPhoto.objects.filter(
+            log__user=patient, log__logged_at__in=[at for at, _ in meals]
+        ).values_list("log__logged_at", "log__meal_type")
+    )
+    added = 0
+    for (logged_at, meal_type), (pk, description) in meals.items():
+        if (logged_at, meal_type) in with_photo:
+            continue
+        picture = plate_picture(random.Random(f"{description}|{logged_at.date()}"))
+        log = NutritionLog.objects.get(pk=pk)
+        meal_photo_set(log=log, upload=ContentFile(picture, name="demo-meal.jpg"))
+        added += 1
+    return added
+
+
+def plate_picture(rng: random.Random) -> bytes:
+    """A JPEG of a plate seen from above: a few coloured shapes on a white plate on a table."""
+    width, height = PHOTO_SIZE
+    image = Image.new("RGB", PHOTO_SIZE, rng.choice(TABLE_COLOURS))
+    draw = ImageDraw.Draw(image)
+    cx, cy, radius = width // 2, height // 2, int(height * 0.44)
+    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(246, 246, 244))
+    inner = int(radius * 0.78)
+    draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), outline=(226, 226, 222), width=3)
+    for colour in rng.sample(FOOD_COLOURS, rng.randint(3, 4)):
+        x = cx + rng.randint(-inner // 2, inner // 2)
+        y = cy + rng.randint(-inner // 2, inner // 2)
+        rx, ry = rng.randint(inner // 5, inner // 3), rng.randint(inner // 5, inner // 3)
+        if rng.random() < 0.5:
+            draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=colour)
+        else:
+            draw.rounded_rectangle((x - rx, y - ry, x + rx, y + ry), radius=8, fill=colour)
+    fork_x = cx + radius + 18
+    draw.rounded_rectangle((fork_x, cy - 90, fork_x + 10, cy + 90), radius=4, fill=(190, 190, 196))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 def _at(day: date, rng: random.Random, start: time, spread_minutes: int) -> datetime:

@@ -130,9 +130,15 @@ def nutrition_targets_set(
 # --- Meal photos ------------------------------------------------------------------------------
 
 
+def meal_photo_name_prefix(user_id: int) -> str:
+    """What every stored photo name of `user_id`'s diary starts with (the account purge finds
+    the audit entries of photos removed long before by it)."""
+    return f"{user_id}/"
+
+
 def _photo_name(log: NutritionLog, suffix: str, extension: str) -> str:
     # Random, and nothing of the uploaded file's name: names show up in storage listings.
-    return f"{log.user_id}/{uuid.uuid4().hex}{suffix}.{extension}"
+    return f"{meal_photo_name_prefix(log.user_id)}{uuid.uuid4().hex}{suffix}.{extension}"
 
 
 def meal_photo_files_delete(*names: str) -> None:

@@ -16,16 +16,24 @@ The JSON export is written one record per line inside its arrays:
 It is plain JSON for any reader, and `import_json_export` reads it back line by line (constant
 memory, line numbers in errors). Devices, measurements, diary entries and goals are imported;
 the other sections (profile, insights, share grants, ...) are for the user to keep.
+
+A diary entry with a meal photo names it in `"photo"` (`{"file": "photos/<entry id>.jpg",
+"content_type", "width", "height", "size_bytes", "created_at"}`, else null): the file's name in
+the ZIP archive (`archive_chunks`), which holds this JSON as `healthtrack-export.json` and the
+stored photos (the metadata-free copies) under `photos/`. No storage name or URL is exported.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
@@ -35,7 +43,12 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import CareTeam, ShareGrant
-from healthtrack.portability.csv_io import NUTRITION_COLUMNS, FoodLookup, import_nutrition_row
+from healthtrack.portability.csv_io import (
+    NUTRITION_COLUMNS,
+    FoodLookup,
+    _Sink,
+    import_nutrition_row,
+)
 from healthtrack.portability.importing import (
     DeviceResolver,
     ImportFailed,
@@ -49,7 +62,10 @@ from metrics import services as metric_services
 from metrics.models import Device, HealthMetric
 from metrics.services import MUTABLE_FIELDS
 from metrics.validation import clean_measurement
-from nutrition.models import NutritionLog, NutritionTargets
+from nutrition import photos
+from nutrition.models import MealPhoto, NutritionLog, NutritionTargets
+
+logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "healthtrack-export"
 EXPORT_VERSION = 1
@@ -207,10 +223,37 @@ def _metric_rows(user) -> Iterator[dict[str, Any]]:
         }
 
 
+# The archive's folder of meal photos, and each stored type's file extension there.
+PHOTO_FOLDER = "photos"
+PHOTO_EXTENSIONS = {content_type: ext for _, content_type, ext in photos.STORED_AS.values()}
+ARCHIVE_JSON_NAME = "healthtrack-export.json"
+# How much of a stored photo is read (and sent on) at a time.
+PHOTO_BLOCK_BYTES = 64 * 1024
+
+
+def photo_file_name(photo: MealPhoto) -> str:
+    """A photo's name in the export archive: `photos/<diary entry id>.<jpg|png|webp>`."""
+    extension = PHOTO_EXTENSIONS.get(photo.content_type, "jpg")
+    return f"{PHOTO_FOLDER}/{photo.log_id}.{extension}"
+
+
+def _photo_entry(photo: MealPhoto | None) -> dict[str, Any] | None:
+    if photo is None:
+        return None
+    return {
+        "file": photo_file_name(photo),
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "size_bytes": photo.size_bytes,
+        "created_at": plain(photo.created_at),
+    }
+
+
 def _nutrition_rows(user) -> Iterator[dict[str, Any]]:
     logs = (
         NutritionLog.objects.filter(user=user)
-        .select_related("food")
+        .select_related("food", "photo")
         .order_by("logged_at", "id")
         .iterator(chunk_size=CHUNK_SIZE)
     )
@@ -218,6 +261,8 @@ def _nutrition_rows(user) -> Iterator[dict[str, Any]]:
         row = {c: plain(getattr(log, c)) for c in NUTRITION_LOG_COLUMNS if c != "food_name"}
         row["food"] = log.food_id
         row["food_name"] = log.food.name if log.food_id is not None else None
+        # JSON only: the CSV tables keep their columns (NUTRITION_LOG_COLUMNS).
+        row["photo"] = _photo_entry(getattr(log, "photo", None))
         yield row
 
 
@@ -283,6 +328,49 @@ def json_chunks(user, *, rows_per_chunk: int = 500) -> Iterator[str]:
             yield ("" if first else ",\n") + ",\n".join(buffer)
         yield "\n]" + (",\n" if index < len(parts) - 1 else "\n")
     yield "}\n"
+
+
+def _zip_entry(name: str, moment: datetime, compress_type: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=moment.astimezone(UTC).timetuple()[:6])
+    info.compress_type = compress_type
+    info.external_attr = 0o644 << 16  # -rw-r--r-- once unpacked
+    return info
+
+
+def archive_chunks(user) -> Iterator[bytes]:
+    """The bytes of the ZIP export, as it is written: `healthtrack-export.json` (the JSON
+    export, importable on its own) and `photos/<entry id>.<ext>` per meal photo, the stored
+    metadata-free copy (no thumbnails). Memory stays bounded: the JSON goes in as it is
+    made, a photo in blocks of PHOTO_BLOCK_BYTES. A photo whose file is missing from storage
+    is left out (and logged, without the user's data)."""
+    return (piece for piece in _archive_pieces(user) if piece)
+
+
+def _archive_pieces(user) -> Iterator[bytes]:
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w") as archive:
+        info = _zip_entry(ARCHIVE_JSON_NAME, timezone.now(), zipfile.ZIP_DEFLATED)
+        with archive.open(info, "w", force_zip64=True) as member:
+            for piece in json_chunks(user):
+                member.write(piece.encode("utf-8"))
+                yield sink.take()
+        yield sink.take()
+        storage = photos.photo_storage()
+        stored = MealPhoto.objects.filter(log__user=user).order_by("log_id")
+        for photo in stored.iterator(chunk_size=CHUNK_SIZE):
+            try:
+                source = storage.open(photo.image_name, "rb")
+            except OSError:  # FileNotFoundError included
+                logger.warning("meal photo %s: file missing from storage, not exported", photo.pk)
+                continue
+            # JPEG, PNG and WebP are compressed already.
+            info = _zip_entry(photo_file_name(photo), photo.created_at, zipfile.ZIP_STORED)
+            with source, archive.open(info, "w") as member:
+                while block := source.read(PHOTO_BLOCK_BYTES):
+                    member.write(block)
+                    yield sink.take()
+            yield sink.take()
+    yield sink.take()
 
 
 def csv_tables(user) -> Iterator[tuple[str, list[str], Iterable[dict[str, Any]]]]:
@@ -452,11 +540,44 @@ def import_json_export(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
     """Devices, measurements and diary entries of a HealthTrack JSON export into `user`'s
     data: devices matched by identifier (created when missing), measurements through
     `device_sync` (with a device) or `metric_upsert` (without), entries through the nutrition
-    service. Importing the same export again adds nothing."""
-    report.total = count_export_records(fileobj)
-    report.report()
-    with MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher:
-        _records_into(user, iter_export(fileobj, report), batcher, report)
+    service. Importing the same export again adds nothing. The ZIP export is read too: its
+    `healthtrack-export.json` (its photos are counted as skipped, not imported)."""
+    with _export_json(fileobj, report) as source:
+        report.total = count_export_records(source)
+        report.report()
+        with MetricBatcher(user=user, report=report, key_prefix=key_prefix) as batcher:
+            _records_into(user, iter_export(source, report), batcher, report)
+
+
+def is_export_archive(head: bytes) -> bool:
+    """Whether a file's first bytes are those of the ZIP export: its first member, named in
+    the first local file header, is `healthtrack-export.json`."""
+    if not head.startswith(b"PK\x03\x04") or len(head) < 30:
+        return False
+    name_length = int.from_bytes(head[26:28], "little")
+    return head[30 : 30 + name_length] == ARCHIVE_JSON_NAME.encode()
+
+
+@contextmanager
+def _export_json(fileobj: IO[bytes], report: ImportReport) -> Iterator[IO[bytes]]:
+    fileobj.seek(0)
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if head != b"PK\x03\x04":
+        yield fileobj
+        return
+    try:
+        archive = zipfile.ZipFile(fileobj)
+        info = archive.getinfo(ARCHIVE_JSON_NAME)
+    except (zipfile.BadZipFile, KeyError):
+        raise ImportFailed(
+            f"This ZIP is not a HealthTrack export (it has no {ARCHIVE_JSON_NAME})."
+        ) from None
+    photo_files = sum(1 for name in archive.namelist() if name.startswith(f"{PHOTO_FOLDER}/"))
+    if photo_files:
+        report.skipped["photos (not imported)"] += photo_files
+    with archive, archive.open(info) as member:
+        yield member
 
 
 def _store_goal(user, record: dict[str, Any], line, report: ImportReport) -> None:

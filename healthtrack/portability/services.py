@@ -32,6 +32,8 @@ from healthtrack.portability import apple_health, csv_io, export
 from healthtrack.portability.importing import ImportFailed, ImportReport
 from healthtrack.portability.models import ImportJob
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from nutrition.models import MealPhoto
+from nutrition.services import meal_photo_name_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,13 @@ SNIFF_BYTES = 64 * 1024
 
 
 def detect_kind(head: bytes) -> str | None:
-    """The kind of import a file's first bytes suggest, or None: a ZIP or an XML file is an
-    Apple Health export, a JSON file with the export marker a HealthTrack export, a CSV whose
-    header names `metric_type` measurements and one naming `meal_type` diary entries."""
+    """The kind of import a file's first bytes suggest, or None: our ZIP export (its first
+    member `healthtrack-export.json`) or a JSON file with the export marker is a HealthTrack
+    export, another ZIP or an XML file an Apple Health export, a CSV whose header names
+    `metric_type` measurements and one naming `meal_type` diary entries."""
     data = head.removeprefix(b"\xef\xbb\xbf")
+    if export.is_export_archive(data):
+        return Kind.JSON_EXPORT
     if data.startswith(b"PK\x03\x04"):
         return Kind.APPLE_HEALTH
     stripped = data.lstrip()
@@ -253,27 +258,70 @@ def _user_relations() -> list[tuple[type[models.Model], models.ForeignKey]]:
     return found
 
 
+def _cascading_rows(user) -> list[tuple[type[models.Model], models.QuerySet]]:
+    """(model, rows) of every table whose rows go when the user is deleted: rows with a
+    CASCADE foreign key to the user and, further down, rows cascading from those (a diary
+    entry's photo), the kept audit trails left out."""
+    found: list[tuple[type[models.Model], models.QuerySet]] = []
+    parents = [
+        (model, model._base_manager.filter(**{field.name: user}))
+        for model, field in _user_relations()
+        if field.remote_field.on_delete is models.CASCADE and model not in KEPT_MODELS
+    ]
+    seen = {model for model, _ in parents} | {get_user_model()}
+    while parents:
+        found += parents
+        children = []
+        for model in apps.get_models():
+            if model._meta.proxy or model in seen or model in KEPT_MODELS:
+                continue
+            for field in model._meta.concrete_fields:
+                if not field.is_relation or field.remote_field.on_delete is not models.CASCADE:
+                    continue
+                for parent, rows in parents:
+                    if field.related_model is parent:
+                        children.append(
+                            (model, model._base_manager.filter(**{f"{field.name}__in": rows}))
+                        )
+                        seen.add(model)
+        parents = children
+    return found
+
+
+def _removed_photo_entries(user) -> models.QuerySet:
+    """Audit entries of the user's meal photos replaced or removed before the purge: no row is
+    left to find them by, but every stored name of theirs starts with the user's id."""
+    prefix = meal_photo_name_prefix(user.pk)
+    names = models.Q()
+    for field in ("image_name", "thumbnail_name"):
+        for side in (0, 1):  # [old, new]
+            names |= models.Q(**{f"changes__{field}__{side}__startswith": prefix})
+    return LogEntry.objects.filter(names, content_type=ContentType.objects.get_for_model(MealPhoto))
+
+
 def _scrub_audit(user) -> int:
     """Remove personal and health values from the change history of the user's account and
-    of every row it owns (rows deleted with it): the entries stay (what happened, when, by
-    whom), their field values and the object's text go. Entries the user wrote about
-    others' rows keep their content, with the actor reduced to an id-free label."""
+    of every row it owns (rows deleted with it, down to a diary entry's photo, and photos
+    removed before): the entries stay (what happened, when, by whom), their field values and
+    the object's text go. Entries the user wrote about others' rows keep their content, with
+    the actor reduced to an id-free label."""
     scrubbed = 0
     placeholder = f"purged user {user.pk}"
-    owned = [
-        (model, field)
-        for model, field in _user_relations()
-        if field.remote_field.on_delete is models.CASCADE
-        and model not in KEPT_MODELS
-        and auditlog.contains(model)
-    ]
     targets = [(get_user_model(), get_user_model()._base_manager.filter(pk=user.pk))]
-    targets += [(m, m._base_manager.filter(**{f.name: user})) for m, f in owned]
-    for model, rows in targets:
-        content_type = ContentType.objects.get_for_model(model)
-        scrubbed += LogEntry.objects.filter(
-            content_type=content_type, object_id__in=rows.values("pk")
-        ).update(
+    targets += [(m, rows) for m, rows in _cascading_rows(user) if auditlog.contains(m)]
+    entries = [
+        (
+            model,
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model),
+                object_id__in=rows.values("pk"),
+            ),
+        )
+        for model, rows in targets
+    ]
+    entries.append((MealPhoto, _removed_photo_entries(user)))
+    for model, about in entries:
+        scrubbed += about.update(
             changes=None,
             changes_text="",
             serialized_data=None,

@@ -14,7 +14,8 @@ class ImportUploadSerializer(StrictFieldsMixin, serializers.Serializer):
 
     file = serializers.FileField(
         help_text="export.zip / export.xml (Apple Health), a CSV (see the templates) or a "
-        "HealthTrack JSON export; at most IMPORT_MAX_UPLOAD_MB (default 512 MB)."
+        "HealthTrack JSON export (or its ZIP export); at most IMPORT_MAX_UPLOAD_MB (default "
+        "512 MB)."
     )
     kind = serializers.ChoiceField(
         choices=ImportJob.Kind.choices,
@@ -74,6 +75,7 @@ class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(
         choices=[
             ("json", "JSON, one record per line in each array"),
+            ("zip", "ZIP: the JSON export and the meal photos (photos/<diary entry id>.<ext>)"),
             ("csv", "ZIP of CSV files, one per table"),
             ("fhir", "FHIR R4 Bundle (collection) of Observations"),
         ],

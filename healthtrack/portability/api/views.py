@@ -209,10 +209,12 @@ class IgnoreFormatNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+# format: (content type, file name after "healthtrack-export-<yyyymmdd>")
 EXPORT_TYPES = {
-    "json": ("application/json", "json"),
-    "csv": ("application/zip", "zip"),
-    "fhir": ("application/fhir+json", "fhir.json"),
+    "json": ("application/json", ".json"),
+    "zip": ("application/zip", "-with-photos.zip"),
+    "csv": ("application/zip", ".zip"),
+    "fhir": ("application/fhir+json", ".fhir.json"),
 }
 
 
@@ -222,10 +224,13 @@ class ExportView(APIView):
     @extend_schema(
         summary="Export all your data",
         description="Every record you own: profile (decrypted), devices, measurements, "
-        "nutrition diary and targets, goals, insights, share grants (no secrets), care teams, "
-        "imports. `format=json` (default; one record per line in each array, importable with "
-        "kind `json_export`), `csv` (a ZIP with one CSV per table) or `fhir` (a FHIR R4 "
-        "Bundle of Observations with LOINC codes and UCUM units). Streamed.",
+        "nutrition diary (each entry's meal photo named in `photo`) and targets, goals, "
+        "insights, share grants (no secrets), care teams, imports. `format=json` (default; one "
+        "record per line in each array, importable with kind `json_export`), `zip` (everything: "
+        "`healthtrack-export.json`, the JSON export, plus the meal photos as "
+        "`photos/<diary entry id>.jpg|png|webp`, stored without metadata), `csv` (a ZIP with "
+        "one CSV per table) or `fhir` (a FHIR R4 Bundle of Observations with LOINC codes and "
+        "UCUM units). Streamed.",
         parameters=[s.ExportQuerySerializer],
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
@@ -250,15 +255,17 @@ class ExportView(APIView):
         fmt = query.validated_data["format"]
         if fmt == "json":
             chunks = export.json_chunks(owner)
+        elif fmt == "zip":
+            chunks = export.archive_chunks(owner)
         elif fmt == "csv":
             chunks = csv_io.csv_zip_chunks(export.csv_tables(owner))
         else:
             chunks = fhir.bundle_chunks(owner)
-        content_type, extension = EXPORT_TYPES[fmt]
+        content_type, name_end = EXPORT_TYPES[fmt]
         response = StreamingHttpResponse(chunks, content_type=content_type)
         stamp = timezone.now().strftime("%Y%m%d")
         response["Content-Disposition"] = (
-            f'attachment; filename="healthtrack-export-{stamp}.{extension}"'
+            f'attachment; filename="healthtrack-export-{stamp}{name_end}"'
         )
         response["Cache-Control"] = "no-store"
         return response
