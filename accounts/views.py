@@ -282,5 +282,7 @@ def settings_access_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def settings_export(request: HttpRequest) -> HttpResponse:
-    # Export lives on the "Your data" page (healthtrack.portability) with import and the report.
-    return redirect("/settings/data/", permanent=True)
+    # Export lives on the "Your data" page (healthtrack.portability) with import and the report;
+    # the query (`?member=`) goes along and that page checks it.
+    query = request.GET.urlencode()
+    return redirect(f"/settings/data/?{query}" if query else "/settings/data/", permanent=True)

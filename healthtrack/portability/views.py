@@ -10,12 +10,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts import access
+from accounts.members import member_redirect, page_owner
 from accounts.pages import form_status
 from healthtrack.portability import services
 from healthtrack.portability.api.views import LimitedUploadHandler, max_upload_bytes
@@ -40,11 +41,15 @@ def data_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @csrf_protect
 def _data_page(request: HttpRequest) -> HttpResponse:
+    # Yours, or `?member=`'s: export and import for those who may write for them, the report
+    # for anyone who may read them (as on the API).
+    owner = page_owner(request, write=request.method == "POST")
+    may_write = access.can_write(request.user, owner.pk)
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         try:
             job = services.import_job_create(
-                user=request.user,
+                user=owner,
                 upload=form.cleaned_data["file"],
                 kind=form.cleaned_data["kind"] or None,
             )
@@ -53,14 +58,16 @@ def _data_page(request: HttpRequest) -> HttpResponse:
                 form.add_error("kind", message)
         else:
             messages.success(request, f"Import {job.pk} started; its progress is shown below.")
-            return redirect("settings-data")
+            return member_redirect(request, "settings-data")
     elif getattr(getattr(request, "upload_limiter", None), "exceeded", False):
         form.errors.clear()
         form.add_error(
             "file",
             f"The file is larger than the upload limit of {settings.IMPORT_MAX_UPLOAD_MB} MB.",
         )
-    jobs = list(access.writable(ImportJob.objects.all(), request.user)[:20])
+    jobs = list(ImportJob.objects.filter(user=owner).order_by("-created_at", "-id")[:20])
+    if not may_write:
+        jobs = []
     today = timezone.now().date()
     context = {
         "section": "data",

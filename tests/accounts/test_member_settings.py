@@ -330,3 +330,49 @@ def test_a_manager_removes_a_dependent_but_never_closes_an_adults_account(user, 
     assert adult.deleted_at is None
     assert client.delete(f"/api/v1/users/{child.pk}").status_code == 204
     assert User.objects.get(pk=child.pk).deleted_at is not None
+
+
+# --- the "Your data" page -----------------------------------------------------------------------
+
+
+def test_a_manager_exports_and_imports_for_a_dependent_on_the_data_page(
+    client, user, child, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    page(client, user)
+    html = client.get(f"/settings/data/?member={child.pk}").content.decode()
+    assert f"/api/v1/export?format=zip&amp;member={child.pk}" in html
+    assert f'name="member" value="{child.pk}"' in html  # the report form
+    when = (timezone.now() - timedelta(hours=2)).astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+    upload = SimpleUploadedFile("heart.csv", CSV.format(when=when).encode())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/settings/data/?member={child.pk}", {"file": upload})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/settings/data/?member={child.pk}"
+    assert ImportJob.objects.get().user_id == child.pk
+    assert HealthMetric.objects.filter(user=child).count() == 1
+    assert "heart.csv" in client.get(response["Location"]).content.decode()
+    assert "heart.csv" not in client.get("/settings/data/").content.decode()
+
+
+def test_a_read_only_member_gets_the_report_but_not_export_or_import(client, child, reader):
+    page(client, reader)
+    response = client.get(f"/settings/data/?member={child.pk}")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Report for your doctor" in html
+    assert "/api/v1/export?format" not in html
+    assert 'enctype="multipart/form-data"' not in html
+    upload = SimpleUploadedFile("heart.csv", b"metric_type,value\n")
+    assert client.post(f"/settings/data/?member={child.pk}", {"file": upload}).status_code == 404
+    assert not ImportJob.objects.exists()
+
+
+def test_a_stranger_gets_404_on_a_members_data_page(client, other_user, child):
+    assert page(client, other_user).get(f"/settings/data/?member={child.pk}").status_code == 404
+    assert client.get(f"/settings/export/?member={child.pk}")["Location"] == (
+        f"/settings/data/?member={child.pk}"
+    )

@@ -325,7 +325,7 @@ APP = {
     "settings/sharing/": every("DAAAAAA AAN", POST="DAAAAAA ANN"),
     "settings/sharing/care-team/<int:pk>/end/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
     "settings/sharing/grants/<int:pk>/revoke/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
-    "settings/data/": every("DAAAAAA AAA"),
+    "settings/data/": every("DAAAAAA AAN", POST="DAAAAAA ANN"),
     "nutrition/": every("DAAAAAA AAN"),
     "nutrition/<isodate:day>/": every("DAAAAAA AAN"),
     "nutrition/<isodate:day>/add/": every("DAAAAAA ANN"),
