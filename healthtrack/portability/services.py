@@ -288,6 +288,25 @@ def _cascading_rows(user) -> list[tuple[type[models.Model], models.QuerySet]]:
     return found
 
 
+def _removed_row_entries(user) -> list[tuple[type[models.Model], models.QuerySet]]:
+    """Audit entries of rows the user owned that were deleted before the purge (a reading or a
+    diary entry they deleted themselves): no row is left to find them by, but each entry's
+    changes name the owner's id on its foreign key to the user ("user": ["5", null])."""
+    owner_id = str(user.pk)
+    found = []
+    for model, field in _user_relations():
+        if field.remote_field.on_delete is not models.CASCADE or model in KEPT_MODELS:
+            continue
+        if not auditlog.contains(model):
+            continue
+        names = models.Q(**{f"changes__{field.name}__0": owner_id}) | models.Q(
+            **{f"changes__{field.name}__1": owner_id}
+        )
+        content_type = ContentType.objects.get_for_model(model)
+        found.append((model, LogEntry.objects.filter(names, content_type=content_type)))
+    return found
+
+
 def _removed_photo_entries(user) -> models.QuerySet:
     """Audit entries of the user's meal photos replaced or removed before the purge: no row is
     left to find them by, but every stored name of theirs starts with the user's id."""
@@ -301,10 +320,10 @@ def _removed_photo_entries(user) -> models.QuerySet:
 
 def _scrub_audit(user) -> int:
     """Remove personal and health values from the change history of the user's account and
-    of every row it owns (rows deleted with it, down to a diary entry's photo, and photos
-    removed before): the entries stay (what happened, when, by whom), their field values and
-    the object's text go. Entries the user wrote about others' rows keep their content, with
-    the actor reduced to an id-free label."""
+    of every row it owns (rows deleted with it, down to a diary entry's photo, and rows and
+    photos it deleted before): the entries stay (what happened, when, by whom), their field
+    values and the object's text go. Entries the user wrote about others' rows keep their
+    content, with the actor reduced to an id-free label."""
     scrubbed = 0
     placeholder = f"purged user {user.pk}"
     targets = [(get_user_model(), get_user_model()._base_manager.filter(pk=user.pk))]
@@ -319,6 +338,7 @@ def _scrub_audit(user) -> int:
         )
         for model, rows in targets
     ]
+    entries += _removed_row_entries(user)
     entries.append((MealPhoto, _removed_photo_entries(user)))
     for model, about in entries:
         scrubbed += about.update(

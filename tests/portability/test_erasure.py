@@ -142,6 +142,44 @@ def test_purge_keeps_audit_trails_without_the_users_values(rich_user, other_user
     )
 
 
+def test_purge_scrubs_the_audit_entries_of_rows_the_user_deleted_before(rich_user, other_user):
+    from metrics import services as metric_services
+    from nutrition import services as nutrition_services
+
+    when = timezone.now() - timedelta(hours=2)
+    mine = metric_services.metric_create(
+        user=rich_user, metric_type="weight", value=81.4, recorded_at=when
+    )
+    theirs = metric_services.metric_create(
+        user=other_user, metric_type="weight", value=64.2, recorded_at=when
+    )
+    meal = nutrition_services.nutrition_log_create(
+        user=rich_user, meal_type="lunch", logged_at=when, description="Soup", calories=412
+    )
+    ids = {"mine": mine.pk, "theirs": theirs.pk, "meal": meal.pk}
+    metric_services.metric_delete(metric=mine)
+    metric_services.metric_delete(metric=theirs)
+    nutrition_services.nutrition_log_delete(log=meal)
+
+    def entries(model, pk):
+        content_type = ContentType.objects.get_for_model(model)
+        return list(LogEntry.objects.filter(content_type=content_type, object_id=pk))
+
+    from nutrition.models import NutritionLog
+
+    assert any("81.4" in str(e.changes) for e in entries(HealthMetric, ids["mine"]))
+    assert any("412" in str(e.changes) for e in entries(NutritionLog, ids["meal"]))
+
+    services.account_purge(user=rich_user)
+
+    gone = entries(HealthMetric, ids["mine"]) + entries(NutritionLog, ids["meal"])
+    assert len(gone) >= 4  # created and deleted, for each
+    assert all(e.changes is None for e in gone)
+    assert not any("81.4" in str(e.serialized_data) or "412" in e.changes_text for e in gone)
+    # The other person's deleted reading keeps its history.
+    assert any("64.2" in str(e.changes) for e in entries(HealthMetric, ids["theirs"]))
+
+
 def test_purge_deletes_the_users_stored_uploads(rich_user, _private_media):
     job = ImportJob.objects.get(user=rich_user)
     stored = _private_media / job.file.name
