@@ -20,6 +20,7 @@ from accounts.api.care_serializers import (
     ShareGrantCreateSerializer,
     ShareGrantSerializer,
 )
+from accounts.api.strict import NoBodyMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 
 STATUS_PARAM = OpenApiParameter(
@@ -81,8 +82,10 @@ class MyPatients(APIView):
         return Response(CareTeamSerializer(rows, many=True).data)
 
 
-class EndCareTeam(APIView):
+class EndCareTeam(NoBodyMixin, APIView):
     """End a membership: the patient or the clinician of it. History is kept."""
+
+    no_body_methods = ("POST",)
 
     @extend_schema(request=None, responses=CareTeamSerializer)
     def post(self, request, pk: int):
@@ -122,7 +125,9 @@ class MyShareGrants(APIView):
         return Response(ShareGrantCreatedSerializer(grant).data, status=status.HTTP_201_CREATED)
 
 
-class RevokeShareGrant(APIView):
+class RevokeShareGrant(NoBodyMixin, APIView):
+    no_body_methods = ("POST",)
+
     @extend_schema(request=None, responses=ShareGrantSerializer)
     def post(self, request, pk: int):
         grant = get_object_or_404(ShareGrant, pk=pk, owner=request.user)

@@ -16,6 +16,7 @@ from accounts.api.family_serializers import (
     FamilyMemberCreateSerializer,
     FamilyMemberSerializer,
 )
+from accounts.api.strict import NoBodyMixin
 from accounts.models import FamilyMembership
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not a member you manage (404).")
@@ -49,7 +50,7 @@ class FamilyMembers(APIView):
         return Response(FamilyMemberSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-class FamilyMemberDetail(APIView):
+class FamilyMemberDetail(NoBodyMixin, APIView):
     def _link(self, request, pk) -> FamilyMembership:
         link = _my_links(request.user).filter(member_id=pk).first()
         if link is None:
@@ -108,7 +109,7 @@ class FamilyAccess(APIView):
         return Response(FamilyAccessSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-class FamilyAccessDetail(APIView):
+class FamilyAccessDetail(NoBodyMixin, APIView):
     @extend_schema(summary="Withdraw family access", responses={204: None, 404: NOT_YOURS})
     def delete(self, request, pk):
         link = FamilyMembership.objects.filter(pk=pk).first()

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.strict import NoBodyMixin
 from goals import programs
 from goals.api.program_serializers import (
     AdherenceDaySerializer,
@@ -81,7 +82,7 @@ class ProgramList(APIView):
         return Response(_with_today(program, many=False), status=status.HTTP_201_CREATED)
 
 
-class ProgramDetail(APIView):
+class ProgramDetail(NoBodyMixin, APIView):
     def _writable(self, request, pk) -> CareProgram:
         qs = access.care_plan_writable(CareProgram.objects.all(), request.user)
         return get_object_or_404(qs, pk=pk)

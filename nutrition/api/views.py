@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.strict import NoBodyMixin
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (
@@ -77,6 +78,7 @@ class FoodPagination(PageNumberPagination):
     destroy=extend_schema(summary="Delete a diary entry"),
 )
 class NutritionLogViewSet(
+    NoBodyMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -259,7 +261,7 @@ MULTIPART_SLACK = 64 * 1024
 _PHOTO_404 = OpenApiResponse(description="No such entry or photo, or not one you may see.")
 
 
-class MealPhotoView(APIView):
+class MealPhotoView(NoBodyMixin, APIView):
     """The photo of a diary entry: its description (GET), a new or replacing upload (POST,
     multipart/form-data with the file in `photo`), or its removal (DELETE)."""
 
