@@ -87,11 +87,14 @@ class EndCareTeam(NoBodyMixin, APIView):
 
     no_body_methods = ("POST",)
 
+    def get_object(self) -> CareTeam:
+        user = self.request.user
+        mine = CareTeam.objects.filter(Q(patient=user) | Q(clinician=user))
+        return get_object_or_404(mine, pk=self.kwargs["pk"])
+
     @extend_schema(request=None, responses=CareTeamSerializer)
     def post(self, request, pk: int):
-        mine = CareTeam.objects.filter(Q(patient=request.user) | Q(clinician=request.user))
-        membership = get_object_or_404(mine, pk=pk)
-        membership = care.care_team_end(membership=membership, ended_by=request.user)
+        membership = care.care_team_end(membership=self.get_object(), ended_by=request.user)
         membership = CareTeam.objects.select_related("clinician", "patient").get(pk=membership.pk)
         return Response(CareTeamSerializer(membership).data)
 
@@ -128,10 +131,12 @@ class MyShareGrants(APIView):
 class RevokeShareGrant(NoBodyMixin, APIView):
     no_body_methods = ("POST",)
 
+    def get_object(self) -> ShareGrant:
+        return get_object_or_404(ShareGrant, pk=self.kwargs["pk"], owner=self.request.user)
+
     @extend_schema(request=None, responses=ShareGrantSerializer)
     def post(self, request, pk: int):
-        grant = get_object_or_404(ShareGrant, pk=pk, owner=request.user)
-        grant = sharing.share_grant_revoke(grant=grant)
+        grant = sharing.share_grant_revoke(grant=self.get_object())
         grant = ShareGrant.objects.select_related("owner", "grantee").get(pk=grant.pk)
         return Response(ShareGrantSerializer(grant).data)
 

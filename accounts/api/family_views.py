@@ -51,8 +51,8 @@ class FamilyMembers(APIView):
 
 
 class FamilyMemberDetail(NoBodyMixin, APIView):
-    def _link(self, request, pk) -> FamilyMembership:
-        link = _my_links(request.user).filter(member_id=pk).first()
+    def get_object(self) -> FamilyMembership:
+        link = _my_links(self.request.user).filter(member_id=self.kwargs["pk"]).first()
         if link is None:
             raise Http404
         return link
@@ -61,7 +61,7 @@ class FamilyMemberDetail(NoBodyMixin, APIView):
         summary="One family member", responses={200: FamilyMemberSerializer, 404: NOT_YOURS}
     )
     def get(self, request, pk):
-        return Response(FamilyMemberSerializer(self._link(request, pk)).data)
+        return Response(FamilyMemberSerializer(self.get_object()).data)
 
     @extend_schema(
         summary="Remove a family member",
@@ -70,7 +70,7 @@ class FamilyMemberDetail(NoBodyMixin, APIView):
         responses={204: None, 404: NOT_YOURS},
     )
     def delete(self, request, pk):
-        link = self._link(request, pk)
+        link = self.get_object()
         try:
             family.family_member_remove(manager=request.user, member=link.member)
         except FamilyMembership.DoesNotExist:
@@ -110,11 +110,17 @@ class FamilyAccess(APIView):
 
 
 class FamilyAccessDetail(NoBodyMixin, APIView):
-    @extend_schema(summary="Withdraw family access", responses={204: None, 404: NOT_YOURS})
-    def delete(self, request, pk):
-        link = FamilyMembership.objects.filter(pk=pk).first()
+    def get_object(self) -> FamilyMembership:
+        """A link to the caller or to someone they manage (`family_access_revoke`'s rule)."""
+        links = FamilyMembership.objects.filter(pk=self.kwargs["pk"])
+        link = access.writable(links, self.request.user, owner_field="member").first()
         if link is None:
             raise Http404
+        return link
+
+    @extend_schema(summary="Withdraw family access", responses={204: None, 404: NOT_YOURS})
+    def delete(self, request, pk):
+        link = self.get_object()
         try:
             family.family_access_revoke(revoked_by=request.user, link=link)
         except FamilyMembership.DoesNotExist:

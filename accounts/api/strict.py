@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.fields import empty
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
@@ -78,12 +78,21 @@ def refuse_a_body(data) -> None:
 class NoBodyMixin:
     """Put first in the bases of an API view whose `no_body_methods` take no body (DELETE by
     default; e.g. ``("POST",)`` for an end or revoke action): a body with fields is refused
-    (400 ``unknown_field``) instead of being ignored. No body, ``{}`` and a missing
+    (400 ``unknown_field``) instead of being ignored. No body, ``{}``, ``null`` and a missing
     Content-Type still work. Checked after authentication, permissions and throttles and before
     the handler runs, so a refused request has written nothing; a malformed body is DRF's 400,
-    a body in another content type its 415."""
+    a body in another content type its 415.
+
+    As for every other write, someone else's object is 404 whatever the body: before refusing
+    one, the view's `get_object()` (the object the action acts on, 404 if not the caller's to
+    change) is asked, so the view must have one (DRF's generic views do)."""
 
     no_body_methods: tuple[str, ...] = ("DELETE",)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "get_object", None)):
+            raise TypeError(f"{cls.__name__} uses NoBodyMixin without a get_object() method.")
 
     def get_parsers(self):
         parsers = super().get_parsers()
@@ -98,4 +107,8 @@ class NoBodyMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method in self.no_body_methods:
-            refuse_a_body(request.data)
+            try:
+                refuse_a_body(request.data)  # reading it may be a 400 (malformed) or a 415
+            except exceptions.APIException:
+                self.get_object()  # someone else's object: 404, not a word about the body
+                raise

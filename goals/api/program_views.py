@@ -83,9 +83,10 @@ class ProgramList(APIView):
 
 
 class ProgramDetail(NoBodyMixin, APIView):
-    def _writable(self, request, pk) -> CareProgram:
-        qs = access.care_plan_writable(CareProgram.objects.all(), request.user)
-        return get_object_or_404(qs, pk=pk)
+    def get_object(self) -> CareProgram:
+        """The program to change or delete (GET reads through `_readable_program`)."""
+        qs = access.care_plan_writable(CareProgram.objects.all(), self.request.user)
+        return get_object_or_404(qs, pk=self.kwargs["pk"])
 
     @extend_schema(
         summary="One care program", responses={200: CareProgramSerializer, 404: NOT_YOURS}
@@ -101,7 +102,7 @@ class ProgramDetail(NoBodyMixin, APIView):
         responses={200: CareProgramSerializer, 404: NOT_YOURS},
     )
     def patch(self, request, pk):
-        program = self._writable(request, pk)
+        program = self.get_object()
         data = CareProgramInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         program = programs.program_update(program=program, **data.validated_data)
@@ -109,7 +110,7 @@ class ProgramDetail(NoBodyMixin, APIView):
 
     @extend_schema(summary="Delete a care program", responses={204: None, 404: NOT_YOURS})
     def delete(self, request, pk):
-        programs.program_delete(program=self._writable(request, pk))
+        programs.program_delete(program=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -282,6 +282,11 @@ class MealPhotoView(NoBodyMixin, APIView):
     def _readable_photo(self, request, pk: int):
         return get_object_or_404(readable_meal_photos(request.user), log_id=pk)
 
+    def get_object(self) -> MealPhoto:
+        """The photo to remove: on an entry the caller may change."""
+        logs = access.writable(NutritionLog.objects.all(), self.request.user)
+        return get_object_or_404(MealPhoto.objects.filter(log__in=logs), log_id=self.kwargs["pk"])
+
     @extend_schema(
         summary="A diary entry's photo",
         responses={200: MealPhotoSerializer, 404: _PHOTO_404},
@@ -320,9 +325,7 @@ class MealPhotoView(NoBodyMixin, APIView):
 
     @extend_schema(summary="Remove a diary entry's photo", responses={204: None, 404: _PHOTO_404})
     def delete(self, request, pk: int):
-        logs = access.writable(NutritionLog.objects.all(), request.user)
-        photo = get_object_or_404(MealPhoto.objects.filter(log__in=logs), log_id=pk)
-        services.meal_photo_delete(photo=photo)
+        services.meal_photo_delete(photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -185,19 +185,23 @@ def test_ending_and_revoking_with_fields_leaves_the_membership_and_the_grant_as_
     assert team.ended_at is not None and grant.revoked_at is not None
 
 
-def test_a_stranger_learns_nothing_from_the_refusal_of_a_body(objects):
-    """Same answer for someone else's object and for no object at all."""
+@pytest.mark.parametrize("method, route", sorted(BODYLESS))
+@pytest.mark.parametrize(
+    "body, content_type",
+    [(b'{"colour": "red"}', "application/json"), (b"[1]", "application/json")],
+    ids=["fields", "list"],
+)
+def test_someone_elses_object_is_404_whatever_the_body_and_nothing_is_written(
+    method, route, body, content_type, objects
+):
+    """As for every other write: a stranger learns nothing, not even that the body is wrong."""
     client = APIClient()
     client.force_authenticate(objects.world.stranger)
-    body = {"colour": "red", "reason": "x"}
-    theirs = objects.world.rows[ShareGrant].pk
-    a = client.post(f"/api/v1/share-grants/{theirs}/revoke", body, format="json")
-    b = client.post("/api/v1/share-grants/999999/revoke", body, format="json")
-    assert (a.status_code, a.json()) == (b.status_code, b.json())
-    # Without the fields: 404 for both.
-    assert (
-        client.post(f"/api/v1/share-grants/{theirs}/revoke", {}, format="json").status_code == 404
-    )
+    url = matrix.path_of(route, objects)
+    before = snapshot()
+    assert _send(client, method, url, body, content_type).status_code == 404
+    assert _send(client, method, url).status_code == 404
+    assert changed_tables(before, snapshot()) == []
 
 
 def test_signing_in_comes_before_the_body(objects):
