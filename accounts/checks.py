@@ -1,12 +1,15 @@
-"""System check: no model is registered with django-auditlog in a way that would copy the
-decrypted plaintext of an encrypted field into LogEntry (changes or serialized_data)."""
+"""System checks: no model is registered with django-auditlog in a way that would copy the
+decrypted plaintext of an encrypted field into LogEntry (changes or serialized_data); share
+grants have a metric-type catalogue to check codes against."""
 
 from __future__ import annotations
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
+from accounts import sharing
 from accounts.encryption import encrypted_fields
 
 
@@ -47,3 +50,18 @@ def auditlog_excludes_encrypted_fields(app_configs=None, **kwargs) -> list[check
                 )
             )
     return errors
+
+
+@checks.register()
+def share_grants_know_the_metric_types(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    try:
+        sharing.known_metric_types()
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="Install the metrics app (it registers its catalogue in ready()).",
+                id="accounts.E003",
+            )
+        ]
+    return []

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -84,7 +85,29 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code or "").upper()
 
 
-def _clean_metric_types(metric_types) -> list[str]:
+# The metric-type catalogue lives in the metrics app, which accounts may not import: the
+# metrics app hands its catalogue (a live view of it, not a copy) over in `ready()`.
+_metric_type_catalogue: Collection[str] | None = None
+
+
+def register_metric_type_catalogue(codes: Collection[str]) -> None:
+    """Called by the metrics app at start-up: the codes a grant may name."""
+    global _metric_type_catalogue
+    _metric_type_catalogue = codes
+
+
+def known_metric_types() -> Collection[str]:
+    if _metric_type_catalogue is None:
+        raise ImproperlyConfigured(
+            "No metric-type catalogue is registered: the metrics app registers it in ready()."
+        )
+    return _metric_type_catalogue
+
+
+def clean_metric_types(metric_types) -> list[str]:
+    """The distinct codes of `metric_types`, in their order (a repeat means the same type:
+    it is shared once). Refused: not a list, empty, not a code, a code the catalogue does
+    not know (each named), more than MAX_METRIC_TYPES."""
     if not isinstance(metric_types, list | tuple) or not metric_types:
         raise ValidationError({"metric_types": ["Choose at least one metric type."]})
     codes = []
@@ -93,6 +116,14 @@ def _clean_metric_types(metric_types) -> list[str]:
             raise ValidationError({"metric_types": ["Metric types are lower-case codes."]})
         if code not in codes:
             codes.append(code)
+    known = known_metric_types()
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        names = ", ".join(f"'{code}'" for code in unknown)
+        label = "Unknown metric type" if len(unknown) == 1 else "Unknown metric types"
+        raise ValidationError(
+            {"metric_types": [f"{label}: {names}. Known: {', '.join(sorted(known))}."]}
+        )
     if len(codes) > MAX_METRIC_TYPES:
         raise ValidationError({"metric_types": [f"At most {MAX_METRIC_TYPES} metric types."]})
     return codes
@@ -111,7 +142,7 @@ def share_grant_create(
 ) -> CreatedShareGrant:
     """Share with `clinician` if given, else by a new link and access code."""
     now = timezone.now()
-    codes = _clean_metric_types(metric_types)
+    codes = clean_metric_types(metric_types)
     if date_from > date_to:
         raise ValidationError({"date_to": ["The window ends before it starts."]})
     if expires_at is None:

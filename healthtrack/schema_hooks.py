@@ -5,12 +5,13 @@ come from the framework around every view are added here, once, where an operati
 already document them, in the DRF shapes `accounts.api.errors` produces:
 `{"detail": "..."}` or `{"field": ["message", ...]}`.
 
-- 400 when the operation takes a body or parameters (validation);
+- 400 when the operation takes a body or parameters (validation), or is a write: a write that
+  takes no body refuses one with fields (`accounts.api.strict.NoBodyMixin`);
 - 401 and 403 when it needs a signed-in user (no or bad credentials; not allowed);
 - 404 when its path names an object, or a query parameter names whose data (`member`,
   `user_id`): someone else's object or a person one may not read is 404, never 403; and
   with `page` / `cursor` (an invalid page or cursor is 404, as DRF's paginators answer);
-- 415 when it takes a body (a content type other than the documented ones);
+- 415 when it takes a body, or is a write (a content type other than the documented ones);
 - 429 everywhere (per-IP throttles and rate limits, with `Retry-After`).
 """
 
@@ -52,14 +53,15 @@ def add_standard_error_responses(result, generator, request, public):
                 continue
             params = operation.get("parameters", [])
             has_body = "requestBody" in operation
+            is_write = method != "get"
             codes = ["429"]
-            if has_body or params:
+            if has_body or params or is_write:
                 codes.append("400")
             if _needs_auth(operation):
                 codes += ["401", "403"]
             if "{" in path or any(p.get("name") in OWNER_PARAMS | PAGE_PARAMS for p in params):
                 codes.append("404")
-            if has_body:
+            if has_body or is_write:
                 codes.append("415")
             responses = operation.setdefault("responses", {})
             for code in codes:

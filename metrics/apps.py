@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class MetricsConfig(AppConfig):
     name = "metrics"
+
+    def ready(self) -> None:
+        from accounts import sharing
+        from metrics.registry import METRIC_TYPES
+
+        # Share grants (accounts) name metric types; the catalogue is ours. A live view of the
+        # registry's keys: one source of truth, nothing copied.
+        sharing.register_metric_type_catalogue(METRIC_TYPES.keys())

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from accounts import sharing
 from accounts.api.strict import StrictFieldsMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 from accounts.sharing import MAX_METRIC_TYPES
@@ -74,11 +76,21 @@ class ShareGrantCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         child=serializers.RegexField(r"^[a-z][a-z0-9_]{0,63}$", max_length=64),
         min_length=1,
         max_length=MAX_METRIC_TYPES,
+        help_text="Codes from GET /api/v1/metric-types; an unknown code is refused (400, named); "
+        "a repeated code is shared once.",
     )
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     expires_at = serializers.DateTimeField(required=False)
     label = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    def validate_metric_types(self, value: list[str]) -> list[str]:
+        # The service's rule (it checks again for other callers), here so that an unknown code
+        # is reported together with the other fields' errors.
+        try:
+            return sharing.clean_metric_types(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["metric_types"]) from None
 
 
 class AccessLogSerializer(serializers.ModelSerializer):

@@ -20,6 +20,7 @@ from accounts.api.care_serializers import (
     ShareGrantCreateSerializer,
     ShareGrantSerializer,
 )
+from accounts.api.strict import NoBodyMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 
 STATUS_PARAM = OpenApiParameter(
@@ -93,16 +94,20 @@ class MyPatients(APIView):
         return Response(CareTeamSerializer(rows, many=True).data)
 
 
-class EndCareTeam(APIView):
+class EndCareTeam(NoBodyMixin, APIView):
     """End a membership: the patient (or a family manager with `?member=`) or the clinician of
     it. History is kept."""
 
+    no_body_methods = ("POST",)
+
+    def get_object(self) -> CareTeam:
+        patient = access.acting_owner(self.request)
+        mine = CareTeam.objects.filter(Q(patient=patient) | Q(clinician=self.request.user))
+        return get_object_or_404(mine, pk=self.kwargs["pk"])
+
     @extend_schema(request=None, responses=CareTeamSerializer)
     def post(self, request, pk: int):
-        patient = access.acting_owner(request)
-        mine = CareTeam.objects.filter(Q(patient=patient) | Q(clinician=request.user))
-        membership = get_object_or_404(mine, pk=pk)
-        membership = care.care_team_end(membership=membership, ended_by=request.user)
+        membership = care.care_team_end(membership=self.get_object(), ended_by=request.user)
         membership = CareTeam.objects.select_related("clinician", "patient").get(pk=membership.pk)
         return Response(CareTeamSerializer(membership).data)
 
@@ -139,11 +144,16 @@ class MyShareGrants(APIView):
         return Response(ShareGrantCreatedSerializer(grant).data, status=status.HTTP_201_CREATED)
 
 
-class RevokeShareGrant(APIView):
+class RevokeShareGrant(NoBodyMixin, APIView):
+    no_body_methods = ("POST",)
+
+    def get_object(self) -> ShareGrant:
+        owner = access.acting_owner(self.request)  # you, or `?member=<id>` you manage
+        return get_object_or_404(ShareGrant, pk=self.kwargs["pk"], owner=owner)
+
     @extend_schema(request=None, responses=ShareGrantSerializer)
     def post(self, request, pk: int):
-        grant = get_object_or_404(ShareGrant, pk=pk, owner=access.acting_owner(request))
-        grant = sharing.share_grant_revoke(grant=grant)
+        grant = sharing.share_grant_revoke(grant=self.get_object())
         grant = ShareGrant.objects.select_related("owner", "grantee").get(pk=grant.pk)
         return Response(ShareGrantSerializer(grant).data)
 

@@ -16,6 +16,7 @@ from accounts.api.family_serializers import (
     FamilyMemberCreateSerializer,
     FamilyMemberSerializer,
 )
+from accounts.api.strict import NoBodyMixin
 from accounts.models import FamilyMembership
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not a member you manage (404).")
@@ -49,9 +50,9 @@ class FamilyMembers(APIView):
         return Response(FamilyMemberSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-class FamilyMemberDetail(APIView):
-    def _link(self, request, pk) -> FamilyMembership:
-        link = _my_links(request.user).filter(member_id=pk).first()
+class FamilyMemberDetail(NoBodyMixin, APIView):
+    def get_object(self) -> FamilyMembership:
+        link = _my_links(self.request.user).filter(member_id=self.kwargs["pk"]).first()
         if link is None:
             raise Http404
         return link
@@ -60,7 +61,7 @@ class FamilyMemberDetail(APIView):
         summary="One family member", responses={200: FamilyMemberSerializer, 404: NOT_YOURS}
     )
     def get(self, request, pk):
-        return Response(FamilyMemberSerializer(self._link(request, pk)).data)
+        return Response(FamilyMemberSerializer(self.get_object()).data)
 
     @extend_schema(
         summary="Remove a family member",
@@ -69,7 +70,7 @@ class FamilyMemberDetail(APIView):
         responses={204: None, 404: NOT_YOURS},
     )
     def delete(self, request, pk):
-        link = self._link(request, pk)
+        link = self.get_object()
         try:
             family.family_member_remove(manager=request.user, member=link.member)
         except FamilyMembership.DoesNotExist:
@@ -108,12 +109,18 @@ class FamilyAccess(APIView):
         return Response(FamilyAccessSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-class FamilyAccessDetail(APIView):
-    @extend_schema(summary="Withdraw family access", responses={204: None, 404: NOT_YOURS})
-    def delete(self, request, pk):
-        link = FamilyMembership.objects.filter(pk=pk).first()
+class FamilyAccessDetail(NoBodyMixin, APIView):
+    def get_object(self) -> FamilyMembership:
+        """A link to the caller or to someone they manage (`family_access_revoke`'s rule)."""
+        links = FamilyMembership.objects.filter(pk=self.kwargs["pk"])
+        link = access.writable(links, self.request.user, owner_field="member").first()
         if link is None:
             raise Http404
+        return link
+
+    @extend_schema(summary="Withdraw family access", responses={204: None, 404: NOT_YOURS})
+    def delete(self, request, pk):
+        link = self.get_object()
         try:
             family.family_access_revoke(revoked_by=request.user, link=link)
         except FamilyMembership.DoesNotExist:

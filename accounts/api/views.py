@@ -18,6 +18,7 @@ from accounts.api.serializers import (
     TokenRevokeSerializer,
     UserSerializer,
 )
+from accounts.api.strict import NoBodyMixin
 from accounts.models import User
 
 
@@ -74,6 +75,7 @@ class MeView(generics.RetrieveAPIView):
 
 
 class UserViewSet(
+    NoBodyMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.strict import NoBodyMixin
 from goals import programs
 from goals.api.program_serializers import (
     AdherenceDaySerializer,
@@ -81,10 +82,11 @@ class ProgramList(APIView):
         return Response(_with_today(program, many=False), status=status.HTTP_201_CREATED)
 
 
-class ProgramDetail(APIView):
-    def _writable(self, request, pk) -> CareProgram:
-        qs = access.care_plan_writable(CareProgram.objects.all(), request.user)
-        return get_object_or_404(qs, pk=pk)
+class ProgramDetail(NoBodyMixin, APIView):
+    def get_object(self) -> CareProgram:
+        """The program to change or delete (GET reads through `_readable_program`)."""
+        qs = access.care_plan_writable(CareProgram.objects.all(), self.request.user)
+        return get_object_or_404(qs, pk=self.kwargs["pk"])
 
     @extend_schema(
         summary="One care program", responses={200: CareProgramSerializer, 404: NOT_YOURS}
@@ -100,7 +102,7 @@ class ProgramDetail(APIView):
         responses={200: CareProgramSerializer, 404: NOT_YOURS},
     )
     def patch(self, request, pk):
-        program = self._writable(request, pk)
+        program = self.get_object()
         data = CareProgramInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         program = programs.program_update(program=program, **data.validated_data)
@@ -108,7 +110,7 @@ class ProgramDetail(APIView):
 
     @extend_schema(summary="Delete a care program", responses={204: None, 404: NOT_YOURS})
     def delete(self, request, pk):
-        programs.program_delete(program=self._writable(request, pk))
+        programs.program_delete(program=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

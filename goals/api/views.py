@@ -9,6 +9,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from accounts import access, audit
+from accounts.api.strict import NoBodyMixin
 from goals import services
 from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
@@ -54,6 +55,7 @@ class GoalPagination(CursorPagination):
     destroy=extend_schema(summary="Delete a goal", responses={204: None, 404: NOT_YOURS}),
 )
 class HealthGoalViewSet(
+    NoBodyMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
-from accounts.api.strict import refuse_unknown_fields
+from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import selectors, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
@@ -232,7 +232,7 @@ class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
     ),
     delete=extend_schema(summary="Delete a measurement", responses={204: None, **ERRORS_READ}),
 )
-class HealthMetricDetailView(MetricsAPIView):
+class HealthMetricDetailView(NoBodyMixin, MetricsAPIView):
     serializer_class = s.HealthMetricSerializer
 
     def get_object(self) -> HealthMetric:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.strict import NoBodyMixin
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (
@@ -77,6 +78,7 @@ class FoodPagination(PageNumberPagination):
     destroy=extend_schema(summary="Delete a diary entry"),
 )
 class NutritionLogViewSet(
+    NoBodyMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -259,7 +261,7 @@ MULTIPART_SLACK = 64 * 1024
 _PHOTO_404 = OpenApiResponse(description="No such entry or photo, or not one you may see.")
 
 
-class MealPhotoView(APIView):
+class MealPhotoView(NoBodyMixin, APIView):
     """The photo of a diary entry: its description (GET), a new or replacing upload (POST,
     multipart/form-data with the file in `photo`), or its removal (DELETE)."""
 
@@ -279,6 +281,11 @@ class MealPhotoView(APIView):
 
     def _readable_photo(self, request, pk: int):
         return get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+
+    def get_object(self) -> MealPhoto:
+        """The photo to remove: on an entry the caller may change."""
+        logs = access.writable(NutritionLog.objects.all(), self.request.user)
+        return get_object_or_404(MealPhoto.objects.filter(log__in=logs), log_id=self.kwargs["pk"])
 
     @extend_schema(
         summary="A diary entry's photo",
@@ -318,9 +325,7 @@ class MealPhotoView(APIView):
 
     @extend_schema(summary="Remove a diary entry's photo", responses={204: None, 404: _PHOTO_404})
     def delete(self, request, pk: int):
-        logs = access.writable(NutritionLog.objects.all(), request.user)
-        photo = get_object_or_404(MealPhoto.objects.filter(log__in=logs), log_id=pk)
-        services.meal_photo_delete(photo=photo)
+        services.meal_photo_delete(photo=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

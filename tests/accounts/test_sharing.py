@@ -19,7 +19,7 @@ WINDOW = {"date_from": TODAY - timedelta(days=14), "date_to": TODAY}
 
 
 def make_link(owner, **overrides) -> sharing.CreatedShareGrant:
-    fields = {"metric_types": ["blood_pressure"], **WINDOW, **overrides}
+    fields = {"metric_types": ["blood_pressure_systolic"], **WINDOW, **overrides}
     return sharing.share_grant_create(owner=owner, **fields)
 
 
@@ -65,16 +65,16 @@ def test_link_of_a_deleted_account_resolves_to_nothing(user):
 
 
 def test_scope_names_owner_types_and_window(user):
-    created = make_link(user, metric_types=["steps", "blood_pressure", "steps"])
+    created = make_link(user, metric_types=["steps", "sleep", "steps"])
     scope = sharing.share_grant_scope(created.grant)
     assert scope.owner_id == user.pk
-    assert scope.metric_types == ("steps", "blood_pressure")
+    assert scope.metric_types == ("steps", "sleep")
     assert scope.start == datetime.combine(WINDOW["date_from"], datetime.min.time(), tzinfo=UTC)
     assert scope.end == datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), UTC)
     assert scope.covers("steps", scope.end - timedelta(seconds=1))
     assert not scope.covers("steps", scope.end)
     assert not scope.covers("weight", TODAY)
-    assert scope.covers("blood_pressure", WINDOW["date_from"])
+    assert scope.covers("sleep", WINDOW["date_from"])
 
 
 def test_each_use_of_a_link_is_logged(user, rf):
@@ -153,7 +153,7 @@ def test_patient_shares_with_a_named_clinician(auth_client, user):
         "/api/v1/share-grants",
         {
             "clinician_email": "DOC@example.org",
-            "metric_types": ["blood_pressure"],
+            "metric_types": ["blood_pressure_systolic", "blood_pressure_diastolic"],
             "date_from": str(TODAY - timedelta(days=7)),
             "date_to": str(TODAY),
             "expires_at": (timezone.now() + timedelta(days=3)).isoformat(),

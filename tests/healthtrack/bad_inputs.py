@@ -190,7 +190,13 @@ API = [
         "/api/v1/share-grants",
         {"metric_types": ["steps"], "date_from": TODAY, "date_to": TODAY},
         {
-            "metric_types": [("empty list", []), ("not a list", "steps"), ("numbers", [1, 2])],
+            "metric_types": [
+                ("empty list", []),
+                ("not a list", "steps"),
+                ("numbers", [1, 2]),
+                ("unknown metric type", ["no_such_metric"]),
+                ("an unknown type among known ones", ["steps", "no_such_metric", "steps"]),
+            ],
             "date_from": [("not a date", "soon"), ("impossible date", "2026-02-30")],
             "label": STRING,
         },
@@ -392,7 +398,11 @@ FORMS = [
             "share-label": "For my GP",
         },
         {
-            "share-metric_types": CHOICE_TEXT,
+            "share-metric_types": [
+                *CHOICE_TEXT,
+                ("unknown metric type", "no_such_metric"),
+                ("an unknown type among known ones", ["steps", "no_such_metric"]),
+            ],
             "share-date_from": [("not a date", "soon"), ("impossible date", "2026-02-30")],
             "share-expires_on": [("in the past", "2000-01-01"), ("empty", "")],
             "share-clinician_email": [("not an e-mail", "nobody"), ("unknown", "x@example.org")],
