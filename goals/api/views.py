@@ -80,11 +80,7 @@ class HealthGoalViewSet(
 
     def owner(self):
         if not hasattr(self, "_owner"):
-            self._owner = access.viewed_owner(self.request)
-            if "user_id" in self.kwargs:
-                self._owner = access.get_readable_owner_or_404(
-                    self.request.user, self.kwargs["user_id"]
-                )
+            self._owner = access.requested_owner(self.request, self.kwargs.get("user_id"))
         return self._owner
 
     def list(self, request, *args, **kwargs):

@@ -97,10 +97,7 @@ class NutritionLogViewSet(
         else:
             logs = access.writable(logs, self.request.user)
         if self.action == "list":
-            if "user_id" in self.kwargs:
-                owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
-            else:
-                owner = access.viewed_owner(self.request)
+            owner = access.requested_owner(self.request, self.kwargs.get("user_id"))
             self.list_owner = owner
             logs = logs.filter(user=owner)
         return logs
@@ -150,9 +147,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = access.viewed_owner(request)
-        if "user_id" in query.validated_data:
-            owner = access.get_readable_owner_or_404(request.user, query.validated_data["user_id"])
+        owner = access.requested_owner(request, query.validated_data.get("user_id"))
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
