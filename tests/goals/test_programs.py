@@ -3,13 +3,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from rest_framework.test import APIClient
 
 from accounts.models import FamilyMembership
 from goals import programs
 from goals.models import CareProgram, ProgramAdherence
 from metrics import services as metric_services
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
 from tests.goals.factories import at, days_ago, log_food, measure
 from tests.healthtrack.concurrency import together
@@ -21,12 +20,6 @@ FULL = {
     "sleep": {"minutes": {"min": 420}},
 }
 URL = "/api/v1/programs"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def strength(user, day, minutes=45):
