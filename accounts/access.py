@@ -249,6 +249,16 @@ def viewed_owner(request):
     return get_readable_owner_or_404(request.user, raw)
 
 
+def requested_owner(request, user_id=None):
+    """Whose data a read is for when it may also name a person (a `/user/<id>` route, a
+    `user_id` filter): that person if `viewer` may read them, else `viewed_owner`. A
+    `?member=` is checked either way: one the viewer may not read is 404."""
+    owner = viewed_owner(request)
+    if user_id is not None:
+        owner = get_readable_owner_or_404(request.user, user_id)
+    return owner
+
+
 # --- Share grants: metric types over a window ------------------------------------------------
 
 

@@ -13,13 +13,10 @@ Nothing here invents a value: a slot nobody fills renders as an empty state.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.apps import apps
-
+from accounts.app_hooks import app_hooks
 from accounts.charts import Chart
 
 PERIODS = (7, 30, 90)
@@ -151,16 +148,7 @@ def parse_period(value: str | None) -> int:
 
 
 def _contributors() -> list[Callable]:
-    found = []
-    for config in apps.get_app_configs():
-        if config.name == "accounts" or "." in config.name:
-            continue
-        if importlib.util.find_spec(f"{config.name}.dashboard") is None:
-            continue
-        module = importlib.import_module(f"{config.name}.dashboard")
-        if hasattr(module, "contribute"):
-            found.append(module.contribute)
-    return found
+    return app_hooks("dashboard", "contribute")
 
 
 def dashboard_panels(*, user, days: int) -> Panels:

@@ -6,14 +6,11 @@ An app that owns health data registers `seed(user, days, rng)` here from its own
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
 from collections.abc import Callable
 from datetime import date
 
-from django.apps import apps
-
+from accounts.app_hooks import app_hooks
 from accounts.models import User
 
 DEMO_PASSWORD = "Demo-pass-2026!"
@@ -51,16 +48,7 @@ DEMO_USERS = {
 
 def _demo_seeders() -> list[Callable]:
     """Each installed app's `demo.seed` function, in INSTALLED_APPS order."""
-    seeders = []
-    for config in apps.get_app_configs():
-        if config.name == "accounts" or "." in config.name:
-            continue
-        if importlib.util.find_spec(f"{config.name}.demo") is None:
-            continue
-        module = importlib.import_module(f"{config.name}.demo")
-        if hasattr(module, "seed"):
-            seeders.append(module.seed)
-    return seeders
+    return app_hooks("demo", "seed")
 
 
 def seed_demo(*, days: int = 90) -> dict[str, User]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.http import HttpRequest, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import resolve_url
 
 from accounts import access, audit
@@ -45,6 +46,23 @@ def page_owner(request: HttpRequest, *, write: bool = False):
     if owner.pk != request.user.pk and request.method == "GET":
         audit.record_read(request=request, owner_id=owner.pk)  # a family read: the access log
     return owner
+
+
+def page_writer(request: HttpRequest):
+    """Whose data a page's write is for (`page_owner(request, write=True)`); 404 unless the
+    signed-in user may write it (`accounts.access.can_write`)."""
+    owner = page_owner(request, write=True)
+    if not access.can_write(request.user, owner.pk):
+        raise Http404
+    return owner
+
+
+def page_writable(request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    """The rows of `queryset` (owned through `user`) of the person the page is for (the
+    signed-in user or `?member=`) that the signed-in user may change; anyone else's are 404
+    (`page_owner(request, write=True)`) or simply absent."""
+    owner = page_owner(request, write=True)
+    return access.writable(queryset, request.user).filter(user=owner)
 
 
 def acting_for(request: HttpRequest):

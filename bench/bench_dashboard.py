@@ -19,51 +19,17 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, setup_django
+
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"
 BENCH_DB = "ht_bench_dashboard"
-DEFAULT_URL = "postgres://healthtrack:healthtrack@127.0.0.1:5432/healthtrack"
 PERIODS = (7, 30, 90)
 RUNS = 40
 WARMUP = 5
 TARGET_MS = 100
-
-
-def bench_database_url() -> str:
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres")).replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-def setup_django() -> None:
-    url = bench_database_url()
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("RATELIMIT_ENABLE", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthtrack.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed():
@@ -111,7 +77,7 @@ def seed():
 
 
 def main() -> dict:
-    setup_django()
+    setup_django(BENCH_DB, rate_limits=False)
     from django.conf import settings
     from django.db import connection
     from django.test import Client

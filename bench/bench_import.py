@@ -21,18 +21,16 @@ import json
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common
+from common import ROOT
+
 RESULTS = ROOT / "bench" / "results" / "import.json"
-DEFAULT_URL = "postgres://healthtrack:healthtrack@127.0.0.1:5432/healthtrack"
 TARGET_MB = 200
 FILE_MB = 200
 EMAIL = "bench-import@example.org"
@@ -146,29 +144,9 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def bench_database_url() -> tuple[str, str]:
-    name = os.environ.get("BENCH_DATABASE", "ht_bench")
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
 def setup_django() -> str:
-    import psycopg
-
-    url, name = bench_database_url()
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("RATELIMIT_ENABLE", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthtrack.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    name = os.environ.get("BENCH_DATABASE", "ht_bench")
+    common.setup_django(name, rate_limits=False)
     return name
 
 

@@ -22,17 +22,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import bench_metrics  # noqa: E402  (the 130,000-row loader and the database set-up)
+import bench_metrics  # the 130,000-row loader and the database set-up
+from common import ROOT, median_ms, timed
 
 RESULTS = ROOT / "bench" / "results" / "insights.json"
 NIGHTLY_USERS = 1000
@@ -44,19 +38,6 @@ MEALS = (  # meal, hour, kcal, protein g, water ml
     ("lunch", 13, 700, 35, 500),
     ("dinner", 19, 800, 40, 500),
 )
-
-
-def median_ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 2)
-
-
-def timed(fn, runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def load_meals(user, days: int) -> int:

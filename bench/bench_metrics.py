@@ -17,18 +17,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common
+from common import ROOT, median_ms, timed
+
 RESULTS = ROOT / "bench" / "results" / "metrics.json"
 BENCH_DB = "ht_bench"
-DEFAULT_URL = "postgres://healthtrack:healthtrack@127.0.0.1:5432/healthtrack"
 DAYS = 90
 RUNS = {"sync": 9, "list": 60, "summary_uncached": 30, "summary_cached": 60}
 TARGETS_MS = {"sync": 150, "list": 20, "summary_cached": 10, "summary_uncached": 60}
@@ -50,34 +46,8 @@ DAILY_TYPES = {
 }
 
 
-def bench_database_url() -> str:
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres")).replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
 def setup_django() -> None:
-    url = bench_database_url()
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("RATELIMIT_ENABLE", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthtrack.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    common.setup_django(BENCH_DB, rate_limits=False)
 
 
 def load(user, device) -> int:
@@ -128,21 +98,6 @@ def load(user, device) -> int:
         cursor.execute("ANALYZE metrics_hourlyrollup")
         cursor.execute("ANALYZE metrics_dailyrollup")
     return HealthMetric.objects.filter(user=user).count()
-
-
-def median_ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 2)
-
-
-def timed(fn, runs: int, before=None) -> list[float]:
-    out = []
-    for _ in range(runs):
-        if before:
-            before()
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def main() -> dict:

@@ -41,7 +41,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, ROOT, WORK, database_url, ensure_database, machine, redis_url  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    WORK,
+    bench_patients,
+    database_url,
+    ensure_database,
+    machine,
+    redis_url,
+)
 
 OUT = RESULTS / "request_cpu.json"
 DATABASE = os.environ.get("BENCH_CPU_DB", "ht_perf_cpu")
@@ -225,25 +234,6 @@ class Caller:
         )
 
 
-def patients() -> list[dict]:
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import User
-    from metrics.models import Device
-
-    watches = dict(
-        Device.objects.filter(
-            identifier="watch-1", user__username__startswith="bench-p"
-        ).values_list("user_id", "id")
-    )
-    out = []
-    for user in User.objects.filter(username__startswith="bench-p").order_by("id"):
-        token = AccessToken.for_user(user)
-        token.set_exp(lifetime=timedelta(hours=2))
-        out.append({"id": user.pk, "token": str(token), "watch": watches[user.pk]})
-    return out
-
-
 def count_queries(fn) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -386,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict:
         names = [n for n in MIX if n in paths or n not in ("recommendations", "goals")]
         if args.only:
             names = [n for n in names if n in args.only.split(",")]
-        callers = [Caller(app, p, paths) for p in patients()]
+        callers = [Caller(app, p, paths) for p in bench_patients()]
         variants = [{}]
         if args.ab:
             setting, _, value = args.ab.partition("=")

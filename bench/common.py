@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,11 +50,21 @@ def ensure_database(name: str) -> str:
     return url
 
 
-def setup_django(database: str, *, migrate: bool = True, redis_db: int | None = None) -> None:
-    """Point Django at `database` (created if missing), migrated; optional Redis db."""
+def setup_django(
+    database: str,
+    *,
+    migrate: bool = True,
+    redis_db: int | None = None,
+    rate_limits: bool = True,
+) -> None:
+    """Point Django at `database` (created if missing), migrated; optional Redis db.
+    `rate_limits=False`: off unless RATELIMIT_ENABLE says otherwise (in-process benches send
+    far more requests than any limit allows)."""
     os.environ["DATABASE_URL"] = ensure_database(database)
     if redis_db is not None:
         os.environ["REDIS_URL"] = redis_url(redis_db)
+    if not rate_limits:
+        os.environ.setdefault("RATELIMIT_ENABLE", "false")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthtrack.settings")
     import django
 
@@ -61,6 +73,43 @@ def setup_django(database: str, *, migrate: bool = True, redis_db: int | None = 
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+def bench_patients() -> list[dict]:
+    """The generated patients (bench/generate.py) as the load tests sign in as them: id, a
+    two-hour JWT and their watch's device id."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from metrics.models import Device
+
+    watches = dict(
+        Device.objects.filter(
+            identifier="watch-1", user__username__startswith="bench-p"
+        ).values_list("user_id", "id")
+    )
+    out = []
+    for user in User.objects.filter(username__startswith="bench-p").order_by("id"):
+        token = AccessToken.for_user(user)
+        token.set_exp(lifetime=timedelta(hours=2))
+        out.append({"id": user.pk, "token": str(token), "watch": watches[user.pk]})
+    return out
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def timed(fn, runs: int, before=None) -> list[float]:
+    """The wall time of `runs` calls of `fn`, in seconds; `before` (untimed) before each."""
+    out = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
 
 
 def machine() -> dict:

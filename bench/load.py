@@ -31,10 +31,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
-from common import PERF_DB, PERF_REDIS_DB, RESULTS, ROOT, WORK, machine, redis_url, setup_django
+from common import (
+    PERF_DB,
+    PERF_REDIS_DB,
+    RESULTS,
+    ROOT,
+    WORK,
+    bench_patients,
+    machine,
+    redis_url,
+    setup_django,
+)
 
 BIN = Path(sys.executable).parent
 OPTIONAL_PATHS = {
@@ -55,21 +64,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def write_users(path: Path) -> int:
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import User
-    from metrics.models import Device
-
-    watches = dict(
-        Device.objects.filter(
-            identifier="watch-1", user__username__startswith="bench-p"
-        ).values_list("user_id", "id")
-    )
-    users = []
-    for user in User.objects.filter(username__startswith="bench-p").order_by("id"):
-        token = AccessToken.for_user(user)
-        token.set_exp(lifetime=timedelta(hours=2))
-        users.append({"id": user.pk, "token": str(token), "watch": watches[user.pk]})
+    users = bench_patients()
     path.write_text(json.dumps(users))
     return len(users)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin_access import PatientDataAdminMixin
+from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
 from goals import programs
 from goals.models import CareProgram, ProgramAdherence
 
@@ -54,7 +54,7 @@ class CareProgramAdmin(PatientDataAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProgramAdherence)
-class ProgramAdherenceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
+class ProgramAdherenceAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     search_fields = ["program__title", "program__user__username"]
     date_hierarchy = "day"
     owner_field = "program__user"
@@ -64,12 +64,3 @@ class ProgramAdherenceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in ProgramAdherence._meta.fields]
     ordering = ["-day", "-id"]
     show_full_result_count = False
-
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -14,8 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from accounts import access
-from accounts.members import member_redirect, page_owner
+from accounts.members import member_redirect, page_owner, page_writable, page_writer
 from accounts.pages import form_status
 from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
@@ -24,10 +23,7 @@ from goals.models import HealthGoal
 
 
 def _own_goals(request: HttpRequest):
-    """The goals of the person the page is for (the signed-in user or `?member=`) that the
-    signed-in user may change (accounts.access); anyone else's are 404."""
-    owner = page_owner(request, write=True)
-    return access.writable(HealthGoal.objects.all(), request.user).filter(user=owner)
+    return page_writable(request, HealthGoal.objects.all())
 
 
 def goal_view(goal: HealthGoal) -> dict:
@@ -79,9 +75,7 @@ def goal_new(request: HttpRequest) -> HttpResponse:
 def goal_create(request: HttpRequest, goal_type: str) -> HttpResponse:
     if goal_type not in GOAL_TYPES:
         raise Http404
-    owner = page_owner(request, write=True)
-    if not access.can_write(request.user, owner.pk):
-        raise Http404
+    owner = page_writer(request)
     form = GoalForm(request.POST or None, goal_type=goal_type)
     if request.method == "POST" and form.is_valid():
         try:

@@ -21,8 +21,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import access
-from accounts.members import member_query, member_redirect, page_owner, with_member
+from accounts.members import (
+    member_query,
+    member_redirect,
+    page_owner,
+    page_writable,
+    page_writer,
+    with_member,
+)
 from accounts.pages import refused
 from insights import services
 from insights.forms import QuickFoodForm, QuickGymForm, QuickWaterForm
@@ -39,10 +45,8 @@ KINDS = (
 
 
 def _own_insights(request: HttpRequest):
-    """The insights of the person the page is for (the signed-in user or `?member=`) that the
-    signed-in user may mark (accounts.access: a family manager may, a read-only role not)."""
-    owner = page_owner(request, write=True)
-    return access.writable(HealthInsight.objects.all(), request.user).filter(user=owner)
+    """The insights the signed-in user may mark (a family manager may, a read-only role not)."""
+    return page_writable(request, HealthInsight.objects.all())
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -133,9 +137,7 @@ def quick_log(request: HttpRequest, kind: str) -> HttpResponse:
     form_class = QUICK_FORMS.get(kind)
     if form_class is None:
         raise Http404
-    owner = page_owner(request, write=True)
-    if not access.can_write(request.user, owner.pk):
-        raise Http404
+    owner = page_writer(request)
     form = form_class(request.POST)
     back = with_member(request, reverse("dashboard"))
     if not form.is_valid():

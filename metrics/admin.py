@@ -7,22 +7,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin_access import PatientDataAdminMixin
+from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
 from metrics import services
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
 
 USER_SEARCH = ["user__username", "user__email", "user__last_name"]
-
-
-class _ReadOnly:
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Device)
@@ -55,7 +44,7 @@ class DeviceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(HealthMetric)
-class HealthMetricAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+class HealthMetricAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     owner_field = "user"
     list_display = ["metric_type", "value", "unit", "recorded_at", "user", "device", "source_app"]
     list_filter = ["metric_type", "device__device_type", "recorded_at"]
@@ -66,7 +55,7 @@ class HealthMetricAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
 
 
-class _RollupAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     owner_field = "user"
     list_select_related = ["user"]
     list_filter = ["metric_type"]
@@ -96,7 +85,7 @@ class DailyRollupAdmin(_RollupAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(_ReadOnly, PatientDataAdminMixin, admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     """Stored first responses of device syncs (counts and error positions, no values)."""
 
     owner_field = "user"

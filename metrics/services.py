@@ -30,18 +30,8 @@ MAX_SYNC_SAMPLES = 5000
 IDEMPOTENCY_TTL = timedelta(hours=24)
 SUMMARY_MAX_DAYS = 365
 SUMMARY_CACHE_TTL = 300
-# Fields of a measurement that a sync or an upsert may change in place.
-MUTABLE_FIELDS = [
-    "metric_type",
-    "value",
-    "unit",
-    "recorded_at",
-    "end_at",
-    "device",
-    "source_app",
-    "metadata",
-    "notes",
-]
+# Fields of a measurement that a sync or an upsert may change in place (not its identity).
+MUTABLE_FIELDS = [field for field in FIELDS if field != "external_id"]
 
 
 class IdempotencyConflict(Exception):

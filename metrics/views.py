@@ -25,7 +25,13 @@ from django.views.decorators.http import require_POST
 from accounts import access, care, sharing
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import PERIODS, parse_period
-from accounts.members import member_query, member_redirect, page_owner, with_member
+from accounts.members import (
+    member_query,
+    member_redirect,
+    page_owner,
+    page_writer,
+    with_member,
+)
 from accounts.models import CareTeam, ShareGrant
 from accounts.once import pop_secret, stash_secret
 from accounts.pages import form_status
@@ -362,9 +368,7 @@ def _bp_pair(
 @login_required
 def metric_add(request: HttpRequest, code: str) -> HttpResponse:
     mtype = _type_or_404(code)
-    owner = page_owner(request, write=True)
-    if not access.can_write(request.user, owner.pk):
-        raise Http404
+    owner = page_writer(request)
     if mtype is None:
         form = BloodPressureForm(request.POST or None)
         if request.method == "POST" and form.is_valid() and form.save(user=owner):

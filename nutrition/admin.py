@@ -11,6 +11,7 @@ from accounts import access
 from accounts.admin_access import PatientDataAdminMixin
 from nutrition import services
 from nutrition.models import Food, NutritionLog, NutritionTargets
+from nutrition.validation import NUTRIENT_FIELDS
 
 
 @admin.register(Food)
@@ -18,17 +19,7 @@ class FoodAdmin(admin.ModelAdmin):
     """The catalogue (reference data, no one's health data): superusers edit it, admin
     clinicians may look it up."""
 
-    list_display = [
-        "name",
-        "category",
-        "calories",
-        "protein_g",
-        "carbs_g",
-        "fat_g",
-        "fiber_g",
-        "sugar_g",
-        "sodium_mg",
-    ]
+    list_display = ["name", "category", *NUTRIENT_FIELDS]
     list_filter = ["category"]
     search_fields = ["name"]
 

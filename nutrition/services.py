@@ -17,22 +17,9 @@ from django.db import transaction
 from nutrition import photos
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.signals import nutrition_changed
+from nutrition.validation import AMOUNT_FIELDS
 
-LOG_FIELDS = (
-    "meal_type",
-    "description",
-    "calories",
-    "protein_g",
-    "carbs_g",
-    "fat_g",
-    "fiber_g",
-    "sugar_g",
-    "sodium_mg",
-    "water_ml",
-    "logged_at",
-    "food",
-    "grams",
-)
+LOG_FIELDS = ("meal_type", "description", *AMOUNT_FIELDS, "logged_at", "food", "grams")
 
 
 def _announce(*, user_id: int, days: set[date]) -> None:

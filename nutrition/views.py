@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import access, audit
-from accounts.members import page_owner, with_member
+from accounts import audit
+from accounts.members import page_owner, page_writable, page_writer, with_member
 from accounts.pages import form_status, refused
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
@@ -62,18 +62,7 @@ def _day_or_404(value: str | None) -> date:
 
 
 def _own_logs(request: HttpRequest):
-    """The entries of the person the page is for (the signed-in user or `?member=`) that the
-    signed-in user may change (accounts.access); anyone else's are 404."""
-    owner = page_owner(request, write=True)
-    return access.writable(NutritionLog.objects.all(), request.user).filter(user=owner)
-
-
-def _writer(request: HttpRequest):
-    """Whose diary a new entry goes to: the signed-in user, or the member they manage."""
-    owner = page_owner(request, write=True)
-    if not access.can_write(request.user, owner.pk):
-        raise Http404
-    return owner
+    return page_writable(request, NutritionLog.objects.all())
 
 
 def _day_url(day: date, request: HttpRequest | None = None) -> str:
@@ -162,7 +151,7 @@ def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
     """Choose a food from the catalogue (the search works as a plain GET form; the script
     food-search.js updates the same list as you type), or go on to a custom entry."""
     shown = _day_or_404(day)
-    _writer(request)
+    page_writer(request)
     query = request.GET.get("q", "").strip()[:100]
     foods = list(food_search(query)[:SEARCH_RESULTS]) if query else []
     return render(
@@ -192,7 +181,7 @@ def _create(request: HttpRequest, owner, form, day: date, what: str) -> HttpResp
 @login_required
 def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResponse:
     shown = _day_or_404(day)
-    owner = _writer(request)
+    owner = page_writer(request)
     food = get_object_or_404(Food, pk=food_id)
     form = FoodEntryForm(request.POST or None, day=shown, food=food)
     if (
@@ -212,7 +201,7 @@ def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResp
 @login_required
 def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
     shown = _day_or_404(day)
-    owner = _writer(request)
+    owner = page_writer(request)
     form = CustomEntryForm(request.POST or None, day=shown)
     if (
         request.method == "POST"
@@ -232,7 +221,7 @@ def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
 @require_POST
 def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
     shown = _day_or_404(day)
-    owner = _writer(request)
+    owner = page_writer(request)
     form = WaterForm(request.POST)
     if not form.is_valid():
         return refused(

@@ -123,6 +123,13 @@ def other_client(other_user):
 
 
 @pytest.fixture
+def page_client(client, user):
+    """The browser pages' test client, signed in (session) as `user`."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def clinician(db):
     """A clinician (role clinician, staff) with no patient yet."""
     return ClinicianFactory()

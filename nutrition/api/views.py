@@ -16,11 +16,11 @@ from drf_spectacular.utils import (
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.owned import OwnedRowsMixin
 from accounts.api.strict import NoBodyMixin
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
@@ -79,6 +79,7 @@ class FoodPagination(PageNumberPagination):
 )
 class NutritionLogViewSet(
     NoBodyMixin,
+    OwnedRowsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -90,33 +91,8 @@ class NutritionLogViewSet(
     filterset_class = NutritionLogFilter
     pagination_class = NewestFirstPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
-            return NutritionLog.objects.none()
-        logs = NutritionLog.objects.select_related("food", "photo")
-        if self.request.method in SAFE_METHODS:
-            logs = access.readable(logs, self.request.user)
-        else:
-            logs = access.writable(logs, self.request.user)
-        if self.action == "list":
-            if "user_id" in self.kwargs:
-                owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
-            else:
-                owner = access.viewed_owner(self.request)
-            self.list_owner = owner
-            logs = logs.filter(user=owner)
-        return logs
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        # Someone else's diary (care team, family `?member=`): one access-log row.
-        audit.record_read(request=request, owner_id=self.list_owner.pk)
-        return response
-
-    def retrieve(self, request, *args, **kwargs):
-        log = self.get_object()
-        audit.record_read(request=request, owner_id=log.user_id, obj=log)
-        return Response(self.get_serializer(log).data)
+    def rows(self):
+        return NutritionLog.objects.select_related("food", "photo")
 
     def create(self, request, *args, **kwargs):
         owner = access.acting_owner(request)
@@ -152,9 +128,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = access.viewed_owner(request)
-        if "user_id" in query.validated_data:
-            owner = access.get_readable_owner_or_404(request.user, query.validated_data["user_id"])
+        owner = access.requested_owner(request, query.validated_data.get("user_id"))
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}

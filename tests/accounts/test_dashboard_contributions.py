@@ -18,12 +18,6 @@ from tests.insights.factories import AlertFactory, HealthInsightFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 def today_at(hour: int, minute: int = 0) -> datetime:
     day = timezone.now().astimezone(UTC).date()
     at = datetime.combine(day, time(hour, minute), tzinfo=UTC)

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def contributions(monkeypatch):
     """Replace the discovered app contributors with the ones a test appends."""
     contributors = []

@@ -11,7 +11,7 @@ from accounts.models import AccessLog, FamilyMembership, User
 from goals.models import HealthGoal
 from metrics.models import HealthMetric
 from nutrition.models import NutritionLog
-from tests.accounts.factories import PASSWORD, UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
 
 pytestmark = pytest.mark.django_db
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db
 MEMBERS = "/api/v1/family/members"
 METRICS = "/api/v1/health-metrics"
 READING = {"metric_type": "heart_rate", "value": 92, "recorded_at": "2026-03-02T10:00:00Z"}
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

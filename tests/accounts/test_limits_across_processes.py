@@ -10,14 +10,7 @@ import pytest
 from django.conf import settings
 
 from tests.accounts.factories import PASSWORD, UserFactory
-from tests.healthtrack.servers import (
-    database_url_of_tests,
-    gunicorn,
-    http,
-    same_keys,
-    server_env,
-    wait_for_a_fresh_window,
-)
+from tests.healthtrack.servers import http, two_gunicorns, wait_for_a_fresh_window
 
 # The servers hash every password with production's PBKDF2 (about a second of CPU on a busy
 # machine), so eleven attempts can take half a minute: an hourly limit keeps a burst inside
@@ -38,21 +31,13 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
     tmp = tmp_path_factory.mktemp("limits")
-    env = server_env(
+    with two_gunicorns(
         tmp,
-        DATABASE_URL=database_url_of_tests(),
-        REDIS_URL=settings.REDIS_URL,
         RATELIMIT_ENABLE="true",
         AUTH_RATE_LIMIT="10/h",
         TRUSTED_PROXY_COUNT="1",  # so each attempt can claim its own client address
-        **same_keys(),
-    )
-    with (
-        gunicorn(env, log=tmp / "a.log") as a,
-        gunicorn(env, log=tmp / "b.log") as b,
-    ):
-        assert a.process.pid != b.process.pid
-        yield a, b
+    ) as servers:
+        yield servers
 
 
 def server_logs(servers) -> str:

@@ -7,21 +7,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts import family
 from nutrition.models import NutritionLog, NutritionTargets
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
 from tests.insights.factories import HealthInsightFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -17,12 +17,6 @@ pytestmark = pytest.mark.django_db
 SETTINGS_PAGES = ["/settings/", "/settings/profile/", "/settings/tokens/", "/settings/delete/"]
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize("url", [*SETTINGS_PAGES, "/dashboard/"])
 def test_signed_out_visitors_are_sent_to_log_in(client, url):
     response = client.get(url)

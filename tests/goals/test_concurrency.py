@@ -4,14 +4,13 @@ goal's final target (no lost update)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection
 
 from goals import services
 from goals.models import HealthGoal
 from tests.goals.factories import days_ago, measure
+from tests.healthtrack.concurrency import together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -19,33 +18,12 @@ pytestmark = [
 ]
 
 
-def _together(*calls) -> list[BaseException]:
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 @pytest.mark.parametrize("attempt", range(3))
 def test_an_edit_and_a_recompute_never_leave_stale_progress(user, attempt):
     measure(user, "steps", 5000, days_ago(2))
     goal = services.goal_create(user=user, goal_type="steps", target_value=10_000)
     measure(user, "steps", 9000, days_ago(1))  # average 7000
-    errors = _together(
+    errors = together(
         lambda: services.goal_update(goal=goal, target_value=7000),
         lambda: services.goal_progress_recompute(user_id=user.pk),
         lambda: services.goal_progress_recompute(user_id=user.pk),

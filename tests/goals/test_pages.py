@@ -11,12 +11,6 @@ from tests.goals.factories import HealthGoalFactory, days_ago, measure, measure_
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize("url", ["/goals/", "/goals/new/", "/goals/new/steps/", "/goals/1/edit/"])
 def test_logged_out_visitors_are_sent_to_log_in(client, url):
     response = client.get(url)

@@ -46,12 +46,6 @@ def worked_example(user, clinician=None):
     )
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 def cells(body: str) -> list[tuple[str, str]]:
     """(level, tooltip) of every strip cell, in order."""
     return re.findall(

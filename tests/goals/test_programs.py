@@ -1,20 +1,17 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
-from celery._state import _set_task_join_will_block
 from django.core.exceptions import ValidationError
 from django.db import connection
-from rest_framework.test import APIClient
 
 from accounts.models import FamilyMembership
 from goals import programs
 from goals.models import CareProgram, ProgramAdherence
 from metrics import services as metric_services
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
 from tests.goals.factories import at, days_ago, log_food, measure
+from tests.healthtrack.concurrency import together
 
 FULL = {
     "nutrition": {"calories": {"min": 1600, "max": 2000}, "protein_g": {"min": 90}},
@@ -23,12 +20,6 @@ FULL = {
     "sleep": {"minutes": {"min": 420}},
 }
 URL = "/api/v1/programs"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def strength(user, day, minutes=45):
@@ -313,34 +304,12 @@ def test_two_people_logging_for_one_member_at_once_give_the_right_score(attempt)
         user=child, created_by=manager, title="p", config=config, start_date=days_ago(3)
     )
     day = days_ago(1)
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    calls = [
+    errors = together(
         lambda: measure(child, "steps", 5000, day, hour=8),
         lambda: measure(child, "steps", 5000, day, hour=17),
         lambda: log_food(child, day, calories=1000),
         lambda: log_food(child, day, calories=1000),
-    ]
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        # Celery's eager `apply` saves and restores a process-wide "join would block" flag;
-        # eager tasks in parallel threads can leave it set, which would break later tests.
-        _set_task_join_will_block(False)
+    )
     assert errors == []
     assert score(program, day) == 100  # 10,000 steps and 2,000 kcal: both only together
     assert ProgramAdherence.objects.filter(program=program).count() == 1

@@ -166,6 +166,61 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, log: Path):
         server.stop()
 
 
+@contextlib.contextmanager
+def two_gunicorns(tmp: Path, **extra: str):
+    """Two single-worker gunicorn servers (two processes) on this test run's PostgreSQL
+    database and Redis, with this process's keys; `extra` is more of their environment."""
+    from django.conf import settings
+
+    env = server_env(
+        tmp,
+        DATABASE_URL=database_url_of_tests(),
+        REDIS_URL=settings.REDIS_URL,
+        **extra,
+        **same_keys(),
+    )
+    with gunicorn(env, log=tmp / "a.log") as a, gunicorn(env, log=tmp / "b.log") as b:
+        assert a.process.pid != b.process.pid
+        yield a, b
+
+
+@contextlib.contextmanager
+def celery_worker(**env: str):
+    """A real Celery worker process (solo pool, every queue) on this run's broker, with
+    `env` added to its environment; stopped on exit. Tasks reach it only once the caller
+    turns eager execution off (`app.conf.task_always_eager = False`)."""
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "healthtrack",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
 class RedisServer:
     """redis-server on its own free port, data in a temp dir; start/stop at will."""
 

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from django.conf import settings
 
 from healthtrack.celery import app, ping
-from tests.healthtrack.servers import ROOT, free_port, http, wait_until
+from tests.healthtrack.servers import celery_worker, free_port, http, wait_until
 
 # The worker or server runs in another process, on the real clock.
 pytestmark = pytest.mark.real_clock
@@ -21,32 +18,6 @@ pytestmark = pytest.mark.real_clock
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (a real broker)")
 def test_a_worker_serves_its_task_counts():
     port = free_port()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "healthtrack",
-            "worker",
-            "--pool=solo",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "WORKER_METRICS_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    app.conf.task_always_eager = False
     url = f"http://127.0.0.1:{port}/metrics"
 
     def successes() -> float:
@@ -60,13 +31,8 @@ def test_a_worker_serves_its_task_counts():
         )
         return float(found.group(1)) if found else 0.0
 
-    try:
+    with celery_worker(WORKER_METRICS_PORT=str(port), LOG_LEVEL="WARNING"):
+        app.conf.task_always_eager = False
         wait_until(lambda: successes() >= 0, timeout=90, interval=0.2)
         assert ping.delay().get(timeout=90) == "pong"
         wait_until(lambda: successes() == 1.0, timeout=30, interval=0.1)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()

@@ -3,22 +3,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from insights.models import HealthInsight
-from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.accounts.factories import ClinicianFactory, UserFactory, client_for
 from tests.insights.factories import AlertFactory, HealthInsightFactory
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/health-insights"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def ids(response) -> list[int]:

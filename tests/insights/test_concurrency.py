@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection
 
 from insights import services
 from insights.models import HealthInsight
+from tests.healthtrack.concurrency import together
 from tests.insights.test_services import T0, T1, crisis, rec
 
 pytestmark = [
@@ -17,31 +16,10 @@ pytestmark = [
 ]
 
 
-def _together(*calls) -> list[BaseException]:
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 def test_concurrent_recomputations_leave_one_whole_set(user):
     one = [rec("low_steps")]
     two = [rec("activity_change"), rec("low_water_intake")]
-    errors = _together(
+    errors = together(
         lambda: services.insights_replace_generated(
             user_id=user.pk, recommendations=one, generated_at=T0
         ),
@@ -59,6 +37,6 @@ def test_concurrent_recomputations_leave_one_whole_set(user):
 
 
 def test_concurrent_records_of_the_same_alert_store_one(user):
-    errors = _together(*[lambda: services.alert_record(user_id=user.pk, alert=crisis())] * 3)
+    errors = together(*[lambda: services.alert_record(user_id=user.pk, alert=crisis())] * 3)
     assert errors == []
     assert HealthInsight.objects.alerts().count() == 1

@@ -16,12 +16,6 @@ from tests.insights.factories import AlertFactory, HealthInsightFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize("url", ["/insights/", "/insights/1/acknowledge/", "/quick-log/water/"])
 def test_logged_out_visitors_are_sent_to_log_in(client, url):
     response = client.post(url) if "insights/" not in url or "ack" in url else client.get(url)

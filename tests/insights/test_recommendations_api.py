@@ -6,14 +6,13 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from accounts.models import AccessLog
 from insights import cache as rec_cache
 from insights import services
 from insights.models import HealthInsight
 from nutrition.services import nutrition_log_create, nutrition_targets_set
-from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.accounts.factories import ClinicianFactory, UserFactory, client_for
 from tests.insights.helpers import at, daily, low_steps, measure, utc_today
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.django_db
 
 def url(user, query: str = "") -> str:
     return f"/api/v1/recommendations/{user.pk}" + (f"?{query}" if query else "")
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def get(client, user, query: str = "") -> dict:

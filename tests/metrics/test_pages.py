@@ -25,12 +25,6 @@ def when(at: datetime) -> str:
 
 
 @pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def weight(user):
     return services.metric_create(
         user=user, metric_type="weight", value=72.5, unit="kg", recorded_at=recent()

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from metrics import rollups, services
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from tests.accounts.factories import UserFactory
-from tests.healthtrack.servers import database_url_of_tests, gunicorn, http, same_keys, server_env
+from tests.healthtrack.servers import http, two_gunicorns
 
 pytestmark = [
     pytest.mark.real_clock,  # the servers check the token's times on the real clock
@@ -35,15 +35,8 @@ STRIDE = 60  # each batch overlaps the next by half
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
     tmp = tmp_path_factory.mktemp("sync")
-    env = server_env(
-        tmp,
-        DATABASE_URL=database_url_of_tests(),
-        REDIS_URL=settings.REDIS_URL,
-        RATELIMIT_ENABLE="false",
-        **same_keys(),
-    )
-    with gunicorn(env, log=tmp / "a.log") as a, gunicorn(env, log=tmp / "b.log") as b:
-        yield a, b
+    with two_gunicorns(tmp, RATELIMIT_ENABLE="false") as servers:
+        yield servers
 
 
 def rollup_rows(user_id: int) -> list[tuple]:

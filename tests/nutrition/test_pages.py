@@ -22,12 +22,6 @@ def yesterday():
     return today() - timedelta(days=1)
 
 
-@pytest.fixture
-def page_client(client, user):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize(
     "url",
     [
