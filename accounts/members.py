@@ -107,7 +107,8 @@ def member_can_write(request: HttpRequest) -> bool:
     return member is None or access.can_write(request.user, member.pk)
 
 
-def _name(user) -> str:
+def display_name(user) -> str:
+    """How the pages name a person: full name, else short name, else username."""
     return user.get_full_name() or user.get_short_name() or user.get_username()
 
 
@@ -126,7 +127,7 @@ def member_choices(request: HttpRequest) -> list[MemberChoice]:
     choices = [
         MemberChoice(
             member_id=link.member_id,
-            label=_name(link.member),
+            label=display_name(link.member),
             role=link.role,
             selected=link.member_id == current_id,
         )

@@ -26,6 +26,7 @@ from accounts import access, care, sharing
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import PERIODS, parse_period
 from accounts.members import (
+    display_name,
     member_query,
     member_redirect,
     page_owner,
@@ -496,7 +497,7 @@ def _whose(request: HttpRequest, owner) -> str:
     """ "your" on one's own page, "Milo's" when acting for a family member."""
     if owner.pk == request.user.pk:
         return "your"
-    return f"{owner.get_full_name() or owner.get_short_name() or owner.get_username()}'s"
+    return f"{display_name(owner)}'s"
 
 
 def _share_names(codes: list[str]) -> str:

@@ -315,7 +315,7 @@ APP = {
     "api/schema/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
     "api/docs/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
     "api/redoc/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
-    # Pages about the signed-in user's own data.
+    # Pages about the signed-in user's own data (or, with `?member=`, a family member's).
     "metrics/": every("DAAAAAA AAN"),
     "metrics/<slug:code>/": every("DAAAAAA AAN"),
     "metrics/<slug:code>/add/": every("DAAAAAA ANN"),
