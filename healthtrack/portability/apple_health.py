@@ -34,6 +34,7 @@ from healthtrack.portability.importing import (
     ImportReport,
     MetricBatcher,
     guess_device_type,
+    is_zip,
     stable_id,
 )
 
@@ -140,10 +141,7 @@ def _export_member(archive: zipfile.ZipFile) -> str:
 def open_export(fileobj: IO[bytes]) -> Iterator[IO[bytes]]:
     """The export.xml stream of an uploaded file: the file itself, or the member of a ZIP,
     decompressed as it is read. `fileobj` must be seekable; it is rewound."""
-    fileobj.seek(0)
-    head = fileobj.read(4)
-    fileobj.seek(0)
-    if head != b"PK\x03\x04":
+    if not is_zip(fileobj):
         yield fileobj
         return
     try:

@@ -50,11 +50,13 @@ from healthtrack.portability.csv_io import (
     import_nutrition_row,
 )
 from healthtrack.portability.importing import (
+    ZIP_MAGIC,
     DeviceResolver,
     ImportFailed,
     ImportReport,
     MetricBatcher,
     guess_device_type,
+    is_zip,
 )
 from healthtrack.portability.models import ImportJob
 from insights.models import HealthInsight
@@ -552,7 +554,7 @@ def import_json_export(*, user, fileobj: IO[bytes], report: ImportReport, key_pr
 def is_export_archive(head: bytes) -> bool:
     """Whether a file's first bytes are those of the ZIP export: its first member, named in
     the first local file header, is `healthtrack-export.json`."""
-    if not head.startswith(b"PK\x03\x04") or len(head) < 30:
+    if not head.startswith(ZIP_MAGIC) or len(head) < 30:
         return False
     name_length = int.from_bytes(head[26:28], "little")
     return head[30 : 30 + name_length] == ARCHIVE_JSON_NAME.encode()
@@ -560,10 +562,7 @@ def is_export_archive(head: bytes) -> bool:
 
 @contextmanager
 def _export_json(fileobj: IO[bytes], report: ImportReport) -> Iterator[IO[bytes]]:
-    fileobj.seek(0)
-    head = fileobj.read(4)
-    fileobj.seek(0)
-    if head != b"PK\x03\x04":
+    if not is_zip(fileobj):
         yield fileobj
         return
     try:

@@ -8,7 +8,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import reset_queries
@@ -76,6 +76,17 @@ class ImportReport:
             "skipped": dict(sorted(self.skipped.items())),
             "unknown_types": dict(sorted(self.unknown_types.items())),
         }
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_zip(fileobj: IO[bytes]) -> bool:
+    """Does the (seekable) upload start like a ZIP archive? It is left rewound."""
+    fileobj.seek(0)
+    head = fileobj.read(len(ZIP_MAGIC))
+    fileobj.seek(0)
+    return head == ZIP_MAGIC
 
 
 def stable_id(prefix: str, *parts: str) -> str:

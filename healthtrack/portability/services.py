@@ -29,7 +29,7 @@ from accounts.models import AccessLog
 from accounts.outbox import enqueue_on_commit
 from accounts.services import user_soft_delete
 from healthtrack.portability import apple_health, csv_io, export
-from healthtrack.portability.importing import ImportFailed, ImportReport
+from healthtrack.portability.importing import ZIP_MAGIC, ImportFailed, ImportReport
 from healthtrack.portability.models import ImportJob
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from nutrition.models import MealPhoto
@@ -62,7 +62,7 @@ def detect_kind(head: bytes) -> str | None:
     data = head.removeprefix(b"\xef\xbb\xbf")
     if export.is_export_archive(data):
         return Kind.JSON_EXPORT
-    if data.startswith(b"PK\x03\x04"):
+    if data.startswith(ZIP_MAGIC):
         return Kind.APPLE_HEALTH
     stripped = data.lstrip()
     if stripped.startswith(b"<"):

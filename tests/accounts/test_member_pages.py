@@ -43,9 +43,8 @@ def child(user):
 
 
 @pytest.fixture
-def manager_client(client, user):
-    client.force_login(user)
-    return client
+def manager_client(page_client):
+    return page_client  # `user` manages the child
 
 
 @pytest.fixture
