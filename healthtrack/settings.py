@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "insights",
     # Import, export and erasure: wires the apps above together (no app imports it).
     "healthtrack.portability",
+    # Retention, Parquet archive, restore and rollup replay (docs/lifecycle.md).
+    "healthtrack.lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -397,6 +399,16 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
     "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
     "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
+    # Data lifecycle (healthtrack/lifecycle): archive raw samples past the hot window, then
+    # apply every "delete after" of DATA_LIFECYCLE.
+    "lifecycle-archive-raw-samples": {
+        "task": "lifecycle.archive_raw_samples",
+        "schedule": crontab(hour=3, minute=40),
+    },
+    "lifecycle-apply-retention": {
+        "task": "lifecycle.apply_retention",
+        "schedule": crontab(hour=4, minute=40),
+    },
 }
 # Sent outbox rows are kept this long (for inspection), then deleted by prune_outbox.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
@@ -409,6 +421,7 @@ CELERY_TASK_ROUTES = {
     "*.import_*": {"queue": "imports"},
     "*.purge_*": {"queue": "maintenance"},
     "*.prune_*": {"queue": "maintenance"},
+    "lifecycle.*": {"queue": "maintenance"},
     "metrics.*": {"queue": "ingest"},
     "nutrition.*": {"queue": "ingest"},
     "goals.*": {"queue": "ingest"},
@@ -495,6 +508,64 @@ IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
 IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
 # Deleted accounts are deactivated at once and purged (every row) this many days later.
 ACCOUNT_PURGE_AFTER_DAYS = env.int("ACCOUNT_PURGE_AFTER_DAYS", default=30)
+
+# --- Data lifecycle (healthtrack/lifecycle, docs/lifecycle.md) ------------------------------
+# The retention policy, in days (None: never). `hot`: kept in the primary tables; `archive`:
+# kept in the archive's standard storage class (raw samples: a bucket lifecycle rule may move
+# older objects to a cold class, see docs/lifecycle.md); `delete_after`: deleted everywhere at
+# this age. Share grants count from their expiry. Read at run time by the lifecycle jobs.
+# Each value can be set as LIFECYCLE_<DATA>_<COLUMN>_DAYS, e.g. LIFECYCLE_RAW_SAMPLES_HOT_DAYS.
+_LIFECYCLE_DEFAULTS = {
+    "raw_samples": {"hot": 90, "archive": 2 * 365, "delete_after": 2557},
+    "hourly_rollups": {"hot": 90, "archive": 365, "delete_after": 2 * 365},
+    "daily_rollups": {"hot": None, "archive": None, "delete_after": None},
+    "insights": {"hot": 90, "archive": 365, "delete_after": 2 * 365},
+    "share_grants": {"hot": 30, "archive": None, "delete_after": 30},
+    "audit_logs": {"hot": 365, "archive": 6 * 365, "delete_after": AUDIT_RETENTION_DAYS},
+}
+DATA_LIFECYCLE: dict[str, dict[str, int | None]] = {}
+for _data, _columns in _LIFECYCLE_DEFAULTS.items():
+    DATA_LIFECYCLE[_data] = {}
+    for _column, _default in _columns.items():
+        _name = f"LIFECYCLE_{_data.upper()}_{_column.upper()}_DAYS"
+        _value = env.int(_name, default=_default) if _default is not None else _default
+        if _value is not None and _value < 1:
+            raise ImproperlyConfigured(f"{_name} must be at least 1.")
+        DATA_LIFECYCLE[_data][_column] = _value
+    _hot, _after = DATA_LIFECYCLE[_data]["hot"], DATA_LIFECYCLE[_data]["delete_after"]
+    if _data != "share_grants" and _hot and _after and _after < _hot:
+        raise ImproperlyConfigured(f"DATA_LIFECYCLE[{_data!r}]: delete_after is before hot.")
+# A restored month stays in the hot table this long before the archive job takes it again.
+LIFECYCLE_RESTORE_HOLD_DAYS = env.int("LIFECYCLE_RESTORE_HOLD_DAYS", default=30)
+# Rollup replay (manage.py replay_rollups): days per chunk task, chunk tasks started per minute.
+LIFECYCLE_REPLAY_CHUNK_DAYS = env.int("LIFECYCLE_REPLAY_CHUNK_DAYS", default=31)
+LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE = env.int("LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE", default=30)
+# The archive: a private storage alias (nothing serves it by URL). A local folder by default;
+# any S3-compatible store when LIFECYCLE_ARCHIVE_S3_BUCKET is set (then /ready checks it).
+LIFECYCLE_ARCHIVE_S3_BUCKET = env.str("LIFECYCLE_ARCHIVE_S3_BUCKET", default="")
+if LIFECYCLE_ARCHIVE_S3_BUCKET:
+    STORAGES["lifecycle_archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": LIFECYCLE_ARCHIVE_S3_BUCKET,
+            "endpoint_url": env.str("LIFECYCLE_ARCHIVE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("LIFECYCLE_ARCHIVE_S3_REGION", default="") or None,
+            "access_key": env.str("LIFECYCLE_ARCHIVE_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("LIFECYCLE_ARCHIVE_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("LIFECYCLE_ARCHIVE_S3_PREFIX", default="archive"),
+            "default_acl": "private",
+            "file_overwrite": True,
+        },
+    }
+else:
+    STORAGES["lifecycle_archive"] = {
+        "BACKEND": "healthtrack.lifecycle.storage.ArchiveFileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("LIFECYCLE_ARCHIVE_ROOT", default=str(VAR_DIR / "archive")),
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    }
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import IO, Any
 
 from django.apps import apps
@@ -43,6 +44,7 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import CareTeam, ShareGrant
+from healthtrack.lifecycle import archive as lifecycle_archive
 from healthtrack.portability.csv_io import (
     NUTRITION_COLUMNS,
     FoodLookup,
@@ -198,14 +200,17 @@ def _metric_rows(user) -> Iterator[dict[str, Any]]:
         "notes",
         "created_at",
     ]
-    rows = (
+    hot = (
         HealthMetric.objects.filter(user=user)
         .order_by("recorded_at", "id")
         .values_list(*names)
         .iterator(chunk_size=CHUNK_SIZE)
     )
-    for values in rows:
-        row = dict(zip(names, values, strict=True))
+    # Archived months first (older than anything hot), read back from the archive storage.
+    rows = chain(
+        lifecycle_archive.archived_rows(user), (dict(zip(names, v, strict=True)) for v in hot)
+    )
+    for row in rows:
         device = devices.get(row.pop("device_id"))
         yield {
             "metric_type": row["metric_type"],

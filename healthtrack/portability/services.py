@@ -28,6 +28,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from accounts.models import AccessLog
 from accounts.outbox import enqueue_on_commit
 from accounts.services import user_soft_delete
+from healthtrack.lifecycle import archive as lifecycle_archive
 from healthtrack.portability import apple_health, csv_io, export
 from healthtrack.portability.importing import ZIP_MAGIC, ImportFailed, ImportReport
 from healthtrack.portability.models import ImportJob
@@ -373,6 +374,8 @@ def account_purge(*, user, actor=None) -> PurgeResult:
     deleted: Counter = Counter()
     for job in ImportJob.objects.filter(user=user).exclude(file=""):
         import_job_file_delete(job=job)
+    # Archived months (Parquet files in the archive storage) and their records.
+    deleted["lifecycle.archive_files"] += lifecycle_archive.user_archive_delete(user_id=user_id)
     with transaction.atomic():
         scrubbed = _scrub_audit(user)
     for model in BATCHED_MODELS:

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class LifecycleConfig(AppConfig):
+    """Retention, Parquet archive, restore and rollup replay (docs/lifecycle.md). Project
+    level: it reads metrics, insights, share grants and the audit logs."""
+
+    name = "healthtrack.lifecycle"
+    label = "lifecycle"
+    verbose_name = "Data lifecycle"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from healthtrack.lifecycle import tasks  # noqa: F401
