@@ -136,9 +136,9 @@ def _read_bytes(key: str) -> bytes:
 def read_month(archived: ArchivedMonth) -> list[dict]:
     """The rows of an archived month, checked against the checksum and row count recorded."""
     data = _read_bytes(archived.key)
-    rows = pq.read_table(io.BytesIO(data)).to_pylist()
     if hashlib.sha256(data).hexdigest() != archived.sha256:
         raise ArchiveVerificationError(f"{archived.key}: checksum differs from the record")
+    rows = pq.read_table(io.BytesIO(data)).to_pylist()
     if len(rows) != archived.rows:
         raise ArchiveVerificationError(f"{archived.key}: row count differs from the record")
     return rows
