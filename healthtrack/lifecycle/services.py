@@ -23,3 +23,12 @@ def archive_restore(*, user_id: int, first: tuple[int, int], last: tuple[int, in
         restored = archive.restore_months(user_id=user_id, first=first, last=last)
         RetentionJob.objects.filter(pk=job.pk).update(rows_restored=F("rows_restored") + restored)
     return job
+
+
+def archive_keys_rotate() -> str:
+    """Re-encrypt archived notes under the first key of FERNET_KEYS (a hook of
+    `manage.py rotate_encryption_keys`); returns its line of output."""
+    with record_job(RetentionJob.Kind.ROTATE) as job:
+        rewritten, current = archive.rotate_archive_keys(job=job)
+        RetentionJob.objects.filter(pk=job.pk).update(params={"files_rewritten": rewritten})
+    return f"archive files: {rewritten} re-encrypted, {current} already current"
