@@ -443,6 +443,7 @@ ADMIN_HEALTH = {
     "insights.healthinsight": {"add", "change", "delete"},
     "insights.healthalert": {"add", "change", "delete"},
     "portability.importjob": {"delete"},
+    "lifecycle.archivedmonth": set(),
 }
 ADMIN_SUPERUSER_ONLY = {
     "accounts.accesslog": set(),
@@ -456,6 +457,7 @@ ADMIN_SUPERUSER_ONLY = {
     "django_celery_beat.crontabschedule": {"add", "change", "delete"},
     "django_celery_beat.solarschedule": {"add", "change", "delete"},
     "django_celery_beat.intervalschedule": {"add", "change", "delete"},
+    "lifecycle.retentionjob": set(),
 }
 ADMIN_CLINICIANS_LOOK_UP = {"nutrition.food": {"add", "change", "delete"}}
 
@@ -520,7 +522,7 @@ ADMIN_SITE = {
     "admin/otp_totp/totpdevice/<int:pk>/qrcode/": _admin("DDDDDDD"),
     # An app's index (metrics): staff with no model of it get 404.
     "admin/^(?P<app_label>auth|token_blacklist|otp_totp|django_celery_beat|accounts|auditlog"
-    "|metrics|nutrition|goals|insights|portability)/$": _admin("DDDAANA"),
+    "|metrics|nutrition|goals|insights|portability|lifecycle)/$": _admin("DDDAANA"),
     "admin/(?P<url>.*)$": _admin("DDDNNNN"),
 }
 

@@ -24,6 +24,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 from goals.models import CareProgram, HealthGoal, ProgramAdherence
+from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob
 from insights.models import HealthAlert, HealthInsight
 from metrics import services as metric_services
@@ -111,6 +112,17 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
             program=program, day=program.start_date, score=80, breakdown={}
         ),
         ImportJob: ImportJob.objects.create(user=person, kind="csv_metrics"),
+        # The record of an archive file (no file: the admin reads the record only).
+        ArchivedMonth: ArchivedMonth.objects.create(
+            user=person,
+            year=2025,
+            month=1 + days_ago,
+            data_type="steps",
+            key=f"{person.pk}/2025/{1 + days_ago:02d}/steps.parquet",
+            rows=1,
+            sha256="0" * 64,
+            size_bytes=1,
+        ),
         ShareGrant: ShareGrantFactory(owner=person),
         AccessLog: AccessLogFactory(owner=person),
         User: person,
@@ -135,6 +147,7 @@ def infrastructure_rows(superuser: User, patient: User) -> dict:
         BlacklistedToken: BlacklistedToken.objects.create(token=outstanding),
         TOTPDevice: TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True),
         Food: Food.objects.order_by("pk").first(),
+        RetentionJob: RetentionJob.objects.create(kind=RetentionJob.Kind.ARCHIVE),
     }
 
 

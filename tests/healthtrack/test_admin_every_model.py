@@ -40,6 +40,7 @@ HEALTH_MODELS = {
     "goals.careprogram",
     "goals.programadherence",
     "portability.importjob",
+    "lifecycle.archivedmonth",
 }
 VIEWABLE_BY_CLINICIANS = {Food}
 
