@@ -43,11 +43,22 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=1)
 
 
+def _check_archive_storage() -> None:
+    """The lifecycle archive's bucket answers with our credentials (HEAD bucket)."""
+    from django.core.files.storage import storages
+
+    storage = storages["lifecycle_archive"]
+    storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
+
+
 def ready(request):
-    """Readiness: database, cache and (when one is configured) the Celery broker."""
+    """Readiness: database, cache and (when one is configured) the Celery broker and the S3
+    archive storage."""
     checks = {"database": _check_database, "cache": _check_cache}
     if settings.REDIS_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
         checks["broker"] = _check_broker
+    if settings.LIFECYCLE_ARCHIVE_S3_BUCKET:
+        checks["archive_storage"] = _check_archive_storage
     results, healthy = {}, True
     for name, check in checks.items():
         started = time.perf_counter()

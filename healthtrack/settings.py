@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from botocore.config import Config as BotoConfig
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
@@ -557,6 +558,11 @@ if LIFECYCLE_ARCHIVE_S3_BUCKET:
             "location": env.str("LIFECYCLE_ARCHIVE_S3_PREFIX", default="archive"),
             "default_acl": "private",
             "file_overwrite": True,
+            # An unreachable store fails within seconds (the nightly job records it, /ready
+            # answers 503) instead of botocore's 60 s connect timeout per retry.
+            "client_config": BotoConfig(
+                connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+            ),
         },
     }
 else:
