@@ -239,8 +239,11 @@ def archive_user_month(*, user_id: int, year: int, month: int, data_type: str) -
         user_id=user_id, year=year, month=month, data_type=data_type
     ).first()
     if existing is not None:
+        # Every row of the month hot again and no record: a failure from here on leaves a
+        # plain hot month (its old file is replaced by the next run, or by erasure).
         with transaction.atomic():
             _into_hot_table(user_id, read_month(existing))
+            existing.delete()
     rows = _hot_rows(user_id, data_type, start, end)
     if not rows:
         return MonthResult()
@@ -357,15 +360,27 @@ def archived_rows(user) -> Iterator[dict[str, Any]]:
             yield row
 
 
+def _files_under(storage, folder: str) -> Iterator[str]:
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _files_under(storage, f"{folder}/{sub}")
+
+
 def user_archive_delete(*, user_id: int) -> int:
-    """Erasure: delete every archive file of the user, then their records. Returns files."""
+    """Erasure: delete every archive file under the user's folder (recorded or left by an
+    interrupted run), then their records. Returns the files deleted."""
     storage = archive_storage()
-    deleted = 0
-    for archived in ArchivedMonth.objects.for_user(user_id):
-        storage.delete(archived.key)
-        archived.delete()
-        deleted += 1
-    return deleted
+    keys = {a.key for a in ArchivedMonth.objects.for_user(user_id)}
+    keys.update(_files_under(storage, str(user_id)))
+    for key in sorted(keys):
+        storage.delete(key)
+    ArchivedMonth.objects.for_user(user_id).delete()
+    return len(keys)
 
 
 def delete_expired_archives(*, before: date) -> tuple[int, int]:

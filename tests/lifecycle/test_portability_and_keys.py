@@ -99,3 +99,17 @@ def test_key_rotation_command_reencrypts_archived_notes(old_and_new_keys, user):
     out = StringIO()
     call_command("rotate_encryption_keys", stdout=out)
     assert "archive files: 0 re-encrypted, 2 already current" in out.getvalue()
+
+
+def test_erasure_also_deletes_a_file_an_interrupted_archive_left(user, archive_root, monkeypatch):
+    year, month = months_ago(6)
+    month_of_samples(user, year, month, days=1)
+    monkeypatch.setattr(archive, "_delete_hot_rows", lambda ids: 1 / 0)
+    retention.run_archive()
+    assert list((archive_root / str(user.pk)).rglob("*.parquet"))
+    assert not ArchivedMonth.objects.exists()
+
+    result = portability.account_purge(user=user)
+
+    assert result.deleted["lifecycle.archive_files"] == 2
+    assert not list((archive_root / str(user.pk)).rglob("*.parquet"))
