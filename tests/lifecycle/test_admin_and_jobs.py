@@ -104,3 +104,23 @@ def test_clinicians_cannot_restore_their_patients_months(client, user, care_team
     )
     assert not HealthMetric.objects.filter(user=user).exists()
     assert not RetentionJob.objects.filter(kind="restore").exists()
+
+
+def test_nightly_jobs_are_scheduled_registered_and_on_the_maintenance_queue(settings):
+    from healthtrack.celery import app
+
+    scheduled = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    for name in ("lifecycle.archive_raw_samples", "lifecycle.apply_retention"):
+        assert name in scheduled and name in app.tasks
+        assert app.amqp.router.route({}, name)["queue"].name == "maintenance"
+
+
+def test_the_nightly_tasks_record_their_runs(user):
+    from healthtrack.lifecycle import tasks
+
+    year, month = months_ago(6)
+    made = month_of_samples(user, year, month, days=1)
+    job_id = tasks.archive_raw_samples.delay().get()
+    assert RetentionJob.objects.get(pk=job_id).rows_archived == len(made)
+    ids = tasks.apply_retention.delay().get()
+    assert RetentionJob.objects.filter(pk__in=ids, status="done").count() == 5
