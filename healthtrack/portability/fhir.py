@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from typing import Any
 from urllib.parse import quote
 
 from django.utils import timezone
 
+from healthtrack.lifecycle import archive as lifecycle_archive
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES, get_metric_type
 
@@ -189,19 +190,19 @@ def _rows(queryset) -> Iterator[dict[str, Any]]:
         yield dict(zip(_ROW_FIELDS, values, strict=True))
 
 
-def observations(user, subject: str) -> Iterator[dict[str, Any]]:
-    devices = {d.pk: d for d in Device.objects.filter(user=user)}
-    metrics = HealthMetric.objects.filter(user=user)
-    for row in _rows(
-        metrics.exclude(metric_type__in=[SYSTOLIC, DIASTOLIC]).order_by("recorded_at", "id")
-    ):
+def _resources(
+    rows: Iterable[dict[str, Any]],
+    pressures: Iterable[dict[str, Any]],
+    devices: dict,
+    subject: str,
+) -> Iterator[dict[str, Any]]:
+    """Observations of `rows` (no blood pressure), then of `pressures` (ordered by instant,
+    device, source app, type, id)."""
+    for row in rows:
         yield observation(row, devices, subject)
     # Blood pressure: a reading pairs with the other half at the same instant and source.
-    pressures = metrics.filter(metric_type__in=[SYSTOLIC, DIASTOLIC]).order_by(
-        "recorded_at", "device_id", "source_app", "metric_type", "id"
-    )
     for _, group in groupby(
-        _rows(pressures), key=lambda r: (r["recorded_at"], r["device_id"], r["source_app"])
+        pressures, key=lambda r: (r["recorded_at"], r["device_id"], r["source_app"])
     ):
         rows = list(group)
         by_type: dict[str, list[dict[str, Any]]] = {}
@@ -212,6 +213,49 @@ def observations(user, subject: str) -> Iterator[dict[str, Any]]:
         else:
             for row in rows:
                 yield observation(row, devices, subject)
+
+
+def _pressure_key(row: dict[str, Any]) -> tuple:
+    return (
+        row["recorded_at"],
+        row["device_id"] or 0,
+        row["source_app"],
+        row["metric_type"],
+        row["id"],
+    )
+
+
+def _archived(user, devices: dict, subject: str) -> Iterator[dict[str, Any]]:
+    """The archived months (lifecycle archive), one month in memory at a time."""
+    rows = (
+        {name: row[name] for name in _ROW_FIELDS} for row in lifecycle_archive.archived_rows(user)
+    )
+    for _, month in groupby(rows, key=lambda r: (r["recorded_at"].year, r["recorded_at"].month)):
+        month_rows = list(month)
+        plain = [r for r in month_rows if r["metric_type"] not in (SYSTOLIC, DIASTOLIC)]
+        pressures = [r for r in month_rows if r["metric_type"] in (SYSTOLIC, DIASTOLIC)]
+        yield from _resources(
+            sorted(plain, key=lambda r: (r["recorded_at"], r["id"])),
+            sorted(pressures, key=_pressure_key),
+            devices,
+            subject,
+        )
+
+
+def observations(user, subject: str) -> Iterator[dict[str, Any]]:
+    devices = {d.pk: d for d in Device.objects.filter(user=user)}
+    yield from _archived(user, devices, subject)
+    metrics = HealthMetric.objects.filter(user=user)
+    yield from _resources(
+        _rows(metrics.exclude(metric_type__in=[SYSTOLIC, DIASTOLIC]).order_by("recorded_at", "id")),
+        _rows(
+            metrics.filter(metric_type__in=[SYSTOLIC, DIASTOLIC]).order_by(
+                "recorded_at", "device_id", "source_app", "metric_type", "id"
+            )
+        ),
+        devices,
+        subject,
+    )
 
 
 def bundle_chunks(user, *, entries_per_chunk: int = 500) -> Iterator[str]:

@@ -113,3 +113,30 @@ def test_erasure_also_deletes_a_file_an_interrupted_archive_left(user, archive_r
 
     assert result.deleted["lifecycle.archive_files"] == 2
     assert not list((archive_root / str(user.pk)).rglob("*.parquet"))
+
+
+def test_the_fhir_export_includes_archived_months_with_blood_pressure_pairs(auth_client, user):
+    from fhir.resources.bundle import Bundle
+
+    from metrics import services as metric_services
+
+    year, month = months_ago(6)
+    old = month_of_samples(user, year, month, days=1)
+    moment = old[0].recorded_at
+    for code, value in (("blood_pressure_systolic", 150), ("blood_pressure_diastolic", 95)):
+        metric_services.metric_create(
+            user=user, metric_type=code, value=value, unit="mmHg", recorded_at=moment
+        )
+    recent = month_of_samples(user, *months_ago(0), days=1)
+    retention.run_archive()
+    assert ArchivedMonth.objects.filter(user=user).count() == 4
+
+    response = auth_client.get("/api/v1/export?format=fhir")
+    document = json.loads(b"".join(response.streaming_content))
+    Bundle.parse_obj(document)
+    resources = [e["resource"] for e in document["entry"][1:]]
+    ids = {int(r["identifier"][0]["value"]) for r in resources}
+    assert {m.pk for m in old + recent} <= ids
+    # The archived pair is one Observation with two components.
+    assert len(resources) == len(old) + len(recent) + 1
+    assert sum(1 for r in resources if "component" in r) == 1
