@@ -40,6 +40,7 @@ from django.utils import timezone
 from healthtrack.lifecycle.jobs import record_error
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from metrics import rollups
+from metrics import services as metric_services
 from metrics.models import Device, HealthMetric
 
 STORAGE_ALIAS = "lifecycle_archive"
@@ -250,6 +251,13 @@ def archive_user_month(*, user_id: int, year: int, month: int, data_type: str) -
     key = month_key(user_id, year, month, data_type)
     digest, size = _write_verified(key, rows)
     with transaction.atomic():
+        # The user's measurement writes hold this lock for their transaction: once it is ours,
+        # a row changed since it was read shows below, and the month stays hot for next time.
+        metric_services._lock_owner(user_id)
+        if _hot_rows(user_id, data_type, start, end) != rows:
+            raise ArchiveVerificationError(
+                f"{key}: rows changed while the file was written; left hot for the next run"
+            )
         ArchivedMonth.objects.update_or_create(
             user_id=user_id,
             year=year,

@@ -179,3 +179,25 @@ def test_restore_only_touches_the_users_own_months(user, other_user):
     services.archive_restore(user_id=user.pk, first=(year, month), last=(year, month))
     assert HealthMetric.objects.filter(user=user).exists()
     assert not HealthMetric.objects.filter(user=other_user).exists()
+
+
+def test_a_sample_changed_while_its_month_is_written_keeps_the_month_hot(user, monkeypatch):
+    year, month = months_ago(6)
+    made = month_of_samples(user, year, month, days=1)
+    write = archive._write_verified
+
+    def write_then_someone_edits(key, rows):
+        result = write(key, rows)
+        if key.endswith("heart_rate.parquet"):
+            metric_services.metric_update(metric=made[-1], value=88)
+        return result
+
+    monkeypatch.setattr(archive, "_write_verified", write_then_someone_edits)
+    job = retention.run_archive()
+    assert job.status == "failed" and "rows changed" in job.errors[0]["error"]
+    assert HealthMetric.objects.get(pk=made[-1].pk).value == 88
+    assert not ArchivedMonth.objects.filter(data_type="heart_rate").exists()
+    monkeypatch.undo()
+    retention.run_archive()
+    heart = ArchivedMonth.objects.get(data_type="heart_rate")
+    assert [r["value"] for r in archive.read_month(heart)] == [88]
