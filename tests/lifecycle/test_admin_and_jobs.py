@@ -124,3 +124,28 @@ def test_the_nightly_tasks_record_their_runs(user):
     assert RetentionJob.objects.get(pk=job_id).rows_archived == len(made)
     ids = tasks.apply_retention.delay().get()
     assert RetentionJob.objects.filter(pk__in=ids, status="done").count() == 5
+
+
+def test_admin_replay_action_on_restored_months_rebuilds_their_rollups(
+    client, superuser, user, django_capture_on_commit_callbacks
+):
+    from healthtrack.lifecycle import services
+    from metrics.models import DailyRollup
+    from tests.lifecycle.data import rollup_snapshot
+
+    year, month = months_ago(6)
+    month_of_samples(user, year, month)
+    expected = rollup_snapshot(user)
+    retention.run_archive()
+    services.archive_restore(user_id=user.pk, first=(year, month), last=(year, month))
+    DailyRollup.objects.filter(user=user).update(value=-1)
+    client.force_login(superuser)
+    ids = list(ArchivedMonth.objects.filter(user=user).values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:lifecycle_archivedmonth_changelist"),
+            {"action": "replay_months", "_selected_action": ids},
+        )
+    assert response.status_code == 302
+    assert rollup_snapshot(user) == expected
+    assert RetentionJob.objects.filter(kind="replay", status="done").count() == 2
