@@ -241,9 +241,11 @@ def archive_user_month(*, user_id: int, year: int, month: int, data_type: str) -
     ).first()
     if existing is not None:
         # Every row of the month hot again and no record: a failure from here on leaves a
-        # plain hot month (its old file is replaced by the next run, or by erasure).
+        # plain hot month (its old file is replaced by the next run, or by erasure). A
+        # restored month is all hot already, and a row deleted since the restore stays deleted.
         with transaction.atomic():
-            _into_hot_table(user_id, read_month(existing))
+            if existing.restored_at is None:
+                _into_hot_table(user_id, read_month(existing))
             existing.delete()
     rows = _hot_rows(user_id, data_type, start, end)
     if not rows:
@@ -335,8 +337,9 @@ def parse_month(text: str) -> tuple[int, int]:
 
 def restore_months(*, user_id: int, first: tuple[int, int], last: tuple[int, int]) -> int:
     """Bring a user's archived months first..last back into the hot table and recompute
-    their rollups. Idempotent: rows already hot are skipped. Returns rows inserted."""
-    months = ArchivedMonth.objects.for_user(user_id).between_months(first, last)
+    their rollups. Idempotent: months restored already and rows already hot are skipped
+    (one transaction per month). Returns rows inserted."""
+    months = ArchivedMonth.objects.for_user(user_id).between_months(first, last).not_restored()
     inserted = 0
     for archived in months:
         rows = read_month(archived)
@@ -349,8 +352,7 @@ def restore_months(*, user_id: int, first: tuple[int, int], last: tuple[int, int
                 first=start.date(),
                 last=(end - timedelta(days=1)).date(),
             )
-            if archived.restored_at is None:
-                ArchivedMonth.objects.filter(pk=archived.pk).update(restored_at=timezone.now())
+            ArchivedMonth.objects.filter(pk=archived.pk).update(restored_at=timezone.now())
     return inserted
 
 

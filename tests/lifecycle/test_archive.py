@@ -201,3 +201,18 @@ def test_a_sample_changed_while_its_month_is_written_keeps_the_month_hot(user, m
     retention.run_archive()
     heart = ArchivedMonth.objects.get(data_type="heart_rate")
     assert [r["value"] for r in archive.read_month(heart)] == [88]
+
+
+def test_a_sample_deleted_after_a_restore_is_not_brought_back_by_the_next_archive(user, settings):
+    year, month = months_ago(6)
+    made = month_of_samples(user, year, month, days=1)
+    retention.run_archive()
+    services.archive_restore(user_id=user.pk, first=(year, month), last=(year, month))
+    metric_services.metric_delete(metric=HealthMetric.objects.get(pk=made[0].pk))
+    services.archive_restore(user_id=user.pk, first=(year, month), last=(year, month))
+    assert not HealthMetric.objects.filter(pk=made[0].pk).exists()
+
+    settings.LIFECYCLE_RESTORE_HOLD_DAYS = 0
+    retention.run_archive()
+    archived_ids = {r["id"] for a in ArchivedMonth.objects.all() for r in archive.read_month(a)}
+    assert archived_ids == {m.pk for m in made[1:]}
