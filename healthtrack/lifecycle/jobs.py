@@ -22,7 +22,7 @@ def _error_text(exc: BaseException) -> str:
     # anything, so only its type is kept.
     from healthtrack.lifecycle.archive import ArchiveVerificationError
 
-    if isinstance(exc, ArchiveVerificationError | ValueError):
+    if isinstance(exc, ArchiveVerificationError):
         return f"{type(exc).__name__}: {exc}"
     return type(exc).__name__
 
