@@ -216,3 +216,18 @@ def test_a_sample_deleted_after_a_restore_is_not_brought_back_by_the_next_archiv
     retention.run_archive()
     archived_ids = {r["id"] for a in ArchivedMonth.objects.all() for r in archive.read_month(a)}
     assert archived_ids == {m.pk for m in made[1:]}
+
+
+def test_restore_command_reports_a_damaged_file_without_a_traceback(user, archive_root):
+    year, month = months_ago(6)
+    month_of_samples(user, year, month, days=1)
+    retention.run_archive()
+    path = archive_root / f"{user.pk}/{year}/{month:02d}/steps.parquet"
+    path.write_bytes(b"not parquet")
+    with pytest.raises(CommandError, match="ArchiveVerificationError"):
+        call_command(
+            "restore_archive",
+            user=str(user.pk),
+            first=f"{year}-{month:02d}",
+            last=f"{year}-{month:02d}",
+        )

@@ -27,6 +27,11 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except (archive.ArchiveVerificationError, OSError) as exc:
+            raise CommandError(
+                f"Restore stopped ({type(exc).__name__}); see the failed retention job in the "
+                "admin. Months restored before it stay restored; run again once fixed."
+            ) from None
         self.stdout.write(
             f"Restored {job.rows_restored} row(s) for user {user_id} ({first} to {last}); "
             f"job {job.pk} {job.status}."
