@@ -255,6 +255,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="HealthTrack")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A one-time second-factor enrolment link (accounts.otp) is valid this many hours.
+OTP_ENROL_LINK_HOURS = env.int("OTP_ENROL_LINK_HOURS", default=24)
+if PRODUCTION and not ADMIN_REQUIRE_2FA:
+    raise ImproperlyConfigured(
+        "In production the admin needs its second factor: ADMIN_REQUIRE_2FA."
+    )
 
 # --- Audit, sharing -------------------------------------------------------------------------
 # Change rows (django-auditlog LogEntry) and read rows (accounts.AccessLog) older than this are

@@ -28,9 +28,9 @@ MAX_SNOOZE = timedelta(days=30)
 NOTE_REQUIRED = frozenset({Action.RESOLVE, Action.ESCALATE})
 
 
-def escalation_candidates(alert: HealthInsight, actor) -> QuerySet[User]:
-    """The other active clinicians in an active care team with the alert's patient."""
-    ids = CareTeam.objects.active().filter(patient_id=alert.user_id).values("clinician_id")
+def escalation_candidates(patient_id: int, actor) -> QuerySet[User]:
+    """The other active clinicians in an active care team with the patient."""
+    ids = CareTeam.objects.active().filter(patient_id=patient_id).values("clinician_id")
     return (
         User.objects.active()
         .filter(pk__in=ids, role=User.Role.CLINICIAN)
@@ -94,7 +94,7 @@ def alert_handle(
         alert.snoozed_until = record.snoozed_until = snooze_until
         fields.append("snoozed_until")
     elif action == Action.ESCALATE:
-        allowed = escalation_candidates(alert, actor)
+        allowed = escalation_candidates(alert.user_id, actor)
         if escalate_to is None or not allowed.filter(pk=escalate_to.pk).exists():
             raise ValidationError(
                 {"escalate_to": ["Choose another clinician of this patient's care team."]}
