@@ -78,6 +78,14 @@ def otp_enrol_confirm(*, user: User, token: str, device_id: int | None = None) -
 
 
 @transaction.atomic
+def otp_devices_delete(*, user: User) -> int:
+    """Remove every device of `user` (a lost phone): they enrol again through a new link."""
+    deleted = TOTPDevice.objects.filter(user=user).delete()[0]
+    logger.info("otp devices deleted", extra={"user_id": user.pk, "count": deleted})
+    return deleted
+
+
+@transaction.atomic
 def otp_provision(*, user: User, reset: bool = False) -> TOTPDevice:
     """A confirmed device created from the command line (whoever runs it has the server)."""
     if reset:

@@ -30,8 +30,7 @@ from accounts import access
 from accounts.audit import record_access
 from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
-from goals.models import CareProgram
-from goals.programs import adherence_between
+from goals.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
@@ -219,26 +218,32 @@ def _charts(user_id: int, today: date, days: int = CHART_DAYS) -> list[Chart]:
     return found
 
 
-def _average(rows: list[dict]) -> float | None:
-    scores = [row["score"] for row in rows if row["score"] is not None]
+def _mean(scores: list[int]) -> float | None:
     return sum(scores) / len(scores) if scores else None
 
 
 def _adherence(user_id: int, today: date) -> list[dict]:
     """Each active program: today's score so far (partial), and the averages of the scored
-    days among the last 7 and 30 complete days (goals.programs.adherence_between)."""
+    days among the last 7 and 30 complete days. The scores are the ones goals.programs stores
+    (`ProgramAdherence`, as `adherence_between` reads them), read for every program at once."""
+    programs = list(CareProgram.objects.for_user(user_id).active().order_by("start_date", "pk"))
+    first = today - timedelta(days=30)
+    scores: dict[int, dict[date, int]] = defaultdict(dict)
+    for program_id, day, score in ProgramAdherence.objects.filter(
+        program__in=programs, day__gte=first, day__lte=today
+    ).values_list("program_id", "day", "score"):
+        scores[program_id][day] = score
+    week_start = today - timedelta(days=7)
     found = []
-    for program in CareProgram.objects.for_user(user_id).active().select_related("created_by"):
-        today_rows = adherence_between(program, today, today)
-        yesterday = today - timedelta(days=1)
+    for program in programs:
+        days = scores[program.pk]
+        past = {day: s for day, s in days.items() if day < today}
         found.append(
             {
                 "program": program,
-                "today": today_rows[0]["score"] if today_rows else None,
-                "week": _average(adherence_between(program, today - timedelta(days=7), yesterday)),
-                "month": _average(
-                    adherence_between(program, today - timedelta(days=30), yesterday)
-                ),
+                "today": days.get(today),
+                "week": _mean([s for day, s in past.items() if day >= week_start]),
+                "month": _mean(list(past.values())),
             }
         )
     return found
