@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts import access
 from insights import advice, alerts, engine, selectors
 from insights.alerts import Alert
-from insights.models import HealthInsight, RecommendationState
+from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
 from metrics.models import DailyRollup
 
