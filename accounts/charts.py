@@ -745,13 +745,13 @@ def bp_band_svg(
             marks.append(
                 _html(
                     '<circle class="chart-point chart-mean-{}" cx="{}" cy="{}" r="2.5">'
-                    "<title>{}: mean {} {:.0f} {}</title></circle>",
+                    "<title>{}: mean {} {} {}</title></circle>",
                     kind,
                     _n(_x(i, n)),
                     _n(scale.y(value)),
                     _label(label),
                     kind,
-                    value,
+                    f"{value:.0f}",
                     unit,
                 )
             )
