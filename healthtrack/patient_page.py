@@ -53,13 +53,13 @@ WHOLE_TYPES = frozenset(
 #: The vitals charted after blood pressure, in this order: (title, unit, decimals, guides).
 VITALS = {
     "weight": ("Weight", "kg", 1, ()),
-    "blood_glucose": ("Blood glucose (daily mean)", "mg/dL", 0, ((70, "70"), (180, "180"))),
-    "oxygen_saturation": ("Oxygen saturation", "%", 0, ((92, "Low"),)),
+    "blood_glucose": ("Blood glucose (daily mean)", "mg/dL", 0, ()),  # guides: _guides_for
+    "oxygen_saturation": ("Oxygen saturation", "%", 0, ()),
     "heart_rate": ("Heart rate", "bpm", 0, ()),
     "resting_heart_rate": ("Resting heart rate", "bpm", 0, ()),
     "body_temperature": ("Body temperature", "°C", 1, ()),
     "respiratory_rate": ("Respiratory rate", "breaths/min", 0, ()),
-    "sleep": ("Sleep per night", "h", 1, ((7, "7 h"),)),
+    "sleep": ("Sleep per night", "h", 1, ((7, "Target"),)),
     "steps": ("Steps per day", "steps", 0, ()),
 }
 
@@ -147,10 +147,22 @@ def _readings(user_id: int) -> list[dict]:
     return rows
 
 
+def _guides_for(code: str) -> tuple:
+    """Reference lines from the settings the rules use: the glucose target range (triage),
+    the low-oxygen alert threshold."""
+    if code == "blood_glucose":
+        rules = settings.TRIAGE_RULES
+        return ((rules["glucose_range_low"], "Range"), (rules["glucose_range_high"], "Range"))
+    if code == "oxygen_saturation":
+        return ((settings.INSIGHTS_THRESHOLDS["spo2_min"], "Low"),)
+    return ()
+
+
 def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -> Chart:
     """One vital's daily values with the project's chart code (accounts.charts), in units for
     people: steps whole, sleep in hours."""
     title, unit, decimals, guides = VITALS[code]
+    guides = guides or _guides_for(code)
     if code == "steps":
         values = {day: round(v) for day, v in values.items()}
     elif code == "sleep":
