@@ -316,3 +316,25 @@ def test_the_admin_login_over_the_limit_checks_no_password(client, settings, doc
     response = client.post("/admin/login/", {"username": doctor.username, "password": PASSWORD})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+# --- production ----------------------------------------------------------------------------
+
+
+def test_production_refuses_to_start_without_the_admin_second_factor(tmp_path):
+    from tests.healthtrack.test_settings import KEYS, PRODUCTION, run_python
+
+    env = {**PRODUCTION, **KEYS, "ADMIN_REQUIRE_2FA": "false"}
+    result = run_python("import django; django.setup()", tmp_path, **env)
+    assert result.returncode != 0
+    assert "the admin needs its second factor" in result.stderr
+    fine = run_python("import django; django.setup()", tmp_path, **PRODUCTION, **KEYS)
+    assert fine.returncode == 0, fine.stderr
+
+
+def test_in_production_a_password_alone_does_not_open_the_admin(client, settings, doctor):
+    settings.ADMIN_REQUIRE_2FA = True  # production's value (the settings refuse anything else)
+    response = client.post("/admin/login/", {"username": doctor.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/admin/2fa/enrol/"
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/patients/1/").status_code == 302
