@@ -63,7 +63,16 @@ class _InsightAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     list_select_related = ["user", "author", "reviewed_by"]
     search_fields = ["title", "insight_type", "user__username", "user__email", "user__last_name"]
     date_hierarchy = "created_at"
-    readonly_fields = ["generation", "superseded_at", "dedupe_key", "created_at"]
+    # Alert handling changes only through insights.handling (each change is a trail row).
+    readonly_fields = [
+        "generation",
+        "superseded_at",
+        "dedupe_key",
+        "created_at",
+        "alert_status",
+        "snoozed_until",
+        "assigned_to",
+    ]
     raw_id_fields = ["user", "author", "reviewed_by"]
 
     @admin.display(description="patient", ordering="user__username")
@@ -125,7 +134,6 @@ class HealthAlertAdmin(_InsightAdmin):
     ]
     list_select_related = ["user", "author", "reviewed_by", "assigned_to"]
     inlines = [AlertActionInline]
-    raw_id_fields = ["user", "author", "reviewed_by", "assigned_to"]
 
     @admin.display(boolean=True, description="overdue")
     def overdue(self, obj: HealthInsight) -> bool:

@@ -338,3 +338,21 @@ def test_in_production_a_password_alone_does_not_open_the_admin(client, settings
     assert response.status_code == 302 and response["Location"] == "/admin/2fa/enrol/"
     assert client.get("/admin/").status_code == 302
     assert client.get("/admin/patients/1/").status_code == 302
+
+
+# --- labels in the admin --------------------------------------------------------------------
+
+
+def test_the_alerts_list_shows_labels_not_codes(client, doctor, alert):
+    handling.alert_handle(
+        alert=alert,
+        actor=doctor,
+        action="snooze",
+        snooze_until=timezone.now() + timedelta(hours=1),
+    )
+    client.force_login(doctor)
+    html = client.get("/admin/insights/healthalert/").content.decode()
+    assert "Blood pressure crisis" in html and "Snoozed" in html
+    assert ">blood_pressure_crisis<" not in html and ">snoozed<" not in html
+    change = client.get(f"/admin/insights/healthalert/{alert.pk}/change/").content.decode()
+    assert "handling trail" in change.lower() and "drsmith" in change
