@@ -129,7 +129,7 @@ def care_patient_ids(clinician) -> QuerySet:
 # --- one query per source -------------------------------------------------------------------
 
 
-def _alerts(ids, now: datetime, viewer_id: int) -> dict[int, list[OpenAlert]]:
+def _alerts(ids, now: datetime) -> dict[int, list[OpenAlert]]:
     rows = (
         HealthInsight.objects.needing_attention(now)
         .filter(user_id__in=ids)
@@ -451,7 +451,7 @@ def triage_rows(
     r = _rules()
     ids = care_patient_ids(clinician)
     patients = list(User.objects.filter(pk__in=ids).order_by("last_name", "first_name", "username"))
-    alerts = _alerts(ids, now, clinician.pk)
+    alerts = _alerts(ids, now)
     bp = _bp_averages(ids, today)
     glucose = _glucose(ids, now)
     rhr = _daily(ids, RESTING_HR, today - timedelta(days=r["rhr_window_days"] - 1), today)

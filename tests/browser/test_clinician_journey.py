@@ -64,6 +64,7 @@ def test_clinician_triages_opens_the_patient_and_acknowledges_the_alert(request,
         )
         expect(caption).to_be_visible()
     expect(tab.get_by_role("heading", name="Care-program adherence")).to_be_visible()
+    assert page.fits_the_screen()
     page.screenshot("admin-patient-page")
 
     # Acknowledge the alert with a note.
