@@ -255,6 +255,8 @@ def test_a_care_team_clinician_sees_the_audit_trail_and_the_read_is_logged(
     html = response.content.decode()
     assert "drjones" in html and "On it" in html  # the decision
     assert f"GET /admin/patients/{patient.pk}/" in html  # the read
+    changes = html.split('id="changes-h"')[1]
+    assert "Care team" in changes and "Create" in changes  # the change history
     reads = AccessLog.objects.filter(owner=patient, actor=doctor)
     assert reads.filter(endpoint=f"GET /admin/patients/{patient.pk}/audit/").exists()
 
