@@ -59,7 +59,7 @@ VITALS = {
     "resting_heart_rate": ("Resting heart rate", "bpm", 0, ()),
     "body_temperature": ("Body temperature", "°C", 1, ()),
     "respiratory_rate": ("Respiratory rate", "breaths/min", 0, ()),
-    "sleep": ("Sleep per night", "h", 1, ((7, "Target"),)),
+    "sleep": ("Sleep per night", "h", 1, ()),
     "steps": ("Steps per day", "steps", 0, ()),
 }
 
@@ -149,12 +149,14 @@ def _readings(user_id: int) -> list[dict]:
 
 def _guides_for(code: str) -> tuple:
     """Reference lines from the settings the rules use: the glucose target range (triage),
-    the low-oxygen alert threshold."""
+    the low-oxygen alert threshold, the sleep recommendation."""
     if code == "blood_glucose":
         rules = settings.TRIAGE_RULES
         return ((rules["glucose_range_low"], "Range"), (rules["glucose_range_high"], "Range"))
     if code == "oxygen_saturation":
         return ((settings.INSIGHTS_THRESHOLDS["spo2_min"], "Low"),)
+    if code == "sleep":
+        return ((settings.INSIGHTS_THRESHOLDS["sleep_hours_min"], "Target"),)
     return ()
 
 
