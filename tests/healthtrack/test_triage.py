@@ -303,3 +303,16 @@ def test_a_patient_signing_in_on_the_site_lands_on_the_dashboard(client):
     patient = UserFactory()
     response = client.post("/accounts/login/", {"username": patient.username, "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+
+def test_an_alert_handled_from_the_list_leaves_it_and_the_clinician_stays_there(client, doctor):
+    patient = patient_of(doctor)
+    alert = AlertFactory(user=patient)
+    client.force_login(doctor)
+    assert f'action="/admin/alerts/{alert.pk}/"' in client.get("/admin/").content.decode()
+    response = client.post(
+        f"/admin/alerts/{alert.pk}/",
+        {"action": "acknowledge", "note": "Seen on the list.", "next": "/admin/?reason=alerts"},
+    )
+    assert response["Location"] == "/admin/?reason=alerts"
+    assert triage.triage_rows(doctor, reason="alerts") == []
