@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-services test-replicas test-pgbouncer test-browser lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
+.PHONY: run test test-services test-replicas test-pgbouncer test-browser screenshots lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ test-replicas: install-dev
 
 test-browser: install-dev
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+# Retake the clinician-workspace screenshots in docs/screenshots/ (Chromium, Playwright).
+screenshots: install-dev
+	$(BIN)/pytest docs/screenshots/take_clinician_screenshots.py
 
 lint: install-dev
 	$(BIN)/ruff check .

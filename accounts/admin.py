@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 # Care teams, share grants and the audit trails are registered from their own module.
-from accounts import access, admin_care, care  # noqa: F401
+from accounts import access, admin_care, care, otp  # noqa: F401
 from accounts.admin_access import PatientDataAdminMixin
 from accounts.models import User
 
@@ -25,7 +27,7 @@ class UserAdmin(PatientDataAdminMixin, DjangoUserAdmin):
         "patient_page",
     ]
     list_select_related: list[str] = []  # no relation shown: one query for the rows
-    actions = ["recompute_recommendations"]
+    actions = ["recompute_recommendations", "issue_otp_enrolment_links"]
     list_filter = ["role", "is_staff", "is_active", "sex"]
     search_fields = ["username", "email", "first_name", "last_name"]
     date_hierarchy = "date_joined"
@@ -69,6 +71,38 @@ class UserAdmin(PatientDataAdminMixin, DjangoUserAdmin):
         if obj.role != User.Role.PATIENT:
             return "–"
         return format_html('<a href="{}">Open</a>', reverse("admin:patient_page", args=[obj.pk]))
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if not request.user.is_superuser:
+            # A clinician's list is their patients: not themself.
+            qs = qs.exclude(pk=request.user.pk)
+        return qs
+
+    def has_enrol_permission(self, request) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    @admin.action(
+        description="Issue a one-time two-factor enrolment link (24 h) to the selected staff",
+        permissions=["enrol"],
+    )
+    def issue_otp_enrolment_links(self, request, queryset):
+        """Shows each link once, on the page this action returns (never in a message or log)."""
+        issued, refused = [], []
+        for user in queryset.order_by("username"):
+            try:
+                token, link = otp.otp_enrol_link_issue(user=user, issued_by=request.user)
+            except ValidationError as exc:
+                refused.append((user, " ".join(exc.messages)))
+                continue
+            issued.append((user, request.build_absolute_uri(otp.enrol_link_path(token)), link))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Two-factor enrolment links",
+            "issued": issued,
+            "refused": refused,
+        }
+        return TemplateResponse(request, "admin/otp_links_issued.html", context)
 
     def has_recompute_permission(self, request) -> bool:
         return access.admin_can_view(request.user)

@@ -655,3 +655,142 @@ def _empty(kind: str, title: str, text: str) -> Chart:
         table=SafeString(""),
         is_empty=True,
     )
+
+
+# --- blood pressure: a band per day plus the mean lines -------------------------------------
+
+
+def bp_band_svg(
+    days: Sequence[
+        tuple[
+            Label,
+            Number | None,
+            Number | None,
+            Number | None,
+            Number | None,
+            Number | None,
+            Number | None,
+        ]
+    ],
+    *,
+    title: str = "Blood pressure",
+    unit: str = "mmHg",
+    guides: Sequence[tuple[Number, str]] = (),
+    empty_text: str = "No blood pressure readings in this period.",
+) -> Chart:
+    """Blood pressure per day: the range of the day's systolic readings and of its diastolic
+    readings as two bands (lowest to highest), and a line through each day's mean systolic and
+    mean diastolic. `days`: (label, systolic low, systolic high, diastolic low, diastolic high,
+    systolic mean, diastolic mean); a day without readings is all None (a gap). Values are
+    shown as whole mmHg."""
+    rows = []
+    for label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean in days:
+        s_lo, s_hi, d_lo, d_hi = _num(s_lo), _num(s_hi), _num(d_lo), _num(d_hi)
+        s_mean, d_mean = _num(s_mean), _num(d_mean)
+        if s_lo is not None and s_hi is not None:
+            s_lo, s_hi = min(s_lo, s_hi), max(s_lo, s_hi)
+        if d_lo is not None and d_hi is not None:
+            d_lo, d_hi = min(d_lo, d_hi), max(d_lo, d_hi)
+        rows.append((label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean))
+    systolic = _Series.of([(row[0], row[5]) for row in rows], 0)
+    diastolic = _Series.of([(row[0], row[6]) for row in rows], 0)
+    if systolic.empty and diastolic.empty:
+        return _empty("bp-band", title, empty_text)
+    values = [v for row in rows for v in row[1:] if v is not None]
+    scale = _Scale.fit([*values, *(g for g, _ in guides)])
+    n = len(rows)
+    band_w = max(2.0, min(14.0, PLOT_W / n * 0.6))
+    marks = []
+    for i, (label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean) in enumerate(rows):
+        x = _x(i, n) - band_w / 2
+        for kind, lo, hi, mean in (
+            ("systolic", s_lo, s_hi, s_mean),
+            ("diastolic", d_lo, d_hi, d_mean),
+        ):
+            if lo is None or hi is None:
+                continue
+            top, bottom = scale.y(hi), scale.y(lo)
+            height = max(bottom - top, 2.0)  # one reading: still a visible mark
+            marks.append(
+                _html(
+                    '<rect class="chart-band chart-band-{}" x="{}" y="{}" width="{}" '
+                    'height="{}"><title>{}: {} {} to {} {}{}</title></rect>',
+                    kind,
+                    _n(x),
+                    _n(top - (height - (bottom - top)) / 2),
+                    _n(band_w),
+                    _n(height),
+                    _label(label),
+                    kind,
+                    f"{lo:.0f}",
+                    f"{hi:.0f}",
+                    unit,
+                    "" if mean is None else f", mean {mean:.0f} {unit}",
+                )
+            )
+    for kind, series in (("systolic", systolic), ("diastolic", diastolic)):
+        for run in _runs(series.points):
+            if len(run) < 2:
+                continue
+            coords = " ".join(f"{_n(_x(i, n))},{_n(scale.y(v))}" for i, _lb, v in run)
+            marks.append(
+                format_html(
+                    '<polyline class="chart-line chart-mean-{}" points="{}"/>', kind, coords
+                )
+            )
+        indexed = _indexed(series.points)
+        if len(indexed) > MAX_MARKERS:
+            indexed = indexed[-1:]
+        for i, label, value in indexed:
+            marks.append(
+                _html(
+                    '<circle class="chart-point chart-mean-{}" cx="{}" cy="{}" r="2.5">'
+                    "<title>{}: mean {} {} {}</title></circle>",
+                    kind,
+                    _n(_x(i, n)),
+                    _n(scale.y(value)),
+                    _label(label),
+                    kind,
+                    f"{value:.0f}",
+                    unit,
+                )
+            )
+    with_data = [row for row in rows if row[5] is not None or row[6] is not None]
+    last = with_data[-1]
+
+    def pair(s: float | None, d: float | None) -> str:
+        return f"{'–' if s is None else f'{s:.0f}'}/{'–' if d is None else f'{d:.0f}'}"
+
+    s_means = [row[5] for row in with_data if row[5] is not None]
+    d_means = [row[6] for row in with_data if row[6] is not None]
+    overall = pair(
+        sum(s_means) / len(s_means) if s_means else None,
+        sum(d_means) / len(d_means) if d_means else None,
+    )
+    highest = max((row for row in rows if row[2] is not None), key=lambda r: r[2], default=None)
+    summary = (
+        f"{systolic.span_text()} Latest daily mean: {pair(last[5], last[6])} {unit} "
+        f"({_label(last[0])}). Mean of the daily means: {overall} {unit}."
+    )
+    if highest is not None:
+        summary += f" Highest systolic: {highest[2]:.0f} {unit} ({_label(highest[0])})."
+
+    def span(lo: float | None, hi: float | None) -> str:
+        if lo is None or hi is None:
+            return "no data"
+        return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}"
+
+    table = _table(
+        title,
+        ["Date", f"Systolic ({unit})", f"Diastolic ({unit})", f"Daily mean ({unit})"],
+        [
+            (
+                _label(label),
+                span(s_lo, s_hi),
+                span(d_lo, d_hi),
+                "no data" if s_mean is None and d_mean is None else pair(s_mean, d_mean),
+            )
+            for label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean in rows
+        ],
+    )
+    return _chart("bp-band", title, unit, systolic, scale, marks, guides, summary, table=table)

@@ -468,3 +468,30 @@ class FamilyMembership(models.Model):
 
 
 auditlog.register(FamilyMembership)
+
+
+class OtpEnrolmentLink(models.Model):
+    """A one-time link with which a staff user sets up their second factor (accounts.otp).
+
+    Issued by an administrator (the admin's users list) or `manage.py otp_enrol --link`; valid
+    OTP_ENROL_LINK_HOURS (24 h), used once, only by the account it names, signed in with its
+    password. Only the SHA-256 hash of the token is stored; the link is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="otp_enrolment_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    issued_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"two-factor enrolment link for {self.user_id}"
+
+
+# Issuing and using a link is logged in the change history (the hash never is).
+auditlog.register(OtpEnrolmentLink, exclude_fields=["token_hash"])

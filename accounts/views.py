@@ -123,6 +123,12 @@ class LoginView(FormStatusMixin, auth_views.LoginView):
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self):
+        # An admin clinician works in the admin: their home is the triage list there.
+        if access.is_admin_clinician(self.request.user):
+            return "/admin/"
+        return super().get_default_redirect_url()
+
 
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's rule); says so after logging out."""

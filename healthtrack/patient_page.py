@@ -1,6 +1,7 @@
 """The admin's patient page (`/admin/patients/<id>/`): open alerts and recommendations first,
-then the profile (decrypted), the latest reading of each metric type, a 30-day chart from the
-daily rollups, and goals (when the goals app has its model).
+with their handling forms and trail, then the profile (decrypted), the latest reading of each
+metric type, a chart of every vital over 14/30/90 days (blood pressure as a band), care-program
+adherence, goals, the nutrition summary and the clinician notes (with a box to write one).
 
 It lives in the project package because it reads every app (accounts, metrics, goals,
 insights); the apps themselves never import each other upwards. Who may open it is decided by
@@ -11,11 +12,15 @@ admin gets 404. Each view is written to the access log. Never cached (admin view
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, date, timedelta
 
+from django import forms
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldError
+from django.db.models import Prefetch
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -23,14 +28,49 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.audit import record_access
-from accounts.charts import Chart
+from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
-from insights.models import HealthInsight
+from goals.models import CareProgram, ProgramAdherence
+from insights import handling
+from insights.handling import is_overdue
+from insights.models import AlertAction, HealthInsight
 from metrics import charts, selectors
-from metrics.registry import get_metric_type
+from metrics.models import DailyRollup
+from metrics.registry import SUM, get_metric_type
+from nutrition.models import NutritionLog
+from nutrition.targets import daily_targets
 
 CHART_DAYS = 30
+PERIODS = (14, 30, 90)
 MAX_GOALS = 20
+MAX_NOTES = 5
+MAX_HANDLED = 10
+NUTRITION_DAYS = 7
+SYSTOLIC, DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
+WHOLE_TYPES = frozenset(
+    {SYSTOLIC, DIASTOLIC, "heart_rate", "resting_heart_rate", "blood_glucose", "oxygen_saturation"}
+)
+#: The vitals charted after blood pressure, in this order: (title, unit, decimals, guides).
+VITALS = {
+    "weight": ("Weight", "kg", 1, ()),
+    "blood_glucose": ("Blood glucose (daily mean)", "mg/dL", 0, ()),  # guides: _guides_for
+    "oxygen_saturation": ("Oxygen saturation", "%", 0, ()),
+    "heart_rate": ("Heart rate", "bpm", 0, ()),
+    "resting_heart_rate": ("Resting heart rate", "bpm", 0, ()),
+    "body_temperature": ("Body temperature", "°C", 1, ()),
+    "respiratory_rate": ("Respiratory rate", "breaths/min", 0, ()),
+    "sleep": ("Sleep per night", "h", 1, ()),
+    "steps": ("Steps per day", "steps", 0, ()),
+}
+
+
+class NoteForm(forms.Form):
+    """A clinician's note to the patient: it becomes one of the patient's insights."""
+
+    title = forms.CharField(max_length=200, label="Subject")
+    message = forms.CharField(
+        max_length=4000, label="Note", widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 def _patient_or_404(viewer, user_id: int):
@@ -68,15 +108,38 @@ def _goals(user_id: int) -> list | None:
         return None
 
 
+def _whole(value: float) -> str:
+    return f"{round(value):,}"
+
+
+def _sleep(minutes: float) -> str:
+    hours, mins = divmod(round(minutes), 60)
+    return f"{hours} h {mins:02d} min"
+
+
+def human_value(code: str, value: float) -> tuple[str, str]:
+    """(figure, unit) of a reading for people: whole steps, sleep in hours and minutes,
+    whole mmHg, bpm and mg/dL, one decimal where it matters (kg, °C)."""
+    if code == "steps":
+        return _whole(value), "steps"
+    if code == "sleep":
+        return _sleep(value), ""
+    unit = get_metric_type(code).unit
+    if code in WHOLE_TYPES:
+        return _whole(value), unit
+    return charts.format_value(value), unit
+
+
 def _readings(user_id: int) -> list[dict]:
     rows = []
     for metric in selectors.latest_per_type(user_id=user_id):
         mtype = get_metric_type(metric.metric_type)
+        value, unit = human_value(metric.metric_type, metric.value)
         rows.append(
             {
                 "name": mtype.name,
-                "value": charts.format_value(metric.value),
-                "unit": mtype.unit,
+                "value": value,
+                "unit": unit,
                 "recorded_at": metric.recorded_at,
                 "source": metric.device.name if metric.device else metric.source_app,
             }
@@ -84,44 +147,233 @@ def _readings(user_id: int) -> list[dict]:
     return rows
 
 
-def _charts(user_id: int, today: date) -> list[Chart]:
-    start = today - timedelta(days=CHART_DAYS - 1)
-    return [
-        charts.metric_chart(
-            code,
-            selectors.daily_series(user_id=user_id, metric_type=code, start=start, end=today),
-            start,
-            today,
-            title=title,
+def _guides_for(code: str) -> tuple:
+    """Reference lines from the settings the rules use: the glucose target range (triage),
+    the low-oxygen alert threshold, the sleep recommendation."""
+    if code == "blood_glucose":
+        rules = settings.TRIAGE_RULES
+        return ((rules["glucose_range_low"], "Range"), (rules["glucose_range_high"], "Range"))
+    if code == "oxygen_saturation":
+        return ((settings.INSIGHTS_THRESHOLDS["spo2_min"], "Low"),)
+    if code == "sleep":
+        return ((settings.INSIGHTS_THRESHOLDS["sleep_hours_min"], "Target"),)
+    return ()
+
+
+def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -> Chart:
+    """One vital's daily values with the project's chart code (accounts.charts), in units for
+    people: steps whole, sleep in hours."""
+    title, unit, decimals, guides = VITALS[code]
+    guides = guides or _guides_for(code)
+    if code == "steps":
+        values = {day: round(v) for day, v in values.items()}
+    elif code == "sleep":
+        values = {day: v / 60 for day, v in values.items()}
+    points = charts.fill_days(values, start, end)
+    if get_metric_type(code).aggregation == SUM:
+        return bar_chart(points, title=title, unit=unit, decimals=decimals, guides=guides)
+    return line_chart(
+        points,
+        title=title,
+        unit=unit,
+        decimals=decimals,
+        guides=guides,
+        connect_gaps=code == "weight",
+        empty_text="No data in this period.",
+    )
+
+
+def _bp_chart(rollups: dict[str, dict[date, DailyRollup]], start: date, end: date) -> Chart:
+    systolic, diastolic = rollups.get(SYSTOLIC, {}), rollups.get(DIASTOLIC, {})
+    days = []
+    for i in range((end - start).days + 1):
+        day = start + timedelta(days=i)
+        s, d = systolic.get(day), diastolic.get(day)
+        days.append(
+            (
+                day,
+                s.min_value if s else None,
+                s.max_value if s else None,
+                d.min_value if d else None,
+                d.max_value if d else None,
+                s.value if s else None,
+                d.value if d else None,
+            )
         )
-        for code, title in (
-            ("steps", "Steps per day"),
-            ("resting_heart_rate", "Resting heart rate"),
+    rules = settings.TRIAGE_RULES
+    return bp_band_svg(
+        days,
+        title="Blood pressure",
+        guides=[
+            (rules["bp_stage2_systolic"], "Systolic"),
+            (rules["bp_stage2_diastolic"], "Diastolic"),
+        ],
+    )
+
+
+def _charts(user_id: int, today: date, days: int = CHART_DAYS) -> list[Chart]:
+    """A chart of every vital the patient has data for in the window (one query)."""
+    start = today - timedelta(days=days - 1)
+    rollups: dict[str, dict[date, DailyRollup]] = defaultdict(dict)
+    for row in DailyRollup.objects.filter(
+        user_id=user_id,
+        metric_type__in=[SYSTOLIC, DIASTOLIC, *VITALS],
+        day__gte=start,
+        day__lte=today,
+    ).order_by("day"):
+        rollups[row.metric_type][row.day] = row
+    found = []
+    if SYSTOLIC in rollups or DIASTOLIC in rollups:
+        found.append(_bp_chart(rollups, start, today))
+    for code in VITALS:
+        if code in rollups:
+            values = {day: row.value for day, row in rollups[code].items()}
+            found.append(_vital_chart(code, values, start, today))
+    return found
+
+
+def _mean(scores: list[int]) -> float | None:
+    return sum(scores) / len(scores) if scores else None
+
+
+def _adherence(user_id: int, today: date) -> list[dict]:
+    """Each active program: today's score so far (partial), and the averages of the scored
+    days among the last 7 and 30 complete days. The scores are the ones goals.programs stores
+    (`ProgramAdherence`, as `adherence_between` reads them), read for every program at once."""
+    programs = list(CareProgram.objects.for_user(user_id).active().order_by("start_date", "pk"))
+    first = today - timedelta(days=30)
+    scores: dict[int, dict[date, int]] = defaultdict(dict)
+    for program_id, day, score in ProgramAdherence.objects.filter(
+        program__in=programs, day__gte=first, day__lte=today
+    ).values_list("program_id", "day", "score"):
+        scores[program_id][day] = score
+    week_start = today - timedelta(days=7)
+    found = []
+    for program in programs:
+        days = scores[program.pk]
+        past = {day: s for day, s in days.items() if day < today}
+        found.append(
+            {
+                "program": program,
+                "today": days.get(today),
+                "week": _mean([s for day, s in past.items() if day >= week_start]),
+                "month": _mean(list(past.values())),
+            }
         )
-    ]
+    return found
+
+
+def _nutrition(patient, today: date) -> dict:
+    """The last 7 days' diary: days logged, average calories, protein and water on logged days,
+    against the patient's daily targets."""
+    start = today - timedelta(days=NUTRITION_DAYS - 1)
+    days = list(NutritionLog.objects.for_user(patient).on_days(start, today).daily_totals())
+
+    def mean(name: str) -> float | None:
+        values = [float(d[name]) for d in days if d.get(name) is not None]
+        return sum(values) / len(values) if values else None
+
+    weight = (
+        DailyRollup.objects.filter(user_id=patient.pk, metric_type="weight", day__lte=today)
+        .order_by("-day")
+        .values_list("value", flat=True)
+        .first()
+    )
+    targets = daily_targets(user=patient, weight_kg=weight, on=today)
+    rows = []
+    for name, label, unit in (
+        ("calories", "Energy", "kcal"),
+        ("protein_g", "Protein", "g"),
+        ("water_ml", "Water", "ml"),
+    ):
+        value, target = mean(name), targets.get(name)
+        rows.append(
+            {
+                "label": label,
+                "value": "–" if value is None else f"{round(value):,} {unit}",
+                "target": "–" if target is None else f"{round(target):,} {unit}",
+            }
+        )
+    return {"days_logged": len(days), "window": NUTRITION_DAYS, "rows": rows}
+
+
+def _notes(user_id: int) -> list[HealthInsight]:
+    return list(
+        HealthInsight.objects.for_user(user_id)
+        .filter(kind=HealthInsight.Kind.CLINICIAN_NOTE)
+        .select_related("author")
+        .newest_first()[:MAX_NOTES]
+    )
+
+
+def _alerts(patient, now) -> tuple[list, list]:
+    """(open alerts with their handling form data, recently handled alerts), each with its
+    handling trail."""
+    base = (
+        HealthInsight.objects.for_user(patient.pk)
+        .alerts()
+        .select_related("assigned_to")
+        .prefetch_related(
+            Prefetch(
+                "handling",
+                queryset=AlertAction.objects.select_related("escalated_to").order_by("-at", "-id"),
+            )
+        )
+    )
+    open_alerts = list(base.needing_attention(now).newest_first())
+    for alert in open_alerts:
+        alert.overdue = is_overdue(alert, now)
+    open_ids = [a.pk for a in open_alerts]
+    handled = list(base.exclude(pk__in=open_ids).newest_first()[:MAX_HANDLED])
+    return open_alerts, handled
 
 
 def _admin_list(model: str, user_id: int) -> str:
     return f"{reverse(f'admin:{model}_changelist')}?user__id__exact={user_id}"
 
 
-def patient_page_context(patient, *, today: date | None = None) -> dict:
-    today = today or timezone.now().astimezone(UTC).date()
+def parse_days(raw) -> int:
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        return CHART_DAYS
+    return days if days in PERIODS else CHART_DAYS
+
+
+def patient_page_context(
+    patient, *, viewer=None, days: int = CHART_DAYS, today: date | None = None
+) -> dict:
+    now = timezone.now()
+    today = today or now.astimezone(UTC).date()
     insights = HealthInsight.objects.for_user(patient.pk)
+    open_alerts, handled_alerts = _alerts(patient, now)
+    can_write_notes = viewer is not None and access.in_care_team(viewer, patient.pk)
     return {
         "patient": patient,
         "age": patient.age_on(today),
-        "open_alerts": list(insights.unreviewed().newest_first()),
+        "open_alerts": open_alerts,
+        "handled_alerts": handled_alerts,
+        "alert_actions": AlertAction.Action.choices,
+        "escalation_candidates": list(handling.escalation_candidates(patient.pk, viewer)),
+        "overdue_hours": settings.ALERT_ACK_OVERDUE_HOURS,
         "recommendations": list(insights.recommendations().current().order_by("rank", "id")),
         "readings": _readings(patient.pk),
-        "charts": _charts(patient.pk, today),
-        "chart_days": CHART_DAYS,
+        "charts": _charts(patient.pk, today, days),
+        "chart_days": days,
+        "periods": PERIODS,
+        "adherence": _adherence(patient.pk, today),
+        "nutrition": _nutrition(patient, today),
+        "notes": _notes(patient.pk),
+        "can_write_notes": can_write_notes,
+        "note_form": NoteForm(),
         "goals": _goals(patient.pk),
         "links": {
             "profile": reverse("admin:accounts_user_change", args=[patient.pk]),
             "alerts": _admin_list("insights_healthalert", patient.pk),
             "metrics": _admin_list("metrics_healthmetric", patient.pk),
             "nutrition": _admin_list("nutrition_nutritionlog", patient.pk),
+            "audit": reverse("admin:patient_audit", args=[patient.pk]),
+            "note": reverse("admin:patient_note", args=[patient.pk]),
         },
     }
 
@@ -130,7 +382,9 @@ def patient_page(request, user_id: int, *, admin_site):
     patient = _patient_or_404(request.user, user_id)
     context = {
         **admin_site.each_context(request),
-        **patient_page_context(patient),
+        **patient_page_context(
+            patient, viewer=request.user, days=parse_days(request.GET.get("days"))
+        ),
         "title": f"Patient: {patient.get_full_name() or patient.get_username()}",
     }
     record_access(

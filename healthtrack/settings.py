@@ -258,6 +258,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="HealthTrack")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A one-time second-factor enrolment link (accounts.otp) is valid this many hours.
+OTP_ENROL_LINK_HOURS = env.int("OTP_ENROL_LINK_HOURS", default=24)
+if PRODUCTION and not ADMIN_REQUIRE_2FA:
+    raise ImproperlyConfigured(
+        "In production the admin needs its second factor: ADMIN_REQUIRE_2FA."
+    )
 
 # --- Audit, sharing -------------------------------------------------------------------------
 # Change rows (django-auditlog LogEntry) and read rows (accounts.AccessLog) older than this are
@@ -723,6 +729,44 @@ INSIGHTS_THRESHOLDS = {
     "glucose_low": 70.0,
     "glucose_high": 250.0,
 }
+
+# The clinician's triage list (healthtrack/triage.py): which care-team patients need review
+# today, and why. Read at call time. Sources of the clinical cut-offs are named per key.
+TRIAGE_RULES = {
+    # ACC/AHA 2017 guideline for high blood pressure in adults (Whelton et al., Hypertension
+    # 2018): stage 2 is >= 140/90 mmHg, stage 1 is >= 130/80 mmHg; averaged over home readings.
+    "bp_window_days": 14,
+    "bp_stage2_systolic": 140.0,
+    "bp_stage2_diastolic": 90.0,
+    "bp_stage1_systolic": 130.0,
+    "bp_stage1_diastolic": 80.0,
+    "bp_min_readings": 3,
+    # International Consensus on Time in Range (Battelino et al., Diabetes Care 2019): target
+    # range 70-180 mg/dL for > 70 % of readings over 14 days, and < 1 % below 54 mg/dL (level
+    # 2 hypoglycaemia): any reading below 54 is flagged.
+    "glucose_window_days": 14,
+    "glucose_range_low": 70.0,
+    "glucose_range_high": 180.0,
+    "glucose_tir_min_pct": 70.0,
+    "glucose_very_low": 54.0,
+    "glucose_min_readings": 3,
+    # The product's resting-heart-rate trend rule (INSIGHTS_THRESHOLDS): slope over 30 days.
+    "rhr_window_days": 30,
+    "rhr_min_days": 7,
+    "rhr_slope_bpm_per_day": 0.5,
+    # ESC 2021 heart-failure guidelines (self-care): report a rapid weight change of > 2 kg
+    # (over 3 days there; the triage list looks at 7).
+    "weight_window_days": 7,
+    "weight_change_kg": 2.0,
+    # The care program's own adherence score (goals.programs), averaged over the 7 complete
+    # days before today (today is partial).
+    "adherence_window_days": 7,
+    "adherence_min": 50.0,
+    # Silence: no reading at all for this many hours.
+    "no_data_hours": 48,
+}
+# An open alert nobody acknowledged this many hours after it was raised is flagged overdue.
+ALERT_ACK_OVERDUE_HOURS = env.int("ALERT_ACK_OVERDUE_HOURS", default=24)
 
 # Recommendations (insights.tasks, insights.api). The stored set (HealthInsight rows) is the
 # RECOMMENDATIONS_DEFAULT_DAYS window; other windows are computed and cached, not stored.

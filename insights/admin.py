@@ -15,8 +15,47 @@ from django.utils.html import format_html
 
 from accounts import access
 from accounts.admin_access import PatientDataAdminMixin
-from insights import services
-from insights.models import HealthAlert, HealthInsight
+from insights import handling, services
+from insights.labels import insight_type_choices
+from insights.models import AlertAction, HealthAlert, HealthInsight
+
+
+class InsightTypeFilter(admin.SimpleListFilter):
+    """The insight type by its label, not its code."""
+
+    title = "type"
+    parameter_name = "insight_type"
+
+    def lookups(self, request, model_admin):
+        return insight_type_choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(insight_type=self.value()) if self.value() else queryset
+
+
+class AlertActionInline(admin.TabularInline):
+    """The alert's handling trail (who, when, what, note): read-only for everyone."""
+
+    model = AlertAction
+    fk_name = "alert"
+    extra = 0
+    can_delete = False
+    fields = ["at", "actor_label", "action", "note", "snoozed_until", "escalated_to"]
+    readonly_fields = fields
+    verbose_name = "decision"
+    verbose_name_plural = "handling trail"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access.admin_can_view(request.user)
 
 
 class _InsightAdmin(PatientDataAdminMixin, admin.ModelAdmin):
@@ -24,13 +63,26 @@ class _InsightAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     list_select_related = ["user", "author", "reviewed_by"]
     search_fields = ["title", "insight_type", "user__username", "user__email", "user__last_name"]
     date_hierarchy = "created_at"
-    readonly_fields = ["generation", "superseded_at", "dedupe_key", "created_at"]
+    # Alert handling changes only through insights.handling (each change is a trail row).
+    readonly_fields = [
+        "generation",
+        "superseded_at",
+        "dedupe_key",
+        "created_at",
+        "alert_status",
+        "snoozed_until",
+        "assigned_to",
+    ]
     raw_id_fields = ["user", "author", "reviewed_by"]
 
     @admin.display(description="patient", ordering="user__username")
     def patient(self, obj: HealthInsight) -> str:
         url = reverse("admin:patient_page", args=[obj.user_id])
         return format_html('<a href="{}">{}</a>', url, obj.user)
+
+    @admin.display(description="type", ordering="insight_type")
+    def type_label(self, obj: HealthInsight) -> str:
+        return obj.type_label
 
 
 @admin.register(HealthInsight)
@@ -39,7 +91,7 @@ class HealthInsightAdmin(_InsightAdmin):
         "created_at",
         "patient",
         "kind",
-        "insight_type",
+        "type_label",
         "severity",
         "rank",
         "title",
@@ -50,7 +102,7 @@ class HealthInsightAdmin(_InsightAdmin):
     list_filter = [
         "kind",
         "severity",
-        "insight_type",
+        InsightTypeFilter,
         "is_read",
         ("superseded_at", admin.EmptyFieldListFilter),
     ]
@@ -64,17 +116,34 @@ class HealthAlertAdmin(_InsightAdmin):
     list_display = [
         "created_at",
         "patient",
-        "insight_type",
+        "type_label",
         "severity",
         "title",
+        "alert_status",
+        "overdue",
+        "assigned_to",
         "reviewed_at",
         "reviewed_by",
+        "handle",
     ]
     list_filter = [
+        "alert_status",
         ("reviewed_at", admin.EmptyFieldListFilter),
         "severity",
-        "insight_type",
+        InsightTypeFilter,
     ]
+    list_select_related = ["user", "author", "reviewed_by", "assigned_to"]
+    inlines = [AlertActionInline]
+
+    @admin.display(boolean=True, description="overdue")
+    def overdue(self, obj: HealthInsight) -> bool:
+        return handling.is_overdue(obj)
+
+    @admin.display(description="decision")
+    def handle(self, obj: HealthInsight) -> str:
+        url = reverse("admin:alert_page", args=[obj.pk])
+        return format_html('<a href="{}">Handle</a>', url)
+
     ordering = [
         Case(
             When(reviewed_at__isnull=True, then=Value(0)),

@@ -25,6 +25,15 @@ class HealthInsightQuerySet(models.QuerySet):
     def unreviewed(self) -> HealthInsightQuerySet:
         return self.alerts().filter(reviewed_at__isnull=True)
 
+    def needing_attention(self, now=None) -> HealthInsightQuerySet:
+        """The open list: alerts nobody has handled yet, and snoozed ones whose snooze ran out.
+        Acknowledged and resolved alerts are off it."""
+        now = now or timezone.now()
+        status = HealthInsight.AlertStatus
+        return self.alerts().filter(
+            Q(alert_status=status.OPEN) | Q(alert_status=status.SNOOZED, snoozed_until__lte=now)
+        )
+
     def newest_first(self) -> HealthInsightQuerySet:
         return self.order_by("-created_at", "-id")
 
@@ -41,6 +50,12 @@ class HealthInsight(models.Model):
         LOW = "low", "Low"
         MEDIUM = "medium", "Medium"
         HIGH = "high", "High"
+
+    class AlertStatus(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="health_insights"
@@ -77,6 +92,19 @@ class HealthInsight(models.Model):
         related_name="reviewed_alerts",
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Alert handling (insights.handling): where the alert stands, until when it is snoozed and
+    # whom it was escalated to. Every change is an `AlertAction` row (who, when, what, note).
+    alert_status = models.CharField(
+        max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="escalated_alerts",
+    )
 
     # Clinician notes: who wrote it.
     author = models.ForeignKey(
@@ -104,6 +132,12 @@ class HealthInsight(models.Model):
                 name="insight_unreviewed_alerts",
                 condition=Q(kind="alert", reviewed_at__isnull=True),
             ),
+            # The triage list and the patient page: alerts still to be handled.
+            models.Index(
+                fields=["user", "-created_at"],
+                name="insight_alerts_to_handle",
+                condition=Q(kind="alert", alert_status__in=["open", "snoozed"]),
+            ),
             models.Index(
                 fields=["user", "rank"],
                 name="insight_current_recs",
@@ -124,6 +158,54 @@ class HealthInsight(models.Model):
     @property
     def is_acknowledged(self) -> bool:
         return self.acknowledged_at is not None
+
+    @property
+    def type_label(self) -> str:
+        """The insight type for people ("Blood pressure crisis"), never the raw code."""
+        from insights.labels import insight_type_label
+
+        return insight_type_label(self.insight_type)
+
+    def get_insight_type_display(self) -> str:
+        return self.type_label
+
+
+class AlertAction(models.Model):
+    """One decision on an alert: acknowledged, snoozed (until), resolved or escalated (to
+    whom), by whom, when, with the clinician's note. Written by `insights.handling` only,
+    never changed: together the rows are the alert's handling trail."""
+
+    class Action(models.TextChoices):
+        ACKNOWLEDGE = "acknowledge", "Acknowledged"
+        SNOOZE = "snooze", "Snoozed"
+        RESOLVE = "resolve", "Resolved"
+        ESCALATE = "escalate", "Escalated"
+
+    alert = models.ForeignKey(HealthInsight, on_delete=models.CASCADE, related_name="handling")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The username at the time, kept when the account is gone.
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The clinician's words may quote health figures: encrypted at rest, kept out of auditlog.
+    note = EncryptedTextField(blank=True, default="")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["alert", "-at"], name="alert_action_alert_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_label}"
 
 
 class RecommendationState(models.Model):
@@ -167,3 +249,4 @@ class HealthAlert(HealthInsight):
 # registered too because its admin saves proxy instances, whose signals name the proxy.
 auditlog.register(HealthInsight, exclude_fields=["message"])
 auditlog.register(HealthAlert, exclude_fields=["message"])
+auditlog.register(AlertAction, exclude_fields=["note"])

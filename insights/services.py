@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts import access
 from insights import advice, alerts, engine, selectors
 from insights.alerts import Alert
-from insights.models import HealthInsight, RecommendationState
+from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
 from metrics.models import DailyRollup
 
@@ -278,7 +278,17 @@ def alerts_mark_reviewed(*, alerts: QuerySet[HealthInsight], reviewer) -> int:
     for alert in rows:
         alert.reviewed_by = reviewer
         alert.reviewed_at = now
-        alert.save(update_fields=["reviewed_by", "reviewed_at"])
+        alert.alert_status = HealthInsight.AlertStatus.ACKNOWLEDGED
+        alert.snoozed_until = None
+        alert.save(update_fields=["reviewed_by", "reviewed_at", "alert_status", "snoozed_until"])
+        AlertAction.objects.create(
+            alert=alert,
+            actor=reviewer,
+            actor_label=reviewer.get_username(),
+            action=AlertAction.Action.ACKNOWLEDGE,
+            note="Marked reviewed from the alerts list.",
+            at=now,
+        )
         count += 1
     return count
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
+from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import otp
-from accounts.models import User
+from accounts.models import OtpEnrolmentLink, User
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,42 +95,151 @@ def test_a_code_works_only_once(client, require_2fa, staff, device):
     assert login(client, staff.username, token).status_code == 200
 
 
-def test_staff_without_a_device_is_sent_to_enrol_and_then_reaches_the_admin(
-    client, require_2fa, staff
-):
+def _secret(html: str) -> str:
+    return re.search(r"Secret: <code>([A-Z2-7=]+)</code>", html).group(1)
+
+
+def test_a_staff_password_alone_cannot_add_a_device(client, require_2fa, staff):
     response = login(client, staff.username)
     assert response.status_code == 302 and response["Location"] == ENROL
-    assert client.get(INDEX).status_code == 302
     page = client.get(ENROL)
+    html = page.content.decode()
+    assert page.status_code == 200 and "one-time enrolment link" in html
+    assert 'id="otp-qr"' not in html and "Secret:" not in html
+    # Guessing at the confirm step with no link opened confirms nothing, creates nothing.
+    refused = client.post(ENROL, {"otp_token": "123456"})
+    assert refused.status_code == 400
+    assert not TOTPDevice.objects.filter(user=staff).exists()
+    assert client.get(INDEX).status_code == 302
+
+
+def test_the_login_page_explains_the_enrolment_link(client, require_2fa):
+    html = client.get(LOGIN).content.decode()
+    assert "one-time enrolment link" in html and "password alone cannot add" in html
+
+
+def test_an_enrolment_link_adds_a_device_once_then_the_admin_opens(client, require_2fa, staff):
+    token, link = otp.otp_enrol_link_issue(user=staff)
+    assert login(client, staff.username)["Location"] == ENROL
+    page = client.get(f"{ENROL}{token}/")
     assert page.status_code == 200
     html = page.content.decode()
     assert '<div id="otp-qr"><svg' in html
-    secret = re.search(r"Secret: <code>([A-Z2-7=]+)</code>", html).group(1)
     pending = TOTPDevice.objects.get(user=staff, confirmed=False)
-    assert otp.secret_base32(pending) == secret
+    assert otp.secret_base32(pending) == _secret(html)
     confirmed = client.post(ENROL, {"otp_token": code_for(pending)})
     assert confirmed.status_code == 302 and confirmed["Location"] == INDEX
     assert TOTPDevice.objects.get(user=staff).confirmed
     assert client.get(INDEX).status_code == 200
+    link.refresh_from_db()
+    assert link.used_at is not None
+    # Spent: the same link shows nothing again.
+    assert client.get(f"{ENROL}{token}/").status_code == 404
 
 
-def test_each_visit_of_the_enrol_page_shows_a_new_secret(client, require_2fa, staff):
+def test_an_enrolment_link_works_only_once(client, require_2fa, staff):
+    token, _ = otp.otp_enrol_link_issue(user=staff)
     client.force_login(staff)
-    client.get(ENROL)
-    first = TOTPDevice.objects.get(user=staff).key
-    client.get(ENROL)
-    assert TOTPDevice.objects.get(user=staff).key != first
+    assert client.get(f"{ENROL}{token}/").status_code == 200
+    again = client.get(f"{ENROL}{token}/")
+    assert again.status_code == 404 and "Secret:" not in again.content.decode()
+    assert TOTPDevice.objects.filter(user=staff).count() == 1
+
+
+def test_an_enrolment_link_is_for_its_own_account_only(client, require_2fa, staff):
+    other = UserFactory(role=User.Role.ADMIN, is_staff=True)
+    token, link = otp.otp_enrol_link_issue(user=staff)
+    client.force_login(other)
+    assert client.get(f"{ENROL}{token}/").status_code == 404
+    assert not TOTPDevice.objects.exists()
+    link.refresh_from_db()
+    assert link.used_at is None  # still good for its owner
+
+
+def test_an_enrolment_link_expires_after_24_hours(client, require_2fa, staff, settings):
+    assert settings.OTP_ENROL_LINK_HOURS == 24
+    token, link = otp.otp_enrol_link_issue(user=staff)
+    assert link.expires_at - link.created_at == timedelta(hours=24)
+    OtpEnrolmentLink.objects.filter(pk=link.pk).update(expires_at=timezone.now())
+    client.force_login(staff)
+    assert client.get(f"{ENROL}{token}/").status_code == 404
+    assert not TOTPDevice.objects.exists()
+
+
+def test_a_new_link_cancels_the_earlier_one(client, require_2fa, staff):
+    first, _ = otp.otp_enrol_link_issue(user=staff)
+    second, _ = otp.otp_enrol_link_issue(user=staff)
+    client.force_login(staff)
+    assert client.get(f"{ENROL}{first}/").status_code == 404
+    assert client.get(f"{ENROL}{second}/").status_code == 200
+
+
+def test_the_code_is_accepted_only_in_the_session_that_opened_the_link(client, require_2fa, staff):
+    token, _ = otp.otp_enrol_link_issue(user=staff)
+    client.force_login(staff)
+    client.get(f"{ENROL}{token}/")
+    pending = TOTPDevice.objects.get(user=staff)
+    intruder = Client()
+    intruder.force_login(staff)  # someone else who knows the password
+    assert intruder.post(ENROL, {"otp_token": code_for(pending)}).status_code == 400
+    assert not TOTPDevice.objects.filter(confirmed=True).exists()
 
 
 def test_a_wrong_enrolment_code_confirms_nothing(client, require_2fa, staff):
+    token, _ = otp.otp_enrol_link_issue(user=staff)
     client.force_login(staff)
-    client.get(ENROL)
+    client.get(f"{ENROL}{token}/")
     pending = TOTPDevice.objects.get(user=staff)
     wrong = f"{(int(code_for(pending)) + 1) % 1_000_000:06d}"
     response = client.post(ENROL, {"otp_token": wrong})
     assert response.status_code == 400 and "not valid" in response.content.decode()
     assert not TOTPDevice.objects.filter(confirmed=True).exists()
     assert client.get(INDEX).status_code == 302
+    assert 'name="otp_token"' in response.content.decode()  # another try, same device
+
+
+def test_links_are_not_issued_to_non_staff_or_the_already_enrolled(user, staff, device):
+    with pytest.raises(ValidationError):
+        otp.otp_enrol_link_issue(user=user)
+    with pytest.raises(ValidationError):
+        otp.otp_enrol_link_issue(user=staff)
+
+
+def test_issuing_and_using_a_link_is_logged_without_the_token(client, staff):
+    admin_user = UserFactory(role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    token, link = otp.otp_enrol_link_issue(user=staff, issued_by=admin_user)
+    client.force_login(staff)
+    client.get(f"{ENROL}{token}/")
+    entries = LogEntry.objects.get_for_object(link).order_by("pk")
+    assert [e.action for e in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
+    assert "used_at" in entries[1].changes_dict
+    text = " ".join(str(e.changes) for e in entries)
+    assert token not in text and link.token_hash not in text
+
+
+def test_a_superuser_issues_links_from_the_users_list(client):
+    admin_user = UserFactory(role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    doctor = UserFactory(role=User.Role.CLINICIAN, is_staff=True)
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "issue_otp_enrolment_links", "_selected_action": [doctor.pk]},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    token = re.search(r"/admin/2fa/enrol/([\w-]+)/", html).group(1)
+    link = OtpEnrolmentLink.objects.get(user=doctor)
+    assert link.issued_by == admin_user and link.token_hash != token
+
+
+def test_otp_enrol_command_prints_a_one_time_link(client, staff):
+    out = StringIO()
+    call_command("otp_enrol", staff.username, "--link", stdout=out)
+    path = re.search(r"(/admin/2fa/enrol/[\w-]+/)", out.getvalue()).group(1)
+    assert not TOTPDevice.objects.exists()
+    client.force_login(staff)
+    assert client.get(path).status_code == 200
+    assert client.get(path).status_code == 404
 
 
 def test_a_password_alone_cannot_replace_an_enrolled_device(client, require_2fa, staff, device):

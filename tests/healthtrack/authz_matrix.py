@@ -203,6 +203,12 @@ def _pk_for(route: str, o: Objects) -> int:
     return by_route[route]
 
 
+def _health_alert():
+    from insights.models import HealthAlert
+
+    return HealthAlert
+
+
 def _admin_object(route: str, o: Objects):
     """A's row (or, for infrastructure, the world's row) of the model an admin route is for."""
     app_label, model_name = route.split("/")[1:3]
@@ -242,6 +248,7 @@ def path_of(route: str, o: Objects) -> str:
         "code": "steps",
         "uidb64": urlsafe_base64_encode(force_bytes(patient.pk)),
         "id": patient.pk,
+        "alert_id": o.world.rows[_health_alert()].pk,
         "content_type_id": ContentType.objects.get_for_model(type(patient)).pk,
     }
     if route.startswith("admin/password_reset") or "<uidb64>" in route:
@@ -513,8 +520,16 @@ ADMIN_SITE = {
     "admin/autocomplete/": _admin("DDDDDDD", "DDDMMMM"),
     "admin/jsi18n/": _admin("DDDAAAA", "DDDMMMM"),
     "admin/2fa/enrol/": _admin("DDDAAAA"),
-    # The patient page: superusers and A's clinicians; the others "not found".
+    # A one-time enrolment link (here an unknown one): staff get "not found"; a POST is sent
+    # back to the enrolment page.
+    "admin/2fa/enrol/<str:token>/": _admin("DDDNNNN", "DDDAAAA"),
+    # The patient page, its audit trail and one of A's alerts (GET shows it; the empty POST is
+    # a 400 about the form): superusers and A's clinicians; the others "not found".
     "admin/patients/<int:user_id>/": _admin("DDDANNA"),
+    "admin/patients/<int:user_id>/audit/": _admin("DDDANNA"),
+    "admin/alerts/<int:alert_id>/": _admin("DDDANNA"),
+    # The note box: A's clinicians write notes; superusers read the page but write none (403).
+    "admin/patients/<int:user_id>/notes/": _admin("DDDANNA", "DDDANND"),
     # "View on site" for A's user: users have no public page.
     "admin/r/<path:content_type_id>/<path:object_id>/": _admin("DDDNNNN"),
     "admin/accounts/user/<id>/password/": _admin("DDDDDDA"),

@@ -46,7 +46,7 @@ def test_caring_clinician_sees_alerts_first_then_the_rest(client, world):
     assert order == sorted(order)
     # Decrypted for permitted staff: profile and insight messages.
     assert SECRET_HISTORY in body and "1971-07-29" in body and SECRET_MESSAGE in body
-    assert "4,321 count" in body and "71 bpm" in body and "Watch p" in body
+    assert "4,321 steps" in body and "71 bpm" in body and "Watch p" in body
 
 
 def test_open_alerts_are_the_unreviewed_ones_newest_first(client, world):
@@ -59,6 +59,7 @@ def test_open_alerts_are_the_unreviewed_ones_newest_first(client, world):
         title="Reviewed alert",
         reviewed_at=timezone.now(),
         reviewed_by=world.caring,
+        alert_status="acknowledged",
     )
     client.force_login(world.caring)
     response = client.get(url(world.patient))
@@ -76,7 +77,8 @@ def test_chart_is_inline_svg_from_the_daily_rollups(client, world):
     client.force_login(world.caring)
     body = client.get(url(world.patient)).content.decode()
     main = body.split('id="content-main"')[1].split("<!-- END Content -->")[0]
-    assert main.count('<svg class="chart-svg"') == 2
+    # One chart per vital with data (the world has steps, heart rate, resting heart rate).
+    assert main.count('<svg class="chart-svg"') == 3
     assert "Steps per day" in main and "Resting heart rate" in main
     assert f"<title>{day.day} {day:%b}: 64 bpm</title>" in main
     assert "<script" not in main and 'style="' not in main
