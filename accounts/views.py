@@ -9,7 +9,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
@@ -21,7 +21,7 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from accounts import access, services
@@ -108,11 +108,19 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and (user := form.save()) is not None:
-        login(request, user)
-        messages.success(request, "Welcome to HealthTrack. Your account is ready.")
-        return redirect("dashboard")
+    if request.method == "POST" and form.is_valid() and form.save(base_url=_base_url(request)):
+        # The same answer whether or not the name or address was free (no enumeration).
+        return redirect("signup_sent")
     return render(request, "accounts/signup.html", {"form": form}, status=form_status(form))
+
+
+@require_safe
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signup_sent.html")
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
 
 
 @method_decorator(

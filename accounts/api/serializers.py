@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
@@ -42,16 +43,18 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "username", "password", *PROFILE_FIELDS]
         read_only_fields = ["id"]
-        extra_kwargs = {"email": {"required": True}}
+        # No uniqueness checks here: whether a name or address is taken is never answered
+        # (accounts.services.user_register_request e-mails it instead).
+        extra_kwargs = {
+            "email": {"required": True, "validators": []},
+            "username": {"validators": [UnicodeUsernameValidator()]},
+        }
 
     def validate_date_of_birth(self, value: date | None) -> date | None:
         return _past_birth_date(value)
 
     def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with that e-mail address already exists.")
-        return value
+        return value.strip().lower()
 
     def validate(self, attrs):
         candidate = User(**{k: v for k, v in attrs.items() if k != "password"})
@@ -60,6 +63,10 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
+
+
+class RegistrationAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class TokenRevokeSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -14,6 +14,7 @@ from accounts import access, audit, services
 from accounts.api.ratelimits import auth_ratelimited
 from accounts.api.serializers import (
     RegisterSerializer,
+    RegistrationAcceptedSerializer,
     TokenObtainSerializer,
     TokenRevokeSerializer,
     UserSerializer,
@@ -21,18 +22,28 @@ from accounts.api.serializers import (
 from accounts.api.strict import NoBodyMixin
 from accounts.models import User
 
+REGISTRATION_ACCEPTED = (
+    "Thank you. We have sent an e-mail to the address you gave: it says what happens next."
+)
+
 
 @auth_ratelimited
-class RegisterView(generics.CreateAPIView):
-    """Create a patient account. Never returns the password."""
+class RegisterView(generics.GenericAPIView):
+    """Create a patient account. The answer is the same whether or not the username or e-mail
+    is taken (no account enumeration): the e-mail sent to the address says which."""
 
     serializer_class = RegisterSerializer
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        serializer.instance = services.user_register(**data)
+    @extend_schema(responses={202: RegistrationAcceptedSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_register_request(
+            base_url=request.build_absolute_uri("/"), **serializer.validated_data
+        )
+        return Response({"detail": REGISTRATION_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
 @auth_ratelimited

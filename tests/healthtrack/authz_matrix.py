@@ -301,6 +301,7 @@ APP = {
     "favicon.ico": every("AAAAAAA AAA"),
     "": every("AAAAAAA AAA"),
     "accounts/signup/": every("AAAAAAA AAA"),
+    "accounts/signup/sent/": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
     "accounts/login/": every("AAAAAAA AAA", PATCH="MAAAAAA AAA", DELETE="MAAAAAA AAA"),
     "accounts/logout/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
     "accounts/password-reset/": every("AAAAAAA AAA", PATCH="MMMMMMM MMM", DELETE="MMMMMMM MMM"),
