@@ -6,9 +6,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import ApiToken, User
+from accounts.credentials import credentials_revoke_all
+from accounts.models import User
 from accounts.notices import notice_send
 
 
@@ -60,21 +60,11 @@ def user_register_request(
     return user
 
 
-def user_revoke_tokens(*, user: User) -> int:
-    """Blacklist every refresh token the user holds; returns how many were revoked."""
-    tokens = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    revoked = [BlacklistedToken(token=t) for t in tokens]
-    BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
-    return len(revoked)
-
-
 @transaction.atomic
 def user_soft_delete(*, user: User) -> None:
-    """Deactivate now and revoke every credential (refresh tokens, personal API tokens);
-    the data stays until the retention job purges it."""
-    now = timezone.now()
+    """Deactivate now and revoke every credential (JWTs, refresh tokens, personal API tokens:
+    accounts.credentials); the data stays until the retention job purges it."""
     user.is_active = False
-    user.deleted_at = now
+    user.deleted_at = timezone.now()
     user.save(update_fields=["is_active", "deleted_at"])
-    user_revoke_tokens(user=user)
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    credentials_revoke_all(user=user)

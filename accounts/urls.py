@@ -29,6 +29,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("settings/", views.settings_index, name="settings"),
     path("settings/profile/", views.settings_profile, name="settings-profile"),
+    path("settings/password/", views.settings_password, name="settings-password"),
     path("settings/tokens/", views.settings_tokens, name="settings-tokens"),
     path(
         "settings/tokens/<int:pk>/revoke/",

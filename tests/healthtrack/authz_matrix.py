@@ -353,6 +353,7 @@ APP = {
     "dashboard/": every("DAAAAAA AAN"),
     "settings/": every("DAAAAAA AAA"),
     "settings/profile/": every("DAAAAAA AAA"),
+    "settings/password/": every("DAAAAAA AAA"),
     "settings/tokens/": every("DAAAAAA AAA"),
     "settings/tokens/<int:pk>/revoke/": every("DMMMMMM MMM", POST="DANNNNN NNN"),
     "settings/access-log/": every("DAAAAAA AAN"),
