@@ -139,6 +139,7 @@ def test_skip_link_is_the_first_stop_and_jumps_to_the_content(desktop):
 PUBLIC_PAGES = [
     ("landing", "/"),
     ("signup", "/accounts/signup/"),
+    ("signup-sent", "/accounts/signup/sent/"),
     ("login", "/accounts/login/"),
     ("password-reset", "/accounts/password-reset/"),
     ("not-found", "/no-such-page/"),
@@ -155,6 +156,7 @@ SIGNED_IN_PAGES = [
     ("settings-sharing", "/settings/sharing/"),
     ("settings-access-log", "/settings/access-log/"),
     ("settings-data", "/settings/data/"),
+    ("settings-password", "/settings/password/"),
     ("settings-tokens", "/settings/tokens/"),
     ("settings-delete", "/settings/delete/"),
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tests.accounts.factories import PASSWORD as FACTORY_PASSWORD
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 RECENT = (NOW - timedelta(hours=1)).isoformat()
 TODAY = NOW.date().isoformat()
@@ -370,6 +372,19 @@ FORMS = [
         "/settings/tokens/",
         {"name": "My app"},
         {"name": [("empty", ""), *TEXT]},
+    ),
+    Form(
+        "password change",
+        "/settings/password/",
+        {
+            "old_password": FACTORY_PASSWORD,
+            "new_password1": "N3w-Pass!word",
+            "new_password2": "N3w-Pass!word",
+        },
+        {
+            "old_password": [("wrong", "Not-the-password-1!"), ("empty", ""), *TEXT],
+            "new_password2": [("different", "Other-Pass!word9"), ("empty", "")],
+        },
     ),
     Form(
         "sign-up",
