@@ -181,3 +181,21 @@ def test_revocation_holds_without_the_cache(carol, settings):
     assert client.get(ME).status_code == 200
     APIClient().post(REVOKE, {"refresh": tokens["refresh"]}, format="json")
     assert client.get(ME).status_code == 401
+
+
+def test_a_password_set_by_an_administrator_ends_every_old_credential(
+    carol, client, django_capture_on_commit_callbacks
+):
+    tokens = pair()
+    _, raw = api_token_create(user=carol, name="scale")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, role=User.Role.ADMIN))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/accounts/user/{carol.pk}/password/",
+            {"password1": NEW, "password2": NEW, "usable_password": "true"},
+        )
+    assert response.status_code == 302
+    assert bearer(tokens["access"]).get(ME).status_code == 401
+    assert with_token(raw).get(ME).status_code == 401
+    assert refresh(tokens["refresh"]).status_code == 401
+    assert "set by an administrator" in mail.outbox[-1].body
