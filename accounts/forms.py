@@ -1,6 +1,6 @@
 """Forms of the browser pages. The rules live where the API finds them too: the password
 validators (AUTH_PASSWORD_VALIDATORS), the model's fields and validators, and
-`accounts.services.user_register`. These forms only collect input and report errors."""
+`accounts.services.user_register_request`. These forms only collect input and report errors."""
 
 from __future__ import annotations
 
