@@ -72,7 +72,9 @@ def _forget_cached_user(user_id) -> None:
 
 
 def token_revoke(*, user_id, jti: str, expires_at: datetime) -> None:
-    """Put a family id or an access-token id on the revocation list until `expires_at`."""
+    """Put a family id or an access-token id on the revocation list until `expires_at`
+    (the user's entries that have run out go at the same time)."""
+    RevokedToken.objects.filter(user_id=user_id, expires_at__lte=timezone.now()).delete()
     RevokedToken.objects.update_or_create(
         user_id=user_id, jti=jti, defaults={"expires_at": expires_at}
     )

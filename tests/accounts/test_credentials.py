@@ -6,16 +6,18 @@ revokes its whole family."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.api_tokens import api_token_create
-from accounts.models import User
+from accounts.models import RevokedToken, User
 from accounts.services import user_soft_delete
 from tests.accounts.factories import PASSWORD, UserFactory
 
@@ -199,3 +201,11 @@ def test_a_password_set_by_an_administrator_ends_every_old_credential(
     assert with_token(raw).get(ME).status_code == 401
     assert refresh(tokens["refresh"]).status_code == 401
     assert "set by an administrator" in mail.outbox[-1].body
+
+
+def test_revocations_that_ran_out_are_dropped_with_the_next_one(carol):
+    APIClient().post(REVOKE, {"refresh": pair()["refresh"]}, format="json")
+    assert RevokedToken.objects.filter(user=carol).count() == 1
+    RevokedToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    APIClient().post(REVOKE, {"refresh": pair()["refresh"]}, format="json")
+    assert RevokedToken.objects.filter(user=carol).count() == 1
