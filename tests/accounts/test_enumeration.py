@@ -113,3 +113,17 @@ def test_a_real_login_still_works_after_someone_failed_on_an_unknown_name(api_cl
     fail(api_client, "carol-typo", 5)
     response = api_client.post(TOKEN, {"username": "carol", "password": PASSWORD}, format="json")
     assert response.status_code == 200
+
+
+def test_the_login_page_answers_a_locked_account_as_an_unknown_name(client):
+    UserFactory(username="carol")
+    answers = {}
+    for login in ("carol", "nobody-here"):
+        for _ in range(6):
+            response = client.post(
+                "/accounts/login/", {"username": login, "password": "Wrong-pass-1!"}
+            )
+        answers[login] = (response.status_code, response.context["form"].non_field_errors())
+    assert answers["carol"] == answers["nobody-here"]
+    response = client.post("/accounts/login/", {"username": "carol", "password": PASSWORD})
+    assert response.status_code != 302  # locked: even the right password is refused
