@@ -1,12 +1,13 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 # Care teams, share grants and the audit trails are registered from their own module.
-from accounts import access, admin_care, care, otp  # noqa: F401
+from accounts import access, admin_care, care, credentials, otp  # noqa: F401
 from accounts.admin_access import PatientDataAdminMixin
 from accounts.models import User
 
@@ -30,6 +31,19 @@ class UserAdmin(PatientDataAdminMixin, DjangoUserAdmin):
     actions = ["recompute_recommendations", "issue_otp_enrolment_links"]
     list_filter = ["role", "is_staff", "is_active", "sex"]
     search_fields = ["username", "email", "first_name", "last_name"]
+
+    def user_change_password(self, request, id, form_url=""):
+        # A password set here ends every old credential too (accounts.credentials).
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                credentials.password_changed(
+                    user=User.objects.get(pk=id),
+                    how="set by an administrator",
+                    base_url=request.build_absolute_uri("/"),
+                )
+        return response
+
     date_hierarchy = "date_joined"
     fieldsets = (
         *DjangoUserAdmin.fieldsets,

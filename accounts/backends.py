@@ -8,7 +8,8 @@ from accounts import lockout
 
 
 class EmailOrUsernameBackend(ModelBackend):
-    """Log in with either the e-mail address or the username, both case-insensitively.
+    """Log in with either the e-mail address or the username, both case-insensitively (each
+    names at most one account: unique whatever the case).
 
     A locked account (accounts.lockout) is refused even with the right password; a
     successful login clears its failure count. Failures are counted by lockout's
@@ -20,14 +21,15 @@ class EmailOrUsernameBackend(ModelBackend):
         if not login or password is None:
             return None
         user = lockout.find_user_by_login(login)
+        # An unknown name is locked like an account, with the same message.
+        lock = lockout.lock_for(user.pk) if user else lockout.unknown_lock_for(login)
+        if lock is not None:
+            # Stops authenticate() at once (no other backend is tried).
+            raise PermissionDenied(lock.message)
         if user is None:
             # Same cost as a real check, so timing does not reveal which accounts exist.
             User().set_password(password)
             return None
-        lock = lockout.lock_for(user.pk)
-        if lock is not None:
-            # Stops authenticate() at once (no other backend is tried).
-            raise PermissionDenied(lock.message)
         if user.check_password(password) and self.user_can_authenticate(user):
             lockout.login_success_record(user_id=user.pk)
             return user

@@ -1,6 +1,6 @@
 """Forms of the browser pages. The rules live where the API finds them too: the password
 validators (AUTH_PASSWORD_VALIDATORS), the model's fields and validators, and
-`accounts.services.user_register`. These forms only collect input and report errors."""
+`accounts.services.user_register_request`. These forms only collect input and report errors."""
 
 from __future__ import annotations
 
@@ -74,19 +74,22 @@ class SignupForm(forms.Form):
             self.add_error("password2", "The two passwords do not match.")
         return cleaned
 
-    def save(self) -> User | None:
-        """Create the account through the same service as the API. On a rule the service
-        enforces (password strength, unique username or e-mail) the errors land on the
-        fields and None is returned."""
+    def save(self, *, base_url: str) -> bool:
+        """Register through the same service as the API (which answers the same whether or
+        not the name or address is taken). On a rule about the input itself (password
+        strength, the form of the username) the errors land on the fields and False is
+        returned."""
         try:
-            return services.user_register(
+            services.user_register_request(
+                base_url=base_url,
                 email=self.cleaned_data["email"],
                 username=self.cleaned_data["username"],
                 password=self.cleaned_data["password1"],
             )
         except ValidationError as exc:
             self._add_service_errors(exc)
-            return None
+            return False
+        return True
 
     def _add_service_errors(self, exc: ValidationError) -> None:
         if not hasattr(exc, "error_dict"):

@@ -13,11 +13,16 @@ Where it is enforced, so that every door gets it:
 - a caller that wants to say why (the token endpoint answers 429 with `Retry-After`) asks
   `lock_for_login(login)`.
 
+A name that is no account is counted and locked the same way (`UnknownLoginLockout`, keyed
+by a hash of the name), and gets the same 429: the lock-out does not tell real accounts from
+unknown ones.
+
 State lives in the database (`LoginLockout`), see the model for why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from prometheus_client import Counter
 
-from accounts.models import LoginLockout, User
+from accounts.models import LoginLockout, UnknownLoginLockout, User
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +65,19 @@ def _window() -> timedelta:
 
 
 def find_user_by_login(login: str | None) -> User | None:
-    """The account a login names: e-mail (with an @) or username, both case-insensitively."""
+    """The account a login names: e-mail (with an @) or username, both case-insensitively.
+    Names are unique whatever their case (migration 0006), so at most one matches; should two
+    ever match, neither is chosen."""
     login = (login or "").strip()
     if not login:
         return None
     field = "email__iexact" if "@" in login else "username__iexact"
-    return User.objects.filter(**{field: login}).first()
+    matches = list(User.objects.filter(**{field: login})[:2])
+    return matches[0] if len(matches) == 1 else None
+
+
+def unknown_login_key(login: str) -> str:
+    return hashlib.sha256(login.strip().lower().encode()).hexdigest()
 
 
 def lock_for(user_id: int) -> Lock | None:
@@ -78,10 +90,23 @@ def lock_for(user_id: int) -> Lock | None:
     return Lock(until) if until else None
 
 
+def unknown_lock_for(login: str) -> Lock | None:
+    until = (
+        UnknownLoginLockout.objects.filter(
+            login_hash=unknown_login_key(login), locked_until__gt=timezone.now()
+        )
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return Lock(until) if until else None
+
+
 def lock_for_login(login: str | None) -> Lock | None:
-    """The lock on the account a login names, or None (also for unknown logins)."""
+    """The lock on the account a login names, or on the unknown name (the same answer)."""
+    if not (login or "").strip():
+        return None
     user = find_user_by_login(login)
-    return lock_for(user.pk) if user else None
+    return lock_for(user.pk) if user else unknown_lock_for(login)
 
 
 @transaction.atomic
@@ -92,6 +117,25 @@ def login_failure_record(*, user_id: int) -> Lock | None:
     by the attacker who caused it. Concurrent failures serialise on the row."""
     LoginLockout.objects.get_or_create(user_id=user_id)
     row = LoginLockout.objects.select_for_update().get(user_id=user_id)
+    lock = _count_failure(row)
+    if lock:
+        LOCKOUTS.inc()
+        logger.warning("account locked after failed logins", extra={"user_id": user_id})
+    return lock
+
+
+@transaction.atomic
+def unknown_login_failure_record(*, login: str) -> Lock | None:
+    """Count one failed login with a name that is no account, as for a real one. Runs that
+    have run out are deleted as they are met, so the table holds the last window only."""
+    now = timezone.now()
+    UnknownLoginLockout.objects.filter(last_failure_at__lt=now - 2 * _window()).delete()
+    key = unknown_login_key(login)
+    UnknownLoginLockout.objects.get_or_create(login_hash=key)
+    return _count_failure(UnknownLoginLockout.objects.select_for_update().get(login_hash=key))
+
+
+def _count_failure(row) -> Lock | None:
     now = timezone.now()
     if row.locked_until and row.locked_until > now:
         return Lock(row.locked_until)
@@ -105,9 +149,6 @@ def login_failure_record(*, user_id: int) -> Lock | None:
         row.locked_until = now + _window()
         lock = Lock(row.locked_until)
     row.save(update_fields=["failures", "last_failure_at", "locked_until"])
-    if lock:
-        LOCKOUTS.inc()
-        logger.warning("account locked after failed logins", extra={"user_id": user_id})
     return lock
 
 
@@ -119,6 +160,10 @@ def login_success_record(*, user_id: int) -> None:
 @receiver(user_login_failed, dispatch_uid="accounts.lockout.record_failure")
 def _record_failure(sender, credentials: dict, request=None, **kwargs) -> None:
     login = credentials.get("username") or credentials.get("email")
-    user = find_user_by_login(login if isinstance(login, str) else None)
+    if not isinstance(login, str) or not login.strip():
+        return
+    user = find_user_by_login(login)
     if user is not None:
         login_failure_record(user_id=user.pk)
+    else:
+        unknown_login_failure_record(login=login)

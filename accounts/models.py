@@ -6,6 +6,7 @@ from auditlog.registry import auditlog
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from fernet_fields import EncryptedDateField, EncryptedTextField
 
@@ -42,10 +43,30 @@ class User(AbstractUser):
     # A family member profile (a child, an elderly parent) that owns health data but never logs
     # in: unusable password, refused by the login backend. See accounts.family.
     is_dependent = models.BooleanField(default=False)
+    # Every JWT carries the value it was issued under (claim `cv`); raising it (a password
+    # change or reset, accounts.credentials) refuses every token issued before, on the next
+    # request. In the JWT user cache with the rest of the row.
+    credentials_version = models.PositiveIntegerField(default=0, editable=False)
 
     REQUIRED_FIELDS = ["email"]
 
     objects = HealthTrackUserManager()
+
+    class Meta(AbstractUser.Meta):
+        # One identity per name: `demo` and `DEMO` are the same person (login matches names
+        # case-insensitively). The check before these was migration 0006's.
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message="A user with that e-mail address already exists.",
+            ),
+        ]
 
     def save(self, *args, **kwargs):
         # Stored lower-case so that the unique index is also case-insensitive.
@@ -365,6 +386,40 @@ class LoginLockout(models.Model):
 
     def __str__(self) -> str:
         return f"login lock-out of user {self.user_id}"
+
+
+class UnknownLoginLockout(models.Model):
+    """Failed logins with a name that is no account, counted like `LoginLockout` so that a
+    lock-out looks the same for unknown names as for real accounts (no enumeration). Keyed by
+    the SHA-256 of the lower-cased name (the name itself is not kept)."""
+
+    login_hash = models.CharField(max_length=64, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"login lock-out of an unknown name {self.login_hash[:8]}…"
+
+
+class RevokedToken(models.Model):
+    """A revoked JWT id (`jti`): one access token, or a refresh-token family (the `fam` claim
+    every token of the family carries). Kept until the tokens it stands for have expired.
+    Read through the JWT user cache (accounts.api.authentication), so a revocation applies on
+    the next request; the database is the list's source of truth."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="revoked_tokens")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "jti"], name="revoked_token_one_per_jti")
+        ]
+
+    def __str__(self) -> str:
+        return f"revoked token of user {self.user_id}"
 
 
 class OutboxTaskQuerySet(models.QuerySet):

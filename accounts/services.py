@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import ApiToken, User
+from accounts.credentials import credentials_revoke_all
+from accounts.models import User
+from accounts.notices import notice_send
 
 
 @transaction.atomic
@@ -20,21 +22,49 @@ def user_register(*, email: str, username: str, password: str, **profile) -> Use
     return user
 
 
-def user_revoke_tokens(*, user: User) -> int:
-    """Blacklist every refresh token the user holds; returns how many were revoked."""
-    tokens = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    revoked = [BlacklistedToken(token=t) for t in tokens]
-    BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
-    return len(revoked)
+@transaction.atomic
+def user_register_request(
+    *, base_url: str, email: str, username: str, password: str, **profile
+) -> User | None:
+    """Registration that answers the same whether or not the name or address is taken.
+
+    What only the input decides (password rules, the form of the username and address) is a
+    ValidationError as before. Then: a new account is created and welcomed by e-mail; an
+    address that has an account gets an e-mail saying someone tried to register with it; a
+    taken username (any case) is told to the address given. Returns the new user, or None;
+    the caller answers the same in every case (README, security: residual risk)."""
+    user = User(email=(email or "").strip().lower(), username=username, **profile)
+    validate_password(password, user)
+    user.set_password(password)  # the same work in every case
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    if User.objects.filter(email__iexact=user.email).exists():
+        reset_url = base_url.rstrip("/") + reverse("password_reset")
+        notice_send(
+            to=user.email, name="registration_email_taken", context={"reset_url": reset_url}
+        )
+        return None
+    if User.objects.filter(username__iexact=user.username).exists():
+        signup_url = base_url.rstrip("/") + reverse("signup")
+        notice_send(
+            to=user.email,
+            name="registration_username_taken",
+            context={"username": user.username, "signup_url": signup_url},
+        )
+        return None
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # registered meanwhile by a concurrent request
+        return None
+    notice_send(to=user.email, name="welcome", context={"username": user.username})
+    return user
 
 
 @transaction.atomic
 def user_soft_delete(*, user: User) -> None:
-    """Deactivate now and revoke every credential (refresh tokens, personal API tokens);
-    the data stays until the retention job purges it."""
-    now = timezone.now()
+    """Deactivate now and revoke every credential (JWTs, refresh tokens, personal API tokens:
+    accounts.credentials); the data stays until the retention job purges it."""
     user.is_active = False
-    user.deleted_at = now
+    user.deleted_at = timezone.now()
     user.save(update_fields=["is_active", "deleted_at"])
-    user_revoke_tokens(user=user)
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    credentials_revoke_all(user=user)

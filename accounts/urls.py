@@ -7,6 +7,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("", views.landing, name="landing"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/sent/", views.signup_sent, name="signup_sent"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
@@ -28,6 +29,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("settings/", views.settings_index, name="settings"),
     path("settings/profile/", views.settings_profile, name="settings-profile"),
+    path("settings/password/", views.settings_password, name="settings-password"),
     path("settings/tokens/", views.settings_tokens, name="settings-tokens"),
     path(
         "settings/tokens/<int:pk>/revoke/",

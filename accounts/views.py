@@ -9,11 +9,12 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -21,10 +22,10 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
-from accounts import access, services
+from accounts import access, credentials, services
 from accounts.api.ratelimits import account_key
 from accounts.api_tokens import api_token_create, api_token_revoke
 from accounts.dashboard import PERIODS, dashboard_panels, parse_period
@@ -108,11 +109,19 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and (user := form.save()) is not None:
-        login(request, user)
-        messages.success(request, "Welcome to HealthTrack. Your account is ready.")
-        return redirect("dashboard")
+    if request.method == "POST" and form.is_valid() and form.save(base_url=_base_url(request)):
+        # The same answer whether or not the name or address was free (no enumeration).
+        return redirect("signup_sent")
     return render(request, "accounts/signup.html", {"form": form}, status=form_status(form))
+
+
+@require_safe
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signup_sent.html")
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
 
 
 @method_decorator(
@@ -159,6 +168,15 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(FormStatusMixin, auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        # The new password and the end of every old credential, together (accounts.credentials).
+        with transaction.atomic():
+            response = super().form_valid(form)
+            credentials.password_changed(
+                user=form.user, how="reset", base_url=_base_url(self.request)
+            )
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
@@ -253,6 +271,33 @@ def settings_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     api_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked. Apps using it can no longer sign in.")
     return redirect("settings-tokens")
+
+
+@login_required
+@never_cache
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+def settings_password(request: HttpRequest) -> HttpResponse:
+    """Change one's password (the old one first). Every other session, app and API token of
+    the account ends; this session goes on (accounts.credentials)."""
+    user = _own_profile(request)
+    form = PasswordChangeForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            credentials.password_changed(user=user, how="changed", base_url=_base_url(request))
+        update_session_auth_hash(request, user)
+        messages.success(
+            request,
+            "Your password is changed. You were signed out everywhere else, and your API "
+            "tokens were revoked: create new ones for the apps that need them.",
+        )
+        return redirect("settings-password")
+    return render(
+        request,
+        "settings/password.html",
+        {"form": form, "section": "password"},
+        status=form_status(form),
+    )
 
 
 @login_required

@@ -14,7 +14,9 @@ the Fernet decryption of the encrypted columns) was ~12 % of an API request's CP
 - a change that bypasses `save()` (a QuerySet `.update()`, raw SQL) applies within
   `AUTH_USER_CACHE_SECONDS` at most: the documented bound;
 - an inactive or missing user is never cached (simplejwt's checks run on every request, cached
-  or not); with Redis down the cache misses and the database answers, as before.
+  or not); with Redis down the cache misses and the database answers, as before;
+- the entry also holds the user's JWT revocation list (accounts.credentials), read from the
+  database with the row; a revocation drops the entry, so it applies on the next request.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 
+from accounts import credentials
 from accounts.audit import audit_actor_set
 from accounts.models import User
 
@@ -44,8 +47,9 @@ def user_cache_key(user_id) -> str:
 
 CACHED_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
 # The columns' names in the key: after a deploy that adds, drops or reorders a column, entries
-# written by the old code are never read as the new shape.
-_SHAPE = hashlib.sha256(",".join(CACHED_FIELDS).encode()).hexdigest()[:8]
+# written by the old code are never read as the new shape. The entry ends with the user's
+# revocation list (accounts.credentials), so checking it costs no second lookup.
+_SHAPE = hashlib.sha256(",".join([*CACHED_FIELDS, "+revoked"]).encode()).hexdigest()[:8]
 _ENCRYPTED = {f.attname: f for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
 
 
@@ -93,6 +97,13 @@ class AuditedJWTAuthentication(JWTAuthentication):
         return result
 
     def get_user(self, validated_token):
+        user, revoked = self._user_and_revoked(validated_token)
+        if credentials.token_is_revoked(validated_token, user=user, revoked=revoked):
+            raise AuthenticationFailed(_("Token has been revoked."), code="token_revoked")
+        return user
+
+    def _user_and_revoked(self, validated_token) -> tuple[User, list[str]]:
+        """The token's user and their revocation list: one cache lookup, or the database."""
         seconds = settings.AUTH_USER_CACHE_SECONDS
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
         if (
@@ -101,17 +112,19 @@ class AuditedJWTAuthentication(JWTAuthentication):
             or api_settings.USER_ID_FIELD != "id"
             or api_settings.CHECK_REVOKE_TOKEN  # needs the password hash, never cached
         ):
-            return super().get_user(validated_token)
+            user = super().get_user(validated_token)
+            return user, credentials.revoked_ids(user.pk)
         key = user_cache_key(user_id)
         values = cache.get(key)
-        if values is None or len(values) != len(CACHED_FIELDS):
+        if values is None or len(values) != len(CACHED_FIELDS) + 1:
             user = super().get_user(validated_token)  # raises for missing / inactive users
-            cache.set(key, _to_cache(user), seconds)
-            return user
-        user = _from_cache(values)
+            revoked = credentials.revoked_ids(user.pk)
+            cache.set(key, [*_to_cache(user), revoked], seconds)
+            return user, revoked
+        user = _from_cache(values[:-1])
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-        return user
+        return user, values[-1]
 
 
 class AuditedJWTScheme(SimpleJWTScheme):

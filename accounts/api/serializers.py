@@ -3,11 +3,16 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import lockout
+from accounts import credentials, lockout
 from accounts.api.errors import AccountLocked
 from accounts.api.strict import StrictFieldsMixin
 from accounts.models import User
@@ -42,16 +47,18 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "username", "password", *PROFILE_FIELDS]
         read_only_fields = ["id"]
-        extra_kwargs = {"email": {"required": True}}
+        # No uniqueness checks here: whether a name or address is taken is never answered
+        # (accounts.services.user_register_request e-mails it instead).
+        extra_kwargs = {
+            "email": {"required": True, "validators": []},
+            "username": {"validators": [UnicodeUsernameValidator()]},
+        }
 
     def validate_date_of_birth(self, value: date | None) -> date | None:
         return _past_birth_date(value)
 
     def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with that e-mail address already exists.")
-        return value
+        return value.strip().lower()
 
     def validate(self, attrs):
         candidate = User(**{k: v for k, v in attrs.items() if k != "password"})
@@ -62,6 +69,10 @@ class RegisterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
+class RegistrationAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class TokenRevokeSerializer(StrictFieldsMixin, serializers.Serializer):
     refresh = serializers.CharField()
 
@@ -70,7 +81,10 @@ class TokenObtainSerializer(StrictFieldsMixin, TokenObtainPairSerializer):
     """simplejwt's pair serializer, taking `username` or `email` (either logs in).
 
     A locked account gets 429 with Retry-After and says so, also on the failure that locks
-    it; the refusal itself happens in the authentication backend."""
+    it; the refusal itself happens in the authentication backend. Each pair starts a token
+    family (accounts.credentials)."""
+
+    token_class = credentials.FamilyRefreshToken
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,3 +106,26 @@ class TokenObtainSerializer(StrictFieldsMixin, TokenObtainPairSerializer):
             if lock is not None:
                 raise AccountLocked(lock) from None
             raise
+
+
+class TokenRefreshRevokingSerializer(StrictFieldsMixin, TokenRefreshSerializer):
+    """simplejwt's refresh, plus: a refresh token already rotated (blacklisted) that comes back
+    means two parties hold it, so its whole family is revoked (accounts.credentials); a token
+    of a revoked family, or issued before a password change, is refused."""
+
+    def validate(self, attrs):
+        raw = attrs["refresh"]
+        try:  # the signature and expiry checked, not (yet) the blacklist
+            payload = RefreshToken(raw, verify=False).get_token_backend().decode(raw, verify=True)
+        except (TokenError, TokenBackendError):
+            payload = None  # simplejwt says what is wrong with it, below
+        if payload and payload.get(api_settings.TOKEN_TYPE_CLAIM) == "refresh":
+            jti = payload.get(api_settings.JTI_CLAIM)
+            if BlacklistedToken.objects.filter(token__jti=jti).exists():
+                credentials.token_family_revoke(payload)
+                raise TokenError("Token is blacklisted")
+            user = User.objects.filter(pk=payload.get(api_settings.USER_ID_CLAIM)).first()
+            revoked = credentials.revoked_ids(user.pk) if user else []
+            if user and credentials.token_is_revoked(payload, user=user, revoked=revoked):
+                raise TokenError("Token has been revoked")
+        return super().validate(attrs)

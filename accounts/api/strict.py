@@ -106,9 +106,15 @@ class NoBodyMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method in self.no_body_methods:
+        # Only where the method has a handler: on a route that does not take it (DELETE on a
+        # collection) dispatch answers 405 whatever the body, and there is no object to ask for.
+        if request.method in self.no_body_methods and self._handles(request.method):
             try:
                 refuse_a_body(request.data)  # reading it may be a 400 (malformed) or a 415
             except exceptions.APIException:
                 self.get_object()  # someone else's object: 404, not a word about the body
                 raise
+
+    def _handles(self, method: str) -> bool:
+        name = method.lower()
+        return name in self.http_method_names and callable(getattr(self, name, None))

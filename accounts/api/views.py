@@ -10,29 +10,41 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import access, audit, services
+from accounts import access, audit, credentials, services
 from accounts.api.ratelimits import auth_ratelimited
 from accounts.api.serializers import (
     RegisterSerializer,
+    RegistrationAcceptedSerializer,
     TokenObtainSerializer,
+    TokenRefreshRevokingSerializer,
     TokenRevokeSerializer,
     UserSerializer,
 )
 from accounts.api.strict import NoBodyMixin
 from accounts.models import User
 
+REGISTRATION_ACCEPTED = (
+    "Thank you. We have sent an e-mail to the address you gave: it says what happens next."
+)
+
 
 @auth_ratelimited
-class RegisterView(generics.CreateAPIView):
-    """Create a patient account. Never returns the password."""
+class RegisterView(generics.GenericAPIView):
+    """Create a patient account. The answer is the same whether or not the username or e-mail
+    is taken (no account enumeration): the e-mail sent to the address says which."""
 
     serializer_class = RegisterSerializer
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        serializer.instance = services.user_register(**data)
+    @extend_schema(responses={202: RegistrationAcceptedSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_register_request(
+            base_url=request.build_absolute_uri("/"), **serializer.validated_data
+        )
+        return Response({"detail": REGISTRATION_ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
 @auth_ratelimited
@@ -44,12 +56,16 @@ class TokenObtainView(TokenObtainPairView):
 
 @auth_ratelimited
 class TokenRefreshThrottledView(TokenRefreshView):
-    """Exchange a refresh token for a new pair (the old refresh token is blacklisted)."""
+    """Exchange a refresh token for a new pair (the old refresh token is blacklisted; using
+    it again revokes every token of its family)."""
+
+    serializer_class = TokenRefreshRevokingSerializer
 
 
 @auth_ratelimited
 class TokenRevokeView(APIView):
-    """Blacklist a refresh token so it can no longer be used."""
+    """Blacklist a refresh token so it can no longer be used, and revoke the access tokens
+    issued from it and the tokens it was rotated from (its family)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -59,7 +75,10 @@ class TokenRevokeView(APIView):
         serializer = TokenRevokeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            RefreshToken(serializer.validated_data["refresh"]).blacklist()
+            token = RefreshToken(serializer.validated_data["refresh"])
+            token.blacklist()
+            # Its access tokens too, on their next request (accounts.credentials).
+            credentials.token_family_revoke(token.payload)
         except TokenError:
             return Response(
                 {"refresh": ["Token is invalid or expired."]}, status=status.HTTP_400_BAD_REQUEST

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -55,10 +56,49 @@ TEMPLATE_COLUMNS = {"csv_metrics": METRICS_COLUMNS, "csv_nutrition": NUTRITION_C
 CSV_SOURCE_APP = "CSV import"
 
 
+# --- formula injection (OWASP "CSV injection") ------------------------------------------------
+# A spreadsheet runs a cell that starts with one of these as a formula (`=HYPERLINK(...)` can
+# send the sheet's other cells away). Such a text cell is written with a leading `'`, which
+# spreadsheets show as text; a cell already starting with quotes before one gets one more, so
+# the import (`csv_cell_read`) gives back exactly what was written. A plain number ("-3.5")
+# is not a formula and is left alone.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _reads_as_formula(text: str) -> bool:
+    return text.lstrip("'")[:1] in FORMULA_START and _NUMBER.fullmatch(text) is None
+
+
+def csv_safe_cell(value: Any) -> Any:
+    """`value` as a CSV cell no spreadsheet runs as a formula (a text cell gets a leading `'`)."""
+    if isinstance(value, str) and value and _reads_as_formula(value):
+        return "'" + value
+    return value
+
+
+def csv_cell_read(text: str) -> str:
+    """A cell as the import reads it: the `'` that `csv_safe_cell` added is taken off."""
+    if text.startswith("'") and _reads_as_formula(text[1:]):
+        return text[1:]
+    return text
+
+
+class SafeCsvWriter:
+    """`csv.writer` whose every cell goes through `csv_safe_cell`: every CSV the app writes
+    uses it (the import templates, the export's tables)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._writer = csv.writer(stream, lineterminator="\r\n")
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([csv_safe_cell(cell) for cell in row])
+
+
 def template_csv(kind: str) -> str:
     """The header row of the CSV a kind of import reads (KeyError for another kind)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(TEMPLATE_COLUMNS[kind])
+    SafeCsvWriter(buffer).writerow(TEMPLATE_COLUMNS[kind])
     return buffer.getvalue()
 
 
@@ -124,10 +164,8 @@ class CsvRows:
                 if len(row) > len(self.columns):
                     yield start, {"__extra__": ""}
                     continue
-                yield (
-                    start,
-                    {name: cell.strip() for name, cell in zip(self.columns, row, strict=False)},
-                )
+                cells = zip(self.columns, row, strict=False)
+                yield start, {name: csv_cell_read(cell.strip()) for name, cell in cells}
         finally:
             text.detach()
 
@@ -329,7 +367,7 @@ def csv_zip_chunks(
                 archive.open(f"{name}.csv", "w", force_zip64=True) as member,
                 io.TextIOWrapper(member, encoding="utf-8", newline="") as text,
             ):
-                writer = csv.writer(text, lineterminator="\r\n")
+                writer = SafeCsvWriter(text)
                 writer.writerow(columns)
                 for i, row in enumerate(rows, 1):
                     writer.writerow([_cell(row.get(c)) for c in columns])

@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.models import LoginLockout
+from accounts.models import LoginLockout, UnknownLoginLockout
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,9 +108,12 @@ def test_the_threshold_and_window_are_settings(api_client, carol, settings):
         assert token(api_client, "carol", PASSWORD).status_code == 200
 
 
-def test_unknown_logins_are_never_locked_and_leave_no_rows(api_client):
-    assert fail(api_client, "nobody-here", 7) == [401] * 7
+def test_unknown_logins_lock_like_accounts_and_create_no_account_rows(api_client):
+    # The same answers as a real account's (issue 19: no enumeration by lock-out).
+    assert fail(api_client, "nobody-here", 7) == [401] * 4 + [429] * 3
     assert LoginLockout.objects.count() == 0
+    assert UnknownLoginLockout.objects.count() == 1
+    assert "nobody" not in UnknownLoginLockout.objects.get().login_hash  # a hash, not the name
 
 
 def test_the_backend_refuses_a_locked_account_for_every_door(carol):

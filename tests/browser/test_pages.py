@@ -68,6 +68,11 @@ def test_the_patient_journey(desktop):
     tab.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
     tab.get_by_label("Password again").fill(NEW_PASSWORD)
     tab.get_by_role("button", name="Create account").click()
+    expect(tab).to_have_url(re.compile(r"/accounts/signup/sent/$"))  # then log in
+    tab.goto("/accounts/login/")
+    tab.get_by_label("Username or e-mail").fill("jo")
+    tab.get_by_label("Password").fill(NEW_PASSWORD)
+    tab.get_by_role("button", name="Log in").click()
     expect(tab).to_have_url(re.compile(r"/dashboard/$"))
     expect(tab.get_by_text("No charts yet")).to_be_visible()
     user = User.objects.get(username="jo")

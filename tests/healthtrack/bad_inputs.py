@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tests.accounts.factories import PASSWORD as FACTORY_PASSWORD
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 RECENT = (NOW - timedelta(hours=1)).isoformat()
 TODAY = NOW.date().isoformat()
@@ -265,8 +267,9 @@ API += [
         "/api/v1/users/register",
         {"email": "newcomer@example.org", "username": "newcomer", "password": "Str0ng-Pass!word"},
         {
-            "email": [("not an e-mail", "nobody"), ("taken", CLINICIAN_EMAIL), *REQUIRED_STRING],
-            "username": [("taken", PATIENT_USERNAME), *REQUIRED_STRING],
+            # A taken e-mail or username is not bad input: see TAKEN_REGISTRATIONS.
+            "email": [("not an e-mail", "nobody"), *REQUIRED_STRING],
+            "username": [("not a username", "a b/c"), *REQUIRED_STRING],
             "password": [("too short", "Sh0rt!"), ("no digit", "NoDigits-here"), *REQUIRED_STRING],
             "date_of_birth": [("far future", "9999-12-31"), ("not a date", "soon")],
             "height_cm": NUMBER,
@@ -371,6 +374,19 @@ FORMS = [
         {"name": [("empty", ""), *TEXT]},
     ),
     Form(
+        "password change",
+        "/settings/password/",
+        {
+            "old_password": FACTORY_PASSWORD,
+            "new_password1": "N3w-Pass!word",
+            "new_password2": "N3w-Pass!word",
+        },
+        {
+            "old_password": [("wrong", "Not-the-password-1!"), ("empty", ""), *TEXT],
+            "new_password2": [("different", "Other-Pass!word9"), ("empty", "")],
+        },
+    ),
+    Form(
         "sign-up",
         "/accounts/signup/",
         {
@@ -380,8 +396,8 @@ FORMS = [
             "password2": "Str0ng-Pass!word",
         },
         {
-            "username": [("empty", ""), ("taken", PATIENT_USERNAME), *TEXT],
-            "email": [("not an e-mail", "nobody"), ("taken", CLINICIAN_EMAIL), ("empty", "")],
+            "username": [("empty", ""), ("not a username", "a b/c"), *TEXT],
+            "email": [("not an e-mail", "nobody"), ("empty", "")],
             "password2": [("different", "Other-Pass!word9"), *TEXT],
         },
         anonymous=True,
@@ -415,4 +431,26 @@ FORMS = [
         {"care-email": CLINICIAN_EMAIL},
         {"care-email": [("not an e-mail", "nobody"), ("unknown", "x@example.org"), *TEXT]},
     ),
+]
+
+# --- issue 19's reproductions --------------------------------------------------------------
+
+# Bodies sent with a method the route does not take: (label, method, path, body, content
+# type, status). DELETE on a collection with a JSON body was a 500 (an AssertionError).
+WRONG_METHOD_WITH_A_BODY = [
+    ("DELETE goals collection, object", "DELETE", "/api/v1/health-goals", b'{"id": 1}'),
+    ("DELETE goals collection, list", "DELETE", "/api/v1/health-goals", b"[1]"),
+    ("DELETE diary collection, object", "DELETE", "/api/v1/nutrition-logs", b'{"id": 1}'),
+    ("DELETE diary collection, malformed", "DELETE", "/api/v1/nutrition-logs", b'{"id":'),
+    ("DELETE someone's goals list", "DELETE", "/api/v1/health-goals/user/{user}", b'{"x": 1}'),
+    ("DELETE someone's diary list", "DELETE", "/api/v1/nutrition-logs/user/{user}", b'{"x": 1}'),
+]
+
+# A taken username or e-mail (any case) is answered exactly as a free one and creates
+# nothing: registration does not tell who has an account (issue 19, point 5).
+TAKEN_REGISTRATIONS = [
+    ("taken e-mail", {"email": CLINICIAN_EMAIL}),
+    ("taken e-mail, other case", {"email": CLINICIAN_EMAIL.upper()}),
+    ("taken username", {"username": PATIENT_USERNAME}),
+    ("taken username, other case", {"username": PATIENT_USERNAME.upper()}),
 ]

@@ -116,6 +116,37 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(
     assert not failures, f"{endpoint.method} {endpoint.path}:\n" + "\n".join(failures)
 
 
+@pytest.mark.parametrize(
+    "label, method, path, body", catalogue.WRONG_METHOD_WITH_A_BODY, ids=lambda v: str(v)[:40]
+)
+def test_a_body_sent_with_a_method_the_route_does_not_take_is_405(
+    label, method, path, body, patient
+):
+    client = _client(patient)
+    before = snapshot()
+    path = path.format(**patient.objects_for_paths)
+    response = client.generic(method, path, body, content_type="application/json")
+    assert response.status_code == 405, (label, response.status_code)
+    assert "not allowed" in _text(response)
+    assert changed_tables(before, snapshot()) == []
+
+
+def test_a_taken_name_or_address_is_answered_as_a_free_one_and_creates_nothing(
+    patient, security_counts
+):
+    register = next(e for e in catalogue.API if e.name == "register")
+    client = APIClient()
+    with transaction.atomic():
+        free = client.post(register.path, register.body, format="json")
+        transaction.set_rollback(True)
+    before = snapshot()
+    for label, change in catalogue.TAKEN_REGISTRATIONS:
+        response = client.post(register.path, {**register.body, **change}, format="json")
+        assert (response.status_code, response.json()) == (free.status_code, free.json()), label
+        assert changed_tables(before, snapshot()) == [], label
+    security_counts["bad inputs tried"] += len(catalogue.TAKEN_REGISTRATIONS)
+
+
 def _sample(**extra) -> dict:
     return {"metric_type": "steps", "value": 100, "recorded_at": catalogue.RECENT, **extra}
 
@@ -286,6 +317,8 @@ def test_a_bad_form_comes_back_naming_the_field_and_changes_nothing(
         pass
     if form.anonymous:
         client.logout()  # the control signed up and logged in
+    else:
+        client.force_login(patient)  # a password change renewed the (rolled back) session
     assert ok.status_code == 302, (form.name, ok.status_code)  # the control: saved, redirected
     before = snapshot()
     failures = []

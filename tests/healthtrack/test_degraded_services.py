@@ -265,7 +265,7 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
             return status, json.loads(raw) if is_json else None
 
         registration = {"email": "pg@example.org", "username": "pg", "password": PASSWORD}
-        assert call("POST", "/api/v1/users/register", registration)[0] == 201
+        assert call("POST", "/api/v1/users/register", registration)[0] == 202
         status, pair = call("POST", "/api/v1/auth/token/", {"username": "pg", "password": PASSWORD})
         assert status == 200
         token = pair["access"]

@@ -44,7 +44,7 @@ def test_a_request_cycle_with_health_data_logs_none_of_it(api_client, json_logs,
         format="json",
         **rid(),
     )
-    assert registered.status_code == 201, registered.json()
+    assert registered.status_code == 202, registered.json()
     user = User.objects.get(username="leaktest")
 
     wrong = api_client.post(
