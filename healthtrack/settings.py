@@ -356,6 +356,12 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses the broker retries for ever (Celery's default gives up after 100 tries
+# and exits), at most WORKER_BROKER_RETRY_MAX_SECONDS apart (healthtrack.celery.Consumer).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "healthtrack.celery:Consumer"
+WORKER_BROKER_RETRY_MAX_SECONDS = env.float("WORKER_BROKER_RETRY_MAX_SECONDS", default=2.0)
 # A publisher gives up on an unreachable broker within about a second (kombu would otherwise
 # retry for broker_connection_timeout with growing pauses): a write's follow-up task then
 # waits in the outbox (accounts/outbox.py) instead of holding the request.

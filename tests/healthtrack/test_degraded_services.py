@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import kombu.pools
 import psycopg
@@ -285,3 +286,31 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
         assert call("GET", "/ready")[0] == 200
         assert call("GET", "/api/v1/users/me", token=token)[0] == 200
     security_counts["degraded-service scenarios passed"] += 1
+
+
+# --- Celery worker and its broker ---------------------------------------------------------------
+@needs_redis
+def test_a_worker_survives_a_broker_restart_and_runs_tasks_queued_after_it(own_redis, tmp_path):
+    """Celery 5.7.0 died here for good (AttributeError in kombu's restore_unacked, see
+    docs/operations-faults.md): a countdown task the worker holds unacknowledged when the
+    broker goes away is what sends it down that path."""
+    from celery import Celery
+
+    from tests.healthtrack.servers import celery_worker, wait_until
+
+    client = Celery("probe", broker=own_redis.url, backend=own_redis.url)
+    client.conf.task_default_queue = "default"
+    env = {"REDIS_URL": own_redis.url, "HEALTHTRACK_VAR_DIR": str(tmp_path)}
+    with celery_worker(**env) as worker:
+        assert client.send_task("healthtrack.ping").get(timeout=60) == "pong"
+        client.send_task("healthtrack.ping", countdown=600)  # held by the worker, unacked
+        wait_until(lambda: not redis.Redis(port=own_redis.port).llen("default"), timeout=20)
+
+        own_redis.stop()
+        time.sleep(4)  # the worker notices and retries
+        assert worker.poll() is None, "the worker exited when the broker went away"
+        own_redis.start()
+        back = time.monotonic()
+        assert client.send_task("healthtrack.ping").get(timeout=30) == "pong"
+        assert time.monotonic() - back < 5  # reconnected within seconds
+        assert worker.poll() is None
