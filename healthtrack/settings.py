@@ -440,7 +440,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 if PRODUCTION:
-    STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic at deploy
+    # Filled by collectstatic when the image is built (Dockerfile).
+    STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 else:
     # Served straight from static/ through WhiteNoise's finders; no collectstatic needed.
     STATIC_ROOT = VAR_DIR / "static"
@@ -563,6 +564,11 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
+# --- Outages (healthtrack/outages.py) --------------------------------------------------------
+# A request that fails because the database, Redis or the broker is unreachable is a 503 with
+# this Retry-After (seconds).
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=5)
+
 # --- Logging --------------------------------------------------------------------------------
 # One JSON object per line (healthtrack/logs.py): time, level, logger, message, request_id and,
 # for the access log, method, path (no query string), route, status, duration_ms, user_id.
@@ -572,7 +578,15 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"},
+        # Connection errors (database, Redis, broker): the first with its stack, then one
+        # line per interval with a count (healthtrack/outages.py).
+        "repeated_errors": {
+            "()": "healthtrack.outages.RepeatedErrorFilter",
+            "interval": env.float("LOG_REPEATED_ERROR_SECONDS", default=60.0),
+        },
+    },
     "formatters": {
         "json": {"()": "healthtrack.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -581,7 +595,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "repeated_errors"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

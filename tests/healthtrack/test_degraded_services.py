@@ -281,6 +281,10 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
         assert status == 503
         assert body["checks"]["database"]["ok"] is False
         assert body["checks"]["cache"]["ok"] is True
+        # The API answers the outage as JSON 503 with Retry-After, never an HTML 500.
+        meal = {"meal_type": "lunch", "calories": 500, "logged_at": "2026-03-10T12:00:00Z"}
+        status, body = call("POST", "/api/v1/nutrition-logs", meal, token=token)
+        assert status == 503 and body["code"] == "service_unavailable"
 
         own_postgres.start()
         assert call("GET", "/ready")[0] == 200
