@@ -222,6 +222,39 @@ def test_with_the_broker_down_writes_succeed_and_the_relay_sends_later(
     security_counts["degraded-service scenarios passed"] += 1
 
 
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_a_writes_follow_up_work_waits_in_the_outbox(broker, security_counts):
+    """The debounce lock lives in Redis; with Redis down the trigger used to be dropped
+    (the cache's failed `add` read as "already scheduled"). Now it goes to the outbox."""
+    from datetime import UTC, datetime, timedelta
+
+    from metrics.services import metric_create
+
+    patient = UserFactory(username="offline-writer")
+    broker.stop()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    for minute in range(3):
+        metric_create(
+            user=patient,
+            metric_type="steps",
+            value=1000 + minute,
+            unit="count",
+            recorded_at=start + timedelta(minutes=minute),
+        )
+    rows = OutboxTask.objects.filter(dedupe_key=f"recommendations:{patient.pk}")
+    assert [(r.task_name, r.kwargs, r.sent_at) for r in rows] == [
+        ("insights.compute_recommendations", {"user_id": patient.pk}, None)
+    ]  # one pending row for the three writes
+
+    broker.start()
+    assert outbox.outbox_relay()["pending"] == 0
+    assert [h["task"] for h in queued(broker, "recommendations")] == [
+        "insights.compute_recommendations"
+    ]
+    security_counts["degraded-service scenarios passed"] += 1
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 @pytest.fixture
 def own_postgres():
