@@ -133,3 +133,24 @@ class RepeatedErrorFilter(logging.Filter):
         record.exc_info = None
         record.exc_text = None
         return True
+
+
+def document_outages(result, generator, request, public):
+    """drf-spectacular hook: every operation can answer 503 during an outage."""
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                operation.setdefault("responses", {}).setdefault(
+                    "503",
+                    {
+                        "description": "A backing service (database, Redis) is unreachable: "
+                        '`{"detail": ..., "code": "service_unavailable"}`; retry after '
+                        "`Retry-After` seconds (with the same Idempotency-Key for a write).",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ApiError"}
+                            }
+                        },
+                    },
+                )
+    return result

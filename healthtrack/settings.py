@@ -321,6 +321,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "healthtrack.schema_hooks.add_standard_error_responses",
+        # Idempotency-Key / X-Idempotency-Key and 409 on the create endpoints; 503 everywhere.
+        "accounts.api.idempotency.document_idempotency",
+        "healthtrack.outages.document_outages",
     ],
     # Swagger UI and ReDoc assets served from the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -401,7 +404,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=0, minute=20),
     },
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
-    "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
+    "relay-outbox": {
+        "task": "accounts.tasks.relay_outbox",
+        "schedule": env.float("OUTBOX_RELAY_SECONDS", default=60.0),
+    },
+    # Idempotency-Key answers of the create endpoints are kept 24 h.
+    "accounts-purge-idempotent-requests": {
+        "task": "accounts.tasks.purge_idempotent_requests",
+        "schedule": 3600.0,
+    },
     "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
 }
 # Sent outbox rows are kept this long (for inspection), then deleted by prune_outbox.

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.idempotency import idempotent
 from accounts.audit import record_read
 from accounts.models import User
 from insights import cache as rec_cache
@@ -87,6 +88,7 @@ class InsightListCreateView(_InsightListView):
             404: NOT_FOUND,
         },
     )
+    @idempotent
     def post(self, request):
         viewer = request.user
         if viewer.role == User.Role.PATIENT:
