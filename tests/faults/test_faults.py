@@ -394,8 +394,18 @@ def ping_worker(stack: Stack, timeout: float) -> None:
         client.close()
 
 
+def count(security_counts, scenario: str, load: Load) -> None:
+    """What the run saw, printed with the security checks at the end of the run."""
+    writes = [r for r in load.results if r.kind == "write"]
+    security_counts[f"faults {scenario}: writes acknowledged and on disk"] += len(
+        load.acknowledged()
+    )
+    security_counts[f"faults {scenario}: clean 503s"] += sum(r.status == 503 for r in load.results)
+    security_counts[f"faults {scenario}: dropped connections"] += sum(r.status == 0 for r in writes)
+
+
 # --- the scenarios -----------------------------------------------------------------------------
-def test_postgresql_stopped_and_started_under_write_load(stack):
+def test_postgresql_stopped_and_started_under_write_load(stack, security_counts):
     load = Load(stack)
     with load.running():
         time.sleep(2)
@@ -410,9 +420,10 @@ def test_postgresql_stopped_and_started_under_write_load(stack):
     assert_recovered(load.results, back)
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
+    count(security_counts, "postgresql", load)
 
 
-def test_redis_shut_down_and_restarted_under_mixed_load(stack):
+def test_redis_shut_down_and_restarted_under_mixed_load(stack, security_counts):
     load = Load(stack)
     with load.running():
         time.sleep(2)
@@ -446,9 +457,10 @@ def test_redis_shut_down_and_restarted_under_mixed_load(stack):
     )
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
+    count(security_counts, "redis", load)
 
 
-def test_celery_worker_killed_and_restarted(stack):
+def test_celery_worker_killed_and_restarted(stack, security_counts):
     load = Load(stack)
     with load.running():
         time.sleep(2)
@@ -464,6 +476,7 @@ def test_celery_worker_killed_and_restarted(stack):
     ping_worker(stack, timeout=30)
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
+    count(security_counts, "celery worker", load)
 
 
 def _gunicorn_workers(master: int) -> list[int]:
@@ -471,7 +484,7 @@ def _gunicorn_workers(master: int) -> list[int]:
     return [int(pid) for pid in children]
 
 
-def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack):
+def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack, security_counts):
     load = Load(stack, retry_dropped=True)
     with load.running():
         time.sleep(2)
@@ -495,6 +508,7 @@ def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack):
     assert all(len(ids) == 1 for ids in by_key.values())
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
+    count(security_counts, "gunicorn worker", load)
 
 
 def test_rollups_equal_a_recomputation(stack):
