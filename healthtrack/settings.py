@@ -16,6 +16,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from healthtrack import devkeys
@@ -565,7 +566,9 @@ if PRODUCTION:
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+# A browser client may send an Idempotency-Key (or its alias) with its writes.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-idempotency-key")
 
 # --- Observability --------------------------------------------------------------------------
 # /metrics: staff sessions, or `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty

@@ -179,3 +179,15 @@ def test_the_schema_documents_the_headers_and_the_409_on_create_endpoints(auth_c
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
         assert {"Idempotency-Key", "X-Idempotency-Key"} <= headers
         assert "409" in operation["responses"] and "503" in operation["responses"]
+
+
+def test_a_browser_client_may_send_the_key_across_origins(api_client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = api_client.options(
+        "/api/v1/nutrition-logs",
+        HTTP_ORIGIN="https://app.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, idempotency-key",
+    )
+    allowed = response["Access-Control-Allow-Headers"].lower()
+    assert "idempotency-key" in allowed and "x-idempotency-key" in allowed
