@@ -394,6 +394,24 @@ def ping_worker(stack: Stack, timeout: float) -> None:
         client.close()
 
 
+# Stack traces the web processes may log in one outage: the first of each kind of error, per
+# gunicorn worker and logger (healthtrack.outages.RepeatedErrorFilter), not one per request.
+MAX_STACKS_PER_OUTAGE = 20
+
+
+def web_log_size(stack: Stack) -> int:
+    return stack.web.log.stat().st_size
+
+
+def assert_quiet_log(stack: Stack, since: int, failed_requests: int, security_counts, name: str):
+    with stack.web.log.open("rb") as log:
+        log.seek(since)
+        lines = log.read().decode(errors="replace").splitlines()
+    stacks = sum('"stack"' in line for line in lines)
+    security_counts[f"faults {name}: stack traces logged"] += stacks
+    assert stacks <= MAX_STACKS_PER_OUTAGE, f"{stacks} stack traces for {failed_requests} failures"
+
+
 def count(security_counts, scenario: str, load: Load) -> None:
     """What the run saw, printed with the security checks at the end of the run."""
     writes = [r for r in load.results if r.kind == "write"]
@@ -406,7 +424,7 @@ def count(security_counts, scenario: str, load: Load) -> None:
 
 # --- the scenarios -----------------------------------------------------------------------------
 def test_postgresql_stopped_and_started_under_write_load(stack, security_counts):
-    load = Load(stack)
+    load, log_start = Load(stack), web_log_size(stack)
     with load.running():
         time.sleep(2)
         stack.postgres.stop()
@@ -417,6 +435,7 @@ def test_postgresql_stopped_and_started_under_write_load(stack, security_counts)
     assert_clean_api(load.results)
     outage = [r for r in load.results if r.status == 503]
     assert outage, "the outage was not seen (no 503)"
+    assert_quiet_log(stack, log_start, len(outage), security_counts, "postgresql")
     assert_recovered(load.results, back)
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
@@ -424,7 +443,7 @@ def test_postgresql_stopped_and_started_under_write_load(stack, security_counts)
 
 
 def test_redis_shut_down_and_restarted_under_mixed_load(stack, security_counts):
-    load = Load(stack)
+    load, log_start = Load(stack), web_log_size(stack)
     with load.running():
         time.sleep(2)
         stack.redis.stop()
@@ -437,6 +456,8 @@ def test_redis_shut_down_and_restarted_under_mixed_load(stack, security_counts):
     # The web side degrades to cache misses: reads and writes keep working during the outage.
     during = [r for r in load.results if down + 0.5 <= r.sent < back]
     assert during and all(200 <= r.status < 300 for r in during)
+    # Each of those met a dead cache (errors ignored, and logged): the log stays short.
+    assert_quiet_log(stack, log_start, len(during), security_counts, "redis")
     assert_recovered(load.results, back)
     assert stack.worker.poll() is None, "the Celery worker died with its broker"
     ping_worker(stack, timeout=RECOVERY_SECONDS)
