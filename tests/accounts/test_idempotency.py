@@ -191,3 +191,11 @@ def test_a_browser_client_may_send_the_key_across_origins(api_client, settings):
     )
     allowed = response["Access-Control-Allow-Headers"].lower()
     assert "idempotency-key" in allowed and "x-idempotency-key" in allowed
+
+
+def test_logging_through_the_advice_endpoints_is_idempotent_too(auth_client):
+    body = {"amount_liters": 0.25}
+    first = post(auth_client, "/api/v1/advice/water", body, **{"Idempotency-Key": "w1"})
+    assert first.status_code == 201, first.json()
+    retry = post(auth_client, "/api/v1/advice/water", body, **{"Idempotency-Key": "w1"})
+    assert retry.headers["Idempotent-Replayed"] == "true" and retry.json() == first.json()
