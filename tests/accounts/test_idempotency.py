@@ -199,3 +199,25 @@ def test_logging_through_the_advice_endpoints_is_idempotent_too(auth_client):
     assert first.status_code == 201, first.json()
     retry = post(auth_client, "/api/v1/advice/water", body, **{"Idempotency-Key": "w1"})
     assert retry.headers["Idempotent-Replayed"] == "true" and retry.json() == first.json()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent PostgreSQL writers")
+@pytest.mark.parametrize("attempt", range(3))
+def test_concurrent_requests_with_one_key_store_one_row_and_answer_alike(user, attempt):
+    from rest_framework.test import APIClient
+
+    from tests.healthtrack.concurrency import together
+
+    answers = []
+
+    def send():
+        client = APIClient()
+        client.force_authenticate(user)
+        answers.append(post(client, "/api/v1/nutrition-logs", MEAL, **{"Idempotency-Key": "race"}))
+
+    assert together(send, send, send) == []
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 2
+    assert NutritionLog.objects.filter(user=user).count() == 1
