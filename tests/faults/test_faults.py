@@ -501,8 +501,16 @@ def test_celery_worker_killed_and_restarted(stack, security_counts):
 
 
 def _gunicorn_workers(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [int(pid) for pid in children]
+    """The master's child processes (its workers), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process has just gone
+            continue
+        if int(fields[1]) == master:  # field 4 of stat, the parent's pid
+            children.append(int(stat.parent.name))
+    return children
 
 
 def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack, security_counts):
