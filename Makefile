@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-services test-replicas test-pgbouncer test-browser screenshots lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
+.PHONY: run test test-services test-faults test-replicas test-pgbouncer test-browser screenshots lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,14 +38,21 @@ run: migrate
 	@echo "HealthTrack on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Everything but the degraded-service tests (those start and stop real servers).
+# Everything but the degraded-service and fault tests (those start and stop real servers).
 test: install-dev
-	$(BIN)/pytest -m "not services" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not services and not faults" $(PYTEST_ARGS)
 
 # Degraded services: each test starts its own redis-server / PostgreSQL cluster on a free
 # port, stops it mid-test and checks the app degrades (never the shared 5432 / 6379).
 test-services: install-dev
-	$(BIN)/pytest -m services $(PYTEST_ARGS)
+	$(BIN)/pytest -m "services and not faults" $(PYTEST_ARGS)
+
+# Fault injection (tests/faults, docs/operations-faults.md): its own PostgreSQL cluster and
+# redis-server on free ports, gunicorn, a Celery worker and beat, under bounded load from
+# threads; stops PostgreSQL, Redis, the worker and a gunicorn worker, and checks what clients
+# see, that no acknowledged write is lost and that follow-up work catches up. A few minutes.
+test-faults: install-dev
+	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # Through PgBouncer in transaction mode (PGBOUNCER_DATABASE_URL; .ci/run starts one): the
 # PgBouncer checks plus the suites that exercise the database hardest (metrics: COPY, advisory

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from auditlog.registry import auditlog
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -462,6 +463,27 @@ class OutboxTask(models.Model):
     def __str__(self) -> str:
         state = "sent" if self.sent_at else "pending"
         return f"{self.task_name} ({state})"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a create request sent with an `Idempotency-Key`, replayed to a
+    retry with the same key and body for IDEMPOTENCY_TTL (accounts.api.idempotency). The
+    answer can quote health values, so it is encrypted at rest like the rows it describes."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = EncryptedTextField()  # the JSON body
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key[:16]} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 # --- Families ---------------------------------------------------------------------------------

@@ -17,3 +17,11 @@ def relay_outbox() -> dict[str, int]:
 def prune_outbox() -> int:
     """Delete sent outbox rows older than OUTBOX_RETENTION_DAYS (beat: daily)."""
     return outbox.outbox_prune()
+
+
+@shared_task(name="accounts.tasks.purge_idempotent_requests", ignore_result=True)
+def purge_idempotent_requests() -> int:
+    """Delete Idempotency-Key answers older than 24 h (beat: hourly)."""
+    from accounts.api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from celery import Celery, signals
+from celery.worker import consumer
 
 from healthtrack import observability
 
@@ -25,3 +27,43 @@ signals.worker_init.connect(observability.start_worker_metrics_server, weak=Fals
 def ping() -> str:
     """Round trip through the broker and a worker; used by probes and the worker test."""
     return "pong"
+
+
+class Consumer(consumer.Consumer):
+    """The worker's broker consumer (CELERY_WORKER_CONSUMER), with two changes:
+
+    - It survives losing the broker with tasks in flight. Celery 5.7.0's
+      `on_connection_error_after_connected` calls `connection.collect()`, which detaches the
+      transport (`transport.client = None`) but keeps the default channel, then
+      `connection.close()`, which closes that channel: kombu's Redis channel restores its
+      unacknowledged messages (a countdown task, an acks_late task running) through a new
+      pool built from `transport.client.hostname`, and the AttributeError kills the worker
+      for good ("Unrecoverable error"). Celery 5.6 did not close after collect. Here the
+      close that follows a collect forgets the detached channel, as 5.6 did; the unacked
+      messages stay in Redis and are redelivered (visibility timeout). docs/operations-faults.md
+    - It reconnects at most WORKER_BROKER_RETRY_MAX_SECONDS apart (Celery waits 2, 4, 6 ...
+      30 s, so after a long outage the worker could idle for 30 s with the broker back).
+    """
+
+    def on_connection_error_after_connected(self, exc):
+        connection = self.connection
+        if connection is not None:
+            close = connection.close
+
+            def close_after_collect():
+                if connection._transport is None:  # collect() ran: nothing left to close
+                    connection._default_channel = None
+                    connection._connection = None
+                return close()
+
+            connection.close = close_after_collect
+        return super().on_connection_error_after_connected(exc)
+
+    def ensure_connected(self, conn):
+        from django.conf import settings
+
+        pause = float(settings.WORKER_BROKER_RETRY_MAX_SECONDS)
+        conn.ensure_connection = functools.partial(
+            conn.ensure_connection, interval_start=0, interval_step=pause, interval_max=pause
+        )
+        return super().ensure_connected(conn)

@@ -17,6 +17,7 @@ from pathlib import Path
 import environ
 from botocore.config import Config as BotoConfig
 from celery.schedules import crontab
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from healthtrack import devkeys
@@ -330,6 +331,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "healthtrack.schema_hooks.add_standard_error_responses",
+        # Idempotency-Key / X-Idempotency-Key and 409 on the create endpoints; 503 everywhere.
+        "accounts.api.idempotency.document_idempotency",
+        "healthtrack.outages.document_outages",
     ],
     # Swagger UI and ReDoc assets served from the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -365,6 +369,12 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses the broker retries for ever (Celery's default gives up after 100 tries
+# and exits), at most WORKER_BROKER_RETRY_MAX_SECONDS apart (healthtrack.celery.Consumer).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "healthtrack.celery:Consumer"
+WORKER_BROKER_RETRY_MAX_SECONDS = env.float("WORKER_BROKER_RETRY_MAX_SECONDS", default=2.0)
 # A publisher gives up on an unreachable broker within about a second (kombu would otherwise
 # retry for broker_connection_timeout with growing pauses): a write's follow-up task then
 # waits in the outbox (accounts/outbox.py) instead of holding the request.
@@ -404,7 +414,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=0, minute=20),
     },
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
-    "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
+    "relay-outbox": {
+        "task": "accounts.tasks.relay_outbox",
+        "schedule": env.float("OUTBOX_RELAY_SECONDS", default=60.0),
+    },
+    # Idempotency-Key answers of the create endpoints are kept 24 h.
+    "accounts-purge-idempotent-requests": {
+        "task": "accounts.tasks.purge_idempotent_requests",
+        "schedule": 3600.0,
+    },
     "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
     # Data lifecycle (healthtrack/lifecycle): archive raw samples past the hot window, then
     # apply every "delete after" of DATA_LIFECYCLE.
@@ -454,7 +472,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 if PRODUCTION:
-    STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic at deploy
+    # Filled by collectstatic when the image is built (Dockerfile).
+    STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 else:
     # Served straight from static/ through WhiteNoise's finders; no collectstatic needed.
     STATIC_ROOT = VAR_DIR / "static"
@@ -632,7 +651,9 @@ if PRODUCTION:
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+# A browser client may send an Idempotency-Key (or its alias) with its writes.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-idempotency-key")
 
 # --- Observability --------------------------------------------------------------------------
 # /metrics: staff sessions, or `Authorization: Bearer <METRICS_TOKEN>` (Prometheus); empty
@@ -641,6 +662,11 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A Celery worker serves its own metrics on this port (0: off), see healthtrack/observability.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
+
+# --- Outages (healthtrack/outages.py) --------------------------------------------------------
+# A request that fails because the database, Redis or the broker is unreachable is a 503 with
+# this Retry-After (seconds).
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=5)
 
 # --- Logging --------------------------------------------------------------------------------
 # One JSON object per line (healthtrack/logs.py): time, level, logger, message, request_id and,
@@ -651,7 +677,15 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "healthtrack.request_id.RequestIdLogFilter"},
+        # Connection errors (database, Redis, broker): the first with its stack, then one
+        # line per interval with a count (healthtrack/outages.py).
+        "repeated_errors": {
+            "()": "healthtrack.outages.RepeatedErrorFilter",
+            "interval": env.float("LOG_REPEATED_ERROR_SECONDS", default=60.0),
+        },
+    },
     "formatters": {
         "json": {"()": "healthtrack.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -660,7 +694,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "repeated_errors"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

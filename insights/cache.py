@@ -22,7 +22,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django_redis.exceptions import ConnectionInterrupted
 
 from accounts import observability
 
@@ -134,11 +135,26 @@ def debounce_seconds() -> int:
     return int(getattr(settings, "RECOMMENDATIONS_DEBOUNCE_SECONDS", 300))
 
 
-def claim_debounce(user_id: int) -> bool:
+CACHE_DOWN = None
+
+
+def claim_debounce(user_id: int) -> bool | None:
     """True for the first caller in a debounce window (who schedules the recomputation);
-    False while one is already scheduled. The lock expires on its own when the scheduled run
-    is due, so writes after that schedule the next run."""
-    return bool(cache.add(debounce_key(user_id), 1, timeout=debounce_seconds()))
+    False while one is already scheduled; CACHE_DOWN (None) when Redis does not answer. The
+    lock expires on its own when the scheduled run is due, so writes after that schedule the
+    next run.
+
+    The cache swallows Redis errors (a failed `add` would read as "already scheduled" and
+    drop the trigger), so the lock is taken through django-redis's client, which raises."""
+    key, timeout = debounce_key(user_id), debounce_seconds()
+    backend = caches["default"]
+    if not type(backend).__module__.startswith("django_redis"):
+        return bool(cache.add(key, 1, timeout=timeout))
+    client = backend.client
+    try:
+        return bool(client.add(key, 1, timeout=timeout))
+    except ConnectionInterrupted:
+        return CACHE_DOWN
 
 
 def release_debounce(user_id: int) -> None:

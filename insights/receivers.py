@@ -18,7 +18,8 @@ write. When the broker refuses the task, it goes to the transactional outbox
 (`accounts.outbox.enqueue_on_commit`, one pending row per user), whose relay sends it when the
 broker is back; the marker of step 2 is in the database too, so the nightly run catches up
 whatever happens. The first attempt is a plain `apply_async(countdown=...)` because the outbox
-has no countdown (the debounce needs one).
+has no countdown (the debounce needs one). When Redis itself is down there is no lock to
+debounce with: the trigger goes straight to the outbox (step 4 never drops a write's trigger).
 """
 
 from __future__ import annotations
@@ -63,7 +64,13 @@ def schedule_recompute(user_id: int, *, committed: bool = False) -> None:
     def enqueue() -> None:
         from insights.tasks import compute_recommendations
 
-        if not rec_cache.claim_debounce(user_id):
+        claimed = rec_cache.claim_debounce(user_id)
+        if claimed is rec_cache.CACHE_DOWN:
+            # No lock to debounce with: straight to the outbox, whose pending row per user
+            # is the debounce until it is published (never dropped, whatever Redis does).
+            _guarded("outbox enqueue", user_id, lambda: enqueue_to_outbox(user_id))
+            return
+        if not claimed:
             return
         try:
             compute_recommendations.apply_async(
@@ -78,17 +85,17 @@ def schedule_recompute(user_id: int, *, committed: bool = False) -> None:
             )
             # Leave it to the outbox: its relay publishes once the broker is back (one pending
             # row per user however many writes fail meanwhile).
-            _guarded(
-                "outbox fallback",
-                user_id,
-                lambda: enqueue_on_commit(
-                    "insights.compute_recommendations",
-                    {"user_id": user_id},
-                    dedupe_key=f"recommendations:{user_id}",
-                ),
-            )
+            _guarded("outbox fallback", user_id, lambda: enqueue_to_outbox(user_id))
 
     _after_commit(enqueue, committed=committed)
+
+
+def enqueue_to_outbox(user_id: int) -> None:
+    enqueue_on_commit(
+        "insights.compute_recommendations",
+        {"user_id": user_id},
+        dedupe_key=f"recommendations:{user_id}",
+    )
 
 
 def data_changed(user_id: int, *, committed: bool = False) -> None:

@@ -20,6 +20,7 @@ from accounts.api.care_serializers import (
     ShareGrantCreateSerializer,
     ShareGrantSerializer,
 )
+from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 
@@ -64,6 +65,7 @@ class MyClinicians(APIView):
         request=AcceptClinicianSerializer,
         responses={201: CareTeamSerializer, 200: CareTeamSerializer},
     )
+    @idempotent
     def post(self, request):
         patient = access.acting_owner(request)
         serializer = AcceptClinicianSerializer(data=request.data)
@@ -123,6 +125,7 @@ class MyShareGrants(APIView):
         return Response(ShareGrantSerializer(grants, many=True).data)
 
     @extend_schema(request=ShareGrantCreateSerializer, responses={201: ShareGrantCreatedSerializer})
+    @idempotent
     def post(self, request):
         owner = access.acting_owner(request)
         serializer = ShareGrantCreateSerializer(data=request.data)

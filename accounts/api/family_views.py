@@ -16,6 +16,7 @@ from accounts.api.family_serializers import (
     FamilyMemberCreateSerializer,
     FamilyMemberSerializer,
 )
+from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
 from accounts.models import FamilyMembership
 
@@ -43,6 +44,7 @@ class FamilyMembers(APIView):
         request=FamilyMemberCreateSerializer,
         responses={201: FamilyMemberSerializer},
     )
+    @idempotent
     def post(self, request):
         data = FamilyMemberCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -99,6 +101,7 @@ class FamilyAccess(APIView):
         request=FamilyAccessGrantSerializer,
         responses={201: FamilyAccessSerializer, 404: NOT_YOURS},
     )
+    @idempotent
     def post(self, request):
         member = access.acting_owner(request)
         data = FamilyAccessGrantSerializer(data=request.data)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
 from goals import programs
 from goals.api.program_serializers import (
@@ -72,6 +73,7 @@ class ProgramList(APIView):
         request=CareProgramInputSerializer,
         responses={201: CareProgramSerializer, 400: OpenApiResponse(description="Invalid")},
     )
+    @idempotent
     def post(self, request):
         owner = access.acting_owner(request, allowed=access.can_write_care_plan)
         data = CareProgramInputSerializer(data=request.data)

@@ -8,6 +8,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts import access
+from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
 from accounts.api.strict import NoBodyMixin
 from goals import services
@@ -72,6 +73,7 @@ class HealthGoalViewSet(
     def rows(self):
         return HealthGoal.objects.all()
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         owner = access.acting_owner(request)
         data = HealthGoalInputSerializer(data=request.data)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.idempotency import idempotent
 from accounts.audit import record_read
 from accounts.models import User
 from insights import cache as rec_cache
@@ -87,6 +88,7 @@ class InsightListCreateView(_InsightListView):
             404: NOT_FOUND,
         },
     )
+    @idempotent
     def post(self, request):
         viewer = request.user
         if viewer.role == User.Role.PATIENT:
@@ -232,6 +234,7 @@ class WaterAdviceView(_AdviceView):
         description="Log water you drank (a diary drink) and get one line of advice on the rest "
         "of the day against your water target.",
     )
+    @idempotent
     def post(self, request):
         return super().post(request)
 
@@ -249,6 +252,7 @@ class GymAdviceView(_AdviceView):
         description="Log an exercise session (an `exercise` measurement ending at `time`, "
         "default now) and get one line of advice against 150 minutes a week.",
     )
+    @idempotent
     def post(self, request):
         return super().post(request)
 
@@ -274,6 +278,7 @@ class FoodAdviceView(_AdviceView):
         "in the text; the most specific match wins), logged as `grams` of it (default 100 g). "
         "No match and no calories: 400 asking for calories; nothing is logged.",
     )
+    @idempotent
     def post(self, request):
         return super().post(request)
 

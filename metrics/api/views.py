@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
+from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import selectors, services
 from metrics.api import serializers as s
@@ -44,12 +45,6 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body is larger than the configured limit."
     default_code = "payload_too_large"
-
-
-class IdempotencyKeyReused(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This Idempotency-Key was used with a different request body."
-    default_code = "idempotency_conflict"
 
 
 def metrics_exception_handler(exc, context):
@@ -185,6 +180,7 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
             self._owner = access.viewed_owner(self.request)
         return self._owner
 
+    @idempotent
     def post(self, request):
         owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
@@ -417,6 +413,7 @@ class DeviceListCreateView(MetricsAPIView):
         devices = access.readable(Device.objects.filter(user_id=owner.pk), request.user)
         return Response(s.DeviceSerializer(devices, many=True).data)
 
+    @idempotent
     def post(self, request):
         owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
@@ -483,8 +480,15 @@ class DeviceSyncView(MetricsAPIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Any string up to 255 characters, unique per logical batch.",
-            )
+                description="Any string up to 200 characters, unique per logical batch.",
+            ),
+            OpenApiParameter(
+                "X-Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Alias of `Idempotency-Key` (both with different values is 400).",
+            ),
         ],
         request=s.SyncRequestSerializer,
         responses={
@@ -506,9 +510,7 @@ class DeviceSyncView(MetricsAPIView):
             raise exceptions.ValidationError(
                 {"samples": [f"At most {services.MAX_SYNC_SAMPLES} samples per batch."]}
             )
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 200:
-            raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        key = idempotency_key(request)  # or its alias X-Idempotency-Key
         try:
             result = services.device_sync_result(
                 user=device.user, device=device, samples=samples, idempotency_key=key

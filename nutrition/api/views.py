@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
 from accounts.api.strict import NoBodyMixin
 from nutrition import services
@@ -94,6 +95,7 @@ class NutritionLogViewSet(
     def rows(self):
         return NutritionLog.objects.select_related("food", "photo")
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         owner = access.acting_owner(request)
         data = NutritionLogInputSerializer(data=request.data)
@@ -287,6 +289,7 @@ class MealPhotoView(NoBodyMixin, APIView):
             404: _PHOTO_404,
         },
     )
+    @idempotent
     def post(self, request, pk: int):
         log = get_object_or_404(access.writable(NutritionLog.objects.all(), request.user), pk=pk)
         data = MealPhotoUploadSerializer(data=request.data)

@@ -100,7 +100,7 @@ def same_keys() -> dict[str, str]:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int, log: Path):
+    def __init__(self, env: dict[str, str], workers: int, log: Path, args: tuple[str, ...] = ()):
         self.log = log
         self._out = log.open("wb")
         self.process = subprocess.Popen(
@@ -117,6 +117,7 @@ class Gunicorn:
                 "30",
                 "--log-level",
                 "info",
+                *args,
             ],
             cwd=ROOT,
             env=env,
@@ -184,12 +185,14 @@ def two_gunicorns(tmp: Path, **extra: str):
         yield a, b
 
 
-@contextlib.contextmanager
-def celery_worker(**env: str):
-    """A real Celery worker process (solo pool, every queue) on this run's broker, with
-    `env` added to its environment; stopped on exit. Tasks reach it only once the caller
-    turns eager execution off (`app.conf.task_always_eager = False`)."""
-    worker = subprocess.Popen(
+ALL_QUEUES = "default,ingest,recommendations,imports,maintenance"
+
+
+def start_celery_worker(env: dict[str, str], *, queues: str = "default", log: Path | None = None):
+    """A real Celery worker process (solo pool) consuming `queues`, with `env` as the whole
+    of its environment; the caller stops it."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -202,14 +205,24 @@ def celery_worker(**env: str):
             "--without-heartbeat",
             "--without-mingle",
             "--without-gossip",
+            "-Q",
+            queues,
             "-l",
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={"CELERY_TASK_ALWAYS_EAGER": "false", **env},
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
+
+
+@contextlib.contextmanager
+def celery_worker(**env: str):
+    """A real Celery worker process (solo pool, the default queue) on this run's broker, with
+    `env` added to its environment; stopped on exit. Tasks reach it only once the caller
+    turns eager execution off (`app.conf.task_always_eager = False`)."""
+    worker = start_celery_worker({**os.environ, **env})
     try:
         yield worker
     finally:

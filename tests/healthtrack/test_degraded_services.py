@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import kombu.pools
 import psycopg
@@ -221,6 +222,39 @@ def test_with_the_broker_down_writes_succeed_and_the_relay_sends_later(
     security_counts["degraded-service scenarios passed"] += 1
 
 
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_a_writes_follow_up_work_waits_in_the_outbox(broker, security_counts):
+    """The debounce lock lives in Redis; with Redis down the trigger used to be dropped
+    (the cache's failed `add` read as "already scheduled"). Now it goes to the outbox."""
+    from datetime import UTC, datetime, timedelta
+
+    from metrics.services import metric_create
+
+    patient = UserFactory(username="offline-writer")
+    broker.stop()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    for minute in range(3):
+        metric_create(
+            user=patient,
+            metric_type="steps",
+            value=1000 + minute,
+            unit="count",
+            recorded_at=start + timedelta(minutes=minute),
+        )
+    rows = OutboxTask.objects.filter(dedupe_key=f"recommendations:{patient.pk}")
+    assert [(r.task_name, r.kwargs, r.sent_at) for r in rows] == [
+        ("insights.compute_recommendations", {"user_id": patient.pk}, None)
+    ]  # one pending row for the three writes
+
+    broker.start()
+    assert outbox.outbox_relay()["pending"] == 0
+    assert [h["task"] for h in queued(broker, "recommendations")] == [
+        "insights.compute_recommendations"
+    ]
+    security_counts["degraded-service scenarios passed"] += 1
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 @pytest.fixture
 def own_postgres():
@@ -280,8 +314,40 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
         assert status == 503
         assert body["checks"]["database"]["ok"] is False
         assert body["checks"]["cache"]["ok"] is True
+        # The API answers the outage as JSON 503 with Retry-After, never an HTML 500.
+        meal = {"meal_type": "lunch", "calories": 500, "logged_at": "2026-03-10T12:00:00Z"}
+        status, body = call("POST", "/api/v1/nutrition-logs", meal, token=token)
+        assert status == 503 and body["code"] == "service_unavailable"
 
         own_postgres.start()
         assert call("GET", "/ready")[0] == 200
         assert call("GET", "/api/v1/users/me", token=token)[0] == 200
     security_counts["degraded-service scenarios passed"] += 1
+
+
+# --- Celery worker and its broker ---------------------------------------------------------------
+@needs_redis
+def test_a_worker_survives_a_broker_restart_and_runs_tasks_queued_after_it(own_redis, tmp_path):
+    """Celery 5.7.0 died here for good (AttributeError in kombu's restore_unacked, see
+    docs/operations-faults.md): a countdown task the worker holds unacknowledged when the
+    broker goes away is what sends it down that path."""
+    from celery import Celery
+
+    from tests.healthtrack.servers import celery_worker, wait_until
+
+    client = Celery("probe", broker=own_redis.url, backend=own_redis.url)
+    client.conf.task_default_queue = "default"
+    env = {"REDIS_URL": own_redis.url, "HEALTHTRACK_VAR_DIR": str(tmp_path)}
+    with celery_worker(**env) as worker:
+        assert client.send_task("healthtrack.ping").get(timeout=60) == "pong"
+        client.send_task("healthtrack.ping", countdown=600)  # held by the worker, unacked
+        wait_until(lambda: not redis.Redis(port=own_redis.port).llen("default"), timeout=20)
+
+        own_redis.stop()
+        time.sleep(4)  # the worker notices and retries
+        assert worker.poll() is None, "the worker exited when the broker went away"
+        own_redis.start()
+        back = time.monotonic()
+        assert client.send_task("healthtrack.ping").get(timeout=30) == "pong"
+        assert time.monotonic() - back < 5  # reconnected within seconds
+        assert worker.poll() is None

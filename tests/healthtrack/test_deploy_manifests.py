@@ -41,3 +41,19 @@ def test_no_secret_values_in_the_manifests():
     text = "".join(f.read_text() for f in K8S.glob("*.yaml"))
     for name in ("SECRET_KEY:", "FERNET_KEYS:", "JWT_SIGNING_KEY:", "DATABASE_URL:"):
         assert name not in text
+
+
+def test_every_worker_has_a_liveness_probe_that_pings_its_own_node():
+    workers = [d for d in deployments().values() if d["metadata"]["labels"].get("tier") == "worker"]
+    assert workers
+    for deployment in workers:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        probe = " ".join(container["livenessProbe"]["exec"]["command"])
+        assert "inspect ping -d celery@$HOSTNAME" in probe
+
+
+def test_compose_restarts_every_app_process():
+    compose = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())
+    for name in ("web", "worker", "beat"):
+        assert compose["services"][name]["restart"] == "unless-stopped"
+    assert "inspect ping" in " ".join(compose["services"]["worker"]["healthcheck"]["test"])

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
+from accounts.api.idempotency import idempotent
 from healthtrack.portability import csv_io, export, fhir, report, services
 from healthtrack.portability.api import serializers as s
 from healthtrack.portability.models import ImportJob
@@ -151,6 +152,7 @@ class ImportListCreateView(generics.ListAPIView):
             **ERRORS_READ,
         },
     )
+    @idempotent
     def post(self, request):
         owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
         data = request.data
