@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_celery_beat",
+    "oauth2_provider",
     "accounts",
     "metrics",
     "nutrition",
@@ -268,6 +269,28 @@ SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
 SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
 # Access-code attempts on a share link's page and API view, per client IP and per link.
 SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
+
+# --- OAuth2 for third-party apps (django-oauth-toolkit; accounts/oauth.py) -------------------
+# Apps are registered in the admin. Authorization code with PKCE (S256 only) for every client,
+# rotating refresh tokens with `offline_access`, client credentials only for clinic back-ends
+# (an app whose owner is a clinician). Scopes: accounts.oauth_scopes (SMART App Launch style).
+OAUTH_ACCESS_TOKEN_SECONDS = env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+OAUTH_REFRESH_TOKEN_DAYS = env.int("OAUTH_REFRESH_TOKEN_DAYS", default=90)
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    "ALLOW_LOCALHOST_LOOPBACK": not PRODUCTION,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_DAYS * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "SCOPES_BACKEND_CLASS": "accounts.oauth_scopes.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.HealthTrackOAuth2Validator",
+    "APPLICATION_ADMIN_CLASS": "accounts.admin_oauth.ApplicationAdmin",
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
