@@ -108,10 +108,13 @@ def _source(row: dict[str, Any], devices: dict[int, Device]) -> tuple[str, str |
 def _base(rows: list[dict[str, Any]], devices, subject: str) -> dict[str, Any]:
     first = rows[0]
     source, device_name = _source(first, devices)
+    meta: dict[str, Any] = {"source": source}
+    if "created_at" in first:  # the API's rows carry it; the export's do not
+        meta["lastUpdated"] = _instant(max(r["created_at"] for r in rows))
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"metric-{first['id']}",
-        "meta": {"source": source},
+        "meta": meta,
         "identifier": [{"system": METRIC_ID_SYSTEM, "value": str(r["id"])} for r in rows],
         "status": "final",
     }
@@ -177,3 +180,141 @@ _ORDER = [
 
 def _ordered(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: resource[k] for k in _ORDER if k in resource}
+
+
+# --- Goals ------------------------------------------------------------------------------------
+
+GOAL_ID_SYSTEM = "urn:healthtrack:health-goal"
+MEASURE_SYSTEM = "urn:healthtrack:measure"
+GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
+# Units of the goal measures that are not metric types (nutrition) -> (UCUM code, display).
+MEASURE_UNITS: dict[str, tuple[str, str]] = {
+    **UCUM_UNITS,
+    "g": ("g", "g"),
+    "mg": ("mg", "mg"),
+    "ml": ("mL", "ml"),
+    "h": ("h", "hours"),
+}
+GOAL_STATUS = {"active": "active", "completed": "completed", "abandoned": "cancelled"}
+COMPARATORS = {"increase": ">=", "at_least": ">=", "decrease": "<=", "at_most": "<="}
+
+
+def _measure_code(code: str, name: str) -> dict[str, Any]:
+    mtype = METRIC_TYPES.get(code)
+    if mtype is not None:
+        return _codeable(mtype.loinc, mtype.name)
+    return {"coding": [{"system": MEASURE_SYSTEM, "code": code, "display": name}], "text": name}
+
+
+def goal_resource(goal, subject: str) -> dict[str, Any]:
+    """A health goal as a Goal: its target as a quantity with a comparator (">=" to reach at
+    least, "<=" to stay under), achieved once completed."""
+    ucum_code, display = MEASURE_UNITS.get(goal.unit, (goal.unit, goal.unit))
+    target: dict[str, Any] = {
+        "measure": _measure_code(goal.metric_type, goal.measure.name),
+        "detailQuantity": {
+            "value": goal.target_value,
+            "comparator": COMPARATORS[goal.direction],
+            "unit": display,
+            "system": UCUM,
+            "code": ucum_code,
+        },
+    }
+    if goal.target_date:
+        target["dueDate"] = goal.target_date.isoformat()
+    if goal.status == "completed":
+        achievement = ("achieved", "Achieved")
+    elif goal.status == "active":
+        achievement = ("in-progress", "In Progress")
+    else:
+        achievement = ("not-achieved", "Not Achieved")
+    return {
+        "resourceType": "Goal",
+        "id": f"goal-{goal.pk}",
+        "meta": {"lastUpdated": _instant(goal.updated_at)},
+        "identifier": [{"system": GOAL_ID_SYSTEM, "value": str(goal.pk)}],
+        "lifecycleStatus": GOAL_STATUS[goal.status],
+        "achievementStatus": {
+            "coding": [
+                {"system": GOAL_ACHIEVEMENT, "code": achievement[0], "display": achievement[1]}
+            ]
+        },
+        "priority": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/goal-priority",
+                    "code": f"{goal.priority}-priority",
+                }
+            ]
+        },
+        "description": {"text": goal.title},
+        "subject": {"reference": subject},
+        "startDate": goal.start_date.isoformat(),
+        "target": [target],
+    }
+
+
+# --- Nutrition: one Observation per diary entry -----------------------------------------------
+
+NUTRITION_ID_SYSTEM = "urn:healthtrack:nutrition-log"
+NUTRITION_CATEGORY = ("nutrition", "Nutrition")
+NUTRITION_CATEGORY_SYSTEM = "urn:healthtrack:observation-category"
+NUTRITION_CODE = ("nutrition-entry", "Food and drink intake")
+# Diary field -> (component code, display, UCUM code, unit display).
+NUTRIENTS: dict[str, tuple[str, str, str, str]] = {
+    "calories": ("energy", "Energy", "kcal", "kcal"),
+    "protein_g": ("protein", "Protein", "g", "g"),
+    "carbs_g": ("carbohydrate", "Carbohydrate", "g", "g"),
+    "fat_g": ("fat", "Fat", "g", "g"),
+    "fiber_g": ("fiber", "Fiber", "g", "g"),
+    "sugar_g": ("sugars", "Sugars", "g", "g"),
+    "sodium_mg": ("sodium", "Sodium", "mg", "mg"),
+    "water_ml": ("water", "Water", "mL", "ml"),
+}
+
+
+def nutrition_observation(log, subject: str) -> dict[str, Any]:
+    """A food diary entry as an Observation with one component per nutrient it recorded (our
+    own codes: there is no R4 NutritionIntake). The entry's free-text description stays out."""
+    components = []
+    for field, (code, display, ucum_code, unit) in NUTRIENTS.items():
+        value = getattr(log, field)
+        if value is None:
+            continue
+        components.append(
+            {
+                "code": {
+                    "coding": [{"system": MEASURE_SYSTEM, "code": code, "display": display}],
+                    "text": display,
+                },
+                "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": ucum_code},
+            }
+        )
+    category, category_display = NUTRITION_CATEGORY
+    return {
+        "resourceType": "Observation",
+        "id": f"nutrition-{log.pk}",
+        "meta": {"lastUpdated": _instant(log.updated_at)},
+        "identifier": [{"system": NUTRITION_ID_SYSTEM, "value": str(log.pk)}],
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": NUTRITION_CATEGORY_SYSTEM,
+                        "code": category,
+                        "display": category_display,
+                    }
+                ]
+            }
+        ],
+        "code": {
+            "coding": [
+                {"system": MEASURE_SYSTEM, "code": NUTRITION_CODE[0], "display": NUTRITION_CODE[1]}
+            ],
+            "text": f"{NUTRITION_CODE[1]} ({log.get_meal_type_display().lower()})",
+        },
+        "subject": {"reference": subject},
+        "effectiveDateTime": _instant(log.logged_at),
+        "component": components,
+    }
