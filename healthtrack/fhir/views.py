@@ -16,7 +16,8 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -55,11 +56,12 @@ class FhirJSONRenderer(JSONRenderer):
     format = "fhir"
 
 
-class FhirOnly(BaseContentNegotiation):
-    """Always FHIR JSON, whatever the client's Accept says (`*/*`, `application/json`)."""
+class FhirJSONParser(JSONParser):
+    media_type = FHIR_JSON
 
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
+
+class FhirOnly(DefaultContentNegotiation):
+    """Always FHIR JSON, whatever the client's Accept says (`*/*`, `application/json`)."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -103,6 +105,7 @@ class FhirView(APIView):
 
     authentication_classes = [OAuthTokenAuthentication]
     renderer_classes = [FhirJSONRenderer]
+    parser_classes = [FhirJSONParser, JSONParser]
     content_negotiation_class = FhirOnly
     resource_type = ""
 

@@ -109,3 +109,26 @@ def clinic_token(client, app: Application, scope: str = "system/Observation.rs")
 def bearer(token: dict | str) -> dict[str, str]:
     raw = token if isinstance(token, str) else token["access_token"]
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def issued_token(patient, app: Application, scope: str) -> str:
+    """A live token for `patient` as if they had approved `app` for `scope` (no browser)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from accounts import oauth
+
+    oauth.app_connection_approve(
+        application=app, patient=patient, approved_by=patient, scopes=scope.split()
+    )
+    raw = secrets.token_urlsafe(30)
+    AccessToken.objects.create(
+        user=patient,
+        application=app,
+        token=raw,
+        expires=timezone.now() + timedelta(hours=1),
+        scope=scope,
+    )
+    return raw
