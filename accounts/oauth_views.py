@@ -117,6 +117,7 @@ def _connections(request: HttpRequest, owner):
 
 
 @login_required
+@require_GET
 @never_cache
 def settings_connected_apps(request: HttpRequest) -> HttpResponse:
     """The apps connected to my data (or the member's, `?member=`): what each may read, when

@@ -96,7 +96,10 @@ def token_for(client, app: Application, scope: str, *, patient=None) -> dict:
 
 
 def clinic_token(client, app: Application, scope: str = "system/Observation.rs") -> dict:
-    response = client.post(
+    """A client-credentials token for a clinic back-end (`client` None: a fresh one)."""
+    from django.test import Client
+
+    response = (client or Client()).post(
         "/o/token/",
         {"grant_type": "client_credentials", "scope": scope},
         HTTP_AUTHORIZATION="Basic "
