@@ -180,6 +180,7 @@ SEARCH_SCHEMA = {
         (401, FHIR_JSON): OpenApiTypes.OBJECT,
         (403, FHIR_JSON): OpenApiTypes.OBJECT,
         (404, FHIR_JSON): OpenApiTypes.OBJECT,
+        (429, FHIR_JSON): OpenApiTypes.OBJECT,
     },
 }
 COMMON_PARAMETERS = [
@@ -246,6 +247,7 @@ READ_SCHEMA = {
         (401, FHIR_JSON): OpenApiTypes.OBJECT,
         (403, FHIR_JSON): OpenApiTypes.OBJECT,
         (404, FHIR_JSON): OpenApiTypes.OBJECT,
+        (429, FHIR_JSON): OpenApiTypes.OBJECT,
     },
 }
 
@@ -436,7 +438,7 @@ class PublicFhirView(FhirView):
 @extend_schema(
     summary="The CapabilityStatement: what this FHIR server supports",
     tags=["FHIR"],
-    responses={(200, FHIR_JSON): OpenApiTypes.OBJECT},
+    responses={(200, FHIR_JSON): OpenApiTypes.OBJECT, (429, FHIR_JSON): OpenApiTypes.OBJECT},
 )
 class MetadataView(PublicFhirView):
     def get(self, request):
@@ -475,7 +477,10 @@ def smart_configuration(request) -> dict:
 @extend_schema(
     summary="SMART App Launch configuration (OAuth endpoints, scopes, capabilities)",
     tags=["FHIR"],
-    responses={(200, "application/json"): OpenApiTypes.OBJECT},
+    responses={
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        (429, "application/json"): OpenApiTypes.OBJECT,
+    },
 )
 class SmartConfigurationView(PublicFhirView):
     renderer_classes = [JSONRenderer]

@@ -574,7 +574,8 @@ ADMIN_SITE = {
 # with one scope only, then with none that reads (offline_access); B's token with every scope;
 # clinic back-ends (client credentials, every system scope) of the clinician with A in care
 # and of the one without; A's token after A disconnected the app. The search URLs ask for A
-# (`?patient=user-<A>`, `?_id=` for Patient), the reads name A's resources. Only GET is served (405 otherwise).
+# (`?patient=user-<A>`, `?_id=` for Patient), the reads name A's resources. Only GET is
+# served (405 otherwise).
 OAUTH_ROLES = ("all", "Pat", "Obs", "Goal", "none", "B", "care", "nocare", "revoked")
 OAUTH_SCOPES = {
     "all": "patient/Patient.rs patient/Observation.rs patient/Goal.rs offline_access",
