@@ -20,7 +20,7 @@ PATIENT_SCOPES: dict[str, str] = {
     "patient/Patient.rs": "See your name, sex and date of birth",
     "patient/Observation.rs": (
         "Read your measurements (steps, heart rate, blood pressure, weight, glucose, sleep…) "
-        "and your daily nutrition totals"
+        "and the nutrients of your food diary entries"
     ),
     "patient/Observation.c": "Add new measurements",
     "patient/Goal.rs": "Read your health goals and your progress towards them",

@@ -5,6 +5,8 @@ The token and revocation endpoints are django-oauth-toolkit's own views (account
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -68,6 +70,19 @@ def expiry_text(scopes: list[str]) -> str:
     return f"The access lasts {token}; after that the app must ask you again."
 
 
+def _consent_policy(redirect_uri: str) -> str:
+    """The site's Content-Security-Policy, with the app's redirect URI allowed as a form
+    action: browsers apply `form-action` to the redirect that follows Allow or Deny."""
+    parts = urlsplit(redirect_uri)
+    if parts.scheme in ("http", "https"):
+        source = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    else:  # a native app's own scheme (com.example.app:/callback)
+        source = f"{parts.scheme}:"
+    directives = {k: list(v) for k, v in settings.CSP_POLICY.items()}
+    directives["form-action"] = [*directives.get("form-action", []), source]
+    return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())
+
+
 @method_decorator(never_cache, name="dispatch")
 class ConsentView(AuthorizationView):
     """The authorization endpoint: names the app, each scope in plain words and the expiry;
@@ -87,6 +102,13 @@ class ConsentView(AuthorizationView):
         context["scope_rows"] = [(s, SCOPES.get(s, s)) for s in scopes]
         context["expiry"] = expiry_text(scopes)
         return context
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        redirect_uri = context.get("redirect_uri")  # set once the app's request is valid
+        if redirect_uri and not context.get("error"):
+            response.headers["Content-Security-Policy"] = _consent_policy(redirect_uri)
+        return response
 
     def form_valid(self, form):
         self.patient = form.cleaned_data["patient"]
