@@ -290,6 +290,23 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "accounts.oauth_scopes.SmartScopes",
     "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.HealthTrackOAuth2Validator",
     "APPLICATION_ADMIN_CLASS": "accounts.admin_oauth.ApplicationAdmin",
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate on: no implicit or password grant, no
+    # "plain" PKCE, no token in a query string, `iss` in the authorization response, tokens
+    # stored as SHA-256 checksums only. (Redirect URIs: https only in production, above.)
+    **{
+        f"COMPLIANT_BCP_RFC9700_{gate}": True
+        for gate in (
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "TOKEN_STORAGE",
+            "REFRESH_TOKEN",
+            "REDIRECT_URI_MATCHING",
+            "PKCE_REQUIRED",
+        )
+    },
 }
 
 # --- REST API -------------------------------------------------------------------------------

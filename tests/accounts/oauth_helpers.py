@@ -119,7 +119,7 @@ def issued_token(patient, app: Application, scope: str) -> str:
     from datetime import timedelta
 
     from django.utils import timezone
-    from oauth2_provider.models import AccessToken
+    from oauth2_provider.models import AccessToken, set_token_value
 
     from accounts import oauth
 
@@ -127,11 +127,9 @@ def issued_token(patient, app: Application, scope: str) -> str:
         application=app, patient=patient, approved_by=patient, scopes=scope.split()
     )
     raw = secrets.token_urlsafe(30)
-    AccessToken.objects.create(
-        user=patient,
-        application=app,
-        token=raw,
-        expires=timezone.now() + timedelta(hours=1),
-        scope=scope,
+    token = AccessToken(
+        user=patient, application=app, expires=timezone.now() + timedelta(hours=1), scope=scope
     )
+    set_token_value(token, raw)  # stored as its checksum only (settings: TOKEN_STORAGE)
+    token.save()
     return raw

@@ -107,6 +107,8 @@ def test_the_token_names_the_patient_and_carries_the_approved_scopes(signed_in, 
     assert token["patient"] == f"user-{user.pk}"
     assert token["scope"] == READ_OBSERVATIONS
     assert "refresh_token" not in token  # no offline_access, no refresh token
+    stored = AccessToken.objects.get()
+    assert stored.token == "" and stored.token_checksum  # kept as a checksum only
     connection = ConnectedApp.objects.get()
     assert (connection.patient, connection.approved_by, connection.scope) == (
         user,
