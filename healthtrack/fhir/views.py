@@ -14,7 +14,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -192,18 +192,21 @@ COMMON_PARAMETERS = [
 ]
 
 
-@extend_schema(
-    summary="Search Observations (measurements, blood-pressure panels, food diary entries)",
-    parameters=[
-        OpenApiParameter("patient", str, description="Patient id, e.g. user-5."),
-        OpenApiParameter("code", str, description="[system|]code, comma-separated: 8867-4."),
-        OpenApiParameter(
-            "category", str, description="vital-signs, activity, laboratory, nutrition."
-        ),
-        OpenApiParameter("date", str, many=True, description="ge/gt/le/lt prefix + date."),
-        *COMMON_PARAMETERS,
-    ],
-    **SEARCH_SCHEMA,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_observation_search",
+        summary="Search Observations (measurements, blood-pressure panels, food diary entries)",
+        parameters=[
+            OpenApiParameter("patient", str, description="Patient id, e.g. user-5."),
+            OpenApiParameter("code", str, description="[system|]code, comma-separated: 8867-4."),
+            OpenApiParameter(
+                "category", str, description="vital-signs, activity, laboratory, nutrition."
+            ),
+            OpenApiParameter("date", str, many=True, description="ge/gt/le/lt prefix + date."),
+            *COMMON_PARAMETERS,
+        ],
+        **SEARCH_SCHEMA,
+    )
 )
 class ObservationSearchView(FhirView):
     resource_type = "Observation"
@@ -252,7 +255,13 @@ READ_SCHEMA = {
 }
 
 
-@extend_schema(summary="Read one Observation (metric-<id> or nutrition-<id>)", **READ_SCHEMA)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_observation_read",
+        summary="Read one Observation (metric-<id> or nutrition-<id>)",
+        **READ_SCHEMA,
+    )
+)
 class ObservationReadView(FhirView):
     resource_type = "Observation"
 
@@ -277,16 +286,21 @@ class ObservationReadView(FhirView):
         return _read_one(self, page)
 
 
-@extend_schema(
-    summary="Search Goals",
-    parameters=[
-        OpenApiParameter("patient", str, description="Patient id, e.g. user-5."),
-        OpenApiParameter(
-            "lifecycle-status", str, description="active, completed, cancelled (comma-separated)."
-        ),
-        *COMMON_PARAMETERS,
-    ],
-    **SEARCH_SCHEMA,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_goal_search",
+        summary="Search Goals",
+        parameters=[
+            OpenApiParameter("patient", str, description="Patient id, e.g. user-5."),
+            OpenApiParameter(
+                "lifecycle-status",
+                str,
+                description="active, completed, cancelled (comma-separated).",
+            ),
+            *COMMON_PARAMETERS,
+        ],
+        **SEARCH_SCHEMA,
+    )
 )
 class GoalSearchView(FhirView):
     resource_type = "Goal"
@@ -307,7 +321,11 @@ class GoalSearchView(FhirView):
         return self.bundle(page, "Goal")
 
 
-@extend_schema(summary="Read one Goal (goal-<id>)", **READ_SCHEMA)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_goal_read", summary="Read one Goal (goal-<id>)", **READ_SCHEMA
+    )
+)
 class GoalReadView(FhirView):
     resource_type = "Goal"
 
@@ -326,7 +344,11 @@ def _patients(ids) -> list[User]:
     return list(User.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("pk"))
 
 
-@extend_schema(summary="Read one Patient (user-<id>)", **READ_SCHEMA)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_patient_read", summary="Read one Patient (user-<id>)", **READ_SCHEMA
+    )
+)
 class PatientReadView(FhirView):
     resource_type = "Patient"
 
@@ -342,10 +364,13 @@ class PatientReadView(FhirView):
         return Response(mapping.patient_resource(patients[0]))
 
 
-@extend_schema(
-    summary="Search Patients (the ones this token reaches)",
-    parameters=[OpenApiParameter("_id", str, description="Patient id, e.g. user-5.")],
-    **SEARCH_SCHEMA,
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="fhir_patient_search",
+        summary="Search Patients (the ones this token reaches)",
+        parameters=[OpenApiParameter("_id", str, description="Patient id, e.g. user-5.")],
+        **SEARCH_SCHEMA,
+    )
 )
 class PatientSearchView(FhirView):
     resource_type = "Patient"
