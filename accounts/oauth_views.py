@@ -5,7 +5,8 @@ The token and revocation endpoints are django-oauth-toolkit's own views (account
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import base64
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from django import forms
 from django.conf import settings
@@ -18,6 +19,8 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+from oauth2_provider import views as oauth2_views
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import Application
 from oauth2_provider.views import AuthorizationView
@@ -171,6 +174,48 @@ def settings_connected_app_revoke(request: HttpRequest, pk: int) -> HttpResponse
     if connection.patient_id != request.user.pk:
         url += f"?{access.MEMBER_PARAM}={connection.patient_id}"
     return redirect(url)
+
+
+def _token_rate(group, request) -> str:
+    return settings.AUTH_RATE_LIMIT
+
+
+def _client_key(group, request) -> str:
+    """The client asking (form `client_id`, or HTTP Basic), so one app's limit holds from
+    every address."""
+    client_id = request.POST.get("client_id", "")
+    header = request.headers.get("Authorization", "")
+    if not client_id and header.lower().startswith("basic "):
+        try:
+            client_id = base64.b64decode(header[6:]).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError):
+            client_id = ""
+    return unquote_plus(client_id)[:100] or "-"
+
+
+@method_decorator(
+    ratelimit(group="oauth:token:ip", key="ip", rate=_token_rate, method="POST", block=False),
+    name="post",
+)
+@method_decorator(
+    ratelimit(
+        group="oauth:token:client", key=_client_key, rate=_token_rate, method="POST", block=False
+    ),
+    name="post",
+)
+class TokenView(oauth2_views.TokenView):
+    """django-oauth-toolkit's token endpoint, limited like the other credential endpoints
+    (`AUTH_RATE_LIMIT` per IP and per client): 429 with Retry-After beyond it."""
+
+    def post(self, request, *args, **kwargs):
+        if getattr(request, "limited", False):
+            response = JsonResponse(
+                {"error": "slow_down", "error_description": "Too many token requests."},
+                status=429,
+            )
+            response["Retry-After"] = "60"
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 @require_GET

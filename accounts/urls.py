@@ -43,7 +43,7 @@ urlpatterns = [
     ),
     # OAuth2 for third-party apps (accounts/oauth.py): consent, tokens, revocation, metadata.
     path("o/authorize/", oauth_views.ConsentView.as_view(), name="oauth-authorize"),
-    path("o/token/", oauth2_views.TokenView.as_view(), name="oauth-token"),
+    path("o/token/", oauth_views.TokenView.as_view(), name="oauth-token"),
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke-token"),
     path(
         ".well-known/oauth-authorization-server",

@@ -287,3 +287,16 @@ def test_discovery_documents_name_the_endpoints_and_scopes(client):
     assert body["token_endpoint"] == server["token_endpoint"]
     assert "permission-v2" in body["capabilities"] and "client-public" in body["capabilities"]
     assert "offline_access" in body["scopes_supported"]
+
+
+def test_the_token_endpoint_is_rate_limited_per_client(settings, app):
+    settings.RATELIMIT_ENABLE = True
+    settings.AUTH_RATE_LIMIT = "2/m"
+    data = {"grant_type": "authorization_code", "code": "nope", "client_id": app.client_id}
+    statuses = [Client().post("/o/token/", data).status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+    other = public_app(name="Other app")
+    fresh = Client().post("/o/token/", {**data, "client_id": other.client_id})
+    assert fresh.status_code == 429  # the same address is over its limit too
+    refused = Client().post("/o/token/", data)
+    assert refused["Retry-After"] == "60" and refused.json()["error"] == "slow_down"
