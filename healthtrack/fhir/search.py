@@ -29,7 +29,7 @@ from nutrition.models import NutritionLog
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
-PATIENT_ID = re.compile(r"^(?:Patient/)?user-(\d{1,18})$")
+PATIENT_ID = re.compile(r"^(?:Patient/)?user-([0-9]{1,18})$")
 PREFIXES = ("ge", "le", "gt", "lt", "eq")
 NUTRITION = "nutrition"
 METRIC_FIELDS = [
@@ -74,23 +74,26 @@ def _tokens(values: list[str]) -> list[tuple[str | None, str]]:
 def _precision_range(text: str) -> tuple[datetime, datetime]:
     """[start, end) of a FHIR date(time) at its precision: a year, month, day or instant."""
     try:
-        if re.fullmatch(r"\d{4}", text):
+        if re.fullmatch(r"[0-9]{4}", text):
             start = datetime(int(text), 1, 1, tzinfo=UTC)
             return start, start.replace(year=start.year + 1)
-        if re.fullmatch(r"\d{4}-\d{2}", text):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}", text):
             year, month = (int(p) for p in text.split("-"))
             start = datetime(year, month, 1, tzinfo=UTC)
             end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
             return start, end
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             start = datetime.fromisoformat(text).replace(tzinfo=UTC)
             return start, start + timedelta(days=1)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?", text):
+            raise ValueError
         instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        end = instant + timedelta(microseconds=1)
     except (ValueError, OverflowError):
         raise SearchError(f"Not a FHIR date or dateTime: {text!r}.") from None
     if instant.tzinfo is None:
         raise SearchError(f"A dateTime needs a time zone (Z or ±hh:mm): {text!r}.")
-    return instant, instant + timedelta(microseconds=1)
+    return instant, end
 
 
 def date_filter(field: str, values: list[str]) -> Q:
@@ -116,7 +119,7 @@ def date_filter(field: str, values: list[str]) -> Q:
 def count_param(raw: str | None) -> int:
     if raw in (None, ""):
         return DEFAULT_COUNT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_COUNT:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_COUNT:
         raise SearchError(f"_count must be a whole number from 1 to {MAX_COUNT}.")
     return int(raw)
 

@@ -8,6 +8,7 @@ to their "Who saw my data" under the app's name.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.http import Http404
@@ -237,10 +238,8 @@ def _read_one(view: FhirView, page: search.Page) -> Response:
 
 
 def _id_of(prefix: str, value: str) -> int | None:
-    if not value.startswith(prefix) or not value[len(prefix) :].isdigit():
-        return None
-    pk = int(value[len(prefix) :])
-    return pk if pk < 2**63 else None
+    match = re.fullmatch(rf"{re.escape(prefix)}([0-9]{{1,18}})", value)
+    return int(match.group(1)) if match else None
 
 
 READ_SCHEMA = {

@@ -231,6 +231,9 @@ def test_someone_elses_data_is_404(token, other_user):
         f"/fhir/Observation/nutrition-{other_log.pk}",
         f"/fhir/Goal?patient=user-{other_user.pk}",
         "/fhir/Goal/goal-999999",
+        "/fhir/Goal/goal-²",
+        "/fhir/Observation/metric-99999999999999999999999",
+        "/fhir/Patient/user-١",
     ):
         response = get(token, url)
         assert response.status_code == 404, url
@@ -245,6 +248,10 @@ def test_someone_elses_data_is_404(token, other_user):
         "date=ge2026-03-02T08:00:00",  # no time zone
         "_count=0",
         "_count=abc",
+        "_count=²",
+        "date=9999-12-31T23:59:59.999999Z",
+        "date=ge9999-12",
+        "date=٢٠٢٦",
         "_cursor=not-a-cursor",
         "colour=blue",
     ],
