@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from oauth2_provider.models import clear_expired
 
 from accounts import outbox
 
@@ -17,3 +18,10 @@ def relay_outbox() -> dict[str, int]:
 def prune_outbox() -> int:
     """Delete sent outbox rows older than OUTBOX_RETENTION_DAYS (beat: daily)."""
     return outbox.outbox_prune()
+
+
+@shared_task(name="accounts.tasks.prune_oauth_tokens", ignore_result=True)
+def prune_oauth_tokens() -> None:
+    """Delete expired OAuth access tokens, codes and expired or revoked refresh tokens
+    (django-oauth-toolkit's `cleartokens`; beat: daily). Safe to run twice."""
+    clear_expired()

@@ -437,6 +437,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
     "relay-outbox": {"task": "accounts.tasks.relay_outbox", "schedule": 60.0},
     "prune-outbox": {"task": "accounts.tasks.prune_outbox", "schedule": 24 * 3600.0},
+    # Expired OAuth tokens and codes (accounts/oauth.py): django-oauth-toolkit's cleartokens.
+    "prune-oauth-tokens": {
+        "task": "accounts.tasks.prune_oauth_tokens",
+        "schedule": crontab(hour=3, minute=41),
+    },
 }
 # Sent outbox rows are kept this long (for inspection), then deleted by prune_outbox.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)

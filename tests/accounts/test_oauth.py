@@ -26,6 +26,7 @@ from tests.accounts.oauth_helpers import (
     clinic_token,
     code_from,
     exchange,
+    issued_token,
     pkce_pair,
     public_app,
     token_for,
@@ -300,3 +301,17 @@ def test_the_token_endpoint_is_rate_limited_per_client(settings, app):
     assert fresh.status_code == 429  # the same address is over its limit too
     refused = Client().post("/o/token/", data)
     assert refused["Retry-After"] == "60" and refused.json()["error"] == "slow_down"
+
+
+def test_the_daily_job_deletes_expired_tokens_and_keeps_live_ones(user, app):
+    from accounts.tasks import prune_oauth_tokens
+
+    live = issued_token(user, app, READ_OBSERVATIONS)
+    issued_token(user, public_app(name="Old app"), READ_OBSERVATIONS)
+    AccessToken.objects.filter(application__name="Old app").update(
+        expires=timezone.now() - timedelta(days=1)
+    )
+    prune_oauth_tokens.delay()
+    prune_oauth_tokens.delay()  # twice: nothing more to do
+    assert list(AccessToken.objects.values_list("application__name", flat=True)) == ["Pulse Diary"]
+    assert Client().get("/fhir/Observation", **bearer(live)).status_code == 200
