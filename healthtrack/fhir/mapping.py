@@ -161,6 +161,32 @@ def blood_pressure(
     return _ordered(resource)
 
 
+# FHIR R4 vital-signs profiles, by the LOINC code each one requires of Observation.code.
+VITAL_SIGNS = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+VITAL_SIGN_PROFILES = {
+    "85354-9": "bp",
+    "8867-4": "heartrate",
+    "29463-7": "bodyweight",
+    "2708-6": "oxygensat",
+    "8310-5": "bodytemp",
+    "9279-1": "resprate",
+}
+
+
+def with_vital_signs_profile(resource: dict[str, Any]) -> dict[str, Any]:
+    """Name the R4 vital-signs profile (and its specific one) an Observation conforms to, in
+    `meta.profile`: codes outside the profiles' value set (steps, glucose…) name none. The API
+    says so; the export's Bundle is left as it always was."""
+    code = resource.get("code", {}).get("coding", [{}])[0].get("code")
+    profile = VITAL_SIGN_PROFILES.get(code)
+    if profile is not None:
+        resource["meta"]["profile"] = [
+            VITAL_SIGNS,
+            f"http://hl7.org/fhir/StructureDefinition/{profile}",
+        ]
+    return resource
+
+
 _ORDER = [
     "resourceType",
     "id",

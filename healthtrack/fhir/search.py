@@ -245,9 +245,10 @@ def _metric_resources(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         subject = f"Patient/user-{row['user_id']}"
         key = (row["user_id"], row["recorded_at"], row["device_id"], row["source_app"])
         if row in halves and key in partners:
-            resources.append(mapping.blood_pressure(row, partners[key], devices, subject))
+            resource = mapping.blood_pressure(row, partners[key], devices, subject)
         else:
-            resources.append(mapping.observation(row, devices, subject))
+            resource = mapping.observation(row, devices, subject)
+        resources.append(mapping.with_vital_signs_profile(resource))
     return resources
 
 

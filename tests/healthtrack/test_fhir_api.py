@@ -105,6 +105,10 @@ def test_blood_pressure_is_one_observation_with_two_components(token):
     assert [c["valueQuantity"]["value"] for c in panel["component"]] == [128.0, 84.0]
     assert "valueQuantity" not in panel
     assert panel["category"][0]["coding"][0]["code"] == "vital-signs"
+    assert panel["meta"]["profile"] == [
+        "http://hl7.org/fhir/StructureDefinition/vitalsigns",
+        "http://hl7.org/fhir/StructureDefinition/bp",
+    ]
     # The lone systolic reading stays an Observation of its own.
     resources = search_all(token, "/fhir/Observation?code=http://loinc.org|85354-9")
     assert codes(resources) == ["85354-9", "8480-6"]
@@ -123,8 +127,11 @@ def test_the_api_and_the_export_map_a_measurement_the_same_way(token, user):
 def test_search_by_code_category_and_date_prefixes(token):
     heart = search_all(token, "/fhir/Observation?code=8867-4")
     assert [r["valueQuantity"]["value"] for r in heart] == [62.0, 71.5]
+    assert heart[0]["meta"]["profile"][1].endswith("/heartrate")
+    assert heart[0]["valueQuantity"]["code"] == "/min"
     glucose = search_all(token, "/fhir/Observation?category=laboratory")
     assert codes(glucose) == ["2339-0"]
+    assert "profile" not in glucose[0]["meta"]
     nutrition = search_all(token, "/fhir/Observation?category=nutrition")
     assert codes(nutrition) == ["nutrition-entry"] * 3
     day_one = search_all(token, "/fhir/Observation?code=55423-8&date=2026-03-02")
