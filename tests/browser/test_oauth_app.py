@@ -116,3 +116,32 @@ def test_public_client_pkce_consent_token_fhir_search_revoke_then_401(
     assert AccessLog.objects.filter(owner_id=patient.pk, via="app").count() == 2
     assert ConnectedApp.objects.get().revoked_at is not None
     assert desktop.problems == []
+
+
+def test_denying_on_a_phone_sends_the_patient_back_to_the_app_with_nothing_shared(phone):
+    UserFactory(username="dora")
+    app = public_app(name="Step Counter Pro", redirect_uri=CALLBACK)
+    tab = phone.tab
+    callbacks: list[str] = []
+
+    def answer_callback(route):
+        callbacks.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<h1>Step Counter Pro</h1>")
+
+    tab.route(re.compile(r"^http://127\.0\.0\.1:9/callback"), answer_callback)
+    tab.goto(authorize_url(app, "patient/Observation.rs patient/Goal.rs", pkce_pair()[1]))
+    tab.get_by_label("Username or e-mail").fill("dora")
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Log in").click()
+
+    expect(tab.locator("#consent-scopes")).to_contain_text("Read your health goals")
+    expect(tab.locator("#consent-expiry")).to_contain_text("the app must ask you again")
+    assert phone.fits_the_screen()
+    phone.screenshot("oauth-consent")
+    tab.get_by_role("button", name="Deny").click()
+
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Step Counter Pro")
+    [callback] = callbacks
+    assert parse_qs(urlparse(callback).query)["error"] == ["access_denied"]
+    assert not ConnectedApp.objects.exists()
+    assert phone.problems == []
