@@ -82,12 +82,12 @@ def app_connection_revoke(*, connection: ConnectedApp, revoked_by: User) -> None
     Grant.objects.filter(**mine).delete()
 
 
-def live_connection(token: AccessToken) -> ConnectedApp | None:
+def has_live_connection(token: AccessToken) -> bool:
+    """The patient has not disconnected the app the token was issued to."""
     return (
         ConnectedApp.objects.live()
-        .select_related("application")
         .filter(application_id=token.application_id, patient_id=token.user_id)
-        .first()
+        .exists()
     )
 
 
@@ -101,9 +101,7 @@ def token_viewer(token: AccessToken) -> User | None:
         ):
             return None
         return owner
-    if live_connection(token) is None:
-        return None
-    return token.user
+    return token.user if has_live_connection(token) else None
 
 
 def token_owner_ids(viewer: User, token: AccessToken) -> list[int]:
