@@ -11,10 +11,10 @@ import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Grant, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
 from accounts import care, family
-from accounts.models import AccessLog, ConnectedApp
+from accounts.models import AccessLog, ConnectedApp, User
 from metrics import services as metric_services
 from tests.accounts.factories import ClinicianFactory, UserFactory
 from tests.accounts.oauth_helpers import (
@@ -315,3 +315,43 @@ def test_the_daily_job_deletes_expired_tokens_and_keeps_live_ones(user, app):
     prune_oauth_tokens.delay()  # twice: nothing more to do
     assert list(AccessToken.objects.values_list("application__name", flat=True)) == ["Pulse Diary"]
     assert Client().get("/fhir/Observation", **bearer(live)).status_code == 200
+
+
+def _registration(**fields) -> dict:
+    return {
+        "name": "Clinic EHR",
+        "client_type": "confidential",
+        "authorization_grant_type": "client-credentials",
+        "redirect_uris": "",
+        "allowed_origins": "",
+        "client_id": "clinic-ehr",
+        "client_secret": "s3cret-s3cret-s3cret",
+        "hash_client_secret": "on",
+        **fields,
+    }
+
+
+def test_apps_are_registered_in_the_admin_and_a_clinic_back_end_belongs_to_a_clinician(
+    client, user
+):
+    superuser = User.objects.create_superuser("root", "root@example.org", "x")
+    client.force_login(superuser)
+    url = "/admin/oauth2_provider/application/add/"
+    refused = client.post(url, _registration(user=user.pk))
+    assert refused.status_code == 200
+    assert "A clinic back-end must belong to a clinician." in refused.content.decode()
+    clinician = ClinicianFactory()
+    public = client.post(url, _registration(user=clinician.pk, client_type="public"))
+    assert "Client credentials need a confidential client." in public.content.decode()
+    assert not Application.objects.exists()
+    created = client.post(url, _registration(user=clinician.pk))
+    assert created.status_code == 302, created.content
+    app = Application.objects.get()
+    assert app.user == clinician and app.skip_authorization is False
+    assert app.client_secret != "s3cret-s3cret-s3cret"  # stored hashed
+    token = Client().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "system/Patient.rs"},
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"clinic-ehr:s3cret-s3cret-s3cret").decode(),
+    )
+    assert token.status_code == 200 and token.json()["scope"] == "system/Patient.rs"
