@@ -65,6 +65,13 @@ def _care_patient_ids(viewer) -> QuerySet:
     )
 
 
+def care_team_patient_ids(viewer) -> QuerySet | list[int]:
+    """Ids of the patients in an active care team with clinician `viewer` (none otherwise)."""
+    if not is_clinician(viewer):
+        return []
+    return _care_patient_ids(viewer).values_list("patient_id", flat=True)
+
+
 def _family_member_ids(viewer, *, managing: bool = False) -> QuerySet:
     links = FamilyMembership.objects.live().filter(manager=viewer)
     if managing:

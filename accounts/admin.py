@@ -5,11 +5,19 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
 # Care teams, share grants and the audit trails are registered from their own module.
 from accounts import access, admin_care, care, credentials, otp  # noqa: F401
 from accounts.admin_access import PatientDataAdminMixin
 from accounts.models import User
+
+# django-oauth-toolkit registers its models in its own admin.py (loaded first): apps stay, with
+# accounts.admin_oauth's admin (settings OAUTH2_PROVIDER); tokens and codes are secrets and
+# are revoked by the patient, so their admins go.
+for _model in (AccessToken, Grant, IDToken, RefreshToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(User)

@@ -271,6 +271,7 @@ class AccessLog(models.Model):
         SHARE_GRANT = "share_grant", "Share grant"
         SHARE_LINK = "share_link", "Share link"
         ADMIN = "admin", "Admin"
+        APP = "app", "Connected app"
         OTHER = "other", "Other"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -572,3 +573,54 @@ class OtpEnrolmentLink(models.Model):
 
 # Issuing and using a link is logged in the change history (the hash never is).
 auditlog.register(OtpEnrolmentLink, exclude_fields=["token_hash"])
+
+
+class ConnectedAppQuerySet(models.QuerySet):
+    def live(self) -> ConnectedAppQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ConnectedApp(models.Model):
+    """A patient's consent that an OAuth app (django-oauth-toolkit Application) may read their
+    data with `scope`: given on the consent page by the patient or a family manager acting for
+    them, ended by revoking it (accounts/oauth.py). The app's tokens are issued to `patient`
+    and work only while this row is live."""
+
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="connections",
+    )
+    patient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="connected_apps")
+    approved_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scope = models.TextField(help_text="Space-separated scopes the patient approved.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ConnectedAppQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "patient"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="connected_app_one_live_per_patient",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} for {self.patient}"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+
+auditlog.register(ConnectedApp, exclude_fields=["last_read_at"])

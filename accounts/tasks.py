@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from oauth2_provider.models import clear_expired
 
 from accounts import outbox
 
@@ -25,3 +26,10 @@ def purge_idempotent_requests() -> int:
     from accounts.api.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
+
+
+@shared_task(name="accounts.tasks.prune_oauth_tokens", ignore_result=True)
+def prune_oauth_tokens() -> None:
+    """Delete expired OAuth access tokens, codes and expired or revoked refresh tokens
+    (django-oauth-toolkit's `cleartokens`; beat: daily). Safe to run twice."""
+    clear_expired()

@@ -1,6 +1,7 @@
 from django.urls import path
+from oauth2_provider import views as oauth2_views
 
-from accounts import views
+from accounts import oauth_views, views
 
 urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon (the admin, the API).
@@ -35,6 +36,21 @@ urlpatterns = [
         "settings/tokens/<int:pk>/revoke/",
         views.settings_token_revoke,
         name="settings-token-revoke",
+    ),
+    path("settings/apps/", oauth_views.settings_connected_apps, name="settings-connected-apps"),
+    path(
+        "settings/apps/<int:pk>/revoke/",
+        oauth_views.settings_connected_app_revoke,
+        name="settings-connected-app-revoke",
+    ),
+    # OAuth2 for third-party apps (accounts/oauth.py): consent, tokens, revocation, metadata.
+    path("o/authorize/", oauth_views.ConsentView.as_view(), name="oauth-authorize"),
+    path("o/token/", oauth_views.TokenView.as_view(), name="oauth-token"),
+    path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke-token"),
+    path(
+        ".well-known/oauth-authorization-server",
+        oauth_views.authorization_server_metadata,
+        name="oauth-metadata",
     ),
     path("settings/access-log/", views.settings_access_log, name="settings-access-log"),
     path("settings/export/", views.settings_export, name="settings-export"),

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_celery_beat",
+    "oauth2_provider",
     "accounts",
     "metrics",
     "nutrition",
@@ -279,6 +280,45 @@ SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
 # Access-code attempts on a share link's page and API view, per client IP and per link.
 SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
 
+# --- OAuth2 for third-party apps (django-oauth-toolkit; accounts/oauth.py) -------------------
+# Apps are registered in the admin. Authorization code with PKCE (S256 only) for every client,
+# rotating refresh tokens with `offline_access`, client credentials only for clinic back-ends
+# (an app whose owner is a clinician). Scopes: accounts.oauth_scopes (SMART App Launch style).
+OAUTH_ACCESS_TOKEN_SECONDS = env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+OAUTH_REFRESH_TOKEN_DAYS = env.int("OAUTH_REFRESH_TOKEN_DAYS", default=90)
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    "ALLOW_LOCALHOST_LOOPBACK": not PRODUCTION,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_DAYS * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "SCOPES_BACKEND_CLASS": "accounts.oauth_scopes.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.HealthTrackOAuth2Validator",
+    "APPLICATION_ADMIN_CLASS": "accounts.admin_oauth.ApplicationAdmin",
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate on: no implicit or password grant, no
+    # "plain" PKCE, no token in a query string, `iss` in the authorization response, tokens
+    # stored as SHA-256 checksums only. (Redirect URIs: https only in production, above.)
+    **{
+        f"COMPLIANT_BCP_RFC9700_{gate}": True
+        for gate in (
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "TOKEN_STORAGE",
+            "REFRESH_TOKEN",
+            "REDIRECT_URI_MATCHING",
+            "PKCE_REQUIRED",
+        )
+    },
+}
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -433,6 +473,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lifecycle-apply-retention": {
         "task": "lifecycle.apply_retention",
         "schedule": crontab(hour=4, minute=40),
+    },
+    # Expired OAuth tokens and codes (accounts/oauth.py): django-oauth-toolkit's cleartokens.
+    "prune-oauth-tokens": {
+        "task": "accounts.tasks.prune_oauth_tokens",
+        "schedule": crontab(hour=3, minute=41),
     },
 }
 # Sent outbox rows are kept this long (for inspection), then deleted by prune_outbox.

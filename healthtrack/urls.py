@@ -24,6 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("metrics.urls")),
     path("api/v1/", include(api_v1)),
+    # FHIR R4 read API for OAuth apps (healthtrack/fhir): reads metrics, nutrition and goals.
+    path("fhir/", include("healthtrack.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -240,6 +240,7 @@ FILLED_PAGES = [
     ("settings-sharing", "/settings/sharing/"),
     ("settings-access-log", "/settings/access-log/"),
     ("settings-data", "/settings/data/"),
+    ("settings-connected-apps", "/settings/apps/"),
 ]
 
 

@@ -109,13 +109,15 @@ class Objects:
     access_link_id: int  # A's read-only link to `reader`
     share_token: str  # A's share link
     api_token_id: int
+    connected_app_id: int  # A's connection to an OAuth app
     today: str
 
 
 def build_objects():
-    from accounts import family, sharing
+    from accounts import family, oauth, sharing
     from accounts.api_tokens import api_token_create
     from tests.accounts.factories import UserFactory
+    from tests.accounts.oauth_helpers import public_app
     from tests.healthtrack.roles import build_world
 
     world = build_world()
@@ -130,6 +132,9 @@ def build_objects():
         owner=patient, metric_types=["steps"], date_from=today - timedelta(days=7), date_to=today
     )
     token, _ = api_token_create(user=patient, name="matrix")
+    connection = oauth.app_connection_approve(
+        application=public_app(), patient=patient, approved_by=patient, scopes=["offline_access"]
+    )
     _photo_on_the_diary_entry(world)
     return Objects(
         world=world,
@@ -139,6 +144,7 @@ def build_objects():
         access_link_id=link.pk,
         share_token=share.token,
         api_token_id=token.pk,
+        connected_app_id=connection.pk,
         today=today.isoformat(),
     )
 
@@ -198,6 +204,7 @@ def _pk_for(route: str, o: Objects) -> int:
         "insights/<int:pk>/read/": rows[HealthInsight].pk,
         "api/v1/imports/<int:pk>": rows[ImportJob].pk,
         "settings/tokens/<int:pk>/revoke/": o.api_token_id,
+        "settings/apps/<int:pk>/revoke/": o.connected_app_id,
         "api/v1/foods/<int:pk>": Food.objects.order_by("pk").first().pk,
     }
     return by_route[route]
@@ -251,6 +258,8 @@ def path_of(route: str, o: Objects) -> str:
         "alert_id": o.world.rows[_health_alert()].pk,
         "content_type_id": ContentType.objects.get_for_model(type(patient)).pk,
     }
+    if route.startswith("fhir/"):
+        values.update(fhir_ids(route, o), rest="Condition")
     if route.startswith("admin/password_reset") or "<uidb64>" in route:
         values["token"] = default_token_generator.make_token(patient)
     if "<path:object_id>" in route and route.startswith("admin/r/"):
@@ -267,6 +276,18 @@ def path_of(route: str, o: Objects) -> str:
         return str(values[match.group(2)])
 
     return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", fill, route)
+
+
+def fhir_ids(route: str, o: Objects) -> dict[str, str]:
+    """A's FHIR resource ids: `user-<id>`, `metric-<id>`, `goal-<id>`."""
+    from goals.models import HealthGoal
+    from metrics.models import HealthMetric
+
+    if route.startswith("fhir/Observation/"):
+        return {"id": f"metric-{o.world.rows[HealthMetric].pk}"}
+    if route.startswith("fhir/Goal/"):
+        return {"id": f"goal-{o.world.rows[HealthGoal].pk}"}
+    return {"id": f"user-{o.world.patient.pk}"}
 
 
 # --- The table --------------------------------------------------------------------------------
@@ -428,6 +449,28 @@ APP = {
     "api/v1/imports/<int:pk>": every("DMMMMMM MMM", GET="DANNNNN ANN"),
     "api/v1/export": every("DMMMMMM MMM", GET="DAAAAAA ANN"),
     "api/v1/export/report": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    # OAuth (accounts/oauth.py). The consent page needs a signed-in user; without an app's
+    # request it is a 400 page about the request. Tokens and revocation are for apps (400 on
+    # an empty body); the metadata is public. Connected apps: as the access log (read) and the
+    # sharing revocations (a manager disconnects A's apps, the reader may not).
+    "o/authorize/": every("DAAAAAA AAA", PATCH="DMMMMMM MMM", DELETE="DMMMMMM MMM"),
+    "o/token/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    "o/revoke_token/": every("MMMMMMM MMM", POST="AAAAAAA AAA"),
+    ".well-known/oauth-authorization-server": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "settings/apps/": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    "settings/apps/<int:pk>/revoke/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    # FHIR (healthtrack/fhir): OAuth tokens only, so every signed-in session is 401 like
+    # anonymous; what each token gets is the OAUTH table below. Metadata is public; any other
+    # path under /fhir/ is an OperationOutcome 404.
+    "fhir/metadata": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "fhir/.well-known/smart-configuration": every("MMMMMMM MMM", GET="AAAAAAA AAA"),
+    "fhir/Patient": every("DDDDDDD DDD"),  # tokens: OAUTH below
+    "fhir/Patient/<str:id>": every("DDDDDDD DDD"),
+    "fhir/Observation": every("DDDDDDD DDD"),
+    "fhir/Observation/<str:id>": every("DDDDDDD DDD"),
+    "fhir/Goal": every("DDDDDDD DDD"),
+    "fhir/Goal/<str:id>": every("DDDDDDD DDD"),
+    "fhir/<path:rest>": every("MMMMMMM MMM", GET="NNNNNNN NNN"),
 }
 
 # The admin, per registered model (see tests/healthtrack/test_admin_every_model.py): health
@@ -455,6 +498,7 @@ ADMIN_HEALTH = {
     "lifecycle.archivedmonth": set(),
 }
 ADMIN_SUPERUSER_ONLY = {
+    "oauth2_provider.application": {"add", "change", "delete"},
     "accounts.accesslog": set(),
     "auditlog.logentry": set(),
     "token_blacklist.outstandingtoken": set(),
@@ -539,9 +583,76 @@ ADMIN_SITE = {
     "admin/otp_totp/totpdevice/<int:pk>/qrcode/": _admin("DDDDDDD"),
     # An app's index (metrics): staff with no model of it get 404.
     "admin/^(?P<app_label>auth|token_blacklist|otp_totp|django_celery_beat|accounts|auditlog"
-    "|metrics|nutrition|goals|insights|portability|lifecycle)/$": _admin("DDDAANA"),
+    "|oauth2_provider|metrics|nutrition|goals|insights|portability|lifecycle)/$": _admin("DDDAANA"),
     "admin/(?P<url>.*)$": _admin("DDDNNNN"),
 }
+
+
+# --- OAuth tokens on the FHIR API -------------------------------------------------------------
+# Each token holder, in the order of the letters: A's token with every patient scope, then
+# with one scope only, then with none that reads (offline_access); B's token with every scope;
+# clinic back-ends (client credentials, every system scope) of the clinician with A in care
+# and of the one without; A's token after A disconnected the app. The search URLs ask for A
+# (`?patient=user-<A>`, `?_id=` for Patient), the reads name A's resources. Only GET is
+# served (405 otherwise).
+OAUTH_ROLES = ("all", "Pat", "Obs", "Goal", "none", "B", "care", "nocare", "revoked")
+OAUTH_SCOPES = {
+    "all": "patient/Patient.rs patient/Observation.rs patient/Goal.rs offline_access",
+    "Pat": "patient/Patient.rs",
+    "Obs": "patient/Observation.rs",
+    "Goal": "patient/Goal.rs",
+    "none": "offline_access",
+    "B": "patient/Patient.rs patient/Observation.rs patient/Goal.rs",
+    "care": "system/Patient.rs system/Observation.rs system/Goal.rs",
+    "nocare": "system/Patient.rs system/Observation.rs system/Goal.rs",
+    "revoked": "patient/Patient.rs patient/Observation.rs patient/Goal.rs",
+}
+
+
+def _oauth(get: str, other: str = "MMMMMMMMD") -> dict[str, str]:
+    assert len(get) == len(other) == len(OAUTH_ROLES)
+    return {method: get if method == "GET" else other for method in METHODS}
+
+
+OAUTH = {
+    "fhir/metadata": _oauth("AAAAAAAAA", "MMMMMMMMM"),
+    "fhir/.well-known/smart-configuration": _oauth("AAAAAAAAA", "MMMMMMMMM"),
+    "fhir/Patient": _oauth("AADDDNAND"),
+    "fhir/Patient/<str:id>": _oauth("AADDDNAND"),
+    "fhir/Observation": _oauth("ADADDNAND"),
+    "fhir/Observation/<str:id>": _oauth("ADADDNAND"),
+    "fhir/Goal": _oauth("ADDADNAND"),
+    "fhir/Goal/<str:id>": _oauth("ADDADNAND"),
+    "fhir/<path:rest>": _oauth("NNNNNNNNN", "MMMMMMMMM"),
+}
+
+
+def oauth_tokens(o: Objects) -> dict[str, str]:
+    """One access token per OAUTH_ROLES holder (see above)."""
+    from accounts import oauth
+    from accounts.models import ConnectedApp
+    from tests.accounts.oauth_helpers import clinic_app, clinic_token, issued_token, public_app
+
+    w = o.world
+    tokens = {}
+    for role in ("all", "Pat", "Obs", "Goal", "none", "revoked"):
+        tokens[role] = issued_token(w.patient, public_app(name=f"App {role}"), OAUTH_SCOPES[role])
+    tokens["B"] = issued_token(w.stranger, public_app(name="B's app"), OAUTH_SCOPES["B"])
+    for role, clinician in (("care", w.caring), ("nocare", w.other_doctor)):
+        app = clinic_app(clinician, name=f"Clinic {role}")
+        tokens[role] = clinic_token(None, app, OAUTH_SCOPES[role])["access_token"]
+    revoked = ConnectedApp.objects.get(application__name="App revoked")
+    oauth.app_connection_revoke(connection=revoked, revoked_by=w.patient)
+    return tokens
+
+
+def oauth_url(route: str, o: Objects) -> str:
+    url = path_of(route, o)
+    if route == "fhir/Patient":
+        url += f"?_id=user-{o.world.patient.pk}"
+    elif route in ("fhir/Observation", "fhir/Goal"):
+        url += f"?patient=user-{o.world.patient.pk}"
+    return url
 
 
 def expected() -> dict[str, dict[str, str]]:

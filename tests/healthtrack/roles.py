@@ -18,6 +18,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from oauth2_provider.models import Application
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -33,6 +34,7 @@ from nutrition import services as nutrition_services
 from nutrition.models import Food, NutritionLog, NutritionTargets
 from tests.accounts.care_factories import AccessLogFactory, CareTeamFactory, ShareGrantFactory
 from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.accounts.oauth_helpers import public_app
 from tests.goals.factories import HealthGoalFactory
 from tests.insights.factories import AlertFactory, HealthInsightFactory
 
@@ -148,6 +150,7 @@ def infrastructure_rows(superuser: User, patient: User) -> dict:
         TOTPDevice: TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True),
         Food: Food.objects.order_by("pk").first(),
         RetentionJob: RetentionJob.objects.create(kind=RetentionJob.Kind.ARCHIVE),
+        Application: public_app(name="Registered app"),
     }
 
 

@@ -83,7 +83,7 @@ def walk_role(role: str, o, urls: dict[str, str]) -> tuple[dict, list[str]]:
     problems: list[str] = []
     for route, url in urls.items():
         url = matrix.url_for(role, route, url, o)
-        api = route.startswith("api/v1/")
+        api = route.startswith(("api/v1/", "fhir/"))
         is_admin_object = route.startswith("admin/") and "<" in route
         for method in matrix.methods_for(route):
             connection.queries_log.clear()  # the capture below reads it by index: keep it short
@@ -165,3 +165,38 @@ def test_every_role_gets_the_expected_status_on_every_url_and_method(security_co
     assert mismatches == [], "\n".join(mismatches)
     security_counts["URLs × roles × methods checked"] += cases
     assert cases == sum(len(matrix.methods_for(r)) for r in urls) * len(matrix.ROLES)
+
+
+def test_oauth_tokens_with_and_without_each_scope_get_the_expected_status_on_the_fhir_api(
+    security_counts,
+):
+    o = matrix.build_objects()
+    tokens = matrix.oauth_tokens(o)
+    routes = [route for route, _, _ in matrix.walk() if route.startswith("fhir/")]
+    assert sorted(routes) == sorted(matrix.OAUTH)
+    before = snapshot()
+    mismatches: list[str] = []
+    cases = 0
+    for route in routes:
+        url = matrix.oauth_url(route, o)
+        for method in matrix.METHODS:
+            for index, role in enumerate(matrix.OAUTH_ROLES):
+                response = Client().generic(
+                    method,
+                    url,
+                    "{}" if method != "GET" else "",
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {tokens[role]}",
+                )
+                got = matrix.classify(response)
+                want = matrix.OAUTH[route][method][index]
+                cases += 1
+                if got != want:
+                    mismatches.append(f"{role} {method} {url}: {got}, not {want}")
+                if response.status_code != 405:
+                    assert response["Content-Type"] in ("application/fhir+json", "application/json")
+    assert mismatches == [], "\n".join(mismatches)
+    # Reads only: what they leave is the access log and the connections' "last read".
+    reads = ("accounts_accesslog ", "accounts_connectedapp ")
+    assert [t for t in changed_tables(before, snapshot()) if not t.startswith(reads)] == []
+    security_counts["FHIR URLs × OAuth tokens × methods checked"] += cases

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.oauth_scopes import PATIENT_SCOPES
+from tests.accounts.oauth_helpers import issued_token, public_app
 from tests.healthtrack.roles import build_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
@@ -86,6 +88,9 @@ def test_every_api_operation_survives_generated_requests(settings, security_coun
     world = build_world()
     token = RefreshToken.for_user(world.patient).access_token
     headers = {"Authorization": f"Bearer {token}"}
+    # The FHIR API takes OAuth tokens only: an app's token with every patient scope.
+    oauth = issued_token(world.patient, public_app(), " ".join(PATIENT_SCOPES))
+    fhir_headers = {"Authorization": f"Bearer {oauth}"}
     app = wsgi_app
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
     failures = []
@@ -94,7 +99,10 @@ def test_every_api_operation_survives_generated_requests(settings, security_coun
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
-        failure = _fuzz(operation, app=app, headers=headers, counter=counter)
+        fhir = operation.path.startswith("/fhir/")
+        failure = _fuzz(
+            operation, app=app, headers=fhir_headers if fhir else headers, counter=counter
+        )
         if failure:
             failures.append(failure)
     security_counts["fuzz cases run"] += counter[0]
