@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.validation import plausible_pair
 
 BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
@@ -179,7 +180,12 @@ def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
     for at, code, value in rows:
         pairs.setdefault(at, {}).setdefault(code, value)
     for at, pair in pairs.items():  # newest first (dicts keep insertion order)
-        if BP_SYSTOLIC in pair and BP_DIASTOLIC in pair:
+        # A pair stored before today's rules that they refuse (a swapped one) is skipped.
+        if (
+            BP_SYSTOLIC in pair
+            and BP_DIASTOLIC in pair
+            and plausible_pair(pair[BP_SYSTOLIC], pair[BP_DIASTOLIC])
+        ):
             panels.cards["blood_pressure"] = Card(
                 label="Latest blood pressure",
                 value=f"{pair[BP_SYSTOLIC]:.0f}/{pair[BP_DIASTOLIC]:.0f}",

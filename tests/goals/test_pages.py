@@ -64,7 +64,7 @@ def test_refused_goals_keep_the_input_and_show_the_rules_message(page_client, us
     )
     assert response.status_code == 400
     assert response.context["form"].errors["target_value"] == [
-        "Outside the plausible range for sleep: 0 to 1440 min."
+        "Outside the plausible range for sleep: 0 to 1,440 min."
     ]
     body = response.content.decode()
     assert 'value="3000"' in body and 'value="Rest more"' in body
