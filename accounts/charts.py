@@ -305,11 +305,14 @@ def strip_chart(
     *,
     title: str,
     upcoming_from: date | None = None,
+    in_progress: date | None = None,
     empty_text: str = "No days to show yet.",
 ) -> Chart:
     """One cell per day coloured by its 0-100 score (`score_level`); a day without a score is
     a "no data" cell, distinct from a score of 0; days from `upcoming_from` on are "upcoming"
-    (not yet lived). Each cell has a tooltip; the table lists every day."""
+    (not yet lived); the `in_progress` day (today, `accounts.days`) is a partial cell, its
+    score "so far", left out of the count and the average. Each cell has a tooltip; the table
+    lists every day."""
     if not points:
         return _empty("strip", title, empty_text)
     n = len(points)
@@ -320,9 +323,13 @@ def strip_chart(
     for i, (label, raw) in enumerate(points):
         value = _num(raw)
         upcoming = upcoming_from is not None and isinstance(label, date) and label >= upcoming_from
-        past += not upcoming
+        partial = in_progress is not None and label == in_progress and not upcoming
+        past += not upcoming and not partial
         if upcoming:
             level, text = "upcoming", "upcoming"
+        elif partial:
+            level = "partial"
+            text = "in progress" if value is None else f"in progress, {value:.0f} so far"
         elif value is None:
             level, text = "none", "no data"
         else:
@@ -347,7 +354,13 @@ def strip_chart(
             f"average {sum(scored) / len(scored):.0f} out of 100."
         )
     else:
-        summary = f"None of the {past} days so far has data yet."
+        summary = (
+            "The one day so far has no data yet."
+            if past == 1
+            else f"None of the {past} days so far has data yet."
+        )
+    if in_progress is not None and any(label == in_progress for label, _ in points):
+        summary += " Today is in progress: it is scored once it is over."
     chart_id = _chart_id("strip", title, points)
     svg = format_html(
         '<svg class="chart-svg chart-strip" viewBox="0 0 {} {}" role="img" '

@@ -9,7 +9,9 @@ from django.contrib import admin
 
 from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
 from metrics import services
+from metrics.figures import formatted
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
+from metrics.registry import METRIC_TYPES
 
 USER_SEARCH = ["user__username", "user__email", "user__last_name"]
 
@@ -46,13 +48,21 @@ class DeviceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
 @admin.register(HealthMetric)
 class HealthMetricAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     owner_field = "user"
-    list_display = ["metric_type", "value", "unit", "recorded_at", "user", "device", "source_app"]
+    list_display = ["metric_type", "reading", "recorded_at", "user", "device", "source_app"]
     list_filter = ["metric_type", "device__device_type", "recorded_at"]
     search_fields = [*USER_SEARCH, "external_id", "source_app"]
     list_select_related = ["user", "device"]
     date_hierarchy = "recorded_at"
     raw_id_fields = ["user", "device"]
     show_full_result_count = False
+
+    @admin.display(description="Reading", ordering="value")
+    def reading(self, obj: HealthMetric) -> str:
+        """The value as every page states it (`metrics.figures`), with its unit in words."""
+        mtype = METRIC_TYPES.get(obj.metric_type)
+        if mtype is None:
+            return f"{obj.value:g} {obj.unit}"
+        return f"{formatted(obj.metric_type, obj.value)} {mtype.unit_label}"
 
 
 class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):

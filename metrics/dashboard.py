@@ -9,32 +9,27 @@ goals fills in the steps goal, insights the status of a reading.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.urls import reverse
-from django.utils import timezone
 
+from accounts import days as calendar
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
-from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.models import DailyRollup, HealthMetric
+from metrics.nights import nights
 from metrics.validation import plausible_pair
 
 BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
-# "Last night": sleep that started from noon (UTC) the day before.
-NIGHT_STARTS_BEFORE_MIDNIGHT = timedelta(hours=12)
 
 
 def today_utc() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def day_label(day: date, today: date) -> str:
-    if day == today:
-        return "today"
-    if day == today - timedelta(days=1):
-        return "yesterday"
-    return f"on {day.day} {day:%b}"
+    return calendar.day_label(day, today)
 
 
 def format_number(value: float, decimals: int = 0) -> str:
@@ -98,18 +93,8 @@ def _hours(minutes: float | None) -> float | None:
 
 
 def _sleep_series(user, start: date, today: date) -> dict[date, float]:
-    """Sleep per night, keyed by the morning it ended: a night's sleep starts the evening
-    before (from noon), so each sample's hour is shifted by 12 h before taking its day."""
-    lo = datetime.combine(start, time.min, tzinfo=UTC) - NIGHT_STARTS_BEFORE_MIDNIGHT
-    nights: dict[date, float] = {}
-    rows = HourlyRollup.objects.filter(
-        user_id=user.pk, metric_type="sleep", period_start__gte=lo
-    ).values_list("period_start", "value")
-    for period_start, value in rows:
-        night = (period_start + NIGHT_STARTS_BEFORE_MIDNIGHT).astimezone(UTC).date()
-        if night <= today:
-            nights[night] = nights.get(night, 0.0) + value
-    return nights
+    """Sleep per night, keyed by the morning it ended (`metrics.nights`, "last night")."""
+    return nights(user_id=user.pk, first=start, last=today)
 
 
 def _steps_card(panels: Panels, steps: dict[date, float], today: date) -> None:

@@ -16,6 +16,7 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from accounts import access
+from metrics.figures import rounded
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type
 
@@ -131,17 +132,21 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
             else:
                 low, high = min(r[2] for r in series), max(r[3] for r in series)
         latest = latest_by_type.get(code)
+        # Every figure is stated with the shared rounding rule (metrics.figures), as the
+        # pages state it: whole steps, never 5161.8099999999995.
         metrics[code] = {
             "name": mtype.name,
             "unit": mtype.unit,
             "aggregation": mtype.aggregation,
-            "average": average,
-            "min": low,
-            "max": high,
+            "average": rounded(code, average),
+            "min": rounded(code, low),
+            "max": rounded(code, high),
             "count": count,
             "days_with_data": len(series),
-            "latest": {"recorded_at": latest[0], "value": latest[1]} if latest else None,
-            "series": [{"date": r[0], "value": r[1]} for r in series],
+            "latest": {"recorded_at": latest[0], "value": rounded(code, latest[1])}
+            if latest
+            else None,
+            "series": [{"date": r[0], "value": rounded(code, r[1])} for r in series],
         }
     return {"days": days, "start": start, "end": end, "metrics": metrics}
 
