@@ -66,6 +66,16 @@ class Snapshot:
         values = self.daily.get(metric_type, {})
         return {day: values[day] for day in sorted(values) if first <= day <= last}
 
+    def readings_to_date(self, metric_type: str, days: int | None = None) -> dict[date, float]:
+        """`series` plus today's value: for a latest-value type (weight) a reading taken
+        today is complete, not a partial day, and it is what the card beside the text shows,
+        so no text may quote an older one ("latest" is `metrics.selectors.latest_value`'s)."""
+        values = self.series(metric_type, days)
+        today = self.daily.get(metric_type, {}).get(self.today)
+        if today is not None:
+            values[self.today] = today
+        return values
+
     def nutrition_series(self, days: int | None = None) -> dict[date, dict[str, float]]:
         """Logged days' nutrition totals inside the window, oldest first."""
         first, last = self.window(days)
