@@ -16,6 +16,7 @@ from django.urls import reverse
 from accounts import days as calendar
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
+from metrics.figures import min_span
 from metrics.models import DailyRollup, HealthMetric
 from metrics.nights import nights
 from metrics.validation import plausible_pair
@@ -69,8 +70,21 @@ def contribute(panels: Panels, *, user, days: int) -> None:
     heart_title = "Resting heart rate" if heart_code == "resting_heart_rate" else "Heart rate"
     panels.charts += [
         bar_chart(points("steps"), title="Steps", unit="steps", decimals=0),
-        line_chart(points(heart_code), title=heart_title, unit="bpm", decimals=0),
-        line_chart(points("weight"), title="Weight", unit="kg", decimals=1, connect_gaps=True),
+        line_chart(
+            points(heart_code),
+            title=heart_title,
+            unit="bpm",
+            decimals=0,
+            min_span=min_span(heart_code),
+        ),
+        line_chart(
+            points("weight"),
+            title="Weight",
+            unit="kg",
+            decimals=1,
+            connect_gaps=True,
+            min_span=min_span("weight"),
+        ),
         band_chart(
             [(day, series[BP_DIASTOLIC].get(day), series[BP_SYSTOLIC].get(day)) for day in span],
             title="Blood pressure",
@@ -78,6 +92,8 @@ def contribute(panels: Panels, *, user, days: int) -> None:
             low_label="Diastolic",
             high_label="Systolic",
             decimals=0,
+            min_span=min_span("blood_pressure"),
+            as_pair=True,
         ),
         bar_chart(
             [(day, _hours(sleep_series.get(day))) for day in span],

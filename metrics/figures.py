@@ -43,3 +43,39 @@ def rounded(code: str, value: float | None) -> float | None:
 def formatted(code: str, value: float) -> str:
     """`value` as a page states it: "6,500", "75.1"."""
     return f"{rounded(code, value):,.{decimals(code)}f}"
+
+
+# The narrowest span a chart's value axis shows for a type (canonical unit): a clinically
+# meaningful change, so day-to-day noise is not drawn as a swing (36.4-36.8 °C is no fever).
+MIN_SPANS = {
+    "heart_rate": 30.0,
+    "resting_heart_rate": 20.0,
+    "blood_pressure_systolic": 40.0,
+    "blood_pressure_diastolic": 40.0,
+    "weight": 4.0,
+    "body_fat": 5.0,
+    "blood_glucose": 60.0,
+    "oxygen_saturation": 10.0,
+    "body_temperature": 2.0,
+    "respiratory_rate": 10.0,
+}
+BLOOD_PRESSURE_MIN_SPAN = 60.0  # systolic and diastolic on one axis
+
+
+def min_span(code: str) -> float:
+    return BLOOD_PRESSURE_MIN_SPAN if code == "blood_pressure" else MIN_SPANS.get(code, 0.0)
+
+
+def stated(code: str, value: float | None) -> str:
+    """`value` with its unit as people read it: "6,500 steps", "7 h 07 min" of sleep,
+    "75.1 kg"; "–" without a value."""
+    from metrics.registry import METRIC_TYPES
+
+    if value is None:
+        return "–"
+    if code == "sleep":
+        hours, minutes = divmod(round(value), 60)
+        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    mtype = METRIC_TYPES.get(code)
+    unit = mtype.unit_label if mtype is not None else ""
+    return f"{formatted(code, value)} {unit}".strip()
