@@ -27,6 +27,7 @@ from accounts.charts import Chart
 from accounts.models import AccessLog
 from insights.models import HealthInsight
 from metrics import charts, selectors
+from metrics.figures import formatted
 from metrics.registry import get_metric_type
 
 CHART_DAYS = 30
@@ -75,8 +76,9 @@ def _readings(user_id: int) -> list[dict]:
         rows.append(
             {
                 "name": mtype.name,
-                "value": charts.format_value(metric.value),
-                "unit": mtype.unit,
+                # Stated as every page states it (metrics.figures): whole steps, "steps".
+                "value": formatted(metric.metric_type, metric.value),
+                "unit": mtype.unit_label,
                 "recorded_at": metric.recorded_at,
                 "source": metric.device.name if metric.device else metric.source_app,
             }

@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts import days as calendar
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
-from metrics.figures import min_span
+from metrics.figures import min_span, round_half_up
 from metrics.models import DailyRollup, HealthMetric
 from metrics.nights import nights
 from metrics.validation import plausible_pair
@@ -34,7 +34,8 @@ def day_label(day: date, today: date) -> str:
 
 
 def format_number(value: float, decimals: int = 0) -> str:
-    return f"{value:,.{decimals}f}"
+    """`value` with the shared rounding rule (half away from zero, as `metrics.figures`)."""
+    return f"{round_half_up(value, decimals):,.{decimals}f}"
 
 
 def format_minutes(minutes: float) -> str:

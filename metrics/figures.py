@@ -30,14 +30,19 @@ def decimals(code: str) -> int:
     return DECIMALS.get(code, 1)
 
 
+def round_half_up(value: float, places: int) -> float:
+    """`value` rounded to `places` decimals, halves away from zero (Python's round() and
+    format() round halves to even: 2,500.5 steps would read 2,500 on one page, 2,501 on
+    another)."""
+    quantum = Decimal(1).scaleb(-places)
+    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+
+
 def rounded(code: str, value: float | None) -> float | None:
     """`value` of type `code` as it is stated (a float; whole numbers for 0 decimals)."""
     if value is None:
         return None
-    places = decimals(code)
-    quantum = Decimal(1).scaleb(-places)
-    result = float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
-    return result + 0.0  # no -0.0
+    return round_half_up(value, decimals(code))
 
 
 def formatted(code: str, value: float) -> str:

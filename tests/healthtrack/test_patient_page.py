@@ -46,7 +46,7 @@ def test_caring_clinician_sees_alerts_first_then_the_rest(client, world):
     assert order == sorted(order)
     # Decrypted for permitted staff: profile and insight messages.
     assert SECRET_HISTORY in body and "1971-07-29" in body and SECRET_MESSAGE in body
-    assert "4,321 count" in body and "71 bpm" in body and "Watch p" in body
+    assert "4,321 steps" in body and "71 bpm" in body and "Watch p" in body
 
 
 def test_open_alerts_are_the_unreviewed_ones_newest_first(client, world):
