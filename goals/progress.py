@@ -40,7 +40,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+
+from metrics.averages import average_of_days, finished_window
 
 INCREASE, DECREASE, AT_LEAST, AT_MOST = "increase", "decrease", "at_least", "at_most"
 UPWARD = frozenset({INCREASE, AT_LEAST})
@@ -63,14 +65,13 @@ class Progress:
 
 
 def window(*, today: date, period_days: int) -> tuple[date, date]:
-    """First and last day (inclusive) of the `period_days` complete days before `today`."""
-    return today - timedelta(days=period_days), today - timedelta(days=1)
+    """First and last day (inclusive) of the `period_days` complete days before `today`
+    (`metrics.averages`, the one definition of an N-day average)."""
+    return finished_window(today=today, days=period_days)
 
 
 def average(values: Mapping[date, float]) -> float | None:
-    if not values:
-        return None
-    return sum(values.values()) / len(values)
+    return average_of_days(values)
 
 
 def meets(value: float, *, direction: str, target: float) -> bool:

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from goals.measures import NUTRITION, Measure
 from goals.progress import average, window
-from metrics.selectors import daily_series, latest_value
+from metrics.latest import latest_value
+from metrics.selectors import daily_series
 from nutrition.models import NutritionLog
 
 

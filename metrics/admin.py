@@ -16,6 +16,14 @@ from metrics.registry import METRIC_TYPES
 USER_SEARCH = ["user__username", "user__email", "user__last_name"]
 
 
+def _stated(obj) -> str:
+    """A row's value as every page states it (`metrics.figures`), with its unit in words."""
+    mtype = METRIC_TYPES.get(obj.metric_type)
+    if mtype is None:
+        return f"{obj.value:g}"
+    return f"{formatted(obj.metric_type, obj.value)} {mtype.unit_label}"
+
+
 @admin.register(Device)
 class DeviceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
     owner_field = "user"
@@ -58,11 +66,7 @@ class HealthMetricAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAd
 
     @admin.display(description="Reading", ordering="value")
     def reading(self, obj: HealthMetric) -> str:
-        """The value as every page states it (`metrics.figures`), with its unit in words."""
-        mtype = METRIC_TYPES.get(obj.metric_type)
-        if mtype is None:
-            return f"{obj.value:g} {obj.unit}"
-        return f"{formatted(obj.metric_type, obj.value)} {mtype.unit_label}"
+        return _stated(obj)
 
 
 class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
@@ -73,6 +77,11 @@ class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["user"]
     show_full_result_count = False
 
+    @admin.display(description="Value", ordering="value")
+    def figure(self, obj) -> str:
+        """The period's figure as every page states it (whole steps, units in words)."""
+        return _stated(obj)
+
 
 @admin.register(HourlyRollup)
 class HourlyRollupAdmin(_RollupAdmin):
@@ -80,7 +89,7 @@ class HourlyRollupAdmin(_RollupAdmin):
         "metric_type",
         "period_start",
         "user",
-        "value",
+        "figure",
         "min_value",
         "max_value",
         "count",
@@ -90,7 +99,7 @@ class HourlyRollupAdmin(_RollupAdmin):
 
 @admin.register(DailyRollup)
 class DailyRollupAdmin(_RollupAdmin):
-    list_display = ["metric_type", "day", "user", "value", "min_value", "max_value", "count"]
+    list_display = ["metric_type", "day", "user", "figure", "min_value", "max_value", "count"]
     date_hierarchy = "day"
 
 

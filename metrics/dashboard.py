@@ -9,7 +9,7 @@ goals fills in the steps goal, insights the status of a reading.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 from django.urls import reverse
 
@@ -17,9 +17,9 @@ from accounts import days as calendar
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
 from metrics.figures import min_span, round_half_up
-from metrics.models import DailyRollup, HealthMetric
+from metrics.latest import latest_blood_pressure, latest_value
+from metrics.models import DailyRollup
 from metrics.nights import nights
-from metrics.validation import plausible_pair
 
 BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
@@ -154,13 +154,7 @@ def _resting_heart_rate_card(panels: Panels, resting: dict[date, float], today: 
 
 
 def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
-    weight = (
-        HealthMetric.objects.for_user(user)
-        .of_type("weight")
-        .newest_first()
-        .values_list("recorded_at", "value")
-        .first()
-    )
+    weight = latest_value(user_id=user.pk, metric_type="weight")
     if weight is not None:
         at, value = weight
         panels.cards["weight"] = Card(
@@ -171,29 +165,15 @@ def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
             href=metric_url("weight"),
             values={"kg": value},
         )
-    # The newest instant with both a systolic and a diastolic value: a reading is a pair.
-    rows = list(
-        HealthMetric.objects.for_user(user)
-        .of_type(BP_SYSTOLIC, BP_DIASTOLIC)
-        .newest_first()
-        .values_list("recorded_at", "metric_type", "value")[:6]
-    )
-    pairs: dict[datetime, dict[str, float]] = {}
-    for at, code, value in rows:
-        pairs.setdefault(at, {}).setdefault(code, value)
-    for at, pair in pairs.items():  # newest first (dicts keep insertion order)
-        # A pair stored before today's rules that they refuse (a swapped one) is skipped.
-        if (
-            BP_SYSTOLIC in pair
-            and BP_DIASTOLIC in pair
-            and plausible_pair(pair[BP_SYSTOLIC], pair[BP_DIASTOLIC])
-        ):
-            panels.cards["blood_pressure"] = Card(
-                label="Latest blood pressure",
-                value=f"{pair[BP_SYSTOLIC]:.0f}/{pair[BP_DIASTOLIC]:.0f}",
-                unit="mmHg",
-                detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
-                href=reverse("metrics-type", args=["blood_pressure"]),
-                values={"systolic": pair[BP_SYSTOLIC], "diastolic": pair[BP_DIASTOLIC]},
-            )
-            break
+    # The newest plausible pair from one source (metrics.latest): a reading is a pair.
+    latest = latest_blood_pressure(user_id=user.pk)
+    if latest is not None:
+        at, systolic, diastolic = latest
+        panels.cards["blood_pressure"] = Card(
+            label="Latest blood pressure",
+            value=f"{format_number(systolic)}/{format_number(diastolic)}",
+            unit="mmHg",
+            detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
+            href=reverse("metrics-type", args=["blood_pressure"]),
+            values={"systolic": systolic, "diastolic": diastolic},
+        )
