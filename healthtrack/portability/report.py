@@ -25,6 +25,7 @@ from healthtrack.portability.export import goals_model
 from insights.models import HealthInsight
 from metrics import selectors
 from metrics.figures import min_span, stated
+from metrics.nights import nights
 from metrics.registry import METRIC_TYPES, SUM
 from metrics.rollups import day_start
 from nutrition.models import NutritionLog
@@ -158,7 +159,8 @@ def _charts(metrics: dict[str, Any], start: date, end: date) -> list[Chart]:
         if code in BP_TYPES:
             continue
         summed = entry["aggregation"] == SUM
-        title = entry["name"] + (" per day" if summed else "")
+        per = " per night" if code == "sleep" else " per day"
+        title = entry["name"] + (per if summed else "")
         points, unit = _series(entry), METRIC_TYPES[code].unit_label
         if code == "sleep":  # minutes read badly on an axis: hours
             points, unit = [(day, round(value / 60, 1)) for day, value in points], "h"
@@ -206,7 +208,8 @@ def _rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             if code == BP_TYPES[1] and BP_TYPES[0] in metrics:
                 continue  # in the pair's row
-        name = entry["name"] + (" (per day)" if entry["aggregation"] == SUM else "")
+        per = " (per night)" if code == "sleep" else " (per day)"
+        name = entry["name"] + (per if entry["aggregation"] == SUM else "")
         rows.append(
             {
                 "code": code,
@@ -296,15 +299,41 @@ def _goals(owner) -> tuple[list[str], list[list[Any]]]:
     return [labels.get(f.name, str(f.verbose_name)) for f in fields], rows
 
 
+def _sleep_by_night(metrics: dict[str, Any], owner, first: date, last: date) -> None:
+    """Sleep per night, keyed by the morning it ended (`metrics.nights`, as the dashboard's
+    sleep card and the care program read it), instead of by the day a sample started."""
+    per_night = nights(user_id=owner.pk, first=first, last=last)
+    if not per_night:
+        metrics.pop("sleep", None)
+        return
+    entry = metrics.get("sleep") or {
+        "name": METRIC_TYPES["sleep"].name,
+        "unit": METRIC_TYPES["sleep"].unit,
+        "aggregation": SUM,
+        "count": 0,
+    }
+    days_ = sorted(per_night)
+    values = [per_night[day] for day in days_]
+    entry.update(
+        average=sum(values) / len(values),
+        min=min(values),
+        max=max(values),
+        days_with_data=len(values),
+        latest={"recorded_at": days_[-1], "value": per_night[days_[-1]]},
+        series=[{"date": day, "value": per_night[day]} for day in days_],
+    )
+    metrics["sleep"] = entry
+
+
 def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
     # Today is in progress (accounts.days): a period reaching it counts only finished days.
     finished = calendar.finished_days(start, end, owner)
     metrics: dict[str, Any] = {}
     if finished is not None:
         first, last = finished
-        metrics = selectors.summary(user_id=owner.pk, days=(last - first).days + 1, today=last)[
-            "metrics"
-        ]
+        summary = selectors.summary(user_id=owner.pk, days=(last - first).days + 1, today=last)
+        metrics = summary["metrics"]
+        _sleep_by_night(metrics, owner, first, last)
     alerts = (
         HealthInsight.objects.for_user(owner.pk)
         .alerts()

@@ -147,3 +147,19 @@ def test_a_period_reaching_today_does_not_count_today_as_a_day(auth_client, user
     steps_row = html.split('<tr data-type="steps">')[1].split("</tr>")[0]
     assert ">8,000 steps<" in steps_row and "427" not in steps_row  # average of one day
     assert "Today is in progress" in html
+
+
+def test_report_sleep_is_per_night_like_the_sleep_card(auth_client, user):
+    """Sleep that starts at 23:00 is the next morning's night, as on the dashboard's card and
+    in the care program, not a figure of the day it started."""
+    from metrics.services import metric_create
+    from tests.goals.factories import at, days_ago
+
+    metric_create(user=user, metric_type="sleep", value=401, recorded_at=at(days_ago(3), 23))
+    start, end = days_ago(2), days_ago(1)
+    html = auth_client.get(
+        f"/api/v1/export/report?start={start.isoformat()}&end={end.isoformat()}"
+    ).content.decode()
+    row = html.split('<tr data-type="sleep">')[1].split("</tr>")[0]
+    assert "Sleep (per night)" in row and ">6 h 41 min<" in row
+    assert "Sleep per night" in html
