@@ -350,7 +350,7 @@ def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
         "rows": _rows(metrics),
         "partial_today": end >= calendar.today(owner),
         "charts": _charts(metrics, start, end),
-        "nutrition": _nutrition(owner, start, end),
+        "nutrition": _nutrition(owner, *finished) if finished is not None else None,
         "alerts": list(alerts),
         "goal_columns": goal_columns,
         "goal_rows": goal_rows,

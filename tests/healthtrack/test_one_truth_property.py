@@ -1,7 +1,7 @@
 """Property (issue 16): whatever a person records, across time zones and day boundaries,
 every surface states the same numbers with one rounding rule (`metrics.figures`):
-the API summary, the dashboard cards and goal card, the Goals page, the doctor's report, the
-admin patient page and the FHIR export.
+the API summary and nutrition daily totals, the dashboard cards and goal card, the Goals page,
+the doctor's report, the admin patient page and the FHIR export.
 
 Readings are generated as instants on the last 7 UTC days (the product's days, see
 `accounts.days`) and sent with random UTC offsets; the expected figures are computed here,
@@ -28,6 +28,8 @@ from goals.progress import so_far_percent
 from metrics import services
 from metrics.figures import formatted, round_half_up, stated
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from nutrition.models import NutritionLog
+from nutrition.services import nutrition_log_create
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +45,7 @@ weight_readings = st.lists(
     unique_by=lambda r: r[0][:2],
 )
 steps_goal = st.one_of(st.none(), st.integers(1000, 20_000))
+water_entries = st.lists(st.tuples(instant, st.integers(50, 1500)), max_size=4)
 
 
 def moment(days_back: int, minute: int) -> datetime:
@@ -71,10 +74,10 @@ def surfaces(user):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=steps_readings, weights=weight_readings, goal_target=steps_goal)
-def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, goal_target):
+@given(steps=steps_readings, weights=weight_readings, goal_target=steps_goal, water=water_entries)
+def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, goal_target, water):
     page, api, admin = surfaces
-    for model in (HealthMetric, HourlyRollup, DailyRollup, HealthGoal):
+    for model in (HealthMetric, HourlyRollup, DailyRollup, HealthGoal, NutritionLog):
         model.objects.filter(user=user).delete()
     ProgramAdherence.objects.filter(program__user=user).delete()
     cache.clear()
@@ -100,6 +103,16 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
             recorded_at=at.astimezone(timezone(timedelta(hours=offset))).isoformat(),
         )
         weighed.append((at, tenths / 10))
+    drunk: dict = {}
+    for (back, minute, offset), ml in water:
+        at = moment(back, minute)
+        nutrition_log_create(
+            user=user,
+            meal_type="snack",
+            logged_at=at.astimezone(timezone(timedelta(hours=offset))),
+            water_ml=ml,
+        )
+        drunk[at.date()] = drunk.get(at.date(), 0) + ml
     if goal_target is not None:
         goal_services.goal_create(user=user, goal_type="steps", target_value=goal_target)
     latest_weight = max(weighed)[1] if weighed else None
@@ -129,6 +142,19 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
         assert "steps" not in panels.cards
     if latest_weight is not None:
         assert panels.cards["weight"].value == formatted("weight", latest_weight)
+    if today in drunk:
+        assert panels.cards["water"].value == f"{drunk[today]:,}"
+    else:
+        assert "water" not in panels.cards
+
+    # The nutrition API's daily totals: the same days, the same sums.
+    start = today - timedelta(days=6)
+    daily = api.get(
+        f"/api/v1/nutrition-logs/daily?start={start.isoformat()}&end={today.isoformat()}"
+    ).json()["days"]
+    assert {d["date"]: d["water_ml"] for d in daily if d["water_ml"]} == {
+        day.isoformat(): ml for day, ml in drunk.items()
+    }
 
     # Goals page: the same "so far" figure and the same 7-day average of finished days.
     if goal_target is not None:
@@ -147,7 +173,6 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
                 assert f"{percent}% so far today ({so_far})" in body
 
     # The doctor's report over the same 7 days: finished days only, the same rounding.
-    start = today - timedelta(days=6)
     report = page.get(
         f"/api/v1/export/report?start={start.isoformat()}&end={today.isoformat()}"
     ).content.decode()
@@ -157,6 +182,13 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
         assert f">{stated('steps', average)}<" in row
     else:
         assert '<tr data-type="steps">' not in report
+    finished_water = [ml for day, ml in drunk.items() if day < today]
+    if finished_water:
+        cells = report.split("<h2>Nutrition</h2>")[1].split("</tr></tbody>")[0]
+        average = round_half_up(sum(finished_water) / len(finished_water), 0)
+        assert f'<td class="num">{average:,.0f}</td>' in cells
+    else:
+        assert "No diary entries in this period." in report
     weighed_before_today = [w for w in weighed if w[0].date() < today]
     if weighed_before_today:
         row = report.split('<tr data-type="weight">')[1].split("</tr>")[0]
