@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 
+from accounts import days as calendar
 from goals.models import HealthGoal
 from goals.selectors import active_weight_goal
 from insights import alerts
@@ -41,7 +41,7 @@ ALERT_AVERAGE_DAYS = 7
 
 
 def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def reach_days(days: int) -> int:

@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q, Subquery
-from django.utils import timezone
 
 from accounts import access
+from accounts import days as calendar
 from metrics.figures import rounded
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type
@@ -87,7 +87,7 @@ def latest_per_type(*, user_id: int) -> list[HealthMetric]:
 
 
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
-    today = today or timezone.now().astimezone(UTC).date()
+    today = today or calendar.today()
     return today - timedelta(days=days - 1), today
 
 
