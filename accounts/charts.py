@@ -122,6 +122,7 @@ def line_chart(
     decimals: int | None = None,
     empty_text: str = "No data for this period yet.",
     connect_gaps: bool = False,
+    min_span: float = 0.0,
 ) -> Chart:
     """A line through the points; a `None` breaks it, unless `connect_gaps` (for values
     measured now and then, such as weight, where a day without a reading is no break). Each
@@ -130,7 +131,7 @@ def line_chart(
     series = _Series.of(points, decimals)
     if series.empty:
         return _empty("line", title, empty_text)
-    scale = _Scale.fit([*series.present, *(g for g, _ in guides)])
+    scale = _Scale.fit([*series.present, *(g for g, _ in guides)], min_span=min_span)
     marks = []
     runs = [_indexed(series.points)] if connect_gaps else _runs(series.points)
     for run in runs:
@@ -165,8 +166,11 @@ def band_chart(
     guides: Sequence[tuple[Number, str]] = (),
     decimals: int | None = None,
     empty_text: str = "No data for this period yet.",
+    min_span: float = 0.0,
+    as_pair: bool = False,
 ) -> Chart:
-    """A vertical range from low to high per point (e.g. diastolic to systolic pressure)."""
+    """A vertical range from low to high per point (e.g. diastolic to systolic pressure).
+    `as_pair`: the texts state a point as "high/low unit" (blood pressure's 128/82 mmHg)."""
     pairs = []
     for label, low, high in points:
         low, high = _num(low), _num(high)
@@ -180,8 +184,14 @@ def band_chart(
         return _empty("band", title, empty_text)
     decimals = max(lows.decimals, highs.decimals)
     lows.decimals = highs.decimals = decimals
-    scale = _Scale.fit([*lows.present, *highs.present, *(g for g, _ in guides)])
+    scale = _Scale.fit([*lows.present, *highs.present, *(g for g, _ in guides)], min_span=min_span)
     step = PLOT_W / lows.n
+
+    def reading(low: float, high: float) -> str:
+        if as_pair:
+            return f"{highs.fmt(high)}/{lows.fmt(low, unit)}"
+        return f"{lows.fmt(low)}–{highs.fmt(high, unit)}"
+
     cap = max(2.0, min(10.0, step * 0.5))
     marks = []
     for i, (label, low, high) in enumerate(pairs):
@@ -219,7 +229,7 @@ def band_chart(
     lo_i = min(range(len(pairs)), key=lambda k: math.inf if pairs[k][1] is None else pairs[k][1])
     summary = (
         f"{lows.span_text()} "
-        f"Latest: {lows.fmt(last[1])}–{highs.fmt(last[2], unit)} ({_label(last[0])}). "
+        f"Latest: {reading(last[1], last[2])} ({_label(last[0])}). "
         f"Highest {high_label.lower()}: {highs.fmt(pairs[hi_i][2], unit)} "
         f"({_label(pairs[hi_i][0])}). "
         f"Lowest {low_label.lower()}: {lows.fmt(pairs[lo_i][1], unit)} "
@@ -305,11 +315,14 @@ def strip_chart(
     *,
     title: str,
     upcoming_from: date | None = None,
+    in_progress: date | None = None,
     empty_text: str = "No days to show yet.",
 ) -> Chart:
     """One cell per day coloured by its 0-100 score (`score_level`); a day without a score is
     a "no data" cell, distinct from a score of 0; days from `upcoming_from` on are "upcoming"
-    (not yet lived). Each cell has a tooltip; the table lists every day."""
+    (not yet lived); the `in_progress` day (today, `accounts.days`) is a partial cell, its
+    score "so far", left out of the count and the average. Each cell has a tooltip; the table
+    lists every day."""
     if not points:
         return _empty("strip", title, empty_text)
     n = len(points)
@@ -320,9 +333,13 @@ def strip_chart(
     for i, (label, raw) in enumerate(points):
         value = _num(raw)
         upcoming = upcoming_from is not None and isinstance(label, date) and label >= upcoming_from
-        past += not upcoming
+        partial = in_progress is not None and label == in_progress and not upcoming
+        past += not upcoming and not partial
         if upcoming:
             level, text = "upcoming", "upcoming"
+        elif partial:
+            level = "partial"
+            text = "in progress" if value is None else f"in progress, {value:.0f} so far"
         elif value is None:
             level, text = "none", "no data"
         else:
@@ -347,7 +364,13 @@ def strip_chart(
             f"average {sum(scored) / len(scored):.0f} out of 100."
         )
     else:
-        summary = f"None of the {past} days so far has data yet."
+        summary = (
+            "The one day so far has no data yet."
+            if past == 1
+            else f"None of the {past} days so far has data yet."
+        )
+    if in_progress is not None and any(label == in_progress for label, _ in points):
+        summary += " Today is in progress: it is scored once it is over."
     chart_id = _chart_id("strip", title, points)
     svg = format_html(
         '<svg class="chart-svg chart-strip" viewBox="0 0 {} {}" role="img" '
@@ -460,13 +483,10 @@ class _Scale:
     ticks: tuple[float, ...]
 
     @classmethod
-    def fit(cls, values: Sequence[float], *, from_zero: bool = False) -> _Scale:
-        lo, hi = min(values), max(values)
-        if from_zero:
-            lo = min(lo, 0.0)
-        if hi - lo < 1e-9 * max(1.0, abs(hi)):  # one value (or nearly): give it some room
-            pad = max(abs(hi) * 0.1, 1.0)
-            lo, hi = (lo if from_zero else lo - pad), hi + pad
+    def fit(
+        cls, values: Sequence[float], *, from_zero: bool = False, min_span: float = 0.0
+    ) -> _Scale:
+        lo, hi = axis_range(values, from_zero=from_zero, min_span=min_span)
         step = _nice_step((hi - lo) / 4)
         first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
         # Ticks as whole multiples of the step, so 71.1 stays 71.1 and not 71.10000000000001.
@@ -475,6 +495,30 @@ class _Scale:
 
     def y(self, value: float) -> float:
         return MARGIN_TOP + PLOT_H * (1 - (value - self.low) / (self.high - self.low))
+
+
+def axis_range(
+    values: Sequence[float], *, from_zero: bool = False, min_span: float = 0.0
+) -> tuple[float, float]:
+    """The value range an axis shows for `values`: at least `min_span` wide (a clinically
+    meaningful span, e.g. 2 °C for temperature, so 36.4-36.8 °C does not look like a fever
+    swing), centred on the data, never below zero for data that is not, and padded by a tenth
+    of the span each side so no point sits on the frame."""
+    lo, hi = min(values), max(values)
+    if from_zero:
+        lo = min(lo, 0.0)
+    if hi - lo < min_span:
+        centre = (lo + hi) / 2
+        lo, hi = centre - min_span / 2, centre + min_span / 2
+    if hi - lo < 1e-9 * max(1.0, abs(hi)):  # one value (or nearly): give it some room
+        pad = max(abs(hi) * 0.1, 1.0)
+        lo, hi = (lo if from_zero else lo - pad), hi + pad
+    elif not from_zero:
+        pad = (hi - lo) * 0.1
+        lo, hi = lo - pad, hi + pad
+    if min(values) >= 0 and lo < 0:
+        lo, hi = 0.0, hi - lo
+    return lo, hi
 
 
 def _nice_step(raw: float) -> float:

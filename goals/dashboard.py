@@ -16,33 +16,40 @@ from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.models import CareProgram, ProgramAdherence
 from goals.programs import utc_today
+from goals.progress import goal_status, so_far_percent
+from goals.readings import today_figures
 from goals.selectors import goals_for_dashboard
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:
     goals = goals_for_dashboard(user.pk)
     href = reverse("goals")
+    today_values = today_figures(user.pk, {g["metric_type"] for g in goals})
     for goal in goals:
         measure = get_measure(goal["metric_type"])
-        if goal["on_track"] is None:
-            status, status_text = "neutral", "Not enough data yet"
-        elif goal["on_track"]:
-            status, status_text = "ok", "On track"
-        else:
-            status, status_text = "warning", "Behind"
+        today_value = today_values.get(goal["metric_type"])
+        judged = goal_status(
+            on_track=goal["on_track"],
+            progress_percent=goal["progress_percent"],
+            direction=goal["direction"],
+            target=goal["target_value"],
+            today_value=today_value,
+        )
         how = "latest" if measure.is_latest else f"{goal['period_days']}-day average"
         target = format_amount(measure, goal["target_value"])
         if goal["current_value"] is None:
             text = f"Target {target}; no complete day of data yet"
         else:
             text = f"{format_amount(measure, goal['current_value'])} ({how}) of {target}"
+        if today_value is not None:
+            text += f" · {format_amount(measure, today_value)} so far today"
         panels.goals.append(
             Item(
                 title=goal["title"],
                 text=text,
-                status=status,
-                status_text=status_text,
-                progress_percent=round(goal["progress_percent"]),
+                status=judged.status,
+                status_text=judged.text,
+                progress_percent=judged.percent,
                 href=href,
             )
         )
@@ -56,8 +63,10 @@ def _steps_against_goal(panels: Panels, goals: list[dict]) -> None:
     if card is None or goal is None or "steps" not in card.values:
         return
     steps, target = card.values["steps"], goal["target_value"]
-    card.detail = f"of your {target:,.0f} a day goal"
-    card.progress_percent = min(100, round(100 * steps / target))
+    card.detail = f"so far, of your {target:,.0f} a day goal"
+    card.progress_percent = so_far_percent(
+        today_value=steps, direction=goal["direction"], target=target
+    )
     if steps >= target:
         card.status, card.status_text = "ok", "Goal reached today"
 
@@ -143,14 +152,17 @@ def _program_card(panels: Panels, user) -> None:
         [(day, rows[day].score if day in rows else None) for day in days],
         title=f"Adherence, {first:%-d %b} to {last:%-d %b}",
         upcoming_from=today + timedelta(days=1),
+        in_progress=today,
     )
     today_row = rows.get(today)
     breakdown = program_breakdown(
         today_row.breakdown if today_row else _no_data_breakdown(program.config)
     )
+    # Today is in progress (accounts.days): its score is shown as "so far", never as a
+    # finished day's (the strip leaves it out of its average).
     ring = ring_chart(
         today_row.score if today_row else None,
-        title="Today's adherence",
+        title="Today so far (in progress)",
         rows=[(label, f"{figure}: {score}") for label, figure, score in breakdown],
         empty_text="No data yet today: the score appears with the first reading or meal.",
     )

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from goals.measures import GOAL_TYPES, MEASURE_CHOICES, MEASURES, Measure, get_measure
 from goals.models import HealthGoal
+from metrics.figures import round_half_up
 
 UNIT_LABELS = {"count": "steps", "min": "minutes", "h": "hours"}
 # Units whose figures read best as whole numbers (7,246 steps, 2,029 ml).
@@ -37,7 +38,9 @@ def format_amount(measure: Measure, value: float | None) -> str:
         hours, minutes = divmod(round(value), 60)
         return f"{hours} h {minutes:02d} min"
     decimals = 0 if measure.unit in WHOLE_UNITS else 1
-    amount = f"{value:,.{decimals}f}".removesuffix(".0")
+    # The shared rounding rule (half away from zero), so a goal states the figure the cards,
+    # the report and the API state.
+    amount = f"{round_half_up(value, decimals):,.{decimals}f}".removesuffix(".0")
     return f"{amount} {unit_label(measure.unit)}"
 
 

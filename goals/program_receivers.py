@@ -53,6 +53,8 @@ def on_measurements_changed(
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     if "exercise" in metric_types:
         last += timedelta(days=6)  # a strength session counts for the week after it
+    elif "sleep" in metric_types:
+        last += timedelta(days=1)  # sleep from noon counts for the next morning's night
     if (last - first).days > MAX_SPAN_DAYS:
         first = last - timedelta(days=MAX_SPAN_DAYS)
     enqueue_adherence(user_id, (first + timedelta(days=n) for n in range((last - first).days + 1)))

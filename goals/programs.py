@@ -43,8 +43,10 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from accounts import days as calendar
 from goals.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
 from metrics.models import HealthMetric
+from metrics.nights import nights
 from metrics.selectors import daily_series
 from nutrition.models import NutritionLog
 
@@ -222,12 +224,18 @@ def compute_adherence(program: CareProgram, first: date, last: date) -> dict[dat
         for key in body
     ]
     for target in wanted:
-        if target.source == "metric":
+        if target.code == "sleep":
+            # A day's sleep is the night that ended that morning ("last night"), as on the
+            # dashboard's sleep card: not the sleep that started that day.
+            series = nights(user_id=program.user_id, first=first, last=last)
+        elif target.source == "metric":
             series = daily_series(
                 user_id=program.user_id, metric_type=target.code, start=first, end=last
             )
-            for day, value in series.items():
-                values[day][target.key] = float(value)
+        else:
+            continue
+        for day, value in series.items():
+            values[day][target.key] = float(value)
     if any(t.source == "nutrition" for t in wanted):
         totals = NutritionLog.objects.for_user(program.user_id).on_days(first, last).daily_totals()
         for row in totals:
@@ -267,7 +275,7 @@ def _day_start(day: date) -> datetime:
 
 
 def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -420,11 +428,14 @@ def adherence_between(program: CareProgram, first: date, last: date) -> list[dic
         r.day: r
         for r in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
     }
+    today = calendar.today()
     return [
         {
             "date": day,
             "score": rows[day].score if day in rows else None,
             "breakdown": rows[day].breakdown if day in rows else None,
+            # Today's score is "so far": shown as partial, never as a finished day's.
+            "in_progress": day == today,
         }
         for day in _days(first, last)
     ]

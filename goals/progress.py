@@ -24,21 +24,35 @@ Definitions (days are UTC days; `today` is in progress and never counted in an a
     completes by itself.
 - **On track.** `reach` goals with a baseline and a target date: progress at least the linear
   expectation, `(today - start) / (target_date - start)` of the way (so after the target date,
-  only a met goal is on track). `keep` goals: the current value meets the target. Met goals are
-  on track. None when it cannot be judged: no data yet, or a reach goal without a baseline or
-  target date.
+  only a met goal is on track). `keep` goals: progress at least `KEEP_ON_TRACK_PERCENT` (95 %):
+  a habit held to within 5 % of its target is not "behind" (it reads "Almost there" until
+  met). Met goals are on track. None when it cannot be judged: no data yet, or a reach goal
+  without a baseline or target date.
+- **Today so far.** Today is in progress (`accounts.days`): it is never part of the window
+  and never judged. For daily-total measures (steps, water, calories, exercise) today's figure
+  is shown "so far", with its share of the daily target (`so_far_percent`), on the steps card,
+  the goal cards and the Goals page alike; before the first complete day it is the only
+  progress shown ("In progress today").
+- **Words** (`goal_status`): the one mapping from the figures above to what every page says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+
+from metrics.averages import average_of_days, finished_window
 
 INCREASE, DECREASE, AT_LEAST, AT_MOST = "increase", "decrease", "at_least", "at_most"
 UPWARD = frozenset({INCREASE, AT_LEAST})
 REACH = frozenset({INCREASE, DECREASE})
 KEEP = frozenset({AT_LEAST, AT_MOST})
+KEEP_ON_TRACK_PERCENT = 95.0
+# Daily-total measures whose today's figure is shown "so far" (sleep is a night, not a day).
+SO_FAR_CODES = frozenset(
+    {"steps", "exercise", "active_energy", "distance", "water_ml", "calories", "protein_g"}
+)
 
 
 @dataclass(frozen=True)
@@ -51,14 +65,13 @@ class Progress:
 
 
 def window(*, today: date, period_days: int) -> tuple[date, date]:
-    """First and last day (inclusive) of the `period_days` complete days before `today`."""
-    return today - timedelta(days=period_days), today - timedelta(days=1)
+    """First and last day (inclusive) of the `period_days` complete days before `today`
+    (`metrics.averages`, the one definition of an N-day average)."""
+    return finished_window(today=today, days=period_days)
 
 
 def average(values: Mapping[date, float]) -> float | None:
-    if not values:
-        return None
-    return sum(values.values()) / len(values)
+    return average_of_days(values)
 
 
 def meets(value: float, *, direction: str, target: float) -> bool:
@@ -133,7 +146,7 @@ def evaluate(
             expected = expected_fraction(today=today, start=start_date, target_date=target_date)
             on_track = progress >= round(expected * 100, 1)
     else:
-        on_track = None if current is None else met
+        on_track = None if current is None else met or progress >= KEEP_ON_TRACK_PERCENT
         complete = (
             met
             and target_date is not None
@@ -175,3 +188,41 @@ def _held(
             meets(v, direction=direction, target=target) for v in inside.values()
         )
     return len(inside) == period_days
+
+
+def so_far_percent(*, today_value: float | None, direction: str, target: float) -> int | None:
+    """Today's figure so far as a share of the daily target (0-100, rounded), for goals that
+    go up; None without a figure, or for a ceiling (going over is not progress)."""
+    if today_value is None or direction not in UPWARD or target <= 0:
+        return None
+    return round(_clamp(today_value / target * 100))
+
+
+@dataclass(frozen=True)
+class GoalStatus:
+    status: str  # "ok", "warning" or "neutral" (the badge colour)
+    text: str  # what the badge says
+    percent: int  # the progress bar
+    so_far: bool  # the bar shows today so far (no complete day judged yet)
+
+
+def goal_status(
+    *,
+    on_track: bool | None,
+    progress_percent: float,
+    direction: str,
+    target: float,
+    today_value: float | None = None,
+) -> GoalStatus:
+    """What every page says of an active goal (dashboard card, Goals page, admin)."""
+    so_far = so_far_percent(today_value=today_value, direction=direction, target=target)
+    # A goal not met never shows 100 % (99.6 % rounds down to 99, not up to "100 %, Almost").
+    shown = 100 if progress_percent >= 100 else min(99, round(progress_percent))
+    if on_track is None:
+        if so_far is not None:
+            return GoalStatus("neutral", "In progress today", so_far, True)
+        return GoalStatus("neutral", "Not enough data yet", shown, False)
+    if on_track:
+        met = progress_percent >= 100 or direction in REACH
+        return GoalStatus("ok", "On track" if met else "Almost there", shown, False)
+    return GoalStatus("warning", "Behind", shown, False)

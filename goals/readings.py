@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from goals.measures import NUTRITION, Measure
 from goals.progress import average, window
-from metrics.selectors import daily_series, latest_value
+from metrics.latest import latest_value
+from metrics.selectors import daily_series
 from nutrition.models import NutritionLog
 
 
@@ -61,3 +62,31 @@ class Readings:
             first, last = window(today=start_date, period_days=period_days)
             value = average(self.daily(measure, first, last))
         return round(value, 2) if value is not None else None
+
+
+def today_figures(user_id: int, codes: set[str] | frozenset[str]) -> dict[str, float]:
+    """Today's figure so far of each daily-total measure in `codes` (`goals.progress.
+    SO_FAR_CODES`) that has data today: the day's rollup or diary total. Two queries at most."""
+    from accounts import days
+    from goals.measures import MEASURES
+    from goals.progress import SO_FAR_CODES
+
+    wanted = [MEASURES[code] for code in codes if code in SO_FAR_CODES and code in MEASURES]
+    if not wanted:
+        return {}
+    readings, today = Readings(user_id), days.today()
+    found: dict[str, float] = {}
+    metric_codes = [m.code for m in wanted if m.source != NUTRITION]
+    if metric_codes:
+        from metrics.models import DailyRollup
+
+        rows = DailyRollup.objects.filter(
+            user_id=user_id, metric_type__in=metric_codes, day=today
+        ).values_list("metric_type", "value")
+        found.update({code: float(value) for code, value in rows})
+    for measure in wanted:
+        if measure.source == NUTRITION:
+            value = readings.daily(measure, today, today).get(today)
+            if value is not None:
+                found[measure.code] = value
+    return found

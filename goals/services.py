@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import days as calendar
 from goals import selectors
 from goals.models import HealthGoal
 from goals.progress import average, evaluate
@@ -37,7 +38,7 @@ MAX_ACTIVE_GOALS = 50
 
 
 def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from goals.measures import GOAL_TYPES, MEASURES, Measure, fits, get_measure
 from goals.models import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, HealthGoal
 from goals.progress import DECREASE, INCREASE, REACH
+from metrics.registry import METRIC_TYPES
 
 FIELDS = (
     "goal_type",
@@ -76,6 +77,16 @@ def _number(raw: Any, field: str, errors: Errors) -> float | None:
     return value
 
 
+def _label(measure: Measure) -> str:
+    mtype = METRIC_TYPES.get(measure.code)
+    return mtype.label if mtype is not None else measure.name.lower()
+
+
+def _unit_label(measure: Measure) -> str:
+    mtype = METRIC_TYPES.get(measure.code)
+    return mtype.unit_label if mtype is not None else measure.unit
+
+
 def _in_unit(
     raw: Any, field: str, measure: Measure | None, unit: str | None, errors: Errors
 ) -> float | None:
@@ -87,8 +98,8 @@ def _in_unit(
     if not measure.min_value <= value <= measure.max_value:
         errors.add(
             field,
-            f"Outside the plausible range for {measure.code}: "
-            f"{measure.min_value:g} to {measure.max_value:g} {measure.unit}.",
+            f"Outside the plausible range for {_label(measure)}: "
+            f"{measure.min_value:,g} to {measure.max_value:,g} {_unit_label(measure)}.",
         )
         return None
     return value

@@ -20,25 +20,33 @@ from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
 from goals.measures import GOAL_TYPES
 from goals.models import HealthGoal
+from goals.progress import goal_status
+from goals.readings import today_figures
 
 
 def _own_goals(request: HttpRequest):
     return page_writable(request, HealthGoal.objects.all())
 
 
-def goal_view(goal: HealthGoal) -> dict:
-    """What the pages show of a goal, in words and figures."""
+def goal_view(goal: HealthGoal, today_value: float | None = None) -> dict:
+    """What the pages show of a goal, in words and figures (`goals.progress.goal_status`, as
+    the dashboard; `today_value`: today's figure so far, for daily totals)."""
     measure = goal.measure
-    if goal.on_track is None:
-        track = ("neutral", "Not enough data yet")
-    elif goal.on_track:
-        track = ("ok", "On track")
-    else:
-        track = ("warning", "Behind")
+    active = goal.status == HealthGoal.Status.ACTIVE
+    judged = goal_status(
+        on_track=goal.on_track,
+        progress_percent=goal.progress_percent,
+        direction=goal.direction,
+        target=goal.target_value,
+        today_value=today_value if active else None,
+    )
+    track = (judged.status, judged.text)
     how = "latest reading" if measure.is_latest else f"{goal.period_days}-day average"
     return {
         "goal": goal,
-        "percent": round(goal.progress_percent),
+        "percent": judged.percent,
+        "so_far": judged.so_far,
+        "today": format_amount(measure, today_value) if today_value is not None else None,
         "current": format_amount(measure, goal.current_value),
         "target": format_amount(measure, goal.target_value),
         "baseline": format_amount(measure, goal.baseline_value)
@@ -56,7 +64,9 @@ def goal_view(goal: HealthGoal) -> dict:
 def goals_index(request: HttpRequest) -> HttpResponse:
     user = page_owner(request)
     goals = list(HealthGoal.objects.for_user(user).by_priority())
-    active = [goal_view(g) for g in goals if g.status == HealthGoal.Status.ACTIVE]
+    live = [g for g in goals if g.status == HealthGoal.Status.ACTIVE]
+    today = today_figures(user.pk, {g.metric_type for g in live})
+    active = [goal_view(g, today.get(g.metric_type)) for g in live]
     done = [goal_view(g) for g in goals if g.status != HealthGoal.Status.ACTIVE]
     return render(request, "goals/index.html", {"active": active, "done": done})
 

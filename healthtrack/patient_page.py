@@ -35,6 +35,7 @@ from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
 from metrics import charts, selectors
+from metrics.figures import formatted
 from metrics.models import DailyRollup
 from metrics.registry import SUM, get_metric_type
 from nutrition.models import NutritionLog
@@ -47,9 +48,6 @@ MAX_NOTES = 5
 MAX_HANDLED = 10
 NUTRITION_DAYS = 7
 SYSTOLIC, DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
-WHOLE_TYPES = frozenset(
-    {SYSTOLIC, DIASTOLIC, "heart_rate", "resting_heart_rate", "blood_glucose", "oxygen_saturation"}
-)
 #: The vitals charted after blood pressure, in this order: (title, unit, decimals, guides).
 VITALS = {
     "weight": ("Weight", "kg", 1, ()),
@@ -108,10 +106,6 @@ def _goals(user_id: int) -> list | None:
         return None
 
 
-def _whole(value: float) -> str:
-    return f"{round(value):,}"
-
-
 def _sleep(minutes: float) -> str:
     hours, mins = divmod(round(minutes), 60)
     return f"{hours} h {mins:02d} min"
@@ -120,14 +114,10 @@ def _sleep(minutes: float) -> str:
 def human_value(code: str, value: float) -> tuple[str, str]:
     """(figure, unit) of a reading for people: whole steps, sleep in hours and minutes,
     whole mmHg, bpm and mg/dL, one decimal where it matters (kg, °C)."""
-    if code == "steps":
-        return _whole(value), "steps"
     if code == "sleep":
         return _sleep(value), ""
-    unit = get_metric_type(code).unit
-    if code in WHOLE_TYPES:
-        return _whole(value), unit
-    return charts.format_value(value), unit
+    # Stated as every page states it (metrics.figures): whole steps, "steps".
+    return formatted(code, value), get_metric_type(code).unit_label
 
 
 def _readings(user_id: int) -> list[dict]:

@@ -3,7 +3,9 @@
 Input shapes:
 - `Reading(metric_type, recorded_at, value)`: one measurement (canonical units: mmHg, %,
   mg/dL; `recorded_at` aware). Systolic and diastolic are separate readings (as the metrics app
-  stores them); `evaluate` pairs them when their `recorded_at` is identical.
+  stores them); `evaluate` pairs them when their `recorded_at` is identical. A reading or a
+  pair that `metrics.validation` would refuse today (stored before a rule existed) raises
+  nothing.
 - `WindowAverage(metric_type, value, readings, last_day)`: the average of every reading of one
   type over the 7 days ending on `last_day`, and how many readings it is made of.
 
@@ -20,6 +22,7 @@ from datetime import UTC, date, datetime
 
 from insights.rules import HIGH, MEDIUM, thresholds
 from insights.snapshot import BP_DIASTOLIC, BP_SYSTOLIC, GLUCOSE, SPO2
+from metrics.validation import plausible_pair, plausible_reading
 
 BLOOD_PRESSURE_CRISIS = "blood_pressure_crisis"
 HIGH_BLOOD_PRESSURE = "high_blood_pressure"
@@ -236,6 +239,9 @@ def evaluate(
     alerts: list[Alert] = []
     pressure: dict[datetime, dict[str, Reading]] = {}
     for reading in readings:
+        # A reading stored before today's plausibility rules is never an alert's trigger.
+        if not plausible_reading(reading.metric_type, reading.value):
+            continue
         if reading.metric_type in (BP_SYSTOLIC, BP_DIASTOLIC):
             pressure.setdefault(reading.recorded_at, {})[reading.metric_type] = reading
         elif reading.metric_type == SPO2:
@@ -243,7 +249,10 @@ def evaluate(
         elif reading.metric_type == GLUCOSE:
             alerts.append(abnormal_glucose(reading, t))
     for pair in pressure.values():
-        alerts.append(blood_pressure_crisis(pair.get(BP_SYSTOLIC), pair.get(BP_DIASTOLIC), t))
+        systolic, diastolic = pair.get(BP_SYSTOLIC), pair.get(BP_DIASTOLIC)
+        if systolic and diastolic and not plausible_pair(systolic.value, diastolic.value):
+            continue  # a swapped or impossible pair (stored before the rule) is no crisis
+        alerts.append(blood_pressure_crisis(systolic, diastolic, t))
     if averages:
         alerts.append(high_blood_pressure(averages.get(BP_SYSTOLIC), averages.get(BP_DIASTOLIC), t))
     unique = {alert.dedupe_key: alert for alert in alerts if alert is not None}

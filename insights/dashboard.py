@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.dashboard import Item, Panels, QuickAction, QuickInput
 from insights.models import HealthInsight
 from insights.rules import thresholds
+from insights.services import recommendations_refresh_if_stale
 
 TOP_RECOMMENDATIONS = 5
 ALERT_DAYS = 30
@@ -24,6 +25,8 @@ SEVERITY_TEXT = {"high": "High priority", "medium": "Medium priority", "low": "L
 
 def contribute(panels: Panels, *, user, days: int) -> None:
     dashboard = reverse("dashboard")
+    # Recommendations whose inputs changed are recomputed before they are shown again.
+    recommendations_refresh_if_stale(user=user)
     # One query for both: the current unacknowledged recommendations and the recent
     # unacknowledged alerts (few rows: at most 5 current recommendations exist).
     rows = (

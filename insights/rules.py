@@ -341,7 +341,7 @@ def weight_management(
     `weight_trend_kg_per_week` while the goal is not yet met. High severity for a BMI below
     `bmi_severe_min` or from `bmi_severe_max`, else medium."""
     t = thresholds(overrides)
-    weights = snapshot.series(WEIGHT)
+    weights = snapshot.readings_to_date(WEIGHT)
     bmi = _bmi_finding(snapshot, t, weights)
     trend = _trend_finding(snapshot, t, weights)
     if bmi is None and trend is None:
@@ -442,7 +442,7 @@ def poor_nutrition(snapshot: Snapshot, overrides: Mapping | None = None) -> Reco
             else:
                 scores.append(_score(percent - high_pct, high_pct))
                 actions.append("Watch portion sizes and swap sugary drinks and snacks.")
-    weights = snapshot.series(WEIGHT)
+    weights = snapshot.readings_to_date(WEIGHT)
     if weights:
         weight = weights[max(weights)]
         protein_bar = round(t["protein_g_per_kg"] * weight, 1)

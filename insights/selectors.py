@@ -1,6 +1,7 @@
 """Reads for the insights app: the per-user snapshot, the readings an alert looks at, and who
 is due a nightly recomputation. Period figures come from the rollups (never a scan of raw
-measurements); only the alert check reads raw rows, and only the span a write touched."""
+measurements); only the alert checks read raw rows: the span a write touched, and the 7-day
+blood-pressure window (so readings refused by today's rules can be left out)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 
+from accounts import days as calendar
 from goals.models import HealthGoal
 from goals.selectors import active_weight_goal
 from insights import alerts
@@ -26,6 +27,7 @@ from insights.snapshot import (
     Snapshot,
 )
 from metrics.models import DailyRollup, HealthMetric
+from metrics.validation import plausible_pair, plausible_reading
 from nutrition.models import NutritionLog
 from nutrition.targets import daily_targets
 
@@ -39,7 +41,7 @@ ALERT_AVERAGE_DAYS = 7
 
 
 def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def reach_days(days: int) -> int:
@@ -188,19 +190,35 @@ def alert_readings(*, user_id: int, start: datetime, end: datetime) -> list[aler
 
 
 def blood_pressure_averages(*, user_id: int, last_day: date) -> dict[str, alerts.WindowAverage]:
-    """Systolic and diastolic averages over the 7 days ending on `last_day`, from the daily
-    rollups (each day's average weighted by its number of readings)."""
-    rows = DailyRollup.objects.filter(
-        user_id=user_id,
-        metric_type__in=(BP_SYSTOLIC, BP_DIASTOLIC),
-        day__gte=last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1),
-        day__lte=last_day,
-    ).values_list("metric_type", "value", "count")
+    """Systolic and diastolic averages over the 7 UTC days ending on `last_day`, from the raw
+    readings, leaving out any reading `metrics.validation` would refuse today (alone, or with
+    the other half recorded at the same instant and source): a pair stored before the rule
+    never feeds an alert."""
+    start = datetime.combine(
+        last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1), datetime.min.time(), tzinfo=UTC
+    )
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    rows = (
+        HealthMetric.objects.for_user(user_id)
+        .of_type(BP_SYSTOLIC, BP_DIASTOLIC)
+        .between(start, end)
+        .values_list("metric_type", "recorded_at", "device_id", "source_app", "value")
+    )
+    pairs: dict[tuple, dict[str, list[float]]] = {}
+    for code, at, device_id, source_app, value in rows:
+        source = (at, device_id, source_app if device_id is None else "")
+        pairs.setdefault(source, {}).setdefault(code, []).append(value)
     sums: dict[str, list[float]] = {}
-    for code, value, count in rows:
-        total = sums.setdefault(code, [0.0, 0])
-        total[0] += value * count
-        total[1] += count
+    for halves in pairs.values():
+        systolic, diastolic = halves.get(BP_SYSTOLIC), halves.get(BP_DIASTOLIC)
+        if systolic and diastolic and not plausible_pair(systolic[0], diastolic[0]):
+            continue
+        for code, values in halves.items():
+            for value in values:
+                if plausible_reading(code, value):
+                    total = sums.setdefault(code, [0.0, 0])
+                    total[0] += value
+                    total[1] += 1
     return {
         code: alerts.WindowAverage(code, total / count, count, last_day)
         for code, (total, count) in sums.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from metrics.models import DailyRollup
 
 User = get_user_model()
 Kind = HealthInsight.Kind
+
+logger = logging.getLogger(__name__)
 
 
 def _jsonable(value):
@@ -428,6 +431,36 @@ def _state_upsert(**fields) -> None:
 def recommendation_state_mark_changed(*, user_id: int, at: datetime | None = None) -> None:
     """Record that an input of `user_id`'s recommendations changed (called after commit)."""
     _state_upsert(user_id=user_id, data_changed_at=at or timezone.now())
+
+
+def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool:
+    """Recompute `user`'s stored recommendations now when an input changed after they were
+    computed, or a rule's window slid over their data (the debounced task may not have run
+    yet), so no recommendation shown quotes a value older than the card beside it. Returns
+    whether it recomputed; a failure is logged and the stored set is shown."""
+    state = (
+        RecommendationState.objects.filter(user_id=user.pk)
+        .values("data_changed_at", "computed_at", "valid_until")
+        .first()
+    )
+    if state is None or state["computed_at"] is None:
+        return False
+    today = today or selectors.utc_today()
+    changed_at = state["data_changed_at"]
+    changed = changed_at is not None and changed_at > state["computed_at"]
+    slid = state["valid_until"] is not None and state["valid_until"] <= today
+    if not (changed or slid):
+        return False
+    try:
+        recommendations_compute(user=user, today=today)
+    except Exception as error:  # showing the stored set beats failing the page
+        logger.error(
+            "insights: refreshing recommendations of user %s failed: %s",
+            user.pk,
+            type(error).__name__,
+        )
+        return False
+    return True
 
 
 # --- alerts on write ------------------------------------------------------------------------

@@ -12,7 +12,9 @@ fills `daily` for at least `max(days, 35)` days before `today`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+
+from metrics.averages import finished_window
 
 # Metric type codes (those of the metrics app's registry) the rules read.
 STEPS = "steps"
@@ -58,13 +60,23 @@ class Snapshot:
     def window(self, days: int | None = None) -> tuple[date, date]:
         """First and last day (inclusive) of the `days` complete days before `today`."""
         days = self.days if days is None else days
-        return self.today - timedelta(days=days), self.today - timedelta(days=1)
+        return finished_window(today=self.today, days=days)
 
     def series(self, metric_type: str, days: int | None = None) -> dict[date, float]:
         """`metric_type`'s daily values inside the window, oldest first."""
         first, last = self.window(days)
         values = self.daily.get(metric_type, {})
         return {day: values[day] for day in sorted(values) if first <= day <= last}
+
+    def readings_to_date(self, metric_type: str, days: int | None = None) -> dict[date, float]:
+        """`series` plus today's value: for a latest-value type (weight) a reading taken
+        today is complete, not a partial day, and it is what the card beside the text shows,
+        so no text may quote an older one ("latest" is `metrics.latest`'s)."""
+        values = self.series(metric_type, days)
+        today = self.daily.get(metric_type, {}).get(self.today)
+        if today is not None:
+            values[self.today] = today
+        return values
 
     def nutrition_series(self, days: int | None = None) -> dict[date, dict[str, float]]:
         """Logged days' nutrition totals inside the window, oldest first."""

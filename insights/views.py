@@ -61,6 +61,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 def insights_index(request: HttpRequest) -> HttpResponse:
     user = page_owner(request)
+    services.recommendations_refresh_if_stale(user=user)
     kind = request.GET.get("kind", "")
     if kind not in dict(KINDS):
         kind = ""

@@ -9,9 +9,19 @@ from django.contrib import admin
 
 from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
 from metrics import services
+from metrics.figures import formatted
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
+from metrics.registry import METRIC_TYPES
 
 USER_SEARCH = ["user__username", "user__email", "user__last_name"]
+
+
+def _stated(obj) -> str:
+    """A row's value as every page states it (`metrics.figures`), with its unit in words."""
+    mtype = METRIC_TYPES.get(obj.metric_type)
+    if mtype is None:
+        return f"{obj.value:g}"
+    return f"{formatted(obj.metric_type, obj.value)} {mtype.unit_label}"
 
 
 @admin.register(Device)
@@ -46,13 +56,17 @@ class DeviceAdmin(PatientDataAdminMixin, admin.ModelAdmin):
 @admin.register(HealthMetric)
 class HealthMetricAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     owner_field = "user"
-    list_display = ["metric_type", "value", "unit", "recorded_at", "user", "device", "source_app"]
+    list_display = ["metric_type", "reading", "recorded_at", "user", "device", "source_app"]
     list_filter = ["metric_type", "device__device_type", "recorded_at"]
     search_fields = [*USER_SEARCH, "external_id", "source_app"]
     list_select_related = ["user", "device"]
     date_hierarchy = "recorded_at"
     raw_id_fields = ["user", "device"]
     show_full_result_count = False
+
+    @admin.display(description="Reading", ordering="value")
+    def reading(self, obj: HealthMetric) -> str:
+        return _stated(obj)
 
 
 class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
@@ -63,6 +77,11 @@ class _RollupAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["user"]
     show_full_result_count = False
 
+    @admin.display(description="Value", ordering="value")
+    def figure(self, obj) -> str:
+        """The period's figure as every page states it (whole steps, units in words)."""
+        return _stated(obj)
+
 
 @admin.register(HourlyRollup)
 class HourlyRollupAdmin(_RollupAdmin):
@@ -70,7 +89,7 @@ class HourlyRollupAdmin(_RollupAdmin):
         "metric_type",
         "period_start",
         "user",
-        "value",
+        "figure",
         "min_value",
         "max_value",
         "count",
@@ -80,7 +99,7 @@ class HourlyRollupAdmin(_RollupAdmin):
 
 @admin.register(DailyRollup)
 class DailyRollupAdmin(_RollupAdmin):
-    list_display = ["metric_type", "day", "user", "value", "min_value", "max_value", "count"]
+    list_display = ["metric_type", "day", "user", "figure", "min_value", "max_value", "count"]
     date_hierarchy = "day"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from accounts import charts
+from metrics.figures import min_span
 from metrics.registry import SUM, get_metric_type
 
 
@@ -22,12 +23,18 @@ def metric_chart(
     metric_type: str, values: dict[date, float], start: date, end: date, *, title: str = ""
 ) -> charts.Chart:
     mtype = get_metric_type(metric_type)
-    draw = charts.bar_chart if mtype.aggregation == SUM else charts.line_chart
-    return draw(
-        fill_days(values, start, end),
-        title=title or mtype.name,
-        unit=mtype.unit,
+    points = fill_days(values, start, end)
+    title = title or mtype.name
+    if mtype.aggregation == SUM:
+        return charts.bar_chart(
+            points, title=title, unit=mtype.unit_label, empty_text="No data in this period."
+        )
+    return charts.line_chart(
+        points,
+        title=title,
+        unit=mtype.unit_label,
         empty_text="No data in this period.",
+        min_span=min_span(metric_type),
     )
 
 

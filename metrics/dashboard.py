@@ -9,35 +9,33 @@ goals fills in the steps goal, insights the status of a reading.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 
 from django.urls import reverse
-from django.utils import timezone
 
+from accounts import days as calendar
 from accounts.charts import band_chart, bar_chart, line_chart
 from accounts.dashboard import Card, Panels
-from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.figures import min_span, round_half_up
+from metrics.latest import latest_blood_pressure, latest_value
+from metrics.models import DailyRollup
+from metrics.nights import nights
 
 BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
-# "Last night": sleep that started from noon (UTC) the day before.
-NIGHT_STARTS_BEFORE_MIDNIGHT = timedelta(hours=12)
 
 
 def today_utc() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def day_label(day: date, today: date) -> str:
-    if day == today:
-        return "today"
-    if day == today - timedelta(days=1):
-        return "yesterday"
-    return f"on {day.day} {day:%b}"
+    return calendar.day_label(day, today)
 
 
 def format_number(value: float, decimals: int = 0) -> str:
-    return f"{value:,.{decimals}f}"
+    """`value` with the shared rounding rule (half away from zero, as `metrics.figures`)."""
+    return f"{round_half_up(value, decimals):,.{decimals}f}"
 
 
 def format_minutes(minutes: float) -> str:
@@ -73,8 +71,21 @@ def contribute(panels: Panels, *, user, days: int) -> None:
     heart_title = "Resting heart rate" if heart_code == "resting_heart_rate" else "Heart rate"
     panels.charts += [
         bar_chart(points("steps"), title="Steps", unit="steps", decimals=0),
-        line_chart(points(heart_code), title=heart_title, unit="bpm", decimals=0),
-        line_chart(points("weight"), title="Weight", unit="kg", decimals=1, connect_gaps=True),
+        line_chart(
+            points(heart_code),
+            title=heart_title,
+            unit="bpm",
+            decimals=0,
+            min_span=min_span(heart_code),
+        ),
+        line_chart(
+            points("weight"),
+            title="Weight",
+            unit="kg",
+            decimals=1,
+            connect_gaps=True,
+            min_span=min_span("weight"),
+        ),
         band_chart(
             [(day, series[BP_DIASTOLIC].get(day), series[BP_SYSTOLIC].get(day)) for day in span],
             title="Blood pressure",
@@ -82,6 +93,8 @@ def contribute(panels: Panels, *, user, days: int) -> None:
             low_label="Diastolic",
             high_label="Systolic",
             decimals=0,
+            min_span=min_span("blood_pressure"),
+            as_pair=True,
         ),
         bar_chart(
             [(day, _hours(sleep_series.get(day))) for day in span],
@@ -97,18 +110,8 @@ def _hours(minutes: float | None) -> float | None:
 
 
 def _sleep_series(user, start: date, today: date) -> dict[date, float]:
-    """Sleep per night, keyed by the morning it ended: a night's sleep starts the evening
-    before (from noon), so each sample's hour is shifted by 12 h before taking its day."""
-    lo = datetime.combine(start, time.min, tzinfo=UTC) - NIGHT_STARTS_BEFORE_MIDNIGHT
-    nights: dict[date, float] = {}
-    rows = HourlyRollup.objects.filter(
-        user_id=user.pk, metric_type="sleep", period_start__gte=lo
-    ).values_list("period_start", "value")
-    for period_start, value in rows:
-        night = (period_start + NIGHT_STARTS_BEFORE_MIDNIGHT).astimezone(UTC).date()
-        if night <= today:
-            nights[night] = nights.get(night, 0.0) + value
-    return nights
+    """Sleep per night, keyed by the morning it ended (`metrics.nights`, "last night")."""
+    return nights(user_id=user.pk, first=start, last=today)
 
 
 def _steps_card(panels: Panels, steps: dict[date, float], today: date) -> None:
@@ -151,13 +154,7 @@ def _resting_heart_rate_card(panels: Panels, resting: dict[date, float], today: 
 
 
 def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
-    weight = (
-        HealthMetric.objects.for_user(user)
-        .of_type("weight")
-        .newest_first()
-        .values_list("recorded_at", "value")
-        .first()
-    )
+    weight = latest_value(user_id=user.pk, metric_type="weight")
     if weight is not None:
         at, value = weight
         panels.cards["weight"] = Card(
@@ -168,24 +165,15 @@ def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
             href=metric_url("weight"),
             values={"kg": value},
         )
-    # The newest instant with both a systolic and a diastolic value: a reading is a pair.
-    rows = list(
-        HealthMetric.objects.for_user(user)
-        .of_type(BP_SYSTOLIC, BP_DIASTOLIC)
-        .newest_first()
-        .values_list("recorded_at", "metric_type", "value")[:6]
-    )
-    pairs: dict[datetime, dict[str, float]] = {}
-    for at, code, value in rows:
-        pairs.setdefault(at, {}).setdefault(code, value)
-    for at, pair in pairs.items():  # newest first (dicts keep insertion order)
-        if BP_SYSTOLIC in pair and BP_DIASTOLIC in pair:
-            panels.cards["blood_pressure"] = Card(
-                label="Latest blood pressure",
-                value=f"{pair[BP_SYSTOLIC]:.0f}/{pair[BP_DIASTOLIC]:.0f}",
-                unit="mmHg",
-                detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
-                href=reverse("metrics-type", args=["blood_pressure"]),
-                values={"systolic": pair[BP_SYSTOLIC], "diastolic": pair[BP_DIASTOLIC]},
-            )
-            break
+    # The newest plausible pair from one source (metrics.latest): a reading is a pair.
+    latest = latest_blood_pressure(user_id=user.pk)
+    if latest is not None:
+        at, systolic, diastolic = latest
+        panels.cards["blood_pressure"] = Card(
+            label="Latest blood pressure",
+            value=f"{format_number(systolic)}/{format_number(diastolic)}",
+            unit="mmHg",
+            detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
+            href=reverse("metrics-type", args=["blood_pressure"]),
+            values={"systolic": systolic, "diastolic": diastolic},
+        )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from metrics import services
 from metrics.models import HealthMetric
 from metrics.registry import METRIC_TYPE_CHOICES, MetricType, get_metric_type
-from metrics.validation import clean_measurement
+from metrics.validation import WHOLE_NUMBER_TYPES, blood_pressure_errors, clean_measurement
 
 BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 DATETIME_INPUT_FORMATS = [
@@ -91,6 +91,8 @@ class ReadingForm(ServiceErrorsMixin, forms.Form):
             f"Between {metric_type.min_value:g} and {metric_type.max_value:g} "
             f"{unit_label(metric_type, metric_type.unit)}."
         )
+        if metric_type.code in WHOLE_NUMBER_TYPES:
+            self.fields["value"].widget.attrs.update(step="1", inputmode="numeric")
         if len(metric_type.units) == 1:
             self.fields["unit"].widget = forms.HiddenInput()
         if not self.is_bound and "recorded_at" not in self.initial:
@@ -187,17 +189,29 @@ class BloodPressureForm(ServiceErrorsMixin, forms.Form):
                 self.add_service_errors(ValidationError(items), {"value": field})
         if self.errors:
             return None
+        # Then the two as one reading (the same rule the API and sync apply), on both fields.
+        values = {f: float(self.cleaned_data[f]) for f in ("systolic", "diastolic")}
+        messages = blood_pressure_errors(values["systolic"], values["diastolic"])
+        if messages:
+            for field in ("systolic", "diastolic"):
+                self.add_error(field, messages)
+            return None
         saved = []
         try:
             with transaction.atomic():
                 for field, code, metric in pairs:
                     data = self._measurement(field, code)
+                    other = values["diastolic" if field == "systolic" else "systolic"]
                     try:
                         if metric is None:
-                            saved.append(services.metric_create(user=user, **data))
+                            saved.append(
+                                services.metric_create(user=user, partner_value=other, **data)
+                            )
                         else:
                             data.pop("metric_type")
-                            saved.append(services.metric_update(metric=metric, **data))
+                            saved.append(
+                                services.metric_update(metric=metric, partner_value=other, **data)
+                            )
                     except ValidationError as exc:
                         self.add_service_errors(exc, {"value": field})
                         raise

@@ -2,7 +2,8 @@
 
 A type has a canonical unit (what is stored), the input units it accepts with their conversion
 to the canonical unit, how it aggregates over a period, a plausible range per sample (checked
-after conversion) and its LOINC code for export. Served at `GET /api/v1/metric-types/`.
+after conversion; the ranges and their clinical references are `metrics.validation.RANGES`)
+and its LOINC code for export. Served at `GET /api/v1/metric-types/`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class Conversion:
 
 IDENTITY = Conversion()
 
+# How a sentence names a type and a unit, where the registry's name or code would read oddly.
+LABELS = {
+    "blood_pressure_systolic": "systolic blood pressure",
+    "blood_pressure_diastolic": "diastolic blood pressure",
+}
+UNIT_LABELS = {"count": "steps"}
+
 
 @dataclass(frozen=True)
 class MetricType:
@@ -40,13 +48,34 @@ class MetricType:
     unit: str
     aggregation: Aggregation
     category: Category
-    min_value: float
-    max_value: float
     loinc: str
     # Accepted input units (the canonical one included) and their conversion to `unit`.
     units: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     # LOINC code of the daily total, where it differs from the per-sample code.
     daily_loinc: str = ""
+
+    @property
+    def min_value(self) -> float:
+        """Lowest plausible sample, canonical unit (`metrics.validation.RANGES`)."""
+        from metrics.validation import RANGES
+
+        return RANGES[self.code].low
+
+    @property
+    def max_value(self) -> float:
+        from metrics.validation import RANGES
+
+        return RANGES[self.code].high
+
+    @property
+    def label(self) -> str:
+        """The type's name as a sentence says it ("systolic blood pressure", "steps")."""
+        return LABELS.get(self.code, self.name.lower())
+
+    @property
+    def unit_label(self) -> str:
+        """The canonical unit as people read it ("steps", not "count")."""
+        return UNIT_LABELS.get(self.unit, self.unit)
 
     @property
     def is_summed(self) -> bool:
@@ -60,7 +89,7 @@ class MetricType:
         return self.units[unit].to_canonical(value)
 
 
-def _type(code, name, unit, aggregation, category, lo, hi, loinc, extra=None, daily_loinc=""):
+def _type(code, name, unit, aggregation, category, loinc, extra=None, daily_loinc=""):
     units = {unit: IDENTITY, **(extra or {})}
     return MetricType(
         code=code,
@@ -68,8 +97,6 @@ def _type(code, name, unit, aggregation, category, lo, hi, loinc, extra=None, da
         unit=unit,
         aggregation=aggregation,
         category=category,
-        min_value=float(lo),
-        max_value=float(hi),
         loinc=loinc,
         units=MappingProxyType(units),
         daily_loinc=daily_loinc,
@@ -77,15 +104,13 @@ def _type(code, name, unit, aggregation, category, lo, hi, loinc, extra=None, da
 
 
 _TYPES = [
-    _type("steps", "Steps", "count", SUM, "activity", 0, 100_000, "55423-8", daily_loinc="41950-7"),
+    _type("steps", "Steps", "count", SUM, "activity", "55423-8", daily_loinc="41950-7"),
     _type(
         "distance",
         "Distance",
         "m",
         SUM,
         "activity",
-        0,
-        200_000,
         "55430-3",
         {"km": Conversion(1000.0), "mi": Conversion(1609.344)},
     ),
@@ -95,22 +120,18 @@ _TYPES = [
         "kcal",
         SUM,
         "activity",
-        0,
-        20_000,
         "41981-2",
         {"kJ": Conversion(1 / 4.184)},
     ),
-    _type("exercise", "Exercise", "min", SUM, "activity", 0, 1440, "55411-3"),
-    _type("heart_rate", "Heart rate", "bpm", AVERAGE, "vitals", 20, 250, "8867-4"),
-    _type("resting_heart_rate", "Resting heart rate", "bpm", AVERAGE, "vitals", 20, 200, "40443-4"),
+    _type("exercise", "Exercise", "min", SUM, "activity", "55411-3"),
+    _type("heart_rate", "Heart rate", "bpm", AVERAGE, "vitals", "8867-4"),
+    _type("resting_heart_rate", "Resting heart rate", "bpm", AVERAGE, "vitals", "40443-4"),
     _type(
         "blood_pressure_systolic",
         "Blood pressure (systolic)",
         "mmHg",
         AVERAGE,
         "vitals",
-        50,
-        300,
         "8480-6",
     ),
     _type(
@@ -119,41 +140,31 @@ _TYPES = [
         "mmHg",
         AVERAGE,
         "vitals",
-        20,
-        200,
         "8462-4",
     ),
-    _type(
-        "weight", "Weight", "kg", LATEST, "body", 1, 500, "29463-7", {"lb": Conversion(0.45359237)}
-    ),
-    _type("body_fat", "Body fat", "%", LATEST, "body", 1, 75, "41982-0"),
+    _type("weight", "Weight", "kg", LATEST, "body", "29463-7", {"lb": Conversion(0.45359237)}),
+    _type("body_fat", "Body fat", "%", LATEST, "body", "41982-0"),
     _type(
         "blood_glucose",
         "Blood glucose",
         "mg/dL",
         AVERAGE,
         "vitals",
-        10,
-        1000,
         "2339-0",
         {"mmol/L": Conversion(18.016)},
     ),
-    _type("oxygen_saturation", "Oxygen saturation", "%", AVERAGE, "vitals", 50, 100, "2708-6"),
+    _type("oxygen_saturation", "Oxygen saturation", "%", AVERAGE, "vitals", "2708-6"),
     _type(
         "body_temperature",
         "Body temperature",
         "°C",
         AVERAGE,
         "vitals",
-        25,
-        45,
         "8310-5",
         {"°F": Conversion(5 / 9, -32 * 5 / 9)},
     ),
-    _type(
-        "respiratory_rate", "Respiratory rate", "breaths/min", AVERAGE, "vitals", 4, 80, "9279-1"
-    ),
-    _type("sleep", "Sleep", "min", SUM, "sleep", 0, 1440, "93832-4", {"h": Conversion(60.0)}),
+    _type("respiratory_rate", "Respiratory rate", "breaths/min", AVERAGE, "vitals", "9279-1"),
+    _type("sleep", "Sleep", "min", SUM, "sleep", "93832-4", {"h": Conversion(60.0)}),
 ]
 
 METRIC_TYPES: dict[str, MetricType] = {t.code: t for t in _TYPES}

@@ -13,9 +13,10 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q, Subquery
-from django.utils import timezone
 
 from accounts import access
+from accounts import days as calendar
+from metrics.figures import rounded
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type
 
@@ -86,7 +87,7 @@ def latest_per_type(*, user_id: int) -> list[HealthMetric]:
 
 
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
-    today = today or timezone.now().astimezone(UTC).date()
+    today = today or calendar.today()
     return today - timedelta(days=days - 1), today
 
 
@@ -131,17 +132,21 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
             else:
                 low, high = min(r[2] for r in series), max(r[3] for r in series)
         latest = latest_by_type.get(code)
+        # Every figure is stated with the shared rounding rule (metrics.figures), as the
+        # pages state it: whole steps, never 5161.8099999999995.
         metrics[code] = {
             "name": mtype.name,
             "unit": mtype.unit,
             "aggregation": mtype.aggregation,
-            "average": average,
-            "min": low,
-            "max": high,
+            "average": rounded(code, average),
+            "min": rounded(code, low),
+            "max": rounded(code, high),
             "count": count,
             "days_with_data": len(series),
-            "latest": {"recorded_at": latest[0], "value": latest[1]} if latest else None,
-            "series": [{"date": r[0], "value": r[1]} for r in series],
+            "latest": {"recorded_at": latest[0], "value": rounded(code, latest[1])}
+            if latest
+            else None,
+            "series": [{"date": r[0], "value": rounded(code, r[1])} for r in series],
         }
     return {"days": days, "start": start, "end": end, "metrics": metrics}
 

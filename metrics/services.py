@@ -22,7 +22,13 @@ from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
 from metrics.registry import SUMMED_TYPES
 from metrics.signals import measurements_changed
-from metrics.validation import FIELDS, clean_measurement, clean_or_raise
+from metrics.validation import (
+    FIELDS,
+    blood_pressure_batch_errors,
+    check_blood_pressure_partner,
+    clean_measurement,
+    clean_or_raise,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +96,13 @@ def _owned_devices(user) -> dict[int, Device]:
     return {d.pk: d for d in Device.objects.filter(user=user)}
 
 
-def _clean(user, data: dict[str, Any]) -> dict[str, Any]:
+def _clean(
+    user,
+    data: dict[str, Any],
+    *,
+    partner_value: float | None = None,
+    exclude_pk: int | None = None,
+) -> dict[str, Any]:
     device = data.get("device")
     devices = None
     if device is not None and not hasattr(device, "pk"):
@@ -98,6 +110,9 @@ def _clean(user, data: dict[str, Any]) -> dict[str, Any]:
     cleaned = clean_or_raise(data, devices=devices)
     if cleaned["device"] is not None and cleaned["device"].user_id != user.pk:
         raise ValidationError({"device": ["Unknown device."]})
+    check_blood_pressure_partner(
+        user_id=user.pk, cleaned=cleaned, partner_value=partner_value, exclude_pk=exclude_pk
+    )
     return cleaned
 
 
@@ -113,15 +128,19 @@ def _find_by_external_id(user, cleaned: dict[str, Any]) -> HealthMetric | None:
 
 
 @transaction.atomic
-def metric_upsert(*, user, **fields: Any) -> tuple[HealthMetric, bool]:
+def metric_upsert(
+    *, user, partner_value: float | None = None, **fields: Any
+) -> tuple[HealthMetric, bool]:
     """Store one measurement; a known `external_id` (per user and source) updates that row in
     place. Returns (metric, created). Fields are the public ones (`metric_type`, `value`,
     `unit`, `recorded_at`, `end_at`, `device`, `source_app`, `external_id`, `metadata`,
-    `notes`); the value is converted to the canonical unit."""
+    `notes`); the value is converted to the canonical unit. A blood-pressure half is checked
+    against its other half: `partner_value` when both are written together, else the stored
+    one (`metrics.validation.check_blood_pressure_partner`)."""
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise TypeError(f"Unknown fields: {sorted(unknown)}")
-    cleaned = _clean(user, fields)
+    cleaned = _clean(user, fields, partner_value=partner_value)
     _lock_owner(user.pk)
     existing = _find_by_external_id(user, cleaned)
     if existing is not None:
@@ -145,9 +164,12 @@ def metric_create(*, user, **fields: Any) -> HealthMetric:
 
 
 @transaction.atomic
-def metric_update(*, metric: HealthMetric, **changes: Any) -> HealthMetric:
+def metric_update(
+    *, metric: HealthMetric, partner_value: float | None = None, **changes: Any
+) -> HealthMetric:
     """Change some fields of a measurement (the rest keep their values); validated as a
-    whole, so a partial change cannot leave an invalid row."""
+    whole, so a partial change cannot leave an invalid row (`partner_value`: as for
+    `metric_upsert`)."""
     unknown = set(changes) - set(FIELDS)
     if unknown:
         raise TypeError(f"Unknown fields: {sorted(unknown)}")
@@ -156,7 +178,9 @@ def metric_update(*, metric: HealthMetric, **changes: Any) -> HealthMetric:
         current["unit"] = None  # a new value without a unit is in the canonical unit
     if "metric_type" in changes and "unit" not in changes:
         current["unit"] = None
-    cleaned = _clean(metric.user, {**current, **changes})
+    cleaned = _clean(
+        metric.user, {**current, **changes}, partner_value=partner_value, exclude_pk=metric.pk
+    )
     _lock_owner(metric.user_id)
     old_type, old_span = metric.metric_type, _span(metric)
     for name in [*MUTABLE_FIELDS, "external_id"]:
@@ -292,7 +316,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         record.delete()
 
     errors: list[dict[str, Any]] = []
-    valid: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
     seen_ids: dict[str, int] = {}
     for index, sample in enumerate(samples):
         if isinstance(sample, dict):
@@ -325,7 +349,15 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
                 )
                 continue
             seen_ids[ext] = index
-        valid.append(cleaned)
+        valid.append((index, cleaned))
+    # Blood pressure is judged as a pair (this batch's other half, else the stored one).
+    paired = blood_pressure_batch_errors(user_id=user.pk, device=device, samples=valid)
+    if paired:
+        errors = sorted(errors + paired, key=lambda e: e["index"])
+        refused = {e["index"] for e in paired}
+        valid = [(index, cleaned) for index, cleaned in valid if index not in refused]
+        seen_ids = {ext: i for ext, i in seen_ids.items() if i not in refused}
+    valid = [cleaned for _, cleaned in valid]
 
     existing = {}
     if seen_ids:

@@ -1,8 +1,22 @@
-"""Validation of one measurement, shared by the single-object API, device sync and services.
+"""Validation of measurements, shared by every door: the single-object API, device sync (and
+so the CSV and Apple Health imports), the pages' forms and `metrics.services`.
+
+The clinical rules live here and only here:
+- `RANGES`: the plausible range of one sample of each type, with the clinical reference it
+  was checked against written next to it (the registry and the API's `/metric-types/` read
+  them from here);
+- whole numbers for counts (`WHOLE_NUMBER_TYPES`);
+- blood pressure as a pair (`blood_pressure_errors`): the diastolic must be below its
+  systolic and the difference (pulse pressure) within `PULSE_PRESSURE`. A pair is the
+  systolic and diastolic recorded at the same instant from the same source (device, else
+  source app), whether both come in one form, one sync batch, or one is already stored;
+- `plausible_reading` / `plausible_pair`: the same rules as predicates, so a reading stored
+  before a rule existed is never the trigger of an alert it would now fail.
 
 Written as plain Python rather than a DRF serializer because a sync batch holds up to 5,000
 samples and the per-field machinery of serializers costs more than the database write.
-Messages never repeat the submitted value (it is health data).
+Messages name the type by its label and unit (never its code) and never repeat the
+submitted value (it is health data).
 """
 
 from __future__ import annotations
@@ -20,6 +34,119 @@ from django.utils import timezone
 from metrics.registry import METRIC_TYPES
 
 MAX_SAMPLE_SPAN = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """The plausible values of one sample (canonical unit), and why."""
+
+    low: float
+    high: float
+    reference: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+
+
+# One sample spans at most 24 h (MAX_SAMPLE_SPAN), so the summed types' ranges are per day.
+RANGES: dict[str, PlausibleRange] = {
+    "steps": PlausibleRange(
+        0,
+        100_000,
+        "Adults take 4,000-18,000 steps a day (Tudor-Locke et al., IJBNPA 2011); the most "
+        "active populations measured average under 20,000. 100,000 leaves room for an "
+        "ultramarathon day.",
+    ),
+    "distance": PlausibleRange(
+        0,
+        200_000,
+        "The 24-hour running record is about 320 km, but by people who are not our users; "
+        "200 km covers a long day on foot or a long ride recorded by a phone.",
+    ),
+    "active_energy": PlausibleRange(
+        0,
+        20_000,
+        "Tour de France stages cost 6,000-9,000 kcal a day (Saris et al., 1989), the highest "
+        "sustained expenditure measured; 20,000 kcal bounds any single day.",
+    ),
+    "exercise": PlausibleRange(0, 1440, "At most the minutes in a day."),
+    "heart_rate": PlausibleRange(
+        20,
+        250,
+        "Sinus bradycardia in trained athletes reaches the 30s; supraventricular tachycardia "
+        "reaches 250 bpm (ESC 2019 SVT guideline). Outside 20-250 a sensor error is likelier.",
+    ),
+    "resting_heart_rate": PlausibleRange(
+        20,
+        200,
+        "Normal resting rate is 60-100 bpm; athletes rest in the 30s-40s (AHA). A resting "
+        "rate above 200 bpm is not rest.",
+    ),
+    "blood_pressure_systolic": PlausibleRange(
+        60,
+        280,
+        "Validated cuff monitors (ISO 81060-2) are tested over about 60-280 mmHg systolic; "
+        "below 60 a cuff rarely reads at all, and crises are defined from 180 (ACC/AHA 2017).",
+    ),
+    "blood_pressure_diastolic": PlausibleRange(
+        30,
+        180,
+        "Diastolic below 40 mmHg is seen only in shock or severe aortic regurgitation; "
+        "a crisis is 120 and above (ACC/AHA 2017), values above 180 are not measured in life.",
+    ),
+    "weight": PlausibleRange(
+        1,
+        500,
+        "From a newborn's weight to above the heaviest people treated in bariatric care "
+        "(WHO growth standards; bariatric case reports).",
+    ),
+    "body_fat": PlausibleRange(
+        1,
+        75,
+        "Essential fat is about 3 % in men and 12 % in women (ACSM); measured body fat in "
+        "severe obesity stays below 70 %.",
+    ),
+    "blood_glucose": PlausibleRange(
+        10,
+        1000,
+        "Meters read from about 20 mg/dL; hyperosmolar hyperglycaemic states exceed "
+        "600 mg/dL and case reports reach 1,000 (ADA Standards of Care).",
+    ),
+    "oxygen_saturation": PlausibleRange(
+        50,
+        100,
+        "Pulse oximeters are validated from 70 % (ISO 80601-2-61) and read less reliably "
+        "below; 100 % is the ceiling.",
+    ),
+    "body_temperature": PlausibleRange(
+        25,
+        45,
+        "Severe hypothermia is below 28 °C and heat stroke above 40 °C (WHO, ERC 2021); "
+        "people rarely survive readings outside 25-45 °C.",
+    ),
+    "respiratory_rate": PlausibleRange(
+        4,
+        80,
+        "Adults breathe 12-20 times a minute at rest, infants up to 60; below 4 or above "
+        "80 is apnoea or artefact (NEWS2 scoring, RCP 2017).",
+    ),
+    "sleep": PlausibleRange(0, 1440, "At most the minutes in a day."),
+}
+
+# Types counted in whole units.
+WHOLE_NUMBER_TYPES = frozenset({"steps"})
+
+BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
+BP_PARTNER = {BP_SYSTOLIC: BP_DIASTOLIC, BP_DIASTOLIC: BP_SYSTOLIC}
+# Pulse pressure (systolic - diastolic), mmHg: normally about 40. Below 10 no pulse would be
+# felt (a cuff cannot read it); above 150 is beyond the widest pulse pressures reported in
+# isolated systolic hypertension and aortic regurgitation (ESC/ESH 2018).
+PULSE_PRESSURE = PlausibleRange(10, 150, "ESC/ESH 2018 guideline on arterial hypertension")
+BP_SWAPPED = (
+    "The diastolic (lower number) must be below the systolic (upper number) blood pressure "
+    "taken at the same time. Were the two swapped?"
+)
 MAX_TEXT = {"source_app": 100, "external_id": 255, "notes": 2000}
 MAX_METADATA_CHARS = 4000
 FIELDS = (
@@ -51,6 +178,163 @@ class Errors:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+def _num(value: float) -> str:
+    return f"{value:,g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def range_message(code: str) -> str:
+    """The plausible range of `code` as a sentence ("... for heart rate: 20 to 250 bpm.")."""
+    mtype = METRIC_TYPES[code]
+    rng = RANGES[code]
+    return (
+        f"Outside the plausible range for {mtype.label}: "
+        f"{_num(rng.low)} to {_num(rng.high)} {mtype.unit_label}."
+    )
+
+
+def value_error(code: str, value: float) -> str:
+    """Why `value` (canonical unit) cannot be one sample of `code`; "" when it can."""
+    rng = RANGES[code]
+    if not rng.low <= value <= rng.high:
+        return range_message(code)
+    if code in WHOLE_NUMBER_TYPES and value != int(value):
+        return f"{METRIC_TYPES[code].name} are counted in whole numbers."
+    return ""
+
+
+def plausible_reading(code: str, value: float) -> bool:
+    """Would `value` be accepted as a sample of `code` today? Unknown codes are not judged."""
+    return code not in RANGES or not value_error(code, value)
+
+
+def blood_pressure_errors(systolic: float, diastolic: float) -> list[str]:
+    """Why a systolic and a diastolic value (mmHg) cannot be one reading; [] when they can."""
+    if diastolic >= systolic:
+        return [BP_SWAPPED]
+    pulse = systolic - diastolic
+    if pulse < PULSE_PRESSURE.low:
+        return [
+            "The systolic and diastolic blood pressure are too close together: the upper "
+            f"number must be at least {PULSE_PRESSURE.low:g} mmHg above the lower one."
+        ]
+    if pulse > PULSE_PRESSURE.high:
+        return [
+            "The systolic and diastolic blood pressure are too far apart: the upper number "
+            f"can be at most {PULSE_PRESSURE.high:g} mmHg above the lower one."
+        ]
+    return []
+
+
+def plausible_pair(systolic: float, diastolic: float) -> bool:
+    """Both values plausible on their own and together (an alert needs this)."""
+    return (
+        plausible_reading(BP_SYSTOLIC, systolic)
+        and plausible_reading(BP_DIASTOLIC, diastolic)
+        and not blood_pressure_errors(systolic, diastolic)
+    )
+
+
+def _pair_message(code: str, messages: list[str]) -> str:
+    other = METRIC_TYPES[BP_PARTNER[code]].label
+    return f"{messages[0]} (checked against the {other} recorded at the same time and source)"
+
+
+def stored_partner_value(
+    *, user_id: int, cleaned: dict[str, Any], exclude_pk: int | None = None
+) -> float | None:
+    """The stored other half of the blood-pressure sample `cleaned` (same user, instant and
+    source: the device, else the source app); None when there is none or it is not one."""
+    partner = BP_PARTNER.get(cleaned.get("metric_type"))
+    if partner is None or cleaned.get("recorded_at") is None:
+        return None
+    from metrics.models import HealthMetric
+
+    qs = HealthMetric.objects.filter(
+        user_id=user_id, metric_type=partner, recorded_at=cleaned["recorded_at"]
+    )
+    if cleaned.get("device") is not None:
+        qs = qs.filter(device=cleaned["device"])
+    else:
+        qs = qs.filter(device__isnull=True, source_app=cleaned.get("source_app") or "")
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.order_by("id").values_list("value", flat=True).first()
+
+
+def check_blood_pressure_partner(
+    *,
+    user_id: int,
+    cleaned: dict[str, Any],
+    partner_value: float | None = None,
+    exclude_pk: int | None = None,
+) -> None:
+    """Raise ValidationError when the blood-pressure sample `cleaned` and its other half
+    cannot be one reading. The other half is `partner_value` when the caller writes both
+    together (a form), else the stored one."""
+    code = cleaned.get("metric_type")
+    if code not in BP_PARTNER:
+        return
+    if partner_value is None:
+        partner_value = stored_partner_value(
+            user_id=user_id, cleaned=cleaned, exclude_pk=exclude_pk
+        )
+    if partner_value is None:
+        return
+    value = cleaned["value"]
+    pair = (value, partner_value) if code == BP_SYSTOLIC else (partner_value, value)
+    messages = blood_pressure_errors(*pair)
+    if messages:
+        raise ValidationError({"value": [_pair_message(code, messages)]})
+
+
+def blood_pressure_batch_errors(
+    *, user_id: int, device: Any, samples: list[tuple[int, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Errors (`{index, field, message}`) for the blood-pressure samples of a sync batch
+    (cleaned, with their positions) that cannot be one reading with their other half: the
+    one in the same batch at the same instant, else the one stored for the device. Both
+    halves of a refused pair in the batch are refused, so neither is written."""
+    halves: dict[Any, dict[str, tuple[int, float]]] = {}
+    for index, cleaned in samples:
+        code = cleaned["metric_type"]
+        if code in BP_PARTNER:
+            halves.setdefault(cleaned["recorded_at"], {}).setdefault(
+                code, (index, cleaned["value"])
+            )
+    if not halves:
+        return []
+    lonely = [at for at, pair in halves.items() if len(pair) == 1]
+    stored: dict[tuple[Any, str], float] = {}
+    if lonely:
+        from metrics.models import HealthMetric
+
+        rows = (
+            HealthMetric.objects.filter(
+                user_id=user_id,
+                device=device,
+                metric_type__in=list(BP_PARTNER),
+                recorded_at__in=lonely,
+            )
+            .order_by("-id")
+            .values_list("recorded_at", "metric_type", "value")
+        )
+        stored = {(at, code): value for at, code, value in rows}
+    errors: list[dict[str, Any]] = []
+    for at, pair in halves.items():
+        values = {code: value for code, (_, value) in pair.items()}
+        for code in BP_PARTNER:
+            if code not in values and (at, code) in stored:
+                values[code] = stored[(at, code)]
+        if len(values) < 2:
+            continue
+        messages = blood_pressure_errors(values[BP_SYSTOLIC], values[BP_DIASTOLIC])
+        if messages:
+            for code, (index, _) in pair.items():
+                message = _pair_message(code, messages)
+                errors.append({"index": index, "field": "value", "message": message})
+    return sorted(errors, key=lambda e: e["index"])
 
 
 def _parse_datetime(raw: Any, field: str, errors: Errors) -> datetime | None:
@@ -140,7 +424,7 @@ def clean_measurement(
         unit = None
     elif mtype is not None and unit not in mtype.units:
         accepted = ", ".join(mtype.units)
-        errors.add("unit", f"Unit does not fit type '{mtype.code}'; accepted: {accepted}.")
+        errors.add("unit", f"That unit does not fit {mtype.label}; accepted: {accepted}.")
         unit = None
 
     if "value" not in data:
@@ -149,12 +433,9 @@ def clean_measurement(
         number = _parse_number(data["value"], errors)
         if number is not None and mtype is not None and "unit" not in errors.items:
             value = mtype.to_canonical(number, unit)
-            if not mtype.min_value <= value <= mtype.max_value:
-                errors.add(
-                    "value",
-                    f"Outside the plausible range for {mtype.code}: "
-                    f"{mtype.min_value:g} to {mtype.max_value:g} {mtype.unit}.",
-                )
+            message = value_error(mtype.code, value)
+            if message:
+                errors.add("value", message)
             else:
                 cleaned["value"] = value
                 cleaned["unit"] = mtype.unit

@@ -38,6 +38,7 @@ from accounts.once import pop_secret, stash_secret
 from accounts.pages import form_status
 from metrics import services
 from metrics.dashboard import format_number, today_utc
+from metrics.figures import min_span
 from metrics.forms import (
     BP_DIASTOLIC,
     BP_SYSTOLIC,
@@ -120,6 +121,8 @@ def _period(code: str, mtype: MetricType | None, user, days: int):
             low_label="Diastolic",
             high_label="Systolic",
             decimals=0,
+            min_span=min_span("blood_pressure"),
+            as_pair=True,
         )
         figures = []
         if systolic and diastolic:
@@ -156,6 +159,7 @@ def _period(code: str, mtype: MetricType | None, user, days: int):
                 unit=unit,
                 decimals=decimals,
                 connect_gaps=mtype.aggregation == "latest",
+                min_span=min_span(code),
             )
     figures = []
     if values:

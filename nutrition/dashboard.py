@@ -4,12 +4,10 @@ targets, and the latest weight unless the weight card holds it)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 
+from accounts import days as calendar
 from accounts.dashboard import Card, Panels
 from nutrition.models import NutritionLog
 from nutrition.selectors import latest_weight_kg
@@ -17,7 +15,7 @@ from nutrition.targets import daily_targets
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:
-    today = timezone.now().astimezone(UTC).date()
+    today = calendar.today(user)
     totals = (
         NutritionLog.objects.for_user(user)
         .on_days(today, today)

@@ -17,10 +17,10 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit
+from accounts import days as calendar
 from accounts.members import page_owner, page_writable, page_writer, with_member
 from accounts.pages import form_status, refused
 from nutrition import photos, services
@@ -46,7 +46,7 @@ TOTALS = (
 
 
 def today_utc() -> date:
-    return timezone.now().astimezone(UTC).date()
+    return calendar.today()
 
 
 def _day_or_404(value: str | None) -> date:

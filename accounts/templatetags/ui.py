@@ -34,3 +34,12 @@ def message_label(level_tag: str) -> str:
         "info": "Note",
         "debug": "Note",
     }.get(level_tag, "Note")
+
+
+@register.filter
+def indefinite(noun: str) -> str:
+    """`noun` with "a" or "an" as it is said: "an active energy", "an oxygen saturation",
+    "a blood pressure" (by its first letter: no noun here starts with a silent h or a "you")."""
+    noun = str(noun)
+    article = "an" if noun[:1].lower() in "aeiou" and noun else "a"
+    return f"{article} {noun}"

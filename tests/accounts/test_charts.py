@@ -152,7 +152,14 @@ def test_every_mark_stays_inside_the_plot(values):
 
 def test_axis_ticks_share_one_format_without_float_noise():
     html = str(line_chart(days([71.4, 71.3, 71.2, 71.1]), title="Weight", unit="kg"))
-    assert re.findall(r'chart-tick-y"[^>]*>([^<]*)<', html) == ["71.1", "71.2", "71.3", "71.4"]
+    assert re.findall(r'chart-tick-y"[^>]*>([^<]*)<', html) == [
+        "71.0",
+        "71.1",
+        "71.2",
+        "71.3",
+        "71.4",
+        "71.5",
+    ]
     html = str(bar_chart(days([4000, 12500]), title="Steps"))
     assert re.findall(r'chart-tick-y"[^>]*>([^<]*)<', html) == ["0", "5k", "10k", "15k"]
 

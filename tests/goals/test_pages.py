@@ -64,7 +64,7 @@ def test_refused_goals_keep_the_input_and_show_the_rules_message(page_client, us
     )
     assert response.status_code == 400
     assert response.context["form"].errors["target_value"] == [
-        "Outside the plausible range for sleep: 0 to 1440 min."
+        "Outside the plausible range for sleep: 0 to 1,440 min."
     ]
     body = response.content.decode()
     assert 'value="3000"' in body and 'value="Rest more"' in body
@@ -138,8 +138,8 @@ def test_the_dashboard_shows_each_goals_progress_bar_and_the_steps_card_against_
     panels = response.context["panels"]
     [goal] = panels.goals
     assert (goal.progress_percent, goal.status_text) == (62, "Behind")
-    assert goal.text == "6,200 steps (7-day average) of 10,000 steps"
+    assert goal.text == "6,200 steps (7-day average) of 10,000 steps · 5,000 steps so far today"
     card = panels.cards["steps"]
-    assert (card.detail, card.progress_percent) == ("of your 10,000 a day goal", 50)
+    assert (card.detail, card.progress_percent) == ("so far, of your 10,000 a day goal", 50)
     body = response.content.decode()
     assert 'value="62"' in body and "Behind" in body

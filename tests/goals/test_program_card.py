@@ -82,10 +82,13 @@ def test_card_shows_todays_ring_breakdown_and_the_90_day_strip(page_client, user
     label = lambda day: f"{day.day} {day:%b}"  # noqa: E731
     assert strip[0] == ("none", f"{label(start)}: no data")  # no data is not 0
     assert strip[1] == ("fair", f"{label(start + timedelta(days=1))}: 50")
-    assert strip[2] == ("good", f"{label(start + timedelta(days=2))}: 100")
+    # Today is in progress: shown as partial, never coloured or averaged as a finished day.
+    assert strip[2] == ("partial", f"{label(start + timedelta(days=2))}: in progress, 100 so far")
     assert strip[3] == ("upcoming", f"{label(start + timedelta(days=3))}: upcoming")
     assert {level for level, _ in strip[3:]} == {"upcoming"}
-    assert "2 of 3 days so far have a score; average 75 out of 100." in body
+    assert "1 of 2 days so far have a score; average 50 out of 100." in body
+    assert "Today is in progress: it is scored once it is over." in body
+    assert "Today so far (in progress)" in body
 
 
 def test_a_day_without_data_is_no_score_on_the_card_not_zero(page_client, user):
@@ -96,8 +99,8 @@ def test_a_day_without_data_is_no_score_on_the_card_not_zero(page_client, user):
     assert "No data yet today" in body
     assert "chart-ring-value" not in body  # no ring drawn at 0
     assert '<td class="num">no data</td>' in body
-    assert [level for level, _ in cells(body)[:2]] == ["none", "none"]
-    assert "None of the 2 days so far has data yet." in body
+    assert [level for level, _ in cells(body)[:2]] == ["none", "partial"]
+    assert "The one day so far has no data yet." in body
 
 
 def test_a_low_day_is_coloured_low(user):

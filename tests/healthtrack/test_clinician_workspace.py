@@ -17,6 +17,7 @@ from accounts.models import AccessLog
 from goals.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.models import AlertAction, HealthInsight
+from metrics.models import HealthMetric
 from tests.accounts.factories import PASSWORD, ClinicianFactory, UserFactory
 from tests.goals.factories import measure
 from tests.insights.factories import AlertFactory
@@ -184,7 +185,9 @@ def test_the_patient_page_charts_every_vital_with_bp_as_a_band(client, doctor, p
     measure(patient, "blood_glucose", 130, day)
     measure(patient, "oxygen_saturation", 96, day)
     measure(patient, "sleep", 450, day)
-    measure(patient, "steps", 4321.6, day)
+    measure(patient, "steps", 4322, day)
+    # A fractional count stored before steps had to be whole (an old import) still reads whole.
+    HealthMetric.objects.filter(user=patient, metric_type="steps").update(value=4321.6)
     client.force_login(doctor)
     html = client.get(f"/admin/patients/{patient.pk}/?days=14").content.decode()
     assert "Last 14 days" in html

@@ -15,7 +15,7 @@ def test_summed_types_are_bars_and_the_rest_lines_with_one_point_per_day():
     values = {START: 1000.0, end: 3000.0}
     steps = str(charts.metric_chart("steps", values, START, end))
     assert steps.count('class="chart-bar"') == 2
-    assert "<title>1 Mar: 1,000 count</title>" in steps and "<td>no data</td>" in steps
+    assert "<title>1 Mar: 1,000 steps</title>" in steps and "<td>no data</td>" in steps
     rhr = str(charts.metric_chart("resting_heart_rate", values, START, end))
     assert 'class="chart-point"' in rhr and 'class="chart-bar"' not in rhr
 

@@ -47,7 +47,7 @@ def test_upload_runs_the_import_and_reports_progress(
         {
             "line": 3,
             "field": "value",
-            "message": "Outside the plausible range for heart_rate: 20 to 250 bpm.",
+            "message": "Outside the plausible range for heart rate: 20 to 250 bpm.",
         }
     ]
     assert body["summary"]["created"] == 1

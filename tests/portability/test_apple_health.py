@@ -243,7 +243,7 @@ def test_bad_records_are_reported_with_their_line_and_field_never_the_value(user
         {
             "line": line_of(xml, 'value="400"'),
             "field": "value",
-            "message": "Outside the plausible range for heart_rate: 20 to 250 bpm.",
+            "message": "Outside the plausible range for heart rate: 20 to 250 bpm.",
         },
     ]
     assert all("400" not in e["message"] for e in job.errors)

@@ -1,0 +1,31 @@
+"""The one definition of a night's sleep ("last night"): the sleep recorded from noon of the
+day before until noon of the day, keyed by the morning it ended (`accounts.days`). Read by the
+dashboard's sleep card and chart, the care-program sleep target and the doctor's report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from accounts import days
+from metrics.models import HourlyRollup
+
+
+def nights(*, user_id: int, first: date, last: date) -> dict[date, float]:
+    """Minutes of sleep per night first..last (keyed by the morning); nights without sleep
+    recorded are absent. From the hourly rollups: a sample counts in the hour it starts."""
+    lo, _ = days.night_bounds(first)
+    _, hi = days.night_bounds(last)
+    result: dict[date, float] = {}
+    rows = HourlyRollup.objects.filter(
+        user_id=user_id, metric_type="sleep", period_start__gte=lo, period_start__lt=hi
+    ).values_list("period_start", "value")
+    for period_start, value in rows:
+        night = days.night_of(period_start)
+        result[night] = result.get(night, 0.0) + value
+    return result
+
+
+def last_night(*, user_id: int) -> float | None:
+    """Minutes slept last night (the night that ended this morning), None without data."""
+    today = days.today()
+    return nights(user_id=user_id, first=today, last=today).get(today)
