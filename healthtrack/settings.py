@@ -271,6 +271,8 @@ SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
 SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
 # Access-code attempts on a share link's page and API view, per client IP and per link.
 SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
+# Care-program daily logs (POST /api/v1/logs) per user, on top of the per-IP API limits.
+PROGRAM_LOG_RATE = env.str("PROGRAM_LOG_RATE", default="60/min")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
