@@ -15,6 +15,7 @@ from accounts.dashboard import Item, Panels, ProgramPanel
 from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.models import CareProgram, ProgramAdherence
+from goals.program_logs import recent_logs
 from goals.programs import utc_today
 from goals.selectors import goals_for_dashboard
 
@@ -164,6 +165,11 @@ def _program_card(panels: Panels, user) -> None:
         detail += f" · set by {by.get_full_name() or by.get_username()}"
     panels.programs.append(
         ProgramPanel(
-            title=program.title, detail=detail, ring=ring, breakdown=breakdown, strip=strip
+            title=program.title,
+            detail=detail,
+            ring=ring,
+            breakdown=breakdown,
+            strip=strip,
+            logs=recent_logs(program),
         )
     )

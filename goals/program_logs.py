@@ -399,3 +399,21 @@ def history_logs(program: CareProgram, before_q, limit: int) -> list[tuple]:
         )[: limit + 1]
     )
     return [(r["logged_at"], "log", r["id"], history_item(r)) for r in rows]
+
+
+STATUS_BADGES = {"PENDING": "badge-neutral", "VERIFIED": "badge-ok", "REJECTED": "badge-alert"}
+CARD_LOGS = 5
+
+
+def recent_logs(program: CareProgram, count: int = CARD_LOGS) -> list[tuple[str, str, str, str]]:
+    """The program card's lines: (when, what, status label, badge class), newest first."""
+    rows = ProgramLog.objects.filter(program=program).order_by("-logged_at", "-id")[:count]
+    return [
+        (
+            f"{log.logged_at:%-d %b %H:%M}",
+            f"{log.get_log_type_display()}: {log.reason} ({log.points:+d})",
+            log.get_status_display(),
+            STATUS_BADGES[log.status],
+        )
+        for log in rows
+    ]

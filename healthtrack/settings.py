@@ -343,6 +343,7 @@ SPECTACULAR_SETTINGS = {
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
         "CareProgramStatusEnum": "goals.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
+        "ProgramLogStatusEnum": "goals.log_models.ProgramLog.Status",
     },
 }
 

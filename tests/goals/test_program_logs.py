@@ -339,3 +339,105 @@ def test_concurrent_logs_for_one_day_lose_no_points(attempt):
     assert errors == []
     assert day_points(program, day) == 10 == program_logs.points_total(program.pk, day)
     assert ProgramLogDay.objects.filter(program=program).count() == 1
+
+
+# --- pages and admin ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_family_manager_verifies_from_the_queue_page(client, user):
+    child = make_dependent(user, first_name="Kim")
+    program = programs.program_create(
+        user=child, created_by=user, title="p", config=CONFIG, start_date=days_ago(3)
+    )
+    log = program_logs.program_log_create(
+        program=program,
+        author=user,
+        log_type="SYMPTOM",
+        payload={"symptom": "cough", "severity": 2},
+        timestamp=at(days_ago(1)),
+    )
+    client.force_login(user)
+    page = client.get("/programs/logs/queue/")
+    assert page.status_code == 200
+    assert "Kim" in page.content.decode() and "cough" in page.content.decode()
+    review = f"/programs/logs/{log.pk}/review/"
+    assert client.post(review, {"action": "reject"}).status_code == 400  # no note
+    response = client.post(review, {"action": "verify", "note": "heard it"})
+    assert response.status_code == 302
+    log.refresh_from_db()
+    assert (log.status, log.reviewed_by) == ("VERIFIED", user)
+    assert "cough" not in client.get("/programs/logs/queue/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_queue_page_shows_no_one_elses_logs_and_review_is_404(client, other_user, program):
+    log = program_logs.program_log_create(
+        program=program,
+        author=program.user,
+        log_type="WORKOUT",
+        payload={"duration_minutes": 40},
+        timestamp=at(days_ago(1)),
+    )
+    client.force_login(other_user)
+    assert "Workout" not in client.get("/programs/logs/queue/").content.decode()
+    response = client.post(f"/programs/logs/{log.pk}/review/", {"action": "verify"})
+    assert response.status_code == 404
+    client.force_login(program.user)  # the member: not their own reviewer
+    response = client.post(f"/programs/logs/{log.pk}/review/", {"action": "verify"})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_program_card_lists_the_latest_logs_with_their_status(page_client, user):
+    program = programs.program_create(
+        user=user, created_by=user, title="Rehab", config=CONFIG, start_date=days_ago(3)
+    )
+    program_logs.program_log_create(
+        program=program,
+        author=user,
+        log_type="MEDICATION",
+        payload={"name": "m", "taken": True},
+        timestamp=at(days_ago(1)),
+    )
+    html = page_client.get("/dashboard/").content.decode()
+    assert "Latest logs" in html
+    assert "Medication: medication taken (+5)" in html and "Pending verification" in html
+
+
+@pytest.mark.django_db
+def test_the_clinician_admin_queue_verifies_only_care_team_patients(client, user, other_user):
+    from accounts import care
+    from tests.accounts.factories import ClinicianFactory
+
+    doctor = care.clinician_enable_admin(user=ClinicianFactory())
+    care.care_team_add(clinician=doctor, patient=user)
+    logs = []
+    for person in (user, other_user):
+        program = programs.program_create(
+            user=person, created_by=person, title="p", config=CONFIG, start_date=days_ago(3)
+        )
+        logs.append(
+            program_logs.program_log_create(
+                program=program,
+                author=person,
+                log_type="WORKOUT",
+                payload={"duration_minutes": 40},
+                timestamp=at(days_ago(1)),
+            )
+        )
+    mine, theirs = logs
+    client.force_login(doctor)
+    listing = client.get("/admin/goals/programlog/?status__exact=PENDING")
+    assert listing.status_code == 200
+    assert [o.pk for o in listing.context["cl"].result_list] == [mine.pk]
+    response = client.post(
+        "/admin/goals/programlog/",
+        {"action": "reject_logs", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, mine.reviewed_by) == ("REJECTED", doctor)
+    assert theirs.status == "PENDING"
+    assert day_points(mine.program, days_ago(1)) == 0

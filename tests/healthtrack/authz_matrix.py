@@ -195,6 +195,7 @@ def _pk_for(route: str, o: Objects) -> int:
         "api/v1/programs/<int:pk>/history": rows[CareProgram].pk,
         "api/v1/logs/<int:pk>/verify": rows[ProgramLog].pk,
         "api/v1/logs/<int:pk>/reject": rows[ProgramLog].pk,
+        "programs/logs/<int:pk>/review/": rows[ProgramLog].pk,
         "api/v1/health-insights/<int:pk>": rows[HealthInsight].pk,
         "insights/<int:pk>/acknowledge/": rows[HealthInsight].pk,
         "insights/<int:pk>/read/": rows[HealthInsight].pk,
@@ -347,6 +348,10 @@ APP = {
     "goals/new/<slug:goal_type>/": every("DAAAAAA ANN"),
     "goals/<int:pk>/edit/": every("DANNNNN ANN"),
     "goals/<int:pk>/abandon/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    # The verification queue: everyone's own (empty unless they manage someone or care for
+    # a patient); a review by a family manager or care-team clinician only.
+    "programs/logs/queue/": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "programs/logs/<int:pk>/review/": every("DMMMMMM MMM", POST="DNNANNN ANN"),
     "insights/": every("DAAAAAA AAN"),
     "insights/<int:pk>/acknowledge/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
     "insights/<int:pk>/read/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
