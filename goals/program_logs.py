@@ -358,6 +358,15 @@ def with_log_points(days: list[dict], program_id: int) -> list[dict]:
     return days
 
 
+def today_scores_with_points(scores: dict[int, int], programs_, day: date) -> dict[int, int]:
+    """Program id -> the day's score with its log points added (one query)."""
+    rows = ProgramLogDay.objects.filter(program__in=programs_, day=day).exclude(points=0)
+    out = dict(scores)
+    for program_id, points in rows.values_list("program_id", "points"):
+        out[program_id] = max(0, min(100, out.get(program_id, 0) + points))
+    return out
+
+
 def points_total(program_id: int, day: date) -> int:
     """The day's log points from the logs themselves (a check of `ProgramLogDay`)."""
     total = (

@@ -8,6 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import FamilyMembership
 from goals import program_logs, programs
@@ -441,3 +442,15 @@ def test_the_clinician_admin_queue_verifies_only_care_team_patients(client, user
     assert (mine.status, mine.reviewed_by) == ("REJECTED", doctor)
     assert theirs.status == "PENDING"
     assert day_points(mine.program, days_ago(1)) == 0
+
+
+@pytest.mark.django_db
+def test_todays_score_of_the_program_includes_its_log_points(auth_client, user, program):
+    program_logs.program_log_create(
+        program=program,
+        author=user,
+        log_type="MEDICATION",
+        payload={"name": "m", "taken": True},
+        timestamp=timezone.now(),
+    )
+    assert auth_client.get(f"/api/v1/programs/{program.pk}").json()["today_score"] == 5
