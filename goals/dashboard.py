@@ -15,7 +15,7 @@ from accounts.dashboard import Item, Panels, ProgramPanel
 from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.models import CareProgram, ProgramAdherence
-from goals.program_logs import recent_logs
+from goals.program_logs import day_points, recent_logs
 from goals.programs import utc_today
 from goals.selectors import goals_for_dashboard
 
@@ -140,8 +140,12 @@ def _program_card(panels: Panels, user) -> None:
         for row in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
     }
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    scores = {day: row.score for day, row in rows.items()}
+    # The daily logs' points count in the day's score (goals.program_logs).
+    for day, points in day_points(program.pk, first, last).items():
+        scores[day] = max(0, min(100, scores.get(day, 0) + points))
     strip = strip_chart(
-        [(day, rows[day].score if day in rows else None) for day in days],
+        [(day, scores.get(day)) for day in days],
         title=f"Adherence, {first:%-d %b} to {last:%-d %b}",
         upcoming_from=today + timedelta(days=1),
     )
@@ -150,7 +154,7 @@ def _program_card(panels: Panels, user) -> None:
         today_row.breakdown if today_row else _no_data_breakdown(program.config)
     )
     ring = ring_chart(
-        today_row.score if today_row else None,
+        scores.get(today),
         title="Today's adherence",
         rows=[(label, f"{figure}: {score}") for label, figure, score in breakdown],
         empty_text="No data yet today: the score appears with the first reading or meal.",
