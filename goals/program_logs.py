@@ -232,13 +232,11 @@ def readable_logs(viewer):
 
 
 def review_queue(viewer):
-    """Pending logs `viewer` may verify: of members they manage, or care-team patients."""
-    owners = [
-        pk for pk in access.readable_user_ids(viewer) if pk != viewer.pk and can_review(viewer, pk)
-    ]
+    """Pending logs `viewer` may verify: of members they manage, or care-team patients (the
+    people whose care plans they may change, themself excluded). One query."""
+    logs = access.care_plan_writable(ProgramLog.objects.pending(), viewer, "program__user")
     return (
-        ProgramLog.objects.pending()
-        .for_owners(owners)
+        logs.exclude(program__user_id=viewer.pk)
         .select_related("program", "program__user")
         .order_by("logged_at", "id")
     )

@@ -454,3 +454,22 @@ def test_todays_score_of_the_program_includes_its_log_points(auth_client, user, 
         timestamp=timezone.now(),
     )
     assert auth_client.get(f"/api/v1/programs/{program.pk}").json()["today_score"] == 5
+
+
+@pytest.mark.django_db
+def test_the_queue_holds_managed_members_and_care_patients_not_read_only_ones(
+    user, other_user, clinician, care_team, program
+):
+    log = program_logs.program_log_create(
+        program=program,
+        author=user,
+        log_type="WORKOUT",
+        payload={"duration_minutes": 40},
+        timestamp=at(days_ago(1)),
+    )
+    FamilyMembership.objects.create(manager=other_user, member=user, role="read_only")
+    assert list(program_logs.review_queue(clinician)) == [log]
+    assert list(program_logs.review_queue(other_user)) == []
+    assert list(program_logs.review_queue(user)) == []  # never one's own
+    FamilyMembership.objects.filter(manager=other_user).update(role="manager")
+    assert list(program_logs.review_queue(other_user)) == [log]
