@@ -107,6 +107,8 @@ class ProgramPanel:
     breakdown: list[tuple[str, str, str]] = field(default_factory=list)
     strip: Chart | None = None
     href: str = ""
+    # The program's latest daily logs: (when, what, status label, badge class).
+    logs: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass

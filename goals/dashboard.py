@@ -15,6 +15,7 @@ from accounts.dashboard import Item, Panels, ProgramPanel
 from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.models import CareProgram, ProgramAdherence
+from goals.program_logs import day_points, recent_logs
 from goals.programs import utc_today
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
@@ -148,8 +149,12 @@ def _program_card(panels: Panels, user) -> None:
         for row in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
     }
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    scores = {day: row.score for day, row in rows.items()}
+    # The daily logs' points count in the day's score (goals.program_logs).
+    for day, points in day_points(program.pk, first, last).items():
+        scores[day] = max(0, min(100, scores.get(day, 0) + points))
     strip = strip_chart(
-        [(day, rows[day].score if day in rows else None) for day in days],
+        [(day, scores.get(day)) for day in days],
         title=f"Adherence, {first:%-d %b} to {last:%-d %b}",
         upcoming_from=today + timedelta(days=1),
         in_progress=today,
@@ -161,7 +166,7 @@ def _program_card(panels: Panels, user) -> None:
     # Today is in progress (accounts.days): its score is shown as "so far", never as a
     # finished day's (the strip leaves it out of its average).
     ring = ring_chart(
-        today_row.score if today_row else None,
+        scores.get(today),
         title="Today so far (in progress)",
         rows=[(label, f"{figure}: {score}") for label, figure, score in breakdown],
         empty_text="No data yet today: the score appears with the first reading or meal.",
@@ -176,6 +181,11 @@ def _program_card(panels: Panels, user) -> None:
         detail += f" · set by {by.get_full_name() or by.get_username()}"
     panels.programs.append(
         ProgramPanel(
-            title=program.title, detail=detail, ring=ring, breakdown=breakdown, strip=strip
+            title=program.title,
+            detail=detail,
+            ring=ring,
+            breakdown=breakdown,
+            strip=strip,
+            logs=recent_logs(program),
         )
     )

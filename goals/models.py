@@ -236,3 +236,7 @@ class ProgramAdherence(models.Model):
 
 
 auditlog.register(CareProgram)
+
+
+# Care-program daily logs live in their own module (registered with the app from here).
+from goals.log_models import ProgramLog, ProgramLogDay  # noqa: E402, F401

@@ -64,3 +64,7 @@ class ProgramAdherenceAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.Mod
     readonly_fields = [f.name for f in ProgramAdherence._meta.fields]
     ordering = ["-day", "-id"]
     show_full_result_count = False
+
+
+# The daily logs' admin (the clinician's verification queue) registers itself.
+from goals import log_admin  # noqa: E402, F401

@@ -44,6 +44,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts import days as calendar
+from goals import program_logs
 from goals.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
 from metrics.models import HealthMetric
 from metrics.nights import nights
@@ -429,7 +430,7 @@ def adherence_between(program: CareProgram, first: date, last: date) -> list[dic
         for r in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
     }
     today = calendar.today()
-    return [
+    days = [
         {
             "date": day,
             "score": rows[day].score if day in rows else None,
@@ -439,6 +440,7 @@ def adherence_between(program: CareProgram, first: date, last: date) -> list[dic
         }
         for day in _days(first, last)
     ]
+    return program_logs.with_log_points(days, program.pk)
 
 
 def _encode_cursor(when: datetime, kind: str, pk: int) -> str:
@@ -452,7 +454,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str, int]:
         when, kind, pk = json.loads(raw)
         when = datetime.fromisoformat(when)
         if (
-            kind not in ("measurement", "nutrition")
+            kind not in ("log", "measurement", "nutrition")
             or not isinstance(pk, int)
             or when.tzinfo is None
         ):
@@ -537,6 +539,7 @@ def program_history(program: CareProgram, *, cursor: str | None = None, limit: i
                     },
                 )
             )
+    items += program_logs.history_logs(program, _before("logged_at", "log", after), limit)
     items.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
     page, has_more = items[:limit], len(items) > limit
     next_cursor = _encode_cursor(*page[-1][:3]) if has_more else None

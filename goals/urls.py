@@ -9,3 +9,11 @@ urlpatterns = [
     path("goals/<int:pk>/edit/", views.goal_edit, name="goals-edit"),
     path("goals/<int:pk>/abandon/", views.goal_abandon, name="goals-abandon"),
 ]
+
+# The family manager's verification queue of care-program logs (goals.log_pages).
+from goals import log_pages  # noqa: E402
+
+urlpatterns += [
+    path("programs/logs/queue/", log_pages.log_queue, name="program-log-queue"),
+    path("programs/logs/<int:pk>/review/", log_pages.log_review, name="program-log-review"),
+]

@@ -279,6 +279,8 @@ SHARE_GRANT_DEFAULT_DAYS = env.int("SHARE_GRANT_DEFAULT_DAYS", default=30)
 SHARE_GRANT_MAX_DAYS = env.int("SHARE_GRANT_MAX_DAYS", default=365)
 # Access-code attempts on a share link's page and API view, per client IP and per link.
 SHARE_RATE_LIMIT = env.str("SHARE_RATE_LIMIT", default="10/m")
+# Care-program daily logs (POST /api/v1/logs) per user, on top of the per-IP API limits.
+PROGRAM_LOG_RATE = env.str("PROGRAM_LOG_RATE", default="60/min")
 
 # --- OAuth2 for third-party apps (django-oauth-toolkit; accounts/oauth.py) -------------------
 # Apps are registered in the admin. Authorization code with PKCE (S256 only) for every client,
@@ -391,6 +393,7 @@ SPECTACULAR_SETTINGS = {
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
         "CareProgramStatusEnum": "goals.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
+        "ProgramLogStatusEnum": "goals.log_models.ProgramLog.Status",
     },
 }
 

@@ -14,3 +14,12 @@ urlpatterns = [
         "programs/<int:pk>/history", views.ProgramHistoryView.as_view(), name="api-program-history"
     ),
 ]
+
+# Care-program daily logs (goals.api.log_views).
+from goals.api import log_views  # noqa: E402
+
+urlpatterns += [
+    path("logs", log_views.ProgramLogCreate.as_view(), name="api-program-logs"),
+    path("logs/<int:pk>/verify", log_views.ProgramLogVerify.as_view(), name="api-log-verify"),
+    path("logs/<int:pk>/reject", log_views.ProgramLogReject.as_view(), name="api-log-reject"),
+]

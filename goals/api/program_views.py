@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts import access, audit
 from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
-from goals import programs
+from goals import program_logs, programs
 from goals.api.program_serializers import (
     AdherenceDaySerializer,
     AdherenceQuerySerializer,
@@ -42,6 +42,7 @@ def _with_today(programs_, many: bool = True):
             "program_id", "score"
         )
     )
+    scores = program_logs.today_scores_with_points(scores, items, today)
     return CareProgramSerializer(
         items if many else items[0], many=many, context={"today_scores": scores}
     ).data

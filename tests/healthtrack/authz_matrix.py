@@ -164,7 +164,7 @@ def _photo_on_the_diary_entry(world) -> None:
 
 def _pk_for(route: str, o: Objects) -> int:
     from accounts.models import CareTeam, ShareGrant
-    from goals.models import CareProgram, HealthGoal
+    from goals.models import CareProgram, HealthGoal, ProgramLog
     from healthtrack.portability.models import ImportJob
     from insights.models import HealthInsight
     from metrics.models import Device, HealthMetric
@@ -199,6 +199,9 @@ def _pk_for(route: str, o: Objects) -> int:
         "api/v1/programs/<int:pk>": rows[CareProgram].pk,
         "api/v1/programs/<int:pk>/adherence": rows[CareProgram].pk,
         "api/v1/programs/<int:pk>/history": rows[CareProgram].pk,
+        "api/v1/logs/<int:pk>/verify": rows[ProgramLog].pk,
+        "api/v1/logs/<int:pk>/reject": rows[ProgramLog].pk,
+        "programs/logs/<int:pk>/review/": rows[ProgramLog].pk,
         "api/v1/health-insights/<int:pk>": rows[HealthInsight].pk,
         "insights/<int:pk>/acknowledge/": rows[HealthInsight].pk,
         "insights/<int:pk>/read/": rows[HealthInsight].pk,
@@ -374,6 +377,10 @@ APP = {
     "goals/new/<slug:goal_type>/": every("DAAAAAA ANN"),
     "goals/<int:pk>/edit/": every("DANNNNN ANN"),
     "goals/<int:pk>/abandon/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
+    # The verification queue: everyone's own (empty unless they manage someone or care for
+    # a patient); a review by a family manager or care-team clinician only.
+    "programs/logs/queue/": every("DMMMMMM MMM", GET="DAAAAAA AAA"),
+    "programs/logs/<int:pk>/review/": every("DMMMMMM MMM", POST="DNNANNN ANN"),
     "insights/": every("DAAAAAA AAN"),
     "insights/<int:pk>/acknowledge/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
     "insights/<int:pk>/read/": every("DMMMMMM MMM", POST="DANNNNN ANN"),
@@ -436,6 +443,12 @@ APP = {
     ),
     "api/v1/programs/<int:pk>/adherence": every("DMMMMMM MMM", GET="DANANNN AAN"),
     "api/v1/programs/<int:pk>/history": every("DMMMMMM MMM", GET="DANANNN AAN"),
+    # Daily logs: the program is named in the body, so the empty body is a 400 for everyone
+    # signed in (tests/goals/test_program_logs.py covers who may log); a family manager or a
+    # care-team clinician reviews, never the person, a read-only member or anyone else.
+    "api/v1/logs": every("DMMMMMM MMM", POST="DAAAAAA AAA"),
+    "api/v1/logs/<int:pk>/verify": every("DMMMMMM MMM", POST="DNNANNN ANN"),
+    "api/v1/logs/<int:pk>/reject": every("DMMMMMM MMM", POST="DNNANNN ANN"),
     "api/v1/health-insights": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DDDAADD DDD"),
     "api/v1/health-insights/user/<int:user_id>": every("DMMMMMM MMM", GET="DANANNN AAN"),
     "api/v1/health-insights/<int:pk>": every("DMMMMMM MMM", GET="DANANNN AAN", PATCH="DANDNNN ADN"),
@@ -492,6 +505,7 @@ ADMIN_HEALTH = {
     "goals.healthgoal": {"delete"},
     "goals.careprogram": {"delete"},
     "goals.programadherence": set(),
+    "goals.programlog": set(),
     "insights.healthinsight": {"add", "change", "delete"},
     "insights.healthalert": {"add", "change", "delete"},
     "portability.importjob": {"delete"},

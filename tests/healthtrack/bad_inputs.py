@@ -247,6 +247,35 @@ API += [
             "config": [("empty", {}), ("negative target", {"activity": {"steps": {"min": -5}}})],
         },
     ),
+    # "<program>" in a body is replaced by the patient's program id (test_bad_input._send).
+    Endpoint(
+        "care-program daily log",
+        "POST",
+        "/api/v1/logs",
+        {
+            "program_id": "<program>",
+            "log_type": "WORKOUT",
+            "payload": {"duration_minutes": 30},
+            "timestamp": NOW.isoformat(),
+        },
+        {
+            "log_type": CHOICE,
+            "timestamp": TIMESTAMP,
+            "payload": [
+                ("not an object", ["duration_minutes"]),
+                ("null", None),
+                ("a workout without duration or sets", {}),
+                ("sets without reps", {"sets": 3}),
+                ("duration past a day", {"duration_minutes": 5000}),
+                ("duration as text", {"duration_minutes": "long"}),
+                ("duration NaN", {"duration_minutes": "NaN"}),
+                ("duration huge", {"duration_minutes": 1e308}),
+                ("unknown key", {"duration_minutes": 30, "mood": "great"}),
+                ("oversized activity", {"duration_minutes": 30, "activity": "x" * 20_000}),
+            ],
+            "device_id": [("text", "watch"), ("unknown device", 10**9), ("negative", -1)],
+        },
+    ),
     Endpoint(
         "care team: add a clinician",
         "POST",

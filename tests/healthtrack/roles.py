@@ -24,7 +24,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
-from goals.models import CareProgram, HealthGoal, ProgramAdherence
+from goals import program_logs
+from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob
 from insights.models import HealthAlert, HealthInsight
@@ -93,6 +94,13 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
     program = CareProgram.objects.create(
         user=person, title=f"Program {tag}", start_date=today, end_date=today + timedelta(days=90)
     )
+    program_log = program_logs.program_log_create(
+        program=program,
+        author=person,
+        log_type="MEDICATION",
+        payload={"name": "metformin", "taken": True},
+        timestamp=when,
+    )
     return {
         Device: device,
         HealthMetric: steps,
@@ -110,6 +118,7 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
         HealthAlert: HealthAlert.objects.get(pk=alert.pk),
         HealthGoal: HealthGoalFactory(user=person, description=SECRET_GOAL),
         CareProgram: program,
+        ProgramLog: program_log,
         ProgramAdherence: ProgramAdherence.objects.create(
             program=program, day=program.start_date, score=80, breakdown={}
         ),

@@ -39,6 +39,7 @@ HEALTH_MODELS = {
     "goals.healthgoal",
     "goals.careprogram",
     "goals.programadherence",
+    "goals.programlog",
     "portability.importjob",
     "lifecycle.archivedmonth",
 }

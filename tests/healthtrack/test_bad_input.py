@@ -62,7 +62,9 @@ def _client(user) -> APIClient:
 
 
 def _send(client, endpoint, body: bytes, content_type: str):
-    path = endpoint.path.format(**client.handler._force_user.objects_for_paths)
+    objects = client.handler._force_user.objects_for_paths
+    path = endpoint.path.format(**objects)
+    body = body.replace(b'"<program>"', str(objects["program"]).encode())
     return client.generic(endpoint.method, path, body, content_type=content_type)
 
 
