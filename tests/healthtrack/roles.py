@@ -5,7 +5,7 @@ in care, plain staff, named-grant holder, link holder)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Group
@@ -26,6 +26,7 @@ from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 from goals import program_logs
 from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
+from healthtrack.lifecycle import archive
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob
 from insights.models import HealthAlert, HealthInsight
@@ -123,21 +124,25 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
             program=program, day=program.start_date, score=80, breakdown={}
         ),
         ImportJob: ImportJob.objects.create(user=person, kind="csv_metrics"),
-        # The record of an archive file (no file: the admin reads the record only).
-        ArchivedMonth: ArchivedMonth.objects.create(
-            user=person,
-            year=2025,
-            month=1 + days_ago,
-            data_type="steps",
-            key=f"{person.pk}/2025/{1 + days_ago:02d}/steps.parquet",
-            rows=1,
-            sha256="0" * 64,
-            size_bytes=1,
-        ),
+        # A real archived month (file and record), so every door that reads archives (export,
+        # erasure, restore) finds the file its record names.
+        ArchivedMonth: _archived_month(person, month=1 + days_ago),
         ShareGrant: ShareGrantFactory(owner=person),
         AccessLog: AccessLogFactory(owner=person),
         User: person,
     }
+
+
+def _archived_month(person: User, *, month: int) -> ArchivedMonth:
+    HealthMetric.objects.create(
+        user=person,
+        metric_type="steps",
+        value=1000,
+        unit="count",
+        recorded_at=datetime(2025, month, 15, 12, tzinfo=UTC),
+    )
+    archive.archive_user_month(user_id=person.pk, year=2025, month=month, data_type="steps")
+    return ArchivedMonth.objects.get(user=person, year=2025, month=month, data_type="steps")
 
 
 def infrastructure_rows(superuser: User, patient: User) -> dict:
