@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date
 
 from auditlog.registry import auditlog
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -13,6 +15,11 @@ from fernet_fields import EncryptedDateField, EncryptedTextField
 class HealthTrackUserManager(UserManager):
     def active(self):
         return self.filter(is_active=True, deleted_at__isnull=True)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Unknown time zone: give an IANA name such as Europe/Paris.")
 
 
 class User(AbstractUser):
@@ -42,6 +49,8 @@ class User(AbstractUser):
     # A family member profile (a child, an elderly parent) that owns health data but never logs
     # in: unusable password, refused by the login backend. See accounts.family.
     is_dependent = models.BooleanField(default=False)
+    # IANA name; week and month rollups (metrics.period_rollups) are cut in this zone.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
 
     REQUIRED_FIELDS = ["email"]
 

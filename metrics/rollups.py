@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 
+from metrics import period_rollups
 from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, LATEST, SUM, get_metric_type
 from metrics.validation import MAX_SAMPLE_SPAN
@@ -285,6 +286,8 @@ def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -
             for day, b in sorted(days.items())
         ]
     )
+    # Weeks and months in the owner's zone, in the same transaction as the days.
+    period_rollups.refresh(user_id=user_id, metric_type=metric_type, lo=lo, hi=hi)
 
 
 def recompute_span(*, user_id: int, metric_type: str, start: datetime, end: datetime) -> None:
