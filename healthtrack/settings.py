@@ -352,6 +352,8 @@ SPECTACULAR_SETTINGS = {
     # Two models have a `kind` choice set; give each enum its own name in the schema.
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
+        # The staff user directory shows a user's role beside the family access roles.
+        "UserRoleEnum": "accounts.models.User.Role",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
         "ImportJobKindEnum": "healthtrack.portability.models.ImportJob.Kind",
         # Goals, care programs and import jobs each have a `status`.
