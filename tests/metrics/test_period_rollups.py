@@ -221,3 +221,58 @@ def test_rebuild_equals_what_the_writes_maintained():
     before = stored(user, "steps", "week"), stored(user, "steps", "month")
     period_rollups.rebuild(user_id=user.pk, metric_type="steps")
     assert (stored(user, "steps", "week"), stored(user, "steps", "month")) == before
+
+
+def test_a_summed_sample_spanning_two_hours_is_split_in_proportion(auth_client, user):
+    # 10:45-11:15 UTC, 600 steps: half in each hour; counted (count 1) in the hour it starts.
+    services.metric_create(
+        user=user,
+        metric_type="steps",
+        value=600,
+        recorded_at=datetime(2026, 3, 2, 10, 45, tzinfo=UTC),
+        end_at=datetime(2026, 3, 2, 11, 15, tzinfo=UTC),
+    )
+    body = auth_client.get(
+        URL, {"metric_type": "steps", "period": "hour", "start": "2026-03-02", "end": "2026-03-02"}
+    ).json()
+    assert [(r["period_start"], r["value"], r["count"]) for r in body["results"]] == [
+        ("2026-03-02T10:00:00Z", 300, 1),
+        ("2026-03-02T11:00:00Z", 300, 0),
+    ]
+
+
+def test_a_sample_spanning_midnight_is_split_across_the_days(auth_client, user):
+    services.metric_create(
+        user=user,
+        metric_type="sleep",
+        value=480,
+        recorded_at=datetime(2026, 3, 1, 22, 0, tzinfo=UTC),
+        end_at=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
+    )
+    body = auth_client.get(
+        URL, {"metric_type": "sleep", "period": "day", "start": "2026-03-01", "end": "2026-03-02"}
+    ).json()
+    assert [r["value"] for r in body["results"]] == [120, 360]
+    # Deleting it clears both days.
+    services.metric_delete(metric=HealthMetric.objects.get(user=user))
+    body = auth_client.get(
+        URL, {"metric_type": "sleep", "period": "day", "start": "2026-03-01", "end": "2026-03-02"}
+    ).json()
+    assert body["results"] == []
+
+
+def test_averaged_samples_are_never_split(auth_client, user):
+    services.metric_create(
+        user=user,
+        metric_type="heart_rate",
+        value=70,
+        recorded_at=datetime(2026, 3, 2, 10, 45, tzinfo=UTC),
+        end_at=datetime(2026, 3, 2, 11, 15, tzinfo=UTC),
+    )
+    body = auth_client.get(
+        URL,
+        {"metric_type": "heart_rate", "period": "hour", "start": "2026-03-02", "end": "2026-03-02"},
+    ).json()
+    assert [(r["period_start"], r["value"]) for r in body["results"]] == [
+        ("2026-03-02T10:00:00Z", 70)
+    ]
