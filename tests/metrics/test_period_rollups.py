@@ -276,3 +276,33 @@ def test_averaged_samples_are_never_split(auth_client, user):
     assert [(r["period_start"], r["value"]) for r in body["results"]] == [
         ("2026-03-02T10:00:00Z", 70)
     ]
+
+
+def test_owner_sets_a_time_zone_and_a_bad_one_is_refused(auth_client, user):
+    url = f"/api/v1/users/{user.pk}"
+    response = auth_client.patch(url, {"time_zone": "Mars/Olympus"}, format="json")
+    assert response.status_code == 400 and "time_zone" in response.json()
+    response = auth_client.patch(url, {"time_zone": "Asia/Tokyo"}, format="json")
+    assert response.status_code == 200 and response.json()["time_zone"] == "Asia/Tokyo"
+    user.refresh_from_db()
+    assert user.time_zone == "Asia/Tokyo"
+
+
+def test_a_share_grant_holder_cannot_read_weeks(user):
+    from tests.accounts.care_factories import ShareGrantFactory
+    from tests.accounts.factories import ClinicianFactory, client_for
+
+    add(user, "steps", datetime(2026, 3, 3, 10, tzinfo=UTC), 100)
+    holder = ClinicianFactory()
+    ShareGrantFactory(
+        owner=user,
+        grantee=holder,
+        metric_types=["steps"],
+        date_from=date(2026, 3, 1),
+        date_to=date(2026, 3, 31),
+    )
+    query = {"metric_type": "steps", "period": "week", "user_id": user.pk, "start": "2026-03-01"}
+    response = client_for(holder).get(URL, {**query, "end": "2026-03-31"})
+    assert response.status_code == 400 and "period" in response.json()
+    day = client_for(holder).get(URL, {**query, "period": "day", "end": "2026-03-31"})
+    assert day.status_code == 200 and [r["value"] for r in day.json()["results"]] == [100]
