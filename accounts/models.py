@@ -40,6 +40,8 @@ class User(AbstractUser):
     date_of_birth = EncryptedDateField(null=True, blank=True)
     medical_history = EncryptedTextField(blank=True, default="")
     sex = models.CharField(max_length=16, choices=Sex.choices, default=Sex.UNSPECIFIED)
+    # IANA name; week and month rollups (metrics.period_rollups) are cut in this zone.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     height_cm = models.FloatField(
         null=True,
         blank=True,
@@ -49,8 +51,6 @@ class User(AbstractUser):
     # A family member profile (a child, an elderly parent) that owns health data but never logs
     # in: unusable password, refused by the login backend. See accounts.family.
     is_dependent = models.BooleanField(default=False)
-    # IANA name; week and month rollups (metrics.period_rollups) are cut in this zone.
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
 
     REQUIRED_FIELDS = ["email"]
 
