@@ -365,11 +365,9 @@ class AggregatesView(MetricsAPIView):
         period = q["period"]
         end = q.get("end") or timezone.now()
         if period == "hour" and "end" in q["bare_dates"]:
-            end += timedelta(days=1)  # the whole day
+            end += timedelta(days=1)  # a bare date as end: to the end of that day
         start = q.get("start") or end - DEFAULT_AGGREGATE_SPAN[period]
-        if end - start > MAX_AGGREGATE_SPAN[period] + (
-            timedelta(days=1) if "end" in q["bare_dates"] else timedelta(0)
-        ):
+        if end - start > MAX_AGGREGATE_SPAN[period]:
             raise exceptions.ValidationError(
                 {
                     "start": [

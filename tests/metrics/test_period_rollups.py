@@ -306,3 +306,10 @@ def test_a_share_grant_holder_cannot_read_weeks(user):
     assert response.status_code == 400 and "period" in response.json()
     day = client_for(holder).get(URL, {**query, "period": "day", "end": "2026-03-31"})
     assert day.status_code == 200 and [r["value"] for r in day.json()["results"]] == [100]
+
+
+def test_hourly_span_limit_counts_a_bare_end_as_its_whole_day(auth_client):
+    query = {"metric_type": "steps", "period": "hour", "start": "2026-01-01"}
+    assert auth_client.get(URL, {**query, "end": "2026-01-31"}).status_code == 200
+    response = auth_client.get(URL, {**query, "end": "2026-02-01"})
+    assert response.status_code == 400 and "start" in response.json()
