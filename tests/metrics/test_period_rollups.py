@@ -313,3 +313,19 @@ def test_hourly_span_limit_counts_a_bare_end_as_its_whole_day(auth_client):
     assert auth_client.get(URL, {**query, "end": "2026-01-31"}).status_code == 200
     response = auth_client.get(URL, {**query, "end": "2026-02-01"})
     assert response.status_code == 400 and "start" in response.json()
+
+
+def test_reading_weeks_reads_the_stored_rows_and_recomputes_nothing(auth_client, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for day in range(20):
+        add(user, "steps", datetime(2026, 2, 1, 12, tzinfo=UTC) + timedelta(days=day), 10)
+    query = {"metric_type": "steps", "period": "week", "start": "2026-02-01", "end": "2026-02-28"}
+    with CaptureQueriesContext(connection) as queries:
+        body = auth_client.get(URL, query).json()
+    assert sum(r["value"] for r in body["results"]) == 200
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert 'INSERT INTO "metrics_periodrollup"' not in sql
+    assert 'DELETE FROM "metrics_periodrollup"' not in sql
+    assert len(queries.captured_queries) <= 10
