@@ -14,8 +14,8 @@ weight each hour's average by its sample count, latest types keep the last hour'
 
 from __future__ import annotations
 
+import bisect
 import zoneinfo
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
@@ -66,26 +66,29 @@ def starts_between(period: str, first: date, last: date) -> list[date]:
 
 
 def _compute(
-    user_id: int, metric_type: str, period: str, start: date, tz: zoneinfo.ZoneInfo
+    user_id: int,
+    metric_type: str,
+    period: str,
+    start: date,
+    tz: zoneinfo.ZoneInfo,
+    hours: list,
+    times: list[datetime],
 ) -> PeriodRollup | None:
+    """The period's row from `hours` ((period_start, value, min, max, count), oldest first,
+    covering at least the period; `times` their period_start), or None when none falls in it."""
     lo, hi = bounds(period, start, tz)
-    hours = list(
-        HourlyRollup.objects.filter(
-            user_id=user_id, metric_type=metric_type, period_start__gte=lo, period_start__lt=hi
-        )
-        .order_by("period_start")
-        .values_list("value", "min_value", "max_value", "count")
-    )
+    hours = hours[bisect.bisect_left(times, lo) : bisect.bisect_left(times, hi)]
     if not hours:
         return None
     aggregation = get_metric_type(metric_type).aggregation
-    count = sum(h[3] for h in hours)
+    count = sum(h[4] for h in hours)
     if aggregation == SUM:
-        value = sum(h[0] for h in hours)
+        value = sum(h[1] for h in hours)
     elif aggregation == AVERAGE:
-        value = sum(h[0] * h[3] for h in hours) / count
+        # Weighted by samples; an hour reached only by a summed sample's spill has none.
+        value = sum(h[1] * h[4] for h in hours) / count
     else:
-        value = hours[-1][0]
+        value = hours[-1][1]
     return PeriodRollup(
         user_id=user_id,
         metric_type=metric_type,
@@ -93,22 +96,37 @@ def _compute(
         start=start,
         time_zone=tz.key,
         value=value,
-        min_value=min(h[1] for h in hours),
-        max_value=max(h[2] for h in hours),
+        min_value=min(h[2] for h in hours),
+        max_value=max(h[3] for h in hours),
         count=count,
     )
 
 
 def _rewrite(
-    user_id: int, metric_type: str, tz: zoneinfo.ZoneInfo, starts: dict[str, Iterable[date]]
+    user_id: int, metric_type: str, tz: zoneinfo.ZoneInfo, starts: dict[str, list[date]]
 ) -> None:
+    """Recompute the periods `starts` names from one read of their hourly rollups."""
+    spans = [bounds(period, s, tz) for period, ss in starts.items() for s in ss]
+    if not spans:
+        return
+    hours = list(
+        HourlyRollup.objects.filter(
+            user_id=user_id,
+            metric_type=metric_type,
+            period_start__gte=min(lo for lo, _ in spans),
+            period_start__lt=max(hi for _, hi in spans),
+        )
+        .order_by("period_start")
+        .values_list("period_start", "value", "min_value", "max_value", "count")
+    )
+    times = [h[0] for h in hours]
+    rows = []
     for period, period_starts in starts.items():
-        period_starts = list(period_starts)
         PeriodRollup.objects.filter(
             user_id=user_id, metric_type=metric_type, period=period, start__in=period_starts
         ).delete()
-        rows = [_compute(user_id, metric_type, period, s, tz) for s in period_starts]
-        PeriodRollup.objects.bulk_create([r for r in rows if r is not None])
+        rows += [_compute(user_id, metric_type, period, s, tz, hours, times) for s in period_starts]
+    PeriodRollup.objects.bulk_create([r for r in rows if r is not None])
 
 
 @transaction.atomic
