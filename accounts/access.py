@@ -393,6 +393,14 @@ def readable_metrics(
 # --- Admin ------------------------------------------------------------------------------------
 
 
+def can_browse_user_directory(viewer) -> bool:
+    """The staff user directory (`/api/v1/users/`): superusers and staff who are not
+    clinicians (a clinician reaches only their care-team patients)."""
+    return _is_active_user(viewer) and (
+        viewer.is_superuser or (viewer.is_staff and not is_clinician(viewer))
+    )
+
+
 def admin_can_view(viewer) -> bool:
     """May `viewer` use the health-data pages of the admin at all?"""
     return (

@@ -109,6 +109,27 @@ def record_read(
     )
 
 
+def record_directory_read(*, request, users: list[User]) -> None:
+    """One access-log row per account a staff member saw in the user directory (one insert)."""
+    actor = request.user
+    endpoint = f"{request.method} {request.path}"[:200]
+    AccessLog.objects.bulk_create(
+        AccessLog(
+            actor=actor,
+            actor_label=actor.get_username()[:150],
+            owner_id=user.pk,
+            via=AccessLog.Via.ADMIN,
+            object_type=user._meta.label_lower,
+            object_id=str(user.pk),
+            endpoint=endpoint,
+            ip=client_ip(request),
+            request_id=_request_id(request),
+        )
+        for user in users
+        if user.pk != actor.pk
+    )
+
+
 @dataclass(frozen=True)
 class PruneResult:
     cutoff: datetime

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -15,6 +17,11 @@ from fernet_fields import EncryptedDateField, EncryptedTextField
 class HealthTrackUserManager(UserManager):
     def active(self):
         return self.filter(is_active=True, deleted_at__isnull=True)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Unknown time zone: give an IANA name such as Europe/Paris.")
 
 
 class User(AbstractUser):
@@ -35,6 +42,8 @@ class User(AbstractUser):
     date_of_birth = EncryptedDateField(null=True, blank=True)
     medical_history = EncryptedTextField(blank=True, default="")
     sex = models.CharField(max_length=16, choices=Sex.choices, default=Sex.UNSPECIFIED)
+    # IANA name; week and month rollups (metrics.period_rollups) are cut in this zone.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     height_cm = models.FloatField(
         null=True,
         blank=True,

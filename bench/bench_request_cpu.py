@@ -95,6 +95,11 @@ def configure() -> None:
         TRUSTED_PROXY_COUNT="1",
         API_RATE_PER_IP="100000/min",
         API_BURST_PER_IP="10000/s",
+        API_RATE_PER_USER="100000/min",
+        API_RATE_SYNC_PER_USER="100000/min",
+        API_RATE_IMPORTS_PER_USER="100000/min",
+        API_RATE_EXPORTS_PER_USER="100000/min",
+        API_RATE_FRESH_RECOMMENDATIONS_PER_USER="100000/min",
         PROMETHEUS_MULTIPROC_DIR=str(prometheus),
     )
     os.environ.pop("BENCH_STATS", None)

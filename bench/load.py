@@ -104,6 +104,11 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
         # limits are raised for the bench server only (settings' defaults: 600/min, 10/s).
         API_RATE_PER_IP="100000/min",
         API_BURST_PER_IP="10000/s",
+        API_RATE_PER_USER="100000/min",
+        API_RATE_SYNC_PER_USER="100000/min",
+        API_RATE_IMPORTS_PER_USER="100000/min",
+        API_RATE_EXPORTS_PER_USER="100000/min",
+        API_RATE_FRESH_RECOMMENDATIONS_PER_USER="100000/min",
         BENCH_STATS="true",
         # As production: JSON logs with one access line per request (into var/bench/gunicorn.log),
         # Prometheus metrics shared by the workers.

@@ -225,6 +225,15 @@ API_THROTTLE_RATES = {
     "ip_minute": env.str("API_RATE_PER_IP", default="600/min"),
     "ip_burst": env.str("API_BURST_PER_IP", default="10/s"),
 }
+# Per signed-in user, on top of the per-IP limits (accounts/api/throttles.py): every API
+# request, then named scopes for the expensive endpoints. 429 with Retry-After when exceeded.
+API_USER_THROTTLE_RATES = {
+    "user_minute": env.str("API_RATE_PER_USER", default="100/min"),
+    "user_sync": env.str("API_RATE_SYNC_PER_USER", default="30/min"),
+    "user_imports": env.str("API_RATE_IMPORTS_PER_USER", default="20/hour"),
+    "user_exports": env.str("API_RATE_EXPORTS_PER_USER", default="20/hour"),
+    "user_recommendations": env.str("API_RATE_FRESH_RECOMMENDATIONS_PER_USER", default="10/min"),
+}
 # Login, register, token and password reset: per IP and per account (django-ratelimit).
 AUTH_RATE_LIMIT = env.str("AUTH_RATE_LIMIT", default="10/m")
 # The client address behind TRUSTED_PROXY_COUNT proxies (never a client-sent header alone).
@@ -337,6 +346,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "accounts.api.throttles.IPMinuteThrottle",
         "accounts.api.throttles.IPBurstThrottle",
+        "accounts.api.throttles.UserMinuteThrottle",
+        "accounts.api.throttles.UserSyncThrottle",
+        "accounts.api.throttles.UserImportsThrottle",
+        "accounts.api.throttles.UserExportsThrottle",
+        "accounts.api.throttles.UserRecommendationsThrottle",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The per-IP throttles identify the client like the rate limits do: X-Forwarded-For is
@@ -384,6 +398,8 @@ SPECTACULAR_SETTINGS = {
     # Two models have a `kind` choice set; give each enum its own name in the schema.
     "ENUM_NAME_OVERRIDES": {
         "ShareGrantKindEnum": "accounts.models.ShareGrant.Kind",
+        # The staff user directory shows a user's role beside the family access roles.
+        "UserRoleEnum": "accounts.models.User.Role",
         "InsightKindEnum": "insights.models.HealthInsight.Kind",
         "ImportJobKindEnum": "healthtrack.portability.models.ImportJob.Kind",
         # Goals, care programs and import jobs each have a `status`.

@@ -194,6 +194,30 @@ class DailyRollup(_Rollup):
         return f"{self.metric_type} {self.day}"
 
 
+class PeriodRollup(_Rollup):
+    """A week (ISO, Monday first) or calendar month in the owner's time zone, kept by
+    `metrics.period_rollups` from the hourly rollups whenever the daily rollups change."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", "Week"
+        MONTH = "month", "Month"
+
+    period = models.CharField(max_length=8, choices=Period.choices)
+    # The local date the period starts on, in `time_zone` (the owner's when it was computed).
+    start = models.DateField()
+    time_zone = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "metric_type", "period", "start"], name="period_rollup_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric_type} {self.period} of {self.start}"
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a device sync, replayed for a retry with the same key (24 h)."""
 

@@ -8,8 +8,13 @@ piece of code that a property test checks against a naive recomputation.
 Summed types (steps, distance, energy, exercise, sleep) are de-duplicated across sources:
 where samples from two sources overlap in time, the higher-priority source keeps its value
 and the lower one keeps only the share of its value that falls outside the overlap
-(pro-rata, assuming a sample is spread evenly over its interval). A sample is counted in the
-hour and day in which it starts.
+(pro-rata, assuming a sample is spread evenly over its interval).
+
+A summed sample that spans several hours is split across them in proportion to its overlap
+with each (the same even-spread assumption); a point sample, and every sample of an averaged
+or latest type (heart rate, weight, ...), stays in the hour in which it starts. `count` is the
+number of samples that start in the period; min and max are over the samples that start in it
+and, for summed types, those that spill into it (an hour reached only by a spill has count 0).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 
+from metrics import period_rollups
 from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, LATEST, SUM, get_metric_type
 from metrics.validation import MAX_SAMPLE_SPAN
@@ -57,6 +63,12 @@ class Bucket:
         self.max_value = max(self.max_value, value)
         if key > self.latest_key:
             self.latest_key, self.latest_value = key, value
+
+    def spill(self, value: float, kept: float) -> None:
+        """The share of a summed sample that started in an earlier period."""
+        self.total += kept
+        self.min_value = min(self.min_value, value)
+        self.max_value = max(self.max_value, value)
 
     def merge(self, other: Bucket) -> None:
         self.total += other.total
@@ -126,27 +138,44 @@ def _merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]
     return [(s, e) for s, e in out]
 
 
-def deduplicated_values(samples: Iterable[Sample]) -> dict[int, float]:
-    """The value each sample keeps after higher-ranked sources have claimed their time."""
+def _hour_pieces(start: float, end: float) -> Iterable[tuple[float, float]]:
+    """[start, end) cut at each UTC hour boundary (POSIX seconds)."""
+    step = HOUR.total_seconds()
+    lo = start
+    while lo < end:
+        hi = min(end, (lo // step + 1) * step)
+        yield lo, hi
+        lo = hi
+
+
+def deduplicated_shares(samples: Iterable[Sample]) -> dict[int, list[tuple[float, float]]]:
+    """Per sample, (hour start, value kept in that hour) after higher-ranked sources have
+    claimed their time: an interval sample keeps, in each hour it overlaps, its value times the
+    share of its interval that falls in that hour and is not covered; a point sample keeps its
+    value (or nothing, if covered) in its hour. The shares of a sample add up to what it keeps."""
+    step = HOUR.total_seconds()
     by_source: dict[tuple, list[Sample]] = defaultdict(list)
     for sample in samples:
         by_source[sample.source].append(sample)
-    kept: dict[int, float] = {}
+    kept: dict[int, list[tuple[float, float]]] = {}
     merged: list[tuple[float, float]] = []
     starts: list[float] = []
     for source in sorted(by_source):
         group = by_source[source]
         for sample in group:
-            if not merged:
-                kept[sample.id] = sample.value
-            elif sample.end > sample.start:
-                covered = _covered_length(sample.start, sample.end, starts, merged)
-                share = 1.0 - min(covered / (sample.end - sample.start), 1.0)
-                kept[sample.id] = sample.value * share
+            if sample.end > sample.start:
+                length = sample.end - sample.start
+                pieces = []
+                for lo, hi in _hour_pieces(sample.start, sample.end):
+                    covered = _covered_length(lo, hi, starts, merged) if merged else 0.0
+                    pieces.append(
+                        ((lo // step) * step, sample.value * max(hi - lo - covered, 0.0) / length)
+                    )
+                kept[sample.id] = pieces
             else:
-                kept[sample.id] = (
-                    0.0 if _point_covered(sample.start, starts, merged) else sample.value
-                )
+                hit = bool(merged) and _point_covered(sample.start, starts, merged)
+                hour = (sample.start // step) * step
+                kept[sample.id] = [(hour, 0.0 if hit else sample.value)]
         merged = _merge([*merged, *((s.start, s.end) for s in group)])
         starts = [s for s, _ in merged]
     return kept
@@ -163,34 +192,35 @@ def affected_days(
     For a summed type, samples that overlap the written span may start up to a day earlier,
     and their kept share depends on the write, so their day is included too.
     """
-    first = start
+    first, last = start, end
     if get_metric_type(metric_type).is_summed:
-        earliest = (
-            HealthMetric.objects.filter(
-                user_id=user_id,
-                metric_type=metric_type,
-                recorded_at__gte=start - MAX_SAMPLE_SPAN,
-                recorded_at__lt=start,
-                end_at__gt=start,
-            )
-            .aggregate(first=Min("recorded_at"))
-            .get("first")
-        )
-        if earliest is not None:
-            first = earliest
-    return first.astimezone(UTC).date(), end.astimezone(UTC).date()
+        # Overlapping samples: their kept share (and so every hour they are split across)
+        # depends on the write.
+        span = HealthMetric.objects.filter(
+            user_id=user_id,
+            metric_type=metric_type,
+            recorded_at__gte=start - MAX_SAMPLE_SPAN,
+            recorded_at__lte=end,
+            end_at__gt=start,
+        ).aggregate(first=Min("recorded_at"), last=Max("end_at"))
+        if span["first"] is not None:
+            first, last = min(first, span["first"]), max(last, span["last"])
+    return first.astimezone(UTC).date(), last.astimezone(UTC).date()
 
 
 def _buckets_summed(user_id: int, metric_type: str, lo: datetime, hi: datetime):
     window = Q(recorded_at__gte=lo, recorded_at__lt=hi)
-    # Samples outside the window that may cover samples inside it.
-    coverers = Q(recorded_at__gte=lo - MAX_SAMPLE_SPAN, recorded_at__lt=lo, end_at__gt=lo) | Q(
-        recorded_at__gte=hi, recorded_at__lt=hi + MAX_SAMPLE_SPAN
-    )
+    # Samples outside the window that may cover samples inside it or spill into it, and those
+    # that may cover the spilling ones (they start at most one span before them).
+    coverers = Q(
+        recorded_at__gte=lo - 2 * MAX_SAMPLE_SPAN,
+        recorded_at__lt=lo,
+        end_at__gt=lo - MAX_SAMPLE_SPAN,
+    ) | Q(recorded_at__gte=hi, recorded_at__lt=hi + MAX_SAMPLE_SPAN)
     rows = HealthMetric.objects.filter(user_id=user_id, metric_type=metric_type).filter(
         window | coverers
     )
-    samples, inside = [], []
+    samples, touching = [], []
     for pk, rec, end, value, device_id, priority, app in rows.values_list(
         "id", "recorded_at", "end_at", "value", "device_id", "device__priority", "source_app"
     ):
@@ -203,12 +233,20 @@ def _buckets_summed(user_id: int, metric_type: str, lo: datetime, hi: datetime):
             source=source_rank(priority, device_id, app),
         )
         samples.append(sample)
-        if lo <= rec < hi:
-            inside.append((rec, pk, value))
-    kept = deduplicated_values(samples)
+        if lo <= rec < hi or (end is not None and rec < lo < end):
+            touching.append((rec, end, pk, value))
+    shares = deduplicated_shares(samples)
     hours: dict[datetime, Bucket] = defaultdict(Bucket)
-    for rec, pk, value in inside:
-        hours[floor_hour(rec)].add(value, kept[pk], (rec, pk))
+    for rec, _end, pk, value in touching:
+        first_hour = floor_hour(rec)
+        for hour_ts, share in shares[pk]:
+            hour = datetime.fromtimestamp(hour_ts, tz=UTC)
+            if not lo <= hour < hi:
+                continue
+            if hour == first_hour:
+                hours[hour].add(value, share, (rec, pk))
+            else:
+                hours[hour].spill(value, share)
     return hours
 
 
@@ -285,6 +323,8 @@ def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -
             for day, b in sorted(days.items())
         ]
     )
+    # Weeks and months in the owner's zone, in the same transaction as the days.
+    period_rollups.refresh(user_id=user_id, metric_type=metric_type, lo=lo, hi=hi)
 
 
 def recompute_span(*, user_id: int, metric_type: str, start: datetime, end: datetime) -> None:
@@ -297,13 +337,16 @@ def recompute_all(*, user_id: int, metric_type: str | None = None) -> None:
     qs = HealthMetric.objects.filter(user_id=user_id)
     if metric_type:
         qs = qs.filter(metric_type=metric_type)
-    spans = qs.values("metric_type").annotate(first=Min("recorded_at"), last=Max("recorded_at"))
+    spans = qs.values("metric_type").annotate(
+        first=Min("recorded_at"), last=Max("recorded_at"), last_end=Max("end_at")
+    )
     for row in spans.order_by():
+        last = max(row["last"], row["last_end"] or row["last"])  # a split sample's last hour
         recompute_days(
             user_id=user_id,
             metric_type=row["metric_type"],
             first=row["first"].astimezone(UTC).date(),
-            last=row["last"].astimezone(UTC).date(),
+            last=last.astimezone(UTC).date(),
         )
 
 

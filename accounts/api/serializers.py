@@ -32,7 +32,7 @@ class UserSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "username", "role", *PROFILE_FIELDS, "date_joined"]
+        fields = ["id", "email", "username", "role", *PROFILE_FIELDS, "time_zone", "date_joined"]
         read_only_fields = ["id", "email", "username", "role", "date_joined"]
 
     def validate_date_of_birth(self, value: date | None) -> date | None:

@@ -16,6 +16,7 @@ import logging
 import uuid
 
 from django.conf import settings
+from rest_framework.fields import BooleanField
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.api.ratelimits import client_ip_for_ratelimit
@@ -92,11 +93,14 @@ class _IPThrottle(SimpleRateThrottle):
         windows = {t.scope: t for t in view.get_throttles() if isinstance(t, _IPThrottle)}
         windows[self.scope] = self
         keys, args = [], [repr(self.now), uuid.uuid4().hex]
-        for throttle in windows.values():
+        for scope, throttle in list(windows.items()):
             if throttle is not self:
                 throttle.rate = throttle.get_rate()
                 throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.rate)
                 throttle.key = throttle.get_cache_key(request, view)
+            if throttle.key is None:  # a per-user window that does not apply to this request
+                del windows[scope]
+                continue
             keys.append(self.cache.make_key(throttle.key))
             args += [throttle.duration, throttle.num_requests]
         try:
@@ -121,3 +125,82 @@ class IPMinuteThrottle(_IPThrottle):
 
 class IPBurstThrottle(_IPThrottle):
     scope = "ip_burst"
+
+
+# --- per-user limits, on top of the per-IP ones ---------------------------------------------
+# One sliding window per signed-in user and scope, checked in the same Lua call as the per-IP
+# windows (still one round trip per request; they hold across worker processes with Redis).
+# Rates are read from `settings.API_USER_THROTTLE_RATES` at request time. Anonymous requests
+# are left to the per-IP limits. A named scope applies only to the requests that `applies()`
+# picks out, by URL name, so the throttled views need no change.
+
+
+class _UserThrottle(_IPThrottle):
+    cache_format = "throttle_user_%(scope)s_%(ident)s"
+
+    def get_rate(self):
+        return settings.API_USER_THROTTLE_RATES[self.scope]
+
+    def applies(self, request, view) -> bool:
+        return True
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not self.applies(request, view):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": user.pk}
+
+    def allow_request(self, request, view):
+        if settings.RATELIMIT_ENABLE and self.get_cache_key(request, view) is None:
+            return True
+        return super().allow_request(request, view)
+
+
+def _url_name(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return getattr(match, "url_name", None) or ""
+
+
+class UserMinuteThrottle(_UserThrottle):
+    """Every API request of a signed-in user (`API_RATE_PER_USER`, default 100/min)."""
+
+    scope = "user_minute"
+
+
+class UserSyncThrottle(_UserThrottle):
+    """Device syncs (`POST /api/v1/devices/{id}/sync`)."""
+
+    scope = "user_sync"
+
+    def applies(self, request, view) -> bool:
+        return _url_name(request) == "api-device-sync"
+
+
+class UserImportsThrottle(_UserThrottle):
+    """Starting an import (`POST /api/v1/imports`)."""
+
+    scope = "user_imports"
+
+    def applies(self, request, view) -> bool:
+        return request.method == "POST" and _url_name(request) == "api-imports"
+
+
+class UserExportsThrottle(_UserThrottle):
+    """Exports (`GET /api/v1/export`, `GET /api/v1/export/report`)."""
+
+    scope = "user_exports"
+
+    def applies(self, request, view) -> bool:
+        return _url_name(request) in ("api-export", "api-export-report")
+
+
+class UserRecommendationsThrottle(_UserThrottle):
+    """Recommendations computed on demand (`use_cache=false`); cached answers are cheap."""
+
+    scope = "user_recommendations"
+
+    def applies(self, request, view) -> bool:
+        if _url_name(request) != "api-recommendations":
+            return False
+        value = request.query_params.get("use_cache", "").strip().lower()
+        return value in BooleanField.FALSE_VALUES

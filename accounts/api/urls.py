@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.api import views
+from accounts.api import directory, views
 
 user_detail = views.UserViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
@@ -13,6 +13,13 @@ urlpatterns = [
     path("", include("accounts.api.care_urls")),
     path("", include("accounts.api.family_urls")),
     path("users/<int:pk>", user_detail, name="api-user-detail"),
+    # Staff only (404 for everyone else).
+    path("users/", directory.UserDirectoryView.as_view(), name="api-user-directory"),
+    path(
+        "users/username/<str:username>",
+        directory.UserByUsernameView.as_view(),
+        name="api-user-by-username",
+    ),
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token"),
     path(
         "auth/token/refresh/", views.TokenRefreshThrottledView.as_view(), name="api-token-refresh"

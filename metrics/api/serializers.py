@@ -7,6 +7,7 @@ sample is judged the same way whichever door it comes through.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -251,22 +252,42 @@ class SummaryQuerySerializer(serializers.Serializer):
 
 class AggregatesQuerySerializer(serializers.Serializer):
     metric_type = serializers.ChoiceField(choices=METRIC_TYPE_CHOICES)
-    period = serializers.ChoiceField(choices=["day", "hour"], default="day")
+    period = serializers.ChoiceField(choices=["day", "hour", "week", "month"], default="day")
     start = serializers.DateTimeField(
-        required=False, help_text="Default: 30 days (day) or 48 hours (hour) before end."
+        required=False,
+        help_text="Default: 30 days (day), 48 hours (hour), 12 weeks (week) or 365 days (month) "
+        "before end. A bare date (YYYY-MM-DD) is that day's start.",
     )
-    end = serializers.DateTimeField(required=False, help_text="Default: now.")
+    end = serializers.DateTimeField(
+        required=False,
+        help_text="Default: now. A bare date (YYYY-MM-DD) is the whole day: period=hour with "
+        "start=D&end=D gives that day's hours.",
+    )
     user_id = serializers.IntegerField(required=False, help_text="Default: yourself.")
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
         if start and end and end < start:
             raise serializers.ValidationError({"end": ["Must not be before start."]})
+        # Which bounds were given as bare dates (whole days) rather than instants.
+        attrs["bare_dates"] = {
+            name for name in ("start", "end") if _is_bare_date(self.initial_data.get(name))
+        }
         return attrs
 
 
+def _is_bare_date(value) -> bool:
+    return isinstance(value, str) and bool(BARE_DATE.fullmatch(value.strip()))
+
+
+BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class AggregateSerializer(serializers.Serializer):
-    period_start = serializers.DateTimeField()
+    period_start = serializers.DateTimeField(
+        help_text="UTC for hour and day; local midnight in the owner's time zone (with its "
+        "offset) for week and month."
+    )
     value = serializers.FloatField(help_text="Sum (de-duplicated), average or latest.")
     min_value = serializers.FloatField()
     max_value = serializers.FloatField()
@@ -278,4 +299,7 @@ class AggregatesSerializer(serializers.Serializer):
     unit = serializers.CharField()
     aggregation = serializers.CharField()
     period = serializers.CharField()
+    time_zone = serializers.CharField(
+        required=False, help_text="week and month: the owner's time zone the periods are cut in."
+    )
     results = AggregateSerializer(many=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -28,7 +28,7 @@ from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
-from metrics import selectors, services
+from metrics import period_rollups, selectors, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
 from metrics.models import Device, HealthMetric
@@ -325,15 +325,31 @@ def summary_payload(data: dict) -> dict:
     }
 
 
-MAX_AGGREGATE_SPAN = {"hour": timedelta(days=31), "day": timedelta(days=3 * 366)}
+MAX_AGGREGATE_SPAN = {
+    "hour": timedelta(days=31),
+    "day": timedelta(days=3 * 366),
+    "week": timedelta(days=3 * 366),
+    "month": timedelta(days=10 * 366),
+}
+DEFAULT_AGGREGATE_SPAN = {
+    "hour": timedelta(days=2),
+    "day": timedelta(days=30),
+    "week": timedelta(weeks=12),
+    "month": timedelta(days=365),
+}
 
 
 class AggregatesView(MetricsAPIView):
     @extend_schema(
-        summary="Hourly or daily rollups of one metric type",
+        summary="Hourly, daily, weekly or monthly rollups of one metric type",
         description="Rows oldest first. period=hour: up to 31 days, rows with period_start in "
-        "[start, end). period=day: up to 3 years, days from start's date to end's date. "
-        "`value` is the de-duplicated sum, the average or the latest value per the type.",
+        "[start, end); a bare date as end is the whole day (start=D&end=D: that day's hours). "
+        "period=day: up to 3 years, UTC days from start's date to end's date. period=week "
+        "(ISO weeks, Monday first, up to 3 years) and period=month (up to 10 years): the "
+        "periods containing start's to end's local date in the owner's time zone, read from "
+        "stored rollups kept in step with the daily ones. A share grant's holder reads hour "
+        "and day only. `value` is the de-duplicated sum, the average or the latest value per "
+        "the type.",
         parameters=[s.AggregatesQuerySerializer],
         responses={200: s.AggregatesSerializer, 400: FIELD_ERRORS, **ERRORS_READ},
     )
@@ -344,7 +360,9 @@ class AggregatesView(MetricsAPIView):
         owner = _owner_from_query(request, q.get("user_id"))
         period = q["period"]
         end = q.get("end") or timezone.now()
-        start = q.get("start") or end - (timedelta(days=30) if period == "day" else timedelta(2))
+        if period == "hour" and "end" in q["bare_dates"]:
+            end += timedelta(days=1)  # a bare date as end: to the end of that day
+        start = q.get("start") or end - DEFAULT_AGGREGATE_SPAN[period]
         if end - start > MAX_AGGREGATE_SPAN[period]:
             raise exceptions.ValidationError(
                 {
@@ -354,6 +372,8 @@ class AggregatesView(MetricsAPIView):
                 }
             )
         mtype = get_metric_type(q["metric_type"])
+        if period in ("week", "month"):
+            return self._periods(request, owner, mtype, period, start, end, q["bare_dates"])
         if period == "day":
             start, end = start.astimezone(UTC).date(), end.astimezone(UTC).date()
         rows = selectors.aggregates(
@@ -385,6 +405,40 @@ class AggregatesView(MetricsAPIView):
                 "unit": mtype.unit,
                 "aggregation": mtype.aggregation,
                 "period": period,
+                "results": results,
+            }
+        )
+
+    def _periods(self, request, owner, mtype, period, start, end, bare_dates):
+        if not access.can_read(request.user, owner.pk):
+            # A week or month may reach past a share grant's window.
+            raise exceptions.ValidationError(
+                {"period": ["A share grant gives hourly and daily rollups only."]}
+            )
+        tz = period_rollups.owner_zone(owner.pk)
+        first = start.date() if "start" in bare_dates else start.astimezone(tz).date()
+        last = end.date() if "end" in bare_dates else end.astimezone(tz).date()
+        rows = period_rollups.period_rows(
+            user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
+        )
+        audit.record_read(request=request, owner_id=owner.pk)
+        results = [
+            {
+                "period_start": datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
+                "value": r.value,
+                "min_value": r.min_value,
+                "max_value": r.max_value,
+                "count": r.count,
+            }
+            for r in rows
+        ]
+        return Response(
+            {
+                "metric_type": mtype.code,
+                "unit": mtype.unit,
+                "aggregation": mtype.aggregation,
+                "period": period,
+                "time_zone": tz.key,
                 "results": results,
             }
         )

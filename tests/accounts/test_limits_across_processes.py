@@ -80,3 +80,30 @@ def test_the_lock_out_holds_across_two_processes(two_servers):
     assert codes == [401] * 4
     assert attempt(a, "erin", "Wrong-1!", "10.40.1.1") == 429  # the fifth locks
     assert attempt(b, "erin", PASSWORD, "10.40.1.2") == 429  # the other process refuses too
+
+
+def test_the_per_user_api_limit_holds_across_two_processes(tmp_path_factory):
+    """Per-user API windows (accounts/api/throttles.py) live in Redis: one user's requests
+    spread over two processes and many addresses share one allowance."""
+    from accounts.api_tokens import api_token_create
+
+    user = UserFactory(username="frank")
+    _, raw = api_token_create(user=user, name="across processes")
+    tmp = tmp_path_factory.mktemp("user-limits")
+    with two_gunicorns(
+        tmp,
+        RATELIMIT_ENABLE="true",
+        TRUSTED_PROXY_COUNT="1",
+        API_RATE_PER_USER="4/min",
+    ) as servers:
+        headers = {"Authorization": f"Token {raw}"}
+        codes = []
+        for i, server in enumerate([servers[0], servers[1]] * 3):
+            status, response_headers, _ = http(
+                "GET",
+                server.url + "/api/v1/users/me",
+                headers={**headers, "X-Forwarded-For": f"10.50.0.{i}"},
+            )
+            codes.append(status)
+        assert codes == [200] * 4 + [429] * 2, server_logs(servers)
+        assert int(response_headers["Retry-After"]) > 0

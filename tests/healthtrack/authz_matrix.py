@@ -258,6 +258,7 @@ def path_of(route: str, o: Objects) -> str:
         "code": "steps",
         "uidb64": urlsafe_base64_encode(force_bytes(patient.pk)),
         "id": patient.pk,
+        "username": patient.username,
         "alert_id": o.world.rows[_health_alert()].pk,
         "content_type_id": ContentType.objects.get_for_model(type(patient)).pk,
     }
@@ -412,6 +413,10 @@ APP = {
     "api/v1/users/<int:pk>": every(
         "DANNNNN ANN", GET="DANANNN AAN", POST="DMMMMMM MMM", DELETE="DANNNNN NNN"
     ),
+    # The staff user directory: superusers and non-clinician staff; 404 for everyone else,
+    # whatever the method (the 404 comes before the method check).
+    "api/v1/users/": every("DNNNNMM NNN", GET="DNNNNAA NNN"),
+    "api/v1/users/username/<str:username>": every("DNNNNMM NNN", GET="DNNNNAA NNN"),
     "api/v1/health-metrics": every("DMMMMMM MMM", GET="DAAAAAA AAN", POST="DAAAAAA ANN"),
     "api/v1/health-metrics/summary": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
     "api/v1/health-metrics/aggregates": every("DMMMMMM MMM", GET="DAAAAAA AAA"),

@@ -55,7 +55,7 @@ def naive_rollups(user) -> tuple[dict, dict]:
     def source(m):
         return ("d", m.device_id) if m.device_id else ("a", m.source_app)
 
-    kept = {}
+    kept, better_of = {}, {}
     for m in rows:
         if not get_metric_type(m.metric_type).is_summed:
             continue
@@ -68,6 +68,7 @@ def naive_rollups(user) -> tuple[dict, dict]:
             and o.end_at is not None
             and o.end_at > o.recorded_at
         ]
+        better_of[m.pk] = better
         start, end = m.recorded_at, m.end_at or m.recorded_at
         if end == start:
             hit = any(o.recorded_at <= start < o.end_at for o in better)
@@ -82,26 +83,59 @@ def naive_rollups(user) -> tuple[dict, dict]:
                 covered += b - a
         kept[m.pk] = m.value * (1 - covered / (end - start))
 
+    # A summed interval sample is split over the hours (and so days) it overlaps, minute by
+    # minute, each minute that no better-ranked sample covers carrying value/minutes; it counts
+    # in the period it starts in; min and max also see the periods it spills into.
+    hour_of = lambda t: t.replace(minute=0, second=0, microsecond=0)  # noqa: E731
     hours, days = defaultdict(list), defaultdict(list)
+    hour_share, day_share = defaultdict(float), defaultdict(float)
+    hour_spill, day_spill = defaultdict(list), defaultdict(list)
     for m in rows:
-        hour = m.recorded_at.replace(minute=0, second=0, microsecond=0)
-        hours[(m.metric_type, hour)].append(m)
+        hours[(m.metric_type, hour_of(m.recorded_at))].append(m)
         days[(m.metric_type, m.recorded_at.date())].append(m)
+        if m.pk not in kept:
+            continue
+        better = better_of[m.pk]
+        end = m.end_at or m.recorded_at
+        if end <= m.recorded_at:
+            hour_share[(m.metric_type, hour_of(m.recorded_at))] += kept[m.pk]
+            day_share[(m.metric_type, m.recorded_at.date())] += kept[m.pk]
+            continue
+        minutes = (end - m.recorded_at) / timedelta(minutes=1)
+        t = m.recorded_at
+        while t < end:
+            step = min(end, t + timedelta(minutes=1))
+            hidden = any(o.recorded_at <= t and step <= o.end_at for o in better)
+            share = 0.0 if hidden else m.value * ((step - t) / timedelta(minutes=1)) / minutes
+            hour_share[(m.metric_type, hour_of(t))] += share
+            day_share[(m.metric_type, t.date())] += share
+            if hour_of(t) != hour_of(m.recorded_at):
+                hour_spill[(m.metric_type, hour_of(t))].append(m)
+            if t.date() != m.recorded_at.date():
+                day_spill[(m.metric_type, t.date())].append(m)
+            t = step
 
-    def aggregate(code, members):
+    def aggregate(key, members, shares, spills):
+        code = key[0]
         agg = get_metric_type(code).aggregation
         values = [m.value for m in members]
         if agg == "sum":
-            value = sum(kept[m.pk] for m in members)
-        elif agg == "average":
+            value = shares[key]
+            seen = values + [m.value for m in spills.get(key, [])]
+            return (round(value, 6), min(seen), max(seen), len(values))
+        if agg == "average":
             value = sum(values) / len(values)
         else:
             value = max(members, key=lambda m: (m.recorded_at, m.pk)).value
         return (round(value, 6), min(values), max(values), len(values))
 
+    for key in hour_spill:
+        hours.setdefault(key, [])
+    for key in day_spill:
+        days.setdefault(key, [])
     return (
-        {k: aggregate(k[0], v) for k, v in hours.items()},
-        {k: aggregate(k[0], v) for k, v in days.items()},
+        {k: aggregate(k, v, hour_share, hour_spill) for k, v in hours.items()},
+        {k: aggregate(k, v, day_share, day_spill) for k, v in days.items()},
     )
 
 

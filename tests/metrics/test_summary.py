@@ -121,7 +121,7 @@ def test_aggregates_daily_and_hourly(auth_client, data):
     [
         ({}, "metric_type"),
         ({"metric_type": "mood"}, "metric_type"),
-        ({"metric_type": "steps", "period": "week"}, "period"),
+        ({"metric_type": "steps", "period": "year"}, "period"),
         (
             {
                 "metric_type": "steps",
