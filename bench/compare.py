@@ -167,6 +167,12 @@ def dockerfile_command(port: int) -> list[str]:
         raise SystemExit("no CMD in the Dockerfile")
     command[command.index("-b") + 1] = f"127.0.0.1:{port}"
     command[0] = str(BIN / command[0])
+    layout = os.environ.get("BENCH_COMPARE_WORKER_ARGS")  # to compare layouts, e.g. "-k sync -w 4"
+    if layout:
+        for flag in ("--worker-class", "--workers", "--threads"):
+            if flag in command:
+                del command[command.index(flag) : command.index(flag) + 2]
+        command += shlex.split(layout)
     return command
 
 

@@ -157,10 +157,9 @@ class _MetricListMixin:
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
-        owner_id = self.owner().pk
         # Own and care-team rows whole; a named share grant's types and window only.
-        return access.readable_metrics(
-            HealthMetric.objects.filter(user_id=owner_id), self.request.user
+        return access.readable_metrics_of(
+            HealthMetric.objects.all(), self.request.user, self.owner().pk
         )
 
 
