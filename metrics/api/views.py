@@ -9,7 +9,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -26,6 +25,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
+from accounts.api.filtering import FilterBackend
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import selectors, services
 from metrics.api import serializers as s
@@ -138,7 +138,7 @@ class MetricTypeListView(MetricsAPIView):
 
 class _MetricListMixin:
     pagination_class = MetricPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = HealthMetricFilter
     serializer_class = s.HealthMetricSerializer
 
