@@ -188,7 +188,9 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
         owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
-        devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
+        devices = {}
+        if isinstance(request.data, dict) and request.data.get("device") not in (None, ""):
+            devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
         serializer = s.HealthMetricInputSerializer(data=request.data, context={"devices": devices})
         serializer.is_valid(raise_exception=True)
         metric, created = services.metric_upsert(user=owner, **serializer.validated_data)
