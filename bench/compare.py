@@ -367,6 +367,16 @@ def main() -> dict:
                     "gunicorn": round(cpu_delta(cpu_before, cpu_after) * 1000 / n, 2),
                     "postgresql": round(cpu_delta(pg_before, pg_after) * 1000 / n, 2),
                 }
+                # How evenly the workers shared the work (keep-alive connections stay with the
+                # worker that accepted them): each worker's share of the gunicorn CPU.
+                used = sorted(
+                    (after - cpu_before.get(pid, 0.0) for pid, after in cpu_after.items()),
+                    reverse=True,
+                )
+                total = sum(used) or 1.0
+                result["worker_cpu_shares"] = [
+                    round(u / total, 2) for u in used if u / total > 0.02
+                ]
                 results[name] = result
             floor_rps = results["floor"]["req_per_s"]
             for result in results.values():
@@ -431,7 +441,8 @@ def print_set(number: int, results: dict) -> None:
     for name, r in results.items():
         print(
             f"{name:<24}{r['req_per_s']:>9}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['errors']:>6}"
-            f"{r['ratio_to_floor']:>7}{r['cpu_ms_per_request']['gunicorn']:>8}",
+            f"{r['ratio_to_floor']:>7}{r['cpu_ms_per_request']['gunicorn']:>8}  "
+            f"{r['worker_cpu_shares']}",
             flush=True,
         )
 
