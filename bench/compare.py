@@ -332,6 +332,7 @@ def main() -> dict:
     redis_base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     redis_url = redis_base.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
+    at_start = machine()  # the load average before this run added its own
     pg = Postgres()
     pg.start()
     app = floor = None
@@ -391,7 +392,7 @@ def main() -> dict:
         pg.stop()
     out = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": at_start,
         "method": {
             "wrk": f"wrk -t1 -c{CONNECTIONS} -d{DURATION}s after a {WARMUP} s warm-up",
             "sets": SETS,
@@ -414,6 +415,7 @@ def main() -> dict:
     if DURATION >= 20 and not ONLY:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "compare.json").write_text(json.dumps(out, indent=2) + "\n")
+        write_readme(out)
     else:
         (WORK / "compare.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
@@ -433,6 +435,51 @@ def verdict(out: dict) -> dict:
             for r in rows
         )
     return found
+
+
+README = ROOT / "bench" / "README.md"
+START, END = "<!-- compare:start -->", "<!-- compare:end -->"
+
+
+def readme_table(out: dict) -> str:
+    """The latest compare.json as the table bench/README.md shows."""
+    m = out["machine"]
+    lines = [
+        f"**Side by side** (`make bench-compare`, {out['generated_at']}, {m['cpus']} cores, "
+        f"{m['platform']}, load average at the start {m['loadavg_1_5_15']}; "
+        f"{out['method']['wrk']}, "
+        f"{out['method']['sets']} interleaved sets; ratio = req/s / the floor's req/s of the "
+        "same set):",
+        "",
+        "| endpoint | "
+        + " | ".join(f"set {s['set']} req/s (p50 / p99 ms)" for s in out["sets"])
+        + " | ratio | target ratio | CPU ms/req | met |",
+        "|---|" + "---:|" * (len(out["sets"]) + 4),
+    ]
+    for name in out["sets"][0]["endpoints"]:
+        rows = [s["endpoints"][name] for s in out["sets"]]
+        cells = [f"{r['req_per_s']:,.0f} ({r['p50_ms']} / {r['p99_ms']})" for r in rows]
+        if any(r["errors"] for r in rows):
+            cells = [c + f", {r['errors']} errors" for c, r in zip(cells, rows, strict=True)]
+        ratios = "–".join(f"{r['ratio_to_floor']:.3f}" for r in rows)
+        target = out["targets"].get(name)
+        wanted = f"≥ {target['ratio_to_floor']:.3f}" if target else ""
+        if target and "p99_ms" in target:
+            wanted += f", p99 < {target['p99_ms']} ms"
+        cpu = "–".join(f"{r['cpu_ms_per_request']['gunicorn']}" for r in rows)
+        met = {True: "yes", False: "**no**"}.get(out["verdict"].get(name), "")
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {ratios} | {wanted} | {cpu} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def write_readme(out: dict) -> None:
+    text = README.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + START + "\n" + readme_table(out) + "\n" + END + rest.split(END, 1)[1]
+        README.write_text(text)
 
 
 def print_set(number: int, results: dict) -> None:
