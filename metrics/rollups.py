@@ -244,21 +244,23 @@ def _buckets_latest(user_id: int, metric_type: str, lo: datetime, hi: datetime):
 _BUCKETERS = {SUM: _buckets_summed, AVERAGE: _buckets_averaged, LATEST: _buckets_latest}
 
 
-# Averaged types on PostgreSQL: the same recomputation from raw rows (hour: SUM / COUNT, MIN,
-# MAX; day: the sum of its hours' sums / their counts) as one statement, rewriting the rollups
-# of the range in place (stale periods deleted, the others upserted). A POST holds its owner's
-# advisory lock for the whole transaction; this is 1 round trip where the ORM path takes 5
-# (issue 15). The property test runs against both paths (SQLite and PostgreSQL).
-_AVERAGED_SQL = """
+# Averaged and "latest" types on PostgreSQL: the same recomputation from raw rows as the ORM
+# path below (hour: SUM / COUNT, or the value of the latest (recorded_at, id); MIN, MAX,
+# COUNT; day: its hours' sums over their counts, or its latest hour's latest) as one statement
+# that rewrites the rollups of the range in place (stale periods deleted, the others
+# upserted). A POST holds its owner's advisory lock for the whole transaction; this is one
+# round trip where the ORM path takes five (issue 15). Summed types keep the Python path (the
+# de-duplication across sources). The property test runs on SQLite and PostgreSQL.
+_ROLLUP_SQL = """
 WITH hours AS (
     SELECT date_trunc('hour', recorded_at AT TIME ZONE 'UTC') AS hour,
-           SUM(value) AS total, COUNT(*) AS n, MIN(value) AS lo, MAX(value) AS hi
+           {hour_value} AS value, COUNT(*) AS n, MIN(value) AS lo, MAX(value) AS hi
     FROM metrics_healthmetric
     WHERE user_id = %(user)s AND metric_type = %(type)s
       AND recorded_at >= %(lo)s AND recorded_at < %(hi)s
     GROUP BY 1
 ), days AS (
-    SELECT hour::date AS day, SUM(total) AS total, SUM(n)::bigint AS n, MIN(lo) AS lo,
+    SELECT hour::date AS day, {day_value} AS value, SUM(n)::bigint AS n, MIN(lo) AS lo,
            MAX(hi) AS hi
     FROM hours GROUP BY 1
 ), stale_hours AS (
@@ -272,26 +274,36 @@ WITH hours AS (
       AND day >= %(first)s AND day <= %(last)s AND day NOT IN (SELECT day FROM days)
 ), new_days AS (
     INSERT INTO metrics_dailyrollup (user_id, metric_type, day, value, min_value, max_value, count)
-    SELECT %(user)s, %(type)s, day, total / n, lo, hi, n FROM days
+    SELECT %(user)s, %(type)s, day, {value}, lo, hi, n FROM days
     ON CONFLICT (user_id, metric_type, day) DO UPDATE SET value = EXCLUDED.value,
         min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value, count = EXCLUDED.count
 )
 INSERT INTO metrics_hourlyrollup
     (user_id, metric_type, period_start, value, min_value, max_value, count)
-SELECT %(user)s, %(type)s, hour AT TIME ZONE 'UTC', total / n, lo, hi, n FROM hours
+SELECT %(user)s, %(type)s, hour AT TIME ZONE 'UTC', {value}, lo, hi, n FROM hours
 ON CONFLICT (user_id, metric_type, period_start) DO UPDATE SET value = EXCLUDED.value,
     min_value = EXCLUDED.min_value, max_value = EXCLUDED.max_value, count = EXCLUDED.count
 """
+_SQL_BY_AGGREGATION = {
+    # `value` is the period's sum here; the row's value is that sum over the count.
+    AVERAGE: _ROLLUP_SQL.format(hour_value="SUM(value)", day_value="SUM(value)", value="value / n"),
+    LATEST: _ROLLUP_SQL.format(
+        hour_value="(array_agg(value ORDER BY recorded_at DESC, id DESC))[1]",
+        day_value="(array_agg(value ORDER BY hour DESC))[1]",
+        value="value",
+    ),
+}
 
 
 def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -> None:
     """Rewrite the hourly and daily rollups of `metric_type` for UTC days first..last."""
     aggregation = get_metric_type(metric_type).aggregation
     lo, hi = day_start(first), day_start(last) + DAY
-    if aggregation == AVERAGE and connection.vendor == "postgresql":
+    sql = _SQL_BY_AGGREGATION.get(aggregation)
+    if sql is not None and connection.vendor == "postgresql":
         params = {"user": user_id, "type": metric_type, "lo": lo, "hi": hi}
         with connection.cursor() as cursor:
-            cursor.execute(_AVERAGED_SQL, {**params, "first": first, "last": last})
+            cursor.execute(sql, {**params, "first": first, "last": last})
         return
     hours = _BUCKETERS[aggregation](user_id, metric_type, lo, hi)
     days: dict[date, Bucket] = defaultdict(Bucket)
