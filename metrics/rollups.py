@@ -3,7 +3,8 @@
 Called by every write in `metrics.services` inside the writing transaction, so a rollup never
 disagrees with the committed samples. Recomputing whole days from raw rows (rather than
 adding deltas) keeps every path (create, update, delete, bulk sync, priority change) on one
-piece of code that a property test checks against a naive recomputation.
+function, `recompute_days`, that a property test checks against a naive recomputation; on
+PostgreSQL it runs as one SQL statement for averaged and latest-value types (`_ROLLUP_SQL`).
 
 Summed types (steps, distance, energy, exercise, sleep) are de-duplicated across sources:
 where samples from two sources overlap in time, the higher-priority source keeps its value
