@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-services test-faults test-replicas test-pgbouncer test-browser screenshots lint format migrate seed worker beat bench bench-smoke install install-dev install-bench clean
+.PHONY: run test test-services test-faults test-replicas test-pgbouncer test-browser screenshots lint format migrate seed worker beat bench bench-smoke bench-compare install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,12 @@ beat: install
 # bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS.
 bench: install-bench
 	bash bench/run.sh
+
+# HealthTrack (as its Dockerfile runs it) against a bare Django floor, with wrk, two interleaved
+# sets, on a durable PostgreSQL cluster of its own: bench/results/compare.json (bench/README.md).
+# BENCH_COMPARE_DURATION=5 for a quick look (written to var/bench/compare.json instead).
+bench-compare: install-bench
+	$(BIN)/python bench/compare.py
 
 # CI: the load-test harness end to end on a tiny dataset for 5 s; fails on any error.
 bench-smoke: install-bench

@@ -358,6 +358,8 @@ def get_metrics_owner_or_404(viewer, owner_id) -> object:
     owner_id = _as_id(owner_id)
     if owner_id is None or not (can_read(viewer, owner_id) or holds_grant_from(viewer, owner_id)):
         raise Http404
+    if owner_id == viewer.pk:  # an active user reading their own: the row is already loaded
+        return viewer
     user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
     if user is None:
         raise Http404
@@ -381,6 +383,35 @@ def readable_metrics(
     return queryset.filter(
         whole
         | shared_metrics_q(
+            viewer,
+            owner_field=owner_field,
+            type_field=type_field,
+            time_field=time_field,
+            time_is_date=time_is_date,
+        )
+    )
+
+
+def readable_metrics_of(
+    queryset: QuerySet,
+    viewer,
+    owner_id,
+    *,
+    owner_field: str | None = "user",
+    type_field: str = "metric_type",
+    time_field: str = "recorded_at",
+    time_is_date: bool = False,
+) -> QuerySet:
+    """`readable_metrics` for the rows of one owner: the owner's whole rows when `viewer`
+    may read all of them (`can_read`: themself without a query), else only what their
+    active named grants from that owner cover."""
+    rows = queryset.filter(**{_owner_lookup(owner_field): owner_id})
+    if can_read(viewer, owner_id):
+        return rows
+    if not _is_active_user(viewer):
+        return queryset.none()
+    return rows.filter(
+        shared_metrics_q(
             viewer,
             owner_field=owner_field,
             type_field=type_field,

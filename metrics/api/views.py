@@ -9,7 +9,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -26,6 +25,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
+from accounts.api.filtering import FilterBackend
 from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import period_rollups, selectors, services
@@ -133,7 +133,7 @@ class MetricTypeListView(MetricsAPIView):
 
 class _MetricListMixin:
     pagination_class = MetricPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = HealthMetricFilter
     serializer_class = s.HealthMetricSerializer
 
@@ -152,10 +152,9 @@ class _MetricListMixin:
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
-        owner_id = self.owner().pk
         # Own and care-team rows whole; a named share grant's types and window only.
-        return access.readable_metrics(
-            HealthMetric.objects.filter(user_id=owner_id), self.request.user
+        return access.readable_metrics_of(
+            HealthMetric.objects.all(), self.request.user, self.owner().pk
         )
 
 
@@ -185,7 +184,9 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
         owner = access.acting_owner(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
-        devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
+        devices = {}
+        if isinstance(request.data, dict) and request.data.get("device") not in (None, ""):
+            devices = {d.pk: d for d in Device.objects.filter(user_id=owner.pk)}
         serializer = s.HealthMetricInputSerializer(data=request.data, context={"devices": devices})
         serializer.is_valid(raise_exception=True)
         metric, created = services.metric_upsert(user=owner, **serializer.validated_data)

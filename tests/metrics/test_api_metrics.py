@@ -343,7 +343,7 @@ def test_list_and_detail_do_a_constant_number_of_queries(
         HealthMetricFactory(user=user, device=device, notes="n")
     with django_assert_num_queries(1):
         assert len(auth_client.get(URL).json()["results"]) == 33
-    with django_assert_num_queries(2):  # the owner, then the page
+    with django_assert_num_queries(1):  # the page: the owner is the signed-in user
         assert len(auth_client.get(f"{URL}user/{user.pk}").json()["results"]) == 33
     metric = HealthMetric.objects.first()
     with django_assert_num_queries(1):

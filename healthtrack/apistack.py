@@ -1,0 +1,73 @@
+"""API calls with a token skip the browser's middleware (issue 15).
+
+A request under /api/ whose Authorization header names the Bearer (JWT) or Token scheme is
+authenticated by DRF from that header alone: the JWT or API-token class either accepts it or
+answers 401, so the session is never consulted. Loading the session, Django's session user,
+the OTP wrapper around it, messages, CommonMiddleware and WhiteNoise's static-file lookup are
+work such a request cannot use (CSRF stays Django's own: DRF's views are exempt anyway).
+MIDDLEWARE names the subclasses below instead of the original classes (so the system checks
+still find them): each runs as its parent does for every other request,
+and steps aside for a token API call.
+
+What stays on every request, token or not: request id, access log and metrics, CORS, the
+security headers (SecurityMiddleware, CSP, Permissions-Policy, X-Frame-Options), auditlog's
+actor, replica routing, the id range and UTF-8 form checks; in the view DRF's authentication
+(the JWT verified each time), throttles and permissions.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import middleware as auth
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.middleware import common
+from django_otp import middleware as otp
+from whitenoise import middleware as whitenoise
+
+TOKEN_SCHEMES = ("bearer", "token")
+
+
+def is_token_api_request(request) -> bool:
+    """An /api/ request that carries its own credentials (Bearer JWT or API token)."""
+    if not request.path_info.startswith("/api/"):
+        return False
+    scheme = request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0].lower()
+    return scheme in TOKEN_SCHEMES
+
+
+class BrowserOnly:
+    """Mixed in before a middleware class: that middleware skips token API calls."""
+
+    def __call__(self, request):
+        if is_token_api_request(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class WhiteNoiseMiddleware(BrowserOnly, whitenoise.WhiteNoiseMiddleware):
+    pass
+
+
+class SessionMiddleware(BrowserOnly, sessions.SessionMiddleware):
+    pass
+
+
+class CommonMiddleware(BrowserOnly, common.CommonMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(auth.AuthenticationMiddleware):
+    def __call__(self, request):
+        if is_token_api_request(request):
+            request.user = AnonymousUser()  # until DRF authenticates the token
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class OTPMiddleware(BrowserOnly, otp.OTPMiddleware):
+    pass
+
+
+class MessageMiddleware(BrowserOnly, messages.MessageMiddleware):
+    pass
