@@ -343,7 +343,15 @@ def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -
         params = {"user": user_id, "type": metric_type, "lo": lo, "hi": hi}
         with connection.cursor() as cursor:
             cursor.execute(sql, {**params, "first": first, "last": last})
-        return
+    else:
+        _recompute_in_python(user_id, metric_type, aggregation, first, last, lo, hi)
+    # Weeks and months in the owner's zone, in the same transaction as the days.
+    period_rollups.refresh(user_id=user_id, metric_type=metric_type, lo=lo, hi=hi)
+
+
+def _recompute_in_python(
+    user_id: int, metric_type: str, aggregation: str, first: date, last: date, lo, hi
+) -> None:
     hours = _BUCKETERS[aggregation](user_id, metric_type, lo, hi)
     days: dict[date, Bucket] = defaultdict(Bucket)
     for hour, bucket in hours.items():
@@ -382,8 +390,6 @@ def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -
             for day, b in sorted(days.items())
         ]
     )
-    # Weeks and months in the owner's zone, in the same transaction as the days.
-    period_rollups.refresh(user_id=user_id, metric_type=metric_type, lo=lo, hi=hi)
 
 
 def recompute_span(*, user_id: int, metric_type: str, start: datetime, end: datetime) -> None:
