@@ -30,6 +30,7 @@ from accounts import access
 from accounts.audit import record_access
 from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
+from goals import program_logs
 from goals.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
@@ -45,6 +46,7 @@ CHART_DAYS = 30
 PERIODS = (14, 30, 90)
 MAX_GOALS = 20
 MAX_NOTES = 5
+MAX_PENDING_LOGS = 10
 MAX_HANDLED = 10
 NUTRITION_DAYS = 7
 SYSTOLIC, DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
@@ -318,6 +320,15 @@ def _alerts(patient, now) -> tuple[list, list]:
     return open_alerts, handled
 
 
+def _pending_logs(patient, viewer) -> list:
+    """The patient's care-program logs waiting for `viewer` to verify (goals.program_logs's
+    queue: empty for anyone who may not verify them), oldest first."""
+    if viewer is None:
+        return []
+    queue = program_logs.review_queue(viewer).filter(program__user_id=patient.pk)
+    return list(queue[:MAX_PENDING_LOGS])
+
+
 def _admin_list(model: str, user_id: int) -> str:
     return f"{reverse(f'admin:{model}_changelist')}?user__id__exact={user_id}"
 
@@ -352,6 +363,7 @@ def patient_page_context(
         "chart_days": days,
         "periods": PERIODS,
         "adherence": _adherence(patient.pk, today),
+        "pending_logs": _pending_logs(patient, viewer),
         "nutrition": _nutrition(patient, today),
         "notes": _notes(patient.pk),
         "can_write_notes": can_write_notes,
@@ -364,6 +376,9 @@ def patient_page_context(
             "nutrition": _admin_list("nutrition_nutritionlog", patient.pk),
             "audit": reverse("admin:patient_audit", args=[patient.pk]),
             "note": reverse("admin:patient_note", args=[patient.pk]),
+            # The log queue (goals/log_admin.py), narrowed to this patient's pending logs.
+            "logs": f"{reverse('admin:goals_programlog_changelist')}"
+            f"?status__exact=PENDING&q={patient.get_username()}",
         },
     }
 

@@ -14,7 +14,9 @@ from django.utils import timezone
 from accounts import care
 from accounts.charts import bp_band_svg
 from accounts.models import AccessLog
+from goals import program_logs
 from goals.models import CareProgram, ProgramAdherence
+from healthtrack import patient_page
 from insights import handling
 from insights.models import AlertAction, HealthInsight
 from metrics.models import HealthMetric
@@ -361,3 +363,53 @@ def test_the_alerts_list_shows_labels_not_codes(client, doctor, alert):
     assert ">blood_pressure_crisis<" not in html and ">snoozed<" not in html
     change = client.get(f"/admin/insights/healthalert/{alert.pk}/change/").content.decode()
     assert "handling trail" in change.lower() and "drsmith" in change
+
+
+# --- care-program logs waiting for verification --------------------------------------------
+
+
+def _program_with_logs(patient):
+    program = CareProgram.objects.create(
+        user=patient,
+        title="Cardiac rehab",
+        start_date=today() - timedelta(days=5),
+        end_date=today() + timedelta(days=30),
+        config={},
+    )
+    when = timezone.now() - timedelta(hours=1)
+    pending = program_logs.program_log_create(
+        program=program,
+        author=patient,
+        log_type="WORKOUT",
+        payload={"duration_minutes": 30},
+        timestamp=when,
+    )
+    reviewed = program_logs.program_log_create(
+        program=program,
+        author=patient,
+        log_type="MEDICATION",
+        payload={"name": "ramipril", "taken": True},
+        timestamp=when - timedelta(hours=1),
+    )
+    return pending, reviewed
+
+
+def test_the_patient_page_lists_the_logs_waiting_for_the_clinician(client, doctor, patient):
+    pending, reviewed = _program_with_logs(patient)
+    program_logs.program_log_verify(log=reviewed, reviewer=doctor, note="Seen")
+    client.force_login(doctor)
+    html = client.get(f"/admin/patients/{patient.pk}/").content.decode()
+    assert "Logs to verify (1)" in html
+    section = html.split("Logs to verify (1)")[1].split("</section>")[0]
+    assert "Workout</strong> · Cardiac rehab" in section, section
+    assert "Medication" not in section
+    queue = client.get(f"/admin/goals/programlog/?status__exact=PENDING&q={patient.username}")
+    assert queue.status_code == 200
+    assert list(queue.context["cl"].result_list) == [pending]
+
+
+def test_no_log_queue_without_a_viewer_who_may_verify(patient):
+    _program_with_logs(patient)
+    # Without a care-team clinician viewing, nothing is queued (a patient never verifies).
+    assert patient_page._pending_logs(patient, patient) == []
+    assert patient_page._pending_logs(patient, None) == []
