@@ -501,8 +501,8 @@ IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
 # What one import may read (healthtrack/portability/importing.py ImportLimits): the
 # decompressed bytes of the file (the XML of a ZIP, the JSON of an export ZIP), and for an
 # Apple Health XML the nesting depth (Apple's is 4), the number of elements (a 9 M-record
-# export has about 20 M) and the children of one element. Beyond them the job fails with a
-# message naming the limit and nothing more is stored.
+# export has about 20 M) and the children of one element below the root. Beyond them the
+# job fails with a message naming the limit and nothing more is stored.
 IMPORT_MAX_XML_MB = env.int("IMPORT_MAX_XML_MB", default=8192)
 IMPORT_MAX_XML_DEPTH = env.int("IMPORT_MAX_XML_DEPTH", default=32)
 IMPORT_MAX_XML_ELEMENTS = env.int("IMPORT_MAX_XML_ELEMENTS", default=200_000_000)

@@ -186,7 +186,7 @@ def iter_elements(
     kept only while it is open and it is a Record or top-level, so memory is bounded by the
     depth, however many elements (or children of one element) the file holds. Refused
     (ImportFailed) beyond `limits`: the nesting depth, the number of elements, the number of
-    children of one element; and any entity declaration (Apple never writes one)."""
+    children of one element below the root; and any entity declaration (Apple never writes one)."""
     limits = limits or ImportLimits.from_settings()
     parser = expat.ParserCreate()
     ready: list[tuple[int, str, dict[str, str]]] = []
@@ -211,7 +211,9 @@ def iter_elements(
         if depth == 1:
             if tag != "HealthData":
                 raise ImportFailed("This XML is not an Apple Health export.")
-        else:
+        elif depth > 2:
+            # The root holds every record; below it, an element holds a few (a Correlation
+            # its two readings, a Workout its events).
             parent = open_elements[-1]
             parent[2] += 1
             if parent[2] > limits.max_children:
