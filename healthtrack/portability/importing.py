@@ -25,6 +25,9 @@ MAX_ERRORS = 100
 BATCH_SIZE = 5000
 # Progress is written to the job at most once per this many records.
 PROGRESS_EVERY = 2000
+# Rollups of what an import wrote are recomputed once per this many measurements sent
+# (`metrics.services.rollups_deferred`), not after every batch.
+ROLLUPS_EVERY = 100_000
 
 
 class ImportFailed(Exception):
@@ -293,11 +296,25 @@ class MetricBatcher:
         self.content_id_prefix = content_id_prefix
         self._buffers: dict[int, _Buffer] = {}
         self._sequence = 0
+        # Devices that held no content-hash ids when first seen: nothing of theirs can be
+        # stored already but what this import sent (which device_sync finds itself).
+        self._fresh: set[int] = set()
+        self._deferred = None
+        self._rollups = contextlib.ExitStack()
+        self._unrolled = 0
 
     def add(self, device: Device, sample: dict[str, Any], line: int | None) -> None:
         buffer = self._buffers.get(device.pk)
         if buffer is None:
             buffer = self._buffers[device.pk] = _Buffer(device)
+            if self.content_id_prefix and not (
+                HealthMetric.objects.filter(
+                    user=self.user,
+                    device=device,
+                    external_id__startswith=self.content_id_prefix,
+                ).exists()
+            ):
+                self._fresh.add(device.pk)
         external_id = sample.get("external_id")
         if external_id and isinstance(external_id, str):
             if external_id in buffer.external_ids:
@@ -316,15 +333,18 @@ class MetricBatcher:
             self._flush(buffer)
 
     def __enter__(self) -> MetricBatcher:
+        self._deferred = self._rollups.enter_context(metric_services.rollups_deferred())
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # Store what was read before the file turned out unreadable further on; after a
-        # refusal (beyond the limits) or any other error (the database's) leave it.
-        if exc_type is None or (
-            issubclass(exc_type, ImportFailed) and not issubclass(exc_type, ImportRefused)
-        ):
-            self.close()
+        # refusal (beyond the limits) or any other error (the database's) leave it. The
+        # rollups of what was stored are recomputed either way.
+        with self._rollups:
+            if exc_type is None or (
+                issubclass(exc_type, ImportFailed) and not issubclass(exc_type, ImportRefused)
+            ):
+                self.close()
 
     def _drop_stored(self, buffer: _Buffer) -> None:
         ids = [i for i in buffer.external_ids if i.startswith(self.content_id_prefix)]
@@ -347,7 +367,7 @@ class MetricBatcher:
         buffer.lines = [line for _, line in kept]
 
     def _flush(self, buffer: _Buffer) -> None:
-        if self.content_id_prefix:
+        if self.content_id_prefix and buffer.device.pk not in self._fresh:
             self._drop_stored(buffer)
         if not buffer.samples:
             buffer.external_ids = set()
@@ -366,6 +386,10 @@ class MetricBatcher:
             self.report.error(
                 line=buffer.lines[error["index"]], field=error["field"], message=error["message"]
             )
+        self._unrolled += len(buffer.samples)
         buffer.samples, buffer.lines, buffer.external_ids = [], [], set()
+        if self._deferred is not None and self._unrolled >= ROLLUPS_EVERY:
+            self._deferred.flush()
+            self._unrolled = 0
         # With DEBUG on, Django keeps every query (with its parameters) in memory.
         reset_queries()
