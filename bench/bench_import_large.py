@@ -45,6 +45,11 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def generate(path: Path, size: int) -> tuple[int, int]:
     """Days of records backwards from yesterday until the file holds `size` bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,9 +161,12 @@ def main() -> dict:
 
         printer = threading.Thread(target=progress_thread, daemon=True)
         printer.start()
+        load_before = [round(x, 2) for x in os.getloadavg()]
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         tasks.import_file(job.pk)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
         watch.set()
         sampler.stop.set()
         job.refresh_from_db()
@@ -179,6 +187,9 @@ def main() -> dict:
             "records": job.processed,
             "seconds": round(seconds, 1),
             "records_per_second": rate,
+            "process_cpu_seconds": round(cpu, 1),
+            "records_per_cpu_second": round(job.processed / cpu) if cpu else None,
+            "load_average_before": load_before,
             "created": job.summary.get("created"),
             "duplicates": job.summary.get("duplicates"),
             "errors": job.error_count,
@@ -220,7 +231,9 @@ def main() -> dict:
         "on a stored upload of the generated export.xml, writing to PostgreSQL. Peak RSS is "
         "the whole process from resource.getrusage(RUSAGE_SELF).ru_maxrss (Django, psycopg, "
         "the parser); records/s counts every <Record> read (stored, duplicates, unknown "
-        "types) over the task's wall time.",
+        "types) over the task's wall time; process_cpu_seconds is this process's CPU (user + "
+        "system) over the same time, PostgreSQL's own work not included. The machine is "
+        "shared: load averages show how busy it was.",
     }
     if size >= DEFAULT_BYTES:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
