@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common
+import psycopg
 from bench_import import HEADER, day_records
 from common import ROOT
 
@@ -67,8 +68,6 @@ def generate(path: Path, size: int) -> tuple[int, int]:
 
 
 def drop_if_exists(name: str) -> None:
-    import psycopg
-
     admin = common.libpq(common.database_url("postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -118,6 +117,10 @@ def main() -> dict:
     try:
         drop_if_exists(database)
         common.setup_django(database, rate_limits=False)
+        # As bench/run.sh configures the server for the whole bench (durability kept, a crash
+        # may lose the last commits): here for this database only, also when run alone.
+        with psycopg.connect(common.libpq(common.database_url(database)), autocommit=True) as c:
+            c.execute(f'ALTER DATABASE "{database}" SET synchronous_commit = off')
         from django.conf import settings
         from django.db import connection
 
@@ -175,6 +178,8 @@ def main() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             pg_version = cursor.fetchone()[0]
+            cursor.execute("SHOW synchronous_commit")
+            synchronous_commit = cursor.fetchone()[0]
         peak = peak_rss_mb()
         rate = round(job.processed / seconds)
         figures = {
@@ -225,6 +230,7 @@ def main() -> dict:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "postgresql": pg_version,
             "database": database,
+            "synchronous_commit": synchronous_commit,
         },
         "figures": figures,
         "notes": "One process: the Celery task's body (portability.import_file) run in-process "
