@@ -50,6 +50,9 @@ from healthtrack.portability.importing import (
 SOURCE_APP = "Apple Health"
 # The XML is fed to the parser in pieces of this size.
 READ_BYTES = 1 << 16
+# Expat holds a whole tag (or comment) in memory until it ends: a file with this many bytes
+# without a new element is refused (Apple writes a record every few hundred bytes).
+MAX_QUIET_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -239,12 +242,20 @@ def iter_elements(
         chunk = stream.read(READ_BYTES)
         if not chunk:
             raise ImportFailed("The file is empty.")
+        quiet, seen = 0, 0
         while True:
             try:
                 parser.Parse(chunk, not chunk)
             except expat.ExpatError as exc:
                 yield from ready  # the records completed before the error
                 raise ImportFailed(f"The XML is not well-formed at line {exc.lineno}.") from None
+            quiet = quiet + len(chunk) if elements == seen else 0
+            seen = elements
+            if quiet > MAX_QUIET_BYTES:
+                raise ImportRefused(
+                    f"The export has more than {MAX_QUIET_BYTES // (1024 * 1024)} MB without "
+                    "a new XML element (a tag, text or comment that long); it was not imported."
+                )
             yield from ready
             ready.clear()
             if not chunk:

@@ -205,6 +205,25 @@ def test_the_export_zip_reader_has_the_same_decompressed_size_limit(user, settin
     assert not HealthMetric.objects.filter(user=user).exists()
 
 
+def test_a_tag_longer_than_the_parser_may_hold_is_refused(user, monkeypatch):
+    """Expat keeps a whole tag in memory until it ends: a zipped 3 MB attribute value (a
+    few kB in the ZIP) is refused once more than MAX_QUIET_BYTES have passed without a new
+    element."""
+    monkeypatch.setattr(apple_health, "MAX_QUIET_BYTES", 1024 * 1024)
+    huge = HEART.replace('sourceVersion="17.3"', f'sourceVersion="{"9" * 3_000_000}"')
+    archive = export_zip(export_xml([HEART, huge]))
+    assert len(archive) < 50_000
+
+    job = run_import(user, archive, name="export.zip")
+
+    assert job.status == ImportJob.Status.FAILED
+    assert job.errors[0]["message"] == (
+        "The export has more than 1 MB without a new XML element (a tag, text or comment "
+        "that long); it was not imported."
+    )
+    assert not HealthMetric.objects.filter(user=user).exists()
+
+
 def test_entity_declarations_are_refused(user):
     laughs = (
         b'<?xml version="1.0"?>\n<!DOCTYPE HealthData [\n<!ENTITY lol "lol">\n'
