@@ -498,6 +498,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
 # An import task may run for hours on a multi-GB Apple Health export.
 IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
+# Redis hands an unacknowledged task (late acks) to another worker after this long: longer
+# than an import may run, or a long import would be started again while it runs (and count
+# as a dead worker's attempt). A task whose worker died is redelivered after it too.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = IMPORT_TASK_TIME_LIMIT + 600
 # What one import may read (healthtrack/portability/importing.py ImportLimits): the
 # decompressed bytes of the file (the XML of a ZIP, the JSON of an export ZIP), and for an
 # Apple Health XML the nesting depth (Apple's is 4), the number of elements (a 9 M-record

@@ -319,3 +319,16 @@ def test_the_import_memory_limit_turns_a_runaway_allocation_into_memory_error():
         bytearray(512 * 1024 * 1024)
     # Restored afterwards.
     assert len(bytearray(128 * 1024 * 1024)) == 128 * 1024 * 1024
+
+
+def test_a_running_import_is_not_handed_to_another_worker_before_its_time_limit():
+    """With late acks, Redis redelivers a task unacknowledged for `visibility_timeout`: a
+    long import would be started again while it runs (and count as a dead worker)."""
+    from django.conf import settings
+
+    from healthtrack.celery import app
+
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] > settings.IMPORT_TASK_TIME_LIMIT
+    assert app.conf.worker_max_memory_per_child == settings.CELERY_WORKER_MAX_MEMORY_PER_CHILD
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
