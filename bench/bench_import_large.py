@@ -51,6 +51,18 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def backend_cpu_seconds(pid: int | None) -> float | None:
+    """CPU (user + system) of a PostgreSQL backend on this machine, from /proc; None when the
+    server is elsewhere or the file is unreadable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def generate(path: Path, size: int) -> tuple[int, int]:
     """Days of records backwards from yesterday until the file holds `size` bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,12 +176,22 @@ def main() -> dict:
 
         printer = threading.Thread(target=progress_thread, daemon=True)
         printer.start()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        db_cpu_before = backend_cpu_seconds(backend)
         load_before = [round(x, 2) for x in os.getloadavg()]
         cpu_before = cpu_seconds()
         started = time.perf_counter()
         tasks.import_file(job.pk)
         seconds = time.perf_counter() - started
         cpu = cpu_seconds() - cpu_before
+        db_cpu_after = backend_cpu_seconds(backend)
+        db_cpu = (
+            db_cpu_after - db_cpu_before
+            if db_cpu_before is not None and db_cpu_after is not None
+            else None
+        )
         watch.set()
         sampler.stop.set()
         job.refresh_from_db()
@@ -194,6 +216,12 @@ def main() -> dict:
             "records_per_second": rate,
             "process_cpu_seconds": round(cpu, 1),
             "records_per_cpu_second": round(job.processed / cpu) if cpu else None,
+            "database_backend_cpu_seconds": round(db_cpu, 1) if db_cpu is not None else None,
+            # The import is one serial pipeline (the app waits for its database backend):
+            # on an otherwise idle machine its rate tends to this ceiling.
+            "records_per_cpu_second_app_and_database": (
+                round(job.processed / (cpu + db_cpu)) if db_cpu else None
+            ),
             "load_average_before": load_before,
             "created": job.summary.get("created"),
             "duplicates": job.summary.get("duplicates"),
