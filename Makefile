@@ -93,9 +93,10 @@ beat: install
 	$(BIN)/celery -A healthtrack beat -l info
 
 # Benchmarks (bench/README.md): starts PostgreSQL and Redis as CI does (.ci/services.sh), runs
-# every micro-benchmark bench/bench_*.py (metrics, insights, import, dashboard, database
-# writes), the 148 k vs 15 M row comparison and the load test of one node; results in
-# bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS.
+# every micro-benchmark bench/bench_*.py (metrics, insights, import, the 2 GB import,
+# dashboard, database writes), the 148 k vs 15 M row comparison and the load test of one node; results in
+# bench/results/*.json. BENCH_PATIENTS, BENCH_DURATION, BENCH_RATE, BENCH_VUS,
+# BENCH_IMPORT_BYTES (bench-smoke never runs the large import).
 bench: install-bench
 	bash bench/run.sh
 

@@ -427,6 +427,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker child whose resident memory grew past this (KiB) is replaced after its task: one
+# large import does not leave its heap to the next task. 0: never.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
+    env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD_MB", default=512) * 1024 or None
+)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_RESULT_EXPIRES = 3600
@@ -599,6 +604,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=512)
 # An import task may run for hours on a multi-GB Apple Health export.
 IMPORT_TASK_TIME_LIMIT = env.int("IMPORT_TASK_TIME_LIMIT", default=4 * 3600)
+# Redis hands an unacknowledged task (late acks) to another worker after this long: longer
+# than an import may run, or a long import would be started again while it runs (and count
+# as a dead worker's attempt). A task whose worker died is redelivered after it too.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = IMPORT_TASK_TIME_LIMIT + 600
+# What one import may read (healthtrack/portability/importing.py ImportLimits): the
+# decompressed bytes of the file (the XML of a ZIP, the JSON of an export ZIP), and for an
+# Apple Health XML the nesting depth (Apple's is 4), the number of elements (a 9 M-record
+# export has about 20 M) and the children of one element below the root. Beyond them the
+# job fails with a message naming the limit and nothing more is stored.
+IMPORT_MAX_XML_MB = env.int("IMPORT_MAX_XML_MB", default=8192)
+IMPORT_MAX_XML_DEPTH = env.int("IMPORT_MAX_XML_DEPTH", default=32)
+IMPORT_MAX_XML_ELEMENTS = env.int("IMPORT_MAX_XML_ELEMENTS", default=200_000_000)
+IMPORT_MAX_XML_CHILDREN = env.int("IMPORT_MAX_XML_CHILDREN", default=100_000)
+# Memory an import task may add to its worker process (MB; address space, RLIMIT_AS while the
+# task runs): past it the job fails "out of memory" instead of the machine swapping. 0: none.
+IMPORT_MEMORY_LIMIT_MB = env.int("IMPORT_MEMORY_LIMIT_MB", default=1024)
+# A job whose worker died under it (killed, out of memory) is re-delivered (late acks); it is
+# started at most this many times, then marked failed with the reason.
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
 # Deleted accounts are deactivated at once and purged (every row) this many days later.
 ACCOUNT_PURGE_AFTER_DAYS = env.int("ACCOUNT_PURGE_AFTER_DAYS", default=30)
 

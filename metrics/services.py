@@ -8,6 +8,9 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,10 +89,72 @@ def _span(metric: HealthMetric | dict) -> tuple[datetime, datetime]:
     return start, get("end_at") or start
 
 
+class DeferredRollups:
+    """The spans written inside `rollups_deferred()`, by user and metric type, merged as they
+    come (nearby spans share one recomputation), until `flush()`."""
+
+    def __init__(self) -> None:
+        self.touched: dict[int, dict[str, list[tuple[datetime, datetime]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+
+    def add(self, user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
+        for code, spans in touched.items():
+            runs = self.touched[user_id][code]
+            runs.extend(spans)
+            runs.sort()
+            merged: list[tuple[datetime, datetime]] = []
+            for start, end in runs:
+                if merged and start <= merged[-1][1] + ROLLUP_MERGE_GAP:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+                else:
+                    merged.append((start, end))
+            runs[:] = merged
+
+    def flush(self) -> None:
+        """Recompute the rollups of every span held (one transaction per user, serialised
+        with that user's other writes), then notify on commit as each write would have."""
+        pending, self.touched = self.touched, defaultdict(lambda: defaultdict(list))
+        token = _deferred.set(None)
+        try:
+            for user_id, touched in pending.items():
+                with transaction.atomic():
+                    _lock_owner(user_id)
+                    _after_write(user_id, touched)
+        finally:
+            _deferred.reset(token)
+
+
+_deferred: ContextVar[DeferredRollups | None] = ContextVar("metrics_rollups_deferred", default=None)
+# Written spans closer than this are recomputed in one pass.
+ROLLUP_MERGE_GAP = timedelta(days=2)
+
+
+@contextmanager
+def rollups_deferred() -> Iterator[DeferredRollups]:
+    """For bulk loads (imports): inside the block, writes store their rows but leave the
+    rollups, the summary cache and `measurements_changed` to `DeferredRollups.flush()`, which
+    the caller runs every so often and which runs again when the block ends (also when it
+    ends on an error: the rows committed until then get their rollups). A large import then
+    recomputes each day about once instead of once per batch of each device."""
+    deferred = DeferredRollups()
+    token = _deferred.set(deferred)
+    try:
+        yield deferred
+    finally:
+        _deferred.reset(token)
+        deferred.flush()
+
+
 def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
-    """Recompute rollups now; invalidate the cache and notify subscribers on commit."""
+    """Recompute rollups now; invalidate the cache and notify subscribers on commit. Inside
+    `rollups_deferred()`, only note what was touched."""
     touched = {code: spans for code, spans in touched.items() if spans}
     if not touched:
+        return
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.add(user_id, touched)
         return
     for code, spans in touched.items():
         rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans)

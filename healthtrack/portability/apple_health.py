@@ -1,9 +1,13 @@
 """Apple Health export (`export.zip` or `export.xml` from the iPhone Health app).
 
-The XML is read by a pull parser (`xml.etree.ElementTree.XMLPullParser`, the incremental
-engine behind `iterparse`) fed one line at a time, so each record's line number is known, and
-every top-level element is dropped from the tree as soon as it has been read: memory stays
-flat for a multi-GB file. A ZIP member is decompressed as a stream, never extracted whole.
+The XML is read in one pass by expat's callbacks (no element tree is built): a record's
+attributes are kept only until its end tag, so memory stays flat for a multi-GB file however
+its elements are nested, and each record's line number is known. A ZIP member is
+decompressed as a stream, never extracted whole. The decompressed bytes, the nesting depth,
+the number of elements and the children of one element are capped (settings
+IMPORT_MAX_XML_MB, _DEPTH, _ELEMENTS, _CHILDREN): a file beyond them is refused with a job
+error that names the limit. Records are counted as they are read (progress estimates the
+total from the bytes read).
 
 `Record` types map to metric types (units through the metrics registry: the Apple unit is
 named as one of the registry's input units, after a pre-factor where the registry has no
@@ -14,23 +18,28 @@ record gets a stable external_id (hash of type, source, start, end and value), s
 the same file again adds nothing. Writes go through `metrics.services.device_sync` in
 batches. Unknown record types are counted and skipped.
 
-Expat (2.4+) refuses entity-expansion bombs and ElementTree never fetches external
-entities, so an uploaded XML cannot make the parser read files or blow up memory.
+Expat never fetches external entities, and an export that declares any entity (Apple's DTD
+declares none) is refused, so an uploaded XML cannot make the parser read files or expand
+entity bombs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import IO
-from xml.etree import ElementTree
+from xml.parsers import expat
 
 from healthtrack.portability.importing import (
+    CappedReader,
     DeviceResolver,
     ImportFailed,
+    ImportLimits,
+    ImportRefused,
     ImportReport,
     MetricBatcher,
     guess_device_type,
@@ -39,8 +48,11 @@ from healthtrack.portability.importing import (
 )
 
 SOURCE_APP = "Apple Health"
-# A longer line is fed in pieces of this size (Apple writes one record per line).
-MAX_LINE = 1 << 20
+# The XML is fed to the parser in pieces of this size.
+READ_BYTES = 1 << 16
+# Expat holds a whole tag (or comment) in memory until it ends: a file with this many bytes
+# without a new element is refused (Apple writes a record every few hundred bytes).
+MAX_QUIET_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ def _apple_unit(unit: str) -> str:
 # --- reading the file ------------------------------------------------------------------------
 
 
-def _export_member(archive: zipfile.ZipFile) -> str:
+def _export_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
     names = [
         n
         for n in archive.namelist()
@@ -134,80 +146,123 @@ def _export_member(archive: zipfile.ZipFile) -> str:
     ]
     if not names:
         raise ImportFailed("The ZIP file has no export.xml (an Apple Health export).")
-    return min(names, key=len)
+    return archive.getinfo(min(names, key=len))
 
 
 @contextlib.contextmanager
-def open_export(fileobj: IO[bytes]) -> Iterator[IO[bytes]]:
+def open_export(fileobj: IO[bytes], limits: ImportLimits | None = None) -> Iterator[CappedReader]:
     """The export.xml stream of an uploaded file: the file itself, or the member of a ZIP,
-    decompressed as it is read. `fileobj` must be seekable; it is rewound."""
+    decompressed as it is read, never more than `limits.max_bytes` (refused up front when
+    the file or the ZIP's member says it is larger). `fileobj` must be seekable; it is
+    rewound."""
+    limits = limits or ImportLimits.from_settings()
     if not is_zip(fileobj):
-        yield fileobj
+        fileobj.seek(0, 2)
+        size = fileobj.tell()
+        fileobj.seek(0)
+        yield CappedReader(fileobj, size=size, max_bytes=limits.max_bytes)
         return
     try:
         archive = zipfile.ZipFile(fileobj)
     except zipfile.BadZipFile:
         raise ImportFailed("The file is not a readable ZIP archive.") from None
-    with archive, archive.open(_export_member(archive)) as member:
-        yield member
+    with archive:
+        info = _export_member(archive)
+        reader = CappedReader(None, size=info.file_size, max_bytes=limits.max_bytes)
+        try:
+            member = archive.open(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError):
+            raise ImportFailed("The export.xml in the ZIP cannot be read.") from None
+        with member:
+            reader.stream = member
+            yield reader
 
 
-def count_records(stream: IO[bytes]) -> int:
-    """How many `<Record ` elements the stream holds (a fast byte scan, for progress)."""
-    needle = b"<Record "
-    count, tail = 0, b""
-    while chunk := stream.read(1 << 20):
-        data = tail + chunk
-        count += data.count(needle)
-        tail = data[-(len(needle) - 1) :]
-    return count
+def iter_elements(
+    stream: IO[bytes], limits: ImportLimits | None = None
+) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """(line, tag, attributes) of every `Record` (also those nested in a `Correlation`),
+    once its end tag is read, and of every other top-level element, in document order; the
+    line is that of the start tag.
 
+    Expat's callbacks are used directly and no tree is built: an element's attributes are
+    kept only while it is open and it is a Record or top-level, so memory is bounded by the
+    depth, however many elements (or children of one element) the file holds. Refused
+    (ImportFailed) beyond `limits`: the nesting depth, the number of elements, the number of
+    children of one element below the root; and any entity declaration (Apple never writes one)."""
+    limits = limits or ImportLimits.from_settings()
+    parser = expat.ParserCreate()
+    ready: list[tuple[int, str, dict[str, str]]] = []
+    # Per open element: [line, attributes or None, children so far].
+    open_elements: list[list] = []
+    elements = 0
 
-def _lines(stream: IO[bytes]) -> Iterator[bytes]:
-    while chunk := stream.readline(MAX_LINE):
-        yield chunk
+    def start(tag: str, attrib: dict[str, str]) -> None:
+        nonlocal elements
+        elements += 1
+        if elements > limits.max_elements:
+            raise ImportRefused(
+                f"The export has more than {limits.max_elements:,} XML elements "
+                f"(IMPORT_MAX_XML_ELEMENTS); it was not imported."
+            )
+        depth = len(open_elements) + 1
+        if depth > limits.max_depth:
+            raise ImportRefused(
+                f"The export nests XML elements deeper than {limits.max_depth} levels "
+                f"(IMPORT_MAX_XML_DEPTH); it was not imported."
+            )
+        if depth == 1:
+            if tag != "HealthData":
+                raise ImportFailed("This XML is not an Apple Health export.")
+        elif depth > 2:
+            # The root holds every record; below it, an element holds a few (a Correlation
+            # its two readings, a Workout its events).
+            parent = open_elements[-1]
+            parent[2] += 1
+            if parent[2] > limits.max_children:
+                raise ImportRefused(
+                    f"An XML element of the export has more than {limits.max_children:,} "
+                    f"children (IMPORT_MAX_XML_CHILDREN); it was not imported."
+                )
+        keep = tag == "Record" or depth == 2
+        open_elements.append([parser.CurrentLineNumber, attrib if keep else None, 0])
 
+    def end(tag: str) -> None:
+        line, attrib, _ = open_elements.pop()
+        if attrib is not None:
+            ready.append((line, tag, attrib))
 
-def iter_elements(stream: IO[bytes]) -> Iterator[tuple[int, ElementTree.Element]]:
-    """(line, element) for every `Record` (also those nested in a `Correlation`) and every
-    other top-level element, in document order. The element is only valid until the next
-    item is asked for: top-level elements are cleared and dropped as soon as they end."""
-    parser = ElementTree.XMLPullParser(events=("start", "end"))
-    root = None
-    depth = 0
-    completed = 0
-    record_line = 0
+    def entity(*_args) -> None:
+        raise ImportRefused("The XML declares entities, which an Apple Health export never does.")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.EntityDeclHandler = entity
     try:
-        for chunk in _lines(stream):
-            line = completed + 1
-            if chunk.endswith(b"\n"):
-                completed += 1
-            parser.feed(chunk)
-            for event, elem in parser.read_events():
-                if event == "start":
-                    depth += 1
-                    if depth == 1:
-                        if elem.tag != "HealthData":
-                            raise ImportFailed("This XML is not an Apple Health export.")
-                        root = elem
-                    elif elem.tag == "Record":
-                        record_line = line
-                    continue
-                if elem.tag == "Record":
-                    yield record_line, elem
-                elif depth == 2:
-                    yield line, elem
-                if depth == 2:
-                    # Done with this top-level element: free it and its children.
-                    root.clear()
-                depth -= 1
-        parser.close()
-    except ElementTree.ParseError as exc:
-        line = exc.position[0] if getattr(exc, "position", None) else None
-        where = f" at line {line}" if line else ""
-        raise ImportFailed(f"The XML is not well-formed{where}.") from None
-    if root is None:
-        raise ImportFailed("The file is empty.")
+        chunk = stream.read(READ_BYTES)
+        if not chunk:
+            raise ImportFailed("The file is empty.")
+        quiet, seen = 0, 0
+        while True:
+            try:
+                parser.Parse(chunk, not chunk)
+            except expat.ExpatError as exc:
+                yield from ready  # the records completed before the error
+                raise ImportFailed(f"The XML is not well-formed at line {exc.lineno}.") from None
+            quiet = quiet + len(chunk) if elements == seen else 0
+            seen = elements
+            if quiet > MAX_QUIET_BYTES:
+                raise ImportRefused(
+                    f"The export has more than {MAX_QUIET_BYTES // (1024 * 1024)} MB without "
+                    "a new XML element (a tag, text or comment that long); it was not imported."
+                )
+            yield from ready
+            ready.clear()
+            if not chunk:
+                return
+            chunk = stream.read(READ_BYTES)
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise ImportFailed("The ZIP archive is damaged (its export.xml cannot be read).") from None
 
 
 _OFFSETS: dict[str, timezone] = {}
@@ -308,35 +363,40 @@ def map_record(attrib, line: int, report: ImportReport) -> dict | None:
 
 def import_export(*, user, fileobj: IO[bytes], report: ImportReport, key_prefix: str) -> None:
     """Read an Apple Health export into `user`'s measurements; counts and errors go to
-    `report`. Raises ImportFailed when the file is not an Apple Health export."""
-    with open_export(fileobj) as stream:
-        report.total = count_records(stream)
-    report.report()
+    `report`. Raises ImportFailed when the file is not an Apple Health export, ImportRefused
+    when it is beyond the import limits (settings IMPORT_MAX_*).
+
+    One pass: records are counted as they are read; until the end, `report.total` is an
+    estimate from the share of the (decompressed) bytes read so far."""
+    limits = ImportLimits.from_settings()
     devices = DeviceResolver(user)
     by_source = {}
     with (
+        open_export(fileobj, limits) as stream,
         MetricBatcher(
             user=user, report=report, key_prefix=key_prefix, content_id_prefix="ah:"
         ) as batcher,
-        open_export(fileobj) as stream,
     ):
-        for line, elem in iter_elements(stream):
-            if elem.tag != "Record":
-                report.skipped[f"element {elem.tag}"] += 1
+        report.estimate_total = stream.estimate
+        report.report()
+        for line, tag, attrib in iter_elements(stream, limits):
+            if tag != "Record":
+                report.skipped[f"element {tag}"] += 1
                 continue
-            sample = map_record(elem.attrib, line, report)
+            sample = map_record(attrib, line, report)
             report.advance()
             if sample is None:
                 continue
-            source = elem.get("sourceName") or "Unknown source"
+            source = attrib.get("sourceName") or "Unknown source"
             device = by_source.get(source)
             if device is None:
                 device = by_source[source] = devices.get(
                     identifier=f"apple-health:{source}",
                     name=source,
                     device_type=guess_device_type(
-                        source, elem.get("device", ""), sample["metric_type"]
+                        source, attrib.get("device", ""), sample["metric_type"]
                     ),
                 )
             batcher.add(device, sample, line)
-    report.total = max(report.total, report.processed)
+    report.estimate_total = None
+    report.total = report.processed

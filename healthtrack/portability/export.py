@@ -53,8 +53,10 @@ from healthtrack.portability.csv_io import (
 )
 from healthtrack.portability.importing import (
     ZIP_MAGIC,
+    CappedReader,
     DeviceResolver,
     ImportFailed,
+    ImportLimits,
     ImportReport,
     MetricBatcher,
     guess_device_type,
@@ -580,8 +582,14 @@ def _export_json(fileobj: IO[bytes], report: ImportReport) -> Iterator[IO[bytes]
     photo_files = sum(1 for name in archive.namelist() if name.startswith(f"{PHOTO_FOLDER}/"))
     if photo_files:
         report.skipped["photos (not imported)"] += photo_files
+    # Decompressed as it is read, never more than IMPORT_MAX_XML_MB (refused up front when
+    # the archive says the member is larger).
+    reader = CappedReader(
+        None, size=info.file_size, max_bytes=ImportLimits.from_settings().max_bytes
+    )
     with archive, archive.open(info) as member:
-        yield member
+        reader.stream = member
+        yield reader
 
 
 def _store_goal(user, record: dict[str, Any], line, report: ImportReport) -> None:

@@ -4,9 +4,12 @@ and rollups are the metrics app's own)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import resource
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -22,11 +25,94 @@ MAX_ERRORS = 100
 BATCH_SIZE = 5000
 # Progress is written to the job at most once per this many records.
 PROGRESS_EVERY = 2000
+# Rollups of what an import wrote are recomputed once per this many measurements sent
+# (`metrics.services.rollups_deferred`), not after every batch.
+ROLLUPS_EVERY = 100_000
 
 
 class ImportFailed(Exception):
     """The file cannot be imported at all (wrong format, missing columns); the message is
     shown to the user, so it never quotes the file's content."""
+
+
+class ImportRefused(ImportFailed):
+    """The file is beyond the import limits (decompressed size, XML depth or element
+    count) or is hostile: the rows read so far are dropped, not stored."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import may read (settings IMPORT_MAX_XML_MB, IMPORT_MAX_XML_DEPTH,
+    IMPORT_MAX_XML_ELEMENTS, IMPORT_MAX_XML_CHILDREN)."""
+
+    max_bytes: int
+    max_depth: int
+    max_elements: int
+    max_children: int
+
+    @classmethod
+    def from_settings(cls) -> ImportLimits:
+        return cls(
+            max_bytes=settings.IMPORT_MAX_XML_MB * 1024 * 1024,
+            max_depth=settings.IMPORT_MAX_XML_DEPTH,
+            max_elements=settings.IMPORT_MAX_XML_ELEMENTS,
+            max_children=settings.IMPORT_MAX_XML_CHILDREN,
+        )
+
+
+def too_large(max_bytes: int) -> ImportRefused:
+    return ImportRefused(
+        f"The file is larger than {max_bytes // (1024 * 1024):,} MB once decompressed "
+        "(IMPORT_MAX_XML_MB); it was not imported."
+    )
+
+
+class CappedReader:
+    """A binary stream (a file, or a ZIP member decompressed as it is read) that refuses to
+    give more than `max_bytes`. `size` is what the file or the ZIP's directory says the
+    stream holds: refused up front when above the cap. A ZIP member is cut at its stated
+    size by `zipfile` (and fails its CRC check), so a member that lies about it cannot get
+    past the cap either; the count here guards every reader alike."""
+
+    def __init__(self, stream: IO[bytes] | None, *, size: int, max_bytes: int) -> None:
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        self.stream = stream
+        self.size = size
+        self.max_bytes = max_bytes
+        self.read_bytes = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.max_bytes - self.read_bytes + 1
+        data = self.stream.read(n)
+        self.read_bytes += len(data)
+        if self.read_bytes > self.max_bytes:
+            raise too_large(self.max_bytes)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        if limit is None or limit < 0:
+            limit = self.max_bytes - self.read_bytes + 1
+        data = self.stream.readline(limit)
+        self.read_bytes += len(data)
+        if self.read_bytes > self.max_bytes:
+            raise too_large(self.max_bytes)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self.stream.seek(offset, whence)
+        self.read_bytes = min(self.read_bytes, position)
+        return position
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def estimate(self, report: ImportReport) -> int:
+        """The records of the whole stream, from those read and the share of bytes read."""
+        if not self.read_bytes or not self.size:
+            return report.processed
+        return max(report.processed, round(report.processed * self.size / self.read_bytes))
 
 
 @dataclass
@@ -42,6 +128,8 @@ class ImportReport:
     skipped: Counter = field(default_factory=Counter)
     unknown_types: Counter = field(default_factory=Counter)
     on_progress: Callable[[ImportReport], None] | None = None
+    # Set while the total is not known yet (one-pass readers): called before each report.
+    estimate_total: Callable[[ImportReport], int] | None = None
     progress_every: int = PROGRESS_EVERY
     _reported_at: int = 0
 
@@ -64,6 +152,8 @@ class ImportReport:
 
     def report(self) -> None:
         self._reported_at = self.processed
+        if self.estimate_total is not None:
+            self.total = self.estimate_total(self)
         if self.on_progress is not None:
             self.on_progress(self)
 
@@ -76,6 +166,38 @@ class ImportReport:
             "skipped": dict(sorted(self.skipped.items())),
             "unknown_types": dict(sorted(self.unknown_types.items())),
         }
+
+
+def _address_space() -> int | None:
+    """This process's virtual memory size in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def memory_limit(megabytes: int) -> Iterator[None]:
+    """While the block runs, the process may grow its address space by at most `megabytes`
+    (RLIMIT_AS, Linux): an allocation past it raises MemoryError instead of the machine swapping or
+    the kernel killing the worker. The previous limit is restored after. 0, or no /proc: no
+    limit."""
+    current = _address_space() if megabytes > 0 else None
+    if current is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -174,11 +296,25 @@ class MetricBatcher:
         self.content_id_prefix = content_id_prefix
         self._buffers: dict[int, _Buffer] = {}
         self._sequence = 0
+        # Devices that held no content-hash ids when first seen: nothing of theirs can be
+        # stored already but what this import sent (which device_sync finds itself).
+        self._fresh: set[int] = set()
+        self._deferred = None
+        self._rollups = contextlib.ExitStack()
+        self._unrolled = 0
 
     def add(self, device: Device, sample: dict[str, Any], line: int | None) -> None:
         buffer = self._buffers.get(device.pk)
         if buffer is None:
             buffer = self._buffers[device.pk] = _Buffer(device)
+            if self.content_id_prefix and not (
+                HealthMetric.objects.filter(
+                    user=self.user,
+                    device=device,
+                    external_id__startswith=self.content_id_prefix,
+                ).exists()
+            ):
+                self._fresh.add(device.pk)
         external_id = sample.get("external_id")
         if external_id and isinstance(external_id, str):
             if external_id in buffer.external_ids:
@@ -197,13 +333,18 @@ class MetricBatcher:
             self._flush(buffer)
 
     def __enter__(self) -> MetricBatcher:
+        self._deferred = self._rollups.enter_context(metric_services.rollups_deferred())
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        # Store what was read before the file turned out unreadable further on; after any
-        # other error (the database's) leave it.
-        if exc_type is None or issubclass(exc_type, ImportFailed):
-            self.close()
+        # Store what was read before the file turned out unreadable further on; after a
+        # refusal (beyond the limits) or any other error (the database's) leave it. The
+        # rollups of what was stored are recomputed either way.
+        with self._rollups:
+            if exc_type is None or (
+                issubclass(exc_type, ImportFailed) and not issubclass(exc_type, ImportRefused)
+            ):
+                self.close()
 
     def _drop_stored(self, buffer: _Buffer) -> None:
         ids = [i for i in buffer.external_ids if i.startswith(self.content_id_prefix)]
@@ -226,7 +367,7 @@ class MetricBatcher:
         buffer.lines = [line for _, line in kept]
 
     def _flush(self, buffer: _Buffer) -> None:
-        if self.content_id_prefix:
+        if self.content_id_prefix and buffer.device.pk not in self._fresh:
             self._drop_stored(buffer)
         if not buffer.samples:
             buffer.external_ids = set()
@@ -245,6 +386,10 @@ class MetricBatcher:
             self.report.error(
                 line=buffer.lines[error["index"]], field=error["field"], message=error["message"]
             )
+        self._unrolled += len(buffer.samples)
         buffer.samples, buffer.lines, buffer.external_ids = [], [], set()
+        if self._deferred is not None and self._unrolled >= ROLLUPS_EVERY:
+            self._deferred.flush()
+            self._unrolled = 0
         # With DEBUG on, Django keeps every query (with its parameters) in memory.
         reset_queries()

@@ -59,6 +59,8 @@ class ImportJob(models.Model):
     original_name = models.CharField(max_length=255, blank=True)
     size = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # How many times a worker has started the job (portability.services.import_job_start).
+    attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
@@ -30,7 +31,13 @@ from accounts.outbox import enqueue_on_commit
 from accounts.services import user_soft_delete
 from healthtrack.lifecycle import archive as lifecycle_archive
 from healthtrack.portability import apple_health, csv_io, export
-from healthtrack.portability.importing import ZIP_MAGIC, ImportFailed, ImportReport
+from healthtrack.portability.importing import (
+    MAX_ERRORS,
+    ZIP_MAGIC,
+    ImportFailed,
+    ImportReport,
+    memory_limit,
+)
 from healthtrack.portability.models import ImportJob
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from nutrition.models import MealPhoto
@@ -163,6 +170,14 @@ def import_job_execute(
     except ImportFailed as exc:
         status = Status.FAILED
         report.error(line=None, field="file", message=str(exc))
+    except MemoryError:
+        status = Status.FAILED
+        report.error(
+            line=None,
+            field="file",
+            message="The import ran out of memory (IMPORT_MEMORY_LIMIT_MB); the rows before "
+            "it are stored.",
+        )
     except Exception as exc:
         # The exception's text may quote database rows: only its type is logged.
         logger.error("import %s stopped: %s", job.pk, type(exc).__name__)
@@ -194,19 +209,52 @@ def import_job_execute(
     return job
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
-    """The task's body: run a pending (or interrupted) job on its stored upload, then delete
-    the upload. A finished or vanished job is left alone."""
-    job = ImportJob.objects.select_related("user").filter(pk=job_id).first()
-    if job is None or job.is_finished:
+def import_job_start(*, job_id: int) -> ImportJob | None:
+    """Claim one attempt at a pending (or interrupted) job: the job row counts how often a
+    worker has started it, so a job whose worker died under it (killed, out of memory; late
+    acks then deliver it again) is started at most IMPORT_MAX_ATTEMPTS times, then marked
+    failed with the reason and its upload deleted. None: there is nothing to run (no such
+    job, or it is finished)."""
+    claimed = ImportJob.objects.filter(
+        pk=job_id, status__in=[Status.PENDING, Status.RUNNING]
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    job = ImportJob.objects.select_related("user").get(pk=job_id)
+    if job.attempts <= settings.IMPORT_MAX_ATTEMPTS:
         return job
+    died = job.attempts - 1
+    logger.error("import %s given up after %d interrupted attempts", job.pk, died)
+    job.status, job.finished_at = Status.FAILED, timezone.now()
+    job.errors = [
+        *(job.errors or [])[: MAX_ERRORS - 1],
+        {
+            "line": None,
+            "field": "file",
+            "message": f"The import stopped its worker {died} times (out of memory, killed or "
+            "timed out) and was not started again; the rows stored before are kept.",
+        },
+    ]
+    job.error_count += 1
+    job.save(update_fields=["status", "finished_at", "errors", "error_count"])
+    import_job_file_delete(job=job)
+    return None
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """The task's body: run a pending (or interrupted) job on its stored upload within the
+    memory limit (IMPORT_MEMORY_LIMIT_MB), then delete the upload. A finished or vanished
+    job is left alone; one started too often is failed (`import_job_start`)."""
+    job = import_job_start(job_id=job_id)
+    if job is None:
+        return ImportJob.objects.filter(pk=job_id).first()
     if not job.file:
         job.status, job.finished_at = Status.FAILED, timezone.now()
         job.errors = [{"line": None, "field": "file", "message": "The upload is gone."}]
         job.error_count = 1
         job.save(update_fields=["status", "finished_at", "errors", "error_count"])
         return job
-    with job.file.open("rb") as stored:
+    with job.file.open("rb") as stored, memory_limit(settings.IMPORT_MEMORY_LIMIT_MB):
         import_job_execute(job=job, fileobj=_raw_file(stored))
     import_job_file_delete(job=job)
     return job

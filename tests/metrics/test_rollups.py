@@ -228,3 +228,35 @@ def test_a_failed_write_leaves_rollups_and_rows_untouched(user):
         services.metric_create(user=user, metric_type="steps", value=-1, recorded_at=at(1, 5))
     assert user.health_metrics.count() == 1
     assert daily(user) == 100
+
+
+def test_deferred_rollups_are_computed_once_when_the_bulk_load_ends(
+    user, django_capture_on_commit_callbacks
+):
+    device = DeviceFactory(user=user)
+    received = []
+    measurements_changed.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="d")
+    try:
+        with django_capture_on_commit_callbacks(execute=True), services.rollups_deferred():
+            for hour in (1, 5):
+                services.device_sync(
+                    user=user,
+                    device=device,
+                    samples=[
+                        {
+                            "metric_type": "steps",
+                            "value": 100,
+                            "recorded_at": at(hour, 0).isoformat(),
+                            "end_at": at(hour, 30).isoformat(),
+                        }
+                    ],
+                    idempotency_key=None,
+                )
+            assert hourly(user) == {}
+            assert received == []
+    finally:
+        measurements_changed.disconnect(dispatch_uid="d")
+    assert hourly(user) == {at(1, 0): 100, at(5, 0): 100}
+    assert daily(user) == 200
+    assert len(received) == 1
+    assert (received[0]["start"], received[0]["end"]) == (at(1, 0), at(5, 30))

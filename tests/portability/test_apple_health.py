@@ -366,12 +366,6 @@ def test_apple_dates_with_offsets_parse_to_aware_utc():
         apple_health.parse_date("2026-03-02 07:30:00")
 
 
-def test_record_counting_finds_records_split_across_read_chunks():
-    line = record("StepCount", 5, "2026-03-02 10:00:00 +0100", unit="count")
-    xml = export_xml([line] * 5000)
-    assert apple_health.count_records(io.BytesIO(xml)) == 5000
-
-
 def test_unsupported_unit_is_an_error_on_that_record(user):
     xml = export_xml(
         [record("HeartRate", 1, "2026-03-02 10:00:00 +0100", unit="count/s", source=WATCH)]
