@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "healthtrack.portability",
     # Retention, Parquet archive, restore and rollup replay (docs/lifecycle.md).
     "healthtrack.lifecycle",
+    "healthtrack.changes",
 ]
 
 MIDDLEWARE = [
@@ -474,6 +475,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lifecycle.apply_retention",
         "schedule": crontab(hour=4, minute=40),
     },
+    # The change feed's events past DATA_LIFECYCLE["change_feed"] (healthtrack/changes).
+    "prune-change-feed": {
+        "task": "changes.prune_change_feed",
+        "schedule": crontab(hour=4, minute=45),
+    },
     # Expired OAuth tokens and codes (accounts/oauth.py): django-oauth-toolkit's cleartokens.
     "prune-oauth-tokens": {
         "task": "accounts.tasks.prune_oauth_tokens",
@@ -593,6 +599,8 @@ _LIFECYCLE_DEFAULTS = {
     "insights": {"hot": 90, "archive": 365, "delete_after": 2 * 365},
     "share_grants": {"hot": 30, "archive": None, "delete_after": 30},
     "audit_logs": {"hot": 365, "archive": 6 * 365, "delete_after": AUDIT_RETENTION_DAYS},
+    # The change feed's events, tombstones included (healthtrack/changes).
+    "change_feed": {"hot": None, "archive": None, "delete_after": 90},
 }
 DATA_LIFECYCLE: dict[str, dict[str, int | None]] = {}
 for _data, _columns in _LIFECYCLE_DEFAULTS.items():

@@ -449,6 +449,8 @@ APP = {
     "api/v1/imports/<int:pk>": every("DMMMMMM MMM", GET="DANNNNN ANN"),
     "api/v1/export": every("DMMMMMM MMM", GET="DAAAAAA ANN"),
     "api/v1/export/report": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    # The change feed (healthtrack/changes): one's own, or `?member=` one may read.
+    "api/v1/changes": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
     # OAuth (accounts/oauth.py). The consent page needs a signed-in user; without an app's
     # request it is a 400 page about the request. Tokens and revocation are for apps (400 on
     # an empty body); the metadata is public. Connected apps: as the access log (read) and the
