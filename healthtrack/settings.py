@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     # Retention, Parquet archive, restore and rollup replay (docs/lifecycle.md).
     "healthtrack.lifecycle",
     "healthtrack.changes",
+    "healthtrack.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -479,6 +480,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "prune-change-feed": {
         "task": "changes.prune_change_feed",
         "schedule": crontab(hour=4, minute=45),
+    },
+    # Webhook deliveries whose retry time has come (healthtrack/webhooks).
+    "webhooks-retry-due": {
+        "task": "webhooks.retry_due",
+        "schedule": 60.0,
     },
     # Expired OAuth tokens and codes (accounts/oauth.py): django-oauth-toolkit's cleartokens.
     "prune-oauth-tokens": {
@@ -864,3 +870,14 @@ RECOMMENDATIONS_CACHE_SECONDS = env.int("RECOMMENDATIONS_CACHE_SECONDS", default
 RECOMMENDATIONS_DEBOUNCE_SECONDS = env.int("RECOMMENDATIONS_DEBOUNCE_SECONDS", default=300)
 # Users per task in the nightly fan-out.
 RECOMMENDATIONS_NIGHTLY_CHUNK = env.int("RECOMMENDATIONS_NIGHTLY_CHUNK", default=200)
+
+# Webhooks (healthtrack/webhooks, docs/developers.md): https only when required (production),
+# never private/loopback/link-local addresses except those listed (tests: 127.0.0.1).
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = env.list("WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES", default=[])
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_MAX_BODY_BYTES = env.int("WEBHOOKS_MAX_BODY_BYTES", default=64 * 1024)
+WEBHOOKS_RETRY_HOURS = env.int("WEBHOOKS_RETRY_HOURS", default=24)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=15)
+# Receivers should refuse a signature timestamp older than this (documented, not enforced here).
+WEBHOOKS_REPLAY_WINDOW_SECONDS = 300

@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from healthtrack.changes.models import ChangeEvent, ChangeSequence
+from healthtrack.changes.signals import changes_recorded
 
 Action = ChangeEvent.Action
 PAGE_SIZE = 200
@@ -80,6 +81,7 @@ def _append_locked(sequence: ChangeSequence, rows: list[tuple[str, int, str]]) -
     ChangeEvent.objects.bulk_create(events, batch_size=BATCH)
     sequence.last_seq = start + len(events)
     sequence.save(update_fields=["last_seq"])
+    changes_recorded.send(sender=ChangeEvent, user_id=sequence.user_id, events=events)
     return len(events)
 
 

@@ -1,0 +1,310 @@
+"""Signed webhooks delivered to a real HTTP server on 127.0.0.1 (http.server in a thread):
+signature, ordering by sequence, retries with backoff, giving up, disabling, URL rules."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.oauth import app_connection_approve
+from healthtrack.webhooks import services, signing
+from healthtrack.webhooks.models import WebhookDelivery
+from metrics.services import metric_create, metric_delete
+from tests.accounts.factories import UserFactory
+from tests.accounts.oauth_helpers import clinic_app, public_app
+from tests.metrics.factories import BASE
+
+pytestmark = pytest.mark.django_db
+Status = WebhookDelivery.Status
+
+
+class Receiver:
+    """Answers each POST with the next code of `codes` (then 200) and keeps what it got."""
+
+    def __init__(self, codes=()):
+        self.codes = list(codes)
+        self.received: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                code = receiver.codes.pop(0) if receiver.codes else 200
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks?x=1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def payloads(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.received]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def loopback_allowed(settings):
+    settings.WEBHOOKS_REQUIRE_HTTPS = False
+    settings.WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = ["127.0.0.1"]
+    return settings
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(codes=()):
+        made.append(Receiver(codes))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def connection(user):
+    return app_connection_approve(
+        application=public_app(),
+        patient=user,
+        approved_by=user,
+        scopes=["patient/Observation.rs", "offline_access"],
+    )
+
+
+def measure(user, minute: int, commit):
+    with commit(execute=True):
+        return metric_create(
+            user=user,
+            metric_type="heart_rate",
+            value=70,
+            recorded_at=BASE + timedelta(minutes=minute),
+        )
+
+
+def test_a_new_measurement_is_delivered_signed_and_verifiable(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    sub = services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    metric = measure(user, 0, django_capture_on_commit_callbacks)
+
+    assert len(hook.received) == 1
+    headers, body = hook.received[0]
+    assert headers["HealthTrack-Event"] == "observation.created"
+    assert signing.verify(
+        secret=sub.secret,
+        header=headers[signing.HEADER],
+        body=body,
+        now=int(time.time()),
+        window=300,
+    )
+    assert not signing.verify(
+        secret="wrong", header=headers[signing.HEADER], body=body, now=int(time.time()), window=300
+    )
+    too_late = int(time.time()) + 301
+    assert not signing.verify(
+        secret=sub.secret, header=headers[signing.HEADER], body=body, now=too_late, window=300
+    )
+    payload = json.loads(body)
+    assert payload["data"] == {"resourceType": "Observation", "id": f"metric-{metric.pk}"}
+    assert payload["patient"] == f"user-{user.pk}" and "value" not in json.dumps(payload)
+    assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
+
+
+def test_events_carry_increasing_sequences_in_commit_order_and_deletions_too(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    services.subscription_create(
+        connected_app=connection,
+        url=hook.url,
+        events=["observation.created", "observation.deleted"],
+    )
+    first = measure(user, 0, django_capture_on_commit_callbacks)
+    second = measure(user, 1, django_capture_on_commit_callbacks)
+    first_id = first.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        metric_delete(metric=first)
+
+    got = [(p["sequence"], p["type"], p["data"]["id"]) for p in hook.payloads()]
+    assert got == [
+        (1, "observation.created", f"metric-{first_id}"),
+        (2, "observation.created", f"metric-{second.pk}"),
+        (3, "observation.deleted", f"metric-{first_id}"),
+    ]
+
+
+def test_a_receiver_failing_twice_gets_it_on_the_third_try_with_growing_delays(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver(codes=[500, 503])
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(user, 0, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    first_wait = delivery.next_attempt_at - timezone.now()
+
+    assert services.retry_due(now=delivery.next_attempt_at - timedelta(seconds=1)) == 0
+    assert services.retry_due(now=delivery.next_attempt_at) == 1
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.last_status_code) == (2, 503)
+    second_wait = delivery.next_attempt_at - timezone.now()
+    assert timedelta(seconds=14) <= first_wait <= timedelta(seconds=46)
+    assert second_wait > first_wait - timedelta(seconds=1)
+
+    services.retry_due(now=delivery.next_attempt_at)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 3, 200)
+    ids = {p["id"] for p in hook.payloads()}
+    assert len(hook.received) == 3 and len(ids) == 1  # the same event each time
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped():
+    for attempts in range(1, 8):
+        base = 30 * 2 ** (attempts - 1)
+        assert base * 0.5 <= services.backoff_seconds(attempts) <= base * 1.5
+    assert services.backoff_seconds(30) <= 6 * 3600 * 1.5
+    assert len({services.backoff_seconds(3) for _ in range(20)}) > 1
+
+
+def test_a_delivery_is_given_up_after_the_retry_period(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver(codes=[500] * 3)
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(user, 0, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    services.attempt(
+        delivery_id=delivery.pk,
+        now=delivery.created_at + timedelta(hours=23, minutes=59, seconds=45),
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == Status.FAILED and delivery.next_attempt_at is None
+
+
+def test_repeated_failure_disables_the_subscription_and_mails_the_owner(
+    user, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    loopback_allowed.WEBHOOKS_DISABLE_AFTER_FAILURES = 2
+    owner = UserFactory(email="dev@example.org")
+    app = clinic_app(owner, name="Clinic Hooks")
+    connection = app_connection_approve(
+        application=app, patient=user, approved_by=user, scopes=["patient/Observation.rs"]
+    )
+    hook = receiver(codes=[500] * 5)
+    sub = services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(user, 0, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.retry_due(now=timezone.now() + timedelta(hours=1))
+
+    sub.refresh_from_db()
+    assert sub.disabled_at is not None and sub.consecutive_failures == 2
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["dev@example.org"]
+    assert "Clinic Hooks" in mail.outbox[0].subject
+    measure(user, 1, django_capture_on_commit_callbacks)
+    assert WebhookDelivery.objects.count() == 1  # no new deliveries to a disabled one
+
+
+def test_replay_of_one_delivery_and_of_a_time_range(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    sub = services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(user, 0, django_capture_on_commit_callbacks)
+    measure(user, 1, django_capture_on_commit_callbacks)
+    first = WebhookDelivery.objects.order_by("sequence").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replay(deliveries=[first])
+    assert [p["sequence"] for p in hook.payloads()] == [1, 2, 1]
+    with django_capture_on_commit_callbacks(execute=True):
+        count = services.replay_range(
+            subscription=sub,
+            start=timezone.now() - timedelta(hours=1),
+            end=timezone.now() + timedelta(hours=1),
+        )
+    assert count == 2
+    assert [p["sequence"] for p in hook.payloads()][3:] == [1, 2]
+
+
+def test_urls_must_be_https_and_public_when_subscribing(connection, settings):
+    settings.WEBHOOKS_REQUIRE_HTTPS = True
+    settings.WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = []
+    for url, why in [
+        ("http://example.org/hook", "https"),
+        ("https://127.0.0.1/hook", "private, loopback"),
+        ("https://10.1.2.3/hook", "private, loopback"),
+        ("https://169.254.169.254/latest", "private, loopback"),
+        ("https://[::1]/hook", "private, loopback"),
+        ("ftp://example.org/", "https://"),
+    ]:
+        with pytest.raises(services.SubscriptionInvalid, match=why):
+            services.subscription_create(
+                connected_app=connection, url=url, events=["observation.created"]
+            )
+
+
+def test_unknown_events_and_missing_scopes_are_refused(user, loopback_allowed):
+    connection = app_connection_approve(
+        application=public_app(), patient=user, approved_by=user, scopes=["patient/Goal.rs"]
+    )
+    with pytest.raises(services.SubscriptionInvalid, match="Unknown event types: nope"):
+        services.subscription_create(
+            connected_app=connection, url="http://127.0.0.1:9/", events=["nope"]
+        )
+    with pytest.raises(services.SubscriptionInvalid, match="patient/Observation.rs"):
+        services.subscription_create(
+            connected_app=connection, url="http://127.0.0.1:9/", events=["observation.created"]
+        )
+
+
+def test_the_address_is_checked_again_at_delivery(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    loopback_allowed.WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = []  # as if DNS now said loopback
+    measure(user, 0, django_capture_on_commit_callbacks)
+
+    delivery = WebhookDelivery.objects.get()
+    assert hook.received == []
+    assert delivery.status == Status.PENDING and "loopback" in delivery.last_error
+
+
+def test_another_patients_measurements_are_not_sent(
+    user, other_user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(other_user, 0, django_capture_on_commit_callbacks)
+    assert hook.received == []
