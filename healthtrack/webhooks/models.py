@@ -15,7 +15,7 @@ class WebhookSubscription(models.Model):
     connected_app = models.ForeignKey(
         ConnectedApp, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500, help_text="https://…, checked by urlcheck.")
     events = models.JSONField(default=list, help_text="Event types, e.g. observation.created.")
     secret = EncryptedTextField(help_text="The HMAC-SHA256 key (encrypted at rest).")
     next_sequence = models.BigIntegerField(default=1)

@@ -513,6 +513,8 @@ ADMIN_SUPERUSER_ONLY = {
     "django_celery_beat.solarschedule": {"add", "change", "delete"},
     "django_celery_beat.intervalschedule": {"add", "change", "delete"},
     "lifecycle.retentionjob": set(),
+    "webhooks.webhooksubscription": set(),
+    "webhooks.webhookdelivery": set(),
 }
 ADMIN_CLINICIANS_LOOK_UP = {"nutrition.food": {"add", "change", "delete"}}
 
@@ -585,7 +587,9 @@ ADMIN_SITE = {
     "admin/otp_totp/totpdevice/<int:pk>/qrcode/": _admin("DDDDDDD"),
     # An app's index (metrics): staff with no model of it get 404.
     "admin/^(?P<app_label>auth|token_blacklist|otp_totp|django_celery_beat|accounts|auditlog"
-    "|oauth2_provider|metrics|nutrition|goals|insights|portability|lifecycle)/$": _admin("DDDAANA"),
+    "|oauth2_provider|metrics|nutrition|goals|insights|portability|lifecycle|webhooks)/$": _admin(
+        "DDDAANA"
+    ),
     "admin/(?P<url>.*)$": _admin("DDDNNNN"),
 }
 

@@ -308,3 +308,31 @@ def test_another_patients_measurements_are_not_sent(
     )
     measure(other_user, 0, django_capture_on_commit_callbacks)
     assert hook.received == []
+
+
+def test_the_admin_lists_deliveries_with_status_codes_and_replays_a_selection(
+    client, user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    hook = receiver(codes=[502])
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    measure(user, 0, django_capture_on_commit_callbacks)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get("/admin/webhooks/webhookdelivery/")
+    assert page.status_code == 200
+    assert b"502" in page.content and b"observation.created" in page.content
+    delivery = WebhookDelivery.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/webhooks/webhookdelivery/",
+            {"action": "replay", "_selected_action": [delivery.pk], "index": 0},
+        )
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_status_code, len(hook.received)) == ("succeeded", 200, 2)
+    secret_page = client.get(
+        f"/admin/webhooks/webhooksubscription/{delivery.subscription_id}/change/"
+    )
+    assert delivery.subscription.secret.encode() not in secret_page.content

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             name='WebhookSubscription',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=500)),
+                ('url', models.CharField(help_text='https://…, checked by urlcheck.', max_length=500)),
                 ('events', models.JSONField(default=list, help_text='Event types, e.g. observation.created.')),
                 ('secret', fernet_fields.fields.EncryptedTextField(help_text='The HMAC-SHA256 key (encrypted at rest).')),
                 ('next_sequence', models.BigIntegerField(default=1)),
