@@ -376,6 +376,8 @@ SPECTACULAR_SETTINGS = {
         # Idempotency-Key / X-Idempotency-Key and 409 on the create endpoints; 503 everywhere.
         "accounts.api.idempotency.document_idempotency",
         "healthtrack.outages.document_outages",
+        # Every operation in a tag and with a summary (healthtrack/schema_tags.py).
+        "healthtrack.schema_tags.tag_and_summarise",
     ],
     # Swagger UI and ReDoc assets served from the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -56,7 +56,7 @@ CHANGE_FIELDS = {
 
 class ChangeFeedView(APIView):
     @extend_schema(
-        tags=["changes"],
+        tags=["Change feed"],
         summary="Follow the change feed",
         description="Your records (measurements, food diary entries, goals) created, updated "
         "and deleted, oldest first in commit order, `limit` per page. Pass the returned "
