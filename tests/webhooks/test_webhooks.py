@@ -8,8 +8,10 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
@@ -336,3 +338,16 @@ def test_the_admin_lists_deliveries_with_status_codes_and_replays_a_selection(
         f"/admin/webhooks/webhooksubscription/{delivery.subscription_id}/change/"
     )
     assert delivery.subscription.secret.encode() not in secret_page.content
+
+
+def test_the_verifier_in_the_developer_guide_accepts_our_signature_and_refuses_a_forgery():
+    guide = (Path(settings.BASE_DIR) / "docs" / "developers.md").read_text()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(code, scope)  # the guide's own example
+    body = b'{"type":"observation.created"}'
+    header = signing.sign(secret="k", timestamp=int(time.time()), body=body)
+    assert scope["verify"]("k", header, body)
+    assert not scope["verify"]("k", header, body + b" ")
+    old = signing.sign(secret="k", timestamp=int(time.time()) - 301, body=body)
+    assert not scope["verify"]("k", old, body)
