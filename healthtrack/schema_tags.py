@@ -43,6 +43,7 @@ TAGS = [
     {"name": "Insights", "description": "Insights, alerts, recommendations and advice."},
     {"name": "Import and export", "description": "Imports, exports and the PDF report."},
     {"name": "Change feed", "description": "What changed since a cursor (docs/developers.md)."},
+    {"name": "Webhooks", "description": "An app's webhook subscriptions (OAuth token)."},
     {"name": "FHIR", "description": "FHIR R4 read API for OAuth apps (docs/developers.md)."},
 ]
 

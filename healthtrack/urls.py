@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("insights.api.urls")),
     path("", include("healthtrack.portability.api.urls")),
     path("", include("healthtrack.changes.urls")),
+    path("", include("healthtrack.webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -203,6 +203,8 @@ def _pk_for(route: str, o: Objects) -> int:
         "insights/<int:pk>/acknowledge/": rows[HealthInsight].pk,
         "insights/<int:pk>/read/": rows[HealthInsight].pk,
         "api/v1/imports/<int:pk>": rows[ImportJob].pk,
+        # App tokens only: every role here is 401 before any lookup, whatever the id.
+        "api/v1/webhooks/<int:pk>": 1,
         "settings/tokens/<int:pk>/revoke/": o.api_token_id,
         "settings/apps/<int:pk>/revoke/": o.connected_app_id,
         "api/v1/foods/<int:pk>": Food.objects.order_by("pk").first().pk,
@@ -451,6 +453,10 @@ APP = {
     "api/v1/export/report": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
     # The change feed (healthtrack/changes): one's own, or `?member=` one may read.
     "api/v1/changes": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    # Webhook subscriptions (healthtrack/webhooks): OAuth app tokens only, so every role here
+    # (session, JWT) is 401 before the method is looked at (tests/webhooks test the tokens).
+    "api/v1/webhooks": every("DDDDDDD DDD"),
+    "api/v1/webhooks/<int:pk>": every("DDDDDDD DDD"),
     # OAuth (accounts/oauth.py). The consent page needs a signed-in user; without an app's
     # request it is a 400 page about the request. Tokens and revocation are for apps (400 on
     # an empty body); the metadata is public. Connected apps: as the access log (read) and the

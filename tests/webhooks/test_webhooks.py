@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
-from accounts.oauth import app_connection_approve
+from accounts.models import ConnectedApp
+from accounts.oauth import app_connection_approve, app_connection_revoke
 from healthtrack.webhooks import services, signing
 from healthtrack.webhooks.models import WebhookDelivery
 from metrics.services import metric_create, metric_delete
 from tests.accounts.factories import UserFactory
-from tests.accounts.oauth_helpers import clinic_app, public_app
+from tests.accounts.oauth_helpers import bearer, clinic_app, issued_token, public_app
 from tests.metrics.factories import BASE
 
 pytestmark = pytest.mark.django_db
@@ -351,3 +353,56 @@ def test_the_verifier_in_the_developer_guide_accepts_our_signature_and_refuses_a
     assert not scope["verify"]("k", header, body + b" ")
     old = signing.sign(secret="k", timestamp=int(time.time()) - 301, body=body)
     assert not scope["verify"]("k", old, body)
+
+
+def test_an_app_manages_its_subscriptions_with_its_oauth_token(user, loopback_allowed):
+    app = public_app(name="Hook App")
+    raw = issued_token(user, app, "patient/Observation.rs")
+    client = Client()
+    created = client.post(
+        "/api/v1/webhooks",
+        {"url": "http://127.0.0.1:9/in", "events": ["observation.created"]},
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert len(body["secret"]) > 30 and body["events"] == ["observation.created"]
+    listed = client.get("/api/v1/webhooks", **bearer(raw)).json()
+    assert [s["id"] for s in listed] == [body["id"]] and "secret" not in listed[0]
+    assert client.get(f"/api/v1/webhooks/{body['id']}", **bearer(raw)).status_code == 200
+    assert client.delete(f"/api/v1/webhooks/{body['id']}", **bearer(raw)).status_code == 204
+    assert client.get("/api/v1/webhooks", **bearer(raw)).json() == []
+
+
+def test_the_webhook_api_refuses_bad_urls_missing_scopes_and_other_apps(
+    user, other_user, loopback_allowed
+):
+    app, other = public_app(name="One"), public_app(name="Two")
+    raw = issued_token(user, app, "patient/Goal.rs")
+    theirs = issued_token(other_user, other, "patient/Observation.rs")
+    client = Client()
+    post = {"url": "http://127.0.0.1:9/in", "events": ["observation.created"]}
+    missing = client.post("/api/v1/webhooks", post, content_type="application/json", **bearer(raw))
+    assert missing.status_code == 400 and "patient/Observation.rs" in str(missing.json())
+    loopback_allowed.WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = []
+    private = client.post(
+        "/api/v1/webhooks", post, content_type="application/json", **bearer(theirs)
+    )
+    assert private.status_code == 400 and "loopback" in str(private.json())
+    loopback_allowed.WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = ["127.0.0.1"]
+    made = client.post("/api/v1/webhooks", post, content_type="application/json", **bearer(theirs))
+    assert made.status_code == 201
+    assert client.get(f"/api/v1/webhooks/{made.json()['id']}", **bearer(raw)).status_code == 404
+    assert client.delete(f"/api/v1/webhooks/{made.json()['id']}", **bearer(raw)).status_code == 404
+
+
+def test_the_webhook_api_takes_no_jwt_and_stops_when_the_app_is_disconnected(
+    user, auth_client, loopback_allowed
+):
+    assert auth_client.get("/api/v1/webhooks").status_code == 401
+    app = public_app(name="Gone")
+    raw = issued_token(user, app, "patient/Observation.rs")
+    connection = ConnectedApp.objects.get(application=app)
+    app_connection_revoke(connection=connection, revoked_by=user)
+    assert Client().get("/api/v1/webhooks", **bearer(raw)).status_code == 401
