@@ -41,6 +41,9 @@ Status = WebhookDelivery.Status
 EVENTS = {
     "observation.created": "patient/Observation.rs",
     "observation.deleted": "patient/Observation.rs",
+    "alert.raised": "patient/Observation.rs",
+    "goal.achieved": "patient/Goal.rs",
+    "import.finished": "patient/Observation.rs",
 }
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600

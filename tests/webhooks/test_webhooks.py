@@ -3,6 +3,7 @@ signature, ordering by sequence, retries with backoff, giving up, disabling, URL
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -18,11 +19,17 @@ from django.utils import timezone
 
 from accounts.models import ConnectedApp
 from accounts.oauth import app_connection_approve, app_connection_revoke
+from goals.services import goal_create
+from healthtrack.portability.models import ImportJob
+from healthtrack.portability.services import import_job_execute
 from healthtrack.webhooks import services, signing
 from healthtrack.webhooks.models import WebhookDelivery
 from metrics.services import metric_create, metric_delete
 from tests.accounts.factories import UserFactory
 from tests.accounts.oauth_helpers import bearer, clinic_app, issued_token, public_app
+from tests.goals.factories import days_ago, today
+from tests.goals.factories import measure as goal_measure
+from tests.insights.factories import AlertFactory
 from tests.metrics.factories import BASE
 
 pytestmark = pytest.mark.django_db
@@ -406,3 +413,51 @@ def test_the_webhook_api_takes_no_jwt_and_stops_when_the_app_is_disconnected(
     connection = ConnectedApp.objects.get(application=app)
     app_connection_revoke(connection=connection, revoked_by=user)
     assert Client().get("/api/v1/webhooks", **bearer(raw)).status_code == 401
+
+
+@pytest.fixture
+def hooked(connection, loopback_allowed, receiver):
+    """A subscription of the connected app to every event; returns its receiver."""
+    hook = receiver()
+    connection.scope = "patient/Observation.rs patient/Goal.rs"
+    connection.save(update_fields=["scope"])
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=sorted(services.EVENTS)
+    )
+    return hook
+
+
+def test_a_stored_alert_is_announced_once(user, hooked, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = AlertFactory(user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        alert.is_read = True
+        alert.save()
+    assert [(p["type"], p["data"]) for p in hooked.payloads()] == [
+        ("alert.raised", {"alert": alert.pk})
+    ]
+
+
+def test_a_goal_completed_by_a_measurement_is_announced(
+    user, hooked, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        goal_measure(user, "weight", 80.0, days_ago(10))
+        goal = goal_create(user=user, goal_type="weight", target_value=75, start_date=days_ago(10))
+    with django_capture_on_commit_callbacks(execute=True):
+        goal_measure(user, "weight", 74.8, today(), hour=0)
+    goal.refresh_from_db()
+    assert goal.status == "completed"
+    achieved = [p for p in hooked.payloads() if p["type"] == "goal.achieved"]
+    assert [p["data"] for p in achieved] == [{"resourceType": "Goal", "id": f"goal-{goal.pk}"}]
+
+
+def test_a_finished_import_is_announced_with_its_status(
+    user, hooked, django_capture_on_commit_callbacks
+):
+    job = ImportJob.objects.create(user=user, kind=ImportJob.Kind.CSV_METRICS)
+    csv = "metric_type,value,unit,recorded_at\nsteps,1000,,2026-03-02T10:00:00Z\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_execute(job=job, fileobj=io.BytesIO(csv.encode()))
+    finished = [p for p in hooked.payloads() if p["type"] == "import.finished"]
+    assert [p["data"] for p in finished] == [{"import": job.pk, "status": "done"}]
