@@ -21,7 +21,10 @@ OBSERVATION_EVENTS = {
 
 
 def on_changes_recorded(sender, *, user_id, events, **kwargs) -> None:
-    for event in events:
+    wanted = [e for e in events if e.resource == ChangeEvent.Resource.MEASUREMENT]
+    if not wanted or not services.has_subscriptions(patient_id=user_id):
+        return  # one query per append, not one per event
+    for event in wanted:
         event_type = OBSERVATION_EVENTS.get(event.action)
         if event.resource != ChangeEvent.Resource.MEASUREMENT or event_type is None:
             continue

@@ -46,6 +46,8 @@ EVENTS = {
     "import.finished": "patient/Observation.rs",
 }
 BACKOFF_BASE_SECONDS = 30
+# A delivery whose first attempt never ran (a lost task) is picked up by `retry_due` after this.
+FIRST_ATTEMPT_GRACE = timedelta(minutes=5)
 BACKOFF_CAP_SECONDS = 6 * 3600
 
 
@@ -83,6 +85,14 @@ def subscription_create(
     )
 
 
+def has_subscriptions(*, patient_id: int) -> bool:
+    return WebhookSubscription.objects.filter(
+        connected_app__patient_id=patient_id,
+        connected_app__revoked_at__isnull=True,
+        disabled_at__isnull=True,
+    ).exists()
+
+
 def event_record(*, patient_id: int, event_type: str, data: dict) -> list[WebhookDelivery]:
     """One delivery per live subscription of the patient's connected apps that asked for the
     event, in the caller's transaction; each published through the outbox after commit."""
@@ -104,7 +114,11 @@ def event_record(*, patient_id: int, event_type: str, data: dict) -> list[Webhoo
             if EVENTS[event_type] not in _scopes(subscription.connected_app):
                 continue
             delivery = WebhookDelivery(
-                subscription=subscription, event_type=event_type, sequence=0, payload={}
+                subscription=subscription,
+                event_type=event_type,
+                sequence=0,
+                payload={},
+                next_attempt_at=timezone.now() + FIRST_ATTEMPT_GRACE,
             )
             delivery.sequence = subscription.next_sequence
             delivery.payload = {
@@ -277,8 +291,9 @@ def replay(*, deliveries) -> int:
     """Send these deliveries again (same event id and sequence, a fresh signature)."""
     count = 0
     for delivery in deliveries:
-        delivery.status, delivery.next_attempt_at = Status.PENDING, None
         delivery.created_at = timezone.now()  # a fresh 24 h of retries
+        delivery.status = Status.PENDING
+        delivery.next_attempt_at = delivery.created_at + FIRST_ATTEMPT_GRACE
         delivery.save(update_fields=["status", "next_attempt_at", "created_at"])
         enqueue_on_commit("webhooks.deliver", {"delivery_id": delivery.pk})
         count += 1

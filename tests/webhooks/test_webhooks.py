@@ -461,3 +461,23 @@ def test_a_finished_import_is_announced_with_its_status(
         import_job_execute(job=job, fileobj=io.BytesIO(csv.encode()))
     finished = [p for p in hooked.payloads() if p["type"] == "import.finished"]
     assert [p["data"] for p in finished] == [{"import": job.pk, "status": "done"}]
+
+
+def test_a_delivery_whose_first_attempt_was_lost_is_picked_up_by_the_retry_job(
+    user, connection, loopback_allowed, receiver
+):
+    hook = receiver()
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    # Recorded, but its publish (on commit) never runs: as if the task were lost.
+    services.event_record(
+        patient_id=user.pk, event_type="observation.created", data={"id": "metric-1"}
+    )
+    delivery = WebhookDelivery.objects.get()
+    assert hook.received == [] and delivery.attempts == 0
+
+    assert services.retry_due(now=timezone.now()) == 0
+    assert services.retry_due(now=timezone.now() + services.FIRST_ATTEMPT_GRACE) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SUCCEEDED and len(hook.received) == 1
