@@ -104,6 +104,8 @@ INSTALLED_APPS = [
     "healthtrack.portability",
     # Retention, Parquet archive, restore and rollup replay (docs/lifecycle.md).
     "healthtrack.lifecycle",
+    "healthtrack.changes",
+    "healthtrack.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -393,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         # Idempotency-Key / X-Idempotency-Key and 409 on the create endpoints; 503 everywhere.
         "accounts.api.idempotency.document_idempotency",
         "healthtrack.outages.document_outages",
+        # Every operation in a tag and with a summary (healthtrack/schema_tags.py).
+        "healthtrack.schema_tags.tag_and_summarise",
     ],
     # Swagger UI and ReDoc assets served from the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -500,6 +504,16 @@ CELERY_BEAT_SCHEDULE: dict = {
     "lifecycle-apply-retention": {
         "task": "lifecycle.apply_retention",
         "schedule": crontab(hour=4, minute=40),
+    },
+    # The change feed's events past DATA_LIFECYCLE["change_feed"] (healthtrack/changes).
+    "prune-change-feed": {
+        "task": "changes.prune_change_feed",
+        "schedule": crontab(hour=4, minute=45),
+    },
+    # Webhook deliveries whose retry time has come (healthtrack/webhooks).
+    "webhooks-retry-due": {
+        "task": "webhooks.retry_due",
+        "schedule": 60.0,
     },
     # Expired OAuth tokens and codes (accounts/oauth.py): django-oauth-toolkit's cleartokens.
     "prune-oauth-tokens": {
@@ -639,6 +653,8 @@ _LIFECYCLE_DEFAULTS = {
     "insights": {"hot": 90, "archive": 365, "delete_after": 2 * 365},
     "share_grants": {"hot": 30, "archive": None, "delete_after": 30},
     "audit_logs": {"hot": 365, "archive": 6 * 365, "delete_after": AUDIT_RETENTION_DAYS},
+    # The change feed's events, tombstones included (healthtrack/changes).
+    "change_feed": {"hot": None, "archive": None, "delete_after": 90},
 }
 DATA_LIFECYCLE: dict[str, dict[str, int | None]] = {}
 for _data, _columns in _LIFECYCLE_DEFAULTS.items():
@@ -902,3 +918,14 @@ RECOMMENDATIONS_CACHE_SECONDS = env.int("RECOMMENDATIONS_CACHE_SECONDS", default
 RECOMMENDATIONS_DEBOUNCE_SECONDS = env.int("RECOMMENDATIONS_DEBOUNCE_SECONDS", default=300)
 # Users per task in the nightly fan-out.
 RECOMMENDATIONS_NIGHTLY_CHUNK = env.int("RECOMMENDATIONS_NIGHTLY_CHUNK", default=200)
+
+# Webhooks (healthtrack/webhooks, docs/developers.md): https only when required (production),
+# never private/loopback/link-local addresses except those listed (tests: 127.0.0.1).
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES = env.list("WEBHOOKS_ALLOWED_PRIVATE_ADDRESSES", default=[])
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_MAX_BODY_BYTES = env.int("WEBHOOKS_MAX_BODY_BYTES", default=64 * 1024)
+WEBHOOKS_RETRY_HOURS = env.int("WEBHOOKS_RETRY_HOURS", default=24)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=15)
+# Receivers should refuse a signature timestamp older than this (documented, not enforced here).
+WEBHOOKS_REPLAY_WINDOW_SECONDS = 300

@@ -15,6 +15,8 @@ api_v1 = [
     path("", include("goals.api.urls")),
     path("", include("insights.api.urls")),
     path("", include("healthtrack.portability.api.urls")),
+    path("", include("healthtrack.changes.urls")),
+    path("", include("healthtrack.webhooks.urls")),
 ]
 
 urlpatterns = [

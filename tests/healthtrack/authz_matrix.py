@@ -206,6 +206,8 @@ def _pk_for(route: str, o: Objects) -> int:
         "insights/<int:pk>/acknowledge/": rows[HealthInsight].pk,
         "insights/<int:pk>/read/": rows[HealthInsight].pk,
         "api/v1/imports/<int:pk>": rows[ImportJob].pk,
+        # App tokens only: every role here is 401 before any lookup, whatever the id.
+        "api/v1/webhooks/<int:pk>": 1,
         "settings/tokens/<int:pk>/revoke/": o.api_token_id,
         "settings/apps/<int:pk>/revoke/": o.connected_app_id,
         "api/v1/foods/<int:pk>": Food.objects.order_by("pk").first().pk,
@@ -467,6 +469,12 @@ APP = {
     "api/v1/imports/<int:pk>": every("DMMMMMM MMM", GET="DANNNNN ANN"),
     "api/v1/export": every("DMMMMMM MMM", GET="DAAAAAA ANN"),
     "api/v1/export/report": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    # The change feed (healthtrack/changes): one's own, or `?member=` one may read.
+    "api/v1/changes": every("DMMMMMM MMM", GET="DAAAAAA AAN"),
+    # Webhook subscriptions (healthtrack/webhooks): OAuth app tokens only, so every role here
+    # (session, JWT) is 401 before the method is looked at (tests/webhooks test the tokens).
+    "api/v1/webhooks": every("DDDDDDD DDD"),
+    "api/v1/webhooks/<int:pk>": every("DDDDDDD DDD"),
     # OAuth (accounts/oauth.py). The consent page needs a signed-in user; without an app's
     # request it is a 400 page about the request. Tokens and revocation are for apps (400 on
     # an empty body); the metadata is public. Connected apps: as the access log (read) and the
@@ -530,6 +538,8 @@ ADMIN_SUPERUSER_ONLY = {
     "django_celery_beat.solarschedule": {"add", "change", "delete"},
     "django_celery_beat.intervalschedule": {"add", "change", "delete"},
     "lifecycle.retentionjob": set(),
+    "webhooks.webhooksubscription": set(),
+    "webhooks.webhookdelivery": set(),
 }
 ADMIN_CLINICIANS_LOOK_UP = {"nutrition.food": {"add", "change", "delete"}}
 
@@ -602,7 +612,9 @@ ADMIN_SITE = {
     "admin/otp_totp/totpdevice/<int:pk>/qrcode/": _admin("DDDDDDD"),
     # An app's index (metrics): staff with no model of it get 404.
     "admin/^(?P<app_label>auth|token_blacklist|otp_totp|django_celery_beat|accounts|auditlog"
-    "|oauth2_provider|metrics|nutrition|goals|insights|portability|lifecycle)/$": _admin("DDDAANA"),
+    "|oauth2_provider|metrics|nutrition|goals|insights|portability|lifecycle|webhooks)/$": _admin(
+        "DDDAANA"
+    ),
     "admin/(?P<url>.*)$": _admin("DDDNNNN"),
 }
 

@@ -23,12 +23,13 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
-from accounts.models import AccessLog, CareTeam, ShareGrant, User
+from accounts.models import AccessLog, CareTeam, ConnectedApp, ShareGrant, User
 from goals import program_logs
 from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
 from healthtrack.lifecycle import archive
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob
+from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 from insights.models import HealthAlert, HealthInsight
 from metrics import services as metric_services
 from metrics.models import DailyRollup, Device, HealthMetric, HourlyRollup, IdempotencyRecord
@@ -165,7 +166,31 @@ def infrastructure_rows(superuser: User, patient: User) -> dict:
         Food: Food.objects.order_by("pk").first(),
         RetentionJob: RetentionJob.objects.create(kind=RetentionJob.Kind.ARCHIVE),
         Application: public_app(name="Registered app"),
+        **webhook_rows(patient),
     }
+
+
+def webhook_rows(patient: User) -> dict:
+    """A webhook subscription of an app the patient connected, and one delivery."""
+    connection = ConnectedApp.objects.create(
+        application=public_app(name="Hooked app"),
+        patient=patient,
+        approved_by=patient,
+        scope="patient/Observation.rs",
+    )
+    subscription = WebhookSubscription.objects.create(
+        connected_app=connection,
+        url="https://hooks.example.org/in",
+        events=["observation.created"],
+        secret="s3cret-for-tests",
+    )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event_type="observation.created",
+        sequence=1,
+        payload={"type": "observation.created"},
+    )
+    return {WebhookSubscription: subscription, WebhookDelivery: delivery}
 
 
 @dataclass

@@ -34,6 +34,7 @@ def test_the_default_table_is_the_design_notes_and_the_archive_a_local_folder(tm
         "insights": {"hot": 90, "archive": 365, "delete_after": 730},
         "share_grants": {"hot": 30, "archive": None, "delete_after": 30},
         "audit_logs": {"hot": 365, "archive": 2190, "delete_after": 2557},
+        "change_feed": {"hot": None, "archive": None, "delete_after": 90},
     }
     assert values["backend"] == "ArchiveFileSystemStorage"
     assert values["location"] == str(tmp_path / "archive")

@@ -1,0 +1,9 @@
+"""`changes_recorded` is sent inside the appending transaction after events were added to a
+person's feed, with `user_id: int` and `events: list[ChangeEvent]` (in sequence order).
+Receivers that write must do so in the same transaction (they commit or roll back with it)."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+changes_recorded = Signal()

@@ -1,0 +1,116 @@
+"""`/api/v1/webhooks`: an app manages its subscriptions for the patient its OAuth token is for
+(a live ConnectedApp). Only OAuth tokens are accepted; another app's subscription is 404."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from oauth2_provider.models import AccessToken
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ConnectedApp
+from accounts.oauth_authentication import OAuthTokenAuthentication
+from healthtrack.webhooks import services
+from healthtrack.webhooks.models import WebhookSubscription
+
+TAG = "Webhooks"
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "url", "events", "created_at", "disabled_at", "disabled_reason"]
+        read_only_fields = ["id", "created_at", "disabled_at", "disabled_reason"]
+
+
+class SubscriptionCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(services.EVENTS)), allow_empty=False
+    )
+
+
+class CreatedSerializer(SubscriptionSerializer):
+    secret = serializers.CharField(help_text="Shown once: the HMAC-SHA256 key.")
+
+    class Meta(SubscriptionSerializer.Meta):
+        fields = [*SubscriptionSerializer.Meta.fields, "secret"]
+
+
+class _AppView(APIView):
+    authentication_classes = [OAuthTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def connection(self) -> ConnectedApp:
+        token = self.request.auth
+        if not isinstance(token, AccessToken):
+            raise exceptions.NotAuthenticated("Webhooks are managed with an app's OAuth token.")
+        if token.user_id is None:
+            raise exceptions.PermissionDenied("Webhooks need a patient's consent (not a back-end).")
+        connection = (
+            ConnectedApp.objects.live()
+            .filter(application_id=token.application_id, patient_id=token.user_id)
+            .first()
+        )
+        if connection is None:
+            raise exceptions.NotAuthenticated("This app is no longer connected.")
+        return connection
+
+    def subscriptions(self):
+        return WebhookSubscription.objects.filter(connected_app=self.connection()).order_by("pk")
+
+
+class SubscriptionListView(_AppView):
+    @extend_schema(
+        tags=[TAG],
+        summary="List your app's webhook subscriptions",
+        description="For the patient the OAuth token is for.",
+        responses={200: SubscriptionSerializer(many=True)},
+    )
+    def get(self, request):
+        return Response(SubscriptionSerializer(self.subscriptions(), many=True).data)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Subscribe a URL to events",
+        description="The URL must be https and public; events need the matching scope. The "
+        "secret is in this response only. See docs/developers.md, Webhooks.",
+        request=SubscriptionCreateSerializer,
+        responses={
+            201: CreatedSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad URL or event."),
+        },
+    )
+    def post(self, request):
+        body = SubscriptionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            subscription = services.subscription_create(
+                connected_app=self.connection(), **body.validated_data
+            )
+        except services.SubscriptionInvalid as exc:
+            raise exceptions.ValidationError({"url_or_events": [str(exc)]}) from exc
+        return Response(CreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriptionDetailView(_AppView):
+    def get_object(self, pk: int) -> WebhookSubscription:
+        subscription = self.subscriptions().filter(pk=pk).first()
+        if subscription is None:
+            raise Http404
+        return subscription
+
+    @extend_schema(
+        tags=[TAG], summary="Read a webhook subscription", responses={200: SubscriptionSerializer}
+    )
+    def get(self, request, pk: int):
+        return Response(SubscriptionSerializer(self.get_object(pk)).data)
+
+    @extend_schema(tags=[TAG], summary="Delete a webhook subscription", responses={204: None})
+    def delete(self, request, pk: int):
+        self.get_object(pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
