@@ -21,6 +21,7 @@ TAG_OF_SEGMENT = {
     "foods": "Nutrition",
     "health-goals": "Goals",
     "programs": "Care programs",
+    "logs": "Care programs",
     "health-insights": "Insights",
     "recommendations": "Insights",
     "advice": "Insights",
@@ -48,6 +49,8 @@ TAGS = [
 ]
 
 SUMMARIES = {
+    ("post", "/api/v1/logs/{id}/verify"): "Verify a care-program log",
+    ("post", "/api/v1/logs/{id}/reject"): "Reject a care-program log",
     ("post", "/api/v1/advice/food"): "Food advice",
     ("post", "/api/v1/advice/gym"): "Exercise advice",
     ("post", "/api/v1/advice/water"): "Water intake advice",
