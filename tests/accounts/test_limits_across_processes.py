@@ -63,13 +63,38 @@ def test_the_per_ip_limit_holds_across_two_processes(two_servers, security_count
     security_counts["login attempts across worker processes"] += len(codes)
 
 
+@pytest.fixture(scope="module")
+def two_servers_without_lockout(tmp_path_factory, django_db_setup, django_db_blocker):
+    """As two_servers, with the lock-out out of reach (it locks any name, known or not, after
+    LOGIN_LOCKOUT_FAILURES), so the per-account rate limit is what answers 429."""
+    tmp = tmp_path_factory.mktemp("limits-no-lockout")
+    with two_gunicorns(
+        tmp,
+        RATELIMIT_ENABLE="true",
+        AUTH_RATE_LIMIT="10/h",
+        TRUSTED_PROXY_COUNT="1",
+        LOGIN_LOCKOUT_FAILURES="100",
+    ) as servers:
+        yield servers
+
+
 def test_the_per_account_limit_holds_across_two_processes_and_many_ips(
-    two_servers, security_counts
+    two_servers_without_lockout, security_counts
 ):
+    two_servers = two_servers_without_lockout
     servers = cycle(two_servers)
     wait_for_a_fresh_window("ghost", period=PERIOD, need=BURST_SECONDS)
     codes = [attempt(next(servers), "ghost", "Wrong-1!", f"10.30.0.{i}") for i in range(11)]
     assert codes == [401] * 10 + [429], server_logs(two_servers)
+    security_counts["login attempts across worker processes"] += len(codes)
+
+
+def test_an_unknown_name_locks_out_across_two_processes_like_a_real_one(
+    two_servers, security_counts
+):
+    servers = cycle(two_servers)
+    codes = [attempt(next(servers), "ghost2", "Wrong-1!", f"10.50.0.{i}") for i in range(6)]
+    assert codes == [401] * 4 + [429] * 2, server_logs(two_servers)  # the fifth locks
     security_counts["login attempts across worker processes"] += len(codes)
 
 
