@@ -271,6 +271,43 @@ PERIODS = [
 ]
 
 
+# Summed types: a sample that spans several hours is split across them in proportion to its
+# time in each (metrics.rollups.deduplicated_shares, single source: nothing covered); it counts
+# once, in the hour it starts; min/max are of the raw values touching the hour. Days add up
+# their hours.
+SUMMED_HOURS_SQL = """
+INSERT INTO metrics_hourlyrollup (user_id, metric_type, period_start, value, min_value, max_value,
+                                  count)
+SELECT user_id, metric_type, hour, SUM(share), MIN(value), MAX(value),
+       COUNT(*) FILTER (WHERE first)
+FROM (
+    SELECT m.user_id, m.metric_type, m.value, h AS hour,
+           h = date_trunc('hour', m.recorded_at, 'UTC') AS first,
+           CASE WHEN m.end_at IS NULL OR m.end_at <= m.recorded_at THEN m.value
+                ELSE m.value * EXTRACT(EPOCH FROM LEAST(m.end_at, h + interval '1 hour')
+                                                  - GREATEST(m.recorded_at, h))::float8
+                     / EXTRACT(EPOCH FROM m.end_at - m.recorded_at)::float8
+           END AS share
+    FROM metrics_healthmetric m
+    CROSS JOIN LATERAL generate_series(
+        date_trunc('hour', m.recorded_at, 'UTC'),
+        CASE WHEN m.end_at IS NULL OR m.end_at <= m.recorded_at
+             THEN date_trunc('hour', m.recorded_at, 'UTC')
+             ELSE date_trunc('hour', m.end_at - interval '1 microsecond', 'UTC') END,
+        interval '1 hour'
+    ) AS h
+    WHERE m.metric_type = ANY(%s)
+) pieces
+GROUP BY 1, 2, 3
+"""
+SUMMED_DAYS_SQL = """
+INSERT INTO metrics_dailyrollup (user_id, metric_type, day, value, min_value, max_value, count)
+SELECT user_id, metric_type, (period_start AT TIME ZONE 'UTC')::date, SUM(value), MIN(min_value),
+       MAX(max_value), SUM(count)
+FROM metrics_hourlyrollup WHERE metric_type = ANY(%s) GROUP BY 1, 2, 3
+"""
+
+
 def compute_rollups(cursor) -> None:
     """Hourly and daily rollups of every measurement, in SQL, per the metrics app's rules for
     single-source data (every summed type here comes from one device)."""
@@ -278,6 +315,10 @@ def compute_rollups(cursor) -> None:
 
     for aggregation, value in ROLLUP_VALUE.items():
         codes = [c for c, t in METRIC_TYPES.items() if t.aggregation == aggregation]
+        if aggregation == "sum":
+            cursor.execute(SUMMED_HOURS_SQL, [codes])
+            cursor.execute(SUMMED_DAYS_SQL, [codes])
+            continue
         for table, period, bucket in PERIODS:
             sql = ROLLUP_SQL.format(table=table, period=period, bucket=bucket, value=value)
             cursor.execute(sql, [codes])
