@@ -12,10 +12,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.strict import NoBodyMixin
 from accounts.models import ConnectedApp
 from accounts.oauth_authentication import OAuthTokenAuthentication
 from healthtrack.webhooks import services
-from healthtrack.webhooks.models import WebhookSubscription
+from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 
 TAG = "Webhooks"
 
@@ -39,6 +40,41 @@ class CreatedSerializer(SubscriptionSerializer):
 
     class Meta(SubscriptionSerializer.Meta):
         fields = [*SubscriptionSerializer.Meta.fields, "secret"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "sequence",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "next_attempt_at",
+            "delivered_at",
+        ]
+
+
+class ReplayRangeSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        return attrs
+
+
+class ReplayedSerializer(serializers.Serializer):
+    replayed = serializers.IntegerField()
+
+
+DELIVERY_LOG_LIMIT = 100
 
 
 class _AppView(APIView):
@@ -97,13 +133,16 @@ class SubscriptionListView(_AppView):
         return Response(CreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
 
-class SubscriptionDetailView(_AppView):
-    def get_object(self, pk: int) -> WebhookSubscription:
+class _OneSubscriptionView(_AppView):
+    def get_object(self, pk: int | None = None) -> WebhookSubscription:
+        pk = self.kwargs["pk"] if pk is None else pk
         subscription = self.subscriptions().filter(pk=pk).first()
         if subscription is None:
             raise Http404
         return subscription
 
+
+class SubscriptionDetailView(NoBodyMixin, _OneSubscriptionView):
     @extend_schema(
         tags=[TAG], summary="Read a webhook subscription", responses={200: SubscriptionSerializer}
     )
@@ -114,3 +153,49 @@ class SubscriptionDetailView(_AppView):
     def delete(self, request, pk: int):
         self.get_object(pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeliveryListView(_OneSubscriptionView):
+    @extend_schema(
+        tags=[TAG],
+        summary="List a subscription's deliveries",
+        description=f"The delivery log, newest first (at most {DELIVERY_LOG_LIMIT}): status, "
+        "attempts and the receiver's last status code.",
+        responses={200: DeliverySerializer(many=True)},
+    )
+    def get(self, request, pk: int):
+        deliveries = self.get_object(pk).deliveries.order_by("-sequence")[:DELIVERY_LOG_LIMIT]
+        return Response(DeliverySerializer(deliveries, many=True).data)
+
+
+class DeliveryReplayView(NoBodyMixin, _OneSubscriptionView):
+    no_body_methods = ("POST",)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Replay one delivery",
+        description="Sends it again: same event id and sequence, a fresh signature.",
+        request=None,
+        responses={202: ReplayedSerializer},
+    )
+    def post(self, request, pk: int, delivery_id: int):
+        delivery = self.get_object(pk).deliveries.filter(pk=delivery_id).first()
+        if delivery is None:
+            raise Http404
+        count = services.replay(deliveries=[delivery])
+        return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class ReplayRangeView(_OneSubscriptionView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Replay the deliveries of a time range",
+        description="Every delivery created in [start, end), in sequence order.",
+        request=ReplayRangeSerializer,
+        responses={202: ReplayedSerializer},
+    )
+    def post(self, request, pk: int):
+        body = ReplayRangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = services.replay_range(subscription=self.get_object(pk), **body.validated_data)
+        return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)

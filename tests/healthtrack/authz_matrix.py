@@ -208,6 +208,9 @@ def _pk_for(route: str, o: Objects) -> int:
         "api/v1/imports/<int:pk>": rows[ImportJob].pk,
         # App tokens only: every role here is 401 before any lookup, whatever the id.
         "api/v1/webhooks/<int:pk>": 1,
+        "api/v1/webhooks/<int:pk>/deliveries": 1,
+        "api/v1/webhooks/<int:pk>/deliveries/<int:delivery_id>/replay": 1,
+        "api/v1/webhooks/<int:pk>/replay": 1,
         "settings/tokens/<int:pk>/revoke/": o.api_token_id,
         "settings/apps/<int:pk>/revoke/": o.connected_app_id,
         "api/v1/foods/<int:pk>": Food.objects.order_by("pk").first().pk,
@@ -262,6 +265,7 @@ def path_of(route: str, o: Objects) -> str:
         "id": patient.pk,
         "username": patient.username,
         "alert_id": o.world.rows[_health_alert()].pk,
+        "delivery_id": 1,  # webhook routes: app tokens only, 401 before any lookup
         "content_type_id": ContentType.objects.get_for_model(type(patient)).pk,
     }
     if route.startswith("fhir/"):
@@ -475,6 +479,9 @@ APP = {
     # (session, JWT) is 401 before the method is looked at (tests/webhooks test the tokens).
     "api/v1/webhooks": every("DDDDDDD DDD"),
     "api/v1/webhooks/<int:pk>": every("DDDDDDD DDD"),
+    "api/v1/webhooks/<int:pk>/deliveries": every("DDDDDDD DDD"),
+    "api/v1/webhooks/<int:pk>/deliveries/<int:delivery_id>/replay": every("DDDDDDD DDD"),
+    "api/v1/webhooks/<int:pk>/replay": every("DDDDDDD DDD"),
     # OAuth (accounts/oauth.py). The consent page needs a signed-in user; without an app's
     # request it is a 400 page about the request. Tokens and revocation are for apps (400 on
     # an empty body); the metadata is public. Connected apps: as the access log (read) and the

@@ -55,6 +55,9 @@ def bodyless_operations() -> set[tuple[str, str]]:
     found = set()
     for path, item in schema["paths"].items():
         for method, operation in item.items():
+            # App-token routes (webhooks) are checked with an app's token in tests/webhooks.
+            if path.startswith("/api/v1/webhooks"):
+                continue
             if method in WRITES and "requestBody" not in operation:
                 found.add((method.upper(), routes[_shape(path)]))
     return found

@@ -23,7 +23,7 @@ from goals.services import goal_create
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
 from healthtrack.webhooks import services, signing
-from healthtrack.webhooks.models import WebhookDelivery
+from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 from metrics.services import metric_create, metric_delete
 from tests.accounts.factories import UserFactory
 from tests.accounts.oauth_helpers import bearer, clinic_app, issued_token, public_app
@@ -481,3 +481,107 @@ def test_a_delivery_whose_first_attempt_was_lost_is_picked_up_by_the_retry_job(
     assert services.retry_due(now=timezone.now() + services.FIRST_ATTEMPT_GRACE) == 1
     delivery.refresh_from_db()
     assert delivery.status == Status.SUCCEEDED and len(hook.received) == 1
+
+
+def test_an_app_reads_its_delivery_log_and_replays_one_delivery_or_a_range(
+    user, other_user, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    app = public_app(name="Log App")
+    raw = issued_token(user, app, "patient/Observation.rs")
+    hook = receiver(codes=(500,))
+    client = Client()
+    made = client.post(
+        "/api/v1/webhooks",
+        {"url": hook.url, "events": ["observation.created"]},
+        content_type="application/json",
+        **bearer(raw),
+    ).json()
+    measure(user, 0, django_capture_on_commit_callbacks)
+    measure(user, 1, django_capture_on_commit_callbacks)
+    log = client.get(f"/api/v1/webhooks/{made['id']}/deliveries", **bearer(raw))
+    assert log.status_code == 200
+    rows = log.json()
+    assert [r["sequence"] for r in rows] == [2, 1]
+    assert rows[1]["last_status_code"] == 500 and rows[1]["attempts"] == 1
+    assert "payload" not in rows[0]  # the log says what happened, never what was sent
+
+    first = rows[1]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        one = client.post(
+            f"/api/v1/webhooks/{made['id']}/deliveries/{first}/replay",
+            content_type="application/json",
+            **bearer(raw),
+        )
+    assert one.status_code == 202 and one.json() == {"replayed": 1}
+    assert [p["sequence"] for p in hook.payloads()][-1] == 1
+
+    window = {
+        "start": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "end": (timezone.now() + timedelta(hours=1)).isoformat(),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        both = client.post(
+            f"/api/v1/webhooks/{made['id']}/replay",
+            window,
+            content_type="application/json",
+            **bearer(raw),
+        )
+    assert both.status_code == 202 and both.json() == {"replayed": 2}
+    backwards = client.post(
+        f"/api/v1/webhooks/{made['id']}/replay",
+        {"start": window["end"], "end": window["start"]},
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert backwards.status_code == 400 and "end" in backwards.json()
+
+    # Another app (another patient's consent) sees none of it.
+    theirs = issued_token(other_user, public_app(name="Other"), "patient/Observation.rs")
+    assert (
+        client.get(f"/api/v1/webhooks/{made['id']}/deliveries", **bearer(theirs)).status_code == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/webhooks/{made['id']}/deliveries/{first}/replay",
+            content_type="application/json",
+            **bearer(theirs),
+        ).status_code
+        == 404
+    )
+
+
+def test_the_bodyless_webhook_writes_refuse_fields_and_change_nothing(
+    user, loopback_allowed, django_capture_on_commit_callbacks
+):
+    raw = issued_token(user, public_app(name="Strict App"), "patient/Observation.rs")
+    client = Client()
+    made = client.post(
+        "/api/v1/webhooks",
+        {"url": "http://127.0.0.1:9/in", "events": ["observation.created"]},
+        content_type="application/json",
+        **bearer(raw),
+    ).json()
+    refused = client.delete(
+        f"/api/v1/webhooks/{made['id']}",
+        {"colour": "red"},
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert refused.status_code == 400 and "unknown_field" in refused.json()
+    assert WebhookSubscription.objects.filter(pk=made["id"]).exists()
+    measure(user, 0, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get(subscription_id=made["id"])
+    attempts = delivery.attempts
+    replay = client.post(
+        f"/api/v1/webhooks/{made['id']}/deliveries/{delivery.pk}/replay",
+        {"colour": "red"},
+        content_type="application/json",
+        **bearer(raw),
+    )
+    assert replay.status_code == 400 and "unknown_field" in replay.json()
+    delivery.refresh_from_db()
+    assert delivery.attempts == attempts
+    empty = client.delete(
+        f"/api/v1/webhooks/{made['id']}", content_type="application/json", **bearer(raw)
+    )
+    assert empty.status_code == 204
