@@ -17,6 +17,7 @@ key rotation command runs it), so an old key can be dropped once it has run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -25,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from auditlog.context import disable_auditlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -58,22 +57,36 @@ COLUMNS = [
     "notes_token",
     "created_at",
 ]
-SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("metric_type", pa.string()),
-        ("value", pa.float64()),
-        ("unit", pa.string()),
-        ("recorded_at", pa.timestamp("us", tz="UTC")),
-        ("end_at", pa.timestamp("us", tz="UTC")),
-        ("device_id", pa.int64()),
-        ("source_app", pa.string()),
-        ("external_id", pa.string()),
-        ("metadata", pa.string()),  # JSON text
-        ("notes_token", pa.binary()),  # the Fernet token as stored, or null
-        ("created_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+
+
+def _arrow():
+    """pyarrow, imported when an archive is written or read: it costs every process that
+    loads this module ~60 MB of memory otherwise (web and import workers never need it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa, pq
+
+
+@functools.cache
+def _schema():
+    pa, _ = _arrow()
+    return pa.schema(
+        [
+            ("id", pa.int64()),
+            ("metric_type", pa.string()),
+            ("value", pa.float64()),
+            ("unit", pa.string()),
+            ("recorded_at", pa.timestamp("us", tz="UTC")),
+            ("end_at", pa.timestamp("us", tz="UTC")),
+            ("device_id", pa.int64()),
+            ("source_app", pa.string()),
+            ("external_id", pa.string()),
+            ("metadata", pa.string()),  # JSON text
+            ("notes_token", pa.binary()),  # the Fernet token as stored, or null
+            ("created_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
 
 
 class ArchiveVerificationError(Exception):
@@ -123,7 +136,8 @@ def _hot_rows(user_id: int, data_type: str, start: datetime, end: datetime) -> l
 
 
 def _to_parquet(rows: list[dict]) -> bytes:
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    pa, pq = _arrow()
+    table = pa.Table.from_pylist(rows, schema=_schema())
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy")
     return buffer.getvalue()
@@ -139,7 +153,7 @@ def read_month(archived: ArchivedMonth) -> list[dict]:
     data = _read_bytes(archived.key)
     if hashlib.sha256(data).hexdigest() != archived.sha256:
         raise ArchiveVerificationError(f"{archived.key}: checksum differs from the record")
-    rows = pq.read_table(io.BytesIO(data)).to_pylist()
+    rows = _arrow()[1].read_table(io.BytesIO(data)).to_pylist()
     if len(rows) != archived.rows:
         raise ArchiveVerificationError(f"{archived.key}: row count differs from the record")
     return rows
@@ -157,7 +171,7 @@ def _write_verified(key: str, rows: list[dict]) -> tuple[str, int]:
     back = _read_bytes(key)
     if hashlib.sha256(back).hexdigest() != digest:
         raise ArchiveVerificationError(f"{key}: checksum read back differs")
-    table = pq.read_table(io.BytesIO(back))
+    table = _arrow()[1].read_table(io.BytesIO(back))
     if table.num_rows != len(rows):
         raise ArchiveVerificationError(
             f"{key}: {table.num_rows} rows read back, {len(rows)} written"
@@ -416,7 +430,7 @@ def rotate_archive_keys(*, job: RetentionJob | None = None) -> tuple[int, int]:
     rewritten = current = 0
     for archived in ArchivedMonth.objects.order_by("pk"):
         data = _read_bytes(archived.key)
-        rows = pq.read_table(io.BytesIO(data)).to_pylist()
+        rows = _arrow()[1].read_table(io.BytesIO(data)).to_pylist()
         if len(rows) != archived.rows:
             raise ArchiveVerificationError(f"{archived.key}: row count differs from the record")
         stale = False

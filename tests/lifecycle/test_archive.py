@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -231,3 +234,22 @@ def test_restore_command_reports_a_damaged_file_without_a_traceback(user, archiv
             first=f"{year}-{month:02d}",
             last=f"{year}-{month:02d}",
         )
+
+
+def test_loading_the_app_does_not_load_pyarrow():
+    """pyarrow (~60 MB) is loaded by the archive jobs only, not by every web or import
+    process that imports the lifecycle module."""
+    code = (
+        "import os, sys, django\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'healthtrack.settings')\n"
+        "django.setup()\n"
+        "from django.urls import get_resolver\n"
+        "get_resolver().url_patterns\n"
+        "import healthtrack.lifecycle.archive, healthtrack.portability.export\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr
