@@ -118,16 +118,34 @@ class DeferredRollups:
         token = _deferred.set(None)
         try:
             for user_id, touched in pending.items():
-                with transaction.atomic():
-                    _lock_owner(user_id)
-                    _after_write(user_id, touched)
+                # A month at a time: a bulk load's merged span can cover years, and the
+                # recomputation and the subscribers (change feed, webhooks) read that span.
+                for code, spans in touched.items():
+                    for chunk in _month_chunks(spans):
+                        with transaction.atomic():
+                            _lock_owner(user_id)
+                            _after_write(user_id, {code: [chunk]})
         finally:
             _deferred.reset(token)
+
+
+def _month_chunks(spans: list[tuple[datetime, datetime]]) -> Iterator[tuple[datetime, datetime]]:
+    """`spans` cut into pieces of at most ROLLUP_FLUSH_CHUNK, in order."""
+    for start, end in spans:
+        lo = start
+        while True:
+            hi = min(end, lo + ROLLUP_FLUSH_CHUNK)
+            yield lo, hi
+            if hi >= end:
+                break
+            lo = hi
 
 
 _deferred: ContextVar[DeferredRollups | None] = ContextVar("metrics_rollups_deferred", default=None)
 # Written spans closer than this are recomputed in one pass.
 ROLLUP_MERGE_GAP = timedelta(days=2)
+# The longest span one flush step recomputes and announces (one transaction each).
+ROLLUP_FLUSH_CHUNK = timedelta(days=31)
 
 
 @contextmanager

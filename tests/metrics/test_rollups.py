@@ -260,3 +260,39 @@ def test_deferred_rollups_are_computed_once_when_the_bulk_load_ends(
     assert daily(user) == 200
     assert len(received) == 1
     assert (received[0]["start"], received[0]["end"]) == (at(1, 0), at(5, 30))
+
+
+def test_a_deferred_bulk_load_over_months_is_recomputed_and_announced_a_month_at_a_time(
+    user, django_capture_on_commit_callbacks
+):
+    device = DeviceFactory(user=user)
+    first = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    days = 100
+    received = []
+    measurements_changed.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="m")
+    try:
+        with django_capture_on_commit_callbacks(execute=True), services.rollups_deferred():
+            services.device_sync(
+                user=user,
+                device=device,
+                samples=[
+                    {
+                        "metric_type": "steps",
+                        "value": 1000,
+                        "recorded_at": (first + timedelta(days=n)).isoformat(),
+                    }
+                    for n in range(days)
+                ],
+                idempotency_key=None,
+            )
+    finally:
+        measurements_changed.disconnect(dispatch_uid="m")
+    # Every day has its rollup, as a recomputation from scratch would give ...
+    assert DailyRollup.objects.filter(user=user, metric_type="steps").count() == days
+    assert {r.value for r in DailyRollup.objects.filter(user=user, metric_type="steps")} == {1000}
+    # ... and no single step read or announced more than a month (a bulk load's merged span
+    # can cover years: each piece is bounded, together they cover it).
+    assert len(received) >= 4
+    assert all(kw["end"] - kw["start"] <= services.ROLLUP_FLUSH_CHUNK for kw in received)
+    assert min(kw["start"] for kw in received) == first
+    assert max(kw["end"] for kw in received) == first + timedelta(days=days - 1)
