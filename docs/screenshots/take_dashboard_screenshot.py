@@ -1,6 +1,6 @@
-"""Take docs/screenshots/dashboard-desktop.png: the top of the demo patient's dashboard (30 days), in
-Debian's Chromium through Playwright, against a server already running with the demo data
-(`make run`).
+"""Take docs/screenshots/dashboard-desktop.png: the top of the demo patient's dashboard
+(30 days), in Debian's Chromium through Playwright, against a server already running with the
+demo data (`make run`).
 
     .venv/bin/python docs/screenshots/take_dashboard_screenshot.py [http://127.0.0.1:8000]
 """
