@@ -1,5 +1,7 @@
 # HealthTrack: `make run` to serve the app, `make test` to run the suite.
-PYTHON ?= python3
+# The interpreter that makes .venv: python3.11 when it is on the PATH, else python3 (which
+# must then be 3.11). `make PYTHON=/path/to/python3.11 run` picks another.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
