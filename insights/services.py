@@ -22,6 +22,7 @@ from insights.alert_readings import alert_readings, blood_pressure_averages
 from insights.alerts import Alert
 from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
+from insights.validation import clean_note, clean_note_patient
 from metrics.models import DailyRollup
 
 User = get_user_model()
@@ -310,8 +311,7 @@ def clinician_note_create(
     """A clinician's note for a patient in their care (as `accounts.access` decides)."""
     if getattr(author, "role", None) != User.Role.CLINICIAN:
         raise PermissionDenied("Only clinicians may create insights.")
-    if author.pk == patient.pk:
-        raise ValidationError({"user_id": ["Choose a patient in your care, not yourself."]})
+    clean_note_patient(author=author, patient=patient)
     if not access.can_read(author, patient.pk):
         raise PermissionDenied("This patient is not in your care.")
     note = HealthInsight(
@@ -324,7 +324,7 @@ def clinician_note_create(
         related_metric=related_metric,
         author=author,
     )
-    note.full_clean(exclude=["user", "author", "reviewed_by"])
+    clean_note(note)
     note.save()
     return note
 
