@@ -1,4 +1,4 @@
-"""Thin API views: scope through `accounts.access`, validate, call one service or selector."""
+"""Thin API views: scope through `accounts.access`, validate, call one service or read."""
 
 from __future__ import annotations
 
@@ -305,7 +305,7 @@ class SummaryView(MetricsAPIView):
 
 
 def summary_payload(data: dict) -> dict:
-    """The selector's summary with dates and times as JSON strings (what is cached)."""
+    """`metrics.summary.summary`'s answer with dates and times as JSON strings (what is cached)."""
     metrics = {}
     for code, item in data["metrics"].items():
         latest = item["latest"]

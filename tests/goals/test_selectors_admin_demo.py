@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts import care
 from accounts.models import AccessLog
 from goals import demo, services
-from goals.cache import goals_for_dashboard
+from goals.dashboard_goals import goals_for_dashboard
 from goals.models import HealthGoal
 from metrics import demo as metrics_demo
 from nutrition import demo as nutrition_demo

@@ -68,7 +68,7 @@ def test_a_goal_change_marks_the_user_due_and_schedules_one_run(
     assert list(snapshot_builder.users_due_for_recommendations()) == [user.pk]
 
 
-def test_batch_snapshots_read_the_same_goals_as_the_goals_selector(user, other_user):
+def test_batch_snapshots_read_the_same_goals_as_single_snapshots(user, other_user):
     from tests.accounts.factories import UserFactory
 
     third = UserFactory()
