@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from accounts import access
 from accounts.models import FamilyMembership, User
 from accounts.services import user_soft_delete
+from accounts.validation import clean_user
 
 DEPENDENT_EMAIL_DOMAIN = "dependents.healthtrack.invalid"
 MAX_MEMBERS_PER_MANAGER = 20
@@ -72,7 +73,7 @@ def family_member_create(
         is_dependent=True,
     )
     member.set_unusable_password()
-    member.full_clean(exclude=["password"])
+    clean_user(member)
     member.save()
     return FamilyMembership.objects.create(
         manager=manager,

@@ -1,27 +1,23 @@
 from __future__ import annotations
 
-import zoneinfo
 from datetime import date
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from fernet_fields import EncryptedDateField, EncryptedTextField
 
+# Field validators come from the rules module; migrations name this one accounts.models.
+from accounts.validation import validate_time_zone
+
 
 class HealthTrackUserManager(UserManager):
     def active(self):
         return self.filter(is_active=True, deleted_at__isnull=True)
-
-
-def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError("Unknown time zone: give an IANA name such as Europe/Paris.")
 
 
 class User(AbstractUser):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -10,14 +9,14 @@ from django.utils import timezone
 from accounts.credentials import credentials_revoke_all
 from accounts.models import User
 from accounts.notices import notice_send
+from accounts.validation import clean_user
 
 
 @transaction.atomic
 def user_register(*, email: str, username: str, password: str, **profile) -> User:
     user = User(email=email, username=username, **profile)
-    validate_password(password, user)
+    clean_user(user, password=password)
     user.set_password(password)
-    user.full_clean(exclude=["password"])
     user.save()
     return user
 
@@ -34,9 +33,8 @@ def user_register_request(
     taken username (any case) is told to the address given. Returns the new user, or None;
     the caller answers the same in every case (README, security: residual risk)."""
     user = User(email=(email or "").strip().lower(), username=username, **profile)
-    validate_password(password, user)
     user.set_password(password)  # the same work in every case
-    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    clean_user(user, password=password, check_unique=False)
     if User.objects.filter(email__iexact=user.email).exists():
         reset_url = base_url.rstrip("/") + reverse("password_reset")
         notice_send(

@@ -137,7 +137,7 @@ def main() -> dict:
     from accounts.models import User
     from healthtrack.celery import app as celery_app
     from insights import cache as rec_cache
-    from insights import engine, selectors, services, tasks
+    from insights import engine, services, snapshot_builder, tasks
     from insights.models import HealthInsight, RecommendationState
     from metrics.models import Device
 
@@ -163,8 +163,8 @@ def main() -> dict:
     # --- uncached computation ---------------------------------------------------------------
     services.recommendations_compute(user=user)  # first run stores; later runs are no-ops
     compute = timed(lambda: services.recommendations_compute(user=user), RUNS["compute"])
-    snapshot_only = timed(lambda: selectors.build_snapshot(user=user), RUNS["compute"])
-    snapshot = selectors.build_snapshot(user=user)
+    snapshot_only = timed(lambda: snapshot_builder.build_snapshot(user=user), RUNS["compute"])
+    snapshot = snapshot_builder.build_snapshot(user=user)
     rules_only = timed(lambda: engine.recommend(snapshot), RUNS["compute"])
     found = [rec.type for rec in engine.recommend(snapshot)]
 
@@ -201,7 +201,7 @@ def main() -> dict:
     RecommendationState.objects.filter(user_id__in=ids).delete()
     HealthInsight.objects.filter(user_id__in=ids).delete()
     RecommendationState.objects.filter(user=user).delete()
-    due = selectors.users_due_for_recommendations().count()
+    due = snapshot_builder.users_due_for_recommendations().count()
     start = time.perf_counter()
     first = tasks.nightly_recommendations.apply().get()
     nightly_s = time.perf_counter() - start

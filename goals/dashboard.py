@@ -1,6 +1,6 @@
 """The goals app's part of the dashboard (see accounts.dashboard): a progress bar per active
 goal with its on-track state in words, the steps card measured against an active steps
-goal (one query, none when `goals.selectors.goals_for_dashboard` is cached), and the card of
+goal (one query, none when `goals.dashboard_goals.goals_for_dashboard` is cached), and the card of
 the person's active care program: today's adherence as a ring with its per-target breakdown
 and a strip of up to 90 days, one cell per day (two queries)."""
 
@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.charts import ring_chart, strip_chart
 from accounts.dashboard import Item, Panels, ProgramPanel
+from goals.dashboard_goals import goals_for_dashboard
 from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.models import CareProgram, ProgramAdherence
@@ -19,7 +20,6 @@ from goals.program_logs import day_points, recent_logs
 from goals.programs import utc_today
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
-from goals.selectors import goals_for_dashboard
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:

@@ -48,7 +48,7 @@ from goals import program_logs
 from goals.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
 from metrics.models import HealthMetric
 from metrics.nights import nights
-from metrics.selectors import daily_series
+from metrics.series import daily_series
 from nutrition.models import NutritionLog
 
 MAX_PROGRAM_DAYS = 366

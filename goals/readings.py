@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from goals.measures import NUTRITION, Measure
 from goals.progress import average, window
 from metrics.latest import latest_value
-from metrics.selectors import daily_series
+from metrics.series import daily_series
 from nutrition.models import NutritionLog
 
 

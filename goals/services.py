@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import days as calendar
-from goals import selectors
+from goals import dashboard_goals
 from goals.models import HealthGoal
 from goals.progress import average, evaluate
 from goals.readings import Readings
@@ -45,7 +45,7 @@ def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:
     ids = frozenset(goal_ids)
 
     def notify() -> None:
-        selectors.invalidate_dashboard_cache(user_id)
+        dashboard_goals.invalidate_dashboard_cache(user_id)
         for receiver, error in goals_changed.send_robust(
             sender=HealthGoal, user_id=user_id, goal_ids=ids
         ):

@@ -35,8 +35,9 @@ from goals.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
-from metrics import charts, selectors
+from metrics import charts
 from metrics.figures import formatted
+from metrics.latest import latest_per_type
 from metrics.models import DailyRollup
 from metrics.registry import SUM, get_metric_type
 from nutrition.models import NutritionLog
@@ -124,7 +125,7 @@ def human_value(code: str, value: float) -> tuple[str, str]:
 
 def _readings(user_id: int) -> list[dict]:
     rows = []
-    for metric in selectors.latest_per_type(user_id=user_id):
+    for metric in latest_per_type(user_id=user_id):
         mtype = get_metric_type(metric.metric_type)
         value, unit = human_value(metric.metric_type, metric.value)
         rows.append(

@@ -267,7 +267,7 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    {"NAME": "accounts.validators.ComplexityValidator"},
+    {"NAME": "accounts.validation.ComplexityValidator"},
 ]
 
 # Staff second factor (TOTP, django-otp) in the admin. Read at request time.

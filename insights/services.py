@@ -17,10 +17,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import access
-from insights import advice, alerts, engine, selectors
+from insights import advice, alerts, engine, snapshot_builder
+from insights.alert_readings import alert_readings, blood_pressure_averages
 from insights.alerts import Alert
 from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
+from insights.validation import clean_note, clean_note_patient
 from metrics.models import DailyRollup
 
 User = get_user_model()
@@ -309,8 +311,7 @@ def clinician_note_create(
     """A clinician's note for a patient in their care (as `accounts.access` decides)."""
     if getattr(author, "role", None) != User.Role.CLINICIAN:
         raise PermissionDenied("Only clinicians may create insights.")
-    if author.pk == patient.pk:
-        raise ValidationError({"user_id": ["Choose a patient in your care, not yourself."]})
+    clean_note_patient(author=author, patient=patient)
     if not access.can_read(author, patient.pk):
         raise PermissionDenied("This patient is not in your care.")
     note = HealthInsight(
@@ -323,7 +324,7 @@ def clinician_note_create(
         related_metric=related_metric,
         author=author,
     )
-    note.full_clean(exclude=["user", "author", "reviewed_by"])
+    clean_note(note)
     note.save()
     return note
 
@@ -357,11 +358,11 @@ def recommendations_compute(
     the result the user's current generated set and record the computation in
     `RecommendationState`, in one transaction. Running it twice on the same data writes
     nothing the second time (see `insights_replace_generated`)."""
-    days = selectors.default_days() if days is None else days
+    days = snapshot_builder.default_days() if days is None else days
     if store is None:
-        store = days == selectors.default_days()
+        store = days == snapshot_builder.default_days()
     started = timezone.now()
-    snapshot = selectors.build_snapshot(user=user, days=days, today=today)
+    snapshot = snapshot_builder.build_snapshot(user=user, days=days, today=today)
     recommendations = engine.recommend(snapshot)
     if store:
         with transaction.atomic():
@@ -372,7 +373,7 @@ def recommendations_compute(
                 user_id=user.pk,
                 computed_at=started,
                 computed_for=snapshot.today,
-                valid_until=selectors.stable_until(snapshot),
+                valid_until=snapshot_builder.stable_until(snapshot),
             )
     return ComputedRecommendations(
         user_id=user.pk,
@@ -389,12 +390,12 @@ def recommendations_compute_many(
     """`recommendations_compute` (stored) for many users at once: the snapshots in a fixed
     number of queries, every set and state written in one transaction (the nightly batch).
     Returns how many users' sets changed."""
-    days = selectors.default_days() if days is None else days
+    days = snapshot_builder.default_days() if days is None else days
     users = list(users)
     if not users:
         return 0
     started = timezone.now()
-    snapshots = selectors.build_snapshots(users=users, days=days, today=today)
+    snapshots = snapshot_builder.build_snapshots(users=users, days=days, today=today)
     results = {pk: engine.recommend(snapshot) for pk, snapshot in snapshots.items()}
     with transaction.atomic():
         changed = insights_replace_generated_many(results=results, generated_at=started)
@@ -404,7 +405,7 @@ def recommendations_compute_many(
                     user_id=pk,
                     computed_at=started,
                     computed_for=snapshot.today,
-                    valid_until=selectors.stable_until(snapshot),
+                    valid_until=snapshot_builder.stable_until(snapshot),
                 )
                 for pk, snapshot in snapshots.items()
             ],
@@ -445,7 +446,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     )
     if state is None or state["computed_at"] is None:
         return False
-    today = today or selectors.utc_today()
+    today = today or snapshot_builder.utc_today()
     changed_at = state["data_changed_at"]
     changed = changed_at is not None and changed_at > state["computed_at"]
     slid = state["valid_until"] is not None and state["valid_until"] <= today
@@ -470,9 +471,9 @@ def alerts_check(*, user_id: int, start: datetime, end: datetime) -> list[Health
     """Evaluate the alert rules on `user_id`'s readings recorded in [start, end] (a span a
     write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
     today), and record every alert not already stored. Returns the newly created alerts."""
-    readings = selectors.alert_readings(user_id=user_id, start=start, end=end)
-    last_day = min(end.astimezone(UTC).date(), selectors.utc_today())
-    averages = selectors.blood_pressure_averages(user_id=user_id, last_day=last_day)
+    readings = alert_readings(user_id=user_id, start=start, end=end)
+    last_day = min(end.astimezone(UTC).date(), snapshot_builder.utc_today())
+    averages = blood_pressure_averages(user_id=user_id, last_day=last_day)
     created = []
     for alert in alerts.evaluate(readings, averages=averages):
         row, new = alert_record(user_id=user_id, alert=alert)

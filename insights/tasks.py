@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from insights import cache as rec_cache
-from insights import selectors, services
+from insights import services, snapshot_builder
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +50,11 @@ def compute_recommendations(user_id: int, days: int | None = None) -> int | None
 @shared_task(name="insights.nightly_recommendations")
 def nightly_recommendations() -> dict:
     """Fan out: one `compute_recommendations_chunk` per RECOMMENDATIONS_NIGHTLY_CHUNK users
-    among those due (`selectors.users_due_for_recommendations`); the others cost nothing."""
+    among those due (`snapshot_builder.users_due_for_recommendations`); the others cost nothing."""
     size = int(getattr(settings, "RECOMMENDATIONS_NIGHTLY_CHUNK", 200))
     chunks = users = 0
     chunk: list[int] = []
-    for user_id in selectors.users_due_for_recommendations().iterator(chunk_size=2000):
+    for user_id in snapshot_builder.users_due_for_recommendations().iterator(chunk_size=2000):
         chunk.append(user_id)
         if len(chunk) >= size:
             compute_recommendations_chunk.apply_async(args=[chunk])

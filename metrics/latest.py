@@ -10,12 +10,75 @@ the API summary, the admin patient page and the report."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import reduce
+from operator import or_
 
+from django.db import connection
+from django.db.models import Q, Subquery
+
+from accounts import access
 from metrics.models import HealthMetric
-from metrics.selectors import latest_per_type, latest_value, latest_values
+from metrics.registry import METRIC_TYPES
 from metrics.validation import BP_DIASTOLIC, BP_SYSTOLIC, plausible_pair
 
 __all__ = ["latest_blood_pressure", "latest_per_type", "latest_value", "latest_values"]
+
+
+def latest_value(
+    *, user_id: int, metric_type: str, before: datetime | None = None, viewer=None
+) -> tuple[datetime, float] | None:
+    """The newest sample's (recorded_at, value), or None. With `viewer`, only samples they
+    may read (`accounts.access.readable_metrics`: a share grant's types and window)."""
+    qs = HealthMetric.objects.for_user(user_id).of_type(metric_type)
+    if viewer is not None:
+        qs = access.readable_metrics(qs, viewer)
+    if before is not None:
+        qs = qs.filter(recorded_at__lt=before)
+    return qs.newest_first().values_list("recorded_at", "value").first()
+
+
+def latest_values(
+    *, user_id: int, metric_types: list[str], before: datetime | None = None, viewer=None
+) -> dict[str, tuple[datetime, float]]:
+    """`latest_value` of several types; types without a sample are absent. For the owner's
+    own data one query where the database allows ordered, limited parts in a UNION
+    (PostgreSQL): each part is one index probe, so a summary costs one round trip instead of
+    one per type. With `viewer` (share-grant scoping) it is `latest_value` per type."""
+    if not metric_types:
+        return {}
+    union = connection.features.supports_slicing_ordering_in_compound
+    if viewer is not None or not union or len(metric_types) == 1:
+        found = {}
+        for code in metric_types:
+            latest = latest_value(user_id=user_id, metric_type=code, before=before, viewer=viewer)
+            if latest is not None:
+                found[code] = latest
+        return found
+    parts = []
+    for code in metric_types:
+        qs = HealthMetric.objects.for_user(user_id).of_type(code)
+        if before is not None:
+            qs = qs.filter(recorded_at__lt=before)
+        parts.append(qs.newest_first().values_list("metric_type", "recorded_at", "value")[:1])
+    rows = parts[0].union(*parts[1:], all=True)
+    return {code: (at, value) for code, at, value in rows}
+
+
+def latest_per_type(*, user_id: int) -> list[HealthMetric]:
+    """The newest sample of every metric type the user has, in registry order. One query:
+    a scalar subquery per type, each answered by the (user, type, -recorded_at) index."""
+    newest = (
+        Q(
+            pk=Subquery(
+                HealthMetric.objects.for_user(user_id).of_type(code).newest_first().values("pk")[:1]
+            )
+        )
+        for code in METRIC_TYPES
+    )
+    rows = HealthMetric.objects.filter(reduce(or_, newest)).select_related("device")
+    order = list(METRIC_TYPES)
+    return sorted(rows, key=lambda m: order.index(m.metric_type))
+
 
 # Rows read to find the newest complete pair (a few unpaired halves are skipped).
 BP_LOOKBACK_ROWS = 20

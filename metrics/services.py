@@ -32,6 +32,7 @@ from metrics.validation import (
     FIELDS,
     blood_pressure_batch_errors,
     check_blood_pressure_partner,
+    clean_device,
     clean_measurement,
     clean_or_raise,
 )
@@ -322,7 +323,7 @@ def device_create(
     device = Device(
         user=user, device_type=device_type, name=name, identifier=identifier, priority=priority
     )
-    device.full_clean()
+    clean_device(device)
     device.save()
     return device
 
@@ -341,7 +342,7 @@ def device_update(
     if priority is not None:
         device.priority = priority
         fields.append("priority")
-    device.full_clean()
+    clean_device(device)
     device.save(update_fields=fields or None)
     if reranked:
         _lock_owner(device.user_id)

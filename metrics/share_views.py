@@ -25,9 +25,10 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
 from accounts.charts import Chart
-from metrics import charts, selectors
+from metrics import charts
 from metrics.models import DailyRollup
 from metrics.registry import MetricType, get_metric_type
+from metrics.series import shared_daily
 
 # The chart spans at most this many days (the end of the window); the table lists every day.
 MAX_CHART_DAYS = 366
@@ -78,7 +79,7 @@ class SharedMetric:
 def shared_metrics(scope: sharing.ShareScope, *, today: date | None = None) -> list[SharedMetric]:
     """The grant's metric types with their daily rollups in its window (and a chart each)."""
     today = today or timezone.now().astimezone(UTC).date()
-    by_type = selectors.shared_daily(
+    by_type = shared_daily(
         owner_id=scope.owner_id,
         metric_types=scope.metric_types,
         date_from=scope.date_from,

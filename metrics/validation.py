@@ -500,3 +500,10 @@ def clean_or_raise(data: dict, **kwargs) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors.items)
     return cleaned
+
+
+def clean_device(device) -> None:
+    """A device as its model defines it (a known type, a name and identifier within their
+    lengths, a priority that is a small whole number >= 0, one identifier per person): its
+    field definitions and unique constraint are its rules."""
+    device.full_clean()

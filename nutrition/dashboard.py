@@ -10,8 +10,7 @@ from django.urls import reverse
 from accounts import days as calendar
 from accounts.dashboard import Card, Panels
 from nutrition.models import NutritionLog
-from nutrition.selectors import latest_weight_kg
-from nutrition.targets import daily_targets
+from nutrition.targets import daily_targets, latest_weight_kg
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:

@@ -6,12 +6,35 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
 from fernet_fields import EncryptedTextField
 
+from accounts import access
 from nutrition import validation
 from nutrition.validation import AMOUNT_BOUNDS, AMOUNT_FIELDS, NUTRIENT_FIELDS, PER_100G_BOUNDS
+
+
+class FoodQuerySet(models.QuerySet):
+    def search(self, text: str, *, category: str | None = None) -> FoodQuerySet:
+        """Catalogue foods matching `text`: every word (up to 8) appears in the name, any case;
+        names starting with the first word first, then by name. Empty text: every food by name.
+        The API's `GET /foods?search=` and the diary page's search both use it."""
+        foods = self
+        if category:
+            foods = foods.filter(category=category)
+        words = (text or "").split()[:8]
+        if not words:
+            return foods.order_by("name")
+        for word in words:
+            foods = foods.filter(name__icontains=word)
+        # Names that start with the first word ("Apple, raw" for "apple") come first.
+        starts = Case(
+            When(Q(name__istartswith=words[0]), then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return foods.annotate(rank=starts).order_by("rank", "name")
 
 
 class Food(models.Model):
@@ -56,6 +79,8 @@ class Food(models.Model):
         "sodium mg per 100 g",
         validators=validation.amount_validators("sodium_mg", PER_100G_BOUNDS),
     )
+
+    objects = FoodQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -204,6 +229,12 @@ class NutritionTargets(models.Model):
         return f"Nutrition targets of user {self.user_id}"
 
 
+class MealPhotoQuerySet(models.QuerySet):
+    def readable_by(self, viewer) -> MealPhotoQuerySet:
+        """The meal photos `viewer` may see: those of the diary entries they may read."""
+        return access.readable(self.select_related("log"), viewer, owner_field="log__user")
+
+
 class MealPhoto(models.Model):
     """The photo of a diary entry: a metadata-free re-encoding (`nutrition.photos`) in the
     private storage alias "meal_photos", and its thumbnail once the Celery task has made it.
@@ -219,6 +250,8 @@ class MealPhoto(models.Model):
     height = models.PositiveIntegerField()
     size_bytes = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MealPhotoQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Photo of diary entry {self.log_id}"

@@ -1,6 +1,6 @@
 """Writes on the nutrition diary: keyword-only, typed, atomic.
 
-Every write validates through the model (`full_clean()`: nutrition.validation's rules) before it
+Every write is checked by `nutrition.validation` (`clean_entry`, `clean_targets`) before it
 touches the database, and announces the days it changed with `nutrition_changed` on commit.
 """
 
@@ -17,7 +17,7 @@ from django.db import transaction
 from nutrition import photos
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.signals import nutrition_changed
-from nutrition.validation import AMOUNT_FIELDS
+from nutrition.validation import AMOUNT_FIELDS, clean_entry, clean_targets
 
 LOG_FIELDS = ("meal_type", "description", *AMOUNT_FIELDS, "logged_at", "food", "grams")
 
@@ -26,12 +26,6 @@ def _announce(*, user_id: int, days: set[date]) -> None:
     transaction.on_commit(
         lambda: nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days))
     )
-
-
-def _validate(log: NutritionLog) -> None:
-    # The CheckConstraints repeat the field validators for the database's sake; validating them
-    # here too would cost one query each.
-    log.full_clean(validate_unique=False, validate_constraints=False)
 
 
 @transaction.atomic
@@ -69,7 +63,7 @@ def nutrition_log_create(
         food=food,
         grams=grams,
     )
-    _validate(log)
+    clean_entry(log)
     log.save()
     _announce(user_id=log.user_id, days={log.day})
     return log
@@ -85,7 +79,7 @@ def nutrition_log_update(*, log: NutritionLog, **changes: Any) -> NutritionLog:
     old_day = log.day
     for field, value in changes.items():
         setattr(log, field, value)
-    _validate(log)
+    clean_entry(log)
     log.save()
     _announce(user_id=log.user_id, days={old_day, log.day})
     return log
@@ -109,7 +103,7 @@ def nutrition_targets_set(
     """Set (or clear, with None) a user's own daily targets."""
     targets, _ = NutritionTargets.objects.select_for_update().get_or_create(user=user)
     targets.calories, targets.protein_g, targets.water_ml = calories, protein_g, water_ml
-    targets.full_clean()
+    clean_targets(targets)
     targets.save()
     return targets
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
@@ -21,6 +22,25 @@ PROTEIN_G_PER_KG = 0.8
 WATER_ML = 2_000
 SEX_CONSTANT = {"male": 5.0, "female": -161.0}
 OTHER_SEX_CONSTANT = (SEX_CONSTANT["male"] + SEX_CONSTANT["female"]) / 2
+
+
+def latest_weight_kg(user) -> float | None:
+    """The user's latest weight (kg) from the metrics app, or None.
+
+    The metrics app is looked up lazily by name (it must not be imported from here); while it has
+    no `HealthMetric` model installed this answers None.
+    """
+    try:
+        metric_model = apps.get_model("metrics", "HealthMetric")
+    except LookupError:
+        return None
+    value = (
+        metric_model.objects.filter(user=user, metric_type="weight")
+        .order_by("-recorded_at")
+        .values_list("value", flat=True)
+        .first()
+    )
+    return float(value) if value is not None else None
 
 
 def activity_factor() -> float:

@@ -1,8 +1,9 @@
-"""The one set of rules for a diary entry (`NutritionLog`).
+"""The one set of rules for a diary entry (`NutritionLog`) and a person's own targets.
 
-The model wires these in (field validators + `NutritionLog.clean()`), so every writer gets the
-same answer: the API (its service calls `full_clean()`), the admin and dashboard ModelForms.
-Errors are keyed by the field they concern, so the API can name it in its 400.
+`nutrition.services` calls `clean_entry` / `clean_targets` before every write. The model hands
+these rules to its fields (`amount_validators`) and `NutritionLog.clean()` calls `clean_log`, so
+the admin's and the pages' ModelForms give the same answer. Errors are keyed by the field they
+concern, so the API can name it in its 400.
 """
 
 from __future__ import annotations
@@ -114,6 +115,19 @@ def clean_log(log) -> None:
 
     if errors:
         raise ValidationError(errors)
+
+
+def clean_entry(log) -> None:
+    """Every rule of a diary entry: the amounts' bounds (`amount_validators`, on the fields),
+    then `clean_log`. Uniqueness and the CheckConstraints are not queried: the constraints
+    repeat the field validators for the database's sake, and checking them here would cost one
+    query each."""
+    log.full_clean(validate_unique=False, validate_constraints=False)
+
+
+def clean_targets(targets) -> None:
+    """A person's own daily targets: each one empty or within its field's bounds."""
+    targets.full_clean()
 
 
 def _valid_amount(value: float | None, field: str) -> bool:

@@ -26,8 +26,7 @@ from accounts.pages import form_status, refused
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog
-from nutrition.selectors import food_search, latest_weight_kg, readable_meal_photos
-from nutrition.targets import daily_targets
+from nutrition.targets import daily_targets, latest_weight_kg
 from nutrition.validation import round_amount
 
 SEARCH_RESULTS = 20
@@ -153,7 +152,7 @@ def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
     shown = _day_or_404(day)
     page_writer(request)
     query = request.GET.get("q", "").strip()[:100]
-    foods = list(food_search(query)[:SEARCH_RESULTS]) if query else []
+    foods = list(Food.objects.search(query)[:SEARCH_RESULTS]) if query else []
     return render(
         request,
         "nutrition/add.html",
@@ -322,7 +321,7 @@ def nutrition_photo(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: an entry's photo, for whoever may read the entry. POST: add or replace it."""
     if request.method == "POST":
         return _photo_upload(request, pk)
-    photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+    photo = get_object_or_404(MealPhoto.objects.readable_by(request.user), log_id=pk)
     audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
     return meal_photo_response(photo, "image")
 
@@ -331,7 +330,7 @@ def nutrition_photo(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def nutrition_photo_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     """The thumbnail, or the photo itself while the thumbnail task has not run yet."""
-    photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+    photo = get_object_or_404(MealPhoto.objects.readable_by(request.user), log_id=pk)
     audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)
     return meal_photo_response(photo, "thumbnail" if photo.has_thumbnail else "image")
 

@@ -1,5 +1,5 @@
 """The doctor-ready report: a printable HTML page for a chosen period with a summary table per
-measurement type (from the daily rollups, through `metrics.selectors.summary`), a chart per
+measurement type (from the daily rollups, through `metrics.summary.summary`), a chart per
 type (inline SVG drawn on the server, so it prints and needs no script), nutrition averages,
 alerts and goals.
 
@@ -23,11 +23,11 @@ from accounts import days as calendar
 from accounts.charts import axis_range
 from healthtrack.portability.export import goals_model
 from insights.models import HealthInsight
-from metrics import selectors
 from metrics.figures import min_span, stated
 from metrics.nights import nights
 from metrics.registry import METRIC_TYPES, SUM
 from metrics.rollups import day_start
+from metrics.summary import summary as metrics_summary
 from nutrition.models import NutritionLog
 
 DEFAULT_DAYS = 30
@@ -331,7 +331,7 @@ def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     if finished is not None:
         first, last = finished
-        summary = selectors.summary(user_id=owner.pk, days=(last - first).days + 1, today=last)
+        summary = metrics_summary(user_id=owner.pk, days=(last - first).days + 1, today=last)
         metrics = summary["metrics"]
         _sleep_by_night(metrics, owner, first, last)
     alerts = (

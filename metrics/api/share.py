@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import sharing
-from metrics import selectors
 from metrics.api.serializers import DetailErrorSerializer, iso
 from metrics.registry import METRIC_TYPE_CHOICES, get_metric_type
+from metrics.series import shared_daily
 from metrics.share_views import share_rate, share_token_key
 
 CODE_HEADER = "X-Share-Code"
@@ -53,7 +53,7 @@ class SharedDataSerializer(serializers.Serializer):
 
 
 def shared_payload(grant, scope: sharing.ShareScope) -> dict:
-    by_type = selectors.shared_daily(
+    by_type = shared_daily(
         owner_id=scope.owner_id,
         metric_types=scope.metric_types,
         date_from=scope.date_from,

@@ -1,4 +1,4 @@
-"""Thin API views: scope through `accounts.access`, validate, call one service or selector."""
+"""Thin API views: scope through `accounts.access`, validate, call one service or read."""
 
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.filtering import FilterBackend
 from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
-from metrics import period_rollups, selectors, services
+from metrics import period_rollups, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES, get_metric_type
 from metrics.rollups import day_start
+from metrics.series import aggregates
+from metrics.summary import summary
 from metrics.validation import FIELDS
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -290,20 +292,20 @@ class SummaryView(MetricsAPIView):
         days = query.validated_data["days"]
         if not access.can_read(request.user, owner.pk):
             # A named share grant: its types and window only, never from the shared cache.
-            data = selectors.summary(user_id=owner.pk, days=days, viewer=request.user)
+            data = summary(user_id=owner.pk, days=days, viewer=request.user)
             audit.record_read(request=request, owner_id=owner.pk)
             return Response(summary_payload(data))
         key = services.summary_cache_key(owner.pk, days)
         payload = cache.get(key)
         if payload is None:
-            payload = summary_payload(selectors.summary(user_id=owner.pk, days=days))
+            payload = summary_payload(summary(user_id=owner.pk, days=days))
             cache.set(key, payload, services.SUMMARY_CACHE_TTL)
         audit.record_read(request=request, owner_id=owner.pk)
         return Response(payload)
 
 
 def summary_payload(data: dict) -> dict:
-    """The selector's summary with dates and times as JSON strings (what is cached)."""
+    """`metrics.summary.summary`'s answer with dates and times as JSON strings (what is cached)."""
     metrics = {}
     for code, item in data["metrics"].items():
         latest = item["latest"]
@@ -377,7 +379,7 @@ class AggregatesView(MetricsAPIView):
             return self._periods(request, owner, mtype, period, start, end, q["bare_dates"])
         if period == "day":
             start, end = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-        rows = selectors.aggregates(
+        rows = aggregates(
             user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
         )
         # A named share grant reads its types and window only.

@@ -37,8 +37,7 @@ from nutrition.api.serializers import (
 )
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.photos import too_large_message
-from nutrition.selectors import food_search, latest_weight_kg, readable_meal_photos
-from nutrition.targets import daily_targets
+from nutrition.targets import daily_targets, latest_weight_kg
 from nutrition.validation import AMOUNT_FIELDS, round_amount
 from nutrition.views import meal_photo_response
 
@@ -169,7 +168,7 @@ class FoodListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return food_search(
+        return Food.objects.search(
             self.request.query_params.get("search", ""),
             category=self.request.query_params.get("category"),
         )
@@ -256,7 +255,7 @@ class MealPhotoView(NoBodyMixin, APIView):
         super().initial(request, *args, **kwargs)
 
     def _readable_photo(self, request, pk: int):
-        return get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+        return get_object_or_404(MealPhoto.objects.readable_by(request.user), log_id=pk)
 
     def get_object(self) -> MealPhoto:
         """The photo to remove: on an entry the caller may change."""
@@ -323,7 +322,7 @@ class MealPhotoFileView(APIView):
         },
     )
     def get(self, request, pk: int):
-        photo = get_object_or_404(readable_meal_photos(request.user), log_id=pk)
+        photo = get_object_or_404(MealPhoto.objects.readable_by(request.user), log_id=pk)
         if self.kind == "thumbnail" and not photo.has_thumbnail:
             raise Http404
         audit.record_read(request=request, owner_id=photo.log.user_id, obj=photo)

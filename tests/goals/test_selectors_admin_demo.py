@@ -1,4 +1,5 @@
-"""The contracts other apps read (selectors), the admin, the audit log and the demo goals."""
+"""The reads other apps use (the active weight goal, the cached dashboard list), the admin, the
+audit log and the demo goals."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.urls import reverse
 
 from accounts import care
 from accounts.models import AccessLog
-from goals import demo, selectors, services
+from goals import demo, services
+from goals.dashboard_goals import goals_for_dashboard
 from goals.models import HealthGoal
 from metrics import demo as metrics_demo
 from nutrition import demo as nutrition_demo
@@ -21,15 +23,27 @@ from tests.goals.factories import HealthGoalFactory, days_ago, measure, today
 pytestmark = pytest.mark.django_db
 
 
-# --- selectors ------------------------------------------------------------------------------
+# --- reads ----------------------------------------------------------------------------------
+
+
+def active_weight_goal(user) -> dict | None:
+    """The active weight goal as insights reads it (`insights.snapshot_builder.weight_goals`)."""
+    return (
+        HealthGoal.objects.for_user(user)
+        .active()
+        .measuring(["weight"])
+        .by_priority()
+        .values("target_value", "direction", "start_date", "target_date")
+        .first()
+    )
 
 
 def test_active_weight_goal_has_the_insights_snapshot_shape(user):
-    assert selectors.active_weight_goal(user.pk) is None
+    assert active_weight_goal(user) is None
     measure(user, "weight", 80, days_ago(1))
     target_date = today() + timedelta(days=90)
     services.goal_create(user=user, goal_type="weight", target_value=75, target_date=target_date)
-    assert selectors.active_weight_goal(user.pk) == {
+    assert active_weight_goal(user) == {
         "target_value": 75.0,
         "direction": "decrease",
         "start_date": today(),
@@ -68,7 +82,7 @@ def test_active_weight_goal_prefers_the_higher_priority_and_skips_inactive_ones(
     )
     HealthGoalFactory(user=UserFactory(), goal_type="weight", metric_type="weight", unit="kg",
                       target_value=40, direction="decrease", priority="high")  # fmt: skip
-    assert selectors.active_weight_goal(user.pk)["target_value"] == 65
+    assert active_weight_goal(user)["target_value"] == 65
 
 
 def test_dashboard_lists_active_goals_by_priority_in_one_query(user, django_assert_num_queries):
@@ -78,20 +92,20 @@ def test_dashboard_lists_active_goals_by_priority_in_one_query(user, django_asse
     later = HealthGoalFactory(user=user, priority="medium")
     HealthGoalFactory(user=user, status="completed")
     with django_assert_num_queries(1):
-        goals = selectors.goals_for_dashboard(user.pk)
+        goals = goals_for_dashboard(user.pk)
     assert [g["id"] for g in goals] == [high.pk, soon.pk, later.pk, low.pk]
     assert goals[0]["reading"] == "daily_average"
     assert "description" not in goals[0]  # no decrypted free text in the cache
     with django_assert_num_queries(0):
-        assert selectors.goals_for_dashboard(user.pk) == goals  # cached
+        assert goals_for_dashboard(user.pk) == goals  # cached
 
 
 def test_dashboard_cache_is_cleared_when_progress_changes(user, django_capture_on_commit_callbacks):
     services.goal_create(user=user, goal_type="steps", target_value=8000)
-    assert selectors.goals_for_dashboard(user.pk)[0]["current_value"] is None
+    assert goals_for_dashboard(user.pk)[0]["current_value"] is None
     with django_capture_on_commit_callbacks(execute=True):
         measure(user, "steps", 9000, days_ago(1))
-    assert selectors.goals_for_dashboard(user.pk)[0]["current_value"] == 9000
+    assert goals_for_dashboard(user.pk)[0]["current_value"] == 9000
 
 
 # --- audit log ------------------------------------------------------------------------------
@@ -213,7 +227,7 @@ def test_demo_seeds_three_goals_with_progress_and_is_idempotent():
     for goal in goals.values():
         assert goal.current_value is not None
         assert goal.progress_updated_at is not None
-    assert selectors.active_weight_goal(patient.pk)["target_value"] == weight.target_value
+    assert active_weight_goal(patient)["target_value"] == weight.target_value
 
 
 def test_demo_without_measurements_still_gives_three_goals():

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from goals import services as goal_services
-from insights import selectors
+from insights import snapshot_builder
 from tests.insights.helpers import measure, utc_today
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def weight_goal(user, target: float, direction: str = "decrease"):
 def test_the_snapshot_carries_the_active_weight_goal(user):
     measure(user, "weight", 80, utc_today() - timedelta(days=1))
     weight_goal(user, 70)
-    goal = selectors.build_snapshot(user=user).weight_goal
+    goal = snapshot_builder.build_snapshot(user=user).weight_goal
     assert float(goal["target_value"]) == 70
     assert goal["direction"] == "decrease"
     assert {"start_date", "target_date"} <= set(goal)
@@ -57,7 +57,7 @@ def test_a_goal_change_marks_the_user_due_and_schedules_one_run(
     from insights import tasks
 
     tasks.nightly_recommendations.delay()
-    assert list(selectors.users_due_for_recommendations()) == []
+    assert list(snapshot_builder.users_due_for_recommendations()) == []
     with (
         mock.patch.object(tasks.compute_recommendations, "apply_async") as enqueued,
         django_capture_on_commit_callbacks(execute=True),
@@ -65,10 +65,10 @@ def test_a_goal_change_marks_the_user_due_and_schedules_one_run(
         goal = weight_goal(user, 60)
         goal_services.goal_update(goal=goal, target_value=62)
     enqueued.assert_called_once()
-    assert list(selectors.users_due_for_recommendations()) == [user.pk]
+    assert list(snapshot_builder.users_due_for_recommendations()) == [user.pk]
 
 
-def test_batch_snapshots_read_the_same_goals_as_the_goals_selector(user, other_user):
+def test_batch_snapshots_read_the_same_goals_as_single_snapshots(user, other_user):
     from tests.accounts.factories import UserFactory
 
     third = UserFactory()
@@ -79,8 +79,8 @@ def test_batch_snapshots_read_the_same_goals_as_the_goals_selector(user, other_u
         user=user, goal_type="weight", target_value=65, direction="decrease", priority="high"
     )
     weight_goal(other_user, 55, direction="increase")
-    batch = selectors.build_snapshots(users=[user, other_user, third])
+    batch = snapshot_builder.build_snapshots(users=[user, other_user, third])
     for person in (user, other_user, third):
-        assert batch[person.pk] == selectors.build_snapshot(user=person)
+        assert batch[person.pk] == snapshot_builder.build_snapshot(user=person)
     assert float(batch[user.pk].weight_goal["target_value"]) == 65  # the high-priority one
     assert batch[third.pk].weight_goal is None

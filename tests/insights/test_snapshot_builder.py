@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from insights import selectors
+from insights import snapshot_builder
+from insights.alert_readings import alert_readings, blood_pressure_averages
 from insights.snapshot import RESTING_HEART_RATE, SLEEP, STEPS, WEIGHT
 from metrics.models import DailyRollup
 from nutrition.services import nutrition_targets_set
@@ -27,7 +28,7 @@ def test_snapshot_reads_rollups_nutrition_targets_and_profile(user):
     meal(user, yesterday, calories=600, protein_g=30)
     meal(user, yesterday, calories=400, protein_g=10, water_ml=500)
 
-    snapshot = selectors.build_snapshot(user=user, days=30)
+    snapshot = snapshot_builder.build_snapshot(user=user, days=30)
 
     assert snapshot.today == today and snapshot.days == 30
     assert snapshot.daily[STEPS] == {yesterday: 4000}
@@ -50,15 +51,15 @@ def test_snapshot_covers_at_least_35_days_whatever_the_window(user):
     today = utc_today()
     for back in (1, 35, 36):
         measure(user, "steps", 5000 + back, today - timedelta(days=back))
-    snapshot = selectors.build_snapshot(user=user, days=7)
+    snapshot = snapshot_builder.build_snapshot(user=user, days=7)
     assert sorted(snapshot.daily[STEPS]) == [today - timedelta(days=35), today - timedelta(days=1)]
-    longer = selectors.build_snapshot(user=user, days=90)
+    longer = snapshot_builder.build_snapshot(user=user, days=90)
     assert len(longer.daily[STEPS]) == 3
 
 
 def test_snapshot_takes_an_older_weight_for_the_targets(user):
     measure(user, "weight", 70, utc_today() - timedelta(days=200))
-    snapshot = selectors.build_snapshot(user=user, days=30)
+    snapshot = snapshot_builder.build_snapshot(user=user, days=30)
     assert WEIGHT not in snapshot.daily
     assert snapshot.targets["protein_g"] == 56.0
 
@@ -66,7 +67,7 @@ def test_snapshot_takes_an_older_weight_for_the_targets(user):
 def test_snapshot_uses_the_users_own_targets(user):
     nutrition_targets_set(user=user, calories=1800, protein_g=90, water_ml=2500)
     user.refresh_from_db()
-    snapshot = selectors.build_snapshot(user=user)
+    snapshot = snapshot_builder.build_snapshot(user=user)
     assert snapshot.targets == {"calories": 1800, "protein_g": 90, "water_ml": 2500}
 
 
@@ -90,31 +91,31 @@ def test_snapshot_costs_a_fixed_number_of_queries(django_assert_max_num_queries)
     # rollups (all types at once), nutrition totals, the weight goal (the targets override is
     # cached on the user)
     with django_assert_max_num_queries(3):
-        snapshot = selectors.build_snapshot(user=user)
+        snapshot = snapshot_builder.build_snapshot(user=user)
     assert len(snapshot.daily[STEPS]) == 36  # the 35 days before today, and today
 
 
 def test_stable_until_is_tomorrow_while_data_is_within_reach(user):
     today = utc_today()
     measure(user, "steps", 4000, today - timedelta(days=35))
-    snapshot = selectors.build_snapshot(user=user, today=today)
-    assert selectors.stable_until(snapshot) == today + timedelta(days=1)
+    snapshot = snapshot_builder.build_snapshot(user=user, today=today)
+    assert snapshot_builder.stable_until(snapshot) == today + timedelta(days=1)
 
 
 def test_stable_until_is_none_once_all_data_is_out_of_reach(user):
     today = utc_today()
     measure(user, "steps", 4000, today - timedelta(days=36))
     meal(user, today - timedelta(days=40))
-    snapshot = selectors.build_snapshot(user=user, today=today)
-    assert selectors.stable_until(snapshot) is None
+    snapshot = snapshot_builder.build_snapshot(user=user, today=today)
+    assert snapshot_builder.stable_until(snapshot) is None
 
 
 def test_todays_data_is_not_counted_but_makes_tomorrow_different(user):
     today = utc_today()
     measure(user, "steps", 100, today, hour=0)
-    snapshot = selectors.build_snapshot(user=user)
+    snapshot = snapshot_builder.build_snapshot(user=user)
     assert snapshot.series(STEPS) == {}
-    assert selectors.stable_until(snapshot) == today + timedelta(days=1)
+    assert snapshot_builder.stable_until(snapshot) == today + timedelta(days=1)
 
 
 def test_alert_readings_are_the_span_inclusive(user):
@@ -122,7 +123,7 @@ def test_alert_readings_are_the_span_inclusive(user):
     measure(user, "blood_glucose", 300, today, hour=1)
     measure(user, "blood_glucose", 60, today, hour=2)
     measure(user, "steps", 100, today, hour=1)
-    readings = selectors.alert_readings(user_id=user.pk, start=at(today, 1), end=at(today, 1))
+    readings = alert_readings(user_id=user.pk, start=at(today, 1), end=at(today, 1))
     assert [(r.metric_type, r.value) for r in readings] == [("blood_glucose", 300)]
 
 
@@ -132,9 +133,7 @@ def test_blood_pressure_averages_weight_each_day_by_its_readings(user):
     measure(user, "blood_pressure_systolic", 130, today - timedelta(days=1), hour=9)
     measure(user, "blood_pressure_systolic", 160, today - timedelta(days=2))
     measure(user, "blood_pressure_systolic", 200, today - timedelta(days=8))  # outside
-    averages = selectors.blood_pressure_averages(
-        user_id=user.pk, last_day=today - timedelta(days=1)
-    )
+    averages = blood_pressure_averages(user_id=user.pk, last_day=today - timedelta(days=1))
     assert averages["blood_pressure_systolic"].readings == 3
     assert averages["blood_pressure_systolic"].value == pytest.approx(440 / 3)
     assert "blood_pressure_diastolic" not in averages

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import OutboxTask
 from insights import cache as rec_cache
-from insights import engine, selectors, services, tasks
+from insights import engine, services, snapshot_builder, tasks
 from insights.models import HealthInsight, RecommendationState
 from metrics.services import metric_create
 from nutrition.services import nutrition_log_create, nutrition_targets_set
@@ -246,7 +246,7 @@ def test_nightly_recomputes_a_user_after_a_write(
         django_capture_on_commit_callbacks(execute=True),
     ):
         measure(user, "steps", 100, utc_today(), hour=0)
-    assert list(selectors.users_due_for_recommendations()) == [user.pk]
+    assert list(snapshot_builder.users_due_for_recommendations()) == [user.pk]
 
 
 def test_nightly_recomputes_when_a_window_slides_over_the_data(user, other_user):
@@ -254,9 +254,9 @@ def test_nightly_recomputes_when_a_window_slides_over_the_data(user, other_user)
     tasks.nightly_recommendations.delay()
     tomorrow = utc_today() + timedelta(days=1)
     # user's windows move over their data tomorrow; other_user has no data: never due again
-    assert list(selectors.users_due_for_recommendations(today=tomorrow)) == [user.pk]
+    assert list(snapshot_builder.users_due_for_recommendations(today=tomorrow)) == [user.pk]
     far = utc_today() + timedelta(days=400)
-    assert list(selectors.users_due_for_recommendations(today=far)) == [user.pk]
+    assert list(snapshot_builder.users_due_for_recommendations(today=far)) == [user.pk]
 
 
 def test_nightly_leaves_out_inactive_and_deleted_users(user, other_user):
@@ -264,7 +264,7 @@ def test_nightly_leaves_out_inactive_and_deleted_users(user, other_user):
     user.save(update_fields=["is_active"])
     other_user.deleted_at = other_user.date_joined
     other_user.save(update_fields=["deleted_at"])
-    assert list(selectors.users_due_for_recommendations()) == []
+    assert list(snapshot_builder.users_due_for_recommendations()) == []
 
 
 def chunk_queries(users) -> int:
@@ -331,9 +331,9 @@ def test_a_chunk_retries_on_database_errors(user):
 def test_batch_and_single_computations_agree(user, other_user):
     low_steps(user)
     daily(other_user, "sleep", [300] * 5)
-    batch = selectors.build_snapshots(users=[user, other_user])
-    assert batch[user.pk] == selectors.build_snapshot(user=user)
-    assert batch[other_user.pk] == selectors.build_snapshot(user=other_user)
+    batch = snapshot_builder.build_snapshots(users=[user, other_user])
+    assert batch[user.pk] == snapshot_builder.build_snapshot(user=user)
+    assert batch[other_user.pk] == snapshot_builder.build_snapshot(user=other_user)
 
 
 def test_the_nightly_run_is_in_the_beat_schedule(settings):

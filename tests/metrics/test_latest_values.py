@@ -1,4 +1,4 @@
-"""`selectors.latest_values`: the summary's latest sample of every type, in one query."""
+"""`metrics.latest.latest_values`: the summary's latest sample of every type, in one query."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from metrics import selectors, services
+from metrics import latest, services
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +33,16 @@ def readings(user, other_user):
 
 def test_latest_values_equal_latest_value_per_type(readings):
     codes = ["weight", "heart_rate", "sleep"]
-    found = selectors.latest_values(user_id=readings.pk, metric_types=codes)
+    found = latest.latest_values(user_id=readings.pk, metric_types=codes)
     assert found == {
-        code: selectors.latest_value(user_id=readings.pk, metric_type=code)
+        code: latest.latest_value(user_id=readings.pk, metric_type=code)
         for code in ("weight", "heart_rate")
     }
     assert found["weight"] == (T0 + timedelta(hours=48), 79.0)
 
 
 def test_latest_values_respect_the_bound(readings):
-    found = selectors.latest_values(
+    found = latest.latest_values(
         user_id=readings.pk, metric_types=["weight", "heart_rate"], before=T0 + timedelta(hours=1)
     )
     assert found == {
@@ -52,7 +52,7 @@ def test_latest_values_respect_the_bound(readings):
 
 
 def test_latest_values_never_return_another_persons_samples(readings, other_user):
-    assert selectors.latest_values(user_id=other_user.pk, metric_types=["weight", "steps"]) == {
+    assert latest.latest_values(user_id=other_user.pk, metric_types=["weight", "steps"]) == {
         "weight": (T0, 99.0)
     }
 
@@ -63,7 +63,7 @@ def test_latest_values_never_return_another_persons_samples(readings, other_user
 )
 def test_latest_values_of_many_types_is_one_query(readings, django_assert_num_queries):
     with django_assert_num_queries(1):
-        selectors.latest_values(
+        latest.latest_values(
             user_id=readings.pk, metric_types=["weight", "heart_rate", "steps", "sleep"]
         )
 
@@ -77,9 +77,9 @@ def test_summary_for_a_share_grant_viewer_keeps_the_grants_scope(readings, monke
         seen.append((metric_type, viewer))
         return None
 
-    monkeypatch.setattr(selectors, "latest_value", scoped)
+    monkeypatch.setattr(latest, "latest_value", scoped)
     viewer = object()
-    found = selectors.latest_values(
+    found = latest.latest_values(
         user_id=readings.pk, metric_types=["weight", "heart_rate"], viewer=viewer
     )
     assert found == {}

@@ -16,8 +16,8 @@ from django.utils import timezone
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
 from insights import services as insight_services
+from insights.alert_readings import blood_pressure_averages
 from insights.models import HealthInsight
-from insights.selectors import blood_pressure_averages
 from metrics import services
 from metrics.models import HealthMetric
 from metrics.registry import METRIC_TYPES

@@ -6,7 +6,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from metrics import selectors, services
+from metrics import latest, services
+from metrics.series import daily_series
+from metrics.summary import summary
 from tests.metrics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
@@ -153,10 +155,10 @@ def test_aggregates_of_another_user_are_404(auth_client, other_user):
     assert response.status_code == 404
 
 
-def test_selectors_contract(data):
+def test_series_latest_and_summary_contract(data):
     user = data
     today = timezone.now().astimezone(UTC).date()
-    series = selectors.daily_series(
+    series = daily_series(
         user_id=user.pk, metric_type="steps", start=today - timedelta(days=2), end=today
     )
     assert series == {
@@ -165,10 +167,10 @@ def test_selectors_contract(data):
         today: 3000,
     }
     assert all(isinstance(k, date) for k in series)
-    at, value = selectors.latest_value(user_id=user.pk, metric_type="weight")
+    at, value = latest.latest_value(user_id=user.pk, metric_type="weight")
     assert value == 79.5 and at.tzinfo is not None
-    assert selectors.latest_value(user_id=user.pk, metric_type="sleep") is None
-    assert selectors.summary(user_id=user.pk, days=3)["metrics"]["steps"]["count"] == 3
+    assert latest.latest_value(user_id=user.pk, metric_type="sleep") is None
+    assert summary(user_id=user.pk, days=3)["metrics"]["steps"]["count"] == 3
 
 
 def test_queryset_api(data):

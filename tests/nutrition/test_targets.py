@@ -7,8 +7,7 @@ import pytest
 
 from accounts.models import User
 from nutrition.models import NutritionTargets
-from nutrition.selectors import latest_weight_kg
-from nutrition.targets import calculate_targets, daily_targets, mifflin_st_jeor
+from nutrition.targets import calculate_targets, daily_targets, latest_weight_kg, mifflin_st_jeor
 
 
 def person(**fields) -> User:
@@ -142,7 +141,7 @@ def test_latest_weight_reads_the_newest_weight_metric(monkeypatch, stored, expec
     model = type("HealthMetric", (), {"objects": fake})
     asked = []
     monkeypatch.setattr(
-        "nutrition.selectors.apps.get_model", lambda app, name: asked.append((app, name)) or model
+        "nutrition.targets.apps.get_model", lambda app, name: asked.append((app, name)) or model
     )
     owner = person()
     assert latest_weight_kg(owner) == expected

@@ -1,9 +1,5 @@
-"""Reads on goals for the dashboard and the insights app (they never import goals' models).
-
-- `active_weight_goal(user_id)`: the shape of `insights.snapshot.Snapshot.weight_goal`.
-- `goals_for_dashboard(user_id)`: active goals with their stored progress, in one query,
-  cached per user for an hour and cleared on commit by every goal write and progress change.
-"""
+"""The dashboard's list of active goals with their stored progress: one query, cached per user
+for an hour and cleared on commit by every goal write and progress change (`goals.services`)."""
 
 from __future__ import annotations
 
@@ -42,21 +38,6 @@ def dashboard_cache_key(user_id: int) -> str:
 
 def invalidate_dashboard_cache(user_id: int) -> None:
     cache.delete(dashboard_cache_key(user_id))
-
-
-def active_weight_goal(user_id: int) -> dict | None:
-    """The person's active weight goal as `{"target_value" (kg), "direction", "start_date",
-    "target_date"}`, or None. With several, the highest priority, then the nearest target
-    date, then the oldest."""
-    row = (
-        HealthGoal.objects.for_user(user_id)
-        .active()
-        .filter(metric_type="weight")
-        .by_priority()
-        .values("target_value", "direction", "start_date", "target_date")
-        .first()
-    )
-    return dict(row) if row is not None else None
 
 
 def goals_for_dashboard(user_id: int) -> list[dict[str, Any]]:

@@ -1,11 +1,10 @@
-"""Reads for the insights app: the per-user snapshot, the readings an alert looks at, and who
-is due a nightly recomputation. Period figures come from the rollups (never a scan of raw
-measurements); only the alert checks read raw rows: the span a write touched, and the 7-day
-blood-pressure window (so readings refused by today's rules can be left out)."""
+"""Builds the per-user snapshot the recommendation rules read (`insights.snapshot`), and says
+who is due a nightly recomputation. Period figures come from the daily rollups and the daily
+nutrition totals (never a scan of raw measurements)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,20 +13,15 @@ from django.db.models.functions import TruncDate
 
 from accounts import days as calendar
 from goals.models import HealthGoal
-from goals.selectors import active_weight_goal
-from insights import alerts
 from insights.rules import thresholds
 from insights.snapshot import (
-    BP_DIASTOLIC,
-    BP_SYSTOLIC,
     RESTING_HEART_RATE,
     SLEEP,
     STEPS,
     WEIGHT,
     Snapshot,
 )
-from metrics.models import DailyRollup, HealthMetric
-from metrics.validation import plausible_pair, plausible_reading
+from metrics.models import DailyRollup
 from nutrition.models import NutritionLog
 from nutrition.targets import daily_targets
 
@@ -37,7 +31,6 @@ SNAPSHOT_METRIC_TYPES = (STEPS, SLEEP, RESTING_HEART_RATE, WEIGHT)
 NUTRITION_FIELDS = ("calories", "protein_g", "carbs_g", "fat_g", "fiber_g", "sugar_g", "water_ml")
 #: The activity-change rule compares the last 7 days with the 28 before them.
 ACTIVITY_WINDOW_DAYS = 35
-ALERT_AVERAGE_DAYS = 7
 
 
 def utc_today() -> date:
@@ -141,11 +134,20 @@ GOAL_FIELDS = ("target_value", "direction", "start_date", "target_date")
 
 
 def weight_goals(user_ids: list[int]) -> dict[int, dict]:
-    """Each user's active weight goal (`goals.selectors.active_weight_goal`), in one query for
-    many users: the goals app's own `active()` and `by_priority()`, first row per user."""
+    """Each user's active weight goal (`{"target_value" (kg), "direction", "start_date",
+    "target_date"}`; with several, the highest priority, then the nearest target date, then the
+    oldest), in one query: the goals app's own `active()` and `by_priority()`, first row per
+    user."""
     if len(user_ids) == 1:
-        goal = active_weight_goal(user_ids[0])
-        return {user_ids[0]: goal} if goal is not None else {}
+        goal = (
+            HealthGoal.objects.for_user(user_ids[0])
+            .active()
+            .measuring([WEIGHT])
+            .by_priority()
+            .values(*GOAL_FIELDS)
+            .first()
+        )
+        return {user_ids[0]: dict(goal)} if goal is not None else {}
     found: dict[int, dict] = {}
     rows = (
         HealthGoal.objects.filter(user_id__in=user_ids)
@@ -173,57 +175,6 @@ def stable_until(snapshot: Snapshot) -> date | None:
     if any(day >= first for day in days):
         return snapshot.today + timedelta(days=1)
     return None
-
-
-def alert_readings(*, user_id: int, start: datetime, end: datetime) -> list[alerts.Reading]:
-    """Readings of the alert types recorded in [start, end] (both inclusive), oldest first.
-    Every alert type is read (not only the written one) so that a systolic and a diastolic
-    written separately still pair up on their shared instant."""
-    rows = (
-        HealthMetric.objects.for_user(user_id)
-        .of_type(*sorted(alerts.ALERT_METRIC_TYPES))
-        .between(start, end + timedelta(microseconds=1))
-        .order_by("recorded_at", "id")
-        .values_list("metric_type", "recorded_at", "value")
-    )
-    return [alerts.Reading(code, at, float(value)) for code, at, value in rows]
-
-
-def blood_pressure_averages(*, user_id: int, last_day: date) -> dict[str, alerts.WindowAverage]:
-    """Systolic and diastolic averages over the 7 UTC days ending on `last_day`, from the raw
-    readings, leaving out any reading `metrics.validation` would refuse today (alone, or with
-    the other half recorded at the same instant and source): a pair stored before the rule
-    never feeds an alert."""
-    start = datetime.combine(
-        last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1), datetime.min.time(), tzinfo=UTC
-    )
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    rows = (
-        HealthMetric.objects.for_user(user_id)
-        .of_type(BP_SYSTOLIC, BP_DIASTOLIC)
-        .between(start, end)
-        .values_list("metric_type", "recorded_at", "device_id", "source_app", "value")
-    )
-    pairs: dict[tuple, dict[str, list[float]]] = {}
-    for code, at, device_id, source_app, value in rows:
-        source = (at, device_id, source_app if device_id is None else "")
-        pairs.setdefault(source, {}).setdefault(code, []).append(value)
-    sums: dict[str, list[float]] = {}
-    for halves in pairs.values():
-        systolic, diastolic = halves.get(BP_SYSTOLIC), halves.get(BP_DIASTOLIC)
-        if systolic and diastolic and not plausible_pair(systolic[0], diastolic[0]):
-            continue
-        for code, values in halves.items():
-            for value in values:
-                if plausible_reading(code, value):
-                    total = sums.setdefault(code, [0.0, 0])
-                    total[0] += value
-                    total[1] += 1
-    return {
-        code: alerts.WindowAverage(code, total / count, count, last_day)
-        for code, (total, count) in sums.items()
-        if count
-    }
 
 
 def users_due_for_recommendations(*, today: date | None = None) -> QuerySet:
