@@ -18,7 +18,8 @@ from django.db import transaction
 
 from accounts import family
 from accounts.models import FamilyMembership, User
-from goals import programs, services
+from goals import services
+from goals.care_programs import programs
 from goals.measures import get_measure
 from goals.models import CareProgram, HealthGoal
 from goals.readings import Readings

@@ -153,7 +153,7 @@ auditlog.register(HealthGoal, exclude_fields=["description", *PROGRESS_FIELDS])
 
 
 # --- Care programs ----------------------------------------------------------------------------
-# Configuration schema and adherence scoring: goals.programs. Writes: goals.programs services.
+# Configuration schema, adherence scoring and writes: goals.care_programs.programs.
 
 PROGRAM_DEFAULT_DAYS = 90
 
@@ -186,7 +186,7 @@ class CareProgram(models.Model):
     end_date = models.DateField()
     phase = models.CharField(max_length=50, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # Daily targets per dimension, validated by goals.programs.clean_program_config.
+    # Daily targets per dimension, validated by goals.care_programs.programs.clean_program_config.
     config = models.JSONField(default=dict)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -239,4 +239,4 @@ auditlog.register(CareProgram)
 
 
 # Care-program daily logs live in their own module (registered with the app from here).
-from goals.log_models import ProgramLog, ProgramLogDay  # noqa: E402, F401
+from goals.care_programs.models import ProgramLog, ProgramLogDay  # noqa: E402, F401

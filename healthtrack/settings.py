@@ -416,7 +416,7 @@ SPECTACULAR_SETTINGS = {
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
         "CareProgramStatusEnum": "goals.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
-        "ProgramLogStatusEnum": "goals.log_models.ProgramLog.Status",
+        "ProgramLogStatusEnum": "goals.care_programs.models.ProgramLog.Status",
     },
 }
 
@@ -479,7 +479,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "goals.recompute_all_goal_progress",
         "schedule": crontab(hour=0, minute=10),
     },
-    # Care programs whose end date has passed become completed (goals.program_tasks).
+    # Care programs whose end date has passed become completed (goals.care_programs.tasks).
     "goals-complete-ended-programs": {
         "task": "goals.complete_ended_programs",
         "schedule": crontab(hour=0, minute=20),
@@ -899,8 +899,8 @@ TRIAGE_RULES = {
     # (over 3 days there; the triage list looks at 7).
     "weight_window_days": 7,
     "weight_change_kg": 2.0,
-    # The care program's own adherence score (goals.programs), averaged over the 7 complete
-    # days before today (today is partial).
+    # The care program's own adherence score (goals.care_programs.programs), averaged over the 7
+    # complete days before today (today is partial).
     "adherence_window_days": 7,
     "adherence_min": 50.0,
     # Silence: no reading at all for this many hours.

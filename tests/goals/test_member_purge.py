@@ -10,7 +10,7 @@ from django.conf import settings
 
 from accounts import family
 from accounts.models import FamilyMembership, User
-from goals import programs
+from goals.care_programs import programs
 from goals.models import CareProgram, HealthGoal, ProgramAdherence
 from healthtrack.portability.services import deleted_accounts_purge
 from metrics.models import HealthMetric

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from goals import programs
+from goals.care_programs import programs
 from goals.dashboard import program_breakdown
 from goals.models import ProgramAdherence
 from nutrition import services as nutrition_services

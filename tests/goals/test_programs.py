@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from accounts.models import FamilyMembership
-from goals import programs
+from goals.care_programs import programs
 from goals.models import CareProgram, ProgramAdherence
 from metrics import services as metric_services
 from tests.accounts.factories import UserFactory, client_for

@@ -24,7 +24,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ConnectedApp, ShareGrant, User
-from goals import program_logs
+from goals.care_programs import program_logs
 from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
 from healthtrack.lifecycle import archive
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import care
 from accounts.charts import bp_band_svg
 from accounts.models import AccessLog
-from goals import program_logs
+from goals.care_programs import program_logs
 from goals.models import CareProgram, ProgramAdherence
 from healthtrack import patient_page
 from insights import handling

@@ -1,10 +1,10 @@
-"""Care-program daily logs (models; rules and writes in `goals.program_logs`).
+"""Care-program daily logs (models; rules and writes in `goals.care_programs.program_logs`).
 
 A `ProgramLog` is one activity logged against a program (a meal, a workout, a dose, a symptom,
 a vital sign) with the points it moves that day's adherence by. `ProgramLogDay` holds the sum of
 a day's log points, changed only by `F()` updates so that concurrent logs never lose one; the
-day's adherence as read (`goals.programs.adherence_between`) is its computed score plus these
-points, kept within 0-100."""
+day's adherence as read (`goals.care_programs.programs.adherence_between`) is its computed
+score plus these points, kept within 0-100."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class ProgramLog(models.Model):
 
 class ProgramLogDay(models.Model):
     """Derived: the sum of the points of a program's logs on one day (rejected ones excluded).
-    Changed only by `F()` updates (`goals.program_logs`)."""
+    Changed only by `F()` updates (`goals.care_programs.program_logs`)."""
 
     program = models.ForeignKey(
         "goals.CareProgram", on_delete=models.CASCADE, related_name="log_days"

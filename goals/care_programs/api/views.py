@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 from accounts import access, audit
 from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
-from goals import program_logs, programs
-from goals.api.program_serializers import (
+from goals.care_programs import program_logs, programs
+from goals.care_programs.api.serializers import (
     AdherenceDaySerializer,
     AdherenceQuerySerializer,
     CareProgramInputSerializer,

@@ -35,7 +35,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import access
-from goals.log_models import ProgramLog, ProgramLogDay
+from goals.care_programs.models import ProgramLog, ProgramLogDay
 from goals.models import CareProgram
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES
