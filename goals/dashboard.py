@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from accounts.charts import ring_chart, strip_chart
 from accounts.dashboard import Item, Panels, ProgramPanel
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from goals.care_programs.program_logs import day_points, recent_logs
 from goals.care_programs.programs import utc_today
 from goals.forms import format_amount
 from goals.measures import get_measure
-from goals.models import CareProgram, ProgramAdherence
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
 from goals.selectors import goals_for_dashboard

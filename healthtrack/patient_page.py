@@ -31,7 +31,7 @@ from accounts.audit import record_access
 from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
 from goals.care_programs import program_logs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight

@@ -414,7 +414,7 @@ SPECTACULAR_SETTINGS = {
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
-        "CareProgramStatusEnum": "goals.models.CareProgram.Status",
+        "CareProgramStatusEnum": "goals.care_programs.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
         "ProgramLogStatusEnum": "goals.care_programs.models.ProgramLog.Status",
     },

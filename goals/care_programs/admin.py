@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
 from goals.care_programs import programs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 
 
 class ProgramAdherenceInline(admin.TabularInline):

@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from accounts import days as calendar
 from goals.care_programs import program_logs
-from goals.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
+from goals.care_programs.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
 from metrics.models import HealthMetric
 from metrics.nights import nights
 from metrics.selectors import daily_series

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import care
 from accounts.models import User
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights.models import HealthInsight
 from metrics import services as metric_services
 from tests.accounts.factories import ClinicianFactory, UserFactory

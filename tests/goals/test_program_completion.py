@@ -8,8 +8,8 @@ from auditlog.models import LogEntry
 from django.conf import settings
 
 from goals.care_programs import programs
+from goals.care_programs.models import CareProgram
 from goals.care_programs.tasks import complete_ended_programs
-from goals.models import CareProgram
 from healthtrack.celery import app
 from tests.goals.factories import days_ago, measure, today
 

@@ -6,7 +6,7 @@ from django.db import connection
 
 from accounts.models import FamilyMembership
 from goals.care_programs import programs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from metrics import services as metric_services
 from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent

@@ -25,7 +25,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ConnectedApp, ShareGrant, User
 from goals.care_programs import program_logs
-from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
+from goals.care_programs.models import CareProgram, ProgramAdherence, ProgramLog
+from goals.models import HealthGoal
 from healthtrack.lifecycle import archive
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob

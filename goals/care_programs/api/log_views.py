@@ -18,7 +18,7 @@ from goals.care_programs.api.log_serializers import (
     ReviewInputSerializer,
 )
 from goals.care_programs.api.log_throttles import ProgramLogUserThrottle
-from goals.models import CareProgram
+from goals.care_programs.models import CareProgram
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 

@@ -23,7 +23,7 @@ from goals.care_programs.api.serializers import (
     CareProgramSerializer,
     HistoryQuerySerializer,
 )
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 MEMBER = OpenApiParameter(
