@@ -267,6 +267,25 @@ def metric_create(*, user, **fields: Any) -> HealthMetric:
 
 
 @transaction.atomic
+def exercise_session_create(
+    *, user, minutes: int, ended_at: datetime, activity: str, source_app: str
+) -> HealthMetric:
+    """An exercise session as an `exercise` measurement: `minutes` from `ended_at - minutes` to
+    `ended_at`, the activity in its metadata (the insights app's quick log writes through
+    this)."""
+    return metric_create(
+        user=user,
+        metric_type="exercise",
+        value=minutes,
+        unit="min",
+        recorded_at=ended_at - timedelta(minutes=minutes),
+        end_at=ended_at,
+        source_app=source_app,
+        metadata={"activity": activity},
+    )
+
+
+@transaction.atomic
 def metric_update(
     *, metric: HealthMetric, partner_value: float | None = None, **changes: Any
 ) -> HealthMetric:
