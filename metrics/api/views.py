@@ -26,7 +26,12 @@ from rest_framework.views import APIView
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.filtering import FilterBackend
-from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
+from accounts.api.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyKeyReused,
+    idempotency_key,
+    idempotent,
+)
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import period_rollups, selectors, services
 from metrics.api import serializers as s
@@ -535,7 +540,8 @@ class DeviceSyncView(MetricsAPIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Any string up to 200 characters, unique per logical batch.",
+                description=f"Any string up to {MAX_KEY_LENGTH} characters, unique per logical "
+                "batch.",
             ),
             OpenApiParameter(
                 "X-Idempotency-Key",
