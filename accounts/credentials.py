@@ -10,7 +10,7 @@
   token's `jti`). Revoking the family (`token_family_revoke`: on logout, or when a rotated
   refresh token is used again, which means two parties hold it) ends all of them at once.
 - The revocation list (`RevokedToken`: family ids and single access-token `jti`s) lives in
-  the database and travels in the JWT user cache entry (accounts.api.authentication), so the
+  the database and travels in the JWT user cache entry (accounts.api.jwt_authentication), so the
   check costs no extra lookup; writing to it drops that entry, and with the cache down the
   database answers.
 """
@@ -66,7 +66,7 @@ def token_is_revoked(token, *, user: User, revoked) -> bool:
 
 
 def _forget_cached_user(user_id) -> None:
-    from accounts.api.authentication import user_cache_forget
+    from accounts.api.jwt_authentication import user_cache_forget
 
     user_cache_forget(user_id)
 

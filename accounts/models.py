@@ -416,7 +416,7 @@ class UnknownLoginLockout(models.Model):
 class RevokedToken(models.Model):
     """A revoked JWT id (`jti`): one access token, or a refresh-token family (the `fam` claim
     every token of the family carries). Kept until the tokens it stands for have expired.
-    Read through the JWT user cache (accounts.api.authentication), so a revocation applies on
+    Read through the JWT user cache (accounts.api.jwt_authentication), so a revocation applies on
     the next request; the database is the list's source of truth."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="revoked_tokens")

@@ -338,7 +338,7 @@ OAUTH2_PROVIDER = {
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.api.authentication.AuditedJWTAuthentication",
+        "accounts.api.jwt_authentication.AuditedJWTAuthentication",
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -377,7 +377,7 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
 }
 
-# The JWT user lookup is cached this long (accounts/api/authentication.py): every User.save()
+# The JWT user lookup is cached this long (accounts/api/jwt_authentication.py): every User.save()
 # drops the entry at once; a change that bypasses save() (QuerySet.update) applies within
 # this bound. 0 turns the cache off.
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
