@@ -35,7 +35,7 @@ from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
-from metrics import charts, selectors
+from metrics import metric_charts, selectors
 from metrics.figures import formatted
 from metrics.models import DailyRollup
 from metrics.registry import SUM, get_metric_type
@@ -161,7 +161,7 @@ def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -
         values = {day: round(v) for day, v in values.items()}
     elif code == "sleep":
         values = {day: v / 60 for day, v in values.items()}
-    points = charts.fill_days(values, start, end)
+    points = metric_charts.fill_days(values, start, end)
     if get_metric_type(code).aggregation == SUM:
         return bar_chart(points, title=title, unit=unit, decimals=decimals, guides=guides)
     return line_chart(
