@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -92,10 +92,6 @@ def token_family_revoke(payload: dict) -> None:
     if not User.objects.filter(pk=user_id).exists():
         return
     token_revoke(user_id=user_id, jti=family, expires_at=expires)
-
-
-def expiry_of(payload: dict) -> datetime:
-    return datetime.fromtimestamp(payload["exp"], tz=UTC)
 
 
 def refresh_tokens_revoke(*, user: User) -> int:

@@ -109,9 +109,6 @@ class ProgramLogQuerySet(models.QuerySet):
     def pending(self) -> ProgramLogQuerySet:
         return self.filter(status=ProgramLog.Status.PENDING)
 
-    def for_owners(self, owner_ids) -> ProgramLogQuerySet:
-        return self.filter(program__user_id__in=owner_ids)
-
 
 class ProgramLog(models.Model):
     class LogType(models.TextChoices):
