@@ -573,7 +573,7 @@ class DeviceSyncView(MetricsAPIView):
             )
         key = idempotency_key(request)  # or its alias X-Idempotency-Key
         try:
-            result = services.device_sync_result(
+            result = services.device_sync(
                 user=device.user, device=device, samples=samples, idempotency_key=key
             )
         except services.IdempotencyConflict:

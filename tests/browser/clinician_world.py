@@ -32,7 +32,7 @@ def _sync(user: User, samples: list[dict], tag: str) -> None:
     device = metric_services.device_create(
         user=user, device_type="apple_watch", name=f"Watch {tag}", identifier=f"watch-{tag}"
     )
-    metric_services.device_sync_result(
+    metric_services.device_sync(
         user=user, device=device, samples=samples, idempotency_key=f"sync-{tag}"
     )
 

@@ -71,7 +71,7 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
     heart = metric_services.metric_create(
         user=person, metric_type="heart_rate", value=71, recorded_at=when - timedelta(hours=3)
     )
-    metric_services.device_sync_result(
+    metric_services.device_sync(
         user=person,
         device=device,
         samples=[
