@@ -579,22 +579,36 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # --- Meal photos (nutrition.photos) ---------------------------------------------------------
 # A private storage alias: nothing serves it by URL; photos are streamed by views that check
 # access. Local folder by default; any S3-compatible store when MEAL_PHOTOS_S3_BUCKET is set.
-MEAL_PHOTOS_S3_BUCKET = env.str("MEAL_PHOTOS_S3_BUCKET", default="")
-if MEAL_PHOTOS_S3_BUCKET:
-    STORAGES["meal_photos"] = {
+
+
+def _private_s3_storage(prefix: str, *, bucket: str, location: str, **options) -> dict:
+    """A private S3-compatible storage alias read from the `<prefix>_S3_*` variables
+    (ENDPOINT_URL, REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY; PREFIX, default `location`);
+    `options` add to or replace django-storages' S3Storage options."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": MEAL_PHOTOS_S3_BUCKET,
-            "endpoint_url": env.str("MEAL_PHOTOS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("MEAL_PHOTOS_S3_REGION", default="") or None,
-            "access_key": env.str("MEAL_PHOTOS_S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("MEAL_PHOTOS_S3_SECRET_ACCESS_KEY", default="") or None,
-            "location": env.str("MEAL_PHOTOS_S3_PREFIX", default="meal-photos"),
+            "bucket_name": bucket,
+            "endpoint_url": env.str(f"{prefix}_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str(f"{prefix}_S3_REGION", default="") or None,
+            "access_key": env.str(f"{prefix}_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str(f"{prefix}_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str(f"{prefix}_S3_PREFIX", default=location),
             "default_acl": "private",
-            "querystring_auth": True,
-            "file_overwrite": False,
+            **options,
         },
     }
+
+
+MEAL_PHOTOS_S3_BUCKET = env.str("MEAL_PHOTOS_S3_BUCKET", default="")
+if MEAL_PHOTOS_S3_BUCKET:
+    STORAGES["meal_photos"] = _private_s3_storage(
+        "MEAL_PHOTOS",
+        bucket=MEAL_PHOTOS_S3_BUCKET,
+        location="meal-photos",
+        querystring_auth=True,
+        file_overwrite=False,
+    )
 else:
     STORAGES["meal_photos"] = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -679,24 +693,17 @@ LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE = env.int("LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE
 # any S3-compatible store when LIFECYCLE_ARCHIVE_S3_BUCKET is set (then /ready checks it).
 LIFECYCLE_ARCHIVE_S3_BUCKET = env.str("LIFECYCLE_ARCHIVE_S3_BUCKET", default="")
 if LIFECYCLE_ARCHIVE_S3_BUCKET:
-    STORAGES["lifecycle_archive"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": LIFECYCLE_ARCHIVE_S3_BUCKET,
-            "endpoint_url": env.str("LIFECYCLE_ARCHIVE_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("LIFECYCLE_ARCHIVE_S3_REGION", default="") or None,
-            "access_key": env.str("LIFECYCLE_ARCHIVE_S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("LIFECYCLE_ARCHIVE_S3_SECRET_ACCESS_KEY", default="") or None,
-            "location": env.str("LIFECYCLE_ARCHIVE_S3_PREFIX", default="archive"),
-            "default_acl": "private",
-            "file_overwrite": True,
-            # An unreachable store fails within seconds (the nightly job records it, /ready
-            # answers 503) instead of botocore's 60 s connect timeout per retry.
-            "client_config": BotoConfig(
-                connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
-            ),
-        },
-    }
+    STORAGES["lifecycle_archive"] = _private_s3_storage(
+        "LIFECYCLE_ARCHIVE",
+        bucket=LIFECYCLE_ARCHIVE_S3_BUCKET,
+        location="archive",
+        file_overwrite=True,
+        # An unreachable store fails within seconds (the nightly job records it, /ready
+        # answers 503) instead of botocore's 60 s connect timeout per retry.
+        client_config=BotoConfig(
+            connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+        ),
+    )
 else:
     STORAGES["lifecycle_archive"] = {
         "BACKEND": "healthtrack.lifecycle.storage.ArchiveFileSystemStorage",
