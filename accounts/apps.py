@@ -9,4 +9,4 @@ class AccountsConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             lockout,  # noqa: F401  (counts failed logins: user_login_failed)
         )
-        from accounts.api import authentication  # noqa: F401  (drops cached users on save)
+        from accounts.api import jwt_authentication  # noqa: F401  (drops cached users on save)

@@ -10,14 +10,14 @@
   token's `jti`). Revoking the family (`token_family_revoke`: on logout, or when a rotated
   refresh token is used again, which means two parties hold it) ends all of them at once.
 - The revocation list (`RevokedToken`: family ids and single access-token `jti`s) lives in
-  the database and travels in the JWT user cache entry (accounts.api.authentication), so the
+  the database and travels in the JWT user cache entry (accounts.api.jwt_authentication), so the
   check costs no extra lookup; writing to it drops that entry, and with the cache down the
   database answers.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -66,7 +66,7 @@ def token_is_revoked(token, *, user: User, revoked) -> bool:
 
 
 def _forget_cached_user(user_id) -> None:
-    from accounts.api.authentication import user_cache_forget
+    from accounts.api.jwt_authentication import user_cache_forget
 
     user_cache_forget(user_id)
 
@@ -92,10 +92,6 @@ def token_family_revoke(payload: dict) -> None:
     if not User.objects.filter(pk=user_id).exists():
         return
     token_revoke(user_id=user_id, jti=family, expires_at=expires)
-
-
-def expiry_of(payload: dict) -> datetime:
-    return datetime.fromtimestamp(payload["exp"], tz=UTC)
 
 
 def refresh_tokens_revoke(*, user: User) -> int:

@@ -412,7 +412,7 @@ class UnknownLoginLockout(models.Model):
 class RevokedToken(models.Model):
     """A revoked JWT id (`jti`): one access token, or a refresh-token family (the `fam` claim
     every token of the family carries). Kept until the tokens it stands for have expired.
-    Read through the JWT user cache (accounts.api.authentication), so a revocation applies on
+    Read through the JWT user cache (accounts.api.jwt_authentication), so a revocation applies on
     the next request; the database is the list's source of truth."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="revoked_tokens")
@@ -471,13 +471,19 @@ class OutboxTask(models.Model):
         return f"{self.task_name} ({state})"
 
 
+# The longest Idempotency-Key a client may send: the API checks it (accounts.api.idempotency),
+# the OpenAPI schema states it, and both stores of first answers (this model and the device
+# sync's metrics.IdempotencyRecord) size their key column by it.
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
 class IdempotentRequest(models.Model):
     """The first answer to a create request sent with an `Idempotency-Key`, replayed to a
     retry with the same key and body for IDEMPOTENCY_TTL (accounts.api.idempotency). The
     answer can quote health values, so it is encrypted at rest like the rows it describes."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
+    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
     response = EncryptedTextField()  # the JSON body

@@ -51,4 +51,4 @@ class HealthGoalAdmin(PatientDataAdminMixin, admin.ModelAdmin):
             services.goal_delete(goal=goal)
 
 
-from goals import program_admin  # noqa: E402, F401  (care programs register their admin)
+from goals.care_programs import admin as care_program_admin  # noqa: E402, F401  (care programs register their admin)

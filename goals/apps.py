@@ -5,4 +5,5 @@ class GoalsConfig(AppConfig):
     name = "goals"
 
     def ready(self) -> None:
-        from goals import program_receivers, receivers  # noqa: F401  (connects the receivers)
+        from goals import receivers  # noqa: F401  (connects the receivers)
+        from goals.care_programs import receivers as program_receivers  # noqa: F401

@@ -12,12 +12,12 @@ from django.urls import reverse
 
 from accounts.charts import ring_chart, strip_chart
 from accounts.dashboard import Item, Panels, ProgramPanel
+from goals.care_programs.models import CareProgram, ProgramAdherence
+from goals.care_programs.program_logs import day_points, recent_logs
+from goals.care_programs.programs import utc_today
 from goals.dashboard_goals import goals_for_dashboard
 from goals.forms import format_amount
 from goals.measures import get_measure
-from goals.models import CareProgram, ProgramAdherence
-from goals.program_logs import day_points, recent_logs
-from goals.programs import utc_today
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
 
@@ -150,7 +150,7 @@ def _program_card(panels: Panels, user) -> None:
     }
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     scores = {day: row.score for day, row in rows.items()}
-    # The daily logs' points count in the day's score (goals.program_logs).
+    # The daily logs' points count in the day's score (goals.care_programs.program_logs).
     for day, points in day_points(program.pk, first, last).items():
         scores[day] = max(0, min(100, scores.get(day, 0) + points))
     strip = strip_chart(

@@ -18,9 +18,11 @@ from django.db import transaction
 
 from accounts import family
 from accounts.models import FamilyMembership, User
-from goals import programs, services
+from goals import services
+from goals.care_programs import programs
+from goals.care_programs.models import CareProgram
 from goals.measures import get_measure
-from goals.models import CareProgram, HealthGoal
+from goals.models import HealthGoal
 from goals.readings import Readings
 from metrics import services as metric_services
 from nutrition import services as nutrition_services

@@ -6,7 +6,6 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
 from goals.measures import GOAL_TYPES, MEASURE_CHOICES, get_measure
@@ -152,91 +151,11 @@ PROGRESS_FIELDS = ["current_value", "progress_percent", "on_track", "progress_up
 auditlog.register(HealthGoal, exclude_fields=["description", *PROGRESS_FIELDS])
 
 
-# --- Care programs ----------------------------------------------------------------------------
-# Configuration schema and adherence scoring: goals.programs. Writes: goals.programs services.
-
-PROGRAM_DEFAULT_DAYS = 90
-
-
-class CareProgramQuerySet(models.QuerySet):
-    def for_user(self, user) -> CareProgramQuerySet:
-        return self.filter(user_id=getattr(user, "pk", user))
-
-    def active(self) -> CareProgramQuerySet:
-        return self.filter(status=CareProgram.Status.ACTIVE)
-
-    def covering(self, first, last) -> CareProgramQuerySet:
-        """Programs whose date range overlaps first..last (inclusive)."""
-        return self.filter(start_date__lte=last, end_date__gte=first)
-
-
-class CareProgram(models.Model):
-    """A structured plan for one person (a patient, or a family member) with daily targets;
-    `ProgramAdherence` holds its score for each day with data."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_programs"
-    )
-    title = models.CharField(max_length=200)
-    start_date = models.DateField()
-    end_date = models.DateField()
-    phase = models.CharField(max_length=50, blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # Daily targets per dimension, validated by goals.programs.clean_program_config.
-    config = models.JSONField(default=dict)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = CareProgramQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-start_date", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(start_date__lte=models.F("end_date")), name="care_program_dates"
-            )
-        ]
-        indexes = [models.Index(fields=["user", "status"], name="care_program_user_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.title} ({self.start_date}–{self.end_date})"
-
-
-class ProgramAdherence(models.Model):
-    """Derived: one program's score for one UTC day that has data. Recomputed, never edited."""
-
-    program = models.ForeignKey(CareProgram, on_delete=models.CASCADE, related_name="adherence")
-    day = models.DateField()
-    score = models.PositiveSmallIntegerField()
-    breakdown = models.JSONField(default=dict)
-    computed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["program", "day"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["program", "day"], name="program_adherence_one_per_day"
-            ),
-            models.CheckConstraint(condition=Q(score__lte=100), name="program_adherence_score"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.program_id} {self.day}: {self.score}"
-
-
-auditlog.register(CareProgram)
-
-
-# Care-program daily logs live in their own module (registered with the app from here).
-from goals.log_models import ProgramLog, ProgramLogDay  # noqa: E402, F401
+# Care programs and their daily logs live in goals/care_programs/ (registered with this app from
+# here: same app label, same tables).
+from goals.care_programs.models import (  # noqa: E402, F401
+    CareProgram,
+    ProgramAdherence,
+    ProgramLog,
+    ProgramLogDay,
+)

@@ -10,8 +10,8 @@ urlpatterns = [
     path("goals/<int:pk>/abandon/", views.goal_abandon, name="goals-abandon"),
 ]
 
-# The family manager's verification queue of care-program logs (goals.log_pages).
-from goals import log_pages  # noqa: E402
+# The family manager's verification queue of care-program logs (goals.care_programs.views).
+from goals.care_programs import views as log_pages  # noqa: E402
 
 urlpatterns += [
     path("programs/logs/queue/", log_pages.log_queue, name="program-log-queue"),

@@ -31,7 +31,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts import access
 from accounts.audit import record_access
 from accounts.models import AccessLog, CareTeam, User
-from goals.models import CareProgram, HealthGoal
+from goals.care_programs.models import CareProgram
+from goals.models import HealthGoal
 from healthtrack import triage
 from healthtrack.patient_page import NoteForm, _patient_or_404
 from insights import handling, services

@@ -30,12 +30,12 @@ from accounts import access
 from accounts.audit import record_access
 from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
-from goals import program_logs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs import program_logs
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
-from metrics import charts
+from metrics import metric_charts
 from metrics.figures import formatted
 from metrics.latest import latest_per_type
 from metrics.models import DailyRollup
@@ -162,7 +162,7 @@ def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -
         values = {day: round(v) for day, v in values.items()}
     elif code == "sleep":
         values = {day: v / 60 for day, v in values.items()}
-    points = charts.fill_days(values, start, end)
+    points = metric_charts.fill_days(values, start, end)
     if get_metric_type(code).aggregation == SUM:
         return bar_chart(points, title=title, unit=unit, decimals=decimals, guides=guides)
     return line_chart(
@@ -231,8 +231,9 @@ def _mean(scores: list[int]) -> float | None:
 
 def _adherence(user_id: int, today: date) -> list[dict]:
     """Each active program: today's score so far (partial), and the averages of the scored
-    days among the last 7 and 30 complete days. The scores are the ones goals.programs stores
-    (`ProgramAdherence`, as `adherence_between` reads them), read for every program at once."""
+    days among the last 7 and 30 complete days. The scores are the ones
+    goals.care_programs.programs stores (`ProgramAdherence`, as `adherence_between` reads them),
+    read for every program at once."""
     programs = list(CareProgram.objects.for_user(user_id).active().order_by("start_date", "pk"))
     first = today - timedelta(days=30)
     scores: dict[int, dict[date, int]] = defaultdict(dict)
@@ -322,8 +323,9 @@ def _alerts(patient, now) -> tuple[list, list]:
 
 
 def _pending_logs(patient, viewer) -> list:
-    """The patient's care-program logs waiting for `viewer` to verify (goals.program_logs's
-    queue: empty for anyone who may not verify them), oldest first."""
+    """The patient's care-program logs waiting for `viewer` to verify
+    (goals.care_programs.program_logs's queue: empty for anyone who may not verify them), oldest
+    first."""
     if viewer is None:
         return []
     queue = program_logs.review_queue(viewer).filter(program__user_id=patient.pk)
@@ -377,7 +379,8 @@ def patient_page_context(
             "nutrition": _admin_list("nutrition_nutritionlog", patient.pk),
             "audit": reverse("admin:patient_audit", args=[patient.pk]),
             "note": reverse("admin:patient_note", args=[patient.pk]),
-            # The log queue (goals/log_admin.py), narrowed to this patient's pending logs.
+            # The log queue (goals/care_programs/log_admin.py), narrowed to this patient's pending
+            # logs.
             "logs": f"{reverse('admin:goals_programlog_changelist')}"
             f"?status__exact=PENDING&q={patient.get_username()}",
         },

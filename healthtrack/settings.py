@@ -338,7 +338,7 @@ OAUTH2_PROVIDER = {
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.api.authentication.AuditedJWTAuthentication",
+        "accounts.api.jwt_authentication.AuditedJWTAuthentication",
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -377,7 +377,7 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
 }
 
-# The JWT user lookup is cached this long (accounts/api/authentication.py): every User.save()
+# The JWT user lookup is cached this long (accounts/api/jwt_authentication.py): every User.save()
 # drops the entry at once; a change that bypasses save() (QuerySet.update) applies within
 # this bound. 0 turns the cache off.
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
@@ -414,9 +414,9 @@ SPECTACULAR_SETTINGS = {
         # Goals name nutrients as well as metric types: two choice sets named "metric_type".
         "MetricTypeEnum": "metrics.registry.METRIC_TYPE_CHOICES",
         "GoalMetricTypeEnum": "goals.measures.MEASURE_CHOICES",
-        "CareProgramStatusEnum": "goals.models.CareProgram.Status",
+        "CareProgramStatusEnum": "goals.care_programs.models.CareProgram.Status",
         "HealthGoalStatusEnum": "goals.models.HealthGoal.Status",
-        "ProgramLogStatusEnum": "goals.log_models.ProgramLog.Status",
+        "ProgramLogStatusEnum": "goals.care_programs.models.ProgramLog.Status",
     },
 }
 
@@ -479,7 +479,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "goals.recompute_all_goal_progress",
         "schedule": crontab(hour=0, minute=10),
     },
-    # Care programs whose end date has passed become completed (goals.program_tasks).
+    # Care programs whose end date has passed become completed (goals.care_programs.tasks).
     "goals-complete-ended-programs": {
         "task": "goals.complete_ended_programs",
         "schedule": crontab(hour=0, minute=20),
@@ -579,22 +579,36 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # --- Meal photos (nutrition.photos) ---------------------------------------------------------
 # A private storage alias: nothing serves it by URL; photos are streamed by views that check
 # access. Local folder by default; any S3-compatible store when MEAL_PHOTOS_S3_BUCKET is set.
-MEAL_PHOTOS_S3_BUCKET = env.str("MEAL_PHOTOS_S3_BUCKET", default="")
-if MEAL_PHOTOS_S3_BUCKET:
-    STORAGES["meal_photos"] = {
+
+
+def _private_s3_storage(prefix: str, *, bucket: str, location: str, **options) -> dict:
+    """A private S3-compatible storage alias read from the `<prefix>_S3_*` variables
+    (ENDPOINT_URL, REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY; PREFIX, default `location`);
+    `options` add to or replace django-storages' S3Storage options."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": MEAL_PHOTOS_S3_BUCKET,
-            "endpoint_url": env.str("MEAL_PHOTOS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("MEAL_PHOTOS_S3_REGION", default="") or None,
-            "access_key": env.str("MEAL_PHOTOS_S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("MEAL_PHOTOS_S3_SECRET_ACCESS_KEY", default="") or None,
-            "location": env.str("MEAL_PHOTOS_S3_PREFIX", default="meal-photos"),
+            "bucket_name": bucket,
+            "endpoint_url": env.str(f"{prefix}_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str(f"{prefix}_S3_REGION", default="") or None,
+            "access_key": env.str(f"{prefix}_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str(f"{prefix}_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str(f"{prefix}_S3_PREFIX", default=location),
             "default_acl": "private",
-            "querystring_auth": True,
-            "file_overwrite": False,
+            **options,
         },
     }
+
+
+MEAL_PHOTOS_S3_BUCKET = env.str("MEAL_PHOTOS_S3_BUCKET", default="")
+if MEAL_PHOTOS_S3_BUCKET:
+    STORAGES["meal_photos"] = _private_s3_storage(
+        "MEAL_PHOTOS",
+        bucket=MEAL_PHOTOS_S3_BUCKET,
+        location="meal-photos",
+        querystring_auth=True,
+        file_overwrite=False,
+    )
 else:
     STORAGES["meal_photos"] = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -679,24 +693,17 @@ LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE = env.int("LIFECYCLE_REPLAY_CHUNKS_PER_MINUTE
 # any S3-compatible store when LIFECYCLE_ARCHIVE_S3_BUCKET is set (then /ready checks it).
 LIFECYCLE_ARCHIVE_S3_BUCKET = env.str("LIFECYCLE_ARCHIVE_S3_BUCKET", default="")
 if LIFECYCLE_ARCHIVE_S3_BUCKET:
-    STORAGES["lifecycle_archive"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": LIFECYCLE_ARCHIVE_S3_BUCKET,
-            "endpoint_url": env.str("LIFECYCLE_ARCHIVE_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("LIFECYCLE_ARCHIVE_S3_REGION", default="") or None,
-            "access_key": env.str("LIFECYCLE_ARCHIVE_S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("LIFECYCLE_ARCHIVE_S3_SECRET_ACCESS_KEY", default="") or None,
-            "location": env.str("LIFECYCLE_ARCHIVE_S3_PREFIX", default="archive"),
-            "default_acl": "private",
-            "file_overwrite": True,
-            # An unreachable store fails within seconds (the nightly job records it, /ready
-            # answers 503) instead of botocore's 60 s connect timeout per retry.
-            "client_config": BotoConfig(
-                connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
-            ),
-        },
-    }
+    STORAGES["lifecycle_archive"] = _private_s3_storage(
+        "LIFECYCLE_ARCHIVE",
+        bucket=LIFECYCLE_ARCHIVE_S3_BUCKET,
+        location="archive",
+        file_overwrite=True,
+        # An unreachable store fails within seconds (the nightly job records it, /ready
+        # answers 503) instead of botocore's 60 s connect timeout per retry.
+        client_config=BotoConfig(
+            connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+        ),
+    )
 else:
     STORAGES["lifecycle_archive"] = {
         "BACKEND": "healthtrack.lifecycle.storage.ArchiveFileSystemStorage",
@@ -899,8 +906,8 @@ TRIAGE_RULES = {
     # (over 3 days there; the triage list looks at 7).
     "weight_window_days": 7,
     "weight_change_kg": 2.0,
-    # The care program's own adherence score (goals.programs), averaged over the 7 complete
-    # days before today (today is partial).
+    # The care program's own adherence score (goals.care_programs.programs), averaged over the 7
+    # complete days before today (today is partial).
     "adherence_window_days": 7,
     "adherence_min": 50.0,
     # Silence: no reading at all for this many hours.

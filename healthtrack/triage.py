@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import CareTeam, User
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights.handling import is_overdue
 from insights.labels import insight_type_label
 from insights.models import HealthInsight

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -506,7 +506,6 @@ def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dic
 # --- quick logs with advice -----------------------------------------------------------------
 
 QUICK_LOG_SOURCE = "HealthTrack quick log"
-DEFAULT_PORTION_G = 100.0
 
 
 @dataclass(frozen=True)
@@ -538,15 +537,9 @@ def _targets(user, day: date) -> dict:
 def quick_water_log(*, user, litres: float, at: datetime, now: datetime) -> QuickAdvice:
     """Log `litres` of water drunk at `at` (a diary drink) and advise on the rest of the day
     (`now` carries the user's UTC offset, for "by 4 pm")."""
-    from nutrition.services import nutrition_log_create
+    from nutrition.services import water_log_create
 
-    log = nutrition_log_create(
-        user=user,
-        meal_type="drink",
-        logged_at=at,
-        description="Water",
-        water_ml=round(litres * 1000, 1),
-    )
+    log = water_log_create(user=user, litres=litres, logged_at=at)
     day = log.day
     totals = _day_totals(user, day)
     target = _targets(user, day)["water_ml"]
@@ -558,34 +551,21 @@ def quick_water_log(*, user, litres: float, at: datetime, now: datetime) -> Quic
 def quick_exercise_log(*, user, activity: str, minutes: int, ended_at: datetime) -> QuickAdvice:
     """Log a session as an `exercise` measurement (minutes, from `ended_at - minutes` to
     `ended_at`, the activity in its metadata) and advise against the weekly target."""
-    from metrics.services import metric_create
+    from metrics.services import exercise_session_create
 
-    started = ended_at - timedelta(minutes=minutes)
-    metric = metric_create(
+    metric = exercise_session_create(
         user=user,
-        metric_type="exercise",
-        value=minutes,
-        unit="min",
-        recorded_at=started,
-        end_at=ended_at,
+        minutes=minutes,
+        ended_at=ended_at,
+        activity=advice.short_activity(activity),
         source_app=QUICK_LOG_SOURCE,
-        metadata={"activity": advice.short_activity(activity)},
     )
-    day = started.astimezone(UTC).date()
+    day = metric.recorded_at.astimezone(UTC).date()
     week = DailyRollup.objects.filter(
         user_id=user.pk, metric_type="exercise", day__gte=day - timedelta(days=6), day__lte=day
     ).values_list("value", flat=True)
     message = advice.exercise_message(activity=activity, minutes=minutes, week_minutes=sum(week))
     return QuickAdvice(message, {"id": metric.pk, "kind": "health_metric", "minutes": minutes})
-
-
-def food_catalogue_match(text: str):
-    """The catalogue `Food` for free text (rule: `insights.advice.match_food`), or None."""
-    from nutrition.models import Food
-
-    foods = {food.name: food for food in Food.objects.all()}
-    name = advice.match_food(text, foods)
-    return foods.get(name) if name else None
 
 
 @transaction.atomic
@@ -598,35 +578,13 @@ def quick_food_log(
     grams: float | None = None,
     calories: float | None = None,
 ) -> QuickAdvice:
-    """Log a meal from free text and advise on the rest of the day.
+    """Log a meal from free text (`nutrition.services.food_log_create_from_text`: with
+    `calories` a custom entry, else a matching catalogue food, else a ValidationError asking
+    for calories) and advise on the rest of the day."""
+    from nutrition.services import food_log_create_from_text
 
-    - `calories` given: a custom entry with those calories (the text is its description).
-    - else the text must match a catalogue food (`food_catalogue_match`): the entry is that
-      food, `grams` of it (default 100 g), nutrients from the catalogue.
-    - else nothing is logged: a ValidationError asks for `calories` (we do not guess)."""
-    from nutrition.services import nutrition_log_create
-
-    food = None
-    if calories is None:
-        food = food_catalogue_match(food_text)
-        if food is None:
-            raise ValidationError(
-                {
-                    "calories": [
-                        "No catalogue food matches this text; give calories to log it as "
-                        "your own entry."
-                    ]
-                }
-            )
-        grams = DEFAULT_PORTION_G if grams is None else grams
-    log = nutrition_log_create(
-        user=user,
-        meal_type=meal,
-        logged_at=at,
-        description=food_text,
-        calories=calories if food is None else None,
-        food=food,
-        grams=grams if food is not None else None,
+    log = food_log_create_from_text(
+        user=user, meal_type=meal, text=food_text, logged_at=at, grams=grams, calories=calories
     )
     day = log.day
     totals = _day_totals(user, day)
@@ -642,7 +600,7 @@ def quick_food_log(
     entry = {
         "id": log.pk,
         "kind": "nutrition_log",
-        "food": food.name if food is not None else None,
+        "food": log.food.name if log.food is not None else None,
         "grams": log.grams,
         "calories": log.calories,
     }

@@ -24,11 +24,3 @@ def average_of_days(values: Mapping[date, float]) -> float | None:
     if not values:
         return None
     return sum(values.values()) / len(values)
-
-
-def window_average(
-    values: Mapping[date, float], *, today: date, days: int = DEFAULT_DAYS
-) -> float | None:
-    """The `days`-day average of `values` (day -> figure) as of `today`."""
-    first, last = finished_window(today=today, days=days)
-    return average_of_days({d: v for d, v in values.items() if first <= d <= last})

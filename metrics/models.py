@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.models import IDEMPOTENCY_KEY_MAX_LENGTH
 from metrics.fields import OptionalEncryptedTextField
 from metrics.registry import METRIC_TYPE_CHOICES
 
@@ -222,7 +223,7 @@ class IdempotencyRecord(models.Model):
     """The first response to a device sync, replayed for a retry with the same key (24 h)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
+    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
     request_hash = models.CharField(max_length=64)
     response = models.JSONField()
     created_at = models.DateTimeField(db_index=True)

@@ -23,9 +23,3 @@ def nights(*, user_id: int, first: date, last: date) -> dict[date, float]:
         night = days.night_of(period_start)
         result[night] = result.get(night, 0.0) + value
     return result
-
-
-def last_night(*, user_id: int) -> float | None:
-    """Minutes slept last night (the night that ended this morning), None without data."""
-    today = days.today()
-    return nights(user_id=user_id, first=today, last=today).get(today)

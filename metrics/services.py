@@ -268,6 +268,25 @@ def metric_create(*, user, **fields: Any) -> HealthMetric:
 
 
 @transaction.atomic
+def exercise_session_create(
+    *, user, minutes: int, ended_at: datetime, activity: str, source_app: str
+) -> HealthMetric:
+    """An exercise session as an `exercise` measurement: `minutes` from `ended_at - minutes` to
+    `ended_at`, the activity in its metadata (the insights app's quick log writes through
+    this)."""
+    return metric_create(
+        user=user,
+        metric_type="exercise",
+        value=minutes,
+        unit="min",
+        recorded_at=ended_at - timedelta(minutes=minutes),
+        end_at=ended_at,
+        source_app=source_app,
+        metadata={"activity": activity},
+    )
+
+
+@transaction.atomic
 def metric_update(
     *, metric: HealthMetric, partner_value: float | None = None, **changes: Any
 ) -> HealthMetric:
@@ -368,21 +387,13 @@ def sync_request_hash(*, user_id: int, device_id: int, samples: Any) -> str:
     return hashlib.sha256(f"{user_id}:{device_id}:{body}".encode()).hexdigest()
 
 
-def device_sync(*, user, device: Device, samples: list, idempotency_key: str | None) -> dict:
-    """Store a batch of samples from one device; see `device_sync_result`."""
-    return device_sync_result(
-        user=user, device=device, samples=samples, idempotency_key=idempotency_key
-    ).body
-
-
-def device_sync_result(
-    *, user, device: Device, samples: list, idempotency_key: str | None
-) -> SyncResult:
-    """Validate each sample on its own; store the valid ones (a known `external_id` updates
+def device_sync(*, user, device: Device, samples: list, idempotency_key: str | None) -> SyncResult:
+    """Store a batch of samples from one device (the API's sync, the importers, the demo data).
+    Validate each sample on its own; store the valid ones (a known `external_id` updates
     its row in place; a sample identical to a stored one counts as a duplicate); report the
     invalid ones as `{index, field, message}`. A retry with the same idempotency key (or,
     without one, the same body) within 24 h gets the first response back and writes nothing.
-    """
+    Returns the response body and whether it was replayed."""
     if not isinstance(samples, list):
         raise ValidationError({"samples": ["Expected a list of samples."]})
     if len(samples) > MAX_SYNC_SAMPLES:

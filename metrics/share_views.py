@@ -25,7 +25,7 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
 from accounts.charts import Chart
-from metrics import charts
+from metrics import metric_charts
 from metrics.models import DailyRollup
 from metrics.registry import MetricType, get_metric_type
 from metrics.series import shared_daily
@@ -93,7 +93,7 @@ def shared_metrics(scope: sharing.ShareScope, *, today: date | None = None) -> l
         mtype = get_metric_type(code)
         if chart_start <= chart_end:
             values = {row.day: row.value for row in rows}
-            chart = charts.metric_chart(
+            chart = metric_charts.metric_chart(
                 code, values, chart_start, chart_end, title=DAILY_TITLES[mtype.aggregation]
             )
         result.append(SharedMetric(mtype, rows, chart))

@@ -92,14 +92,6 @@ def _display(mtype: MetricType, value: float) -> str:
     return format_number(value, _decimals(mtype))
 
 
-def _type_url(code: str, **query) -> str:
-    url = reverse("metrics-type", args=[code])
-    query = {k: v for k, v in query.items() if v}
-    if query:
-        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    return url
-
-
 def _period(code: str, mtype: MetricType | None, user, days: int):
     """The period's chart and its key figures (from the daily rollups, one query)."""
     today = today_utc()

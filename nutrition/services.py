@@ -11,10 +11,12 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
 from nutrition import photos
+from nutrition.catalogue import match_food
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.signals import nutrition_changed
 from nutrition.validation import AMOUNT_FIELDS, clean_entry, clean_targets
@@ -90,6 +92,70 @@ def nutrition_log_delete(*, log: NutritionLog) -> None:
     user_id, day = log.user_id, log.day
     log.delete()
     _announce(user_id=user_id, days={day})
+
+
+# --- Quick logs (the insights app's quick log writes through these, then advises) -------------
+
+DEFAULT_PORTION_G = 100.0
+
+
+@transaction.atomic
+def water_log_create(*, user, litres: float, logged_at: datetime) -> NutritionLog:
+    """`litres` of water drunk at `logged_at`, as a diary drink."""
+    return nutrition_log_create(
+        user=user,
+        meal_type="drink",
+        logged_at=logged_at,
+        description="Water",
+        water_ml=round(litres * 1000, 1),
+    )
+
+
+def _catalogue_food(text: str) -> Food | None:
+    """The catalogue `Food` for free text (rule: `nutrition.catalogue.match_food`), or None."""
+    foods = {food.name: food for food in Food.objects.all()}
+    name = match_food(text, foods)
+    return foods.get(name) if name else None
+
+
+@transaction.atomic
+def food_log_create_from_text(
+    *,
+    user,
+    meal_type: str,
+    text: str,
+    logged_at: datetime,
+    grams: float | None = None,
+    calories: float | None = None,
+) -> NutritionLog:
+    """A meal logged from free text.
+
+    - `calories` given: a custom entry with those calories (the text is its description).
+    - else the text must match a catalogue food (`nutrition.catalogue.match_food`): the entry
+      is that food, `grams` of it (default 100 g), nutrients from the catalogue.
+    - else nothing is logged: a ValidationError asks for `calories` (we do not guess)."""
+    food = None
+    if calories is None:
+        food = _catalogue_food(text)
+        if food is None:
+            raise ValidationError(
+                {
+                    "calories": [
+                        "No catalogue food matches this text; give calories to log it as "
+                        "your own entry."
+                    ]
+                }
+            )
+        grams = DEFAULT_PORTION_G if grams is None else grams
+    return nutrition_log_create(
+        user=user,
+        meal_type=meal_type,
+        logged_at=logged_at,
+        description=text,
+        calories=calories if food is None else None,
+        food=food,
+        grams=grams if food is not None else None,
+    )
 
 
 @transaction.atomic

@@ -11,7 +11,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -47,8 +46,3 @@ def exception_handler(exc, context):
     if response is not None and response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         response.headers.setdefault("Retry-After", "60")
     return response
-
-
-def bad_request(message: str, field: str | None = None) -> Response:
-    body = {field: [message]} if field else {"detail": message}
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)

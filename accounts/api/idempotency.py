@@ -4,8 +4,8 @@
         @idempotent
         def create(self, request, *args, **kwargs): ...
 
-A client sends `Idempotency-Key: <any string up to 200 characters>` (devices may send
-`X-Idempotency-Key`; both with different values is 400). The first 2xx answer is stored, in the
+A client sends `Idempotency-Key: <any string up to MAX_KEY_LENGTH characters>` (devices may
+send `X-Idempotency-Key`; both with different values is 400). The first 2xx answer is stored, in the
 same transaction as the write it reports, per user and key. Within IDEMPOTENCY_TTL:
 - the same key with the same method, path and body replays that answer (same status and body,
   `Idempotent-Replayed: true`) and writes nothing;
@@ -32,10 +32,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts.models import IdempotentRequest
+from accounts.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotentRequest
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH
 HEADER, ALIAS = "Idempotency-Key", "X-Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 
@@ -149,8 +149,8 @@ def idempotency_records_purge(*, now=None) -> int:
 KEY_DESCRIPTION = (
     "Send one on every create: a retry after a timeout or a dropped connection then gets the "
     "first answer back (with `Idempotent-Replayed: true`) instead of creating a second row. "
-    "Any string up to 200 characters, unique per logical write (a UUID), kept 24 h. The same "
-    "key with a different body is 409."
+    f"Any string up to {MAX_KEY_LENGTH} characters, unique per logical write (a UUID), kept "
+    "24 h. The same key with a different body is 409."
 )
 ALIAS_DESCRIPTION = f"Alias of `{HEADER}` (either header; both with different values is 400)."
 

@@ -12,5 +12,5 @@ urlpatterns = [
     path("health-goals", goal_list, name="api-health-goals"),
     path("health-goals/user/<int:user_id>", goal_for_user, name="api-health-goals-user"),
     path("health-goals/<int:pk>", goal_detail, name="api-health-goal-detail"),
-    path("", include("goals.api.program_urls")),
+    path("", include("goals.care_programs.api.urls")),
 ]

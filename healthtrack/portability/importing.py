@@ -378,7 +378,7 @@ class MetricBatcher:
             device=buffer.device,
             samples=buffer.samples,
             idempotency_key=f"{self.key_prefix}:{buffer.device.pk}:{self._sequence}",
-        )
+        ).body
         counts = body["counts"]
         for name in ("created", "updated", "duplicates", "errors"):
             self.report.counts[name] += counts[name]

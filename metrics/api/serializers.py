@@ -33,13 +33,6 @@ class DetailErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class FieldErrorsSerializer(serializers.Serializer):
-    """`{"field": ["message", ...]}`, one key per invalid field (`non_field_errors` for the
-    object as a whole)."""
-
-    field_name = serializers.ListField(child=serializers.CharField())
-
-
 # --- metric types --------------------------------------------------------------------------
 
 

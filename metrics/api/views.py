@@ -26,7 +26,12 @@ from rest_framework.views import APIView
 from accounts import access, audit
 from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.filtering import FilterBackend
-from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
+from accounts.api.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyKeyReused,
+    idempotency_key,
+    idempotent,
+)
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import period_rollups, services
 from metrics.api import serializers as s
@@ -342,6 +347,31 @@ DEFAULT_AGGREGATE_SPAN = {
 }
 
 
+def _rollups_response(mtype, period: str, rows, period_start, **extra) -> Response:
+    """The aggregates answer: the type's code, unit and aggregation, the period, `extra`
+    (`time_zone` for weeks and months), then one result per row (`period_start(row)` first)."""
+    results = [
+        {
+            "period_start": period_start(r),
+            "value": r.value,
+            "min_value": r.min_value,
+            "max_value": r.max_value,
+            "count": r.count,
+        }
+        for r in rows
+    ]
+    return Response(
+        {
+            "metric_type": mtype.code,
+            "unit": mtype.unit,
+            "aggregation": mtype.aggregation,
+            "period": period,
+            **extra,
+            "results": results,
+        }
+    )
+
+
 class AggregatesView(MetricsAPIView):
     @extend_schema(
         summary="Hourly, daily, weekly or monthly rollups of one metric type",
@@ -390,27 +420,9 @@ class AggregatesView(MetricsAPIView):
             time_is_date=period == "day",
         )
         audit.record_read(request=request, owner_id=owner.pk)
-        results = [
-            {
-                "period_start": (
-                    s.iso(r.period_start) if period == "hour" else s.iso(day_start(r.day))
-                ),
-                "value": r.value,
-                "min_value": r.min_value,
-                "max_value": r.max_value,
-                "count": r.count,
-            }
-            for r in rows
-        ]
-        return Response(
-            {
-                "metric_type": mtype.code,
-                "unit": mtype.unit,
-                "aggregation": mtype.aggregation,
-                "period": period,
-                "results": results,
-            }
-        )
+        if period == "hour":
+            return _rollups_response(mtype, period, rows, lambda r: s.iso(r.period_start))
+        return _rollups_response(mtype, period, rows, lambda r: s.iso(day_start(r.day)))
 
     def _periods(self, request, owner, mtype, period, start, end, bare_dates):
         if not access.can_read(request.user, owner.pk):
@@ -425,25 +437,12 @@ class AggregatesView(MetricsAPIView):
             user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
         )
         audit.record_read(request=request, owner_id=owner.pk)
-        results = [
-            {
-                "period_start": datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
-                "value": r.value,
-                "min_value": r.min_value,
-                "max_value": r.max_value,
-                "count": r.count,
-            }
-            for r in rows
-        ]
-        return Response(
-            {
-                "metric_type": mtype.code,
-                "unit": mtype.unit,
-                "aggregation": mtype.aggregation,
-                "period": period,
-                "time_zone": tz.key,
-                "results": results,
-            }
+        return _rollups_response(
+            mtype,
+            period,
+            rows,
+            lambda r: datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
+            time_zone=tz.key,
         )
 
 
@@ -537,7 +536,8 @@ class DeviceSyncView(MetricsAPIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Any string up to 200 characters, unique per logical batch.",
+                description=f"Any string up to {MAX_KEY_LENGTH} characters, unique per logical "
+                "batch.",
             ),
             OpenApiParameter(
                 "X-Idempotency-Key",
@@ -569,7 +569,7 @@ class DeviceSyncView(MetricsAPIView):
             )
         key = idempotency_key(request)  # or its alias X-Idempotency-Key
         try:
-            result = services.device_sync_result(
+            result = services.device_sync(
                 user=device.user, device=device, samples=samples, idempotency_key=key
             )
         except services.IdempotencyConflict:

@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api.idempotency import idempotency_records_purge
+from accounts.api.idempotency import MAX_KEY_LENGTH, idempotency_records_purge
 from accounts.models import IdempotentRequest
 from goals.models import HealthGoal
-from metrics.models import HealthMetric
+from metrics.models import HealthMetric, IdempotencyRecord
 from nutrition.models import NutritionLog
 from tests.metrics.factories import BASE, DeviceFactory
 
@@ -170,6 +170,28 @@ def test_device_sync_takes_the_alias_too(auth_client, user):
     assert retry.headers["Idempotent-Replayed"] == "true" and retry.json() == first.json()
     both = post(auth_client, url, samples, **{"Idempotency-Key": "s1", "X-Idempotency-Key": "s2"})
     assert both.status_code == 400
+
+
+def test_one_key_length_for_the_check_the_schema_and_both_stores(auth_client, user):
+    assert IdempotentRequest._meta.get_field("key").max_length == MAX_KEY_LENGTH
+    assert IdempotencyRecord._meta.get_field("key").max_length == MAX_KEY_LENGTH
+    schema = auth_client.get("/api/schema/", {"format": "json"}).json()
+    for path in ("/api/v1/nutrition-logs", "/api/v1/devices/{id}/sync"):
+        parameters = schema["paths"][path]["post"]["parameters"]
+        key = next(p for p in parameters if p["name"] == "Idempotency-Key")
+        assert f"up to {MAX_KEY_LENGTH} characters" in key["description"]
+        if "maxLength" in key["schema"]:
+            assert key["schema"]["maxLength"] == MAX_KEY_LENGTH
+    watch = DeviceFactory(user=user)
+    url = f"/api/v1/devices/{watch.pk}/sync"
+    samples = {
+        "samples": [{"metric_type": "heart_rate", "value": 70, "recorded_at": BASE.isoformat()}]
+    }
+    longest = "k" * MAX_KEY_LENGTH
+    assert post(auth_client, url, samples, **{"Idempotency-Key": longest}).status_code == 200
+    assert IdempotencyRecord.objects.filter(user=user, key=longest).exists()
+    too_long = post(auth_client, url, samples, **{"Idempotency-Key": longest + "k"})
+    assert too_long.status_code == 400
 
 
 def test_the_schema_documents_the_headers_and_the_409_on_create_endpoints(auth_client):

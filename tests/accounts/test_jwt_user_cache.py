@@ -1,4 +1,4 @@
-"""The JWT user lookup is cached (accounts/api/authentication.py) without weakening checks."""
+"""The JWT user lookup is cached (accounts/api/jwt_authentication.py) without weakening checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.api.authentication import AuditedJWTAuthentication, user_cache_key
+from accounts.api.jwt_authentication import AuditedJWTAuthentication, user_cache_key
 from accounts.models import User
 from accounts.services import user_soft_delete
 from tests.accounts.factories import PASSWORD, UserFactory

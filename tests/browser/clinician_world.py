@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import care
 from accounts.models import User
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from insights.models import HealthInsight
 from metrics import services as metric_services
 from tests.accounts.factories import ClinicianFactory, UserFactory
@@ -32,7 +32,7 @@ def _sync(user: User, samples: list[dict], tag: str) -> None:
     device = metric_services.device_create(
         user=user, device_type="apple_watch", name=f"Watch {tag}", identifier=f"watch-{tag}"
     )
-    metric_services.device_sync_result(
+    metric_services.device_sync(
         user=user, device=device, samples=samples, idempotency_key=f"sync-{tag}"
     )
 

@@ -10,8 +10,9 @@ from django.conf import settings
 
 from accounts import family
 from accounts.models import FamilyMembership, User
-from goals import programs
-from goals.models import CareProgram, HealthGoal, ProgramAdherence
+from goals.care_programs import programs
+from goals.care_programs.models import CareProgram, ProgramAdherence
+from goals.models import HealthGoal
 from healthtrack.portability.services import deleted_accounts_purge
 from metrics.models import HealthMetric
 from nutrition import services as nutrition_services

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.admin.sites import site
 
 from accounts import days
-from goals import programs
 from goals import services as goal_services
+from goals.care_programs import programs
 from goals.progress import evaluate, goal_status
 from metrics.models import DailyRollup, HealthMetric
 from tests.accounts.family_factories import make_dependent

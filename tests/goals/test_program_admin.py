@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from accounts import care
 from accounts.models import AccessLog
-from goals import programs
-from goals.models import ProgramAdherence
+from goals.care_programs import programs
+from goals.care_programs.models import ProgramAdherence
 from tests.accounts.factories import ClinicianFactory, UserFactory
 from tests.goals.factories import days_ago, measure
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from goals import programs
+from goals.care_programs import programs
+from goals.care_programs.models import ProgramAdherence
 from goals.dashboard import program_breakdown
-from goals.models import ProgramAdherence
 from nutrition import services as nutrition_services
 from tests.accounts.family_factories import make_dependent
 from tests.goals.factories import at, days_ago, measure, today

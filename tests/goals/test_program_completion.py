@@ -7,9 +7,9 @@ import pytest
 from auditlog.models import LogEntry
 from django.conf import settings
 
-from goals import programs
-from goals.models import CareProgram
-from goals.program_tasks import complete_ended_programs
+from goals.care_programs import programs
+from goals.care_programs.models import CareProgram
+from goals.care_programs.tasks import complete_ended_programs
 from healthtrack.celery import app
 from tests.goals.factories import days_ago, measure, today
 

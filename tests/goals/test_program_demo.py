@@ -12,7 +12,8 @@ from django.core.management import call_command
 from accounts import access
 from accounts.models import FamilyMembership, User
 from goals import demo
-from goals.models import CareProgram, HealthGoal, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
+from goals.models import HealthGoal
 from metrics import demo as metrics_demo
 from metrics.models import HealthMetric
 from nutrition import demo as nutrition_demo

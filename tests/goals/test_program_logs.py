@@ -11,8 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import FamilyMembership
-from goals import program_logs, programs
-from goals.log_models import ProgramLog, ProgramLogDay
+from goals.care_programs import program_logs, programs
+from goals.care_programs.models import ProgramLog, ProgramLogDay
 from metrics.models import Device
 from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent

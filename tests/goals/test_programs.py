@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from accounts.models import FamilyMembership
-from goals import programs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs import programs
+from goals.care_programs.models import CareProgram, ProgramAdherence, ProgramLog, ProgramLogDay
 from metrics import services as metric_services
 from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
@@ -313,3 +313,16 @@ def test_two_people_logging_for_one_member_at_once_give_the_right_score(attempt)
     assert errors == []
     assert score(program, day) == 100  # 10,000 steps and 2,000 kcal: both only together
     assert ProgramAdherence.objects.filter(program=program).count() == 1
+
+
+def test_care_program_models_stay_in_the_goals_app_with_their_tables():
+    tables = {
+        m._meta.app_label + ":" + m._meta.db_table
+        for m in (CareProgram, ProgramAdherence, ProgramLog, ProgramLogDay)
+    }
+    assert tables == {
+        "goals:goals_careprogram",
+        "goals:goals_programadherence",
+        "goals:goals_programlog",
+        "goals:goals_programlogday",
+    }

@@ -164,7 +164,8 @@ def _photo_on_the_diary_entry(world) -> None:
 
 def _pk_for(route: str, o: Objects) -> int:
     from accounts.models import CareTeam, ShareGrant
-    from goals.models import CareProgram, HealthGoal, ProgramLog
+    from goals.care_programs.models import CareProgram, ProgramLog
+    from goals.models import HealthGoal
     from healthtrack.portability.models import ImportJob
     from insights.models import HealthInsight
     from metrics.models import Device, HealthMetric

@@ -24,8 +24,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import care, sharing
 from accounts.models import AccessLog, CareTeam, ConnectedApp, ShareGrant, User
-from goals import program_logs
-from goals.models import CareProgram, HealthGoal, ProgramAdherence, ProgramLog
+from goals.care_programs import program_logs
+from goals.care_programs.models import CareProgram, ProgramAdherence, ProgramLog
+from goals.models import HealthGoal
 from healthtrack.lifecycle import archive
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability.models import ImportJob
@@ -70,7 +71,7 @@ def health_rows(person: User, *, tag: str, days_ago: int = 0) -> dict:
     heart = metric_services.metric_create(
         user=person, metric_type="heart_rate", value=71, recorded_at=when - timedelta(hours=3)
     )
-    metric_services.device_sync_result(
+    metric_services.device_sync(
         user=person,
         device=device,
         samples=[

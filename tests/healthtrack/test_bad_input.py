@@ -11,7 +11,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from goals import programs
+from goals.care_programs import programs
 from metrics import services as metric_services
 from nutrition import services as nutrition_services
 from tests.accounts.factories import UserFactory

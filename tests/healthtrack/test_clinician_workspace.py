@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import care
 from accounts.charts import bp_band_svg
 from accounts.models import AccessLog
-from goals import program_logs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs import program_logs
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from healthtrack import patient_page
 from insights import handling
 from insights.models import AlertAction, HealthInsight

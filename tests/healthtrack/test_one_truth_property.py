@@ -23,7 +23,8 @@ from rest_framework.test import APIClient
 
 from accounts import days
 from goals import services as goal_services
-from goals.models import HealthGoal, ProgramAdherence
+from goals.care_programs.models import ProgramAdherence
+from goals.models import HealthGoal
 from goals.progress import so_far_percent
 from metrics import services
 from metrics.figures import formatted, round_half_up, stated

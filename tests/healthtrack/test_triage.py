@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import care
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 from healthtrack import triage
 from insights.models import HealthInsight
 from metrics.models import DailyRollup, HealthMetric

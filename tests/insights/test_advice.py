@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import time
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -198,48 +197,3 @@ def test_food_messages_stay_within_25_words(entry, today, target, protein, prote
 
 def test_the_guard_cuts_an_overlong_line():
     assert word_count(advice._fit("word " * 40)) == MAX_WORDS
-
-
-# --- matching free text to the catalogue ----------------------------------------------------
-
-CATALOGUE = [
-    "Oatmeal, cooked with water",
-    "Oats, rolled, dry",
-    "Blueberries, raw",
-    "Chicken breast, skinless, roasted",
-    "Egg, whole, raw",
-    "Egg, whole, hard-boiled",
-    "Egg white, raw",
-    "Apple, raw",
-    "Apple juice, unsweetened",
-    "Rice, white, cooked",
-    "Rice, brown, cooked",
-]
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("oatmeal with berries", "Oatmeal, cooked with water"),
-        ("Oatmeal", "Oatmeal, cooked with water"),
-        ("rolled oats", "Oats, rolled, dry"),
-        ("two eggs", "Egg, whole, raw"),
-        ("hard-boiled egg", "Egg, whole, hard-boiled"),
-        ("egg whites", "Egg white, raw"),
-        ("apple juice", "Apple juice, unsweetened"),
-        ("an apple", "Apple, raw"),
-        ("brown rice", "Rice, brown, cooked"),
-        ("blueberries", "Blueberries, raw"),
-        ("grilled chicken breast", "Chicken breast, skinless, roasted"),
-        ("chicken salad", None),
-        ("pizza", None),
-        ("", None),
-        ("with and of", None),
-    ],
-)
-def test_match_food(text, expected):
-    assert advice.match_food(text, CATALOGUE) == expected
-
-
-def test_match_food_is_independent_of_catalogue_order():
-    assert advice.match_food("egg", reversed(CATALOGUE)) == advice.match_food("egg", CATALOGUE)

@@ -169,7 +169,7 @@ def test_sync_checks_a_half_against_the_one_stored_by_an_earlier_sync(user):
     )
     body = services.device_sync(
         user=user, device=device, samples=[sample(DIA, 120, at)], idempotency_key="b"
-    )
+    ).body
     assert body["counts"]["errors"] == 1 and body["counts"]["created"] == 0
     assert HealthMetric.objects.filter(user=user, metric_type=DIA).count() == 0
 

@@ -120,3 +120,40 @@ def test_the_database_refuses_out_of_range_amounts_even_without_validation(user)
         NutritionLog.objects.create(user=user, meal_type="lunch", logged_at=NOON, calories=-1)
     with pytest.raises(IntegrityError), transaction.atomic():
         NutritionLog.objects.create(user=user, meal_type="lunch", logged_at=NOON)
+
+
+def test_water_is_logged_as_a_diary_drink_in_millilitres(user):
+    log = services.water_log_create(user=user, litres=0.25, logged_at=NOON)
+
+    log.refresh_from_db()
+    assert (log.meal_type, log.description, log.water_ml) == ("drink", "Water", 250)
+    assert log.logged_at == NOON
+
+
+def test_food_text_matching_the_catalogue_logs_that_food_default_100_g(user):
+    log = services.food_log_create_from_text(
+        user=user, meal_type="breakfast", text="a ripe banana", logged_at=NOON
+    )
+
+    assert log.food == Food.objects.get(name="Banana, raw")
+    assert log.grams == 100
+    assert log.calories == pytest.approx(log.food.calories)
+    assert log.description == "a ripe banana"
+
+
+def test_food_text_with_calories_is_a_custom_entry_even_when_it_matches(user):
+    log = services.food_log_create_from_text(
+        user=user, meal_type="lunch", text="two eggs", logged_at=NOON, grams=50, calories=320
+    )
+
+    assert (log.food, log.grams, log.calories) == (None, None, 320)
+
+
+def test_food_text_without_a_match_or_calories_is_refused_and_nothing_is_logged(user):
+    with pytest.raises(ValidationError) as refused:
+        services.food_log_create_from_text(
+            user=user, meal_type="lunch", text="chicken salad", logged_at=NOON
+        )
+
+    assert "calories" in refused.value.message_dict
+    assert not NutritionLog.objects.filter(user=user).exists()

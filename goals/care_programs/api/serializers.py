@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.api.strict import StrictFieldsMixin
-from goals.models import CareProgram
+from goals.care_programs.models import CareProgram
 
 
 class CareProgramSerializer(serializers.ModelSerializer):

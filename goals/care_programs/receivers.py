@@ -13,9 +13,9 @@ from datetime import UTC, date, timedelta
 from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
-from goals.models import CareProgram
-from goals.program_tasks import recompute_program_adherence
-from goals.programs import METRIC_CODES
+from goals.care_programs.models import CareProgram
+from goals.care_programs.programs import METRIC_CODES
+from goals.care_programs.tasks import recompute_program_adherence
 from metrics.signals import measurements_changed
 from nutrition.signals import nutrition_changed
 

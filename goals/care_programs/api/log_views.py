@@ -1,4 +1,4 @@
-"""Care-program daily logs (API). Rules and writes: `goals.program_logs`."""
+"""Care-program daily logs (API). Rules and writes: `goals.care_programs.program_logs`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access
-from goals import program_logs
-from goals.api.log_serializers import (
+from goals.care_programs import program_logs
+from goals.care_programs.api.log_serializers import (
     ProgramLogCreatedSerializer,
     ProgramLogInputSerializer,
     ProgramLogSerializer,
     ReviewInputSerializer,
 )
-from goals.api.log_throttles import ProgramLogUserThrottle
-from goals.models import CareProgram
+from goals.care_programs.api.log_throttles import ProgramLogUserThrottle
+from goals.care_programs.models import CareProgram
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 

@@ -15,15 +15,15 @@ from rest_framework.views import APIView
 from accounts import access, audit
 from accounts.api.idempotency import idempotent
 from accounts.api.strict import NoBodyMixin
-from goals import program_logs, programs
-from goals.api.program_serializers import (
+from goals.care_programs import program_logs, programs
+from goals.care_programs.api.serializers import (
     AdherenceDaySerializer,
     AdherenceQuerySerializer,
     CareProgramInputSerializer,
     CareProgramSerializer,
     HistoryQuerySerializer,
 )
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 MEMBER = OpenApiParameter(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.admin_access import PatientDataAdminMixin, ReadOnlyAdminMixin
-from goals import programs
-from goals.models import CareProgram, ProgramAdherence
+from goals.care_programs import programs
+from goals.care_programs.models import CareProgram, ProgramAdherence
 
 
 class ProgramAdherenceInline(admin.TabularInline):
@@ -67,4 +67,4 @@ class ProgramAdherenceAdmin(ReadOnlyAdminMixin, PatientDataAdminMixin, admin.Mod
 
 
 # The daily logs' admin (the clinician's verification queue) registers itself.
-from goals import log_admin  # noqa: E402, F401
+from goals.care_programs import log_admin  # noqa: E402, F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from goals.api import program_views as views
+from goals.care_programs.api import views
 
 urlpatterns = [
     path("programs", views.ProgramList.as_view(), name="api-programs"),
@@ -15,8 +15,8 @@ urlpatterns = [
     ),
 ]
 
-# Care-program daily logs (goals.api.log_views).
-from goals.api import log_views  # noqa: E402
+# Care-program daily logs (goals.care_programs.api.log_views).
+from goals.care_programs.api import log_views  # noqa: E402
 
 urlpatterns += [
     path("logs", log_views.ProgramLogCreate.as_view(), name="api-program-logs"),

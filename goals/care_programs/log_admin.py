@@ -1,7 +1,8 @@
 """Admin for care-program daily logs: the clinician's verification queue. Scoped like every
 health-data admin (`PatientDataAdminMixin`): an admin clinician sees their care-team patients'
 logs only (superusers all), read-only, with "verify" and "reject" actions that apply only to
-pending logs of the clinician's own care-team patients (`goals.program_logs.can_review`)."""
+pending logs of the clinician's own care-team patients
+(`goals.care_programs.program_logs.can_review`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from accounts.admin_access import PatientDataAdminMixin
-from goals import program_logs
-from goals.log_models import ProgramLog
+from goals.care_programs import program_logs
+from goals.care_programs.models import ProgramLog
 
 ADMIN_REJECT_NOTE = "Rejected from the clinician's verification queue."
 

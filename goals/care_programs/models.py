@@ -1,10 +1,15 @@
-"""Care-program daily logs (models; rules and writes in `goals.program_logs`).
+"""Care programs (models): `CareProgram`, a plan with daily targets for one person, and
+`ProgramAdherence`, its derived score per day (configuration schema, adherence scoring and writes:
+`goals.care_programs.programs`); and their daily logs (rules and writes in
+`goals.care_programs.program_logs`).
 
 A `ProgramLog` is one activity logged against a program (a meal, a workout, a dose, a symptom,
 a vital sign) with the points it moves that day's adherence by. `ProgramLogDay` holds the sum of
 a day's log points, changed only by `F()` updates so that concurrent logs never lose one; the
-day's adherence as read (`goals.programs.adherence_between`) is its computed score plus these
-points, kept within 0-100."""
+day's adherence as read (`goals.care_programs.programs.adherence_between`) is its computed
+score plus these points, kept within 0-100.
+
+The models belong to the goals app (app label `goals`, tables `goals_*`)."""
 
 from __future__ import annotations
 
@@ -17,13 +22,92 @@ from django.db.models import Q
 from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
+PROGRAM_DEFAULT_DAYS = 90
+
+
+class CareProgramQuerySet(models.QuerySet):
+    def for_user(self, user) -> CareProgramQuerySet:
+        return self.filter(user_id=getattr(user, "pk", user))
+
+    def active(self) -> CareProgramQuerySet:
+        return self.filter(status=CareProgram.Status.ACTIVE)
+
+    def covering(self, first, last) -> CareProgramQuerySet:
+        """Programs whose date range overlaps first..last (inclusive)."""
+        return self.filter(start_date__lte=last, end_date__gte=first)
+
+
+class CareProgram(models.Model):
+    """A structured plan for one person (a patient, or a family member) with daily targets;
+    `ProgramAdherence` holds its score for each day with data."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_programs"
+    )
+    title = models.CharField(max_length=200)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    phase = models.CharField(max_length=50, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Daily targets per dimension, validated by goals.care_programs.programs.clean_program_config.
+    config = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CareProgramQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__lte=models.F("end_date")), name="care_program_dates"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "status"], name="care_program_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.start_date}–{self.end_date})"
+
+
+class ProgramAdherence(models.Model):
+    """Derived: one program's score for one UTC day that has data. Recomputed, never edited."""
+
+    program = models.ForeignKey(CareProgram, on_delete=models.CASCADE, related_name="adherence")
+    day = models.DateField()
+    score = models.PositiveSmallIntegerField()
+    breakdown = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["program", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "day"], name="program_adherence_one_per_day"
+            ),
+            models.CheckConstraint(condition=Q(score__lte=100), name="program_adherence_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.day}: {self.score}"
+
+
+auditlog.register(CareProgram)
+
 
 class ProgramLogQuerySet(models.QuerySet):
     def pending(self) -> ProgramLogQuerySet:
         return self.filter(status=ProgramLog.Status.PENDING)
-
-    def for_owners(self, owner_ids) -> ProgramLogQuerySet:
-        return self.filter(program__user_id__in=owner_ids)
 
 
 class ProgramLog(models.Model):
@@ -112,7 +196,7 @@ class ProgramLog(models.Model):
 
 class ProgramLogDay(models.Model):
     """Derived: the sum of the points of a program's logs on one day (rejected ones excluded).
-    Changed only by `F()` updates (`goals.program_logs`)."""
+    Changed only by `F()` updates (`goals.care_programs.program_logs`)."""
 
     program = models.ForeignKey(
         "goals.CareProgram", on_delete=models.CASCADE, related_name="log_days"

@@ -35,8 +35,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import access
-from goals.log_models import ProgramLog, ProgramLogDay
-from goals.models import CareProgram
+from goals.care_programs.models import CareProgram, ProgramLog, ProgramLogDay
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES
 from nutrition.models import NutritionLog

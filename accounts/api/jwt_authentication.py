@@ -130,4 +130,4 @@ class AuditedJWTAuthentication(JWTAuthentication):
 class AuditedJWTScheme(SimpleJWTScheme):
     """The OpenAPI description: the same bearer JWT scheme as simplejwt's."""
 
-    target_class = "accounts.api.authentication.AuditedJWTAuthentication"
+    target_class = "accounts.api.jwt_authentication.AuditedJWTAuthentication"

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.pages import refused
-from goals import program_logs
+from goals.care_programs import program_logs
 
 QUEUE_SIZE = 100
 

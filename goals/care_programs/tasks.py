@@ -6,7 +6,7 @@ from datetime import date
 from celery import shared_task
 from django.db import DatabaseError
 
-from goals import programs
+from goals.care_programs import programs
 
 logger = logging.getLogger(__name__)
 
