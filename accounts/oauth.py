@@ -23,9 +23,10 @@ from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts import access
-from accounts.audit import _request_id, client_ip
+from accounts.audit import _request_id
 from accounts.models import AccessLog, ConnectedApp, User
 from accounts.oauth_scopes import OFFLINE_ACCESS
+from healthtrack.core.api.ratelimits import client_ip
 
 # Recording every read would write on every request; once a minute is precise enough.
 LAST_READ_RESOLUTION = timedelta(minutes=1)

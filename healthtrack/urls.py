@@ -6,7 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from healthtrack import health, observability
+from healthtrack import dashboard, health, observability
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("nutrition.urls")),
     path("", include("goals.urls")),
     path("", include("insights.urls")),
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
     path("", include("accounts.urls")),
 ]
 

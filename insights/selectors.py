@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from accounts import days as calendar
 from goals.models import HealthGoal
 from goals.selectors import active_weight_goal
+from healthtrack.core import days as calendar
 from insights import alerts
 from insights.rules import thresholds
 from insights.snapshot import (

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Q, Subquery
 
 from accounts import access
-from accounts import days as calendar
+from healthtrack.core import days as calendar
 from metrics.figures import rounded
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
-from accounts.charts import Chart
+from healthtrack.core.charts import Chart
 from metrics import charts, selectors
 from metrics.models import DailyRollup
 from metrics.registry import MetricType, get_metric_type

@@ -23,8 +23,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import access, care, sharing
-from accounts.charts import band_chart, bar_chart, line_chart
-from accounts.dashboard import PERIODS, parse_period
 from accounts.members import (
     display_name,
     member_query,
@@ -34,8 +32,10 @@ from accounts.members import (
     with_member,
 )
 from accounts.models import CareTeam, ShareGrant
-from accounts.once import pop_secret, stash_secret
-from accounts.pages import form_status
+from healthtrack.core.charts import band_chart, bar_chart, line_chart
+from healthtrack.core.dashboard import PERIODS, parse_period
+from healthtrack.core.once import pop_secret, stash_secret
+from healthtrack.core.pages import form_status
 from metrics import services
 from metrics.dashboard import format_number, today_utc
 from metrics.figures import min_span

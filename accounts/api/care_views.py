@@ -20,9 +20,9 @@ from accounts.api.care_serializers import (
     ShareGrantCreateSerializer,
     ShareGrantSerializer,
 )
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 STATUS_PARAM = OpenApiParameter(
     "status",

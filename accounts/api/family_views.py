@@ -16,9 +16,9 @@ from accounts.api.family_serializers import (
     FamilyMemberCreateSerializer,
     FamilyMemberSerializer,
 )
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from accounts.models import FamilyMembership
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not a member you manage (404).")
 MEMBER_PARAM = OpenApiParameter(

@@ -11,7 +11,6 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import access, audit, credentials, services
-from accounts.api.ratelimits import auth_ratelimited
 from accounts.api.serializers import (
     RegisterSerializer,
     RegistrationAcceptedSerializer,
@@ -20,8 +19,9 @@ from accounts.api.serializers import (
     TokenRevokeSerializer,
     UserSerializer,
 )
-from accounts.api.strict import NoBodyMixin
 from accounts.models import User
+from healthtrack.core.api.ratelimits import auth_ratelimited
+from healthtrack.core.api.strict import NoBodyMixin
 
 REGISTRATION_ACCEPTED = (
     "Thank you. We have sent an e-mail to the address you gave: it says what happens next."

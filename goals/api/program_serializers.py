@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
 from goals.models import CareProgram
+from healthtrack.core.api.strict import StrictFieldsMixin
 
 
 class CareProgramSerializer(serializers.ModelSerializer):

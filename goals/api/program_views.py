@@ -13,8 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from goals import program_logs, programs
 from goals.api.program_serializers import (
     AdherenceDaySerializer,
@@ -24,6 +22,8 @@ from goals.api.program_serializers import (
     HistoryQuerySerializer,
 )
 from goals.models import CareProgram, ProgramAdherence
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 MEMBER = OpenApiParameter(

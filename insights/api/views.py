@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
 from accounts.audit import record_read
 from accounts.models import User
+from healthtrack.core.api.idempotency import idempotent
 from insights import cache as rec_cache
 from insights import services
 from insights.api.filters import HealthInsightFilter

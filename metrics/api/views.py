@@ -24,10 +24,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.errors import exception_handler as accounts_exception_handler
-from accounts.api.filtering import FilterBackend
-from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
-from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
+from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
+from healthtrack.core.api.filtering import FilterBackend
+from healthtrack.core.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
+from healthtrack.core.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import period_rollups, selectors, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter

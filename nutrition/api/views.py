@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
-from accounts.api.strict import NoBodyMixin
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api.idempotency import idempotency_records_purge
-from accounts.models import IdempotentRequest
 from goals.models import HealthGoal
+from healthtrack.core.api.idempotency import idempotency_records_purge
+from healthtrack.core.models import IdempotentRequest
 from metrics.models import HealthMetric
 from nutrition.models import NutritionLog
 from tests.metrics.factories import BASE, DeviceFactory

@@ -1,5 +1,5 @@
-"""Daily metric charts (metrics/charts.py on accounts.charts): bars for summed types, lines for
-the rest, one point per day with gaps for days without data."""
+"""Daily metric charts (metrics/charts.py on healthtrack.core.charts): bars for summed types,
+lines for the rest, one point per day with gaps for days without data."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 
-from accounts.encryption import encrypted_fields, rotate_model_field
+from healthtrack.core.encryption import encrypted_fields, rotate_model_field
 
 
 class Command(BaseCommand):

@@ -21,8 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.errors import exception_handler as accounts_exception_handler
-from accounts.api.idempotency import idempotent
+from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
+from healthtrack.core.api.idempotency import idempotent
 from healthtrack.portability import csv_io, export, fhir, report, services
 from healthtrack.portability.api import serializers as s
 from healthtrack.portability.models import ImportJob

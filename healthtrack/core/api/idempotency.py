@@ -32,7 +32,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts.models import IdempotentRequest
+from healthtrack.core.models import IdempotentRequest
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 200
