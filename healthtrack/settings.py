@@ -669,8 +669,6 @@ for _data, _columns in _LIFECYCLE_DEFAULTS.items():
     _hot, _after = DATA_LIFECYCLE[_data]["hot"], DATA_LIFECYCLE[_data]["delete_after"]
     if _data != "share_grants" and _hot and _after and _after < _hot:
         raise ImproperlyConfigured(f"DATA_LIFECYCLE[{_data!r}]: delete_after is before hot.")
-# Run by `manage.py rotate_encryption_keys` after the database columns: archived notes.
-ENCRYPTION_ROTATION_HOOKS = ["healthtrack.lifecycle.services.archive_keys_rotate"]
 # A restored month stays in the hot table this long before the archive job takes it again.
 LIFECYCLE_RESTORE_HOLD_DAYS = env.int("LIFECYCLE_RESTORE_HOLD_DAYS", default=30)
 # Rollup replay (manage.py replay_rollups): days per chunk task, chunk tasks started per minute.

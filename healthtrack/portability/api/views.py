@@ -7,7 +7,6 @@ import contextlib
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -26,13 +25,10 @@ from healthtrack.core.api.idempotency import idempotent
 from healthtrack.portability import csv_io, export, fhir, report, services
 from healthtrack.portability.api import serializers as s
 from healthtrack.portability.models import ImportJob
+from healthtrack.portability.uploads import LimitedUploadHandler, max_upload_bytes
 
 # Room for the multipart boundaries and the `kind` field on top of the file itself.
 MULTIPART_SLACK = 64 * 1024
-
-
-def max_upload_bytes() -> int:
-    return int(settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024)
 
 
 class UploadTooLarge(exceptions.APIException):
@@ -50,31 +46,6 @@ def portability_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = UploadTooLarge()
     return accounts_exception_handler(exc, context)
-
-
-class LimitedUploadHandler(FileUploadHandler):
-    """Stops reading a file part once it passes the limit (a body without Content-Length, or
-    one that lies), so an oversized upload never fills the disk."""
-
-    def __init__(self, request, limit: int) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.received = 0
-        self.exceeded = False
-
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data, start):
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            self.exceeded = True
-            raise StopUpload(connection_reset=True)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
 
 
 def _detail(description: str) -> OpenApiResponse:
