@@ -1,6 +1,7 @@
 from django.urls import path
 
-from metrics.api import share, views
+from metrics.api import views
+from metrics.sharing import api as share
 
 urlpatterns = [
     path("metric-types", views.MetricTypeListView.as_view(), name="api-metric-types"),
