@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -241,6 +241,12 @@ class ShareGrant(models.Model):
 
     def is_active(self, now=None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+    def window_bounds(self) -> tuple[datetime, datetime]:
+        """The shared days [date_from, date_to] as [start, end) in UTC."""
+        start = datetime.combine(self.date_from, time.min, tzinfo=UTC)
+        end = datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        return start, end
 
     @property
     def status(self) -> str:

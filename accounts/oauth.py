@@ -36,7 +36,7 @@ CLIENT_CREDENTIALS = Application.GRANT_CLIENT_CREDENTIALS
 def consent_subjects(user: User) -> list[User]:
     """Whom `user` may connect an app for: themself, then the members they manage."""
     others = (
-        User.objects.filter(pk__in=access.writable_user_ids(user), deleted_at__isnull=True)
+        access.writable(User.objects.filter(deleted_at__isnull=True), user, owner_field=None)
         .exclude(pk=user.pk)
         .order_by("first_name", "pk")
     )

@@ -75,7 +75,7 @@ class HealthGoalViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         data = HealthGoalInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         goal = services.goal_create(user=owner, **data.validated_data)

@@ -97,7 +97,7 @@ class NutritionLogViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         data = NutritionLogInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         log = services.nutrition_log_create(user=owner, **data.validated_data)
@@ -130,7 +130,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = access.requested_owner(request, query.validated_data.get("user_id"))
+        owner = access.owner_to_read(request, query.validated_data.get("user_id"))
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
@@ -193,7 +193,7 @@ class NutritionTargetsView(APIView):
 
     @extend_schema(summary="Your daily targets", responses=NutritionTargetsSerializer)
     def get(self, request):
-        owner = access.viewed_owner(request)
+        owner = access.owner_to_read(request)
         targets = NutritionTargets.objects.filter(user=owner).first()
         return self._response(request, targets or NutritionTargets(user=owner))
 
@@ -214,7 +214,7 @@ class NutritionTargetsView(APIView):
         return self._write(request, partial=True)
 
     def _write(self, request, *, partial: bool) -> Response:
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         current = NutritionTargets.objects.filter(user=owner).first()
         data = NutritionTargetsSerializer(current, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)

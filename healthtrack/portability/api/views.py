@@ -78,7 +78,7 @@ class ImportListCreateView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImportJob.objects.none()
-        owner = access.acting_owner(self.request)  # imports are writes: readers get 404
+        owner = access.owner_to_write(self.request)  # imports are writes: readers get 404
         return ImportJob.objects.filter(user=owner)
 
     def initial(self, request, *args, **kwargs):
@@ -125,7 +125,7 @@ class ImportListCreateView(generics.ListAPIView):
     )
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
+        owner = access.owner_to_write(request)  # you, or `?member=<id>` you manage
         data = request.data
         if getattr(self, "upload_limiter", None) and self.upload_limiter.exceeded:
             raise UploadTooLarge
@@ -218,7 +218,7 @@ class ExportView(APIView):
         query.is_valid(raise_exception=True)
         owner_id = query.validated_data.get("user_id")
         if owner_id is None:
-            owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
+            owner = access.owner_to_write(request)  # you, or `?member=<id>` you manage
         elif not access.can_write(request.user, owner_id):
             raise exceptions.NotFound
         elif owner_id == request.user.pk:
@@ -267,7 +267,7 @@ class ReportView(APIView):
         if "user_id" in params:
             owner = access.get_readable_owner_or_404(request.user, params["user_id"])
         else:
-            owner = access.viewed_owner(request)  # you, or `?member=<id>` you may read
+            owner = access.owner_to_read(request)  # you, or `?member=<id>` you may read
         audit.record_read(request=request, owner_id=owner.pk)
         html = report.render_report(owner=owner, start=params["start"], end=params["end"])
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
