@@ -1,7 +1,6 @@
 from django.urls import path
 
 from metrics.api import views
-from metrics.sharing import api as share
 
 urlpatterns = [
     path("metric-types", views.MetricTypeListView.as_view(), name="api-metric-types"),
@@ -19,5 +18,4 @@ urlpatterns = [
     path("devices", views.DeviceListCreateView.as_view(), name="api-devices"),
     path("devices/<int:pk>", views.DeviceDetailView.as_view(), name="api-device"),
     path("devices/<int:pk>/sync", views.DeviceSyncView.as_view(), name="api-device-sync"),
-    path("share/<str:token>", share.ShareLinkDataView.as_view(), name="api-share-link"),
 ]

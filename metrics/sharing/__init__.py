@@ -2,7 +2,8 @@
 
 - `settings_page`: the settings page "Sharing with a clinician" (care team and share grants);
 - `link_page`: the read-only page of a share link (`/share/<token>`);
-- `api`: the read-only API view of a share link (`/api/v1/share/<token>`).
+- `api`: the read-only API view of a share link (`/api/v1/share/<token>`);
+- `urls`, `api_urls`: their URLconfs, included by healthtrack/urls.py.
 
 The grants themselves (the model, who may create, read and revoke them, the scope a grant
 gives) are accounts' (accounts.models.ShareGrant, accounts.sharing), like every access rule;
