@@ -1,4 +1,5 @@
-"""Browser pages of the accounts app: public pages, the dashboard skeleton and settings.
+"""Browser pages of the accounts app: public pages and settings (the dashboard page is
+assembled above the apps: healthtrack/dashboard.py).
 
 Thin views: a form validates, one service function writes, a message says what happened.
 """

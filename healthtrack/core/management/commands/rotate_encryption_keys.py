@@ -31,7 +31,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{model._meta.label}.{name}: {rotated} re-encrypted, {current} already current"
                 )
-        # Registered by the apps that keep encrypted values elsewhere: accounts imports none.
+        # Registered by the apps that keep encrypted values elsewhere: core imports none.
         for hook in registry.encryption_rotation_hooks():
             self.stdout.write(hook())
         self.stdout.write(self.style.SUCCESS(f"Done: {total} values re-encrypted."))
