@@ -13,16 +13,30 @@ Rules
 - Families (`accounts.family`): a family manager reads and writes the data of the members they
   manage (dependents they created, or users who granted them manager access); a read-only family
   role reads only. Deleted members are nobody's. Nothing else follows from a family link.
-- Acting for someone: every API endpoint takes `?member=<user id>` (see `acting_owner` for
-  writes, `viewed_owner` for reads); absent, it is the signed-in user. A member one may not
+- Acting for someone: every API endpoint takes `?member=<user id>` (see `owner_to_write` for
+  writes, `owner_to_read` for reads); absent, it is the signed-in user. A member one may not
   write for is 404 on writes, even when one may read them (read-only role).
 - In the admin only (`admin_*`), superusers see everything; admin clinicians (staff in the
   "Clinicians" group) see their patients read-only; other staff see nothing.
+
+Which one to ask
+- Whose data does this request read / write? `owner_to_read(request, user_id=None)` /
+  `owner_to_write(request, allowed=None)` (the signed-in user, `?member=`, or a named person).
+- I have a person's id: `get_readable_owner_or_404(viewer, id)`; for measurements, where a
+  share grant also lets a clinician in, `get_metrics_owner_or_404(viewer, id)`.
+- Yes or no for one person: `can_read`, `can_write`, `can_write_care_plan`; why:
+  `access_via`; roles and links: `is_clinician`, `is_admin_clinician`, `in_care_team`,
+  `family_role`, `care_team_patient_ids`.
+- Narrow a QuerySet: `readable`, `writable`, `care_plan_writable`; measurement rows (share
+  grants count): `readable_metrics(queryset, viewer, owner_id=None, ...)`; the grants a
+  clinician holds: `active_grants_for`; one reading: `can_read_metric`.
+- The admin and the staff directory: `admin_can_view`, `admin_can_read`, `admin_readable`,
+  `can_browse_user_directory`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -79,7 +93,7 @@ def _family_member_ids(viewer, *, managing: bool = False) -> QuerySet:
     return links.values("member_id")
 
 
-def readable_user_ids(viewer) -> QuerySet | list[int]:
+def _readable_user_ids(viewer) -> QuerySet | list[int]:
     """Ids of the people whose (whole) health data `viewer` may read: themself, the family
     members they manage or were given read access to, plus, for a clinician, the patients of
     their active care teams. Share grants are narrower (some metric types, a window) and are
@@ -92,7 +106,7 @@ def readable_user_ids(viewer) -> QuerySet | list[int]:
     return get_user_model().objects.filter(Q(pk=viewer.pk) | others).values_list("pk", flat=True)
 
 
-def writable_user_ids(viewer) -> QuerySet | list[int]:
+def _writable_user_ids(viewer) -> QuerySet | list[int]:
     """Ids of the people whose health data `viewer` may create, change or delete: their own,
     and the family members they manage (role manager). Clinicians never write patient data."""
     if not _is_active_user(viewer):
@@ -162,11 +176,11 @@ def _owner_lookup(owner_field: str | None) -> str:
 
 def readable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
     """`queryset` narrowed to the records whose owner `viewer` may read."""
-    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": readable_user_ids(viewer)})
+    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": _readable_user_ids(viewer)})
 
 
 def writable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
-    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": writable_user_ids(viewer)})
+    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": _writable_user_ids(viewer)})
 
 
 def get_readable_owner_or_404(viewer, owner_id) -> object:
@@ -208,7 +222,7 @@ def care_plan_writable(queryset: QuerySet, viewer, owner_field: str | None = "us
     if not _is_active_user(viewer):
         return queryset.none()
     lookup = f"{_owner_lookup(owner_field)}__in"
-    q = Q(**{lookup: writable_user_ids(viewer)})
+    q = Q(**{lookup: _writable_user_ids(viewer)})
     if is_clinician(viewer):
         q |= Q(**{lookup: _care_patient_ids(viewer)})
     return queryset.filter(q)
@@ -230,7 +244,7 @@ def _live_user_or_404(owner_id: int):
     return user
 
 
-def acting_owner(request, *, allowed=None):
+def owner_to_write(request, *, allowed=None):
     """Whose data a write is for: the signed-in user, or the `?member=<id>` they may write for.
     A member they may not write for (a stranger, or read-only access) is 404. `allowed`
     (default `can_write`) is the rule, e.g. `can_write_care_plan` for programs."""
@@ -245,8 +259,17 @@ def acting_owner(request, *, allowed=None):
     return _live_user_or_404(owner_id)
 
 
-def viewed_owner(request):
-    """Whose data a read is for: the signed-in user, or the `?member=<id>` they may read."""
+def owner_to_read(request, user_id=None):
+    """Whose data a read is for: the signed-in user, or the `?member=<id>` they may read, or,
+    when the request names a person (a `/user/<id>` route, a `user_id` filter), that person.
+    Anyone the viewer may not read is 404, and a `?member=` is checked either way."""
+    owner = _member_to_read(request)
+    if user_id is not None:
+        owner = get_readable_owner_or_404(request.user, user_id)
+    return owner
+
+
+def _member_to_read(request):
     raw = _member_param(request)
     if raw is None:
         return request.user
@@ -256,29 +279,12 @@ def viewed_owner(request):
     return get_readable_owner_or_404(request.user, raw)
 
 
-def requested_owner(request, user_id=None):
-    """Whose data a read is for when it may also name a person (a `/user/<id>` route, a
-    `user_id` filter): that person if `viewer` may read them, else `viewed_owner`. A
-    `?member=` is checked either way: one the viewer may not read is 404."""
-    owner = viewed_owner(request)
-    if user_id is not None:
-        owner = get_readable_owner_or_404(request.user, user_id)
-    return owner
-
-
 # --- Share grants: metric types over a window ------------------------------------------------
-
-
-def day_bounds(day_from: date, day_to: date) -> tuple[datetime, datetime]:
-    """[start, end) in UTC for an inclusive date window."""
-    start = datetime.combine(day_from, time.min, tzinfo=UTC)
-    end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=UTC)
-    return start, end
 
 
 def _in_window(grant: ShareGrant, when: date | datetime) -> bool:
     if isinstance(when, datetime):
-        start, end = day_bounds(grant.date_from, grant.date_to)
+        start, end = grant.window_bounds()
         return start <= when < end
     return grant.date_from <= when <= grant.date_to
 
@@ -297,7 +303,7 @@ def active_grants_for(viewer, owner_id=None) -> QuerySet:
     return grants
 
 
-def grant_covering(viewer, owner_id, metric_type: str, when: date | datetime) -> ShareGrant | None:
+def _grant_covering(viewer, owner_id, metric_type: str, when: date | datetime) -> ShareGrant | None:
     """The active named grant through which `viewer` may read that reading, if any."""
     owner_id = _as_id(owner_id)
     if owner_id is None:
@@ -314,10 +320,10 @@ def can_read_metric(viewer, owner_id, metric_type: str, when: date | datetime) -
     clinician reads what an active grant covers."""
     if can_read(viewer, owner_id):
         return True
-    return grant_covering(viewer, owner_id, metric_type, when) is not None
+    return _grant_covering(viewer, owner_id, metric_type, when) is not None
 
 
-def shared_metrics_q(
+def _shared_metrics_q(
     viewer,
     *,
     owner_field: str | None = "user",
@@ -336,7 +342,7 @@ def shared_metrics_q(
         if time_is_date:
             window = {f"{time_field}__gte": grant.date_from, f"{time_field}__lte": grant.date_to}
         else:
-            start, end = day_bounds(grant.date_from, grant.date_to)
+            start, end = grant.window_bounds()
             window = {f"{time_field}__gte": start, f"{time_field}__lt": end}
         q |= Q(
             **{_owner_lookup(owner_field): grant.owner_id, f"{type_field}__in": grant.metric_types},
@@ -345,7 +351,7 @@ def shared_metrics_q(
     return q
 
 
-def holds_grant_from(viewer, owner_id) -> bool:
+def _holds_grant_from(viewer, owner_id) -> bool:
     """`viewer` holds an active named share grant from `owner_id` (some metric types only)."""
     owner_id = _as_id(owner_id)
     return owner_id is not None and active_grants_for(viewer, owner_id).exists()
@@ -356,7 +362,7 @@ def get_metrics_owner_or_404(viewer, owner_id) -> object:
     a named clinician with an active grant from them gets through too. Narrow the rows with
     `readable_metrics` afterwards: the grant covers some types over a window only."""
     owner_id = _as_id(owner_id)
-    if owner_id is None or not (can_read(viewer, owner_id) or holds_grant_from(viewer, owner_id)):
+    if owner_id is None or not (can_read(viewer, owner_id) or _holds_grant_from(viewer, owner_id)):
         raise Http404
     if owner_id == viewer.pk:  # an active user reading their own: the row is already loaded
         return viewer
@@ -370,55 +376,35 @@ def readable_metrics(
     queryset: QuerySet,
     viewer,
     *,
+    owner_id=None,
     owner_field: str | None = "user",
     type_field: str = "metric_type",
     time_field: str = "recorded_at",
     time_is_date: bool = False,
 ) -> QuerySet:
     """`queryset` of metric rows narrowed to what `viewer` may read: their own and their
-    care-team patients' rows, plus what their active named share grants cover."""
+    care-team patients' rows, plus what their active named share grants cover.
+
+    With `owner_id`, the rows of that one owner: all of them when `viewer` may read all
+    (`can_read`: themself without a query), else only what their grants from that owner cover.
+    """
+    grants = {
+        "owner_field": owner_field,
+        "type_field": type_field,
+        "time_field": time_field,
+        "time_is_date": time_is_date,
+    }
+    if owner_id is not None:
+        rows = queryset.filter(**{_owner_lookup(owner_field): owner_id})
+        if can_read(viewer, owner_id):
+            return rows
+        if not _is_active_user(viewer):
+            return queryset.none()
+        return rows.filter(_shared_metrics_q(viewer, **grants))
     if not _is_active_user(viewer):
         return queryset.none()
-    whole = Q(**{f"{_owner_lookup(owner_field)}__in": readable_user_ids(viewer)})
-    return queryset.filter(
-        whole
-        | shared_metrics_q(
-            viewer,
-            owner_field=owner_field,
-            type_field=type_field,
-            time_field=time_field,
-            time_is_date=time_is_date,
-        )
-    )
-
-
-def readable_metrics_of(
-    queryset: QuerySet,
-    viewer,
-    owner_id,
-    *,
-    owner_field: str | None = "user",
-    type_field: str = "metric_type",
-    time_field: str = "recorded_at",
-    time_is_date: bool = False,
-) -> QuerySet:
-    """`readable_metrics` for the rows of one owner: the owner's whole rows when `viewer`
-    may read all of them (`can_read`: themself without a query), else only what their
-    active named grants from that owner cover."""
-    rows = queryset.filter(**{_owner_lookup(owner_field): owner_id})
-    if can_read(viewer, owner_id):
-        return rows
-    if not _is_active_user(viewer):
-        return queryset.none()
-    return rows.filter(
-        shared_metrics_q(
-            viewer,
-            owner_field=owner_field,
-            type_field=type_field,
-            time_field=time_field,
-            time_is_date=time_is_date,
-        )
-    )
+    whole = Q(**{f"{_owner_lookup(owner_field)}__in": _readable_user_ids(viewer)})
+    return queryset.filter(whole | _shared_metrics_q(viewer, **grants))
 
 
 # --- Admin ------------------------------------------------------------------------------------

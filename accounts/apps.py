@@ -8,5 +8,5 @@ class AccountsConfig(AppConfig):
         from accounts import (
             checks,  # noqa: F401  (registers the system checks)
             lockout,  # noqa: F401  (counts failed logins: user_login_failed)
+            user_cache,  # noqa: F401  (drops cached users on save)
         )
-        from accounts.api import jwt_authentication  # noqa: F401  (drops cached users on save)

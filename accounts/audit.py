@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import AccessLog, ShareGrant, User
+from healthtrack.core.api.ratelimits import client_ip
 
 
 def audit_actor_set(user: User) -> None:
@@ -32,20 +33,6 @@ def audit_actor_set(user: User) -> None:
         return
     if isinstance(context, dict) and context.get("actor") is None:
         context["actor"] = user
-
-
-def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or, behind `TRUSTED_PROXY_COUNT` proxies, the
-    address the outermost trusted proxy saw (the rest of X-Forwarded-For can be forged)."""
-    if request is None:
-        return None
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        chain = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",")]
-        chain = [p for p in chain if p]
-        if len(chain) >= proxies:
-            return chain[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _request_id(request) -> str:

@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts import sharing
-from accounts.encryption import encrypted_fields
+from healthtrack.core.encryption import encrypted_fields
 
 
 @checks.register(checks.Tags.security)

@@ -10,7 +10,7 @@
   token's `jti`). Revoking the family (`token_family_revoke`: on logout, or when a rotated
   refresh token is used again, which means two parties hold it) ends all of them at once.
 - The revocation list (`RevokedToken`: family ids and single access-token `jti`s) lives in
-  the database and travels in the JWT user cache entry (accounts.api.jwt_authentication), so the
+  the database and travels in the JWT user cache entry (accounts.user_cache), so the
   check costs no extra lookup; writing to it drops that entry, and with the cache down the
   database answers.
 """
@@ -29,6 +29,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import ApiToken, RevokedToken, User
 from accounts.notices import notice_send
+from accounts.user_cache import user_cache_forget
 
 VERSION_CLAIM = "cv"
 FAMILY_CLAIM = "fam"
@@ -66,8 +67,6 @@ def token_is_revoked(token, *, user: User, revoked) -> bool:
 
 
 def _forget_cached_user(user_id) -> None:
-    from accounts.api.jwt_authentication import user_cache_forget
-
     user_cache_forget(user_id)
 
 

@@ -1,17 +1,17 @@
-"""Demo users and data. Each app adds its demo data through `DEMO_SEEDERS`.
+"""Demo users and data. The people are made here; each app adds its own demo data.
 
-An app that owns health data registers `seed(user, days, rng)` here from its own
-`demo.py`; the seeders run in registration order and must be idempotent.
+An app that owns health data registers `seed(*, users, days, rng)` from its own `demo.py` in its
+`AppConfig.ready()` (healthtrack.core.registry); the seeders run in registration
+(INSTALLED_APPS) order and must be idempotent.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import date
 
-from accounts.app_hooks import app_hooks
 from accounts.models import User
+from healthtrack.core import registry
 
 DEMO_PASSWORD = "Demo-pass-2026!"
 
@@ -46,11 +46,6 @@ DEMO_USERS = {
 }
 
 
-def _demo_seeders() -> list[Callable]:
-    """Each installed app's `demo.seed` function, in INSTALLED_APPS order."""
-    return app_hooks("demo", "seed")
-
-
 def seed_demo(*, days: int = 90) -> dict[str, User]:
     users = {}
     for role, fields in DEMO_USERS.items():
@@ -61,7 +56,7 @@ def seed_demo(*, days: int = 90) -> dict[str, User]:
         users[role] = user
     _seed_care_team(users)
     rng = random.Random(2026)
-    for seed in _demo_seeders():
+    for seed in registry.demo_seeders():
         seed(users=users, days=days, rng=rng)
     return users
 

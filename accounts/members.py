@@ -1,7 +1,7 @@
 """Acting for a family member on the browser pages: the same `?member=<user id>` as the API.
 
 A patient page asks `page_owner(request)` (reads) or `page_owner(request, write=True)` (writes)
-whose page it is. Both defer to `accounts.access` (`viewed_owner` / `acting_owner`): a member
+whose page it is. Both defer to `accounts.access` (`owner_to_read` / `owner_to_write`): a member
 one may not read is 404, a member one may only read (read-only role) is 404 on writes, exactly
 as on the API. The request then remembers the member, so that
 
@@ -41,7 +41,7 @@ def page_owner(request: HttpRequest, *, write: bool = False):
     """The person whose page this is: the signed-in user, or `?member=<id>` when the access
         rules allow it (404 otherwise). Remembered on the request for templates and redirects; a
     page shown for someone else is written to their access log (`accounts.audit`)."""
-    owner = access.acting_owner(request) if write else access.viewed_owner(request)
+    owner = access.owner_to_write(request) if write else access.owner_to_read(request)
     setattr(request, PAGE_OWNER_ATTR, owner)
     if owner.pk != request.user.pk and request.method == "GET":
         audit.record_read(request=request, owner_id=owner.pk)  # a family read: the access log

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -238,6 +238,12 @@ class ShareGrant(models.Model):
     def is_active(self, now=None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
 
+    def window_bounds(self) -> tuple[datetime, datetime]:
+        """The shared days [date_from, date_to] as [start, end) in UTC."""
+        start = datetime.combine(self.date_from, time.min, tzinfo=UTC)
+        end = datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        return start, end
+
     @property
     def status(self) -> str:
         if self.revoked_at is not None:
@@ -374,8 +380,9 @@ class ApiToken(models.Model):
 auditlog.register(ApiToken, exclude_fields=["key_hash", "last_used_at"])
 
 
-# --- Login lock-out and the task outbox -----------------------------------------------------
-# Writes go through accounts.lockout and accounts.outbox.
+# --- Login lock-out ----------------------------------------------------------------------------
+# Writes go through accounts.lockout. (The task outbox and Idempotency-Key answers live in
+# healthtrack.core.models: plumbing, not people.)
 
 
 class LoginLockout(models.Model):
@@ -427,75 +434,6 @@ class RevokedToken(models.Model):
 
     def __str__(self) -> str:
         return f"revoked token of user {self.user_id}"
-
-
-class OutboxTaskQuerySet(models.QuerySet):
-    def pending(self) -> OutboxTaskQuerySet:
-        return self.filter(sent_at__isnull=True)
-
-
-class OutboxTask(models.Model):
-    """A Celery task to send once the transaction that wrote it commits (transactional
-    outbox): a write and its follow-up work commit together, and a broker outage only delays
-    the work. `kwargs` holds ids, types and dates - never health values."""
-
-    task_name = models.CharField(max_length=200)
-    kwargs = models.JSONField(default=dict, blank=True)
-    # At most one pending row per key: later writes before the send share the same task.
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    objects = OutboxTaskQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["dedupe_key"],
-                condition=models.Q(sent_at__isnull=True),
-                name="outbox_one_pending_per_key",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_pending_idx"
-            ),
-            models.Index(fields=["sent_at"], name="outbox_sent_at_idx"),
-        ]
-
-    def __str__(self) -> str:
-        state = "sent" if self.sent_at else "pending"
-        return f"{self.task_name} ({state})"
-
-
-# The longest Idempotency-Key a client may send: the API checks it (accounts.api.idempotency),
-# the OpenAPI schema states it, and both stores of first answers (this model and the device
-# sync's metrics.IdempotencyRecord) size their key column by it.
-IDEMPOTENCY_KEY_MAX_LENGTH = 200
-
-
-class IdempotentRequest(models.Model):
-    """The first answer to a create request sent with an `Idempotency-Key`, replayed to a
-    retry with the same key and body for IDEMPOTENCY_TTL (accounts.api.idempotency). The
-    answer can quote health values, so it is encrypted at rest like the rows it describes."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    response = EncryptedTextField()  # the JSON body
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_unique_key")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key[:16]} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 # --- Families ---------------------------------------------------------------------------------

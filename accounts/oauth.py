@@ -23,9 +23,10 @@ from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts import access
-from accounts.audit import _request_id, client_ip
+from accounts.audit import _request_id
 from accounts.models import AccessLog, ConnectedApp, User
 from accounts.oauth_scopes import OFFLINE_ACCESS
+from healthtrack.core.api.ratelimits import client_ip
 
 # Recording every read would write on every request; once a minute is precise enough.
 LAST_READ_RESOLUTION = timedelta(minutes=1)
@@ -35,7 +36,7 @@ CLIENT_CREDENTIALS = Application.GRANT_CLIENT_CREDENTIALS
 def consent_subjects(user: User) -> list[User]:
     """Whom `user` may connect an app for: themself, then the members they manage."""
     others = (
-        User.objects.filter(pk__in=access.writable_user_ids(user), deleted_at__isnull=True)
+        access.writable(User.objects.filter(deleted_at__isnull=True), user, owner_field=None)
         .exclude(pk=user.pk)
         .order_by("first_name", "pk")
     )

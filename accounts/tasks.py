@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from oauth2_provider.models import clear_expired
 
-from accounts import outbox
+from healthtrack.core import outbox
 
 
 @shared_task(name="accounts.tasks.relay_outbox", ignore_result=True)
@@ -23,7 +23,7 @@ def prune_outbox() -> int:
 @shared_task(name="accounts.tasks.purge_idempotent_requests", ignore_result=True)
 def purge_idempotent_requests() -> int:
     """Delete Idempotency-Key answers older than 24 h (beat: hourly)."""
-    from accounts.api.idempotency import idempotency_records_purge
+    from healthtrack.core.api.idempotency import idempotency_records_purge
 
     return idempotency_records_purge()
 

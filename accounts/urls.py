@@ -27,7 +27,6 @@ urlpatterns = [
         views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("settings/", views.settings_index, name="settings"),
     path("settings/profile/", views.settings_profile, name="settings-profile"),
     path("settings/password/", views.settings_password, name="settings-password"),

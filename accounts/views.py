@@ -1,4 +1,5 @@
-"""Browser pages of the accounts app: public pages, the dashboard skeleton and settings.
+"""Browser pages of the accounts app: public pages and settings (the dashboard page is
+assembled above the apps: healthtrack/dashboard.py).
 
 Thin views: a form validates, one service function writes, a message says what happened.
 """
@@ -26,9 +27,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from accounts import access, credentials, services
-from accounts.api.ratelimits import account_key
 from accounts.api_tokens import api_token_create, api_token_revoke
-from accounts.dashboard import PERIODS, dashboard_panels, parse_period
 from accounts.forms import (
     ApiTokenCreateForm,
     DeleteAccountForm,
@@ -38,8 +37,9 @@ from accounts.forms import (
 )
 from accounts.members import page_owner
 from accounts.models import AccessLog, ApiToken, User
-from accounts.once import pop_secret, stash_secret
-from accounts.pages import FormStatusMixin, form_status
+from healthtrack.core.api.ratelimits import account_key
+from healthtrack.core.once import pop_secret, stash_secret
+from healthtrack.core.pages import FormStatusMixin, form_status
 
 RETRY_AFTER_SECONDS = 60
 RATE_LIMITED_MESSAGE = (
@@ -183,24 +183,6 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
-# --- dashboard ------------------------------------------------------------------------------
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    days = parse_period(request.GET.get("days"))
-    # Yours, or `?member=<id>`'s when you may read their data (accounts.members); else 404.
-    owner = page_owner(request)
-    if not access.can_read(request.user, owner.pk):
-        raise Http404
-    panels = dashboard_panels(user=owner, days=days)
-    return render(
-        request,
-        "dashboard/index.html",
-        {"panels": panels, "days": days, "periods": PERIODS, "owner": owner},
-    )
-
-
 # --- settings -------------------------------------------------------------------------------
 
 
@@ -237,7 +219,7 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
     )
 
 
-# A new token waits in the session for the one page view that shows it (accounts.once).
+# A new token waits in the session for the one page view that shows it (healthtrack.core.once).
 NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
 
 

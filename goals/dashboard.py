@@ -1,4 +1,4 @@
-"""The goals app's part of the dashboard (see accounts.dashboard): a progress bar per active
+"""The goals app's part of the dashboard (see healthtrack.core.dashboard): a progress bar per active
 goal with its on-track state in words, the steps card measured against an active steps
 goal (one query, none when `goals.dashboard_goals.goals_for_dashboard` is cached), and the card of
 the person's active care program: today's adherence as a ring with its per-target breakdown
@@ -10,8 +10,6 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from accounts.charts import ring_chart, strip_chart
-from accounts.dashboard import Item, Panels, ProgramPanel
 from goals.care_programs.models import CareProgram, ProgramAdherence
 from goals.care_programs.program_logs import day_points, recent_logs
 from goals.care_programs.programs import utc_today
@@ -20,6 +18,8 @@ from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
+from healthtrack.core.charts import ring_chart, strip_chart
+from healthtrack.core.dashboard import Item, Panels, ProgramPanel
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:
@@ -163,7 +163,7 @@ def _program_card(panels: Panels, user) -> None:
     breakdown = program_breakdown(
         today_row.breakdown if today_row else _no_data_breakdown(program.config)
     )
-    # Today is in progress (accounts.days): its score is shown as "so far", never as a
+    # Today is in progress (healthtrack.core.days): its score is shown as "so far", never as a
     # finished day's (the strip leaves it out of its average).
     ring = ring_chart(
         scores.get(today),

@@ -28,7 +28,7 @@ Definitions (days are UTC days; `today` is in progress and never counted in an a
   a habit held to within 5 % of its target is not "behind" (it reads "Almost there" until
   met). Met goals are on track. None when it cannot be judged: no data yet, or a reach goal
   without a baseline or target date.
-- **Today so far.** Today is in progress (`accounts.days`): it is never part of the window
+- **Today so far.** Today is in progress (`healthtrack.core.days`): it is never part of the window
   and never judged. For daily-total measures (steps, water, calories, exercise) today's figure
   is shown "so far", with its share of the daily target (`so_far_percent`), on the steps card,
   the goal cards and the Goals page alike; before the first complete day it is the only

@@ -67,9 +67,9 @@ class Readings:
 def today_figures(user_id: int, codes: set[str] | frozenset[str]) -> dict[str, float]:
     """Today's figure so far of each daily-total measure in `codes` (`goals.progress.
     SO_FAR_CODES`) that has data today: the day's rollup or diary total. Two queries at most."""
-    from accounts import days
     from goals.measures import MEASURES
     from goals.progress import SO_FAR_CODES
+    from healthtrack.core import days
 
     wanted = [MEASURES[code] for code in codes if code in SO_FAR_CODES and code in MEASURES]
     if not wanted:

@@ -23,13 +23,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import days as calendar
 from goals import dashboard_goals
 from goals.models import HealthGoal
 from goals.progress import average, evaluate
 from goals.readings import Readings
 from goals.signals import goals_changed
 from goals.validation import clean_goal
+from healthtrack.core import days as calendar
 
 logger = logging.getLogger(__name__)
 

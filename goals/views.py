@@ -15,13 +15,13 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from accounts.members import member_redirect, page_owner, page_writable, page_writer
-from accounts.pages import form_status
 from goals import services
 from goals.forms import GOAL_TYPE_HELP, GoalForm, format_amount
 from goals.measures import GOAL_TYPES
 from goals.models import HealthGoal
 from goals.progress import goal_status
 from goals.readings import today_figures
+from healthtrack.core.pages import form_status
 
 
 def _own_goals(request: HttpRequest):

@@ -31,7 +31,7 @@ from django_otp import login as otp_login
 from django_ratelimit.core import is_ratelimited
 
 from accounts import access, otp
-from accounts.api.ratelimits import account_key
+from healthtrack.core.api.ratelimits import account_key
 
 ENROL_SESSION_KEY = "ht_otp_enrol_device"
 RATE_LIMITED_MESSAGE = (

@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.audit import record_access
-from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
 from goals.care_programs import program_logs
 from goals.care_programs.models import CareProgram, ProgramAdherence
+from healthtrack.core.charts import Chart, bar_chart, bp_band_svg, line_chart
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
@@ -154,8 +154,8 @@ def _guides_for(code: str) -> tuple:
 
 
 def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -> Chart:
-    """One vital's daily values with the project's chart code (accounts.charts), in units for
-    people: steps whole, sleep in hours."""
+    """One vital's daily values with the project's chart code (healthtrack.core.charts), in
+    units for people: steps whole, sleep in hours."""
     title, unit, decimals, guides = VITALS[code]
     guides = guides or _guides_for(code)
     if code == "steps":

@@ -2,11 +2,11 @@
 
 Views annotate their success responses (and the errors particular to them); the errors that
 come from the framework around every view are added here, once, where an operation does not
-already document them, in the DRF shapes `accounts.api.errors` produces:
+already document them, in the DRF shapes `healthtrack.core.api.errors` produces:
 `{"detail": "..."}` or `{"field": ["message", ...]}`.
 
 - 400 when the operation takes a body or parameters (validation), or is a write: a write that
-  takes no body refuses one with fields (`accounts.api.strict.NoBodyMixin`);
+  takes no body refuses one with fields (`healthtrack.core.api.strict.NoBodyMixin`);
 - 401 and 403 when it needs a signed-in user (no or bad credentials; not allowed);
 - 404 when its path names an object, or a query parameter names whose data (`member`,
   `user_id`): someone else's object or a person one may not read is 404, never 403; and

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_celery_beat",
     "oauth2_provider",
+    "healthtrack.core",  # shared plumbing (imports no app): docs/architecture.md
     "accounts",
     "metrics",
     "nutrition",
@@ -230,7 +231,7 @@ API_THROTTLE_RATES = {
     "ip_minute": env.str("API_RATE_PER_IP", default="600/min"),
     "ip_burst": env.str("API_BURST_PER_IP", default="10/s"),
 }
-# Per signed-in user, on top of the per-IP limits (accounts/api/throttles.py): every API
+# Per signed-in user, on top of the per-IP limits (healthtrack/core/api/throttles.py): every API
 # request, then named scopes for the expensive endpoints. 429 with Retry-After when exceeded.
 API_USER_THROTTLE_RATES = {
     "user_minute": env.str("API_RATE_PER_USER", default="100/min"),
@@ -242,7 +243,7 @@ API_USER_THROTTLE_RATES = {
 # Login, register, token and password reset: per IP and per account (django-ratelimit).
 AUTH_RATE_LIMIT = env.str("AUTH_RATE_LIMIT", default="10/m")
 # The client address behind TRUSTED_PROXY_COUNT proxies (never a client-sent header alone).
-RATELIMIT_IP_META_KEY = "accounts.api.ratelimits.client_ip_for_ratelimit"
+RATELIMIT_IP_META_KEY = "healthtrack.core.api.ratelimits.client_ip_for_ratelimit"
 # With the cache (Redis) down, django-ratelimit lets requests through instead of refusing
 # every login: the per-account lock-out below lives in the database and keeps holding.
 RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
@@ -344,18 +345,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["accounts.api.filtering.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["healthtrack.core.api.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "accounts.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "healthtrack.core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "accounts.api.throttles.IPMinuteThrottle",
-        "accounts.api.throttles.IPBurstThrottle",
-        "accounts.api.throttles.UserMinuteThrottle",
-        "accounts.api.throttles.UserSyncThrottle",
-        "accounts.api.throttles.UserImportsThrottle",
-        "accounts.api.throttles.UserExportsThrottle",
-        "accounts.api.throttles.UserRecommendationsThrottle",
+        "healthtrack.core.api.throttles.IPMinuteThrottle",
+        "healthtrack.core.api.throttles.IPBurstThrottle",
+        "healthtrack.core.api.throttles.UserMinuteThrottle",
+        "healthtrack.core.api.throttles.UserSyncThrottle",
+        "healthtrack.core.api.throttles.UserImportsThrottle",
+        "healthtrack.core.api.throttles.UserExportsThrottle",
+        "healthtrack.core.api.throttles.UserRecommendationsThrottle",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The per-IP throttles identify the client like the rate limits do: X-Forwarded-For is
@@ -393,7 +394,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "healthtrack.schema_hooks.add_standard_error_responses",
         # Idempotency-Key / X-Idempotency-Key and 409 on the create endpoints; 503 everywhere.
-        "accounts.api.idempotency.document_idempotency",
+        "healthtrack.core.api.idempotency.document_idempotency",
         "healthtrack.outages.document_outages",
         # Every operation in a tag and with a summary (healthtrack/schema_tags.py).
         "healthtrack.schema_tags.tag_and_summarise",
@@ -448,7 +449,7 @@ CELERY_WORKER_CONSUMER = "healthtrack.celery:Consumer"
 WORKER_BROKER_RETRY_MAX_SECONDS = env.float("WORKER_BROKER_RETRY_MAX_SECONDS", default=2.0)
 # A publisher gives up on an unreachable broker within about a second (kombu would otherwise
 # retry for broker_connection_timeout with growing pauses): a write's follow-up task then
-# waits in the outbox (accounts/outbox.py) instead of holding the request.
+# waits in the outbox (healthtrack/core/outbox.py) instead of holding the request.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "connect_retries_timeout": 1,
@@ -484,7 +485,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "goals.complete_ended_programs",
         "schedule": crontab(hour=0, minute=20),
     },
-    # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
+    # Resend outbox tasks a broker outage left pending (healthtrack/core/outbox.py).
     "relay-outbox": {
         "task": "accounts.tasks.relay_outbox",
         "schedule": env.float("OUTBOX_RELAY_SECONDS", default=60.0),
@@ -682,8 +683,6 @@ for _data, _columns in _LIFECYCLE_DEFAULTS.items():
     _hot, _after = DATA_LIFECYCLE[_data]["hot"], DATA_LIFECYCLE[_data]["delete_after"]
     if _data != "share_grants" and _hot and _after and _after < _hot:
         raise ImproperlyConfigured(f"DATA_LIFECYCLE[{_data!r}]: delete_after is before hot.")
-# Run by `manage.py rotate_encryption_keys` after the database columns: archived notes.
-ENCRYPTION_ROTATION_HOOKS = ["healthtrack.lifecycle.services.archive_keys_rotate"]
 # A restored month stays in the hot table this long before the archive job takes it again.
 LIFECYCLE_RESTORE_HOLD_DAYS = env.int("LIFECYCLE_RESTORE_HOLD_DAYS", default=30)
 # Rollup replay (manage.py replay_rollups): days per chunk task, chunk tasks started per minute.

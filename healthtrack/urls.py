@@ -6,11 +6,12 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from healthtrack import health, observability
+from healthtrack import dashboard, health, observability
 
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("metrics.api.urls")),
+    path("", include("metrics.sharing.api_urls")),
     path("", include("nutrition.api.urls")),
     path("", include("goals.api.urls")),
     path("", include("insights.api.urls")),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("metrics.urls")),
+    path("", include("metrics.sharing.urls")),
     path("api/v1/", include(api_v1)),
     # FHIR R4 read API for OAuth apps (healthtrack/fhir): reads metrics, nutrition and goals.
     path("fhir/", include("healthtrack.fhir.urls")),
@@ -37,6 +39,7 @@ urlpatterns = [
     path("", include("nutrition.urls")),
     path("", include("goals.urls")),
     path("", include("insights.urls")),
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
     path("", include("accounts.urls")),
 ]
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django_redis.exceptions import ConnectionInterrupted
 
-from accounts import observability
+from healthtrack.core import observability
 
 STATS = ("hits", "misses")
 

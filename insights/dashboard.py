@@ -1,4 +1,4 @@
-"""The insights app's part of the dashboard (see accounts.dashboard): the top 5 current
+"""The insights app's part of the dashboard (see healthtrack.core.dashboard): the top 5 current
 recommendations with their reasoning and an acknowledge button, active alerts (unacknowledged,
 from the last 30 days; never cached), the judgement on the blood-pressure and resting heart
 rate cards (the same thresholds as the alert and recommendation rules), and the quick-log
@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.dashboard import Item, Panels, QuickAction, QuickInput
+from healthtrack.core.dashboard import Item, Panels, QuickAction, QuickInput
 from insights.models import HealthInsight
 from insights.rules import thresholds
 from insights.services import recommendations_refresh_if_stale

@@ -15,8 +15,8 @@ others are deferred here with `transaction.on_commit`):
 
 Each step is guarded: a failure is logged (never with health values) and never fails the
 write. When the broker refuses the task, it goes to the transactional outbox
-(`accounts.outbox.enqueue_on_commit`, one pending row per user), whose relay sends it when the
-broker is back; the marker of step 2 is in the database too, so the nightly run catches up
+(`healthtrack.core.outbox.enqueue_on_commit`, one pending row per user), whose relay sends it
+when the broker is back; the marker of step 2 is in the database too, so the nightly run catches up
 whatever happens. The first attempt is a plain `apply_async(countdown=...)` because the outbox
 has no countdown (the debounce needs one). When Redis itself is down there is no lock to
 debounce with: the trigger goes straight to the outbox (step 4 never drops a write's trigger).
@@ -31,7 +31,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
 
-from accounts.outbox import enqueue_on_commit
+from healthtrack.core.outbox import enqueue_on_commit
 from insights import cache as rec_cache
 from insights import services
 from insights.alerts import ALERT_METRIC_TYPES

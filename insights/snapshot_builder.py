@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from accounts import days as calendar
 from goals.models import HealthGoal
+from healthtrack.core import days as calendar
 from insights.rules import thresholds
 from insights.snapshot import (
     RESTING_HEART_RATE,

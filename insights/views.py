@@ -29,7 +29,7 @@ from accounts.members import (
     page_writer,
     with_member,
 )
-from accounts.pages import refused
+from healthtrack.core.pages import refused
 from insights import services
 from insights.forms import QuickFoodForm, QuickGymForm, QuickWaterForm
 from insights.models import HealthInsight

@@ -5,6 +5,10 @@ class MetricsConfig(AppConfig):
     name = "metrics"
 
     def ready(self) -> None:
+        from healthtrack.core import registry
+        from metrics import demo
+
+        registry.demo_seeder_register(demo.seed)
         from accounts import sharing
         from metrics.registry import METRIC_TYPES
 

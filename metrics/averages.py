@@ -1,7 +1,7 @@
 """The one definition of an "N-day average" (the 7-day average by default): the mean of the
 daily figures of the N finished days before today, counting only days with data (a day
-nothing was recorded is missing data, not a zero). Today is in progress (`accounts.days`) and
-is never part of it.
+nothing was recorded is missing data, not a zero). Today is in progress
+(`healthtrack.core.days`) and is never part of it.
 
 Read by goal progress (`goals.progress.window` / `average`), the recommendation rules
 (`insights.snapshot.Snapshot.window`) and the pages that state them."""

@@ -1,7 +1,7 @@
-"""The metrics app's part of the dashboard (see accounts.dashboard): today's cards for steps,
-sleep, resting heart rate, weight and blood pressure, and the period charts, all read from the
-rollups in a fixed number of queries (one for every chart's daily values, one for the nights' sleep,
-two for the latest weight and blood pressure), whatever the period.
+"""The metrics app's part of the dashboard (see healthtrack.core.dashboard): today's cards for
+steps, sleep, resting heart rate, weight and blood pressure, and the period charts, all read from
+the rollups in a fixed number of queries (one for every chart's daily values, one for the nights'
+sleep, two for the latest weight and blood pressure), whatever the period.
 
 Judgements (a goal to reach, a reading out of range) are added by the apps that own them:
 goals fills in the steps goal, insights the status of a reading.
@@ -13,9 +13,9 @@ from datetime import UTC, date, timedelta
 
 from django.urls import reverse
 
-from accounts import days as calendar
-from accounts.charts import band_chart, bar_chart, line_chart
-from accounts.dashboard import Card, Panels
+from healthtrack.core import days as calendar
+from healthtrack.core.charts import band_chart, bar_chart, line_chart
+from healthtrack.core.dashboard import Card, Panels
 from metrics.figures import min_span, round_half_up
 from metrics.latest import latest_blood_pressure, latest_value
 from metrics.models import DailyRollup

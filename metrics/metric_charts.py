@@ -1,12 +1,12 @@
 """Charts of a metric type's daily values, drawn with the project's SVG charts
-(`accounts.charts`): bars for summed types (steps per day), a line for averaged and
+(`healthtrack.core.charts`): bars for summed types (steps per day), a line for averaged and
 latest-value ones. Used by the admin patient page and the share pages."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from accounts import charts
+from healthtrack.core import charts
 from metrics.figures import min_span
 from metrics.registry import SUM, get_metric_type
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import IDEMPOTENCY_KEY_MAX_LENGTH
+from healthtrack.core.models import IDEMPOTENCY_KEY_MAX_LENGTH
 from metrics.fields import OptionalEncryptedTextField
 from metrics.registry import METRIC_TYPE_CHOICES
 

@@ -1,12 +1,13 @@
 """The one definition of a night's sleep ("last night"): the sleep recorded from noon of the
-day before until noon of the day, keyed by the morning it ended (`accounts.days`). Read by the
-dashboard's sleep card and chart, the care-program sleep target and the doctor's report."""
+day before until noon of the day, keyed by the morning it ended (`healthtrack.core.days`).
+Read by the dashboard's sleep card and chart, the care-program sleep target and the doctor's
+report."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from accounts import days
+from healthtrack.core import days
 from metrics.models import HourlyRollup
 
 

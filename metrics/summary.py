@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from accounts import access
-from accounts import days as calendar
+from healthtrack.core import days as calendar
 from metrics.figures import rounded
 from metrics.latest import latest_values
 from metrics.models import DailyRollup

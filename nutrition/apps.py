@@ -5,4 +5,8 @@ class NutritionConfig(AppConfig):
     name = "nutrition"
 
     def ready(self) -> None:
+        from healthtrack.core import registry
+        from nutrition import demo
+
+        registry.demo_seeder_register(demo.seed)
         from nutrition import receivers  # noqa: F401  (connects the file clean-up)

@@ -1,4 +1,4 @@
-"""The nutrition app's part of the dashboard (see accounts.dashboard): today's calories and
+"""The nutrition app's part of the dashboard (see healthtrack.core.dashboard): today's calories and
 water against the daily targets, in two or three queries (today's totals, the user's own
 targets, and the latest weight unless the weight card holds it)."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db.models import Sum
 from django.urls import reverse
 
-from accounts import days as calendar
-from accounts.dashboard import Card, Panels
+from healthtrack.core import days as calendar
+from healthtrack.core.dashboard import Card, Panels
 from nutrition.models import NutritionLog
 from nutrition.targets import daily_targets, latest_weight_kg
 

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit
-from accounts import days as calendar
 from accounts.members import page_owner, page_writable, page_writer, with_member
-from accounts.pages import form_status, refused
+from healthtrack.core import days as calendar
+from healthtrack.core.pages import form_status, refused
 from nutrition import photos, services
 from nutrition.forms import CustomEntryForm, FoodEntryForm, MealPhotoForm, WaterForm, default_time
 from nutrition.models import Food, MealPhoto, NutritionLog

@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts import sharing
-from accounts.api.strict import StrictFieldsMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
 from accounts.sharing import MAX_METRIC_TYPES
+from healthtrack.core.api.strict import StrictFieldsMixin
 
 
 class PersonSerializer(serializers.ModelSerializer):

@@ -20,9 +20,9 @@ from accounts.api.care_serializers import (
     ShareGrantCreateSerializer,
     ShareGrantSerializer,
 )
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from accounts.models import AccessLog, CareTeam, ShareGrant, User
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 STATUS_PARAM = OpenApiParameter(
     "status",
@@ -35,7 +35,7 @@ STATUS_PARAM = OpenApiParameter(
 def _read_for(request):
     """Whose care team / shares / access log a read is about: the caller, or `?member=` they
     may read (logged in that person's access log)."""
-    owner = access.viewed_owner(request)
+    owner = access.owner_to_read(request)
     if owner.pk != request.user.pk:
         audit.record_read(request=request, owner_id=owner.pk)
     return owner
@@ -67,7 +67,7 @@ class MyClinicians(APIView):
     )
     @idempotent
     def post(self, request):
-        patient = access.acting_owner(request)
+        patient = access.owner_to_write(request)
         serializer = AcceptClinicianSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         existed = CareTeam.objects.active().filter(
@@ -103,7 +103,7 @@ class EndCareTeam(NoBodyMixin, APIView):
     no_body_methods = ("POST",)
 
     def get_object(self) -> CareTeam:
-        patient = access.acting_owner(self.request)
+        patient = access.owner_to_write(self.request)
         mine = CareTeam.objects.filter(Q(patient=patient) | Q(clinician=self.request.user))
         return get_object_or_404(mine, pk=self.kwargs["pk"])
 
@@ -127,7 +127,7 @@ class MyShareGrants(APIView):
     @extend_schema(request=ShareGrantCreateSerializer, responses={201: ShareGrantCreatedSerializer})
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         serializer = ShareGrantCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -151,7 +151,7 @@ class RevokeShareGrant(NoBodyMixin, APIView):
     no_body_methods = ("POST",)
 
     def get_object(self) -> ShareGrant:
-        owner = access.acting_owner(self.request)  # you, or `?member=<id>` you manage
+        owner = access.owner_to_write(self.request)  # you, or `?member=<id>` you manage
         return get_object_or_404(ShareGrant, pk=self.kwargs["pk"], owner=owner)
 
     @extend_schema(request=None, responses=ShareGrantSerializer)

@@ -4,8 +4,8 @@ from datetime import date
 
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
 from accounts.models import FamilyMembership, User
+from healthtrack.core.api.strict import StrictFieldsMixin
 
 DEPENDENT_RELATIONS = [
     r

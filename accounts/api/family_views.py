@@ -16,9 +16,9 @@ from accounts.api.family_serializers import (
     FamilyMemberCreateSerializer,
     FamilyMemberSerializer,
 )
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from accounts.models import FamilyMembership
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not a member you manage (404).")
 MEMBER_PARAM = OpenApiParameter(
@@ -89,7 +89,7 @@ class FamilyAccess(APIView):
         responses=FamilyAccessSerializer(many=True),
     )
     def get(self, request):
-        member = access.acting_owner(request)
+        member = access.owner_to_write(request)
         links = FamilyMembership.objects.filter(member=member).select_related("manager")
         return Response(FamilyAccessSerializer(links, many=True).data)
 
@@ -103,7 +103,7 @@ class FamilyAccess(APIView):
     )
     @idempotent
     def post(self, request):
-        member = access.acting_owner(request)
+        member = access.owner_to_write(request)
         data = FamilyAccessGrantSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         link = family.family_access_grant(

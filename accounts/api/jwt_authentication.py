@@ -1,5 +1,5 @@
-"""API authentication: simplejwt's Bearer JWT, with the user row cached briefly, naming the user
-as the actor of auditlog's change rows.
+"""API authentication: simplejwt's Bearer JWT, with the user row cached briefly
+(accounts.user_cache), naming the user as the actor of auditlog's change rows.
 
 The user lookup behind every JWT request (`SELECT ... FROM accounts_user WHERE id = ...`, and
 the Fernet decryption of the encrypted columns) was ~12 % of an API request's CPU
@@ -21,17 +21,10 @@ the Fernet decryption of the encrypted columns) was ~12 % of an API request's CP
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, router, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
-from django.utils.encoding import force_bytes
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from fernet_fields.fields import EncryptedField
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
@@ -39,54 +32,7 @@ from rest_framework_simplejwt.settings import api_settings
 from accounts import credentials
 from accounts.audit import audit_actor_set
 from accounts.models import User
-
-
-def user_cache_key(user_id) -> str:
-    return f"auth:user:{_SHAPE}:{user_id}"
-
-
-CACHED_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
-# The columns' names in the key: after a deploy that adds, drops or reorders a column, entries
-# written by the old code are never read as the new shape. The entry ends with the user's
-# revocation list (accounts.credentials), so checking it costs no second lookup.
-_SHAPE = hashlib.sha256(",".join([*CACHED_FIELDS, "+revoked"]).encode()).hexdigest()[:8]
-_ENCRYPTED = {f.attname: f for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
-
-
-def _to_cache(user: User) -> list:
-    values = []
-    for name in CACHED_FIELDS:
-        value = getattr(user, name)
-        field = _ENCRYPTED.get(name)
-        if field is not None and value is not None:
-            prepared = super(EncryptedField, field).get_db_prep_save(value, connection)
-            value = field.fernet.encrypt(force_bytes(prepared))
-        values.append(value)
-    return values
-
-
-def _from_cache(values: list) -> User:
-    values = [
-        _ENCRYPTED[name].from_db_value(value, None, connection)
-        if name in _ENCRYPTED and value is not None
-        else value
-        for name, value in zip(CACHED_FIELDS, values, strict=True)
-    ]
-    return User.from_db(router.db_for_read(User), CACHED_FIELDS, values)
-
-
-def user_cache_forget(user_id) -> None:
-    """Drop the cached row now and once more when the current transaction commits (a request
-    reading the old row meanwhile could have put it back)."""
-    key = user_cache_key(user_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key), robust=True)
-
-
-@receiver(post_save, sender=User, dispatch_uid="auth-user-cache-save")
-@receiver(post_delete, sender=User, dispatch_uid="auth-user-cache-delete")
-def _forget_changed_user(sender, instance, **kwargs) -> None:
-    user_cache_forget(instance.pk)
+from accounts.user_cache import CACHED_FIELDS, from_cache, to_cache, user_cache_key
 
 
 class AuditedJWTAuthentication(JWTAuthentication):
@@ -119,9 +65,9 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if values is None or len(values) != len(CACHED_FIELDS) + 1:
             user = super().get_user(validated_token)  # raises for missing / inactive users
             revoked = credentials.revoked_ids(user.pk)
-            cache.set(key, [*_to_cache(user), revoked], seconds)
+            cache.set(key, [*to_cache(user), revoked], seconds)
             return user, revoked
-        user = _from_cache(values[:-1])
+        user = from_cache(values[:-1])
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         return user, values[-1]

@@ -2,7 +2,7 @@
 
 Reads go through `access.readable`, writes through `access.writable` (another person's row is
 404); the list is of the person the request names (`/user/<id>`, `?member=`, or the signed-in
-user: `access.requested_owner`), and every read lands in that person's access log.
+user: `access.owner_to_read`), and every read lands in that person's access log.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class OwnedRowsMixin:
     def owner(self):
         """Whose list this is (404 when the viewer may not read them)."""
         if not hasattr(self, "_owner"):
-            self._owner = access.requested_owner(self.request, self.kwargs.get("user_id"))
+            self._owner = access.owner_to_read(self.request, self.kwargs.get("user_id"))
         return self._owner
 
     def list(self, request, *args, **kwargs):

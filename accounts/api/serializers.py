@@ -13,9 +13,9 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import credentials, lockout
-from accounts.api.errors import AccountLocked
-from accounts.api.strict import StrictFieldsMixin
 from accounts.models import User
+from healthtrack.core.api.errors import AccountLocked
+from healthtrack.core.api.strict import StrictFieldsMixin
 
 PROFILE_FIELDS = ["first_name", "last_name", "date_of_birth", "sex", "height_cm", "medical_history"]
 

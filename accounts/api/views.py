@@ -11,7 +11,6 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import access, audit, credentials, services
-from accounts.api.ratelimits import auth_ratelimited
 from accounts.api.serializers import (
     RegisterSerializer,
     RegistrationAcceptedSerializer,
@@ -20,8 +19,9 @@ from accounts.api.serializers import (
     TokenRevokeSerializer,
     UserSerializer,
 )
-from accounts.api.strict import NoBodyMixin
 from accounts.models import User
+from healthtrack.core.api.ratelimits import auth_ratelimited
+from healthtrack.core.api.strict import NoBodyMixin
 
 REGISTRATION_ACCEPTED = (
     "Thank you. We have sent an e-mail to the address you gave: it says what happens next."
@@ -106,11 +106,11 @@ class UserViewSet(
     serializer_class = UserSerializer
 
     def get_queryset(self):
+        users = User.objects.filter(deleted_at__isnull=True)
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            ids = access.readable_user_ids(self.request.user)
+            users = access.readable(users, self.request.user, owner_field=None)
         else:
-            ids = access.writable_user_ids(self.request.user)
-        users = User.objects.filter(pk__in=ids, deleted_at__isnull=True)
+            users = access.writable(users, self.request.user, owner_field=None)
         if self.request.method == "DELETE":
             # An account is closed by its owner. A family manager may remove a dependent (a
             # profile without a login), never the account of an adult who gave them access.

@@ -12,10 +12,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
 from goals.measures import MEASURE_CHOICES
 from goals.models import MAX_PERIOD_DAYS, HealthGoal
 from goals.validation import MAX_DESCRIPTION, MAX_TITLE
+from healthtrack.core.api.strict import StrictFieldsMixin
 
 
 class FiniteFloatField(serializers.FloatField):

@@ -8,13 +8,13 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
-from accounts.api.strict import NoBodyMixin
 from goals import services
 from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
 from goals.models import HealthGoal
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (another person's goal: 404).")
 BAD_INPUT = OpenApiResponse(description='Invalid input: `{"field": ["message", ...]}`.')
@@ -75,7 +75,7 @@ class HealthGoalViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         data = HealthGoalInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         goal = services.goal_create(user=owner, **data.validated_data)

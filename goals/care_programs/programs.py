@@ -43,9 +43,9 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts import days as calendar
 from goals.care_programs import program_logs
 from goals.care_programs.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
+from healthtrack.core import days as calendar
 from metrics.models import HealthMetric
 from metrics.nights import nights
 from metrics.series import daily_series

@@ -44,7 +44,7 @@ def enqueue_adherence(user_id: int, days: Iterable[date]) -> None:
         )
 
 
-@receiver(measurements_changed, dispatch_uid="goals.programs.on_measurements_changed")
+@receiver(measurements_changed, dispatch_uid="goals.care_programs.programs.on_measurements_changed")
 def on_measurements_changed(
     sender, *, user_id: int, metric_types, start=None, end=None, **kwargs
 ) -> None:
@@ -60,6 +60,6 @@ def on_measurements_changed(
     enqueue_adherence(user_id, (first + timedelta(days=n) for n in range((last - first).days + 1)))
 
 
-@receiver(nutrition_changed, dispatch_uid="goals.programs.on_nutrition_changed")
+@receiver(nutrition_changed, dispatch_uid="goals.care_programs.programs.on_nutrition_changed")
 def on_nutrition_changed(sender, *, user_id: int, days, **kwargs) -> None:
     enqueue_adherence(user_id, days)

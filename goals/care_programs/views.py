@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.pages import refused
 from goals.care_programs import program_logs
+from healthtrack.core.pages import refused
 
 QUEUE_SIZE = 100
 

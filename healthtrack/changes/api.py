@@ -83,7 +83,7 @@ class ChangeFeedView(APIView):
     def get(self, request):
         query = ChangesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        owner = access.viewed_owner(request)
+        owner = access.owner_to_read(request)
         since = query.validated_data.get("since")
         if since == "latest":
             page = services.Page(

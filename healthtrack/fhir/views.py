@@ -26,7 +26,6 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts import oauth
-from accounts.api.errors import exception_handler as api_exception_handler
 from accounts.models import User
 from accounts.oauth_authentication import OAuthTokenAuthentication
 from accounts.oauth_scopes import (
@@ -37,6 +36,7 @@ from accounts.oauth_scopes import (
     SYSTEM_SCOPES,
     scope_allows,
 )
+from healthtrack.core.api.errors import exception_handler as api_exception_handler
 from healthtrack.fhir import mapping, search
 
 FHIR_JSON = "application/fhir+json"

@@ -11,4 +11,7 @@ class LifecycleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from healthtrack.lifecycle import tasks  # noqa: F401
+        from healthtrack.core import registry
+        from healthtrack.lifecycle import services, tasks  # noqa: F401
+
+        registry.encryption_rotation_hook_register(services.archive_keys_rotate)

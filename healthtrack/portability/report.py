@@ -4,7 +4,7 @@ type (inline SVG drawn on the server, so it prints and needs no script), nutriti
 alerts and goals.
 
 Figures are stated for people, with the rules every page uses: `metrics.figures` (rounding,
-units in words, sleep as h min, blood pressure as 128/82), `accounts.days` (today is in
+units in words, sleep as h min, blood pressure as 128/82), `healthtrack.core.days` (today is in
 progress: a period reaching today counts only its finished days) and `goals.progress`
 (on track / behind). Chart axes span at least the type's clinically meaningful range."""
 
@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts import days as calendar
-from accounts.charts import axis_range
+from healthtrack.core import days as calendar
+from healthtrack.core.charts import axis_range
 from healthtrack.portability.export import goals_model
 from insights.models import HealthInsight
 from metrics.figures import min_span, stated
@@ -326,7 +326,7 @@ def _sleep_by_night(metrics: dict[str, Any], owner, first: date, last: date) -> 
 
 
 def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
-    # Today is in progress (accounts.days): a period reaching it counts only finished days.
+    # Today is in progress (healthtrack.core.days): a period reaching it counts only finished days.
     finished = calendar.finished_days(start, end, owner)
     metrics: dict[str, Any] = {}
     if finished is not None:

@@ -27,8 +27,8 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import AccessLog
-from accounts.outbox import enqueue_on_commit
 from accounts.services import user_soft_delete
+from healthtrack.core.outbox import enqueue_on_commit
 from healthtrack.lifecycle import archive as lifecycle_archive
 from healthtrack.portability import apple_health, csv_io, export
 from healthtrack.portability.importing import (

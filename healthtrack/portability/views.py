@@ -17,11 +17,11 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts import access
 from accounts.members import member_redirect, page_owner
-from accounts.pages import form_status
+from healthtrack.core.pages import form_status
 from healthtrack.portability import services
-from healthtrack.portability.api.views import LimitedUploadHandler, max_upload_bytes
 from healthtrack.portability.forms import ImportForm, ReportForm
 from healthtrack.portability.models import ImportJob
+from healthtrack.portability.uploads import LimitedUploadHandler, max_upload_bytes
 
 # While an import runs the page reloads itself this often (a meta refresh: no script).
 REFRESH_SECONDS = 3

@@ -12,9 +12,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.strict import NoBodyMixin
 from accounts.models import ConnectedApp
 from accounts.oauth_authentication import OAuthTokenAuthentication
+from healthtrack.core.api.strict import NoBodyMixin
 from healthtrack.webhooks import services
 from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 

@@ -1,7 +1,7 @@
 """Subscriptions, events and deliveries.
 
 Delivery is at least once: a delivery row is written in the transaction that recorded the
-event, and published through the outbox (`accounts.outbox`) to the Celery task
+event, and published through the outbox (`healthtrack.core.outbox`) to the Celery task
 `webhooks.deliver`. A failed attempt (no 2xx within the timeout, or an address that no longer
 passes the URL rules) is tried again after an exponential backoff with jitter, by the beat task
 `webhooks.retry_due`, until WEBHOOKS_RETRY_HOURS after the event; then it is given up.
@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ConnectedApp
-from accounts.outbox import enqueue_on_commit
+from healthtrack.core.outbox import enqueue_on_commit
 from healthtrack.webhooks import signing, urlcheck
 from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 

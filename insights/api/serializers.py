@@ -7,8 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
 from goals.api.serializers import FiniteFloatField  # booleans are not amounts
+from healthtrack.core.api.strict import StrictFieldsMixin
 from insights.models import HealthInsight
 
 

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
 from accounts.audit import record_read
 from accounts.models import User
+from healthtrack.core.api.idempotency import idempotent
 from insights import cache as rec_cache
 from insights import services
 from insights.api.filters import HealthInsightFilter
@@ -66,7 +66,7 @@ class InsightListCreateView(_InsightListView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
             return HealthInsight.objects.none()
         viewer = self.request.user
-        owner = access.viewed_owner(self.request)  # you, or `?member=<id>` you may read
+        owner = access.owner_to_read(self.request)  # you, or `?member=<id>` you may read
         return _readable_insights(viewer).filter(user_id=owner.pk)
 
     @extend_schema(
@@ -213,7 +213,7 @@ class _AdviceView(APIView):
         raise NotImplementedError
 
     def post(self, request):
-        owner = access.acting_owner(request)  # you, or `?member=<id>` you manage; else 404
+        owner = access.owner_to_write(request)  # you, or `?member=<id>` you manage; else 404
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = self.run(owner, serializer.validated_data)

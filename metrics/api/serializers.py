@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
+from healthtrack.core.api.strict import StrictFieldsMixin
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPE_CHOICES
 from metrics.services import MAX_SYNC_SAMPLES

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.api import share, views
+from metrics.api import views
 
 urlpatterns = [
     path("metric-types", views.MetricTypeListView.as_view(), name="api-metric-types"),
@@ -18,5 +18,4 @@ urlpatterns = [
     path("devices", views.DeviceListCreateView.as_view(), name="api-devices"),
     path("devices/<int:pk>", views.DeviceDetailView.as_view(), name="api-device"),
     path("devices/<int:pk>/sync", views.DeviceSyncView.as_view(), name="api-device-sync"),
-    path("share/<str:token>", share.ShareLinkDataView.as_view(), name="api-share-link"),
 ]

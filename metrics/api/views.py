@@ -24,15 +24,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.errors import exception_handler as accounts_exception_handler
-from accounts.api.filtering import FilterBackend
-from accounts.api.idempotency import (
+from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
+from healthtrack.core.api.filtering import FilterBackend
+from healthtrack.core.api.idempotency import (
     MAX_KEY_LENGTH,
     IdempotencyKeyReused,
     idempotency_key,
     idempotent,
 )
-from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
+from healthtrack.core.api.strict import NoBodyMixin, refuse_unknown_fields
 from metrics import period_rollups, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
@@ -160,8 +160,8 @@ class _MetricListMixin:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
         # Own and care-team rows whole; a named share grant's types and window only.
-        return access.readable_metrics_of(
-            HealthMetric.objects.all(), self.request.user, self.owner().pk
+        return access.readable_metrics(
+            HealthMetric.objects.all(), self.request.user, owner_id=self.owner().pk
         )
 
 
@@ -183,12 +183,12 @@ class _MetricListMixin:
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def owner(self):
         if not hasattr(self, "_owner"):
-            self._owner = access.viewed_owner(self.request)
+            self._owner = access.owner_to_read(self.request)
         return self._owner
 
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         devices = {}
@@ -276,7 +276,7 @@ class HealthMetricDetailView(NoBodyMixin, MetricsAPIView):
 
 def _owner_from_query(request, user_id):
     if user_id is None:
-        return access.viewed_owner(request)
+        return access.owner_to_read(request)
     return access.get_metrics_owner_or_404(request.user, user_id)
 
 
@@ -465,13 +465,13 @@ class DeviceListCreateView(MetricsAPIView):
     serializer_class = s.DeviceSerializer
 
     def get(self, request):
-        owner = access.viewed_owner(request)
+        owner = access.owner_to_read(request)
         devices = access.readable(Device.objects.filter(user_id=owner.pk), request.user)
         return Response(s.DeviceSerializer(devices, many=True).data)
 
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         if not access.can_write(request.user, owner.pk):
             raise exceptions.NotFound
         serializer = s.DeviceSerializer(data=request.data)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
+from healthtrack.core.api.strict import StrictFieldsMixin
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
 from nutrition.validation import AMOUNT_FIELDS, NUTRIENT_FIELDS
 

@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
-from accounts.api.strict import NoBodyMixin
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 from nutrition import services
 from nutrition.api.filters import NutritionLogFilter
 from nutrition.api.serializers import (
@@ -96,7 +96,7 @@ class NutritionLogViewSet(
 
     @idempotent
     def create(self, request, *args, **kwargs):
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         data = NutritionLogInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         log = services.nutrition_log_create(user=owner, **data.validated_data)
@@ -129,7 +129,7 @@ class DailyTotalsView(APIView):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        owner = access.requested_owner(request, query.validated_data.get("user_id"))
+        owner = access.owner_to_read(request, query.validated_data.get("user_id"))
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
@@ -192,7 +192,7 @@ class NutritionTargetsView(APIView):
 
     @extend_schema(summary="Your daily targets", responses=NutritionTargetsSerializer)
     def get(self, request):
-        owner = access.viewed_owner(request)
+        owner = access.owner_to_read(request)
         targets = NutritionTargets.objects.filter(user=owner).first()
         return self._response(request, targets or NutritionTargets(user=owner))
 
@@ -213,7 +213,7 @@ class NutritionTargetsView(APIView):
         return self._write(request, partial=True)
 
     def _write(self, request, *, partial: bool) -> Response:
-        owner = access.acting_owner(request)
+        owner = access.owner_to_write(request)
         current = NutritionTargets.objects.filter(user=owner).first()
         data = NutritionTargetsSerializer(current, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)

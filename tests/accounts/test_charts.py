@@ -1,4 +1,4 @@
-"""accounts.charts: accessible server-rendered SVG with a text alternative."""
+"""healthtrack.core.charts: accessible server-rendered SVG with a text alternative."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from django.template import Context, Template
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.charts import HEIGHT, MARGIN_BOTTOM, MARGIN_TOP, band_chart, bar_chart, line_chart
+from healthtrack.core.charts import (
+    HEIGHT,
+    MARGIN_BOTTOM,
+    MARGIN_TOP,
+    band_chart,
+    bar_chart,
+    line_chart,
+)
 
 DAY = date(2026, 3, 1)
 

@@ -1,5 +1,5 @@
 """The dashboard skeleton: greeting, empty states, and what apps contribute through
-`<app>/dashboard.py` (accounts.dashboard)."""
+`<app>/dashboard.py` (healthtrack.core.dashboard)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from accounts import dashboard as dashboard_module
-from accounts.charts import bar_chart
-from accounts.dashboard import CARD_SLOTS, Card, Item, parse_period
+from healthtrack import dashboard as dashboard_module
+from healthtrack.core.charts import bar_chart
+from healthtrack.core.dashboard import CARD_SLOTS, Card, Item, parse_period
 
 pytestmark = pytest.mark.django_db
 

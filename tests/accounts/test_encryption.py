@@ -6,8 +6,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
 
-from accounts.encryption import encrypted_fields, reset_key_caches
 from accounts.models import User
+from healthtrack.core.encryption import encrypted_fields, reset_key_caches
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,6 +16,21 @@ from tests.accounts.family_factories import make_dependent
 
 pytestmark = pytest.mark.django_db
 
+
+def readable_ids(viewer) -> set[int]:
+    """The people whose whole data `viewer` may read."""
+    return set(
+        access.readable(User.objects.all(), viewer, owner_field=None).values_list("pk", flat=True)
+    )
+
+
+def writable_ids(viewer) -> set[int]:
+    """The people whose data `viewer` may write."""
+    return set(
+        access.writable(User.objects.all(), viewer, owner_field=None).values_list("pk", flat=True)
+    )
+
+
 MEMBERS = "/api/v1/family/members"
 METRICS = "/api/v1/health-metrics"
 READING = {"metric_type": "heart_rate", "value": 92, "recorded_at": "2026-03-02T10:00:00Z"}
@@ -207,7 +222,7 @@ def test_clinician_rules_are_unchanged_by_families(clinician, care_team, user, c
     # A care-team clinician of the manager does not see the manager's dependent.
     assert access.can_read(clinician, user.pk)
     assert not access.can_read(clinician, child.pk)
-    assert child.pk not in set(access.readable_user_ids(clinician))
+    assert child.pk not in readable_ids(clinician)
 
 
 def test_removing_a_dependent_soft_deletes_them_and_stops_access(auth_client, user, child):
@@ -291,5 +306,5 @@ def test_family_authorisation_matrix(who, user, other_user, clinician, care_team
         access.can_write_care_plan(viewer, child.pk),
     )
     assert got == MATRIX[who]
-    assert (child.pk in set(access.readable_user_ids(viewer))) == MATRIX[who][0]
-    assert (child.pk in set(access.writable_user_ids(viewer))) == MATRIX[who][1]
+    assert (child.pk in readable_ids(viewer)) == MATRIX[who][0]
+    assert (child.pk in writable_ids(viewer)) == MATRIX[who][1]

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.api.idempotency import MAX_KEY_LENGTH, idempotency_records_purge
-from accounts.models import IdempotentRequest
 from goals.models import HealthGoal
+from healthtrack.core.api.idempotency import MAX_KEY_LENGTH, idempotency_records_purge
+from healthtrack.core.models import IdempotentRequest
 from metrics.models import HealthMetric, IdempotencyRecord
 from nutrition.models import NutritionLog
 from tests.metrics.factories import BASE, DeviceFactory

@@ -9,9 +9,10 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.api.jwt_authentication import AuditedJWTAuthentication, user_cache_key
+from accounts.api.jwt_authentication import AuditedJWTAuthentication
 from accounts.models import User
 from accounts.services import user_soft_delete
+from accounts.user_cache import user_cache_key
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

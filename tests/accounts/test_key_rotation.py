@@ -6,8 +6,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 
-from accounts.encryption import reset_key_caches, rotate_model_field
 from accounts.models import User
+from healthtrack.core.encryption import reset_key_caches, rotate_model_field
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_encryption import raw_column
 

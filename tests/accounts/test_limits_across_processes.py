@@ -108,7 +108,7 @@ def test_the_lock_out_holds_across_two_processes(two_servers):
 
 
 def test_the_per_user_api_limit_holds_across_two_processes(tmp_path_factory):
-    """Per-user API windows (accounts/api/throttles.py) live in Redis: one user's requests
+    """Per-user API windows (healthtrack/core/api/throttles.py) live in Redis: one user's requests
     spread over two processes and many addresses share one allowance."""
     from accounts.api_tokens import api_token_create
 

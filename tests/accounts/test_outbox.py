@@ -1,4 +1,4 @@
-"""The transactional outbox (accounts.outbox): the trigger commits with the write, is sent
+"""The transactional outbox (healthtrack.core.outbox): the trigger commits with the write, is sent
 after commit, stays pending when publishing fails, and the relay sends it later.
 (The same against a real broker that goes down: tests/healthtrack/test_degraded_services.py.)"""
 
@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from accounts import outbox
-from accounts.models import OutboxTask
 from healthtrack.celery import app as celery_app
+from healthtrack.core import outbox
+from healthtrack.core.models import OutboxTask
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.api import throttles
+from healthtrack.core.api import throttles
 
 pytestmark = pytest.mark.django_db
 

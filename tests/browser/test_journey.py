@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from accounts import dashboard as dashboard_module
-from accounts.charts import band_chart, bar_chart, line_chart
-from accounts.dashboard import Card, Item
 from accounts.models import ApiToken, User
+from healthtrack import dashboard as dashboard_module
+from healthtrack.core.charts import band_chart, bar_chart, line_chart
+from healthtrack.core.dashboard import Card, Item
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.browser.conftest import requires_chromium
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.admin.sites import site
 
-from accounts import days
 from goals import services as goal_services
 from goals.care_programs import programs
 from goals.progress import evaluate, goal_status
+from healthtrack.core import days
 from metrics.models import DailyRollup, HealthMetric
 from tests.accounts.family_factories import make_dependent
 from tests.goals.factories import days_ago, measure, today

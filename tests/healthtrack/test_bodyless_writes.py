@@ -1,7 +1,7 @@
 """API writes that take no body (end, revoke, every DELETE): found from the OpenAPI schema (a
 write operation without a request body), each one refuses a body with fields by name, like any
-other write refuses an unknown field (`accounts.api.strict.NoBodyMixin`), and writes nothing;
-no body, `{}`, `null` and a request without a Content-Type keep working."""
+other write refuses an unknown field (`healthtrack.core.api.strict.NoBodyMixin`), and writes
+nothing; no body, `{}`, `null` and a request without a Content-Type keep working."""
 
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts import care
-from accounts.charts import bp_band_svg
 from accounts.models import AccessLog
 from goals.care_programs import program_logs
 from goals.care_programs.models import CareProgram, ProgramAdherence
 from healthtrack import patient_page
+from healthtrack.core.charts import bp_band_svg
 from insights import handling
 from insights.models import AlertAction, HealthInsight
 from metrics.models import HealthMetric

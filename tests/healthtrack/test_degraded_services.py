@@ -22,9 +22,10 @@ import pytest
 import redis
 from django.db import transaction
 
-from accounts import outbox
-from accounts.models import OutboxTask, User
+from accounts.models import User
 from healthtrack.celery import app as celery_app
+from healthtrack.core import outbox
+from healthtrack.core.models import OutboxTask
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.healthtrack.servers import (
     PostgresCluster,

@@ -13,8 +13,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from prometheus_client import REGISTRY
 
 from accounts import otp
-from accounts.observability import cache_hit, cache_miss, cached
 from healthtrack.celery import app as celery_app
+from healthtrack.core.observability import cache_hit, cache_miss, cached
 from healthtrack.logs import JsonFormatter, safe_path
 from tests.accounts.factories import UserFactory
 

@@ -4,7 +4,7 @@ the API summary and nutrition daily totals, the dashboard cards and goal card, t
 the doctor's report, the admin patient page and the FHIR export.
 
 Readings are generated as instants on the last 7 UTC days (the product's days, see
-`accounts.days`) and sent with random UTC offsets; the expected figures are computed here,
+`healthtrack.core.days`) and sent with random UTC offsets; the expected figures are computed here,
 independently, from the generated readings. Bounded to run in seconds (`max_examples`)."""
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from accounts import days
 from goals import services as goal_services
 from goals.care_programs.models import ProgramAdherence
 from goals.models import HealthGoal
 from goals.progress import so_far_percent
+from healthtrack.core import days
 from metrics import services
 from metrics.figures import formatted, round_half_up, stated
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup

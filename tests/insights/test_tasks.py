@@ -9,7 +9,7 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError as BrokerError
 
-from accounts.models import OutboxTask
+from healthtrack.core.models import OutboxTask
 from insights import cache as rec_cache
 from insights import engine, services, snapshot_builder, tasks
 from insights.models import HealthInsight, RecommendationState

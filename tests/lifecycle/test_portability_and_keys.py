@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 
-from accounts.encryption import reset_key_caches
+from healthtrack.core.encryption import reset_key_caches
 from healthtrack.lifecycle import archive, retention, services
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from healthtrack.portability import services as portability

@@ -1,4 +1,4 @@
-"""Daily metric charts (metrics/metric_charts.py on accounts.charts): bars for summed types,
+"""Daily metric charts (metrics/metric_charts.py on healthtrack.core.charts): bars for summed types,
 lines for the rest, one point per day with gaps for days without data."""
 
 from __future__ import annotations

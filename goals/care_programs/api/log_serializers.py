@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
 from goals.care_programs.models import ProgramLog
+from healthtrack.core.api.strict import StrictFieldsMixin
 from nutrition.api.serializers import AwareDateTimeField
 
 

@@ -13,8 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.idempotency import idempotent
-from accounts.api.strict import NoBodyMixin
 from goals.care_programs import program_logs, programs
 from goals.care_programs.api.serializers import (
     AdherenceDaySerializer,
@@ -24,6 +22,8 @@ from goals.care_programs.api.serializers import (
     HistoryQuerySerializer,
 )
 from goals.care_programs.models import CareProgram, ProgramAdherence
+from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (404).")
 MEMBER = OpenApiParameter(
@@ -59,7 +59,7 @@ class ProgramList(APIView):
         responses={200: CareProgramSerializer(many=True), 404: NOT_YOURS},
     )
     def get(self, request):
-        owner = access.viewed_owner(request)
+        owner = access.owner_to_read(request)
         rows = CareProgram.objects.for_user(owner).order_by("-start_date", "-id")
         audit.record_read(request=request, owner_id=owner.pk)
         return Response(_with_today(rows))
@@ -76,7 +76,7 @@ class ProgramList(APIView):
     )
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request, allowed=access.can_write_care_plan)
+        owner = access.owner_to_write(request, allowed=access.can_write_care_plan)
         data = CareProgramInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.strict import StrictFieldsMixin
+from healthtrack.core.api.strict import StrictFieldsMixin
 from healthtrack.portability.models import ImportJob
 
 

@@ -7,7 +7,6 @@ import contextlib
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -21,18 +20,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
-from accounts.api.errors import exception_handler as accounts_exception_handler
-from accounts.api.idempotency import idempotent
+from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
+from healthtrack.core.api.idempotency import idempotent
 from healthtrack.portability import csv_io, export, fhir, report, services
 from healthtrack.portability.api import serializers as s
 from healthtrack.portability.models import ImportJob
+from healthtrack.portability.uploads import LimitedUploadHandler, max_upload_bytes
 
 # Room for the multipart boundaries and the `kind` field on top of the file itself.
 MULTIPART_SLACK = 64 * 1024
-
-
-def max_upload_bytes() -> int:
-    return int(settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024)
 
 
 class UploadTooLarge(exceptions.APIException):
@@ -50,31 +46,6 @@ def portability_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = UploadTooLarge()
     return accounts_exception_handler(exc, context)
-
-
-class LimitedUploadHandler(FileUploadHandler):
-    """Stops reading a file part once it passes the limit (a body without Content-Length, or
-    one that lies), so an oversized upload never fills the disk."""
-
-    def __init__(self, request, limit: int) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.received = 0
-        self.exceeded = False
-
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data, start):
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            self.exceeded = True
-            raise StopUpload(connection_reset=True)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
 
 
 def _detail(description: str) -> OpenApiResponse:
@@ -107,7 +78,7 @@ class ImportListCreateView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImportJob.objects.none()
-        owner = access.acting_owner(self.request)  # imports are writes: readers get 404
+        owner = access.owner_to_write(self.request)  # imports are writes: readers get 404
         return ImportJob.objects.filter(user=owner)
 
     def initial(self, request, *args, **kwargs):
@@ -154,7 +125,7 @@ class ImportListCreateView(generics.ListAPIView):
     )
     @idempotent
     def post(self, request):
-        owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
+        owner = access.owner_to_write(request)  # you, or `?member=<id>` you manage
         data = request.data
         if getattr(self, "upload_limiter", None) and self.upload_limiter.exceeded:
             raise UploadTooLarge
@@ -247,7 +218,7 @@ class ExportView(APIView):
         query.is_valid(raise_exception=True)
         owner_id = query.validated_data.get("user_id")
         if owner_id is None:
-            owner = access.acting_owner(request)  # you, or `?member=<id>` you manage
+            owner = access.owner_to_write(request)  # you, or `?member=<id>` you manage
         elif not access.can_write(request.user, owner_id):
             raise exceptions.NotFound
         elif owner_id == request.user.pk:
@@ -296,7 +267,7 @@ class ReportView(APIView):
         if "user_id" in params:
             owner = access.get_readable_owner_or_404(request.user, params["user_id"])
         else:
-            owner = access.viewed_owner(request)  # you, or `?member=<id>` you may read
+            owner = access.owner_to_read(request)  # you, or `?member=<id>` you may read
         audit.record_read(request=request, owner_id=owner.pk)
         html = report.render_report(owner=owner, start=params["start"], end=params["end"])
         response = HttpResponse(html, content_type="text/html; charset=utf-8")

@@ -19,7 +19,7 @@ from django.conf import settings
 from rest_framework.fields import BooleanField
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.api.ratelimits import client_ip_for_ratelimit
+from healthtrack.core.api.ratelimits import client_ip_for_ratelimit
 
 logger = logging.getLogger(__name__)
 

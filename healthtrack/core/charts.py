@@ -320,7 +320,7 @@ def strip_chart(
 ) -> Chart:
     """One cell per day coloured by its 0-100 score (`score_level`); a day without a score is
     a "no data" cell, distinct from a score of 0; days from `upcoming_from` on are "upcoming"
-    (not yet lived); the `in_progress` day (today, `accounts.days`) is a partial cell, its
+    (not yet lived); the `in_progress` day (today, `healthtrack.core.days`) is a partial cell, its
     score "so far", left out of the count and the average. Each cell has a tooltip; the table
     lists every day."""
     if not points:

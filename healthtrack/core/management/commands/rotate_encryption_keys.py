@@ -2,18 +2,18 @@
 
 Rotation: put a new key first in FERNET_KEYS (keep the old ones after it), deploy, run this
 command, then drop the old keys. Encrypted values kept outside the database (the lifecycle
-archive's notes) are re-encrypted by the functions named in ENCRYPTION_ROTATION_HOOKS.
+archive's notes) are re-encrypted by the hooks the apps register in their `ready()`
+(healthtrack.core.registry).
 Batched and resumable: rows already under the new key are skipped, so re-running after an
 interruption continues where it stopped.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
 
-from accounts.encryption import encrypted_fields, rotate_model_field
+from healthtrack.core import registry
+from healthtrack.core.encryption import encrypted_fields, rotate_model_field
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{model._meta.label}.{name}: {rotated} re-encrypted, {current} already current"
                 )
-        # Wired in settings: this base app imports no other app.
-        for path in getattr(settings, "ENCRYPTION_ROTATION_HOOKS", []):
-            self.stdout.write(import_string(path)())
+        # Registered by the apps that keep encrypted values elsewhere: core imports none.
+        for hook in registry.encryption_rotation_hooks():
+            self.stdout.write(hook())
         self.stdout.write(self.style.SUCCESS(f"Done: {total} values re-encrypted."))

@@ -4,9 +4,9 @@ date window, as a chart and a table — and nothing else. An unknown, expired or
 a 404 page. Code attempts are rate-limited per IP and per link; each successful view is
 logged (`accounts.sharing.share_grant_record_use`).
 
-The page lives in the metrics app, which may read accounts (sharing) and its own rollups;
-accounts never imports metrics. The data is shown in the POST response, never stored in a
-session or any cache: a reload asks again, and revoking a link ends access at once.
+The page lives with the metrics (metrics.sharing), which may read accounts (sharing) and its
+own rollups; accounts never imports metrics. The data is shown in the POST response, never
+stored in a session or any cache: a reload asks again, and revoking a link ends access at once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
-from accounts.charts import Chart
+from healthtrack.core.charts import Chart
 from metrics import metric_charts
 from metrics.models import DailyRollup
 from metrics.registry import MetricType, get_metric_type

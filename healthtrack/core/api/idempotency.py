@@ -32,7 +32,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotentRequest
+from healthtrack.core.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotentRequest
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH

@@ -23,7 +23,7 @@ from accounts import sharing
 from metrics.api.serializers import DetailErrorSerializer, iso
 from metrics.registry import METRIC_TYPE_CHOICES, get_metric_type
 from metrics.series import shared_daily
-from metrics.share_views import share_rate, share_token_key
+from metrics.sharing.link_page import share_rate, share_token_key
 
 CODE_HEADER = "X-Share-Code"
 

@@ -1,6 +1,6 @@
 """Transactional outbox: follow-up Celery work that survives a broker outage.
 
-    from accounts.outbox import enqueue_on_commit
+    from healthtrack.core.outbox import enqueue_on_commit
 
     @transaction.atomic
     def measurements_write(...):
@@ -42,7 +42,7 @@ from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
 
-from accounts.models import OutboxTask
+from healthtrack.core.models import OutboxTask
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """`{% load charts %}` then `{% bar_chart points title="Steps" unit="steps" guides=guides %}`,
 `{% line_chart ... %}`, `{% band_chart points title=... low_label=... high_label=... %}`.
-The arguments are those of `accounts.charts`; each tag renders the chart's `<figure>`."""
+The arguments are those of `healthtrack.core.charts`; each tag renders the chart's `<figure>`."""
 
 from __future__ import annotations
 
 from django import template
 
-from accounts import charts
+from healthtrack.core import charts
 
 register = template.Library()
 

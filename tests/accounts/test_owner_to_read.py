@@ -1,5 +1,5 @@
 """Reads that name a person (`/user/<id>` routes, a `user_id` filter) go through one lookup,
-`accounts.access.requested_owner`: the named person if the viewer may read them, and a
+`accounts.access.owner_to_read`: the named person if the viewer may read them, and a
 `?member=` beside it is still checked (one the viewer may not read is 404)."""
 
 from __future__ import annotations

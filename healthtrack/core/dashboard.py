@@ -1,8 +1,7 @@
-"""What the dashboard shows, gathered from the apps that own the data.
+"""The dashboard's panel types: what an app hands the patient dashboard to show.
 
-`accounts` is the base app and imports no other app. So the dashboard asks each installed app
-for its part, the same way the demo data is gathered: an app that has something to show adds a
-`dashboard.py` module with
+The dashboard page is assembled above the apps (healthtrack/dashboard.py), which calls each
+app's `<app>/dashboard.py`:
 
     def contribute(panels: Panels, *, user, days: int) -> None:
         panels.cards["steps"] = Card(label="Steps", value="8,432", detail="of 10,000 goal", ...)
@@ -13,11 +12,9 @@ Nothing here invents a value: a slot nobody fills renders as an empty state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accounts.app_hooks import app_hooks
-from accounts.charts import Chart
+from healthtrack.core.charts import Chart
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 7
@@ -147,14 +144,3 @@ def parse_period(value: str | None) -> int:
     except ValueError:
         return DEFAULT_PERIOD
     return days if days in PERIODS else DEFAULT_PERIOD
-
-
-def _contributors() -> list[Callable]:
-    return app_hooks("dashboard", "contribute")
-
-
-def dashboard_panels(*, user, days: int) -> Panels:
-    panels = Panels()
-    for contribute in _contributors():
-        contribute(panels, user=user, days=days)
-    return panels

@@ -1,10 +1,10 @@
 """Counters any app may feed, exported by the project's `/metrics` (prometheus-client).
 
-They live in `accounts`, the base app every other app may import (apps do not import the
-`healthtrack` project package). Names are label values, so they must be a small fixed set:
+They live in `healthtrack.core`, the plumbing every app may import (and which imports no
+app). Names are label values, so they must be a small fixed set:
 "recommendations", "metrics_summary", "user_profile", "goals" - never a key holding an id.
 
-    from accounts.observability import cached
+    from healthtrack.core.observability import cached
     data = cached("metrics_summary", f"metrics_summary:user:{uid}:days:{days}", compute, 300)
 
 or, for a cache read of your own, `cache_hit("goals")` / `cache_miss("goals")`.
