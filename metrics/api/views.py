@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts import days as calendar
 from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.filtering import FilterBackend
 from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
@@ -277,8 +278,13 @@ class SummaryView(MetricsAPIView):
     @extend_schema(
         summary="Summary per metric type",
         description="For each type with data in the last `days` UTC days (today included): "
-        "average, min, max, count, latest sample and the per-day series, read from the daily "
-        "rollups. Cached 5 minutes per person and window; any write by that person clears it. "
+        "count, latest sample and the per-day series, read from the daily rollups. Today is in "
+        "progress (a partial day): its point is marked `in_progress` and its figure so far is "
+        "`today`; `average`, `min` and `max` are over finished days only, the `days` days "
+        "before today (`finished_start`..`finished_end`), so `average` is the product's "
+        "`days`-day average (the mean of the daily figures, days with data only; null when "
+        "none of them has data). "
+        "Cached 5 minutes per person and window; any write by that person clears it. "
         "A named share grant's holder sees its types and window only (not cached).",
         parameters=[s.SummaryQuerySerializer],
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
@@ -306,7 +312,7 @@ def summary_payload(data: dict) -> dict:
     """The selector's summary with dates and times as JSON strings (what is cached)."""
     metrics = {}
     for code, item in data["metrics"].items():
-        latest = item["latest"]
+        latest, today = item["latest"], item["today"]
         metrics[code] = {
             **item,
             "latest": (
@@ -314,14 +320,15 @@ def summary_payload(data: dict) -> dict:
                 if latest
                 else None
             ),
-            "series": [
-                {"date": p["date"].isoformat(), "value": p["value"]} for p in item["series"]
-            ],
+            "today": {**today, "date": today["date"].isoformat()} if today else None,
+            "series": [{**p, "date": p["date"].isoformat()} for p in item["series"]],
         }
     return {
         "days": data["days"],
         "start": data["start"].isoformat(),
         "end": data["end"].isoformat(),
+        "finished_start": data["finished_start"].isoformat(),
+        "finished_end": data["finished_end"].isoformat(),
         "metrics": metrics,
     }
 
@@ -388,6 +395,7 @@ class AggregatesView(MetricsAPIView):
             time_is_date=period == "day",
         )
         audit.record_read(request=request, owner_id=owner.pk)
+        now = timezone.now()
         results = [
             {
                 "period_start": (
@@ -397,6 +405,12 @@ class AggregatesView(MetricsAPIView):
                 "min_value": r.min_value,
                 "max_value": r.max_value,
                 "count": r.count,
+                # The hour or day in progress is partial (accounts.days): so far, not finished.
+                "in_progress": (
+                    r.period_start <= now < r.period_start + timedelta(hours=1)
+                    if period == "hour"
+                    else calendar.is_in_progress(r.day, owner, now=now)
+                ),
             }
             for r in rows
         ]
@@ -423,16 +437,20 @@ class AggregatesView(MetricsAPIView):
             user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
         )
         audit.record_read(request=request, owner_id=owner.pk)
-        results = [
-            {
-                "period_start": datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
-                "value": r.value,
-                "min_value": r.min_value,
-                "max_value": r.max_value,
-                "count": r.count,
-            }
-            for r in rows
-        ]
+        now = timezone.now()
+        results = []
+        for r in rows:
+            lo, hi = period_rollups.bounds(period, r.start, tz)
+            results.append(
+                {
+                    "period_start": datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
+                    "value": r.value,
+                    "min_value": r.min_value,
+                    "max_value": r.max_value,
+                    "count": r.count,
+                    "in_progress": lo <= now < hi,  # the week or month now is partial
+                }
+            )
         return Response(
             {
                 "metric_type": mtype.code,
