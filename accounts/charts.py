@@ -721,12 +721,22 @@ def bp_band_svg(
     unit: str = "mmHg",
     guides: Sequence[tuple[Number, str]] = (),
     empty_text: str = "No blood pressure readings in this period.",
+    min_span: float = 0.0,
+    per: str = "day",
 ) -> Chart:
     """Blood pressure per day: the range of the day's systolic readings and of its diastolic
     readings as two bands (lowest to highest), and a line through each day's mean systolic and
     mean diastolic. `days`: (label, systolic low, systolic high, diastolic low, diastolic high,
     systolic mean, diastolic mean); a day without readings is all None (a gap). Values are
-    shown as whole mmHg."""
+    shown as whole mmHg. `per="week"`: each point is a week labelled by its first day (a long
+    period stays readable: 13 bands, not 90 thin ones); the texts say so. `min_span`: the
+    narrowest value axis (`metrics.figures.min_span`)."""
+    weekly = per == "week"
+    every = "weekly" if weekly else "daily"
+
+    def name(label: Label) -> str:
+        return f"Week from {_label(label)}" if weekly else _label(label)
+
     rows = []
     for label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean in days:
         s_lo, s_hi, d_lo, d_hi = _num(s_lo), _num(s_hi), _num(d_lo), _num(d_hi)
@@ -741,7 +751,7 @@ def bp_band_svg(
     if systolic.empty and diastolic.empty:
         return _empty("bp-band", title, empty_text)
     values = [v for row in rows for v in row[1:] if v is not None]
-    scale = _Scale.fit([*values, *(g for g, _ in guides)])
+    scale = _Scale.fit([*values, *(g for g, _ in guides)], min_span=min_span)
     n = len(rows)
     band_w = max(2.0, min(14.0, PLOT_W / n * 0.6))
     marks = []
@@ -764,7 +774,7 @@ def bp_band_svg(
                     _n(top - (height - (bottom - top)) / 2),
                     _n(band_w),
                     _n(height),
-                    _label(label),
+                    name(label),
                     kind,
                     f"{lo:.0f}",
                     f"{hi:.0f}",
@@ -793,7 +803,7 @@ def bp_band_svg(
                     kind,
                     _n(_x(i, n)),
                     _n(scale.y(value)),
-                    _label(label),
+                    name(label),
                     kind,
                     f"{value:.0f}",
                     unit,
@@ -812,12 +822,23 @@ def bp_band_svg(
         sum(d_means) / len(d_means) if d_means else None,
     )
     highest = max((row for row in rows if row[2] is not None), key=lambda r: r[2], default=None)
+    span_text = systolic.span_text()
+    if weekly:
+        weeks = len(with_data)
+        span_text = (
+            f"Weeks from {_label(rows[0][0])} to {_label(rows[-1][0])}: "
+            f"{weeks} week{'' if weeks == 1 else 's'} with data."
+        )
+
+    def when(label: Label) -> str:
+        return f"week from {_label(label)}" if weekly else _label(label)
+
     summary = (
-        f"{systolic.span_text()} Latest daily mean: {pair(last[5], last[6])} {unit} "
-        f"({_label(last[0])}). Mean of the daily means: {overall} {unit}."
+        f"{span_text} Latest {every} mean: {pair(last[5], last[6])} {unit} ({when(last[0])}). "
+        f"Mean of the {every} means: {overall} {unit}."
     )
     if highest is not None:
-        summary += f" Highest systolic: {highest[2]:.0f} {unit} ({_label(highest[0])})."
+        summary += f" Highest systolic: {highest[2]:.0f} {unit} ({when(highest[0])})."
 
     def span(lo: float | None, hi: float | None) -> str:
         if lo is None or hi is None:
@@ -826,7 +847,12 @@ def bp_band_svg(
 
     table = _table(
         title,
-        ["Date", f"Systolic ({unit})", f"Diastolic ({unit})", f"Daily mean ({unit})"],
+        [
+            "Week from" if weekly else "Date",
+            f"Systolic ({unit})",
+            f"Diastolic ({unit})",
+            f"{every.capitalize()} mean ({unit})",
+        ],
         [
             (
                 _label(label),
