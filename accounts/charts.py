@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -400,6 +401,14 @@ def _html(template: str, *args) -> str:
     return template.format(*(html.escape(str(arg)) for arg in args))
 
 
+def _fixed(value: float, decimals: int = 0) -> str:
+    """`value` with `decimals` places, thousands grouped, halves rounded away from zero: the
+    rule every figure is stated with (`metrics.figures`), where format() rounds 82.5 to 82."""
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{rounded + 0:,.{decimals}f}"
+
+
 def _num(value) -> float | None:
     if value is None:
         return None
@@ -435,7 +444,7 @@ class _Series:
     def fmt(self, value: float | None, unit: str = "") -> str:
         if value is None:
             return "no data"
-        text = f"{value:,.{self.decimals}f}"
+        text = _fixed(value, self.decimals)
         return f"{text} {unit}" if unit else text
 
     @property
@@ -776,10 +785,10 @@ def bp_band_svg(
                     _n(height),
                     name(label),
                     kind,
-                    f"{lo:.0f}",
-                    f"{hi:.0f}",
+                    _fixed(lo),
+                    _fixed(hi),
                     unit,
-                    "" if mean is None else f", mean {mean:.0f} {unit}",
+                    "" if mean is None else f", mean {_fixed(mean)} {unit}",
                 )
             )
     for kind, series in (("systolic", systolic), ("diastolic", diastolic)):
@@ -805,7 +814,7 @@ def bp_band_svg(
                     _n(scale.y(value)),
                     name(label),
                     kind,
-                    f"{value:.0f}",
+                    _fixed(value),
                     unit,
                 )
             )
@@ -813,7 +822,7 @@ def bp_band_svg(
     last = with_data[-1]
 
     def pair(s: float | None, d: float | None) -> str:
-        return f"{'–' if s is None else f'{s:.0f}'}/{'–' if d is None else f'{d:.0f}'}"
+        return f"{'–' if s is None else _fixed(s)}/{'–' if d is None else _fixed(d)}"
 
     s_means = [row[5] for row in with_data if row[5] is not None]
     d_means = [row[6] for row in with_data if row[6] is not None]
@@ -838,12 +847,12 @@ def bp_band_svg(
         f"Mean of the {every} means: {overall} {unit}."
     )
     if highest is not None:
-        summary += f" Highest systolic: {highest[2]:.0f} {unit} ({when(highest[0])})."
+        summary += f" Highest systolic: {_fixed(highest[2])} {unit} ({when(highest[0])})."
 
     def span(lo: float | None, hi: float | None) -> str:
         if lo is None or hi is None:
             return "no data"
-        return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}"
+        return _fixed(lo) if _fixed(lo) == _fixed(hi) else f"{_fixed(lo)}–{_fixed(hi)}"
 
     table = _table(
         title,

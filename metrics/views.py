@@ -124,13 +124,14 @@ def _period(code: str, mtype: MetricType | None, user, days: int):
             figures = [("Days with readings", f"{len(systolic)} of {days}")]
             done_s, done_d = _finished(systolic, today), _finished(diastolic, today)
             if done_s and done_d:
-                figures.append((AVERAGE_LABEL, f"{_mean(done_s):.0f}/{_mean(done_d):.0f} mmHg"))
+                average = f"{format_number(_mean(done_s))}/{format_number(_mean(done_d))}"
+                figures.append((AVERAGE_LABEL, f"{average} mmHg"))
             # Of the readings, as the chart's bands and summary state them.
             highest = max(r[4] for r in rows if r[0] == BP_SYSTOLIC)
             lowest = min(r[3] for r in rows if r[0] == BP_DIASTOLIC)
             figures += [
-                ("Highest systolic", f"{highest:.0f} mmHg"),
-                ("Lowest diastolic", f"{lowest:.0f} mmHg"),
+                ("Highest systolic", f"{format_number(highest)} mmHg"),
+                ("Lowest diastolic", f"{format_number(lowest)} mmHg"),
             ]
         return chart, figures
     values = series[code]
