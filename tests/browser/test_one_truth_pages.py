@@ -137,9 +137,13 @@ def test_the_demo_patient_agrees_with_itself(request, device):
     assert quoted and all(q == kg for q in quoted), (kg, quoted)
 
     sleep = tab.locator(".card").filter(has_text="Last night's sleep").first
-    expect(sleep).to_contain_text(re.compile(r"\d+ h \d\d min"))
+    slept = re.search(r"\d+ h \d\d min", sleep.locator(".stat-value").inner_text()).group()
     program = tab.locator(".program-card")
     expect(program).to_be_visible()
+    # The program scores last night's sleep, stated as the card beside it states it.
+    expect(program.locator("table.program-breakdown tr").filter(has_text="Sleep")).to_contain_text(
+        slept
+    )
     expect(program).not_to_contain_text(re.compile(r"[Ss]leep[^.]*no data"))
     # Today is in progress: shown so far, never scored as a finished day.
     expect(program).to_contain_text("so far")
