@@ -215,3 +215,33 @@ def test_the_doctors_report_is_stated_for_people(request, device):
     assert max(values) - min(values) >= 2
     page.screenshot("report-for-people")
     assert page.problems == []
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_fractional_steps_read_whole_in_the_admin(request, device):
+    """Issue 16: "5,161.8 count" in the admin. Steps stored before the whole-number rule
+    (rollups and all) read as whole steps with their unit in words."""
+    from metrics.rollups import recompute_all
+    from tests.metrics.factories import HealthMetricFactory
+
+    patient = UserFactory()
+    HealthMetricFactory(
+        user=patient, metric_type="steps", value=5161.81, unit="count", recorded_at=at(1)
+    )
+    recompute_all(user_id=patient.pk)
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    page = request.getfixturevalue(device)
+    tab = page.tab
+    tab.goto("/admin/login/")
+    tab.get_by_label("Username").fill(staff.username)
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Log in").click()
+    expect(tab.get_by_role("heading", name="Site administration")).to_be_visible()
+    for url in ("/admin/metrics/healthmetric/", f"/admin/patients/{patient.pk}/"):
+        tab.goto(url)
+        body = tab.locator("#content")
+        expect(body).to_contain_text("5,162")
+        for raw in ("5,161.8", "5161.8", re.compile(r"\d count")):
+            expect(body).not_to_contain_text(raw)
+        page.screenshot(f"admin-whole-steps-{url.split('/')[2]}")
+    assert page.problems == []
