@@ -267,7 +267,7 @@ def test_the_metrics_page_and_the_prometheus_endpoint_live_side_by_side(page_cli
 def test_the_period_figures_never_count_todays_partial_steps_as_a_day(page_client, user):
     """Issue 16: a partial "today" (427 steps) counts as a day. The metric page's average and
     lowest are of finished days; today is stated "so far"."""
-    today = timezone.now().astimezone(UTC).replace(hour=0, minute=5, second=0, microsecond=0)
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for back, steps in ((2, 7600), (1, 8400), (0, 427)):
         services.metric_create(
             user=user, metric_type="steps", value=steps, recorded_at=today - timedelta(days=back)

@@ -226,7 +226,7 @@ def test_summary_average_is_the_7_day_average_of_finished_days_not_todays_partia
     daily = {days_ago: 8000 + 100 * days_ago for days_ago in range(1, 8)}
     for days_ago, total in {**daily, 0: 427}.items():
         services.metric_create(
-            user=user, metric_type="steps", value=total, recorded_at=today_at(days_ago, 9)
+            user=user, metric_type="steps", value=total, recorded_at=today_at(days_ago, 0, 30)
         )
     body = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
     steps = body["metrics"]["steps"]
