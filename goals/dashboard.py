@@ -20,6 +20,7 @@ from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
 from healthtrack.core.charts import ring_chart, strip_chart
 from healthtrack.core.dashboard import Item, Panels, ProgramPanel
+from metrics.figures import stated
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:
@@ -108,7 +109,12 @@ def program_breakdown(breakdown: dict | None) -> list[tuple[str, str, str]]:
     for key, entry in (breakdown or {}).items():
         label, unit, scale = TARGET_WORDS.get(key, (key, "", 1))
         value = entry.get("value")
-        figure = "no data" if value is None else _amount(value, unit, scale)
+        if value is None:
+            figure = "no data"
+        elif key == "minutes":  # a night's sleep reads as on the sleep card: 6 h 41 min
+            figure = stated("sleep", value)
+        else:
+            figure = _amount(value, unit, scale)
         score = "no data" if entry.get("score") is None else f"{entry['score']:.0f}"
         rows.append((label, f"{figure} (target {_target_text(key, entry)})", score))
     return rows

@@ -31,7 +31,7 @@ from accounts.audit import record_access
 from accounts.models import AccessLog
 from goals.care_programs import program_logs
 from goals.care_programs.models import CareProgram, ProgramAdherence
-from healthtrack.core.charts import Chart, bar_chart, bp_band_svg, line_chart
+from healthtrack.core.charts import Chart, bar_chart, line_chart
 from insights import handling
 from insights.handling import is_overdue
 from insights.models import AlertAction, HealthInsight
@@ -177,25 +177,17 @@ def _vital_chart(code: str, values: dict[date, float], start: date, end: date) -
 
 
 def _bp_chart(rollups: dict[str, dict[date, DailyRollup]], start: date, end: date) -> Chart:
-    systolic, diastolic = rollups.get(SYSTOLIC, {}), rollups.get(DIASTOLIC, {})
-    days = []
-    for i in range((end - start).days + 1):
-        day = start + timedelta(days=i)
-        s, d = systolic.get(day), diastolic.get(day)
-        days.append(
-            (
-                day,
-                s.min_value if s else None,
-                s.max_value if s else None,
-                d.min_value if d else None,
-                d.max_value if d else None,
-                s.value if s else None,
-                d.value if d else None,
-            )
-        )
+    """Bands of the readings' range and mean, per day up to a month and per week past it
+    (`metrics.metric_charts.blood_pressure_chart`, as on the patient's own pages)."""
+    halves = [
+        {day: (r.value, r.min_value, r.max_value, r.count) for day, r in rollups.get(c, {}).items()}
+        for c in (SYSTOLIC, DIASTOLIC)
+    ]
     rules = settings.TRIAGE_RULES
-    return bp_band_svg(
-        days,
+    return metric_charts.blood_pressure_chart(
+        *halves,
+        start,
+        end,
         title="Blood pressure",
         guides=[
             (rules["bp_stage2_systolic"], "Systolic"),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,6 +40,7 @@ from insights.handling import is_overdue
 from insights.labels import insight_type_label
 from insights.models import HealthInsight
 from metrics.models import DailyRollup, HealthMetric
+from metrics.validation import plausible_blood_pressure
 
 SYSTOLIC, DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic"
 GLUCOSE, RESTING_HR, WEIGHT = "blood_glucose", "resting_heart_rate", "weight"
@@ -166,27 +167,30 @@ def _alerts(ids, now: datetime) -> dict[int, list[OpenAlert]]:
 
 
 def _bp_averages(ids, today: date) -> dict[int, dict[str, tuple[float, int]]]:
-    """(mean of every reading, number of readings) per patient and BP type over the window,
-    from the daily rollups (a day's average weighted by its reading count)."""
+    """(mean of every reading, number of readings) per patient and BP type over the window's
+    UTC days, from the raw readings in one query, leaving out what `metrics.validation` would
+    refuse today (a swapped pair stored before the rule, 80/120, never flags a patient)."""
     days = _rules()["bp_window_days"]
-    rows = (
-        DailyRollup.objects.filter(
-            user_id__in=ids,
-            metric_type__in=[SYSTOLIC, DIASTOLIC],
-            day__gt=today - timedelta(days=days),
-            day__lte=today,
-        )
-        .values("user_id", "metric_type")
-        .annotate(total=Sum(F("value") * F("count")), readings=Sum("count"))
-        .order_by()
-    )
+    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    rows = HealthMetric.objects.filter(
+        user_id__in=ids,
+        metric_type__in=[SYSTOLIC, DIASTOLIC],
+        recorded_at__gte=start,
+        recorded_at__lt=end,
+    ).values_list("user_id", "metric_type", "recorded_at", "device_id", "source_app", "value")
+    per_patient: dict[int, list[tuple]] = defaultdict(list)
+    for user_id, *reading in rows:
+        per_patient[user_id].append(reading)
     found: dict[int, dict[str, tuple[float, int]]] = defaultdict(dict)
-    for row in rows:
-        if row["readings"]:
-            found[row["user_id"]][row["metric_type"]] = (
-                row["total"] / row["readings"],
-                row["readings"],
-            )
+    for user_id, readings in per_patient.items():
+        sums: dict[str, list[float]] = {}
+        for code, value in plausible_blood_pressure(readings):
+            total = sums.setdefault(code, [0.0, 0])
+            total[0] += value
+            total[1] += 1
+        for code, (total, count) in sums.items():
+            found[user_id][code] = (total / count, count)
     return found
 
 

@@ -14,10 +14,11 @@ from datetime import UTC, date, timedelta
 from django.urls import reverse
 
 from healthtrack.core import days as calendar
-from healthtrack.core.charts import band_chart, bar_chart, line_chart
+from healthtrack.core.charts import bar_chart, line_chart
 from healthtrack.core.dashboard import Card, Panels
 from metrics.figures import min_span, round_half_up
 from metrics.latest import latest_blood_pressure, latest_value
+from metrics.metric_charts import blood_pressure_chart, blood_pressure_rollups
 from metrics.models import DailyRollup
 from metrics.nights import nights
 
@@ -51,10 +52,12 @@ def contribute(panels: Panels, *, user, days: int) -> None:
     today = today_utc()
     start = today - timedelta(days=days - 1)
     series: dict[str, dict[date, float]] = {code: {} for code in CHART_TYPES}
-    rows = DailyRollup.objects.filter(
-        user_id=user.pk, metric_type__in=CHART_TYPES, day__gte=start, day__lte=today
-    ).values_list("metric_type", "day", "value")
-    for code, day, value in rows:
+    rows = list(
+        DailyRollup.objects.filter(
+            user_id=user.pk, metric_type__in=CHART_TYPES, day__gte=start, day__lte=today
+        ).values_list("metric_type", "day", "value", "min_value", "max_value", "count")
+    )
+    for code, day, value, *_rest in rows:
         series[code][day] = value
     span = [start + timedelta(days=i) for i in range(days)]
 
@@ -86,16 +89,8 @@ def contribute(panels: Panels, *, user, days: int) -> None:
             connect_gaps=True,
             min_span=min_span("weight"),
         ),
-        band_chart(
-            [(day, series[BP_DIASTOLIC].get(day), series[BP_SYSTOLIC].get(day)) for day in span],
-            title="Blood pressure",
-            unit="mmHg",
-            low_label="Diastolic",
-            high_label="Systolic",
-            decimals=0,
-            min_span=min_span("blood_pressure"),
-            as_pair=True,
-        ),
+        # Bands of the readings' range per day, per week past a month: never a barcode.
+        blood_pressure_chart(*blood_pressure_rollups(rows), start, today, title="Blood pressure"),
         bar_chart(
             [(day, _hours(sleep_series.get(day))) for day in span],
             title="Sleep",

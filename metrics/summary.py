@@ -9,10 +9,11 @@ from typing import Any
 
 from accounts import access
 from healthtrack.core import days as calendar
+from metrics import averages
 from metrics.figures import rounded
 from metrics.latest import latest_values
 from metrics.models import DailyRollup
-from metrics.registry import AVERAGE, METRIC_TYPES, SUM, get_metric_type
+from metrics.registry import METRIC_TYPES, SUM, get_metric_type
 
 
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
@@ -20,25 +21,56 @@ def _window(days: int, today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=days - 1), today
 
 
-def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) -> dict[str, Any]:
-    """Per metric type with data in the last `days` UTC days (today included): average, min,
-    max, count, latest sample and the per-day series, read from the daily rollups.
+def _figures(aggregation: str, rows: list[tuple]) -> tuple[float | None, ...]:
+    """Average, min and max of finished days' rollup rows ((day, value, min, max, count)):
+    the average is the N-day average of `metrics.averages` (the mean of the daily figures,
+    days with data only); min and max are over the daily totals for summed types, else over
+    the readings. None without a finished day."""
+    if not rows:
+        return None, None, None
+    average = averages.average_of_days({r[0]: r[1] for r in rows})
+    if aggregation == SUM:
+        return average, min(r[1] for r in rows), max(r[1] for r in rows)
+    return average, min(r[2] for r in rows), max(r[3] for r in rows)
 
-    `average`, `min` and `max` are over daily totals for summed types (steps per day), over
-    samples for averaged types, and over each day's last value for latest-value types;
-    `count` is the number of samples. With `viewer`, only the days and types they may read
-    (a named share grant's scope) count."""
+
+def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) -> dict[str, Any]:
+    """Per metric type with data in the `days` days to `today` (default: the day in progress,
+    `healthtrack.core.days`): count, latest sample and the per-day series, today included and marked
+    `in_progress`; today's figure so far as `today`; and `average`, `min` and `max` of
+    finished days only (`finished_start`..`finished_end`), read from the daily rollups.
+
+    The figures' days are the `days` finished days up to the window's end: when the window
+    ends today (in progress, partial) they are the `days` days before it, the N-day average
+    of `metrics.averages` (`finished_window`), so `?days=7` states the same 7-day average as
+    the Goals page; a window ending on a finished day (the report) is itself finished.
+    Today is never averaged or scored as a finished day.
+
+    `average` is the mean of the daily figures (daily totals for summed types, the day's
+    average or last value otherwise); `min` and `max` are over daily totals for summed
+    types and over the readings otherwise; `count` is the number of samples in the window.
+    With `viewer`, only the days and types they may read (a named share grant's scope)
+    count."""
     start, end = _window(days, today)
-    rows = DailyRollup.objects.filter(user_id=user_id, day__gte=start, day__lte=end).order_by(
-        "metric_type", "day"
+    in_progress = calendar.today()
+    first, last = averages.finished_window(
+        today=min(end + timedelta(days=1), in_progress), days=days
     )
+    rows = DailyRollup.objects.filter(
+        user_id=user_id, day__gte=min(start, first), day__lte=end
+    ).order_by("metric_type", "day")
     if viewer is not None:
         rows = access.readable_metrics(rows, viewer, time_field="day", time_is_date=True)
     grouped: dict[str, list[tuple]] = {}
+    finished: dict[str, list[tuple]] = {}
     for code, day, value, lo, hi, count in rows.values_list(
         "metric_type", "day", "value", "min_value", "max_value", "count"
     ):
-        grouped.setdefault(code, []).append((day, value, lo, hi, count))
+        row = (day, value, lo, hi, count)
+        if start <= day:
+            grouped.setdefault(code, []).append(row)
+        if first <= day <= last:
+            finished.setdefault(code, []).append(row)
 
     latest_by_type = latest_values(
         user_id=user_id,
@@ -50,17 +82,9 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     for code in sorted(grouped, key=list(METRIC_TYPES).index):
         mtype = get_metric_type(code)
         series = grouped[code]
-        count = sum(r[4] for r in series)
-        if mtype.aggregation == AVERAGE:
-            average = sum(r[1] * r[4] for r in series) / count
-            low, high = min(r[2] for r in series), max(r[3] for r in series)
-        else:
-            average = sum(r[1] for r in series) / len(series)
-            if mtype.aggregation == SUM:
-                low, high = min(r[1] for r in series), max(r[1] for r in series)
-            else:
-                low, high = min(r[2] for r in series), max(r[3] for r in series)
+        average, low, high = _figures(mtype.aggregation, finished.get(code, []))
         latest = latest_by_type.get(code)
+        partial = series[-1] if series[-1][0] == in_progress else None
         # Every figure is stated with the shared rounding rule (metrics.figures), as the
         # pages state it: whole steps, never 5161.8099999999995.
         metrics[code] = {
@@ -70,11 +94,25 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
             "average": rounded(code, average),
             "min": rounded(code, low),
             "max": rounded(code, high),
-            "count": count,
+            "count": sum(r[4] for r in series),
             "days_with_data": len(series),
+            "finished_days_with_data": len(finished.get(code, [])),
+            "today": {"date": partial[0], "value": rounded(code, partial[1]), "in_progress": True}
+            if partial
+            else None,
             "latest": {"recorded_at": latest[0], "value": rounded(code, latest[1])}
             if latest
             else None,
-            "series": [{"date": r[0], "value": rounded(code, r[1])} for r in series],
+            "series": [
+                {"date": r[0], "value": rounded(code, r[1]), "in_progress": r[0] == in_progress}
+                for r in series
+            ],
         }
-    return {"days": days, "start": start, "end": end, "metrics": metrics}
+    return {
+        "days": days,
+        "start": start,
+        "end": end,
+        "finished_start": first,
+        "finished_end": last,
+        "metrics": metrics,
+    }

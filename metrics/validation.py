@@ -22,6 +22,7 @@ submitted value (it is health data).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -234,6 +235,25 @@ def plausible_pair(systolic: float, diastolic: float) -> bool:
         and plausible_reading(BP_DIASTOLIC, diastolic)
         and not blood_pressure_errors(systolic, diastolic)
     )
+
+
+def plausible_blood_pressure(rows) -> Iterator[tuple[str, float]]:
+    """The (code, value) of each blood-pressure reading in `rows` ((metric_type, recorded_at,
+    device_id, source_app, value), one person's) that these rules would accept today: a pair
+    (same instant and source) refused together is left out whole, so a pair stored before the
+    rule never feeds an alert or a clinician's flag."""
+    pairs: dict[tuple, dict[str, list[float]]] = {}
+    for code, at, device_id, source_app, value in rows:
+        source = (at, device_id, source_app if device_id is None else "")
+        pairs.setdefault(source, {}).setdefault(code, []).append(value)
+    for halves in pairs.values():
+        systolic, diastolic = halves.get(BP_SYSTOLIC), halves.get(BP_DIASTOLIC)
+        if systolic and diastolic and not plausible_pair(systolic[0], diastolic[0]):
+            continue
+        for code, values in halves.items():
+            for value in values:
+                if plausible_reading(code, value):
+                    yield code, value
 
 
 def _pair_message(code: str, messages: list[str]) -> str:

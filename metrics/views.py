@@ -27,10 +27,10 @@ from accounts.members import (
     page_writer,
     with_member,
 )
-from healthtrack.core.charts import band_chart, bar_chart, line_chart
+from healthtrack.core.charts import bar_chart, line_chart
 from healthtrack.core.dashboard import PERIODS, parse_period
 from healthtrack.core.pages import form_status
-from metrics import services
+from metrics import averages, services
 from metrics.dashboard import format_number, today_utc
 from metrics.figures import min_span
 from metrics.forms import (
@@ -40,6 +40,7 @@ from metrics.forms import (
     ReadingForm,
     unit_label,
 )
+from metrics.metric_charts import blood_pressure_chart, blood_pressure_rollups
 from metrics.models import DailyRollup, Device, HealthMetric
 from metrics.registry import METRIC_TYPES, MetricType, get_metric_type
 
@@ -89,31 +90,31 @@ def _period(code: str, mtype: MetricType | None, user, days: int):
     start = today - timedelta(days=days - 1)
     span = [start + timedelta(days=i) for i in range(days)]
     codes = [BP_SYSTOLIC, BP_DIASTOLIC] if mtype is None else [code]
-    rows = DailyRollup.objects.filter(
-        user_id=user.pk, metric_type__in=codes, day__gte=start, day__lte=today
-    ).values_list("metric_type", "day", "value")
+    rows = list(
+        DailyRollup.objects.filter(
+            user_id=user.pk, metric_type__in=codes, day__gte=start, day__lte=today
+        ).values_list("metric_type", "day", "value", "min_value", "max_value", "count")
+    )
     series: dict[str, dict[date, float]] = {c: {} for c in codes}
-    for row_code, day, value in rows:
+    for row_code, day, value, *_rest in rows:
         series[row_code][day] = value
     if mtype is None:
         systolic, diastolic = series[BP_SYSTOLIC], series[BP_DIASTOLIC]
-        chart = band_chart(
-            [(d, diastolic.get(d), systolic.get(d)) for d in span],
-            title="Blood pressure, daily average",
-            unit="mmHg",
-            low_label="Diastolic",
-            high_label="Systolic",
-            decimals=0,
-            min_span=min_span("blood_pressure"),
-            as_pair=True,
-        )
+        # Bands of the readings' range per day, per week past a month: never a barcode.
+        chart = blood_pressure_chart(*blood_pressure_rollups(rows), start, today)
         figures = []
         if systolic and diastolic:
-            figures = [
-                ("Days with readings", f"{len(systolic)} of {days}"),
-                ("Average", f"{_mean(systolic):.0f}/{_mean(diastolic):.0f} mmHg"),
-                ("Highest systolic", f"{max(systolic.values()):.0f} mmHg"),
-                ("Lowest diastolic", f"{min(diastolic.values()):.0f} mmHg"),
+            figures = [("Days with readings", f"{len(systolic)} of {days}")]
+            done_s, done_d = _finished(systolic, today), _finished(diastolic, today)
+            if done_s and done_d:
+                average = f"{format_number(_mean(done_s))}/{format_number(_mean(done_d))}"
+                figures.append((AVERAGE_LABEL, f"{average} mmHg"))
+            # Of the readings, as the chart's bands and summary state them.
+            highest = max(r[4] for r in rows if r[0] == BP_SYSTOLIC)
+            lowest = min(r[3] for r in rows if r[0] == BP_DIASTOLIC)
+            figures += [
+                ("Highest systolic", f"{format_number(highest)} mmHg"),
+                ("Lowest diastolic", f"{format_number(lowest)} mmHg"),
             ]
         return chart, figures
     values = series[code]
@@ -147,24 +148,40 @@ def _period(code: str, mtype: MetricType | None, user, days: int):
     figures = []
     if values:
         latest = max(values)
-        figures = [
-            ("Days with readings", f"{len(values)} of {days}"),
-            (
-                "Average per day" if mtype.is_summed else "Average",
-                f"{format_number(_mean(values), decimals)} {unit}",
-            ),
-            ("Highest", f"{format_number(max(values.values()), decimals)} {unit}"),
-            ("Lowest", f"{format_number(min(values.values()), decimals)} {unit}"),
-            (
-                f"Latest ({latest.day} {latest:%b})",
-                f"{format_number(values[latest], decimals)} {unit}",
-            ),
-        ]
+        done = _finished(values, today)
+        # A summed type's today is a partial total: never a day's high or low, shown so far.
+        judged = done if mtype.is_summed else values
+        figures = [("Days with readings", f"{len(values)} of {days}")]
+        if done:
+            figures.append((AVERAGE_LABEL, f"{format_number(_mean(done), decimals)} {unit}"))
+        if judged:
+            figures += [
+                ("Highest", f"{format_number(max(judged.values()), decimals)} {unit}"),
+                ("Lowest", f"{format_number(min(judged.values()), decimals)} {unit}"),
+            ]
+        if mtype.is_summed and today in values:
+            figures.append(("Today so far", f"{format_number(values[today], decimals)} {unit}"))
+        else:
+            figures.append(
+                (
+                    f"Latest ({latest.day} {latest:%b})",
+                    f"{format_number(values[latest], decimals)} {unit}",
+                )
+            )
     return chart, figures
 
 
+# The period's average is of finished days (metrics.averages): today is in progress.
+AVERAGE_LABEL = "Average per day (finished days)"
+
+
+def _finished(values: dict[date, float], today: date) -> dict[date, float]:
+    """The days of `values` before today: today is partial (healthtrack.core.days)."""
+    return {d: v for d, v in values.items() if d < today}
+
+
 def _mean(values: dict[date, float]) -> float:
-    return sum(values.values()) / len(values)
+    return averages.average_of_days(values)
 
 
 def _about(mtype: MetricType | None) -> str:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -400,6 +401,14 @@ def _html(template: str, *args) -> str:
     return template.format(*(html.escape(str(arg)) for arg in args))
 
 
+def _fixed(value: float, decimals: int = 0) -> str:
+    """`value` with `decimals` places, thousands grouped, halves rounded away from zero: the
+    rule every figure is stated with (`metrics.figures`), where format() rounds 82.5 to 82."""
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{rounded + 0:,.{decimals}f}"
+
+
 def _num(value) -> float | None:
     if value is None:
         return None
@@ -435,7 +444,7 @@ class _Series:
     def fmt(self, value: float | None, unit: str = "") -> str:
         if value is None:
             return "no data"
-        text = f"{value:,.{self.decimals}f}"
+        text = _fixed(value, self.decimals)
         return f"{text} {unit}" if unit else text
 
     @property
@@ -721,12 +730,22 @@ def bp_band_svg(
     unit: str = "mmHg",
     guides: Sequence[tuple[Number, str]] = (),
     empty_text: str = "No blood pressure readings in this period.",
+    min_span: float = 0.0,
+    per: str = "day",
 ) -> Chart:
     """Blood pressure per day: the range of the day's systolic readings and of its diastolic
     readings as two bands (lowest to highest), and a line through each day's mean systolic and
     mean diastolic. `days`: (label, systolic low, systolic high, diastolic low, diastolic high,
     systolic mean, diastolic mean); a day without readings is all None (a gap). Values are
-    shown as whole mmHg."""
+    shown as whole mmHg. `per="week"`: each point is a week labelled by its first day (a long
+    period stays readable: 13 bands, not 90 thin ones); the texts say so. `min_span`: the
+    narrowest value axis (`metrics.figures.min_span`)."""
+    weekly = per == "week"
+    every = "weekly" if weekly else "daily"
+
+    def name(label: Label) -> str:
+        return f"Week from {_label(label)}" if weekly else _label(label)
+
     rows = []
     for label, s_lo, s_hi, d_lo, d_hi, s_mean, d_mean in days:
         s_lo, s_hi, d_lo, d_hi = _num(s_lo), _num(s_hi), _num(d_lo), _num(d_hi)
@@ -741,7 +760,7 @@ def bp_band_svg(
     if systolic.empty and diastolic.empty:
         return _empty("bp-band", title, empty_text)
     values = [v for row in rows for v in row[1:] if v is not None]
-    scale = _Scale.fit([*values, *(g for g, _ in guides)])
+    scale = _Scale.fit([*values, *(g for g, _ in guides)], min_span=min_span)
     n = len(rows)
     band_w = max(2.0, min(14.0, PLOT_W / n * 0.6))
     marks = []
@@ -764,12 +783,12 @@ def bp_band_svg(
                     _n(top - (height - (bottom - top)) / 2),
                     _n(band_w),
                     _n(height),
-                    _label(label),
+                    name(label),
                     kind,
-                    f"{lo:.0f}",
-                    f"{hi:.0f}",
+                    _fixed(lo),
+                    _fixed(hi),
                     unit,
-                    "" if mean is None else f", mean {mean:.0f} {unit}",
+                    "" if mean is None else f", mean {_fixed(mean)} {unit}",
                 )
             )
     for kind, series in (("systolic", systolic), ("diastolic", diastolic)):
@@ -793,9 +812,9 @@ def bp_band_svg(
                     kind,
                     _n(_x(i, n)),
                     _n(scale.y(value)),
-                    _label(label),
+                    name(label),
                     kind,
-                    f"{value:.0f}",
+                    _fixed(value),
                     unit,
                 )
             )
@@ -803,7 +822,7 @@ def bp_band_svg(
     last = with_data[-1]
 
     def pair(s: float | None, d: float | None) -> str:
-        return f"{'–' if s is None else f'{s:.0f}'}/{'–' if d is None else f'{d:.0f}'}"
+        return f"{'–' if s is None else _fixed(s)}/{'–' if d is None else _fixed(d)}"
 
     s_means = [row[5] for row in with_data if row[5] is not None]
     d_means = [row[6] for row in with_data if row[6] is not None]
@@ -812,21 +831,37 @@ def bp_band_svg(
         sum(d_means) / len(d_means) if d_means else None,
     )
     highest = max((row for row in rows if row[2] is not None), key=lambda r: r[2], default=None)
+    span_text = systolic.span_text()
+    if weekly:
+        weeks = len(with_data)
+        span_text = (
+            f"Weeks from {_label(rows[0][0])} to {_label(rows[-1][0])}: "
+            f"{weeks} week{'' if weeks == 1 else 's'} with data."
+        )
+
+    def when(label: Label) -> str:
+        return f"week from {_label(label)}" if weekly else _label(label)
+
     summary = (
-        f"{systolic.span_text()} Latest daily mean: {pair(last[5], last[6])} {unit} "
-        f"({_label(last[0])}). Mean of the daily means: {overall} {unit}."
+        f"{span_text} Latest {every} mean: {pair(last[5], last[6])} {unit} ({when(last[0])}). "
+        f"Mean of the {every} means: {overall} {unit}."
     )
     if highest is not None:
-        summary += f" Highest systolic: {highest[2]:.0f} {unit} ({_label(highest[0])})."
+        summary += f" Highest systolic: {_fixed(highest[2])} {unit} ({when(highest[0])})."
 
     def span(lo: float | None, hi: float | None) -> str:
         if lo is None or hi is None:
             return "no data"
-        return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}"
+        return _fixed(lo) if _fixed(lo) == _fixed(hi) else f"{_fixed(lo)}–{_fixed(hi)}"
 
     table = _table(
         title,
-        ["Date", f"Systolic ({unit})", f"Diastolic ({unit})", f"Daily mean ({unit})"],
+        [
+            "Week from" if weekly else "Date",
+            f"Systolic ({unit})",
+            f"Diastolic ({unit})",
+            f"{every.capitalize()} mean ({unit})",
+        ],
         [
             (
                 _label(label),

@@ -33,6 +33,7 @@ from nutrition.models import NutritionLog
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 BP_TYPES = ("blood_pressure_systolic", "blood_pressure_diastolic")
+BP_HALVES = tuple(zip(BP_TYPES, ("Systolic", "Diastolic"), strict=True))
 # The goal fields the report shows, where the goals app has them (else all of them).
 GOAL_COLUMNS = [
     "title",
@@ -62,6 +63,7 @@ def period(start: date | None, end: date | None, today: date | None = None) -> t
 WIDTH, HEIGHT = 640, 170
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 26
 LEGEND = 16  # height of the legend row above the plot
+LEGEND_CHAR, LEGEND_GAP = 7, 18  # a legend entry's width per character, space between entries
 
 
 def _number(value: float) -> str:
@@ -110,11 +112,14 @@ def svg_chart(
         f"{end.isoformat()}</text>",
     ]
     if len(series) > 1:
+        left = LEFT
         for index, (name, _) in enumerate(series):
             parts.append(
-                f'<text class="legend series-{index}" x="{LEFT + 110 * index}" '
+                f'<text class="legend series-{index}" x="{left}" '
                 f'y="{TOP + 8}">{escape(name)}</text>'
             )
+            # Side by side, never over each other: ~7 units a character (11px bold) and a gap.
+            left += len(name) * LEGEND_CHAR + LEGEND_GAP
     bar_width = max(plot_w / slots * 0.8, 1.0)
     for index, (name, points) in enumerate(series):
         css = f"series series-{index}"
@@ -168,7 +173,8 @@ def _charts(metrics: dict[str, Any], start: date, end: date) -> list[Chart]:
             title, [(entry["name"], points)], start, end, bars=summed, span=min_span(code)
         )
         charts.append(Chart(title, unit, svg))
-    pressures = [(metrics[c]["name"], _series(metrics[c])) for c in BP_TYPES if c in metrics]
+    # The chart's title says blood pressure: the legend names the halves.
+    pressures = [(half, _series(metrics[c])) for c, half in BP_HALVES if c in metrics]
     if pressures:
         svg = svg_chart("Blood pressure", pressures, start, end, span=min_span("blood_pressure"))
         charts.insert(0, Chart("Blood pressure", "mmHg", svg))

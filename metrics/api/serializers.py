@@ -211,6 +211,15 @@ class SyncResponseSerializer(serializers.Serializer):
 class SeriesPointSerializer(serializers.Serializer):
     date = serializers.DateField()
     value = serializers.FloatField()
+    in_progress = serializers.BooleanField(
+        help_text="True for today: a partial day, its figure so far (never a finished day's)."
+    )
+
+
+class TodaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    value = serializers.FloatField(help_text="Today's figure so far.")
+    in_progress = serializers.BooleanField(help_text="Always true: today is a partial day.")
 
 
 class LatestSerializer(serializers.Serializer):
@@ -222,19 +231,37 @@ class TypeSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
     unit = serializers.CharField()
     aggregation = serializers.CharField()
-    average = serializers.FloatField()
-    min = serializers.FloatField()
-    max = serializers.FloatField()
-    count = serializers.IntegerField(help_text="Samples in the window.")
-    days_with_data = serializers.IntegerField()
+    average = serializers.FloatField(
+        allow_null=True,
+        help_text="The `days`-day average: the mean of the daily figures of the finished days "
+        "finished_start..finished_end that have data (today never counts). Null without any.",
+    )
+    min = serializers.FloatField(
+        allow_null=True,
+        help_text="Over finished days: the lowest daily total (summed types) or reading.",
+    )
+    max = serializers.FloatField(
+        allow_null=True,
+        help_text="Over finished days: the highest daily total (summed types) or reading.",
+    )
+    count = serializers.IntegerField(help_text="Samples in the window (today included).")
+    days_with_data = serializers.IntegerField(help_text="Days of the window, today included.")
+    finished_days_with_data = serializers.IntegerField(
+        help_text="Finished days (finished_start..finished_end) with data: the days averaged."
+    )
+    today = TodaySerializer(
+        allow_null=True, help_text="Today so far (in progress); null without data today."
+    )
     latest = LatestSerializer(allow_null=True)
     series = SeriesPointSerializer(many=True)
 
 
 class SummarySerializer(serializers.Serializer):
     days = serializers.IntegerField()
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = serializers.DateField(help_text="First day of the window (series, count).")
+    end = serializers.DateField(help_text="Last day of the window: today.")
+    finished_start = serializers.DateField(help_text="First finished day average/min/max cover.")
+    finished_end = serializers.DateField(help_text="Last finished day they cover: yesterday.")
     metrics = serializers.DictField(child=TypeSummarySerializer(), help_text="Keyed by type.")
 
 
@@ -285,6 +312,10 @@ class AggregateSerializer(serializers.Serializer):
     min_value = serializers.FloatField()
     max_value = serializers.FloatField()
     count = serializers.IntegerField()
+    in_progress = serializers.BooleanField(
+        help_text="True for the hour, day, week or month now in progress: its figures are so "
+        "far (a partial period), never a finished one's."
+    )
 
 
 class AggregatesSerializer(serializers.Serializer):

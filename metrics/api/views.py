@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from healthtrack.core import days as calendar
 from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
 from healthtrack.core.api.filtering import FilterBackend
 from healthtrack.core.api.idempotency import (
@@ -284,8 +285,13 @@ class SummaryView(MetricsAPIView):
     @extend_schema(
         summary="Summary per metric type",
         description="For each type with data in the last `days` UTC days (today included): "
-        "average, min, max, count, latest sample and the per-day series, read from the daily "
-        "rollups. Cached 5 minutes per person and window; any write by that person clears it. "
+        "count, latest sample and the per-day series, read from the daily rollups. Today is in "
+        "progress (a partial day): its point is marked `in_progress` and its figure so far is "
+        "`today`; `average`, `min` and `max` are over finished days only, the `days` days "
+        "before today (`finished_start`..`finished_end`), so `average` is the product's "
+        "`days`-day average (the mean of the daily figures, days with data only; null when "
+        "none of them has data). "
+        "Cached 5 minutes per person and window; any write by that person clears it. "
         "A named share grant's holder sees its types and window only (not cached).",
         parameters=[s.SummaryQuerySerializer],
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
@@ -313,7 +319,7 @@ def summary_payload(data: dict) -> dict:
     """`metrics.summary.summary`'s answer with dates and times as JSON strings (what is cached)."""
     metrics = {}
     for code, item in data["metrics"].items():
-        latest = item["latest"]
+        latest, today = item["latest"], item["today"]
         metrics[code] = {
             **item,
             "latest": (
@@ -321,14 +327,15 @@ def summary_payload(data: dict) -> dict:
                 if latest
                 else None
             ),
-            "series": [
-                {"date": p["date"].isoformat(), "value": p["value"]} for p in item["series"]
-            ],
+            "today": {**today, "date": today["date"].isoformat()} if today else None,
+            "series": [{**p, "date": p["date"].isoformat()} for p in item["series"]],
         }
     return {
         "days": data["days"],
         "start": data["start"].isoformat(),
         "end": data["end"].isoformat(),
+        "finished_start": data["finished_start"].isoformat(),
+        "finished_end": data["finished_end"].isoformat(),
         "metrics": metrics,
     }
 
@@ -347,9 +354,10 @@ DEFAULT_AGGREGATE_SPAN = {
 }
 
 
-def _rollups_response(mtype, period: str, rows, period_start, **extra) -> Response:
+def _rollups_response(mtype, period: str, rows, period_start, *, in_progress, **extra) -> Response:
     """The aggregates answer: the type's code, unit and aggregation, the period, `extra`
-    (`time_zone` for weeks and months), then one result per row (`period_start(row)` first)."""
+    (`time_zone` for weeks and months), then one result per row (`period_start(row)` first,
+    `in_progress(row)`: the period still under way, partial)."""
     results = [
         {
             "period_start": period_start(r),
@@ -357,6 +365,7 @@ def _rollups_response(mtype, period: str, rows, period_start, **extra) -> Respon
             "min_value": r.min_value,
             "max_value": r.max_value,
             "count": r.count,
+            "in_progress": in_progress(r),
         }
         for r in rows
     ]
@@ -420,9 +429,23 @@ class AggregatesView(MetricsAPIView):
             time_is_date=period == "day",
         )
         audit.record_read(request=request, owner_id=owner.pk)
+        now = timezone.now()
         if period == "hour":
-            return _rollups_response(mtype, period, rows, lambda r: s.iso(r.period_start))
-        return _rollups_response(mtype, period, rows, lambda r: s.iso(day_start(r.day)))
+            return _rollups_response(
+                mtype,
+                period,
+                rows,
+                lambda r: s.iso(r.period_start),
+                # The hour or day in progress is partial (healthtrack.core.days): so far.
+                in_progress=lambda r: r.period_start <= now < r.period_start + timedelta(hours=1),
+            )
+        return _rollups_response(
+            mtype,
+            period,
+            rows,
+            lambda r: s.iso(day_start(r.day)),
+            in_progress=lambda r: calendar.is_in_progress(r.day, owner, now=now),
+        )
 
     def _periods(self, request, owner, mtype, period, start, end, bare_dates):
         if not access.can_read(request.user, owner.pk):
@@ -437,11 +460,18 @@ class AggregatesView(MetricsAPIView):
             user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
         )
         audit.record_read(request=request, owner_id=owner.pk)
+        now = timezone.now()
+
+        def in_progress(r) -> bool:  # the week or month now is partial
+            lo, hi = period_rollups.bounds(period, r.start, tz)
+            return lo <= now < hi
+
         return _rollups_response(
             mtype,
             period,
             rows,
             lambda r: datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
+            in_progress=in_progress,
             time_zone=tz.key,
         )
 

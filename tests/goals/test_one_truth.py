@@ -91,6 +91,8 @@ def test_program_sleep_is_last_night_like_the_sleep_card(page_client, user):
     body = page_client.get("/dashboard/").content.decode()
     assert "6 h 41 min" in body
     assert "no data (target at least 7.0 h)" not in body
+    # Stated as the card states it, not as 6.7 h beside "6 h 41 min".
+    assert "6 h 41 min (target at least 7.0 h)" in body
 
 
 def test_only_today_is_in_progress():

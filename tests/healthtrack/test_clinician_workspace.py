@@ -198,6 +198,10 @@ def test_the_patient_page_charts_every_vital_with_bp_as_a_band(client, doctor, p
     for title in ("Weight", "Blood glucose", "Oxygen saturation", "Sleep per night", "Steps"):
         assert title in html
     assert "4,322 steps" in html and "4,321.6" not in html  # whole steps
+    # 90 days: a band per week (13), not 90 thin ones (issue 16's barcode).
+    html = client.get(f"/admin/patients/{patient.pk}/?days=90").content.decode()
+    assert html.count('class="chart-band chart-band-systolic"') == 1  # one week with data
+    assert "Blood pressure" in html and "Latest weekly mean: 155/94 mmHg" in html
     assert "7 h 30 min" in html  # sleep for people
 
 

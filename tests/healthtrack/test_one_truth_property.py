@@ -124,6 +124,11 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
     if per_day:
         series = {p["date"]: p["value"] for p in summary["steps"]["series"]}
         assert series == {day.isoformat(): float(v) for day, v in per_day.items()}
+        # The 7-day average is the Goals page's (finished days only; today is so far).
+        average = sum(finished.values()) / len(finished) if finished else None
+        assert summary["steps"]["average"] == (round_half_up(average, 0) if finished else None)
+        today_so_far = summary["steps"]["today"]
+        assert (today_so_far or {}).get("value") == per_day.get(today)
     if latest_weight is not None:
         assert summary["weight"]["latest"]["value"] == latest_weight
 

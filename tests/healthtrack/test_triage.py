@@ -221,6 +221,20 @@ def _bulk_patients(doctor, count: int) -> None:
                     recorded_at=datetime.combine(d, time(8), tzinfo=UTC),
                 )
             )
+            # Blood pressure is averaged from the readings (plausible pairs only).
+            metrics += [
+                HealthMetric(
+                    user=patient,
+                    metric_type=code,
+                    value=value,
+                    unit="mmHg",
+                    recorded_at=datetime.combine(d, time(7), tzinfo=UTC),
+                )
+                for code, value in (
+                    ("blood_pressure_systolic", 150),
+                    ("blood_pressure_diastolic", 95),
+                )
+            ]
         alerts.append(
             HealthInsight(
                 user=patient,
@@ -316,3 +330,27 @@ def test_an_alert_handled_from_the_list_leaves_it_and_the_clinician_stays_there(
     )
     assert response["Location"] == "/admin/?reason=alerts"
     assert triage.triage_rows(doctor, reason="alerts") == []
+
+
+def test_a_swapped_pair_stored_before_the_rule_never_flags_the_patient(doctor):
+    """Issue 16: 80/120 (fields swapped) showed as a blood-pressure emergency on the
+    clinician's list too. Pairs stored before the rule (rollups and all) are left out of the
+    list's averages; the patient's plausible readings still count."""
+    from metrics.rollups import recompute_all
+    from tests.metrics.factories import HealthMetricFactory
+
+    swapped = patient_of(doctor, first_name="Wes")
+    for n in range(5):
+        at = datetime.combine(today() - timedelta(days=n), time(8), tzinfo=UTC)
+        for code, value in (("blood_pressure_systolic", 80), ("blood_pressure_diastolic", 150)):
+            HealthMetricFactory(user=swapped, metric_type=code, value=value, recorded_at=at)
+    recompute_all(user_id=swapped.pk)
+    assert DailyRollup.objects.filter(user=swapped, metric_type="blood_pressure_diastolic")
+    rows = triage.triage_rows(doctor)
+    assert not [r for r in reasons_of(rows, swapped) if r.group == "blood_pressure"]
+    assert not any("150" in text for text in texts(rows, swapped))
+
+    bp_days(swapped, 152, 94)  # later, plausible readings: those do count
+    assert "14-day average blood pressure 152/94 mmHg (at or above 140/90)" in texts(
+        triage.triage_rows(doctor), swapped
+    )

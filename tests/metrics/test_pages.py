@@ -262,3 +262,39 @@ def test_the_metrics_page_and_the_prometheus_endpoint_live_side_by_side(page_cli
     page = page_client.get("/metrics/weight/")
     assert 'href="/metrics/"' in page.content.decode()  # the breadcrumb: the page, not /metrics
     assert page_client.get("/metrics/").templates[0].name == "metrics/index.html"
+
+
+def test_the_period_figures_never_count_todays_partial_steps_as_a_day(page_client, user):
+    """Issue 16: a partial "today" (427 steps) counts as a day. The metric page's average and
+    lowest are of finished days; today is stated "so far"."""
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for back, steps in ((2, 7600), (1, 8400), (0, 427)):
+        services.metric_create(
+            user=user, metric_type="steps", value=steps, recorded_at=today - timedelta(days=back)
+        )
+    figures = dict(page_client.get("/metrics/steps/?days=7").context["figures"])
+    assert figures["Average per day (finished days)"] == "8,000 steps"
+    assert (figures["Lowest"], figures["Highest"]) == ("7,600 steps", "8,400 steps")
+    assert figures["Today so far"] == "427 steps"
+    assert figures["Days with readings"] == "3 of 7"
+
+
+def test_the_blood_pressure_figures_state_the_readings_like_the_chart(page_client, user):
+    at = recent()
+    for minutes, (systolic, diastolic) in ((0, (150, 95)), (10, (120, 70))):
+        for code, value in ((SYS, systolic), (DIA, diastolic)):
+            services.metric_create(
+                user=user,
+                metric_type=code,
+                value=value,
+                recorded_at=at - timedelta(days=1, minutes=minutes),
+            )
+    response = page_client.get("/metrics/blood_pressure/?days=90")
+    figures = dict(response.context["figures"])
+    # The day's mean is 135/82.5, stated 135/83 (halves away from zero, as everywhere); its
+    # highest systolic and lowest diastolic readings are 150 and 70.
+    assert figures["Average per day (finished days)"] == "135/83 mmHg"
+    assert (figures["Highest systolic"], figures["Lowest diastolic"]) == ("150 mmHg", "70 mmHg")
+    chart = response.context["chart"]
+    assert chart.kind == "bp-band" and "Highest systolic: 150 mmHg" in chart.summary
+    assert "mean 83 mmHg" in str(chart.svg)  # the chart rounds the same way

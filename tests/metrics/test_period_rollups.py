@@ -159,6 +159,7 @@ def test_week_api_returns_stored_rows_in_the_owners_zone(auth_client, user):
             "min_value": 60.0,
             "max_value": 80.0,
             "count": 2,
+            "in_progress": False,
         },
         {
             "period_start": "2026-01-19T00:00:00+01:00",
@@ -166,6 +167,7 @@ def test_week_api_returns_stored_rows_in_the_owners_zone(auth_client, user):
             "min_value": 70.0,
             "max_value": 70.0,
             "count": 1,
+            "in_progress": False,
         },
     ]
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from metrics import latest, services
+from metrics import averages, latest, services
 from metrics.series import daily_series
 from metrics.summary import summary
 from tests.metrics.factories import DeviceFactory
@@ -45,13 +45,21 @@ def test_summary_per_type_from_the_rollups(auth_client, data):
     body = response.json()
     assert body["days"] == 30
     steps = body["metrics"]["steps"]
-    assert steps["average"] == 6000  # mean daily total (the 40-day-old sample is outside)
-    assert (steps["min"], steps["max"], steps["count"]) == (3000, 9000, 3)
-    assert [p["value"] for p in steps["series"]] == [6000, 9000, 3000]
+    # Mean daily total of the finished days (the 40-day-old sample is outside; today's
+    # 3,000 so far is in progress and never averaged or taken as a day's low).
+    assert steps["average"] == 7500
+    assert (steps["min"], steps["max"], steps["count"]) == (6000, 9000, 3)
+    assert [(p["value"], p["in_progress"]) for p in steps["series"]] == [
+        (6000, False),
+        (9000, False),
+        (3000, True),
+    ]
+    assert steps["today"] == {"date": body["end"], "value": 3000, "in_progress": True}
     assert steps["latest"]["value"] == 3000
+    assert (steps["days_with_data"], steps["finished_days_with_data"]) == (3, 2)
     hr = body["metrics"]["heart_rate"]
-    assert hr["average"] == 80  # over samples
-    assert (hr["min"], hr["max"], hr["count"]) == (60, 100, 3)
+    assert hr["average"] == 100  # yesterday's; today's 60 and 80 are so far
+    assert (hr["min"], hr["max"], hr["count"]) == (100, 100, 3)
     weight = body["metrics"]["weight"]
     assert weight["latest"]["value"] == 79.5
     assert weight["unit"] == "kg" and weight["aggregation"] == "latest"
@@ -109,13 +117,18 @@ def test_aggregates_daily_and_hourly(auth_client, data):
     assert response.status_code == 200, response.json()
     body = response.json()
     assert (body["unit"], body["aggregation"], body["period"]) == ("count", "sum", "day")
-    assert [r["value"] for r in body["results"]] == [6000, 9000, 3000]
+    assert [(r["value"], r["in_progress"]) for r in body["results"]] == [
+        (6000, False),
+        (9000, False),
+        (3000, True),
+    ]
     assert body["results"][0]["period_start"].endswith("T00:00:00Z")
 
     hourly = auth_client.get(
         "/api/v1/health-metrics/aggregates", {"metric_type": "heart_rate", "period": "hour"}
     ).json()
     assert [(r["value"], r["count"]) for r in hourly["results"]] == [(100, 1), (70, 2)]
+    assert not any(r["in_progress"] for r in hourly["results"])  # 00:xx, not this hour
 
 
 @pytest.mark.parametrize(
@@ -198,9 +211,43 @@ def test_dedup_is_visible_in_the_summary(auth_client, user):
     steps = auth_client.get("/api/v1/health-metrics/summary", {"days": 1}).json()["metrics"][
         "steps"
     ]
-    assert steps["average"] == 1000 and steps["count"] == 2
+    assert steps["today"]["value"] == 1000 and steps["count"] == 2
+    assert steps["average"] is None  # today is in progress: no finished day yet
 
 
 def test_summary_without_data_is_empty(auth_client):
     body = auth_client.get("/api/v1/health-metrics/summary").json()
     assert body["days"] == 30 and body["metrics"] == {}
+
+
+def test_summary_average_is_the_7_day_average_of_finished_days_not_todays_partial_day(
+    auth_client, user
+):
+    """Issue 16: a partial "today" (427 steps) was averaged as a full day. The summary's
+    average is the one N-day average (`metrics.averages`): the 7 finished days before today."""
+    daily = {days_ago: 8000 + 100 * days_ago for days_ago in range(1, 8)}
+    for days_ago, total in {**daily, 0: 427}.items():
+        services.metric_create(
+            user=user, metric_type="steps", value=total, recorded_at=today_at(days_ago, 0, 30)
+        )
+    body = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
+    steps = body["metrics"]["steps"]
+    today = timezone.now().astimezone(UTC).date()
+    by_day = {today - timedelta(days=n): v for n, v in daily.items()}
+    assert steps["average"] == averages.window_average(by_day, today=today, days=7) == 8400
+    assert (steps["min"], steps["max"]) == (8100, 8700)  # 427 is no day's total yet
+    assert steps["today"] == {"date": today.isoformat(), "value": 427, "in_progress": True}
+    assert (body["finished_start"], body["finished_end"]) == (
+        (today - timedelta(days=7)).isoformat(),
+        (today - timedelta(days=1)).isoformat(),
+    )
+    assert [p["date"] for p in steps["series"] if p["in_progress"]] == [today.isoformat()]
+
+
+def test_aggregates_mark_the_week_and_month_in_progress(auth_client, data):
+    for period in ("week", "month"):
+        body = auth_client.get(
+            "/api/v1/health-metrics/aggregates", {"metric_type": "steps", "period": period}
+        ).json()
+        assert body["results"] and body["results"][-1]["in_progress"] is True
+        assert not any(r["in_progress"] for r in body["results"][:-1])
