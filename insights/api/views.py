@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,6 +18,7 @@ from accounts import access, audit
 from accounts.api.idempotency import idempotent
 from accounts.audit import record_read
 from accounts.models import User
+from healthtrack import readcache
 from insights import cache as rec_cache
 from insights import services
 from insights.api.filters import HealthInsightFilter
@@ -155,8 +158,32 @@ class InsightDetailView(generics.GenericAPIView):
 # --- recommendations ------------------------------------------------------------------------
 
 
-class RecommendationsView(APIView):
+def _recommendations_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
+    return readcache.Entry.of(
+        "recommendations",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=f"days={days}",
+        version_key=rec_cache.version_key(owner_id),
+        ttl=rec_cache.ttl(),
+        hit_counter=rec_cache.stats_key("hits"),
+    )
+
+
+class RecommendationsView(readcache.CachedReadMixin, APIView):
     """A person's top recommendations (owner or care-team clinician; anyone else 404)."""
+
+    def read_entry_guess(self, request, viewer_id):
+        params = request.query_params
+        if set(params) - {"days", "use_cache"}:
+            return None
+        if params.get("use_cache", "true").strip().lower() not in ("true", "1", "yes", "on"):
+            return None
+        try:
+            days = int(params.get("days", 30))
+        except ValueError:
+            return None
+        return _recommendations_entry(viewer_id, self.kwargs["user_id"], days)
 
     @extend_schema(
         parameters=[RecommendationsQuerySerializer],
@@ -175,11 +202,21 @@ class RecommendationsView(APIView):
         params = RecommendationsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         record_read(request=request, owner_id=owner.pk, endpoint="recommendations")
-        payload, cached = services.recommendations_for(
-            user=owner,
-            days=params.validated_data["days"],
-            use_cache=params.validated_data["use_cache"],
-        )
+        days, use_cache = params.validated_data["days"], params.validated_data["use_cache"]
+        # This viewer's answer as rendered, while the owner's recommendations version is
+        # unchanged (the hit counter is counted in the same round trip). With
+        # use_cache=false the answer computed now replaces it; either way the version is read
+        # before computing, so a write meanwhile leaves nothing servable.
+        entry = _recommendations_entry(viewer.pk, owner.pk, days)
+        if use_cache:
+            found, hit = readcache.serve(request, entry)
+            if hit is not None:
+                rec_cache.count_in_process("hits")
+                return hit
+        else:  # the version only: not a lookup, so not a hit
+            found = readcache.lookup(dataclasses.replace(entry, hit_counter=None))
+        payload, cached = services.recommendations_for(user=owner, days=days, use_cache=use_cache)
+        readcache.store(found, readcache.render({**payload, "cached": True}))
         return Response({**payload, "cached": cached})
 
 

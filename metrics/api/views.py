@@ -28,6 +28,7 @@ from accounts.api.errors import exception_handler as accounts_exception_handler
 from accounts.api.filtering import FilterBackend
 from accounts.api.idempotency import IdempotencyKeyReused, idempotency_key, idempotent
 from accounts.api.strict import NoBodyMixin, refuse_unknown_fields
+from healthtrack import readcache
 from metrics import period_rollups, selectors, services
 from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
@@ -273,7 +274,28 @@ def _owner_from_query(request, user_id):
     return access.get_metrics_owner_or_404(request.user, user_id)
 
 
-class SummaryView(MetricsAPIView):
+def _summary_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
+    return readcache.Entry.of(
+        "summary",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=f"days={days}",
+        version_key=services.summary_version_key(owner_id),
+        ttl=services.SUMMARY_CACHE_TTL,
+    )
+
+
+class SummaryView(readcache.CachedReadMixin, MetricsAPIView):
+    def read_entry_guess(self, request, viewer_id):
+        params = request.query_params
+        if set(params) - {"days"}:
+            return None  # someone else's (user_id, member): the view works it out
+        try:
+            days = int(params.get("days", 30))
+        except ValueError:
+            return None
+        return _summary_entry(viewer_id, viewer_id, days)
+
     @extend_schema(
         summary="Summary per metric type",
         description="For each type with data in the last `days` UTC days (today included): "
@@ -293,13 +315,21 @@ class SummaryView(MetricsAPIView):
             data = selectors.summary(user_id=owner.pk, days=days, viewer=request.user)
             audit.record_read(request=request, owner_id=owner.pk)
             return Response(summary_payload(data))
+        audit.record_read(request=request, owner_id=owner.pk)
+        # This viewer's answer as rendered, while the owner's summary version is unchanged.
+        found, hit = readcache.serve(request, _summary_entry(request.user.pk, owner.pk, days))
+        if hit is not None:
+            return hit
         key = services.summary_cache_key(owner.pk, days)
         payload = cache.get(key)
         if payload is None:
             payload = summary_payload(selectors.summary(user_id=owner.pk, days=days))
             cache.set(key, payload, services.SUMMARY_CACHE_TTL)
-        audit.record_read(request=request, owner_id=owner.pk)
-        return Response(payload)
+        if found is None:
+            return Response(payload)
+        body = readcache.render(payload)
+        readcache.store(found, body)
+        return readcache.response(body)
 
 
 def summary_payload(data: dict) -> dict:
