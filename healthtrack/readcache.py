@@ -41,6 +41,7 @@ from django.http import HttpResponse
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 
+from accounts import access
 from accounts.api import authentication as jwt_auth
 from accounts.api import throttles
 
@@ -113,6 +114,8 @@ class Entry:
     version_key: str
     ttl: int
     hit_counter: str | None = None  # a cache counter (`incr`) bumped on every hit
+    viewer_id: int | None = None
+    owner_id: int | None = None
 
     @classmethod
     def of(
@@ -131,6 +134,8 @@ class Entry:
             version_key,
             ttl,
             hit_counter,
+            viewer_id,
+            owner_id,
         )
 
 
@@ -281,7 +286,10 @@ def prefetch(request, view, guess) -> None:
     except Exception:  # noqa: BLE001 - an invalid token: the slow path answers 401
         return
     user_key = authenticator.user_cache_key_of(token)
-    viewer_id = token.get(jwt_auth.api_settings.USER_ID_CLAIM)
+    try:  # simplejwt writes the id as a string
+        viewer_id = int(token.get(jwt_auth.api_settings.USER_ID_CLAIM))
+    except (TypeError, ValueError):
+        return
     entry = guess(viewer_id) if user_key is not None else None
     if entry is None:
         return
@@ -333,6 +341,24 @@ class CachedReadMixin:
 
     def read_entry_guess(self, request, viewer_id) -> Entry | None:
         return None
+
+    def own_cached_answer(self, request) -> HttpResponse | None:
+        """The prefetched answer when the signed-in user reads their own data and it is
+        current: then the handler has nothing left to check (authentication, rate limits
+        and permissions have run; an own read is not audited), and the answer's parameters
+        were validated when it was first computed (invalid ones never get an entry)."""
+        found = getattr(request, ATTR, None)
+        if found is None or found.body is None:
+            return None
+        entry = found.entry
+        viewer = request.user
+        if not (
+            entry.viewer_id == entry.owner_id == viewer.pk and access.can_read(viewer, viewer.pk)
+        ):
+            return None
+        if getattr(getattr(request, "accepted_renderer", None), "format", "json") != "json":
+            return None
+        return response(found.body)
 
     def initial(self, request, *args, **kwargs):
         prefetch(request, self, lambda viewer_id: self.read_entry_guess(request, viewer_id))

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.fields import BooleanField
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -177,7 +178,7 @@ class RecommendationsView(readcache.CachedReadMixin, APIView):
         params = request.query_params
         if set(params) - {"days", "use_cache"}:
             return None
-        if params.get("use_cache", "true").strip().lower() not in ("true", "1", "yes", "on"):
+        if params.get("use_cache", "true") not in BooleanField.TRUE_VALUES:
             return None
         try:
             days = int(params.get("days", 30))
@@ -194,6 +195,10 @@ class RecommendationsView(readcache.CachedReadMixin, APIView):
         responses={200: RecommendationsSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
     )
     def get(self, request, user_id: int):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            rec_cache.count_in_process("hits")
+            return own
         viewer = request.user
         if user_id == viewer.pk and access.can_read(viewer, user_id):
             owner = viewer  # own data: already loaded (saves a query on the cached path)

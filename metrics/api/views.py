@@ -306,6 +306,9 @@ class SummaryView(readcache.CachedReadMixin, MetricsAPIView):
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
     )
     def get(self, request):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
         query = s.SummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         owner = _owner_from_query(request, query.validated_data.get("user_id"))

@@ -225,3 +225,27 @@ def test_the_summary_version_is_dropped_by_every_measurement_write(backend, user
     assert found is not None and cache.get(metric_services.summary_version_key(user.pk))
     metric_services.invalidate_summary_cache(user.pk)
     assert cache.get(metric_services.summary_version_key(user.pk)) is None
+
+
+def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypatch):
+    """Rate-limit windows, the JWT user entry and the body come back from one Lua call."""
+    import redis
+
+    commands = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return original(self, *args, **options)
+
+    with override_settings(CACHES=redis_cache(redis_server.url)):
+        client = bearer(user)
+        for url in (SUMMARY, recommendations(user)):
+            assert client.get(url).status_code == 200  # computes and stores
+            first = client.get(url)  # the user entry is cached now
+            commands.clear()
+            monkeypatch.setattr(redis.Redis, "execute_command", counting)
+            response = client.get(url)
+            monkeypatch.setattr(redis.Redis, "execute_command", original)
+            assert response.status_code == 200 and response.json() == first.json()
+            assert commands == ["EVAL"], commands
