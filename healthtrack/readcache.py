@@ -51,11 +51,11 @@ logger = logging.getLogger(__name__)
 # token it was stored under (a missing token is recreated with a new value).
 VERSION_TTL = 2 * 24 * 3600
 
-# KEYS: n window keys, the version key, the body key, then the user key and the hit counter
-# key when given. ARGV[1] now, ARGV[2] a unique member, ARGV[3] n, per window duration and
-# limit, then a new version token (in the cache's encoding), its TTL, whether KEYS has a user
-# key, whether it has a counter key.
-# Returns {per window {allowed, count, oldest}, version, body or false, user entry or false}.
+# KEYS: n window keys, then (with an entry) the version key and the body key, then the user
+# key and the hit counter key when given. ARGV[1] now, ARGV[2] a unique member, ARGV[3] n, per
+# window its duration and limit, then: whether there is an entry, a new version token (in the
+# cache's encoding) and its TTL, whether there is a user key, whether there is a counter key.
+# Returns {per window {allowed, count, oldest}, version or false, body or false, user or false}.
 PREFETCH_LUA = """
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[3])
@@ -81,23 +81,27 @@ if not refused then
   end
 end
 local a = 4 + 2 * n
-local version = redis.call('GET', KEYS[n + 1])
-if not version then
-  version = ARGV[a]
-  redis.call('SET', KEYS[n + 1], version, 'EX', ARGV[a + 1])
-end
+local k = n + 1
+local version = false
 local body = false
-local entry = redis.call('GET', KEYS[n + 2])
-if entry and string.sub(entry, 1, #version) == version then
-  body = string.sub(entry, #version + 1)
+if ARGV[a] == '1' then
+  version = redis.call('GET', KEYS[k])
+  if not version then
+    version = ARGV[a + 1]
+    redis.call('SET', KEYS[k], version, 'EX', ARGV[a + 2])
+  end
+  local entry = redis.call('GET', KEYS[k + 1])
+  if entry and string.sub(entry, 1, #version) == version then
+    body = string.sub(entry, #version + 1)
+  end
+  k = k + 2
 end
 local user = false
-local k = n + 3
-if ARGV[a + 2] == '1' then
+if ARGV[a + 3] == '1' then
   user = redis.call('GET', KEYS[k])
   k = k + 1
 end
-if body and ARGV[a + 3] == '1' then
+if body and ARGV[a + 4] == '1' then
   redis.call('INCR', KEYS[k])
 end
 return {windows, version, body, user}
@@ -155,22 +159,27 @@ def _redis(backend=None):
     return client
 
 
-def _run(entry: Entry, *, windows=(), user_key: str | None = None, member: str = "") -> tuple:
+def _run(
+    entry: Entry | None, *, windows=(), user_key: str | None = None, member: str = ""
+) -> tuple:
     client = _redis()
     keys = [client.make_key(k) for k, _, _ in windows]
     args = [repr(throttles._IPThrottle.timer()), member or uuid.uuid4().hex, len(windows)]
     for _, duration, limit in windows:
         args += [duration, limit]
-    keys += [client.make_key(entry.version_key), client.make_key(entry.key)]
+    if entry is not None:
+        keys += [client.make_key(entry.version_key), client.make_key(entry.key)]
     if user_key is not None:
         keys.append(client.make_key(user_key))
-    if entry.hit_counter is not None:
-        keys.append(client.make_key(entry.hit_counter))
+    counter = entry.hit_counter if entry is not None else None
+    if counter is not None:
+        keys.append(client.make_key(counter))
     args += [
+        "1" if entry is not None else "0",
         client.encode(uuid.uuid4().hex),
         VERSION_TTL,
         "1" if user_key is not None else "0",
-        "1" if entry.hit_counter is not None else "0",
+        "1" if counter is not None else "0",
     ]
     return client.get_client(write=True).eval(PREFETCH_LUA, len(keys), *keys, *args)
 
@@ -274,9 +283,9 @@ def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]]:
 
 def prefetch(request, view, guess) -> None:
     """One Redis round trip before DRF authenticates a Bearer request: the rate-limit windows
-    (counted), the JWT user cache entry and `guess(viewer_id)`'s entry (the answer the view
-    will most likely look up; it checks the key before using it). Leaves everything to the
-    slow path when anything is unusual."""
+    (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
+    view will most likely look up; it checks the key before using it). Leaves everything to
+    the slow path when anything is unusual."""
     raw = _bearer(request)
     if raw is None or request.method != "GET" or _redis() is None:
         return
@@ -290,9 +299,9 @@ def prefetch(request, view, guess) -> None:
         viewer_id = int(token.get(jwt_auth.api_settings.USER_ID_CLAIM))
     except (TypeError, ValueError):
         return
-    entry = guess(viewer_id) if user_key is not None else None
-    if entry is None:
+    if user_key is None:
         return
+    entry = guess(viewer_id)
     windows = _windows(request, view, viewer_id)
     member = uuid.uuid4().hex
     try:
@@ -306,7 +315,8 @@ def prefetch(request, view, guess) -> None:
         logger.warning("read prefetch skipped: %s", type(exc).__name__)
         return
     client = _redis()
-    setattr(request, ATTR, Found(entry, version, body or None, redis=True))
+    if entry is not None:
+        setattr(request, ATTR, Found(entry, version, body or None, redis=True))
     setattr(
         request,
         jwt_auth.PREFETCHED_ATTR,
@@ -335,9 +345,10 @@ def refund(request) -> None:
         logger.warning("rate-limit refund skipped: %s", type(exc).__name__)
 
 
-class CachedReadMixin:
-    """For an APIView whose GET answers from `serve()`: `read_entry_guess(request, viewer_id)`
-    names the entry the GET will most likely look up, from the URL alone (None: no guess)."""
+class ReadPrefetchMixin:
+    """For an APIView read by Bearer clients: one round trip for the rate limits and the JWT
+    user. A GET that answers from `serve()` names in `read_entry_guess(request, viewer_id)`
+    the entry it will most likely look up, from the URL alone (None: none), fetched with them."""
 
     def read_entry_guess(self, request, viewer_id) -> Entry | None:
         return None

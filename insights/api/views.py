@@ -171,7 +171,7 @@ def _recommendations_entry(viewer_id: int, owner_id: int, days: int) -> readcach
     )
 
 
-class RecommendationsView(readcache.CachedReadMixin, APIView):
+class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
     """A person's top recommendations (owner or care-team clinician; anyone else 404)."""
 
     def read_entry_guess(self, request, viewer_id):

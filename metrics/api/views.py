@@ -132,7 +132,7 @@ class MetricTypeListView(MetricsAPIView):
 # --- measurements --------------------------------------------------------------------------
 
 
-class _MetricListMixin:
+class _MetricListMixin(readcache.ReadPrefetchMixin):
     pagination_class = MetricPagination
     filter_backends = [FilterBackend]
     filterset_class = HealthMetricFilter
@@ -285,7 +285,7 @@ def _summary_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
     )
 
 
-class SummaryView(readcache.CachedReadMixin, MetricsAPIView):
+class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
     def read_entry_guess(self, request, viewer_id):
         params = request.query_params
         if set(params) - {"days"}:
