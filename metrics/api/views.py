@@ -156,7 +156,7 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
         # Own and care-team rows whole; a named share grant's types and window only.
         return access.readable_metrics_of(
             HealthMetric.objects.all(), self.request.user, self.owner().pk
-        )
+        ).as_rows()
 
 
 @extend_schema_view(
