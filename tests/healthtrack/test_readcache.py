@@ -249,3 +249,24 @@ def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypat
             monkeypatch.setattr(redis.Redis, "execute_command", original)
             assert response.status_code == 200 and response.json() == first.json()
             assert commands == ["EVAL"], commands
+
+
+def test_with_redis_down_cached_reads_answer_from_the_database(
+    user, django_capture_on_commit_callbacks
+):
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer()
+    server.start()
+    try:
+        with override_settings(CACHES=redis_cache(server.url)):
+            client = bearer(user)
+            post_steps(client, 100, django_capture_on_commit_callbacks)
+            assert client.get(SUMMARY).json()["metrics"]["steps"]["count"] == 1
+            assert client.get(recommendations(user)).status_code == 200
+            server.stop()
+            post_steps(client, 200, django_capture_on_commit_callbacks)
+            assert client.get(SUMMARY).json()["metrics"]["steps"]["count"] == 2
+            assert client.get(recommendations(user)).json()["cached"] is False
+    finally:
+        server.cleanup()
