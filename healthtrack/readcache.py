@@ -257,14 +257,6 @@ def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:
 # --- the one round trip, before authentication ----------------------------------------------
 
 
-def _bearer(request) -> bytes | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, raw = header.partition(" ")
-    if scheme.lower() != "bearer" or not raw or " " in raw.strip():
-        return None
-    return raw.strip().encode()
-
-
 def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]]:
     """(scope, key, duration, limit) of every rate-limit window the view's throttles count."""
     if not settings.RATELIMIT_ENABLE:
@@ -286,13 +278,16 @@ def prefetch(request, view, guess) -> None:
     (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
     view will most likely look up; it checks the key before using it). Leaves everything to
     the slow path when anything is unusual."""
-    raw = _bearer(request)
-    if raw is None or request.method != "GET" or _redis() is None:
+    if request.method != "GET" or _redis() is None:
         return
     authenticator = jwt_auth.AuditedJWTAuthentication()
-    try:
+    try:  # the header read as simplejwt reads it
+        header = authenticator.get_header(request)
+        raw = authenticator.get_raw_token(header) if header is not None else None
+        if raw is None:
+            return
         token = authenticator.get_validated_token(raw)
-    except Exception:  # noqa: BLE001 - an invalid token: the slow path answers 401
+    except Exception:  # noqa: BLE001 - a malformed or invalid token: the slow path answers 401
         return
     user_key = authenticator.user_cache_key_of(token)
     try:  # simplejwt writes the id as a string

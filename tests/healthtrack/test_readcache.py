@@ -270,3 +270,14 @@ def test_with_redis_down_cached_reads_answer_from_the_database(
             assert client.get(recommendations(user)).json()["cached"] is False
     finally:
         server.cleanup()
+
+
+def test_a_forged_or_malformed_token_gets_401_though_the_owners_body_is_cached(backend, user):
+    client = bearer(user)
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY).status_code == 200
+    forged = str(client.token)[:-4] + ("AAAA" if not str(client.token).endswith("AAAA") else "BBBB")
+    for header in (f"Bearer {forged}", "Bearer", "Bearer a b", "bearer " + str(client.token)):
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=header)
+        assert other.get(SUMMARY).status_code == 401, header
