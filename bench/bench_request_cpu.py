@@ -72,6 +72,9 @@ MIX = {
     "aggregates_hour": 2,
 }
 WRITES = {"single_reading", "meal", "sync"}
+# Not in the mix: the rows of `make bench-compare`'s table (bench/compare.py), so that its
+# endpoints have a CPU cost per request measured the steadier way too (issue 15).
+COMPARE = ("list_own_20", "list_user_20", "summary_30", "health")
 # The mean size of the load test's syncs (log-uniform over 60..1,440 samples).
 SYNC_SAMPLES = round((1440 - 60) / math.log(1440 / 60))
 
@@ -230,6 +233,18 @@ class Caller:
             headers={"Idempotency-Key": batch},
         )
 
+    def list_own_20(self):
+        return self.request("GET", "/api/v1/health-metrics?limit=20")
+
+    def list_user_20(self):
+        return self.request("GET", f"/api/v1/health-metrics/user/{self.patient['id']}?limit=20")
+
+    def summary_30(self):
+        return self.request("GET", "/api/v1/health-metrics/summary?days=30")
+
+    def health(self):
+        return self.request("GET", "/health")
+
     def aggregates_day(self):
         return self.request("GET", "/api/v1/health-metrics/aggregates?metric_type=steps&period=day")
 
@@ -321,7 +336,7 @@ def measure(
 
 
 def profile(callers: list[Caller], names: list[str], rounds: int, top: int) -> str:
-    plan = [n for n in names for _ in range(MIX[n] if len(names) > 1 else 1)]
+    plan = [n for n in names for _ in range(MIX.get(n, 0) if len(names) > 1 else 1)]
     # CPU time, not wall time: waits on PostgreSQL and Redis are not this process's cost.
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
@@ -379,6 +394,7 @@ def main(argv: list[str] | None = None) -> dict:
         app = get_wsgi_application()
         paths = optional_paths()
         names = [n for n in MIX if n in paths or n not in ("recommendations", "goals")]
+        names += COMPARE
         if args.only:
             names = [n for n in names if n in args.only.split(",")]
         callers = [Caller(app, p, paths) for p in bench_patients()]
@@ -396,9 +412,9 @@ def main(argv: list[str] | None = None) -> dict:
         os.dup2(saved_stderr, 2)
         log.close()
 
-    weights = {n: MIX[n] for n in results}
-    mix_cpu = sum(results[n]["cpu_ms_median"] * w for n, w in weights.items()) / sum(
-        weights.values()
+    weights = {n: MIX[n] for n in results if n in MIX}
+    mix_cpu = sum(results[n]["cpu_ms_median"] * w for n, w in weights.items()) / max(
+        1, sum(weights.values())
     )
     result = {
         "benchmark": "request_cpu",
@@ -424,12 +440,12 @@ def main(argv: list[str] | None = None) -> dict:
         )
     print(
         f"weighted mix: {result['mix_cpu_ms_per_request']} CPU ms/request -> at most "
-        f"{result['two_core_ceiling_req_per_min']:,}/min on 2 cores of app CPU alone"
+        f"{result['two_core_ceiling_req_per_min'] or 0:,}/min on 2 cores of app CPU alone"
     )
     if args.ab:
         other = measured[1]
-        other_cpu = sum(other[n]["cpu_ms_median"] * w for n, w in weights.items()) / sum(
-            weights.values()
+        other_cpu = sum(other[n]["cpu_ms_median"] * w for n, w in weights.items()) / max(
+            1, sum(weights.values())
         )
         print(f"\nA/B with {args.ab} (cpu ms median: without -> with)")
         for name in results:

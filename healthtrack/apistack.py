@@ -9,14 +9,21 @@ MIDDLEWARE names the subclasses below instead of the original classes (so the sy
 still find them): each runs as its parent does for every other request,
 and steps aside for a token API call.
 
-What stays on every request, token or not: request id, access log and metrics, CORS, the
-security headers (SecurityMiddleware, CSP, Permissions-Policy, X-Frame-Options), auditlog's
-actor, replica routing, the id range and UTF-8 form checks; in the view DRF's authentication
-(the JWT verified each time), throttles and permissions.
+The liveness probe (`/health`, PROBE_PATHS) steps aside from the same middleware and from
+auditlog's (it reads nothing, writes nothing and has no user): it costs what a bare Django
+view costs (bench/floor/), plus what it must still give: its request id, its access-log line
+and its latency in the Prometheus histogram, and the security headers.
+
+What stays on every request, token or probe or not: request id, access log and metrics,
+CORS, the security headers (SecurityMiddleware, CSP, Permissions-Policy, X-Frame-Options),
+replica routing, the id range and UTF-8 form checks; on every request but the probe auditlog's
+actor; in an API view DRF's authentication (the JWT verified each time), throttles and
+permissions.
 """
 
 from __future__ import annotations
 
+from auditlog import middleware as auditlog
 from django.contrib.auth import middleware as auth
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages
@@ -26,6 +33,12 @@ from django_otp import middleware as otp
 from whitenoise import middleware as whitenoise
 
 TOKEN_SCHEMES = ("bearer", "token")
+PROBE_PATHS = frozenset({"/health"})
+
+
+def is_probe(request) -> bool:
+    """The liveness probe: answered from the process alone (healthtrack/health.py)."""
+    return request.path_info in PROBE_PATHS
 
 
 def is_token_api_request(request) -> bool:
@@ -36,11 +49,25 @@ def is_token_api_request(request) -> bool:
     return scheme in TOKEN_SCHEMES
 
 
+def is_lean_request(request) -> bool:
+    """A request the browser's middleware has nothing to do for."""
+    return is_probe(request) or is_token_api_request(request)
+
+
 class BrowserOnly:
-    """Mixed in before a middleware class: that middleware skips token API calls."""
+    """Mixed in before a middleware class: that middleware skips token API calls and probes."""
 
     def __call__(self, request):
-        if is_token_api_request(request):
+        if is_lean_request(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class NotForProbes:
+    """Mixed in before a middleware class: that middleware skips the liveness probe."""
+
+    def __call__(self, request):
+        if is_probe(request):
             return self.get_response(request)
         return super().__call__(request)
 
@@ -59,8 +86,8 @@ class CommonMiddleware(BrowserOnly, common.CommonMiddleware):
 
 class AuthenticationMiddleware(auth.AuthenticationMiddleware):
     def __call__(self, request):
-        if is_token_api_request(request):
-            request.user = AnonymousUser()  # until DRF authenticates the token
+        if is_lean_request(request):
+            request.user = AnonymousUser()  # until DRF authenticates the token (probe: nobody)
             return self.get_response(request)
         return super().__call__(request)
 
@@ -70,4 +97,8 @@ class OTPMiddleware(BrowserOnly, otp.OTPMiddleware):
 
 
 class MessageMiddleware(BrowserOnly, messages.MessageMiddleware):
+    pass
+
+
+class AuditlogMiddleware(NotForProbes, auditlog.AuditlogMiddleware):
     pass

@@ -129,7 +129,8 @@ MIDDLEWARE = [
     "healthtrack.apistack.OTPMiddleware",
     "healthtrack.apistack.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # auditlog's, stepping aside for the liveness probe only (healthtrack/apistack.py).
+    "healthtrack.apistack.AuditlogMiddleware",
     "healthtrack.dbrouter.ReplicaRoutingMiddleware",
     # An `<int:...>` path id beyond a 64-bit row id is 404 (healthtrack/errors.py).
     "healthtrack.errors.OutOfRangeIdMiddleware",

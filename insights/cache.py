@@ -110,10 +110,16 @@ def invalidate_many(user_ids) -> None:
     cache.delete_many(keys)
 
 
+def count_in_process(name: str) -> None:
+    """Add one to the process's Prometheus counter (`/metrics`, `cache="recommendations"`)
+    only: for a hit whose cache counter was bumped with the lookup (accounts.api.readcache)."""
+    (observability.cache_hit if name == "hits" else observability.cache_miss)("recommendations")
+
+
 def count(name: str) -> None:
     """Add one to a counter: in the cache (read by the staff endpoint; lost with the cache)
     and in the process's Prometheus counters (`/metrics`, `cache="recommendations"`)."""
-    (observability.cache_hit if name == "hits" else observability.cache_miss)("recommendations")
+    count_in_process(name)
     key = stats_key(name)
     try:
         cache.incr(key)

@@ -55,21 +55,35 @@ def summary_cache_key(user_id: int, days: int) -> str:
     return f"metrics_summary:user:{user_id}:days:{days}"
 
 
-# Deletes KEYS[1] .. d for d = 1..ARGV[1] inside Redis: one short command per write instead of
-# 365 keys built and sent by Python (that was 15 % of a POST's CPU).
-_DELETE_WINDOWS = "for d = 1, tonumber(ARGV[1]) do redis.call('UNLINK', KEYS[1] .. d) end return 1"
+def summary_version_key(user_id: int) -> str:
+    """The person's summary version token: the cached summary responses
+    (accounts.api.readcache) are served only while it is unchanged; a write deletes it."""
+    return f"metrics_summary:user:{user_id}:version"
+
+
+# Deletes KEYS[1] .. d for d = 1..ARGV[1] and the version token KEYS[2] inside Redis: one short
+# command per write instead of 365 keys built and sent by Python (that was 15 % of a POST's CPU).
+_DELETE_WINDOWS = (
+    "for d = 1, tonumber(ARGV[1]) do redis.call('UNLINK', KEYS[1] .. d) end "
+    "redis.call('UNLINK', KEYS[2]) return 1"
+)
 
 
 def invalidate_summary_cache(user_id: int) -> None:
-    """Drop the person's cached summaries, every window 1..SUMMARY_MAX_DAYS."""
+    """Drop the person's cached summaries, every window 1..SUMMARY_MAX_DAYS, and their
+    summary version token (the cached summary responses)."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        backend.delete_many([summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)])
+        backend.delete_many(
+            [summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)]
+            + [summary_version_key(user_id)]
+        )
         return
     full = backend.make_key(summary_cache_key(user_id, 0))  # the cache's prefix and version
     prefix = str(full)[:-1]
+    version = backend.make_key(summary_version_key(user_id))
     try:
-        get_redis_connection("default").eval(_DELETE_WINDOWS, 1, prefix, SUMMARY_MAX_DAYS)
+        get_redis_connection("default").eval(_DELETE_WINDOWS, 2, prefix, version, SUMMARY_MAX_DAYS)
     except RedisError:
         # As the cache itself (IGNORE_EXCEPTIONS): Redis down means no summary is served
         # from it either; entries expire within SUMMARY_CACHE_TTL.

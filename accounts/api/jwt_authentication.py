@@ -21,6 +21,8 @@ the Fernet decryption of the encrypted columns) was ~12 % of an API request's CP
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
@@ -34,13 +36,45 @@ from accounts.audit import audit_actor_set
 from accounts.models import User
 from accounts.user_cache import CACHED_FIELDS, from_cache, to_cache, user_cache_key
 
+# A request may carry what a single earlier cache round trip found for its Bearer token
+# (accounts.api.readcache: the token verified and the user cache entry read together with the
+# rate-limit windows and the cached answer), so that this class does neither again.
+PREFETCHED_ATTR = "_healthtrack_jwt_prefetched"
+
+
+class Prefetched(NamedTuple):
+    raw_token: bytes
+    validated_token: object
+    cached: list | None  # the user cache entry's value as read; None: not in the cache
+
 
 class AuditedJWTAuthentication(JWTAuthentication):
+    _prefetched: Prefetched | None = None
+
     def authenticate(self, request):
+        self._prefetched = getattr(request, PREFETCHED_ATTR, None)
         result = super().authenticate(request)
         if result is not None:
             audit_actor_set(result[0])
         return result
+
+    def get_validated_token(self, raw_token):
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched.raw_token == raw_token:
+            return prefetched.validated_token  # verified (signature, expiry) this request
+        return super().get_validated_token(raw_token)
+
+    def user_cache_key_of(self, validated_token) -> str | None:
+        """The user cache key for this token's user; None when the entry is not used."""
+        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
+        if (
+            settings.AUTH_USER_CACHE_SECONDS <= 0
+            or user_id is None
+            or api_settings.USER_ID_FIELD != "id"
+            or api_settings.CHECK_REVOKE_TOKEN  # needs the password hash, never cached
+        ):
+            return None
+        return user_cache_key(user_id)
 
     def get_user(self, validated_token):
         user, revoked = self._user_and_revoked(validated_token)
@@ -50,22 +84,19 @@ class AuditedJWTAuthentication(JWTAuthentication):
 
     def _user_and_revoked(self, validated_token) -> tuple[User, list[str]]:
         """The token's user and their revocation list: one cache lookup, or the database."""
-        seconds = settings.AUTH_USER_CACHE_SECONDS
-        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
-        if (
-            seconds <= 0
-            or user_id is None
-            or api_settings.USER_ID_FIELD != "id"
-            or api_settings.CHECK_REVOKE_TOKEN  # needs the password hash, never cached
-        ):
+        key = self.user_cache_key_of(validated_token)
+        if key is None:
             user = super().get_user(validated_token)
             return user, credentials.revoked_ids(user.pk)
-        key = user_cache_key(user_id)
-        values = cache.get(key)
-        if values is None or len(values) != len(CACHED_FIELDS) + 1:
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched.validated_token is validated_token:
+            values = prefetched.cached
+        else:
+            values = cache.get(key)
+        if not isinstance(values, list) or len(values) != len(CACHED_FIELDS) + 1:
             user = super().get_user(validated_token)  # raises for missing / inactive users
             revoked = credentials.revoked_ids(user.pk)
-            cache.set(key, [*to_cache(user), revoked], seconds)
+            cache.set(key, [*to_cache(user), revoked], settings.AUTH_USER_CACHE_SECONDS)
             return user, revoked
         user = from_cache(values[:-1])
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:

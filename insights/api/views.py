@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -8,11 +10,13 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.fields import BooleanField
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api import readcache
 from accounts.audit import record_read
 from accounts.models import User
 from healthtrack.core.api.idempotency import idempotent
@@ -155,8 +159,32 @@ class InsightDetailView(generics.GenericAPIView):
 # --- recommendations ------------------------------------------------------------------------
 
 
-class RecommendationsView(APIView):
+def _recommendations_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
+    return readcache.Entry.of(
+        "recommendations",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=f"days={days}",
+        version_key=rec_cache.version_key(owner_id),
+        ttl=rec_cache.ttl(),
+        hit_counter=rec_cache.stats_key("hits"),
+    )
+
+
+class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
     """A person's top recommendations (owner or care-team clinician; anyone else 404)."""
+
+    def read_entry_guess(self, request, viewer_id):
+        params = request.query_params
+        if set(params) - {"days", "use_cache"}:
+            return None
+        if params.get("use_cache", "true") not in BooleanField.TRUE_VALUES:
+            return None
+        try:
+            days = int(params.get("days", 30))
+        except ValueError:
+            return None
+        return _recommendations_entry(viewer_id, self.kwargs["user_id"], days)
 
     @extend_schema(
         parameters=[RecommendationsQuerySerializer],
@@ -167,6 +195,10 @@ class RecommendationsView(APIView):
         responses={200: RecommendationsSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
     )
     def get(self, request, user_id: int):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            rec_cache.count_in_process("hits")
+            return own
         viewer = request.user
         if user_id == viewer.pk and access.can_read(viewer, user_id):
             owner = viewer  # own data: already loaded (saves a query on the cached path)
@@ -175,11 +207,21 @@ class RecommendationsView(APIView):
         params = RecommendationsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         record_read(request=request, owner_id=owner.pk, endpoint="recommendations")
-        payload, cached = services.recommendations_for(
-            user=owner,
-            days=params.validated_data["days"],
-            use_cache=params.validated_data["use_cache"],
-        )
+        days, use_cache = params.validated_data["days"], params.validated_data["use_cache"]
+        # This viewer's answer as rendered, while the owner's recommendations version is
+        # unchanged (the hit counter is counted in the same round trip). With
+        # use_cache=false the answer computed now replaces it; either way the version is read
+        # before computing, so a write meanwhile leaves nothing servable.
+        entry = _recommendations_entry(viewer.pk, owner.pk, days)
+        if use_cache:
+            found, hit = readcache.serve(request, entry)
+            if hit is not None:
+                rec_cache.count_in_process("hits")
+                return hit
+        else:  # the version only: not a lookup, so not a hit
+            found = readcache.lookup(dataclasses.replace(entry, hit_counter=None))
+        payload, cached = services.recommendations_for(user=owner, days=days, use_cache=use_cache)
+        readcache.store(found, readcache.render({**payload, "cached": True}))
         return Response({**payload, "cached": cached})
 
 

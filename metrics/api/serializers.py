@@ -93,9 +93,10 @@ class HealthMetricSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def to_representation(self, m: HealthMetric) -> dict[str, Any]:
-        # Written out by hand: list pages carry up to 1,000 rows.
+        # Written out by hand: list pages carry up to 1,000 rows. `m` is a measurement or a
+        # row of `HealthMetricQuerySet.as_rows()` (the lists).
         return {
-            "id": m.pk,
+            "id": m.id,
             "metric_type": m.metric_type,
             "value": m.value,
             "unit": m.unit,

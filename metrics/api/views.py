@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api import readcache
 from healthtrack.core import days as calendar
 from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
 from healthtrack.core.api.filtering import FilterBackend
@@ -139,7 +140,7 @@ class MetricTypeListView(MetricsAPIView):
 # --- measurements --------------------------------------------------------------------------
 
 
-class _MetricListMixin:
+class _MetricListMixin(readcache.ReadPrefetchMixin):
     pagination_class = MetricPagination
     filter_backends = [FilterBackend]
     filterset_class = HealthMetricFilter
@@ -163,7 +164,7 @@ class _MetricListMixin:
         # Own and care-team rows whole; a named share grant's types and window only.
         return access.readable_metrics(
             HealthMetric.objects.all(), self.request.user, owner_id=self.owner().pk
-        )
+        ).as_rows()
 
 
 @extend_schema_view(
@@ -281,7 +282,28 @@ def _owner_from_query(request, user_id):
     return access.get_metrics_owner_or_404(request.user, user_id)
 
 
-class SummaryView(MetricsAPIView):
+def _summary_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
+    return readcache.Entry.of(
+        "summary",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=f"days={days}",
+        version_key=services.summary_version_key(owner_id),
+        ttl=services.SUMMARY_CACHE_TTL,
+    )
+
+
+class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
+    def read_entry_guess(self, request, viewer_id):
+        params = request.query_params
+        if set(params) - {"days"}:
+            return None  # someone else's (user_id, member): the view works it out
+        try:
+            days = int(params.get("days", 30))
+        except ValueError:
+            return None
+        return _summary_entry(viewer_id, viewer_id, days)
+
     @extend_schema(
         summary="Summary per metric type",
         description="For each type with data in the last `days` UTC days (today included): "
@@ -297,6 +319,9 @@ class SummaryView(MetricsAPIView):
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
     )
     def get(self, request):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
         query = s.SummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         owner = _owner_from_query(request, query.validated_data.get("user_id"))
@@ -306,13 +331,21 @@ class SummaryView(MetricsAPIView):
             data = summary(user_id=owner.pk, days=days, viewer=request.user)
             audit.record_read(request=request, owner_id=owner.pk)
             return Response(summary_payload(data))
+        audit.record_read(request=request, owner_id=owner.pk)
+        # This viewer's answer as rendered, while the owner's summary version is unchanged.
+        found, hit = readcache.serve(request, _summary_entry(request.user.pk, owner.pk, days))
+        if hit is not None:
+            return hit
         key = services.summary_cache_key(owner.pk, days)
         payload = cache.get(key)
         if payload is None:
             payload = summary_payload(summary(user_id=owner.pk, days=days))
             cache.set(key, payload, services.SUMMARY_CACHE_TTL)
-        audit.record_read(request=request, owner_id=owner.pk)
-        return Response(payload)
+        if found is None:
+            return Response(payload)
+        body = readcache.render(payload)
+        readcache.store(found, body)
+        return readcache.response(body)
 
 
 def summary_payload(data: dict) -> dict:

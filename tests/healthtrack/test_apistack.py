@@ -84,3 +84,27 @@ def test_pages_still_run_sessions_and_csrf_with_a_bearer_header(user):
         "/accounts/login/", {"username": user.username, "password": PASSWORD}, **bearer(user)
     )
     assert refused.status_code == 403
+
+
+def test_the_liveness_probe_skips_sessions_and_users_but_keeps_its_id_and_headers(client, user):
+    client.force_login(user)  # a browser's session cookie comes along
+    response = client.get("/health", HTTP_X_REQUEST_ID="probe-000001")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert response["X-Request-ID"] == "probe-000001"
+    request = response.wsgi_request
+    assert not hasattr(request, "session") and not request.user.is_authenticated
+    assert not response.cookies
+    for header in (
+        "Content-Security-Policy",
+        "Permissions-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+    ):
+        assert header in response.headers, header
+
+
+def test_pages_next_to_the_probe_still_get_the_session(client, user):
+    client.force_login(user)
+    response = client.get("/ready")
+    assert response.wsgi_request.user == user

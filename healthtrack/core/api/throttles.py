@@ -53,6 +53,9 @@ end
 return out
 """
 _RESULTS_ATTR = "_healthtrack_ip_throttles"
+# A request may carry its windows' results already ({scope: (allowed, count, oldest)}): counted
+# by WINDOWS_LUA's rule in a round trip that also read other things (accounts.api.readcache).
+RESULTS_ATTR = _RESULTS_ATTR
 
 
 def _redis_client(cache):
@@ -204,3 +207,13 @@ class UserRecommendationsThrottle(_UserThrottle):
             return False
         value = request.query_params.get("use_cache", "").strip().lower()
         return value in BooleanField.FALSE_VALUES
+
+
+def window_key(throttle: _IPThrottle, request, view, *, user_id) -> str | None:
+    """The window key `throttle` counts this request in, for the (not yet authenticated)
+    user `user_id`; None when it does not apply to this request."""
+    if isinstance(throttle, _UserThrottle):
+        if user_id is None or not throttle.applies(request, view):
+            return None
+        return throttle.cache_format % {"scope": throttle.scope, "ident": user_id}
+    return throttle.get_cache_key(request, view)

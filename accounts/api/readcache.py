@@ -1,0 +1,375 @@
+"""Serialized responses cached per user version (issue 15).
+
+The cached reads (a person's recommendations, their summary) answer from the response's JSON
+bytes as first rendered, with one Redis round trip for the whole request: a Lua call that
+checks and counts the rate-limit windows, reads the JWT user cache entry, and reads the body
+with the owner's data version. Nothing the slow path guarantees is skipped:
+
+- JWT: the token's signature and expiry are verified before the round trip (only a validly
+  signed token's user is looked up); the user row, its revocation list and credentials
+  version (`cv`) come from the auth cache entry fetched in the same call and are checked by
+  `accounts.api.jwt_authentication` as on every request: a revoked token is 401 whatever is cached.
+  A request refused there gives back its place in the rate-limit windows (as if never counted,
+  which is what the slow path does: it authenticates before it throttles).
+- Rate limits: the per-IP and per-user windows of the view are counted in the same Lua call,
+  by the same rule as `healthtrack.core.api.throttles` (DRF's throttles then read the result).
+- Access and audit: the body is served by the view after its access check (a clinician's,
+  a family member's: the usual query); reads by others are audited as before. The key names
+  the viewer and the owner, so one person's cached view is never served to another.
+- Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
+  *before* the body was computed, and is served only while that token is unchanged. Every write
+  to an input replaces or deletes the token (metrics: `invalidate_summary_cache`;
+  recommendations: `insights.cache.invalidate_many`), so a write that commits while a body is
+  being computed cannot leave that body servable. A missing token is created by the read
+  (atomically, in the Lua call), so an entry is never stored under "no version".
+
+Redis down: the Lua call fails, the request takes the slow path (auth and throttles do their
+own lookups, which degrade as they always did) and nothing is cached. Other cache backends
+(the embedded default's local memory): the same checks with plain `get`/`add`/`set`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.renderers import JSONRenderer
+
+from accounts import access
+from accounts.api import jwt_authentication as jwt_auth
+from healthtrack.core.api import throttles
+
+logger = logging.getLogger(__name__)
+
+# How long a version token lives: longer than any entry, so an entry can never outlive the
+# token it was stored under (a missing token is recreated with a new value).
+VERSION_TTL = 2 * 24 * 3600
+
+# KEYS: n window keys, then (with an entry) the version key and the body key, then the user
+# key and the hit counter key when given. ARGV[1] now, ARGV[2] a unique member, ARGV[3] n, per
+# window its duration and limit, then: whether there is an entry, a new version token (in the
+# cache's encoding) and its TTL, whether there is a user key, whether there is a counter key.
+# Returns {per window {allowed, count, oldest}, version or false, body or false, user or false}.
+PREFETCH_LUA = """
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[3])
+local windows = {}
+local refused = false
+for i = 1, n do
+  local duration = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - duration)
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= tonumber(ARGV[3 + 2 * i]) then
+    refused = true
+    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    windows[i] = {0, count, first[2] or '0'}
+  else
+    windows[i] = {1, count, '0'}
+  end
+end
+if not refused then
+  for i = 1, n do
+    redis.call('ZADD', KEYS[i], now, ARGV[2])
+    redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[2 + 2 * i]) * 1000))
+    windows[i][2] = windows[i][2] + 1
+  end
+end
+local a = 4 + 2 * n
+local k = n + 1
+local version = false
+local body = false
+if ARGV[a] == '1' then
+  version = redis.call('GET', KEYS[k])
+  if not version then
+    version = ARGV[a + 1]
+    redis.call('SET', KEYS[k], version, 'EX', ARGV[a + 2])
+  end
+  local entry = redis.call('GET', KEYS[k + 1])
+  if entry and string.sub(entry, 1, #version) == version then
+    body = string.sub(entry, #version + 1)
+  end
+  k = k + 2
+end
+local user = false
+if ARGV[a + 3] == '1' then
+  user = redis.call('GET', KEYS[k])
+  k = k + 1
+end
+if body and ARGV[a + 4] == '1' then
+  redis.call('INCR', KEYS[k])
+end
+return {windows, version, body, user}
+"""
+
+ATTR = "_healthtrack_readcache"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cacheable answer: whose view of whose data, and which version token guards it."""
+
+    key: str
+    version_key: str
+    ttl: int
+    hit_counter: str | None = None  # a cache counter (`incr`) bumped on every hit
+    viewer_id: int | None = None
+    owner_id: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        *,
+        viewer_id: int,
+        owner_id: int,
+        params: str,
+        version_key: str,
+        ttl: int,
+        hit_counter: str | None = None,
+    ) -> Entry:
+        return cls(
+            f"resp:{name}:viewer:{viewer_id}:owner:{owner_id}:{params}",
+            version_key,
+            ttl,
+            hit_counter,
+            viewer_id,
+            owner_id,
+        )
+
+
+@dataclass
+class Found:
+    entry: Entry
+    version: object  # the token (raw bytes with Redis), read before the body is computed
+    body: bytes | None
+    redis: bool
+
+
+def _redis(backend=None):
+    backend = backend or cache
+    client = getattr(backend, "client", None)
+    if client is None or not hasattr(client, "get_client") or not hasattr(client, "encode"):
+        return None
+    return client
+
+
+def _run(
+    entry: Entry | None, *, windows=(), user_key: str | None = None, member: str = ""
+) -> tuple:
+    client = _redis()
+    keys = [client.make_key(k) for k, _, _ in windows]
+    args = [repr(throttles._IPThrottle.timer()), member or uuid.uuid4().hex, len(windows)]
+    for _, duration, limit in windows:
+        args += [duration, limit]
+    if entry is not None:
+        keys += [client.make_key(entry.version_key), client.make_key(entry.key)]
+    if user_key is not None:
+        keys.append(client.make_key(user_key))
+    counter = entry.hit_counter if entry is not None else None
+    if counter is not None:
+        keys.append(client.make_key(counter))
+    args += [
+        "1" if entry is not None else "0",
+        client.encode(uuid.uuid4().hex),
+        VERSION_TTL,
+        "1" if user_key is not None else "0",
+        "1" if counter is not None else "0",
+    ]
+    return client.get_client(write=True).eval(PREFETCH_LUA, len(keys), *keys, *args)
+
+
+def lookup(entry: Entry) -> Found | None:
+    """The entry's body if its version is current (and the version read now). None when the
+    cache does not answer: then nothing is served from it nor stored."""
+    if _redis() is None:
+        version = cache.get(entry.version_key)
+        if version is None:
+            cache.add(entry.version_key, uuid.uuid4().hex, VERSION_TTL)
+            version = cache.get(entry.version_key)
+        if version is None:
+            return None
+        stored = cache.get(entry.key)
+        body = stored[1] if isinstance(stored, tuple) and stored[0] == version else None
+        if body is not None and entry.hit_counter is not None:
+            _incr(entry.hit_counter)
+        return Found(entry, version, body, redis=False)
+    try:
+        _, version, body, _ = _run(entry)
+    except Exception as exc:  # noqa: BLE001 - Redis down: no cached answer, the slow path
+        logger.warning("response cache skipped: %s", type(exc).__name__)
+        return None
+    return Found(entry, version, body or None, redis=True)
+
+
+def _incr(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.add(key, 0, timeout=None)
+        with contextlib.suppress(ValueError):
+            cache.incr(key)
+
+
+def store(found: Found | None, body: bytes) -> None:
+    """Keep `body` under the version read before it was computed."""
+    if found is None:
+        return
+    entry = found.entry
+    if not found.redis:
+        cache.set(entry.key, (found.version, body), entry.ttl)
+        return
+    try:
+        _redis().get_client(write=True).set(
+            _redis().make_key(entry.key), found.version + body, ex=entry.ttl
+        )
+    except Exception as exc:  # noqa: BLE001 - as the cache does: Redis down, nothing stored
+        logger.warning("response cache store skipped: %s", type(exc).__name__)
+
+
+def render(data) -> bytes:
+    """The bytes DRF's JSON renderer writes for `data` (what a cached answer repeats)."""
+    return JSONRenderer().render(data)
+
+
+def response(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:
+    """(what the cache holds for `entry`, a response when it holds a current body). The
+    prefetch's result when it looked up this very entry, else one lookup now. Call it after
+    the access check; only for a JSON answer (the browsable API renders its own page)."""
+    if getattr(getattr(request, "accepted_renderer", None), "format", "json") != "json":
+        return None, None
+    prefetched = getattr(request, ATTR, None)  # read in the round trip before authentication
+    found = prefetched if prefetched is not None and prefetched.entry == entry else lookup(entry)
+    if found is None or found.body is None:
+        return found, None
+    return found, response(found.body)
+
+
+# --- the one round trip, before authentication ----------------------------------------------
+
+
+def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]]:
+    """(scope, key, duration, limit) of every rate-limit window the view's throttles count."""
+    if not settings.RATELIMIT_ENABLE:
+        return []
+    out = []
+    for throttle in view.get_throttles():
+        if not isinstance(throttle, throttles._IPThrottle):
+            return []  # a throttle this call cannot count: leave it all to DRF
+        key = throttles.window_key(throttle, request, view, user_id=user_id)
+        if key is None:
+            continue
+        limit, duration = throttle.parse_rate(throttle.get_rate())
+        out.append((throttle.scope, key, duration, limit))
+    return out
+
+
+def prefetch(request, view, guess) -> None:
+    """One Redis round trip before DRF authenticates a Bearer request: the rate-limit windows
+    (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
+    view will most likely look up; it checks the key before using it). Leaves everything to
+    the slow path when anything is unusual."""
+    if request.method != "GET" or _redis() is None:
+        return
+    authenticator = jwt_auth.AuditedJWTAuthentication()
+    try:  # the header read as simplejwt reads it
+        header = authenticator.get_header(request)
+        raw = authenticator.get_raw_token(header) if header is not None else None
+        if raw is None:
+            return
+        token = authenticator.get_validated_token(raw)
+    except Exception:  # noqa: BLE001 - a malformed or invalid token: the slow path answers 401
+        return
+    user_key = authenticator.user_cache_key_of(token)
+    try:  # simplejwt writes the id as a string
+        viewer_id = int(token.get(jwt_auth.api_settings.USER_ID_CLAIM))
+    except (TypeError, ValueError):
+        return
+    if user_key is None:
+        return
+    entry = guess(viewer_id)
+    windows = _windows(request, view, viewer_id)
+    member = uuid.uuid4().hex
+    try:
+        rows, version, body, user = _run(
+            entry,
+            windows=[(k, d, n) for _, k, d, n in windows],
+            user_key=user_key,
+            member=member,
+        )
+    except Exception as exc:  # noqa: BLE001 - Redis down: every part does its own lookup
+        logger.warning("read prefetch skipped: %s", type(exc).__name__)
+        return
+    client = _redis()
+    if entry is not None:
+        setattr(request, ATTR, Found(entry, version, body or None, redis=True))
+    setattr(
+        request,
+        jwt_auth.PREFETCHED_ATTR,
+        jwt_auth.Prefetched(raw, token, client.decode(user) if user else None),
+    )
+    setattr(
+        request,
+        throttles.RESULTS_ATTR,
+        {scope: tuple(row) for (scope, _, _, _), row in zip(windows, rows, strict=True)},
+    )
+    request._healthtrack_counted = (member, [client.make_key(k) for _, k, _, _ in windows])
+
+
+def refund(request) -> None:
+    """Authentication refused a request the prefetch counted: take it out of the windows."""
+    counted = getattr(request, "_healthtrack_counted", None)
+    if not counted or not counted[1]:
+        return
+    member, keys = counted
+    try:
+        pipe = _redis().get_client(write=True).pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(key, member)
+        pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("rate-limit refund skipped: %s", type(exc).__name__)
+
+
+class ReadPrefetchMixin:
+    """For an APIView read by Bearer clients: one round trip for the rate limits and the JWT
+    user. A GET that answers from `serve()` names in `read_entry_guess(request, viewer_id)`
+    the entry it will most likely look up, from the URL alone (None: none), fetched with them."""
+
+    def read_entry_guess(self, request, viewer_id) -> Entry | None:
+        return None
+
+    def own_cached_answer(self, request) -> HttpResponse | None:
+        """The prefetched answer when the signed-in user reads their own data and it is
+        current: then the handler has nothing left to check (authentication, rate limits
+        and permissions have run; an own read is not audited), and the answer's parameters
+        were validated when it was first computed (invalid ones never get an entry)."""
+        found = getattr(request, ATTR, None)
+        if found is None or found.body is None:
+            return None
+        entry = found.entry
+        viewer = request.user
+        if not (
+            entry.viewer_id == entry.owner_id == viewer.pk and access.can_read(viewer, viewer.pk)
+        ):
+            return None
+        if getattr(getattr(request, "accepted_renderer", None), "format", "json") != "json":
+            return None
+        return response(found.body)
+
+    def initial(self, request, *args, **kwargs):
+        prefetch(request, self, lambda viewer_id: self.read_entry_guess(request, viewer_id))
+        try:
+            super().initial(request, *args, **kwargs)
+        except (AuthenticationFailed, NotAuthenticated):
+            refund(request)
+            raise

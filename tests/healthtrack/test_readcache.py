@@ -1,0 +1,283 @@
+"""Cached reads answer from the rendered bytes (healthtrack/readcache.py), on a real Redis (the
+one-round-trip path, with Bearer JWTs as clients send them) and on the embedded default's
+local-memory cache: a write makes them fresh, one person's view is never served to another,
+a revoked token is 401, access ended is 404, reads by others are audited and every request
+still counts towards the rate limits."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts import credentials
+from accounts.api import readcache
+from accounts.models import AccessLog
+from healthtrack.core.api import throttles
+from insights import cache as rec_cache
+from metrics import services as metric_services
+from tests.healthtrack.servers import RedisServer
+from tests.healthtrack.test_degraded_services import redis_cache
+
+pytestmark = pytest.mark.django_db
+
+SUMMARY = "/api/v1/health-metrics/summary?days=30"
+
+
+def recommendations(user) -> str:
+    return f"/api/v1/recommendations/{user.pk}"
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=["redis", "local memory"])
+def backend(request):
+    """Each test on a real Redis (Lua, one round trip) and on the local-memory cache."""
+    if request.param == "local memory":
+        yield request.param
+        return
+    server = request.getfixturevalue("redis_server")
+    from django.core.cache import cache
+
+    with override_settings(CACHES=redis_cache(server.url)):
+        cache.clear()
+        yield request.param
+        cache.clear()
+
+
+def bearer(user) -> APIClient:
+    client = APIClient()
+    token = credentials.FamilyRefreshToken.for_user(user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client.token = token
+    return client
+
+
+def post_steps(client, value: int, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/health-metrics",
+            {"metric_type": "steps", "value": value, "recorded_at": timezone.now().isoformat()},
+            format="json",
+        )
+    assert response.status_code == 201
+
+
+def poison(entry: readcache.Entry, body: bytes) -> None:
+    """Put `body` in the cache under `entry` with the owner's current version (as if it were
+    the answer computed last), to see who gets it."""
+    readcache.store(readcache.lookup(entry), body)
+
+
+def summary_entry(viewer, owner) -> readcache.Entry:
+    from metrics.api.views import _summary_entry
+
+    return _summary_entry(viewer.pk, owner.pk, 30)
+
+
+def recommendations_entry(viewer, owner) -> readcache.Entry:
+    from insights.api.views import _recommendations_entry
+
+    return _recommendations_entry(viewer.pk, owner.pk, 30)
+
+
+def test_a_cached_summary_is_served_until_a_write_changes_it(
+    backend, user, django_capture_on_commit_callbacks
+):
+    client = bearer(user)
+    post_steps(client, 100, django_capture_on_commit_callbacks)
+    first = client.get(SUMMARY)
+    assert first.status_code == 200 and first["Content-Type"] == "application/json"
+    assert first.json()["metrics"]["steps"]["count"] == 1
+    poison(summary_entry(user, user), b'{"served": "from the cache"}')
+    assert client.get(SUMMARY).json() == {"served": "from the cache"}
+    post_steps(client, 200, django_capture_on_commit_callbacks)
+    fresh = client.get(SUMMARY).json()
+    assert fresh["metrics"]["steps"]["count"] == 2
+
+
+def test_cached_recommendations_are_dropped_by_the_version_bump(backend, user):
+    client = bearer(user)
+    first = client.get(recommendations(user))
+    assert first.status_code == 200 and first.json()["cached"] is False
+    again = client.get(recommendations(user)).json()
+    assert again == {**first.json(), "cached": True}
+    poison(recommendations_entry(user, user), b'{"served": "from the cache"}')
+    assert client.get(recommendations(user)).json() == {"served": "from the cache"}
+    rec_cache.invalidate(user.pk)  # what every write to an input does
+    assert client.get(recommendations(user)).json()["cached"] is False
+
+
+@pytest.mark.parametrize("url_of", [lambda owner: recommendations(owner)])
+def test_a_clinician_and_the_patient_never_share_a_cached_body(
+    backend, user, clinician, care_team, url_of
+):
+    patient, doctor = bearer(user), bearer(clinician)
+    assert patient.get(url_of(user)).status_code == 200
+    assert doctor.get(url_of(user)).status_code == 200
+    poison(recommendations_entry(user, user), b'{"view": "the patient\'s"}')
+    poison(recommendations_entry(clinician, user), b'{"view": "the clinician\'s"}')
+    assert patient.get(url_of(user)).json() == {"view": "the patient's"}
+    assert doctor.get(url_of(user)).json() == {"view": "the clinician's"}
+
+
+def test_a_clinician_summary_is_keyed_by_viewer_and_owner(backend, user, clinician, care_team):
+    doctor = bearer(clinician)
+    url = f"{SUMMARY}&user_id={user.pk}"
+    assert doctor.get(url).status_code == 200
+    poison(summary_entry(user, user), b'{"view": "the patient\'s"}')
+    assert doctor.get(url).json() != {"view": "the patient's"}
+    assert bearer(user).get(SUMMARY).json() == {"view": "the patient's"}
+
+
+def test_every_cached_read_by_a_clinician_is_audited(backend, user, clinician, care_team):
+    doctor = bearer(clinician)
+    for _ in range(3):
+        assert doctor.get(recommendations(user)).status_code == 200
+        assert doctor.get(f"{SUMMARY}&user_id={user.pk}").status_code == 200
+    assert AccessLog.objects.filter(actor=clinician, owner=user).count() == 6
+
+
+def test_a_clinician_whose_care_team_ended_gets_404_though_a_body_is_cached(
+    backend, user, clinician, care_team
+):
+    doctor = bearer(clinician)
+    assert doctor.get(recommendations(user)).status_code == 200
+    assert doctor.get(recommendations(user)).json()["cached"] is True
+    care_team.ended_at = timezone.now()
+    care_team.save(update_fields=["ended_at"])
+    assert doctor.get(recommendations(user)).status_code == 404
+
+
+def test_a_revoked_token_gets_401_even_when_the_body_is_cached(backend, user):
+    client = bearer(user)
+    for url in (SUMMARY, recommendations(user), SUMMARY, recommendations(user)):
+        assert client.get(url).status_code == 200
+    credentials.token_revoke(
+        user_id=user.pk,
+        jti=client.token["jti"],
+        expires_at=credentials.expiry_of(client.token.payload),
+    )
+    assert client.get(SUMMARY).status_code == 401
+    assert client.get(recommendations(user)).status_code == 401
+    # A password change ends every token issued before it, cached answers or not.
+    other = bearer(user)
+    assert other.get(SUMMARY).status_code == 200
+    credentials.credentials_revoke_all(user=user)
+    assert other.get(SUMMARY).status_code == 401
+
+
+@pytest.fixture
+def limits(settings, monkeypatch):
+    settings.RATELIMIT_ENABLE = True
+    settings.API_THROTTLE_RATES = {"ip_minute": "10000/min", "ip_burst": "10000/s"}
+    settings.API_USER_THROTTLE_RATES = {
+        "user_minute": "3/min",
+        "user_sync": "100/min",
+        "user_imports": "100/min",
+        "user_exports": "100/min",
+        "user_recommendations": "100/min",
+    }
+    now = [3_000_000.0]
+    monkeypatch.setattr(throttles._IPThrottle, "timer", staticmethod(lambda: now[0]))
+    return now
+
+
+def test_cached_hits_still_count_towards_the_rate_limit(backend, user, limits):
+    client = bearer(user)
+    codes = [client.get(url).status_code for url in [SUMMARY, SUMMARY, recommendations(user)]]
+    assert codes == [200, 200, 200]
+    refused = client.get(SUMMARY)
+    assert refused.status_code == 429 and refused["Retry-After"] == "60"
+    assert client.get(recommendations(user)).status_code == 429
+    limits[0] += 61
+    assert client.get(SUMMARY).status_code == 200
+
+
+def test_requests_refused_for_a_revoked_token_use_up_none_of_the_limit(backend, user, limits):
+    stolen = bearer(user)
+    assert stolen.get(SUMMARY).status_code == 200
+    credentials.token_revoke(
+        user_id=user.pk,
+        jti=stolen.token["jti"],
+        expires_at=credentials.expiry_of(stolen.token.payload),
+    )
+    assert [stolen.get(SUMMARY).status_code for _ in range(5)] == [401] * 5
+    fresh = bearer(user)
+    assert [fresh.get(SUMMARY).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_summary_version_is_dropped_by_every_measurement_write(backend, user):
+    from django.core.cache import cache
+
+    found = readcache.lookup(summary_entry(user, user))
+    assert found is not None and cache.get(metric_services.summary_version_key(user.pk))
+    metric_services.invalidate_summary_cache(user.pk)
+    assert cache.get(metric_services.summary_version_key(user.pk)) is None
+
+
+def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypatch):
+    """Rate-limit windows, the JWT user entry and the body come back from one Lua call."""
+    import redis
+
+    commands = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return original(self, *args, **options)
+
+    with override_settings(CACHES=redis_cache(redis_server.url)):
+        client = bearer(user)
+        for url in (SUMMARY, recommendations(user)):
+            assert client.get(url).status_code == 200  # computes and stores
+            first = client.get(url)  # the user entry is cached now
+            commands.clear()
+            monkeypatch.setattr(redis.Redis, "execute_command", counting)
+            response = client.get(url)
+            monkeypatch.setattr(redis.Redis, "execute_command", original)
+            assert response.status_code == 200 and response.json() == first.json()
+            assert commands == ["EVAL"], commands
+
+
+def test_with_redis_down_cached_reads_answer_from_the_database(
+    user, django_capture_on_commit_callbacks
+):
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer()
+    server.start()
+    try:
+        with override_settings(CACHES=redis_cache(server.url)):
+            client = bearer(user)
+            post_steps(client, 100, django_capture_on_commit_callbacks)
+            assert client.get(SUMMARY).json()["metrics"]["steps"]["count"] == 1
+            assert client.get(recommendations(user)).status_code == 200
+            server.stop()
+            post_steps(client, 200, django_capture_on_commit_callbacks)
+            assert client.get(SUMMARY).json()["metrics"]["steps"]["count"] == 2
+            assert client.get(recommendations(user)).json()["cached"] is False
+    finally:
+        server.cleanup()
+
+
+def test_a_forged_or_malformed_token_gets_401_though_the_owners_body_is_cached(backend, user):
+    client = bearer(user)
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY).status_code == 200
+    forged = str(client.token)[:-4] + ("AAAA" if not str(client.token).endswith("AAAA") else "BBBB")
+    for header in (f"Bearer {forged}", "Bearer", "Bearer a b", "bearer " + str(client.token)):
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=header)
+        assert other.get(SUMMARY).status_code == 401, header
