@@ -7,6 +7,7 @@ still counts towards the rate limits."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
@@ -167,7 +168,7 @@ def test_a_revoked_token_gets_401_even_when_the_body_is_cached(backend, user):
     credentials.token_revoke(
         user_id=user.pk,
         jti=client.token["jti"],
-        expires_at=credentials.expiry_of(client.token.payload),
+        expires_at=datetime.fromtimestamp(client.token.payload["exp"], tz=UTC),
     )
     assert client.get(SUMMARY).status_code == 401
     assert client.get(recommendations(user)).status_code == 401
@@ -211,7 +212,7 @@ def test_requests_refused_for_a_revoked_token_use_up_none_of_the_limit(backend, 
     credentials.token_revoke(
         user_id=user.pk,
         jti=stolen.token["jti"],
-        expires_at=credentials.expiry_of(stolen.token.payload),
+        expires_at=datetime.fromtimestamp(stolen.token.payload["exp"], tz=UTC),
     )
     assert [stolen.get(SUMMARY).status_code for _ in range(5)] == [401] * 5
     fresh = bearer(user)

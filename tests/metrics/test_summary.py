@@ -234,7 +234,9 @@ def test_summary_average_is_the_7_day_average_of_finished_days_not_todays_partia
     steps = body["metrics"]["steps"]
     today = timezone.now().astimezone(UTC).date()
     by_day = {today - timedelta(days=n): v for n, v in daily.items()}
-    assert steps["average"] == averages.window_average(by_day, today=today, days=7) == 8400
+    first, last = averages.finished_window(today=today, days=7)
+    finished = {d: v for d, v in by_day.items() if first <= d <= last}
+    assert steps["average"] == averages.average_of_days(finished) == 8400
     assert (steps["min"], steps["max"]) == (8100, 8700)  # 427 is no day's total yet
     assert steps["today"] == {"date": today.isoformat(), "value": 427, "in_progress": True}
     assert (body["finished_start"], body["finished_end"]) == (
