@@ -5,4 +5,6 @@ class GoalsConfig(AppConfig):
     name = "goals"
 
     def ready(self) -> None:
-        from goals import program_receivers, receivers  # noqa: F401  (connects the receivers)
+        # The receivers connect themselves; program_tasks is no `tasks` module, so Celery's
+        # autodiscovery misses it (the outbox publishes its task by name).
+        from goals import program_receivers, program_tasks, receivers  # noqa: F401

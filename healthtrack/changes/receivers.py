@@ -1,11 +1,12 @@
-"""Wiring: the data apps' own "data changed" signals append upserts after commit; deletions
-append tombstones in the deleting transaction (post_delete). Deletions made with the audit log
+"""Wiring: the data apps' own "data changed" signals, sent inside the writing transaction,
+append upserts in it; deletions append tombstones in the deleting transaction (post_delete).
+An event therefore commits or rolls back with its write, and a failure to append fails the
+write (a feed never misses a committed change). Deletions made with the audit log
 disabled are maintenance (the archive moving rows out of the hot table, retention, an account
 purge) and get no tombstone."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, time, timedelta
 
 from auditlog.context import auditlog_disabled
@@ -22,24 +23,9 @@ from metrics.signals import measurements_changed
 from nutrition.models import NutritionLog
 from nutrition.signals import nutrition_changed
 
-logger = logging.getLogger(__name__)
 Resource = ChangeEvent.Resource
 
 
-def _after_commit(receiver):
-    """A feed failure must not fail the write that already committed: log it (no data)."""
-
-    def guarded(sender, **kwargs) -> None:
-        try:
-            receiver(sender, **kwargs)
-        except Exception as exc:  # the write committed; the feed misses this one
-            logger.error("change feed append failed: %s", type(exc).__name__)
-
-    guarded.__name__ = receiver.__name__
-    return guarded
-
-
-@_after_commit
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
     def existing():
         return HealthMetric._base_manager.filter(
@@ -52,7 +38,6 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     services.record_upserts(user_id=user_id, resource=Resource.MEASUREMENT, existing_ids=existing)
 
 
-@_after_commit
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
         spans = Q()
@@ -69,7 +54,6 @@ def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
         )
 
 
-@_after_commit
 def on_goals_changed(sender, *, user_id, goal_ids, **kwargs) -> None:
     # Deleted goals have their tombstone already (post_delete); the rest exist.
     def existing():
