@@ -84,10 +84,24 @@ def on_user_deleted(sender, instance, **kwargs) -> None:
     services.forget_user(user_id=instance.pk)
 
 
+def _connect_first(signal, receiver, dispatch_uid: str) -> None:
+    """Connect `receiver` ahead of the signal's other receivers (goals, insights), whatever
+    the order the apps became ready in. Lock order: a deletion's tombstone locks the person's
+    `ChangeSequence` row before the data signal is sent, so every write must lock it before
+    the outbox rows the other receivers lock (`accounts.outbox`, one pending row per person
+    and kind); otherwise a delete and a create of one person could deadlock.
+    (Django keeps receivers in connection order and offers no priority: the list is reordered
+    under the signal's lock; tests/changes/test_change_feed.py checks the order.)"""
+    signal.connect(receiver, dispatch_uid=dispatch_uid)
+    with signal.lock:
+        signal.receivers.sort(key=lambda entry: entry[0][0] != dispatch_uid)
+        signal.sender_receivers_cache.clear()
+
+
 def connect() -> None:
-    measurements_changed.connect(on_measurements_changed, dispatch_uid="changes.measurements")
-    nutrition_changed.connect(on_nutrition_changed, dispatch_uid="changes.nutrition")
-    goals_changed.connect(on_goals_changed, dispatch_uid="changes.goals")
+    _connect_first(measurements_changed, on_measurements_changed, "changes.measurements")
+    _connect_first(nutrition_changed, on_nutrition_changed, "changes.nutrition")
+    _connect_first(goals_changed, on_goals_changed, "changes.goals")
     post_delete.connect(on_metric_deleted, sender=HealthMetric, dispatch_uid="changes.metric_del")
     post_delete.connect(
         on_nutrition_deleted, sender=NutritionLog, dispatch_uid="changes.nutrition_del"
