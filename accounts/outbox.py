@@ -15,7 +15,8 @@
 and the trigger commit or roll back together) and, once the transaction commits, publishes
 the task. When the broker is down the publish fails fast (no retries in the request), the row
 stays pending with `attempts` and `last_error`, and the write still succeeds. Celery beat
-runs `accounts.tasks.relay_outbox` every minute, which publishes pending rows oldest first.
+runs `accounts.tasks.relay_outbox` every OUTBOX_RELAY_SECONDS (30), which publishes pending
+rows oldest first.
 
 Delivery is at least once (a crash between publish and marking sends it again), so tasks
 must be idempotent - they are (they take ids and recompute). With a `dedupe_key` there is at
@@ -30,10 +31,12 @@ ignores the breaker) sends what piles up. In eager mode (embedded default, tests
 
 A fast path: `enqueue_on_commit(..., fast_path=fn)` runs `fn(row)` after commit instead of
 publishing the row as it is (the insights app schedules a debounced run through Redis; an
-alert check runs inline). `fn` returns True when the work is done or handed to the broker
-(the row is then marked sent) and False to leave the row to the relay; an exception counts as
-a failed publish. The row exists before commit either way, so a process that dies between
-the commit and its after-commit callbacks loses nothing: the relay publishes the row as it is.
+alert check runs inline). `fn` returns True when it handed the work to the broker (the row is
+then marked sent), COVERED when the work needs no message (done inline, or already scheduled:
+the row is deleted, so a busy table does not grow by a row per write) and False to leave the
+row to the relay; an exception counts as a failed publish. The row exists before commit
+either way, so a process that dies between the commit and its after-commit callbacks loses
+nothing: the relay publishes the row as it is.
 """
 
 from __future__ import annotations
@@ -63,7 +66,9 @@ OUTBOX_SENDS = Counter(
 )
 
 
-FastPath = Callable[[OutboxTask], bool]
+#: What a fast path returns when its work needs no message: the row is deleted.
+COVERED = "covered"
+FastPath = Callable[[OutboxTask], bool | str]
 
 
 def enqueue_on_commit(
@@ -173,6 +178,10 @@ def _run_fast_path(pk: int, fast_path: FastPath, *, eager: bool) -> str:
     except Exception as exc:
         # Only a broker error says anything about the broker (the breaker).
         return _record(pk, exc, eager=eager or not _is_broker_error(exc))
+    if done is COVERED:
+        OutboxTask.objects.filter(pk=pk).delete()
+        OUTBOX_SENDS.labels(outcome=COVERED).inc()
+        return SENT
     if not done:
         OUTBOX_SENDS.labels(outcome="deferred").inc()
         return SKIPPED

@@ -5,15 +5,16 @@ targets, goals, the profile's birth date, sex and height), inside the writing tr
 (the metrics, nutrition and goals signals and `post_save` are sent in it):
 1. alerts: for measurements of an alert type, an outbox row for `insights.check_alerts`,
    whose fast path runs the alert rules right after commit, synchronously, so a crisis reading
-   is visible to the patient's clinicians as soon as the write returns (falling back to the
-   task, and to the relay when the broker is down);
+   is visible to the patient's clinicians as soon as the write returns (the row is then
+   deleted), falling back to the task, and to the relay when the broker is down;
 2. an outbox row for `insights.compute_recommendations`, one pending row per user
    (`dedupe_key`), so writes made while it is pending join it. Its fast path, after commit,
    schedules the run debounced through Redis: the first write claims a lock for
-   RECOMMENDATIONS_DEBOUNCE_SECONDS and enqueues the task with that countdown; later writes in
-   the window find the lock and add nothing (the run sees them all); either way the row is
-   marked sent. When Redis or the broker is down the row stays pending (the debounce lives in
-   the database then) and the outbox relay publishes it once the broker is back;
+   RECOMMENDATIONS_DEBOUNCE_SECONDS and enqueues the task with that countdown (its row is
+   marked sent); later writes in the window find the lock and add nothing (the run sees them
+   all; their rows are deleted). When Redis or the broker is down the row stays pending (the
+   debounce lives in the database then) and the outbox relay publishes it once the broker is
+   back;
 3. after commit: `RecommendationState.data_changed_at` is set (the nightly run recomputes
    only changed users) and the user's cached recommendations are dropped (both guarded: a
    failure is logged, never with health values, and never fails the committed write).
@@ -75,11 +76,12 @@ def data_changed(user_id: int) -> None:
     )
 
 
-def schedule_debounced(row: OutboxTask) -> bool:
+def schedule_debounced(row: OutboxTask) -> bool | str:
     """The outbox row's fast path: schedule `compute_recommendations` through the Redis
-    debounce lock. True when the work is scheduled (now, or by an earlier write of the
-    window, whose run reads this one); False leaves the row to the relay (Redis or the
-    broker is down: the pending row is the debounce until the relay publishes it)."""
+    debounce lock. True when this write scheduled the run; COVERED when an earlier write of
+    the window did (that run reads this one too; the row is dropped); False leaves the row to
+    the relay (Redis or the broker is down: the pending row is the debounce until the relay
+    publishes it)."""
     from insights.tasks import compute_recommendations
 
     user_id = row.kwargs["user_id"]
@@ -89,7 +91,7 @@ def schedule_debounced(row: OutboxTask) -> bool:
     if claimed is rec_cache.CACHE_DOWN:
         return False
     if not claimed:
-        return True
+        return outbox.COVERED
     try:
         compute_recommendations.apply_async(args=[user_id], countdown=rec_cache.debounce_seconds())
     except Exception as error:
@@ -107,9 +109,9 @@ def check_alerts_now(user_id: int, start, end) -> None:
     """Step 1: an outbox row for `insights.check_alerts`, whose fast path runs the check
     inline after commit (falling back to publishing the task)."""
 
-    def inline(row: OutboxTask) -> bool:
+    def inline(row: OutboxTask) -> bool | str:
         if _guarded("alert check", user_id, lambda: _alerts_check(user_id, start, end)):
-            return True
+            return outbox.COVERED
         from insights.tasks import check_alerts
 
         # Raises when the broker is down: the row stays pending for the relay.
