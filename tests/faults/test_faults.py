@@ -528,7 +528,15 @@ def test_writes_during_a_redis_outage_refresh_recommendations_within_a_minute(st
         )
         return rows and rows[0][0] is not None and rows[0][0] > last_write and rows[0][0]
 
-    wait_until(refreshed, timeout=CATCH_UP_SECONDS, interval=0.5)
+    try:
+        wait_until(refreshed, timeout=CATCH_UP_SECONDS, interval=0.5)
+    except TimeoutError:
+        rows = stack.sql(
+            "SELECT created_at, attempts, last_error, sent_at FROM accounts_outboxtask "
+            "WHERE dedupe_key = %s ORDER BY id",
+            (key,),
+        )
+        raise AssertionError(f"not refreshed within a minute; its outbox rows: {rows}") from None
     computed = refreshed()
     assert computed - back <= timedelta(seconds=CATCH_UP_SECONDS)
     # The recommendation rows themselves were written by that computation.
