@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.utils import timezone
 
 from accounts import outbox
 from accounts.models import OutboxTask
@@ -87,6 +89,11 @@ def schedule_debounced(row: OutboxTask) -> bool | str:
     user_id = row.kwargs["user_id"]
     if outbox.breaker_is_open():
         return False
+    if timezone.now() - row.created_at >= timedelta(seconds=rec_cache.debounce_seconds()):
+        # Pending for a whole window already (an outage left it; later writes joined it):
+        # the debounce is spent, run it now (and leave the lock to the next write's window).
+        compute_recommendations.apply_async(args=[user_id])
+        return True
     claimed = rec_cache.claim_debounce(user_id)
     if claimed is rec_cache.CACHE_DOWN:
         return False

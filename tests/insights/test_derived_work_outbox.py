@@ -5,6 +5,7 @@ the outbox relay delivers what the after-commit fast path did not (issue 22, poi
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
@@ -14,6 +15,7 @@ from accounts import outbox
 from accounts.models import OutboxTask
 from goals import services as goal_services
 from healthtrack.changes.models import ChangeEvent
+from insights import tasks
 from insights.models import HealthInsight, RecommendationState
 from nutrition.services import nutrition_log_create
 from tests.insights.helpers import at, daily, measure, utc_today
@@ -120,6 +122,26 @@ def test_repeated_writes_while_the_cache_is_down_coalesce_into_one_pending_row(
     cache_down.undo()  # Redis is back
     assert outbox.outbox_relay() == {"sent": 1, "pending": 0}
     assert computed_at(user) is not None
+
+
+def test_a_refresh_left_pending_by_an_outage_runs_at_once_with_the_next_write(
+    user, cache_down, settings, django_capture_on_commit_callbacks
+):
+    settings.RECOMMENDATIONS_DEBOUNCE_SECONDS = 300
+    with django_capture_on_commit_callbacks(execute=True):
+        measure(user, "steps", 100, utc_today(), hour=0)
+    (row,) = recommendation_rows(user)
+    cache_down.undo()  # Redis is back; the relay has not run yet, the person writes again
+    OutboxTask.objects.filter(pk=row.pk).update(created_at=row.created_at - timedelta(minutes=6))
+    with (
+        mock.patch.object(tasks.compute_recommendations, "apply_async") as publish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        measure(user, "steps", 100, utc_today(), hour=1)
+    # The write joined the old row, whose window is spent: run now, not 300 s from now.
+    publish.assert_called_once_with(args=[user.pk])
+    (joined,) = recommendation_rows(user)
+    assert joined.pk == row.pk and joined.sent_at is not None
 
 
 def test_with_the_cache_raising_connection_error_every_write_still_records_its_row(
