@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from celery import current_app as current_celery_app
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import CLINICIANS_GROUP, CareTeam, User
+from healthtrack.core.outbox import enqueue_on_commit
 
 
 def _clinician_by_email(email: str) -> User:
@@ -98,22 +96,19 @@ def clinician_enable_admin(*, user: User) -> User:
 
 
 # Sent by name: accounts does not import insights (the higher app), and the task may be
-# deployed on its own queue ("recommendations").
-RECOMPUTE_RECOMMENDATIONS_TASK = "insights.tasks.compute_recommendations"
-
-
-def _send_recompute(user_id: int) -> None:
-    # A signature runs a locally registered task eagerly when Celery is eager (embedded
-    # default) and otherwise ends in `app.send_task` by name.
-    current_celery_app.signature(
-        RECOMPUTE_RECOMMENDATIONS_TASK, kwargs={"user_id": user_id}
-    ).apply_async()
+# deployed on its own queue ("recommendations"). The name the task is registered under.
+RECOMPUTE_RECOMMENDATIONS_TASK = "insights.compute_recommendations"
 
 
 def recommendations_recompute_queue(*, user_ids) -> int:
-    """Queue one "recompute recommendations" task per user, once the current transaction
-    commits. Returns how many were queued."""
+    """Queue one "recompute recommendations" task per user through the outbox (the rows are
+    written in the current transaction and published once it commits; a pending refresh of
+    the same user is joined). Returns how many users were queued."""
     ids = sorted({int(pk) for pk in user_ids})
     for user_id in ids:
-        transaction.on_commit(partial(_send_recompute, user_id))
+        enqueue_on_commit(
+            RECOMPUTE_RECOMMENDATIONS_TASK,
+            {"user_id": user_id},
+            dedupe_key=f"recommendations:{user_id}",
+        )
     return len(ids)

@@ -9,5 +9,8 @@ class GoalsConfig(AppConfig):
         from healthtrack.core import registry
 
         registry.demo_seeder_register(demo.seed)
-        from goals import receivers  # noqa: F401  (connects the receivers)
+        # The receivers connect themselves; care_programs.tasks is no app's `tasks` module, so
+        # Celery's autodiscovery misses it (the outbox publishes its task by name).
+        from goals import receivers  # noqa: F401
         from goals.care_programs import receivers as program_receivers  # noqa: F401
+        from goals.care_programs import tasks as program_tasks  # noqa: F401

@@ -1,41 +1,44 @@
 """Goals listen to the lower apps' data signals and enqueue a progress recompute.
 
-Both signals are sent after the data's transaction committed; the task is still enqueued
-through `transaction.on_commit` so a receiver called inside a transaction (a test, a future
-caller) never lets a worker read uncommitted data. Only people with an active goal on one of
-the changed measures get a task.
-
-A failure here (database, broker) is logged, never raised: the data is already committed and
-its writer must not fail because of goals; the daily `goals.recompute_all_goal_progress`
-catches up.
+Both signals are sent inside the writing transaction: the task goes through the outbox
+(`healthtrack.core.outbox.enqueue_on_commit`), whose row is written in that transaction and
+published once it commits (or by the relay, after a broker outage or a crash right after the
+commit).
+Only people with an active goal on one of the changed measures get a task; while a task for
+the same person and measures is pending, later writes join it. An error here fails the write
+(nothing half-written); the daily `goals.recompute_all_goal_progress` refreshes windows anyway.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from collections.abc import Iterable
 
-from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
-from goals.tasks import recompute_goal_progress
+from healthtrack.core.outbox import enqueue_on_commit
 from metrics.signals import measurements_changed
 from nutrition.signals import nutrition_changed
 
-logger = logging.getLogger(__name__)
+RECOMPUTE_TASK = "goals.recompute_goal_progress"
+
+
+def _digest(values: Iterable[str]) -> str:
+    # The key must name everything the task's kwargs say (a joining write adds nothing).
+    return hashlib.sha256(",".join(values).encode()).hexdigest()[:24]
 
 
 def enqueue_recompute(user_id: int, metric_types: Iterable[str]) -> None:
     types = sorted(set(metric_types))
-    try:
-        if not HealthGoal.objects.for_user(user_id).active().measuring(types).exists():
-            return
-    except DatabaseError as exc:
-        logger.error("goals: could not check goals to recompute: %s", type(exc).__name__)
+    if not HealthGoal.objects.for_user(user_id).active().measuring(types).exists():
         return
-    transaction.on_commit(lambda: recompute_goal_progress.delay(user_id, types), robust=True)
+    enqueue_on_commit(
+        RECOMPUTE_TASK,
+        {"user_id": user_id, "metric_types": types},
+        dedupe_key=f"goal-progress:{user_id}:{_digest(types)}",
+    )
 
 
 @receiver(measurements_changed, dispatch_uid="goals.on_measurements_changed")

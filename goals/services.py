@@ -3,8 +3,8 @@
 Creates and updates are cleaned by `goals.validation` and get their progress computed in the
 same transaction; `goal_progress_recompute` refreshes the progress of a person's active goals
 from their data (called by the Celery task the metrics and nutrition signals enqueue). Each
-write that changes something invalidates the dashboard cache and sends
-`goals.signals.goals_changed` on commit.
+write that changes something sends `goals.signals.goals_changed` inside its transaction and
+invalidates the dashboard cache on commit.
 
 Concurrency: every write locks the goal rows it touches (`select_for_update`, in id order) and
 recomputes progress from the committed data after taking the lock, then saves only the fields
@@ -44,15 +44,9 @@ def utc_today() -> date:
 def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:
     ids = frozenset(goal_ids)
 
-    def notify() -> None:
-        dashboard_goals.invalidate_dashboard_cache(user_id)
-        for receiver, error in goals_changed.send_robust(
-            sender=HealthGoal, user_id=user_id, goal_ids=ids
-        ):
-            if isinstance(error, Exception):
-                logger.error("goals_changed receiver %r failed: %s", receiver, type(error).__name__)
-
-    transaction.on_commit(notify)
+    # In the writing transaction: receivers record their follow-up work in it.
+    goals_changed.send(sender=HealthGoal, user_id=user_id, goal_ids=ids)
+    transaction.on_commit(lambda: dashboard_goals.invalidate_dashboard_cache(user_id), robust=True)
 
 
 def _refresh_progress(

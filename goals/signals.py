@@ -1,9 +1,10 @@
 """Signals the goals app sends; higher apps (insights) subscribe instead of importing goals.
 
-`goals_changed` is sent after the writing transaction commits, with `user_id: int` and
-`goal_ids: frozenset[int]`, after a goal is created, changed or deleted, and after its computed
-progress (current value, percent, on track, status) changed. Receivers should only enqueue
-work or invalidate caches.
+`goals_changed` is sent inside the writing transaction, with `user_id: int` and
+`goal_ids: frozenset[int]`, when a goal is created, changed or deleted, and when its computed
+progress (current value, percent, on track, status) changed. Receivers record their follow-up
+work in that transaction (outbox rows, change-feed events) and defer cache invalidation with
+`transaction.on_commit`; an exception in a receiver fails the write.
 """
 
 from __future__ import annotations

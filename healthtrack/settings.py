@@ -486,10 +486,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "goals.complete_ended_programs",
         "schedule": crontab(hour=0, minute=20),
     },
-    # Resend outbox tasks a broker outage left pending (healthtrack/core/outbox.py).
+    # Publish outbox rows a broker or Redis outage (or a crash right after a commit) left
+    # pending (healthtrack/core/outbox.py). 30 s: a write made during an outage has its follow-up
+    # work (recommendations) done within a minute of Redis returning; an idle run is one indexed
+    # query.
     "relay-outbox": {
         "task": "accounts.tasks.relay_outbox",
-        "schedule": env.float("OUTBOX_RELAY_SECONDS", default=60.0),
+        "schedule": env.float("OUTBOX_RELAY_SECONDS", default=30.0),
     },
     # Idempotency-Key answers of the create endpoints are kept 24 h.
     "accounts-purge-idempotent-requests": {

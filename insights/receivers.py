@@ -1,42 +1,51 @@
 """What the insights app does when a user's data changes (connected in `InsightsConfig.ready`).
 
 For every write to an input of the recommendations (measurements, nutrition diary, nutrition
-targets, goals, the profile's birth date, sex and height), after it commits (the metrics and
-nutrition and goals signals are sent from their services' `transaction.on_commit`; the
-others are deferred here with `transaction.on_commit`):
-1. alerts: for measurements of an alert type, the alert rules run right here, synchronously,
-   so a crisis reading is visible to the patient's clinicians as soon as the write returns
-   (falling back to the `insights.check_alerts` task if this fails);
-2. `RecommendationState.data_changed_at` is set (the nightly run recomputes only changed users);
-3. the user's cached recommendations are dropped;
-4. a recomputation is scheduled, debounced: the first write claims a lock for
-   RECOMMENDATIONS_DEBOUNCE_SECONDS and enqueues `compute_recommendations` with that countdown;
-   later writes in the window find the lock and add nothing; the run sees them all.
+targets, goals, the profile's birth date, sex and height), inside the writing transaction
+(the metrics, nutrition and goals signals and `post_save` are sent in it):
+1. alerts: for measurements of an alert type, an outbox row for `insights.check_alerts`,
+   whose fast path runs the alert rules right after commit, synchronously, so a crisis reading
+   is visible to the patient's clinicians as soon as the write returns (the row is then
+   deleted), falling back to the task, and to the relay when the broker is down;
+2. an outbox row for `insights.compute_recommendations`, one pending row per user
+   (`dedupe_key`), so writes made while it is pending join it. Its fast path, after commit,
+   schedules the run debounced through Redis: the first write claims a lock for
+   RECOMMENDATIONS_DEBOUNCE_SECONDS and enqueues the task with that countdown (its row is
+   marked sent); later writes in the window find the lock and add nothing (the run sees them
+   all; their rows are deleted). When Redis or the broker is down the row stays pending (the
+   debounce lives in the database then) and the outbox relay publishes it once the broker is
+   back;
+3. after commit: `RecommendationState.data_changed_at` is set (the nightly run recomputes
+   only changed users) and the user's cached recommendations are dropped (both guarded: a
+   failure is logged, never with health values, and never fails the committed write).
 
-Each step is guarded: a failure is logged (never with health values) and never fails the
-write. When the broker refuses the task, it goes to the transactional outbox
-(`healthtrack.core.outbox.enqueue_on_commit`, one pending row per user), whose relay sends it
-when the broker is back; the marker of step 2 is in the database too, so the nightly run catches up
-whatever happens. The first attempt is a plain `apply_async(countdown=...)` because the outbox
-has no countdown (the debounce needs one). When Redis itself is down there is no lock to
-debounce with: the trigger goes straight to the outbox (step 4 never drops a write's trigger).
+The rows of steps 1 and 2 commit or roll back with the write, whatever the cache's state: a
+process that dies right after the commit, or a Redis outage, delays the work but never drops
+it. An error writing them fails the write (nothing half-written).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.utils import timezone
 
+from healthtrack.core import outbox
+from healthtrack.core.models import OutboxTask
 from healthtrack.core.outbox import enqueue_on_commit
 from insights import cache as rec_cache
 from insights import services
 from insights.alerts import ALERT_METRIC_TYPES
 
 logger = logging.getLogger(__name__)
+
+RECOMPUTE_TASK = "insights.compute_recommendations"
+ALERTS_TASK = "insights.check_alerts"
 
 
 def _guarded(what: str, user_id: int, fn: Callable[[], object]) -> bool:
@@ -48,109 +57,106 @@ def _guarded(what: str, user_id: int, fn: Callable[[], object]) -> bool:
     return True
 
 
-def _after_commit(fn: Callable[[], None], *, committed: bool) -> None:
-    """Run `fn` now if the write has committed already (the metrics and nutrition signals
-    are sent on commit), else when the current transaction commits."""
-    if committed:
-        fn()
-    else:
-        transaction.on_commit(fn)
+def data_changed(user_id: int) -> None:
+    """Steps 2 and 3 above for one user: the outbox row now (in the writing transaction, or
+    in autocommit), the marker and the cache after commit."""
 
-
-def schedule_recompute(user_id: int, *, committed: bool = False) -> None:
-    """Enqueue `compute_recommendations` for `user_id` once the write has committed, at most
-    once per debounce window; a broker error is logged, not raised."""
-
-    def enqueue() -> None:
-        from insights.tasks import compute_recommendations
-
-        claimed = rec_cache.claim_debounce(user_id)
-        if claimed is rec_cache.CACHE_DOWN:
-            # No lock to debounce with: straight to the outbox, whose pending row per user
-            # is the debounce until it is published (never dropped, whatever Redis does).
-            _guarded("outbox enqueue", user_id, lambda: enqueue_to_outbox(user_id))
-            return
-        if not claimed:
-            return
-        try:
-            compute_recommendations.apply_async(
-                args=[user_id], countdown=rec_cache.debounce_seconds()
-            )
-        except Exception as error:
-            rec_cache.release_debounce(user_id)  # let the next write try again
-            logger.error(
-                "insights: could not enqueue recommendations for user %s: %s",
-                user_id,
-                type(error).__name__,
-            )
-            # Leave it to the outbox: its relay publishes once the broker is back (one pending
-            # row per user however many writes fail meanwhile).
-            _guarded("outbox fallback", user_id, lambda: enqueue_to_outbox(user_id))
-
-    _after_commit(enqueue, committed=committed)
-
-
-def enqueue_to_outbox(user_id: int) -> None:
-    enqueue_on_commit(
-        "insights.compute_recommendations",
-        {"user_id": user_id},
-        dedupe_key=f"recommendations:{user_id}",
-    )
-
-
-def data_changed(user_id: int, *, committed: bool = False) -> None:
-    """Steps 2-4 above for one user."""
-
-    def run() -> None:
+    def after_commit() -> None:
         _guarded(
             "marking data changed",
             user_id,
             lambda: services.recommendation_state_mark_changed(user_id=user_id),
         )
         _guarded("cache invalidation", user_id, lambda: rec_cache.invalidate(user_id))
-        _guarded("scheduling", user_id, lambda: schedule_recompute(user_id, committed=True))
 
-    _after_commit(run, committed=committed)
+    transaction.on_commit(after_commit)
+    enqueue_on_commit(
+        RECOMPUTE_TASK,
+        {"user_id": user_id},
+        dedupe_key=f"recommendations:{user_id}",
+        fast_path=schedule_debounced,
+    )
 
 
-def check_alerts_now(user_id: int, start, end, *, committed: bool = False) -> None:
-    def run() -> None:
-        if _guarded(
-            "alert check",
+def schedule_debounced(row: OutboxTask) -> bool | str:
+    """The outbox row's fast path: schedule `compute_recommendations` through the Redis
+    debounce lock. True when this write scheduled the run; COVERED when an earlier write of
+    the window did (that run reads this one too; the row is dropped); False leaves the row to
+    the relay (Redis or the broker is down: the pending row is the debounce until the relay
+    publishes it)."""
+    from insights.tasks import compute_recommendations
+
+    user_id = row.kwargs["user_id"]
+    if outbox.breaker_is_open():
+        return False
+    if timezone.now() - row.created_at >= timedelta(seconds=rec_cache.debounce_seconds()):
+        # Pending for a whole window already (an outage left it; later writes joined it):
+        # the debounce is spent, run it now (and leave the lock to the next write's window).
+        compute_recommendations.apply_async(args=[user_id])
+        return True
+    claimed = rec_cache.claim_debounce(user_id)
+    if claimed is rec_cache.CACHE_DOWN:
+        return False
+    if not claimed:
+        return outbox.COVERED
+    try:
+        compute_recommendations.apply_async(args=[user_id], countdown=rec_cache.debounce_seconds())
+    except Exception as error:
+        rec_cache.release_debounce(user_id)  # let the relay's run, or the next write, go
+        logger.error(
+            "insights: could not enqueue recommendations for user %s: %s",
             user_id,
-            lambda: services.alerts_check(user_id=user_id, start=start, end=end),
-        ):
-            return
+            type(error).__name__,
+        )
+        raise
+    return True
+
+
+def check_alerts_now(user_id: int, start, end) -> None:
+    """Step 1: an outbox row for `insights.check_alerts`, whose fast path runs the check
+    inline after commit (falling back to publishing the task)."""
+
+    def inline(row: OutboxTask) -> bool | str:
+        if _guarded("alert check", user_id, lambda: _alerts_check(user_id, start, end)):
+            return outbox.COVERED
         from insights.tasks import check_alerts
 
-        _guarded(
-            "enqueueing the alert check",
-            user_id,
-            lambda: check_alerts.apply_async(args=[user_id, start.isoformat(), end.isoformat()]),
+        # Raises when the broker is down: the row stays pending for the relay.
+        check_alerts.apply_async(
+            args=[row.kwargs["user_id"], row.kwargs["start"], row.kwargs["end"]]
         )
+        return True
 
-    _after_commit(run, committed=committed)
+    enqueue_on_commit(
+        ALERTS_TASK,
+        {"user_id": user_id, "start": start.isoformat(), "end": end.isoformat()},
+        fast_path=inline,
+    )
+
+
+def _alerts_check(user_id: int, start, end) -> None:
+    with transaction.atomic():
+        services.alerts_check(user_id=user_id, start=start, end=end)
+
+
+# The signals and post_save are sent inside the writing transaction.
 
 
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
-    # Sent by metrics.services after the write committed.
     if set(metric_types) & ALERT_METRIC_TYPES:
-        check_alerts_now(user_id, start, end, committed=True)
-    data_changed(user_id, committed=True)
+        check_alerts_now(user_id, start, end)
+    data_changed(user_id)
 
 
 def on_nutrition_changed(sender, *, user_id, **kwargs) -> None:
-    # Sent by nutrition.services after the write committed.
-    data_changed(user_id, committed=True)
+    data_changed(user_id)
 
 
 def on_goals_changed(sender, *, user_id, **kwargs) -> None:
-    # Sent by goals.services after the write committed.
-    data_changed(user_id, committed=True)
+    data_changed(user_id)
 
 
 def on_nutrition_targets_saved(sender, instance, **kwargs) -> None:
-    # post_save fires inside the writing transaction.
     data_changed(instance.user_id)
 
 

@@ -1,6 +1,6 @@
 """Every write on measurements and devices. Each function is atomic, keeps the rollups right
-inside its transaction, and on commit invalidates the summary cache and sends
-`metrics.signals.measurements_changed`."""
+and sends `metrics.signals.measurements_changed` inside its transaction (the receivers record
+their follow-up work in it), and on commit invalidates the summary cache."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def rollups_deferred() -> Iterator[DeferredRollups]:
 
 
 def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
-    """Recompute rollups now; invalidate the cache and notify subscribers on commit. Inside
+    """Recompute rollups and notify subscribers now; invalidate the cache on commit. Inside
     `rollups_deferred()`, only note what was touched."""
     touched = {code: spans for code, spans in touched.items() if spans}
     if not touched:
@@ -195,19 +195,13 @@ def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]
     end = max(e for spans in touched.values() for _, e in spans)
     types = set(touched)
 
-    def notify() -> None:
-        invalidate_summary_cache(user_id)
-        for receiver, error in measurements_changed.send_robust(
-            sender=HealthMetric, user_id=user_id, metric_types=types, start=start, end=end
-        ):
-            if isinstance(error, Exception):
-                logger.error(
-                    "measurements_changed receiver %r failed: %s",
-                    receiver,
-                    type(error).__name__,
-                )
-
-    transaction.on_commit(notify)
+    # In the writing transaction: the receivers record their follow-up work (outbox rows,
+    # change-feed events) in it, so it commits or rolls back with the write. A receiver's
+    # error fails the write rather than dropping its work.
+    measurements_changed.send(
+        sender=HealthMetric, user_id=user_id, metric_types=types, start=start, end=end
+    )
+    transaction.on_commit(lambda: invalidate_summary_cache(user_id), robust=True)
 
 
 def _owned_devices(user) -> dict[int, Device]:

@@ -9,7 +9,6 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
@@ -181,9 +180,7 @@ def seed(*, users: dict, days: int, rng: random.Random) -> int:
     NutritionLog.objects.bulk_create(new, batch_size=500)
     if new:
         user_id, changed = patient.pk, {log.day for log in new}
-        transaction.on_commit(
-            lambda: nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=changed)
-        )
+        nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=changed)
     seed_photos(patient=patient, now=now)
     return len(new)
 

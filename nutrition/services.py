@@ -1,7 +1,8 @@
 """Writes on the nutrition diary: keyword-only, typed, atomic.
 
 Every write is checked by `nutrition.validation` (`clean_entry`, `clean_targets`) before it
-touches the database, and announces the days it changed with `nutrition_changed` on commit.
+touches the database, and announces the days it changed with `nutrition_changed` inside its
+transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from healthtrack.core.outbox import enqueue_on_commit
 from nutrition import photos
 from nutrition.catalogue import match_food
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
@@ -25,9 +27,8 @@ LOG_FIELDS = ("meal_type", "description", *AMOUNT_FIELDS, "logged_at", "food", "
 
 
 def _announce(*, user_id: int, days: set[date]) -> None:
-    transaction.on_commit(
-        lambda: nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days))
-    )
+    # In the writing transaction: receivers record their follow-up work in it.
+    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days))
 
 
 @transaction.atomic
@@ -220,9 +221,13 @@ def meal_photo_set(*, log: NutritionLog, upload) -> MealPhoto:
     except BaseException:
         meal_photo_files_delete(name)
         raise
-    from nutrition.tasks import make_meal_photo_thumbnail  # tasks import this module
-
-    transaction.on_commit(lambda: make_meal_photo_thumbnail.delay(photo.pk), robust=True)
+    # Through the outbox: the row commits with the photo, so a broker outage or a crash
+    # right after the commit delays the thumbnail, never loses it.
+    enqueue_on_commit(
+        "nutrition.make_meal_photo_thumbnail",
+        {"photo_id": photo.pk},
+        dedupe_key=f"meal-photo-thumbnail:{photo.pk}",
+    )
     return photo
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent on commit after each diary write, with kwargs:
+# Sent inside the writing transaction of each diary write, with kwargs:
 #   user_id: int         whose diary changed
 #   days: set[date]      the UTC days whose totals may have changed (old and new day of a move)
-# Receivers should only enqueue work (transaction.on_commit + Celery), never compute inline.
+# Receivers record their follow-up work in that transaction
+# (healthtrack.core.outbox.enqueue_on_commit), never compute inline; an exception in a receiver
+# fails the write.
 nutrition_changed = Signal()

@@ -1,46 +1,44 @@
 """Care programs listen to the data signals and enqueue an adherence recompute per program.
 
-As for goals (`goals.receivers`): enqueue through `transaction.on_commit`, never compute here,
-and never fail the data write (errors are logged).
+As for goals (`goals.receivers`): enqueue through the outbox, in the writing transaction (the
+row commits or rolls back with the write), never compute here. An error fails the write.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, timedelta
 
-from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
 from goals.care_programs.models import CareProgram
 from goals.care_programs.programs import METRIC_CODES
-from goals.care_programs.tasks import recompute_program_adherence
+from healthtrack.core.outbox import enqueue_on_commit
 from metrics.signals import measurements_changed
 from nutrition.signals import nutrition_changed
 
-logger = logging.getLogger(__name__)
 MAX_SPAN_DAYS = 400
+ADHERENCE_TASK = "goals.recompute_program_adherence"
 
 
 def enqueue_adherence(user_id: int, days: Iterable[date]) -> None:
     days = sorted(set(days))
     if not days:
         return
-    try:
-        program_ids = list(
-            CareProgram.objects.for_user(user_id)
-            .active()
-            .covering(days[0], days[-1])
-            .values_list("pk", flat=True)
-        )
-    except DatabaseError as exc:
-        logger.error("programs: could not find programs to recompute: %s", type(exc).__name__)
-        return
+    program_ids = list(
+        CareProgram.objects.for_user(user_id)
+        .active()
+        .covering(days[0], days[-1])
+        .values_list("pk", flat=True)
+    )
     iso = [d.isoformat() for d in days]
+    digest = hashlib.sha256(",".join(iso).encode()).hexdigest()[:24]
     for program_id in program_ids:
-        transaction.on_commit(
-            lambda pid=program_id: recompute_program_adherence.delay(pid, iso), robust=True
+        enqueue_on_commit(
+            ADHERENCE_TASK,
+            {"program_id": program_id, "days": iso},
+            dedupe_key=f"program-adherence:{program_id}:{digest}",
         )
 
 

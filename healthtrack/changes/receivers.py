@@ -1,11 +1,12 @@
-"""Wiring: the data apps' own "data changed" signals append upserts after commit; deletions
-append tombstones in the deleting transaction (post_delete). Deletions made with the audit log
+"""Wiring: the data apps' own "data changed" signals, sent inside the writing transaction,
+append upserts in it; deletions append tombstones in the deleting transaction (post_delete).
+An event therefore commits or rolls back with its write, and a failure to append fails the
+write (a feed never misses a committed change). Deletions made with the audit log
 disabled are maintenance (the archive moving rows out of the hot table, retention, an account
 purge) and get no tombstone."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, time, timedelta
 
 from auditlog.context import auditlog_disabled
@@ -22,24 +23,9 @@ from metrics.signals import measurements_changed
 from nutrition.models import NutritionLog
 from nutrition.signals import nutrition_changed
 
-logger = logging.getLogger(__name__)
 Resource = ChangeEvent.Resource
 
 
-def _after_commit(receiver):
-    """A feed failure must not fail the write that already committed: log it (no data)."""
-
-    def guarded(sender, **kwargs) -> None:
-        try:
-            receiver(sender, **kwargs)
-        except Exception as exc:  # the write committed; the feed misses this one
-            logger.error("change feed append failed: %s", type(exc).__name__)
-
-    guarded.__name__ = receiver.__name__
-    return guarded
-
-
-@_after_commit
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
     def existing():
         return HealthMetric._base_manager.filter(
@@ -52,7 +38,6 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     services.record_upserts(user_id=user_id, resource=Resource.MEASUREMENT, existing_ids=existing)
 
 
-@_after_commit
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
         spans = Q()
@@ -69,7 +54,6 @@ def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
         )
 
 
-@_after_commit
 def on_goals_changed(sender, *, user_id, goal_ids, **kwargs) -> None:
     # Deleted goals have their tombstone already (post_delete); the rest exist.
     def existing():
@@ -100,10 +84,24 @@ def on_user_deleted(sender, instance, **kwargs) -> None:
     services.forget_user(user_id=instance.pk)
 
 
+def _connect_first(signal, receiver, dispatch_uid: str) -> None:
+    """Connect `receiver` ahead of the signal's other receivers (goals, insights), whatever
+    the order the apps became ready in. Lock order: a deletion's tombstone locks the person's
+    `ChangeSequence` row before the data signal is sent, so every write must lock it before
+    the outbox rows the other receivers lock (`healthtrack.core.outbox`, one pending row per person
+    and kind); otherwise a delete and a create of one person could deadlock.
+    (Django keeps receivers in connection order and offers no priority: the list is reordered
+    under the signal's lock; tests/changes/test_change_feed.py checks the order.)"""
+    signal.connect(receiver, dispatch_uid=dispatch_uid)
+    with signal.lock:
+        signal.receivers.sort(key=lambda entry: entry[0][0] != dispatch_uid)
+        signal.sender_receivers_cache.clear()
+
+
 def connect() -> None:
-    measurements_changed.connect(on_measurements_changed, dispatch_uid="changes.measurements")
-    nutrition_changed.connect(on_nutrition_changed, dispatch_uid="changes.nutrition")
-    goals_changed.connect(on_goals_changed, dispatch_uid="changes.goals")
+    _connect_first(measurements_changed, on_measurements_changed, "changes.measurements")
+    _connect_first(nutrition_changed, on_nutrition_changed, "changes.nutrition")
+    _connect_first(goals_changed, on_goals_changed, "changes.goals")
     post_delete.connect(on_metric_deleted, sender=HealthMetric, dispatch_uid="changes.metric_del")
     post_delete.connect(
         on_nutrition_deleted, sender=NutritionLog, dispatch_uid="changes.nutrition_del"

@@ -4,9 +4,10 @@ Ordering guarantee: each person's events carry a sequence number given out while
 `ChangeSequence` row is locked (`SELECT … FOR UPDATE`), and the lock is held until the
 appending transaction commits. So a person's events become visible strictly in sequence order,
 a number never appears after a higher one was visible, and a cursor (the last number read)
-never skips an event. Upserts are appended after the data change commits, and only for records
-that exist once the lock is held; a deletion's tombstone is appended inside the deleting
-transaction. Hence a record's last event in the feed is a tombstone if and only if the record
+never skips an event. Upserts are appended inside the writing transaction (the data apps send
+their signals in it), and only for records that exist once the lock is held; a deletion's
+tombstone is appended inside the deleting transaction too.
+Hence a record's last event in the feed is a tombstone if and only if the record
 is deleted. Events are "re-read this record" notices: an `updated` event may find the record
 unchanged (a device sync names every measurement in the span it touched)."""
 

@@ -15,7 +15,8 @@
 and the trigger commit or roll back together) and, once the transaction commits, publishes
 the task. When the broker is down the publish fails fast (no retries in the request), the row
 stays pending with `attempts` and `last_error`, and the write still succeeds. Celery beat
-runs `accounts.tasks.relay_outbox` every minute, which publishes pending rows oldest first.
+runs `accounts.tasks.relay_outbox` every OUTBOX_RELAY_SECONDS (30), which publishes pending
+rows oldest first.
 
 Delivery is at least once (a crash between publish and marking sends it again), so tasks
 must be idempotent - they are (they take ids and recompute). With a `dedupe_key` there is at
@@ -27,12 +28,22 @@ After a failed publish this process stops trying at commit time for BREAKER_SECO
 writes during a broker outage do not each wait for a connection timeout; the relay (which
 ignores the breaker) sends what piles up. In eager mode (embedded default, tests)
 "publishing" runs the task in-process.
+
+A fast path: `enqueue_on_commit(..., fast_path=fn)` runs `fn(row)` after commit instead of
+publishing the row as it is (the insights app schedules a debounced run through Redis; an
+alert check runs inline). `fn` returns True when it handed the work to the broker (the row is
+then marked sent), COVERED when the work needs no message (done inline, or already scheduled:
+the row is deleted, so a busy table does not grow by a row per write) and False to leave the
+row to the relay; an exception counts as a failed publish. The row exists before commit
+either way, so a process that dies between the commit and its after-commit callbacks loses
+nothing: the relay publishes the row as it is.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from celery import current_app
@@ -55,17 +66,28 @@ OUTBOX_SENDS = Counter(
 )
 
 
-def enqueue_on_commit(
-    task_name: str, kwargs: dict | None = None, *, dedupe_key: str | None = None
-) -> OutboxTask:
-    """Record `task_name(**kwargs)` in the caller's transaction; publish it after commit.
+#: What a fast path returns when its work needs no message: the row is deleted.
+COVERED = "covered"
+FastPath = Callable[[OutboxTask], bool | str]
 
-    `kwargs` must be JSON (ids, type codes, ISO dates) and never carry health values.
-    Returns the row (an already pending one when `dedupe_key` matches)."""
+
+def enqueue_on_commit(
+    task_name: str,
+    kwargs: dict | None = None,
+    *,
+    dedupe_key: str | None = None,
+    fast_path: FastPath | None = None,
+) -> OutboxTask:
+    """Record `task_name(**kwargs)` in the caller's transaction; publish it after commit
+    (or run `fast_path(row)`, see the module's docstring).
+
+    `kwargs` must be JSON (ids, type codes, ISO dates) and never carry health values. With a
+    `dedupe_key`, the key must name everything `kwargs` says (a write joining a pending row
+    adds nothing to it). Returns the row (an already pending one when `dedupe_key` matches)."""
     kwargs = dict(kwargs or {})
     with transaction.atomic():
         row = _pending_row(task_name, kwargs, dedupe_key)
-    transaction.on_commit(lambda: send(row.pk), robust=True)
+    transaction.on_commit(lambda: send(row.pk, fast_path=fast_path), robust=True)
     return row
 
 
@@ -92,7 +114,7 @@ def _pending_row(task_name: str, kwargs: dict, dedupe_key: str | None) -> Outbox
 def _error_text(exc: BaseException) -> str:
     # Broker errors ("Error 111 connecting to 127.0.0.1:6379") help; a task's own exception
     # (eager mode) could quote data, so only its type is kept.
-    if isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp")):
+    if _is_broker_error(exc):
         return f"{type(exc).__name__}: {exc}"[:300]
     return type(exc).__name__
 
@@ -112,6 +134,8 @@ def _set_breaker(*, open_: bool) -> None:
 def _publish(row: OutboxTask) -> None:
     app = current_app
     if app.conf.task_always_eager:
+        if row.task_name not in app.tasks:
+            app.loader.import_default_modules()  # the apps' `tasks` modules (autodiscovery)
         app.tasks[row.task_name].apply_async(kwargs=row.kwargs)
     else:
         app.send_task(row.task_name, kwargs=row.kwargs, retry=False, ignore_result=True)
@@ -130,7 +154,46 @@ def _record(pk: int, exc: BaseException | None, *, eager: bool = False) -> str:
     return FAILED
 
 
-def _send(pk: int) -> str:
+def _is_broker_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp"))
+
+
+def _run_fast_path(pk: int, fast_path: FastPath, *, eager: bool) -> str:
+    if eager:
+        # As in `_send`: one process, no sender to race, and the work runs outside any
+        # transaction of ours.
+        row = OutboxTask.objects.pending().filter(pk=pk).first()
+    else:
+        row = OutboxTask.objects.select_for_update(skip_locked=True).pending().filter(pk=pk).first()
+    if row is None:
+        return SKIPPED  # the relay sent it, or holds it now
+    try:
+        if eager:
+            done = fast_path(row)
+        else:
+            # A savepoint: a database error in `fast_path` must not break the transaction
+            # that holds the row's lock (the failure is recorded in it).
+            with transaction.atomic():
+                done = fast_path(row)
+    except Exception as exc:
+        # Only a broker error says anything about the broker (the breaker).
+        return _record(pk, exc, eager=eager or not _is_broker_error(exc))
+    if done is COVERED:
+        OutboxTask.objects.filter(pk=pk).delete()
+        OUTBOX_SENDS.labels(outcome=COVERED).inc()
+        return SENT
+    if not done:
+        OUTBOX_SENDS.labels(outcome="deferred").inc()
+        return SKIPPED
+    return _record(pk, None, eager=True)
+
+
+def _send(pk: int, fast_path: FastPath | None = None) -> str:
+    if fast_path is not None:
+        if current_app.conf.task_always_eager:
+            return _run_fast_path(pk, fast_path, eager=True)
+        with transaction.atomic():
+            return _run_fast_path(pk, fast_path, eager=False)
     if current_app.conf.task_always_eager:
         # The task runs here and now, outside any transaction of ours: its own writes
         # commit or roll back as it decides. One process, so there is no sender to race.
@@ -155,15 +218,21 @@ def _send(pk: int) -> str:
         return _record(pk, None)
 
 
-def send(pk: int) -> bool:
-    """Publish one pending row; True when published now. Never raises: it runs after
-    commit, where an exception would turn a committed write into an error response.
-    While the breaker is open it leaves the row to the relay without trying."""
-    if _breaker_is_open() and not current_app.conf.task_always_eager:
+def breaker_is_open() -> bool:
+    """True for a while after a publish from this process failed (the broker is down): a
+    fast path that needs the broker leaves its row to the relay."""
+    return _breaker_is_open() and not current_app.conf.task_always_eager
+
+
+def send(pk: int, *, fast_path: FastPath | None = None) -> bool:
+    """Publish one pending row (or run its `fast_path`); True when done now. Never raises:
+    it runs after commit, where an exception would turn a committed write into an error
+    response. While the breaker is open it leaves a plain row to the relay without trying."""
+    if fast_path is None and breaker_is_open():
         OUTBOX_SENDS.labels(outcome="deferred").inc()
         return False
     try:
-        return _send(pk) == SENT
+        return _send(pk, fast_path) == SENT
     except Exception:
         logger.exception("outbox send failed")
         return False

@@ -157,9 +157,10 @@ def test_prune_deletes_only_old_sent_rows(settings):
     assert not OutboxTask.objects.filter(pk=old.pk).exists()
 
 
-def test_beat_relays_every_minute_and_prunes_daily(settings):
+def test_beat_relays_twice_a_minute_and_prunes_daily(settings):
+    # Twice a minute: writes made during an outage are followed up within a minute of it.
     schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert schedule["accounts.tasks.relay_outbox"] == 60.0
+    assert schedule["accounts.tasks.relay_outbox"] == 30.0
     assert schedule["accounts.tasks.prune_outbox"] == 86400.0
     assert celery_app.amqp.router.route({}, "accounts.tasks.prune_outbox")["queue"].name == (
         "maintenance"
@@ -172,3 +173,37 @@ def test_the_relay_task_runs_the_relay():
     OutboxTask.objects.create(task_name="tests.outbox.record", kwargs={"n": 9})
     assert relay_outbox.delay().get() == {"sent": 1, "pending": 0}
     assert ran == [{"n": 9}]
+
+
+@pytest.mark.parametrize(
+    "outcome, left",
+    [
+        (True, "sent"),  # handed to the broker: marked sent
+        (outbox.COVERED, "gone"),  # nothing to publish: the row is dropped
+        (False, "pending"),  # left to the relay
+        (OperationalError("Error 111 connecting"), "pending"),  # a failed publish
+    ],
+)
+def test_a_fast_path_decides_what_becomes_of_its_row(
+    outcome, left, django_capture_on_commit_callbacks
+):
+    seen = []
+
+    def fast_path(row):
+        seen.append(row.kwargs)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        row = outbox.enqueue_on_commit("tests.outbox.record", {"u": 1}, fast_path=fast_path)
+    assert OutboxTask.objects.pending().filter(pk=row.pk).exists()  # before the commit
+    for callback in callbacks:
+        callback()
+    assert seen == [{"u": 1}] and ran == []  # the fast path ran instead of a publish
+    stored = OutboxTask.objects.filter(pk=row.pk).first()
+    state = "gone" if stored is None else ("sent" if stored.sent_at else "pending")
+    assert state == left
+    if left == "pending":
+        assert outbox.outbox_relay() == {"sent": 1, "pending": 0}  # the relay publishes it
+        assert ran == [{"u": 1}]

@@ -1,6 +1,6 @@
 """Admin action on the users list: "Recompute recommendations for the selected patients",
-queued to Celery by task name on commit, one task per patient; superusers for anyone,
-admin clinicians for their care-team patients only."""
+queued to Celery by task name through the outbox (published on commit), one task per patient;
+superusers for anyone, admin clinicians for their care-team patients only."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.accounts.factories import ClinicianFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 USERS = "/admin/accounts/user/"
-TASK = "insights.tasks.compute_recommendations"
+TASK = "insights.compute_recommendations"
 
 
 @pytest.fixture
@@ -92,6 +92,11 @@ def test_other_staff_cannot_use_the_action(client, sent, django_capture_on_commi
     client.force_login(staff)
     response, _ = run_action(client, [UserFactory()], django_capture_on_commit_callbacks)
     assert response.status_code == 403 and not sent.called
+
+
+def test_the_task_name_is_one_a_worker_runs():
+    celery_app.loader.import_default_modules()
+    assert care.RECOMPUTE_RECOMMENDATIONS_TASK == TASK and TASK in celery_app.tasks
 
 
 def test_the_task_is_routed_to_the_recommendations_queue():

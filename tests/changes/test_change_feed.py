@@ -214,3 +214,20 @@ def test_deleting_the_account_removes_its_feed(user, write):
 
 def test_anonymous_is_401(api_client):
     assert api_client.get(URL).status_code == 401
+
+
+@pytest.mark.parametrize("signal_name", ["measurements", "nutrition", "goals"])
+def test_the_feed_receives_each_data_signal_before_the_other_apps(signal_name):
+    # Lock order (healthtrack.changes.receivers._connect_first): the feed's per-person lock
+    # comes before the outbox rows goals and insights lock, as in a deletion's transaction.
+    from goals.signals import goals_changed
+    from metrics.signals import measurements_changed
+    from nutrition.signals import nutrition_changed
+
+    signal = {
+        "measurements": measurements_changed,
+        "nutrition": nutrition_changed,
+        "goals": goals_changed,
+    }[signal_name]
+    assert len(signal.receivers) > 1
+    assert signal.receivers[0][0][0] == f"changes.{signal_name}"

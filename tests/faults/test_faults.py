@@ -7,7 +7,8 @@ Celery beat (the outbox relay every few seconds). Threads write and read through
 (bounded in number and in time). The scenarios, in order:
 
 1. PostgreSQL stopped for a few seconds under write load, then started;
-2. Redis shut down and restarted under mixed load;
+2. Redis shut down and restarted under mixed load; then one person's writes during a Redis
+   outage, whose recommendations must be refreshed within a minute of Redis returning;
 3. the Celery worker SIGKILLed and started again;
 4. a gunicorn worker SIGKILLed (clients retry with their Idempotency-Key).
 
@@ -33,6 +34,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import psycopg
@@ -481,6 +483,74 @@ def test_redis_shut_down_and_restarted_under_mixed_load(stack, security_counts):
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
     count(security_counts, "redis", load)
+
+
+def test_writes_during_a_redis_outage_refresh_recommendations_within_a_minute(stack):
+    """Derived work is never dropped (issue 22, point 3): with Redis (cache and broker) down,
+    each write records its recommendation refresh in the outbox in its own transaction (one
+    pending row per person: the writes coalesce); once Redis is back the relay delivers it
+    and the person's recommendations are recomputed within a minute."""
+    sleeper = register(stack.url, "sleeper")
+    key = f"recommendations:{sleeper['id']}"
+    today = datetime.now(UTC).date()
+    stack.redis.stop()
+    try:
+        # Short nights on four days: enough for the insufficient-sleep recommendation.
+        for days_back in range(1, 5):
+            night = datetime.combine(today - timedelta(days=days_back), dt_time(2), tzinfo=UTC)
+            reading = {"metric_type": "sleep", "value": 300, "unit": "min"}
+            status, _, _, body = call(
+                stack.url + "/api/v1/health-metrics",
+                "POST",
+                {**reading, "recorded_at": night.isoformat()},
+                sleeper["token"],
+                uuid.uuid4().hex,
+            )
+            assert status == 201, body
+        last_write = datetime.now(UTC)
+        parked = stack.sql(
+            "SELECT count(*) FROM accounts_outboxtask WHERE dedupe_key = %s AND sent_at IS NULL",
+            (key,),
+        )
+        assert parked == [(1,)], "the outage's writes did not leave one pending refresh"
+        assert stack.sql(
+            "SELECT computed_at FROM insights_recommendationstate WHERE user_id = %s",
+            (sleeper["id"],),
+        ) in ([], [(None,)])
+    finally:
+        stack.redis.start()
+    back = datetime.now(UTC)
+
+    def refreshed():
+        rows = stack.sql(
+            "SELECT computed_at FROM insights_recommendationstate WHERE user_id = %s",
+            (sleeper["id"],),
+        )
+        return rows and rows[0][0] is not None and rows[0][0] > last_write and rows[0][0]
+
+    try:
+        wait_until(refreshed, timeout=CATCH_UP_SECONDS, interval=0.5)
+    except TimeoutError:
+        rows = stack.sql(
+            "SELECT created_at, attempts, last_error, sent_at FROM accounts_outboxtask "
+            "WHERE dedupe_key = %s ORDER BY id",
+            (key,),
+        )
+        raise AssertionError(f"not refreshed within a minute; its outbox rows: {rows}") from None
+    computed = refreshed()
+    assert computed - back <= timedelta(seconds=CATCH_UP_SECONDS)
+    # The recommendation rows themselves were written by that computation.
+    rows = stack.sql(
+        "SELECT insight_type, created_at FROM insights_healthinsight WHERE user_id = %s "
+        "AND kind = 'recommendation' AND superseded_at IS NULL",
+        (sleeper["id"],),
+    )
+    assert [row[0] for row in rows] == ["insufficient_sleep"]
+    assert all(last_write < row[1] <= back + timedelta(seconds=CATCH_UP_SECONDS) for row in rows)
+    assert stack.sql(
+        "SELECT count(*) FROM accounts_outboxtask WHERE dedupe_key = %s AND sent_at IS NULL",
+        (key,),
+    ) == [(0,)]
 
 
 def test_celery_worker_killed_and_restarted(stack, security_counts):

@@ -1,5 +1,5 @@
-"""Progress follows the data: metric and diary writes enqueue a recompute on commit, which
-sends `goals_changed` when something changed."""
+"""Progress follows the data: metric and diary writes record a recompute in the outbox, in
+their own transaction, published on commit; it sends `goals_changed` when something changed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.db import transaction
 from goals import services, tasks
 from goals.models import HealthGoal
 from goals.signals import goals_changed
+from healthtrack.core.models import OutboxTask
 from metrics import services as metric_services
 from nutrition import services as nutrition_services
 from tests.goals.factories import at, days_ago, log_food, measure, today
@@ -88,41 +89,40 @@ def test_a_diary_delete_recomputes_calorie_goals(user, django_capture_on_commit_
     assert goal.current_value == 1800
 
 
-def test_the_task_is_enqueued_on_commit_with_the_changed_types(
+def recompute_rows():
+    return OutboxTask.objects.filter(task_name="goals.recompute_goal_progress")
+
+
+def test_the_write_records_the_task_with_the_changed_types_and_publishes_it_on_commit(
     user, django_capture_on_commit_callbacks
 ):
     services.goal_create(user=user, goal_type="steps", target_value=8000)
-    with mock.patch.object(tasks.recompute_goal_progress, "delay") as delay:
+    with mock.patch.object(tasks.recompute_goal_progress, "apply_async") as publish:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             measure(user, "steps", 100, days_ago(1))
-        delay.assert_not_called()  # nothing before the commit
-        with django_capture_on_commit_callbacks(execute=False) as enqueued:
-            for callback in callbacks:
-                callback()  # the metrics commit: its signal reaches the goals receiver
-        delay.assert_not_called()  # the receiver enqueues on commit too
-        for callback in enqueued:
+        publish.assert_not_called()  # nothing before the commit, but the row is written
+        (row,) = recompute_rows()
+        assert row.kwargs == {"user_id": user.pk, "metric_types": ["steps"]}
+        assert row.sent_at is None
+        for callback in callbacks:
             callback()
-    delay.assert_called_once_with(user.pk, ["steps"])
+    publish.assert_called_once_with(kwargs={"user_id": user.pk, "metric_types": ["steps"]})
+    row.refresh_from_db()
+    assert row.sent_at is not None
 
 
 def test_no_task_for_data_no_active_goal_measures(user, django_capture_on_commit_callbacks):
     services.goal_create(user=user, goal_type="steps", target_value=8000)
-    with (
-        mock.patch.object(tasks.recompute_goal_progress, "delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=True):
         measure(user, "heart_rate", 70, days_ago(1))
         log_food(user, days_ago(1), water_ml=300)
-    delay.assert_not_called()
+    assert not recompute_rows().exists()
 
 
 def test_no_task_for_someone_without_goals(other_user, django_capture_on_commit_callbacks):
-    with (
-        mock.patch.object(tasks.recompute_goal_progress, "delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=True):
         measure(other_user, "steps", 100, days_ago(1))
-    delay.assert_not_called()
+    assert not recompute_rows().exists()
 
 
 def test_recompute_touches_only_that_persons_goals_of_those_types(user, other_user):
@@ -151,7 +151,7 @@ def test_the_task_is_idempotent(user):
     assert goal.progress_updated_at == stamp
 
 
-def test_goals_changed_is_sent_on_commit_after_writes(
+def test_goals_changed_is_sent_by_each_write_that_changes_something(
     user, received, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -177,12 +177,14 @@ def test_goals_changed_is_sent_after_progress_changes_only(
     assert len(received) == 1
 
 
-def test_goals_changed_is_not_sent_when_the_transaction_rolls_back(user, received):
+def test_a_rolled_back_goal_write_leaves_no_follow_up_work(user, received):
     with pytest.raises(RuntimeError), transaction.atomic():
         services.goal_create(user=user, goal_type="steps", target_value=8000)
         raise RuntimeError
-    assert received == []
+    # The signal was sent inside the transaction; what its receivers wrote went with it.
+    assert len(received) == 1
     assert not HealthGoal.objects.exists()
+    assert not OutboxTask.objects.exists()
 
 
 def test_the_daily_recompute_slides_the_window(user):
@@ -204,10 +206,13 @@ def test_a_broker_failure_does_not_fail_the_diary_write(user, django_capture_on_
     services.goal_create(user=user, goal_type="water", target_value=2000)
     with (
         mock.patch.object(
-            tasks.recompute_goal_progress, "delay", side_effect=ConnectionError("broker down")
-        ) as delay,
+            tasks.recompute_goal_progress, "apply_async", side_effect=ConnectionError("broker down")
+        ) as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         log = log_food(user, days_ago(1), water_ml=500)
-    delay.assert_called_once()
+    publish.assert_called_once()
     assert log.pk is not None
+    # The task waits in the outbox for the relay.
+    (row,) = recompute_rows()
+    assert row.sent_at is None and row.attempts == 1

@@ -25,7 +25,7 @@ def test_a_real_worker_runs_a_task_over_redis():
     "task_name, queue",
     [
         ("metrics.tasks.recompute_rollups", "ingest"),
-        ("insights.tasks.compute_recommendations", "recommendations"),
+        ("insights.compute_recommendations", "recommendations"),
         ("metrics.tasks.import_apple_health", "imports"),
         ("accounts.tasks.purge_deleted_accounts", "maintenance"),
         ("healthtrack.ping", "default"),

@@ -7,6 +7,7 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from healthtrack.core.models import OutboxTask
 from nutrition import services
 from nutrition.models import Food, NutritionLog
 from nutrition.signals import nutrition_changed
@@ -29,11 +30,11 @@ def received():
     nutrition_changed.disconnect(receiver)
 
 
-def test_create_announces_the_day_on_commit(user, received, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+def test_create_announces_the_day_inside_its_transaction(
+    user, received, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
         services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=500)
-        assert received == []  # not before the commit
-    assert len(callbacks) == 1
     assert received == [
         {"signal": nutrition_changed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
     ]
@@ -62,7 +63,9 @@ def test_a_refused_write_announces_nothing(user, received, django_capture_on_com
     assert not NutritionLog.objects.exists()
 
 
-def test_a_rolled_back_write_announces_nothing(user, received, django_capture_on_commit_callbacks):
+def test_a_rolled_back_write_leaves_no_follow_up_work(
+    user, received, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         try:
             with transaction.atomic():
@@ -72,8 +75,10 @@ def test_a_rolled_back_write_announces_nothing(user, received, django_capture_on
                 raise RuntimeError("later step failed")
         except RuntimeError:
             pass
-    assert received == []
+    # Announced inside the transaction: what the receivers recorded rolled back with it.
+    assert len(received) == 1
     assert not NutritionLog.objects.exists()
+    assert not OutboxTask.objects.exists()
 
 
 def test_update_refuses_unknown_fields(user):

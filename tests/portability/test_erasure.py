@@ -19,6 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import AccessLog
 from accounts.services import user_soft_delete
 from healthtrack.celery import app as celery_app
+from healthtrack.changes.models import ChangeEvent, ChangeSequence
 from healthtrack.portability import services, tasks
 from healthtrack.portability.models import ImportJob
 from insights.models import HealthInsight
@@ -48,7 +49,8 @@ def user_foreign_keys() -> list[tuple[type[models.Model], models.ForeignKey]]:
 
 def owned_rows(user_id: int) -> dict[type[models.Model], set]:
     """Rows that are the user's: a CASCADE foreign key to them, their JWTs (SET_NULL in
-    simplejwt, purged all the same) and the blacklist entries of those tokens."""
+    simplejwt, purged all the same), the blacklist entries of those tokens and their change
+    feed (a plain `user_id`, written with each data write)."""
     owned: dict[type[models.Model], set] = {}
     for model, field in user_foreign_keys():
         if field.remote_field.on_delete is models.CASCADE or model is OutstandingToken:
@@ -57,6 +59,8 @@ def owned_rows(user_id: int) -> dict[type[models.Model], set]:
             )
             owned.setdefault(model, set()).update(pks)
     owned[User] = {user_id}
+    for model in (ChangeEvent, ChangeSequence):
+        owned[model] = set(model.objects.filter(user_id=user_id).values_list("pk", flat=True))
     owned[BlacklistedToken] = set(
         BlacklistedToken.objects.filter(token__user_id=user_id).values_list("pk", flat=True)
     )
