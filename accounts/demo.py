@@ -1,7 +1,7 @@
 """Demo users and data. The people are made here; each app adds its own demo data.
 
 An app that owns health data registers `seed(*, users, days, rng)` from its own `demo.py` in its
-`AppConfig.ready()` (healthtrack.core.registry); the seeders run in registration
+`AppConfig.ready()` (healthtrack.core.hooks); the seeders run in registration
 (INSTALLED_APPS) order and must be idempotent.
 """
 
@@ -11,7 +11,7 @@ import random
 from datetime import date
 
 from accounts.models import User
-from healthtrack.core import registry
+from healthtrack.core import hooks
 
 DEMO_PASSWORD = "Demo-pass-2026!"
 
@@ -56,7 +56,7 @@ def seed_demo(*, days: int = 90) -> dict[str, User]:
         users[role] = user
     _seed_care_team(users)
     rng = random.Random(2026)
-    for seed in registry.demo_seeders():
+    for seed in hooks.demo_seeders():
         seed(users=users, days=days, rng=rng)
     return users
 

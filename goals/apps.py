@@ -6,9 +6,9 @@ class GoalsConfig(AppConfig):
 
     def ready(self) -> None:
         from goals import demo
-        from healthtrack.core import registry
+        from healthtrack.core import hooks
 
-        registry.demo_seeder_register(demo.seed)
+        hooks.demo_seeder_register(demo.seed)
         # The receivers connect themselves; care_programs.tasks is no app's `tasks` module, so
         # Celery's autodiscovery misses it (the outbox publishes its task by name).
         from goals import receivers  # noqa: F401

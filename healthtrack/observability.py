@@ -6,7 +6,7 @@
   route name (never the raw path: no ids in labels), method and status class.
 - Celery task outcomes (`task_success`, `task_failure`, `task_retry`) count into
   `healthtrack_celery_tasks_total{task, state}`; cache tiers count through
-  `healthtrack.core.observability` (`healthtrack_cache_hits_total` / `_misses_total`).
+  `healthtrack.core.counters` (`healthtrack_cache_hits_total` / `_misses_total`).
 - `/metrics` answers staff sessions (TOTP-verified when `ADMIN_REQUIRE_2FA`) and
   `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
 - With several processes (gunicorn workers, prefork Celery children) set

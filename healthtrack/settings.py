@@ -132,10 +132,10 @@ MIDDLEWARE = [
     # auditlog's, stepping aside for the liveness probe only (healthtrack/apistack.py).
     "healthtrack.apistack.AuditlogMiddleware",
     "healthtrack.dbrouter.ReplicaRoutingMiddleware",
-    # An `<int:...>` path id beyond a 64-bit row id is 404 (healthtrack/errors.py).
-    "healthtrack.errors.OutOfRangeIdMiddleware",
+    # An `<int:...>` path id beyond a 64-bit row id is 404 (healthtrack/request_errors.py).
+    "healthtrack.request_errors.OutOfRangeIdMiddleware",
     # A form body that is not UTF-8 is 400, not saved as replacement characters.
-    "healthtrack.errors.Utf8FormMiddleware",
+    "healthtrack.request_errors.Utf8FormMiddleware",
 ]
 
 ROOT_URLCONF = "healthtrack.urls"

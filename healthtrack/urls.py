@@ -43,6 +43,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
 ]
 
-handler404 = "healthtrack.errors.not_found"
+handler404 = "healthtrack.request_errors.not_found"
 # A database or Redis outage is a 503 with Retry-After (JSON under /api/), not a 500.
 handler500 = "healthtrack.outages.server_error"

@@ -5,10 +5,10 @@ class InsightsConfig(AppConfig):
     name = "insights"
 
     def ready(self) -> None:
-        from healthtrack.core import registry
+        from healthtrack.core import hooks
         from insights import demo
 
-        registry.demo_seeder_register(demo.seed)
+        hooks.demo_seeder_register(demo.seed)
         from insights import receivers
 
         receivers.connect()

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django_redis.exceptions import ConnectionInterrupted
 
-from healthtrack.core import observability
+from healthtrack.core import counters
 
 STATS = ("hits", "misses")
 
@@ -113,7 +113,7 @@ def invalidate_many(user_ids) -> None:
 def count_in_process(name: str) -> None:
     """Add one to the process's Prometheus counter (`/metrics`, `cache="recommendations"`)
     only: for a hit whose cache counter was bumped with the lookup (accounts.api.readcache)."""
-    (observability.cache_hit if name == "hits" else observability.cache_miss)("recommendations")
+    (counters.cache_hit if name == "hits" else counters.cache_miss)("recommendations")
 
 
 def count(name: str) -> None:

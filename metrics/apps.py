@@ -5,10 +5,10 @@ class MetricsConfig(AppConfig):
     name = "metrics"
 
     def ready(self) -> None:
-        from healthtrack.core import registry
+        from healthtrack.core import hooks
         from metrics import demo
 
-        registry.demo_seeder_register(demo.seed)
+        hooks.demo_seeder_register(demo.seed)
         from accounts import sharing
         from metrics.registry import METRIC_TYPES
 

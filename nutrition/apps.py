@@ -5,8 +5,8 @@ class NutritionConfig(AppConfig):
     name = "nutrition"
 
     def ready(self) -> None:
-        from healthtrack.core import registry
+        from healthtrack.core import hooks
         from nutrition import demo
 
-        registry.demo_seeder_register(demo.seed)
+        hooks.demo_seeder_register(demo.seed)
         from nutrition import receivers  # noqa: F401  (connects the file clean-up)

@@ -11,7 +11,7 @@ class LifecycleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from healthtrack.core import registry
+        from healthtrack.core import hooks
         from healthtrack.lifecycle import services, tasks  # noqa: F401
 
-        registry.encryption_rotation_hook_register(services.archive_keys_rotate)
+        hooks.encryption_rotation_hook_register(services.archive_keys_rotate)

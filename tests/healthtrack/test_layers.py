@@ -94,7 +94,7 @@ def test_the_scan_sees_the_imports_it_judges():
     """The rule is only as good as the scan: a known import of each kind is found."""
     modules = dict(_modules())
     assert "accounts.models" in _imports("accounts.audit", modules["accounts.audit"])
-    assert "healthtrack.core.registry" in _imports("metrics.apps", modules["metrics.apps"])
+    assert "healthtrack.core.hooks" in _imports("metrics.apps", modules["metrics.apps"])
     assert "metrics.dashboard" in _imports(
         "healthtrack.dashboard", modules["healthtrack.dashboard"]
     )

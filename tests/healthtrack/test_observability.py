@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from accounts import otp
 from healthtrack.celery import app as celery_app
-from healthtrack.core.observability import cache_hit, cache_miss, cached
+from healthtrack.core.counters import cache_hit, cache_miss, cached
 from healthtrack.logs import JsonFormatter, safe_path
 from tests.accounts.factories import UserFactory
 

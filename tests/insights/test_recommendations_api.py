@@ -324,7 +324,7 @@ def test_cache_stats_are_404_for_everyone_else(auth_client, api_client):
 
 
 def test_hits_and_misses_are_also_prometheus_counters(auth_client, patient):
-    from healthtrack.core.observability import CACHE_HITS, CACHE_MISSES
+    from healthtrack.core.counters import CACHE_HITS, CACHE_MISSES
 
     hits = CACHE_HITS.labels(cache="recommendations")._value.get()
     misses = CACHE_MISSES.labels(cache="recommendations")._value.get()

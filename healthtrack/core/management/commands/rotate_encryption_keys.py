@@ -3,7 +3,7 @@
 Rotation: put a new key first in FERNET_KEYS (keep the old ones after it), deploy, run this
 command, then drop the old keys. Encrypted values kept outside the database (the lifecycle
 archive's notes) are re-encrypted by the hooks the apps register in their `ready()`
-(healthtrack.core.registry).
+(healthtrack.core.hooks).
 Batched and resumable: rows already under the new key are skipped, so re-running after an
 interruption continues where it stopped.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from healthtrack.core import registry
+from healthtrack.core import hooks
 from healthtrack.core.encryption import encrypted_fields, rotate_model_field
 
 
@@ -32,6 +32,6 @@ class Command(BaseCommand):
                     f"{model._meta.label}.{name}: {rotated} re-encrypted, {current} already current"
                 )
         # Registered by the apps that keep encrypted values elsewhere: core imports none.
-        for hook in registry.encryption_rotation_hooks():
+        for hook in hooks.encryption_rotation_hooks():
             self.stdout.write(hook())
         self.stdout.write(self.style.SUCCESS(f"Done: {total} values re-encrypted."))

@@ -3,10 +3,10 @@ of app: each app adds its own in `AppConfig.ready()`, so the order is INSTALLED_
 
     class MetricsConfig(AppConfig):
         def ready(self) -> None:
-            from healthtrack.core import registry
+            from healthtrack.core import hooks
             from metrics import demo
 
-            registry.demo_seeder_register(demo.seed)
+            hooks.demo_seeder_register(demo.seed)
 
 - demo seeders: `accounts.demo.seed_demo` creates the demo people, then runs each one;
 - encryption rotation hooks: `manage.py rotate_encryption_keys` re-encrypts the database

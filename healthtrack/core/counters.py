@@ -4,7 +4,7 @@ They live in `healthtrack.core`, the plumbing every app may import (and which im
 app). Names are label values, so they must be a small fixed set:
 "recommendations", "metrics_summary", "user_profile", "goals" - never a key holding an id.
 
-    from healthtrack.core.observability import cached
+    from healthtrack.core.counters import cached
     data = cached("metrics_summary", f"metrics_summary:user:{uid}:days:{days}", compute, 300)
 
 or, for a cache read of your own, `cache_hit("goals")` / `cache_miss("goals")`.
