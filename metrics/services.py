@@ -24,6 +24,7 @@ from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 from redis.exceptions import RedisError
 
+from accounts import days as calendar
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
 from metrics.registry import SUMMED_TYPES
@@ -174,8 +175,9 @@ def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]
     if deferred is not None:
         deferred.add(user_id, touched)
         return
+    tz = calendar.zone_of(user_id)  # once per write: the owner's local days
     for code, spans in touched.items():
-        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans)
+        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
     start = min(s for spans in touched.values() for s, _ in spans)
     end = max(e for spans in touched.values() for _, e in spans)
     types = set(touched)
