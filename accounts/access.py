@@ -22,7 +22,7 @@ Rules
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -269,16 +269,17 @@ def requested_owner(request, user_id=None):
 # --- Share grants: metric types over a window ------------------------------------------------
 
 
-def day_bounds(day_from: date, day_to: date) -> tuple[datetime, datetime]:
-    """[start, end) in UTC for an inclusive date window."""
-    start = datetime.combine(day_from, time.min, tzinfo=UTC)
-    end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=UTC)
-    return start, end
+def day_bounds(day_from: date, day_to: date, owner=None) -> tuple[datetime, datetime]:
+    """[start, end) for an inclusive window of the owner's local days (`accounts.days`)."""
+    from accounts import days
+
+    tz = days.zone_of(owner)
+    return days.day_start(day_from, tz), days.day_start(day_to + timedelta(days=1), tz)
 
 
 def _in_window(grant: ShareGrant, when: date | datetime) -> bool:
     if isinstance(when, datetime):
-        start, end = day_bounds(grant.date_from, grant.date_to)
+        start, end = day_bounds(grant.date_from, grant.date_to, grant.owner)
         return start <= when < end
     return grant.date_from <= when <= grant.date_to
 
@@ -291,6 +292,7 @@ def active_grants_for(viewer, owner_id=None) -> QuerySet:
         ShareGrant.objects.active()
         .for_grantee(viewer)
         .filter(owner__is_active=True, owner__deleted_at__isnull=True)
+        .select_related("owner")  # the window is the owner's local days
     )
     if owner_id is not None:
         grants = grants.filter(owner_id=owner_id)
@@ -336,7 +338,7 @@ def shared_metrics_q(
         if time_is_date:
             window = {f"{time_field}__gte": grant.date_from, f"{time_field}__lte": grant.date_to}
         else:
-            start, end = day_bounds(grant.date_from, grant.date_to)
+            start, end = day_bounds(grant.date_from, grant.date_to, grant.owner)
             window = {f"{time_field}__gte": start, f"{time_field}__lt": end}
         q |= Q(
             **{_owner_lookup(owner_field): grant.owner_id, f"{type_field}__in": grant.metric_types},

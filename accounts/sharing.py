@@ -231,7 +231,7 @@ def share_grant_for_link(token: str, code: str) -> ShareGrant | None:
 
 
 def share_grant_scope(grant: ShareGrant) -> ShareScope:
-    start, end = access.day_bounds(grant.date_from, grant.date_to)
+    start, end = access.day_bounds(grant.date_from, grant.date_to, grant.owner)
     return ShareScope(
         grant_id=grant.pk,
         owner_id=grant.owner_id,

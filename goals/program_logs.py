@@ -26,7 +26,7 @@ concurrent logs add up, none is lost."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -35,6 +35,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import access
+from accounts import days as calendar
 from goals.log_models import ProgramLog, ProgramLogDay
 from goals.models import CareProgram
 from metrics.models import Device, HealthMetric
@@ -261,7 +262,7 @@ def program_log_create(
         raise ValidationError({"timestamp": ["Must include a time zone."]})
     if timestamp > timezone.now() + MAX_FUTURE:
         raise ValidationError({"timestamp": ["Must not be in the future."]})
-    day = timestamp.astimezone(UTC).date()
+    day = calendar.day_of(timestamp, program.user_id)  # the owner's local day
     if not program.start_date <= day <= program.end_date:
         raise ValidationError(
             {

@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
 from goals.tasks import recompute_goal_progress
-from metrics.signals import measurements_changed
+from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_changed
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ def enqueue_recompute(user_id: int, metric_types: Iterable[str]) -> None:
 @receiver(measurements_changed, dispatch_uid="goals.on_measurements_changed")
 def on_measurements_changed(sender, *, user_id: int, metric_types, **kwargs) -> None:
     enqueue_recompute(user_id, metric_types)
+
+
+@receiver(rollups_recut, dispatch_uid="goals.on_rollups_recut")
+def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
+    # The person's days moved (a new time zone): every active goal is refreshed.
+    transaction.on_commit(lambda: recompute_goal_progress.delay(user_id, None), robust=True)
 
 
 @receiver(nutrition_changed, dispatch_uid="goals.on_nutrition_changed")

@@ -13,7 +13,7 @@ admin gets 404. Each view is written to the access log. Never cached (admin view
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.apps import apps
@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import access
+from accounts import days as calendar
 from accounts.audit import record_access
 from accounts.charts import Chart, bar_chart, bp_band_svg, line_chart
 from accounts.models import AccessLog
@@ -345,7 +346,7 @@ def patient_page_context(
     patient, *, viewer=None, days: int = CHART_DAYS, today: date | None = None
 ) -> dict:
     now = timezone.now()
-    today = today or now.astimezone(UTC).date()
+    today = today or calendar.today(patient, now=now)  # the patient's local day
     insights = HealthInsight.objects.for_user(patient.pk)
     open_alerts, handled_alerts = _alerts(patient, now)
     can_write_notes = viewer is not None and access.in_care_team(viewer, patient.pk)

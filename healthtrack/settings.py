@@ -474,15 +474,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portability.purge_deleted_accounts",
         "schedule": crontab(hour=3, minute=17),
     },
-    # Goal windows slide and "on track" moves with the date, even when no data arrives.
+    # Goal windows slide and "on track" moves with the date, even when no data arrives: hourly,
+    # each run refreshing the people whose local day has just begun (accounts.days).
     "goals-recompute-all-goal-progress": {
         "task": "goals.recompute_all_goal_progress",
-        "schedule": crontab(hour=0, minute=10),
+        "schedule": crontab(minute=10),
     },
     # Care programs whose end date has passed become completed (goals.program_tasks).
     "goals-complete-ended-programs": {
         "task": "goals.complete_ended_programs",
-        "schedule": crontab(hour=0, minute=20),
+        "schedule": crontab(minute=20),  # hourly: a program ends at its owner's midnight
     },
     # Resend outbox tasks a broker outage left pending (accounts/outbox.py).
     "relay-outbox": {

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import access
+from accounts import days as calendar
 from insights import advice, alerts, engine, selectors
 from insights.alerts import Alert
 from insights.models import AlertAction, HealthInsight, RecommendationState
@@ -445,7 +446,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     )
     if state is None or state["computed_at"] is None:
         return False
-    today = today or selectors.utc_today()
+    today = today or selectors.utc_today(user)
     changed_at = state["data_changed_at"]
     changed = changed_at is not None and changed_at > state["computed_at"]
     slid = state["valid_until"] is not None and state["valid_until"] <= today
@@ -471,8 +472,9 @@ def alerts_check(*, user_id: int, start: datetime, end: datetime) -> list[Health
     write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
     today), and record every alert not already stored. Returns the newly created alerts."""
     readings = selectors.alert_readings(user_id=user_id, start=start, end=end)
-    last_day = min(end.astimezone(UTC).date(), selectors.utc_today())
-    averages = selectors.blood_pressure_averages(user_id=user_id, last_day=last_day)
+    tz = calendar.zone_of(user_id)  # the owner's local days
+    last_day = min(calendar.day_of(end, tz), calendar.today(tz))
+    averages = selectors.blood_pressure_averages(user_id=user_id, last_day=last_day, tz=tz)
     created = []
     for alert in alerts.evaluate(readings, averages=averages):
         row, new = alert_record(user_id=user_id, alert=alert)
@@ -570,7 +572,7 @@ def quick_exercise_log(*, user, activity: str, minutes: int, ended_at: datetime)
         source_app=QUICK_LOG_SOURCE,
         metadata={"activity": advice.short_activity(activity)},
     )
-    day = started.astimezone(UTC).date()
+    day = calendar.day_of(started, user)
     week = DailyRollup.objects.filter(
         user_id=user.pk, metric_type="exercise", day__gte=day - timedelta(days=6), day__lte=day
     ).values_list("value", flat=True)

@@ -6,7 +6,7 @@ Row-level reads go through the QuerySet API: `HealthMetric.objects.for_user(u).o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -86,20 +86,21 @@ def latest_per_type(*, user_id: int) -> list[HealthMetric]:
     return sorted(rows, key=lambda m: order.index(m.metric_type))
 
 
-def _window(days: int, today: date | None = None) -> tuple[date, date]:
-    today = today or calendar.today()
+def _window(days: int, today: date | None = None, tz=None) -> tuple[date, date]:
+    today = today or calendar.today(tz)
     return today - timedelta(days=days - 1), today
 
 
 def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) -> dict[str, Any]:
-    """Per metric type with data in the last `days` UTC days (today included): average, min,
+    """Per metric type with data in the last `days` local days (today included): average, min,
     max, count, latest sample and the per-day series, read from the daily rollups.
 
     `average`, `min` and `max` are over daily totals for summed types (steps per day), over
     samples for averaged types, and over each day's last value for latest-value types;
     `count` is the number of samples. With `viewer`, only the days and types they may read
     (a named share grant's scope) count."""
-    start, end = _window(days, today)
+    tz = calendar.zone_of(user_id)  # the owner's days
+    start, end = _window(days, today, tz)
     rows = DailyRollup.objects.filter(user_id=user_id, day__gte=start, day__lte=end).order_by(
         "metric_type", "day"
     )
@@ -114,7 +115,7 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     latest_by_type = latest_values(
         user_id=user_id,
         metric_types=list(grouped),
-        before=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        before=calendar.day_start(end + timedelta(days=1), tz),
         viewer=viewer,
     )
     metrics: dict[str, Any] = {}

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts import days as calendar
 from accounts.api.idempotency import idempotent
 from accounts.api.owned import OwnedRowsMixin
 from accounts.api.strict import NoBodyMixin
@@ -119,7 +120,8 @@ class NutritionLogViewSet(
 
 
 class DailyTotalsView(APIView):
-    """Per-UTC-day totals of every nutrient and water, with the person's daily targets."""
+    """Per-day totals (the person's local days) of every nutrient and water, with the person's
+    daily targets."""
 
     @extend_schema(
         summary="Daily totals and targets",
@@ -129,8 +131,12 @@ class DailyTotalsView(APIView):
     def get(self, request):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
         owner = access.requested_owner(request, query.validated_data.get("user_id"))
+        if "end" not in request.query_params:  # default: the person's today, not UTC's
+            context = {"today": calendar.today(owner)}
+            query = DailyQuerySerializer(data=request.query_params, context=context)
+            query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
