@@ -6,13 +6,14 @@ purge) and get no tombstone."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 
 from auditlog.context import auditlog_disabled
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.db.models.signals import post_delete
 
+from accounts import days as calendar
 from goals.models import HealthGoal
 from goals.signals import goals_changed
 from healthtrack.changes import services
@@ -56,9 +57,12 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
         spans = Q()
+        tz = calendar.zone_of(user_id)  # `days` are the owner's local days
         for day in days:
-            first = datetime.combine(day, time.min, tzinfo=UTC)
-            spans |= Q(logged_at__gte=first, logged_at__lt=first + timedelta(days=1))
+            first = calendar.day_start(day, tz)
+            spans |= Q(
+                logged_at__gte=first, logged_at__lt=calendar.day_start(day + timedelta(1), tz)
+            )
         return NutritionLog._base_manager.filter(spans, user_id=user_id).values_list(
             "pk", flat=True
         )
