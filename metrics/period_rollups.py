@@ -6,9 +6,9 @@ recomputed from the daily rollups of that period. The daily rollups are the owne
 (`accounts.days`), so a week is exactly its seven local days and a month its local days, in
 every zone (also those whose offset is not a whole number of hours, such as India or Nepal).
 Reads never recompute, except once for an owner whose rows were cut in another zone (they
-changed `User.time_zone` and the recut task has not run yet) or who has hourly rollups but no
-period rows yet (data written before this table existed): then the owner's daily and period
-rollups of that type are cut again (`metrics.rollups.recompute_all`).
+changed `User.time_zone` and the recut task has not run yet: the owner's daily and period
+rollups of that type are cut again, `metrics.rollups.recompute_all`) or who has daily rollups
+but no period rows yet (data written before this table existed: `rebuild` from the days).
 
 Aggregation follows the type: summed types add the days' (de-duplicated) sums, averaged types
 weight each day's average by its sample count, latest types keep the last day's value.
@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from django.db import transaction
 
 from accounts import days as calendar
-from metrics.models import DailyRollup, HourlyRollup, PeriodRollup
+from metrics.models import DailyRollup, PeriodRollup
 from metrics.registry import AVERAGE, SUM, get_metric_type
 
 WEEK, MONTH = PeriodRollup.Period.WEEK.value, PeriodRollup.Period.MONTH.value
@@ -163,21 +163,21 @@ def rebuild(*, user_id: int, metric_type: str, tz: tzinfo | None = None) -> None
     _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
 
 
-def _stale(user_id: int, metric_type: str, tz: tzinfo) -> bool:
-    if _cut_in_another_zone(user_id, metric_type, tz):
-        return True
+def _missing(user_id: int, metric_type: str) -> bool:
     return (
         not PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
-        and HourlyRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
+        and DailyRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
     )
 
 
 def period_rows(*, user_id: int, metric_type: str, period: str, first: date, last: date):
     """The stored rows of the periods containing local days first..last, oldest first."""
     tz = calendar.zone_of(user_id)
-    if _stale(user_id, metric_type, tz):
+    if _cut_in_another_zone(user_id, metric_type, tz):
         with transaction.atomic():
-            _recut(user_id, metric_type, tz)
+            _recut(user_id, metric_type, tz)  # the days too: they were cut in that zone
+    elif _missing(user_id, metric_type):
+        rebuild(user_id=user_id, metric_type=metric_type, tz=tz)
     return PeriodRollup.objects.filter(
         user_id=user_id,
         metric_type=metric_type,

@@ -222,3 +222,18 @@ def test_recompute_all_equals_what_the_writes_maintained_in_a_half_hour_zone():
     before = {code: daily(user, code) for code in ("steps", "heart_rate")}
     rollups.recompute_all(user_id=user.pk)
     assert {code: daily(user, code) for code in ("steps", "heart_rate")} == before
+
+
+def test_the_recut_command_recuts_everyone_not_on_utc():
+    from django.core.management import call_command
+
+    zoned, on_utc = UserFactory(), UserFactory()
+    when = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 1 March, 19:00 in Los Angeles
+    for person in (zoned, on_utc):
+        add(person, "steps", when, 100)
+    # Days cut in UTC before the person had a zone of their own (an upgrade from UTC days).
+    type(zoned).objects.filter(pk=zoned.pk).update(time_zone="America/Los_Angeles")
+    PeriodRollup.objects.filter(user=zoned).update(time_zone="America/Los_Angeles")
+    call_command("recut_rollups", "--zoned")
+    assert daily(zoned) == {date(2026, 3, 1): 100}
+    assert daily(on_utc) == {date(2026, 3, 2): 100}
