@@ -27,13 +27,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Avg, Count, F, Max, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import days as calendar
 from accounts.models import CareTeam, User
 from goals.models import CareProgram, ProgramAdherence
 from insights.handling import is_overdue
@@ -447,17 +448,28 @@ def triage_rows(
     """The care team of `clinician`, ranked; optionally only rows with a reason of group
     `reason`, or on an active program titled `program` (NO_PROGRAM: on none)."""
     now = now or timezone.now()
-    today = now.astimezone(UTC).date()
     r = _rules()
     ids = care_patient_ids(clinician)
     patients = list(User.objects.filter(pk__in=ids).order_by("last_name", "first_name", "username"))
     alerts = _alerts(ids, now)
-    bp = _bp_averages(ids, today)
     glucose = _glucose(ids, now)
-    rhr = _daily(ids, RESTING_HR, today - timedelta(days=r["rhr_window_days"] - 1), today)
-    weight = _daily(ids, WEIGHT, today - timedelta(days=r["weight_window_days"]), today)
     programs = _programs(ids)
-    adherence = _adherence(ids, today)
+    # Day windows are each patient's local days (accounts.days): one set of reads per distinct
+    # "today" among them (one when they share a zone, at most a few otherwise).
+    by_today: dict[date, list[int]] = defaultdict(list)
+    for patient in patients:
+        by_today[calendar.today(patient, now=now)].append(patient.pk)
+    bp: dict = {}
+    rhr: dict = {}
+    weight: dict = {}
+    adherence: dict = {}
+    for today, group in by_today.items():
+        bp.update(_bp_averages(group, today))
+        rhr.update(
+            _daily(group, RESTING_HR, today - timedelta(days=r["rhr_window_days"] - 1), today)
+        )
+        weight.update(_daily(group, WEIGHT, today - timedelta(days=r["weight_window_days"]), today))
+        adherence.update(_adherence(group, today))
     last_sync = _last_sync(ids)
 
     rows = []
