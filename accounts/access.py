@@ -297,6 +297,7 @@ def active_grants_for(viewer, owner_id=None) -> QuerySet:
         ShareGrant.objects.active()
         .for_grantee(viewer)
         .filter(owner__is_active=True, owner__deleted_at__isnull=True)
+        .select_related("owner")  # the window is the owner's local days
     )
     if owner_id is not None:
         grants = grants.filter(owner_id=owner_id)

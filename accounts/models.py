@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -13,6 +13,7 @@ from fernet_fields import EncryptedDateField, EncryptedTextField
 
 # Field validators come from the rules module; migrations name this one accounts.models.
 from accounts.validation import validate_time_zone
+from healthtrack.core import days
 
 
 class HealthTrackUserManager(UserManager):
@@ -239,10 +240,11 @@ class ShareGrant(models.Model):
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
 
     def window_bounds(self) -> tuple[datetime, datetime]:
-        """The shared days [date_from, date_to] as [start, end) in UTC."""
-        start = datetime.combine(self.date_from, time.min, tzinfo=UTC)
-        end = datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=UTC)
-        return start, end
+        """The shared days [date_from, date_to], the owner's local days (healthtrack.core.days),
+        as [start, end) instants."""
+        tz = days.zone_of(self.owner_id)
+        end = days.day_start(self.date_to + timedelta(days=1), tz)
+        return days.day_start(self.date_from, tz), end
 
     @property
     def status(self) -> str:

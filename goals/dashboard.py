@@ -134,7 +134,7 @@ def _no_data_breakdown(config: dict) -> dict:
 
 
 def _program_card(panels: Panels, user) -> None:
-    today = utc_today()
+    today = utc_today(user)
     program = (
         CareProgram.objects.for_user(user)
         .active()

@@ -57,7 +57,7 @@ def _seed_program(patient: User, clinician: User | None, days: int) -> CareProgr
     existing = CareProgram.objects.for_user(patient).filter(title=PROGRAM_TITLE).first()
     if existing is not None:
         return existing
-    start = services.utc_today() - timedelta(days=min(max(days, 0), PROGRAM_PAST_DAYS))
+    start = services.utc_today(patient) - timedelta(days=min(max(days, 0), PROGRAM_PAST_DAYS))
     # program_create scores every day already past from the demo data.
     return programs.program_create(
         user=patient,
@@ -118,7 +118,7 @@ def _seed_dependent(patient: User, rng: random.Random) -> User:
 
 
 def _seed_goals(patient: User, days: int) -> list[HealthGoal]:
-    today = services.utc_today()
+    today = services.utc_today(patient)
     have = set(HealthGoal.objects.for_user(patient).values_list("goal_type", flat=True))
     created = []
     start = today - timedelta(days=min(max(days, 0), 30))

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from goals.measures import NUTRITION, Measure
 from goals.progress import average, window
+from healthtrack.core import days as calendar
 from metrics.latest import latest_value
 from metrics.series import daily_series
 from nutrition.models import NutritionLog
@@ -17,15 +18,23 @@ class Readings:
 
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
+        self._tz = None
         self._nutrition: dict[tuple[date, date], list[dict]] = {}
         self._series: dict[tuple[str, date, date], dict[date, float]] = {}
+
+    @property
+    def tz(self):
+        """The person's zone (`healthtrack.core.days`), read once per recompute."""
+        if self._tz is None:
+            self._tz = calendar.zone_of(self.user_id)
+        return self._tz
 
     def daily(self, measure: Measure, first: date, last: date) -> dict[date, float]:
         """Day -> that day's figure (rollup value or nutrition total), days with data only."""
         if measure.source == NUTRITION:
             key = (first, last)
             if key not in self._nutrition:
-                rows = NutritionLog.objects.for_user(self.user_id).on_days(first, last)
+                rows = NutritionLog.objects.for_user(self.user_id, tz=self.tz).on_days(first, last)
                 self._nutrition[key] = list(rows.daily_totals())
             return {
                 row["day"]: float(row[measure.code])
@@ -56,7 +65,7 @@ class Readings:
         `start_date` (latest measures), or the average of the `period_days` complete days
         before it (daily-average measures). None without data."""
         if measure.is_latest:
-            end = datetime.combine(start_date + timedelta(days=1), time.min, tzinfo=UTC)
+            end = calendar.day_start(start_date + timedelta(days=1), self.tz)
             value = self.latest(measure, before=end)
         else:
             first, last = window(today=start_date, period_days=period_days)
@@ -74,7 +83,8 @@ def today_figures(user_id: int, codes: set[str] | frozenset[str]) -> dict[str, f
     wanted = [MEASURES[code] for code in codes if code in SO_FAR_CODES and code in MEASURES]
     if not wanted:
         return {}
-    readings, today = Readings(user_id), days.today()
+    readings = Readings(user_id)
+    today = days.today(readings.tz)
     found: dict[str, float] = {}
     metric_codes = [m.code for m in wanted if m.source != NUTRITION]
     if metric_codes:

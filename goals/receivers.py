@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
 from healthtrack.core.outbox import enqueue_on_commit
-from metrics.signals import measurements_changed
+from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_changed
 
 RECOMPUTE_TASK = "goals.recompute_goal_progress"
@@ -44,6 +44,16 @@ def enqueue_recompute(user_id: int, metric_types: Iterable[str]) -> None:
 @receiver(measurements_changed, dispatch_uid="goals.on_measurements_changed")
 def on_measurements_changed(sender, *, user_id: int, metric_types, **kwargs) -> None:
     enqueue_recompute(user_id, metric_types)
+
+
+@receiver(rollups_recut, dispatch_uid="goals.on_rollups_recut")
+def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
+    # The person's days moved (a new time zone): every active goal is refreshed.
+    enqueue_on_commit(
+        RECOMPUTE_TASK,
+        {"user_id": user_id, "metric_types": None},
+        dedupe_key=f"goal-progress:{user_id}:all",
+    )
 
 
 @receiver(nutrition_changed, dispatch_uid="goals.on_nutrition_changed")

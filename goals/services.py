@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 MAX_ACTIVE_GOALS = 50
 
 
-def utc_today() -> date:
-    return calendar.today()
+def utc_today(user=None) -> date:
+    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
+    return calendar.today(user)
 
 
 def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:
@@ -116,7 +117,7 @@ def goal_create(
     down when the target is below the latest weight, else up), 7-day period, today as start,
     the baseline read from the data as of the start date, medium priority, a generated title.
     `target_value` and `baseline_value` are in `unit` (default: the metric's canonical unit)."""
-    today = today or utc_today()
+    today = today or utc_today(user)
     readings = Readings(user.pk)
     data: dict[str, Any] = {
         "goal_type": goal_type,
@@ -153,8 +154,8 @@ def goal_update(*, goal: HealthGoal, today: date | None = None, **changes: Any) 
     A change to what a completed goal measures (metric, target, direction, period, baseline,
     dates), or `status="active"`, makes it active again; progress is then recomputed.
     `status` may be set to `active` or `abandoned`, never to `completed` (that is computed)."""
-    today = today or utc_today()
     goal = HealthGoal.objects.select_for_update().get(pk=goal.pk)
+    today = today or utc_today(goal.user_id)
     readings = Readings(goal.user_id)
     cleaned = clean_goal(changes, existing=goal, today=today, baseline_of=readings.baseline)
     reopen = cleaned.pop("reopen")
@@ -197,7 +198,7 @@ def goal_progress_recompute(
     """Refresh the progress of `user_id`'s active goals measuring one of `metric_types`
     (None: all of them) from the rollups and nutrition totals. Idempotent: a second run
     with unchanged data writes nothing. Returns the ids of the goals that changed."""
-    today = today or utc_today()
+    today = today or utc_today(user_id)
     goals = list(
         HealthGoal.objects.select_for_update()
         .for_user(user_id)
@@ -219,12 +220,29 @@ def goal_progress_recompute(
     return changed_ids
 
 
-def goal_progress_recompute_all(*, today: date | None = None) -> int:
-    """Refresh every active goal (daily, by Celery beat: windows slide and "on track" moves
-    with the date even when no data arrives). One transaction per person. Returns how many
-    goals changed."""
-    today = today or utc_today()
-    user_ids = list(
-        HealthGoal.objects.active().order_by("user_id").values_list("user_id", flat=True).distinct()
+def goal_progress_recompute_all(
+    *, today: date | None = None, new_day_only: bool = False, now: datetime | None = None
+) -> int:
+    """Refresh every active goal (windows slide and "on track" moves with the date even when
+    no data arrives). One transaction per person. Returns how many goals changed.
+
+    Celery beat runs it hourly with `new_day_only`: only the people whose local day began in
+    the last hour (their local time is 00:xx) are refreshed, so each person once a day, just
+    after their own midnight."""
+    now = now or timezone.now()
+    rows = (
+        HealthGoal.objects.active()
+        .order_by("user_id")
+        .values_list("user_id", "user__time_zone")
+        .distinct()
     )
-    return sum(len(goal_progress_recompute(user_id=uid, today=today)) for uid in user_ids)
+    changed = 0
+    for uid, name in rows:
+        # Each person's today is their own, from the zone read above (no query per person).
+        zone = calendar.zone_named(name)
+        if new_day_only and now.astimezone(zone).hour != 0:
+            continue
+        changed += len(
+            goal_progress_recompute(user_id=uid, today=today or calendar.today(zone, now=now))
+        )
+    return changed

@@ -22,5 +22,6 @@ def recompute_goal_progress(user_id: int, metric_types: list[str] | None = None)
     name="goals.recompute_all_goal_progress", autoretry_for=(DatabaseError,), max_retries=3
 )
 def recompute_all_goal_progress() -> int:
-    """Daily (Celery beat): windows slide and "on track" moves with the date."""
-    return services.goal_progress_recompute_all()
+    """Hourly (Celery beat): windows slide and "on track" moves with the date; each run
+    refreshes the people whose local day has just begun."""
+    return services.goal_progress_recompute_all(new_day_only=True)

@@ -13,7 +13,7 @@ admin gets 404. Each view is written to the access log. Never cached (admin view
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.apps import apps
@@ -31,6 +31,7 @@ from accounts.audit import record_access
 from accounts.models import AccessLog
 from goals.care_programs import program_logs
 from goals.care_programs.models import CareProgram, ProgramAdherence
+from healthtrack.core import days as calendar
 from healthtrack.core.charts import Chart, bar_chart, line_chart
 from insights import handling
 from insights.handling import is_overdue
@@ -340,7 +341,7 @@ def patient_page_context(
     patient, *, viewer=None, days: int = CHART_DAYS, today: date | None = None
 ) -> dict:
     now = timezone.now()
-    today = today or now.astimezone(UTC).date()
+    today = today or calendar.today(patient, now=now)  # the patient's local day
     insights = HealthInsight.objects.for_user(patient.pk)
     open_alerts, handled_alerts = _alerts(patient, now)
     can_write_notes = viewer is not None and access.in_care_team(viewer, patient.pk)

@@ -476,15 +476,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portability.purge_deleted_accounts",
         "schedule": crontab(hour=3, minute=17),
     },
-    # Goal windows slide and "on track" moves with the date, even when no data arrives.
+    # Goal windows slide and "on track" moves with the date, even when no data arrives: hourly,
+    # each run refreshing the people whose local day has just begun (healthtrack.core.days).
     "goals-recompute-all-goal-progress": {
         "task": "goals.recompute_all_goal_progress",
-        "schedule": crontab(hour=0, minute=10),
+        "schedule": crontab(minute=10),
     },
     # Care programs whose end date has passed become completed (goals.care_programs.tasks).
     "goals-complete-ended-programs": {
         "task": "goals.complete_ended_programs",
-        "schedule": crontab(hour=0, minute=20),
+        "schedule": crontab(minute=20),  # hourly: a program ends at its owner's midnight
     },
     # Publish outbox rows a broker or Redis outage (or a crash right after a commit) left
     # pending (healthtrack/core/outbox.py). 30 s: a write made during an outage has its follow-up

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Avg, Count, Max, Q, QuerySet
@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from accounts.models import CareTeam, User
 from goals.care_programs.models import CareProgram, ProgramAdherence
+from healthtrack.core import days as calendar
 from insights.handling import is_overdue
 from insights.labels import insight_type_label
 from insights.models import HealthInsight
@@ -166,13 +167,14 @@ def _alerts(ids, now: datetime) -> dict[int, list[OpenAlert]]:
     return found
 
 
-def _bp_averages(ids, today: date) -> dict[int, dict[str, tuple[float, int]]]:
+def _bp_averages(ids, today: date, tz) -> dict[int, dict[str, tuple[float, int]]]:
     """(mean of every reading, number of readings) per patient and BP type over the window's
-    UTC days, from the raw readings in one query, leaving out what `metrics.validation` would
-    refuse today (a swapped pair stored before the rule, 80/120, never flags a patient)."""
+    local days (zone `tz`), from the raw readings in one query, leaving out what
+    `metrics.validation` would refuse today (a swapped pair stored before the rule, 80/120,
+    never flags a patient)."""
     days = _rules()["bp_window_days"]
-    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    start = calendar.day_start(today - timedelta(days=days - 1), tz)
+    end = calendar.day_start(today + timedelta(days=1), tz)
     rows = HealthMetric.objects.filter(
         user_id__in=ids,
         metric_type__in=[SYSTOLIC, DIASTOLIC],
@@ -451,17 +453,29 @@ def triage_rows(
     """The care team of `clinician`, ranked; optionally only rows with a reason of group
     `reason`, or on an active program titled `program` (NO_PROGRAM: on none)."""
     now = now or timezone.now()
-    today = now.astimezone(UTC).date()
     r = _rules()
     ids = care_patient_ids(clinician)
     patients = list(User.objects.filter(pk__in=ids).order_by("last_name", "first_name", "username"))
     alerts = _alerts(ids, now)
-    bp = _bp_averages(ids, today)
     glucose = _glucose(ids, now)
-    rhr = _daily(ids, RESTING_HR, today - timedelta(days=r["rhr_window_days"] - 1), today)
-    weight = _daily(ids, WEIGHT, today - timedelta(days=r["weight_window_days"]), today)
     programs = _programs(ids)
-    adherence = _adherence(ids, today)
+    # Day windows are each patient's local days (healthtrack.core.days): one set of reads per
+    # distinct "today" and zone among them (one when they share a zone, at most a few otherwise).
+    by_today: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for patient in patients:
+        tz = calendar.zone_of(patient)
+        by_today[(calendar.today(tz, now=now), calendar.zone_name(tz))].append(patient.pk)
+    bp: dict = {}
+    rhr: dict = {}
+    weight: dict = {}
+    adherence: dict = {}
+    for (today, zone), group in by_today.items():
+        bp.update(_bp_averages(group, today, calendar.zone_named(zone)))
+        rhr.update(
+            _daily(group, RESTING_HR, today - timedelta(days=r["rhr_window_days"] - 1), today)
+        )
+        weight.update(_daily(group, WEIGHT, today - timedelta(days=r["weight_window_days"]), today))
+        adherence.update(_adherence(group, today))
     last_sync = _last_sync(ids)
 
     rows = []

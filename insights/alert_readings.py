@@ -4,8 +4,9 @@ out). The rules themselves are pure functions in `insights.alerts`."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from healthtrack.core import days as calendar
 from insights import alerts
 from insights.snapshot import BP_DIASTOLIC, BP_SYSTOLIC
 from metrics.models import HealthMetric
@@ -28,15 +29,16 @@ def alert_readings(*, user_id: int, start: datetime, end: datetime) -> list[aler
     return [alerts.Reading(code, at, float(value)) for code, at, value in rows]
 
 
-def blood_pressure_averages(*, user_id: int, last_day: date) -> dict[str, alerts.WindowAverage]:
-    """Systolic and diastolic averages over the 7 UTC days ending on `last_day`, from the raw
+def blood_pressure_averages(
+    *, user_id: int, last_day: date, tz=None
+) -> dict[str, alerts.WindowAverage]:
+    """Systolic and diastolic averages over the 7 local days ending on `last_day`, from the raw
     readings, leaving out any reading `metrics.validation` would refuse today (alone, or with
     the other half recorded at the same instant and source): a pair stored before the rule
     never feeds an alert."""
-    start = datetime.combine(
-        last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1), datetime.min.time(), tzinfo=UTC
-    )
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    tz = calendar.zone_of(user_id) if tz is None else tz  # the owner's local days
+    start = calendar.day_start(last_day - timedelta(days=ALERT_AVERAGE_DAYS - 1), tz)
+    end = calendar.day_start(last_day + timedelta(days=1), tz)
     rows = (
         HealthMetric.objects.for_user(user_id)
         .of_type(BP_SYSTOLIC, BP_DIASTOLIC)

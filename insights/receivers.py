@@ -148,6 +148,11 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     data_changed(user_id)
 
 
+def on_rollups_recut(sender, *, user_id, **kwargs) -> None:
+    # Sent by metrics.services after a change of time zone recut the daily figures.
+    data_changed(user_id, committed=True)
+
+
 def on_nutrition_changed(sender, *, user_id, **kwargs) -> None:
     data_changed(user_id)
 
@@ -172,11 +177,12 @@ def on_user_saved(sender, instance, created, update_fields=None, **kwargs) -> No
 
 def connect() -> None:
     from goals.signals import goals_changed
-    from metrics.signals import measurements_changed
+    from metrics.signals import measurements_changed, rollups_recut
     from nutrition.models import NutritionTargets
     from nutrition.signals import nutrition_changed
 
     measurements_changed.connect(on_measurements_changed, dispatch_uid="insights.measurements")
+    rollups_recut.connect(on_rollups_recut, dispatch_uid="insights.rollups_recut")
     nutrition_changed.connect(on_nutrition_changed, dispatch_uid="insights.nutrition")
     post_save.connect(
         on_nutrition_targets_saved, sender=NutritionTargets, dispatch_uid="insights.targets"

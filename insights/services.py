@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import access
+from healthtrack.core import days as calendar
 from insights import advice, alerts, engine, snapshot_builder
 from insights.alert_readings import alert_readings, blood_pressure_averages
 from insights.alerts import Alert
@@ -446,7 +447,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     )
     if state is None or state["computed_at"] is None:
         return False
-    today = today or snapshot_builder.utc_today()
+    today = today or snapshot_builder.utc_today(user)
     changed_at = state["data_changed_at"]
     changed = changed_at is not None and changed_at > state["computed_at"]
     slid = state["valid_until"] is not None and state["valid_until"] <= today
@@ -472,8 +473,9 @@ def alerts_check(*, user_id: int, start: datetime, end: datetime) -> list[Health
     write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
     today), and record every alert not already stored. Returns the newly created alerts."""
     readings = alert_readings(user_id=user_id, start=start, end=end)
-    last_day = min(end.astimezone(UTC).date(), snapshot_builder.utc_today())
-    averages = blood_pressure_averages(user_id=user_id, last_day=last_day)
+    tz = calendar.zone_of(user_id)  # the owner's local days
+    last_day = min(calendar.day_of(end, tz), calendar.today(tz))
+    averages = blood_pressure_averages(user_id=user_id, last_day=last_day, tz=tz)
     created = []
     for alert in alerts.evaluate(readings, averages=averages):
         row, new = alert_record(user_id=user_id, alert=alert)
@@ -560,7 +562,7 @@ def quick_exercise_log(*, user, activity: str, minutes: int, ended_at: datetime)
         activity=advice.short_activity(activity),
         source_app=QUICK_LOG_SOURCE,
     )
-    day = metric.recorded_at.astimezone(UTC).date()
+    day = calendar.day_of(metric.recorded_at, user)
     week = DailyRollup.objects.filter(
         user_id=user.pk, metric_type="exercise", day__gte=day - timedelta(days=6), day__lte=day
     ).values_list("value", flat=True)

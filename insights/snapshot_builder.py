@@ -4,7 +4,7 @@ nutrition totals (never a scan of raw measurements)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,8 +33,9 @@ NUTRITION_FIELDS = ("calories", "protein_g", "carbs_g", "fat_g", "fiber_g", "sug
 ACTIVITY_WINDOW_DAYS = 35
 
 
-def utc_today() -> date:
-    return calendar.today()
+def utc_today(user=None) -> date:
+    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
+    return calendar.today(user)
 
 
 def reach_days(days: int) -> int:
@@ -57,11 +58,19 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
     """`build_snapshot` for many users in a fixed number of queries (the nightly batch): the
     rollups, the nutrition totals, and the older weights of those without one in the span.
     Load the users with `select_related("nutrition_targets")` to spare a query each for their
-    own targets."""
-    today = today or utc_today()
-    first = today - timedelta(days=reach_days(days))
+    own targets.
+
+    Each person's days are their own local days (`healthtrack.core.days`): their `today` (unless
+    one is given for all), their window, and their nutrition totals cut at their midnight
+    (one nutrition query per distinct zone among `users`)."""
     users = list(users)
     ids = [user.pk for user in users]
+    zones = {user.pk: calendar.zone_of(user) for user in users}
+    todays = {pk: today or calendar.today(zone) for pk, zone in zones.items()}
+    reach = reach_days(days)
+    if not users:
+        return {}
+    first, last = min(todays.values()) - timedelta(days=reach), max(todays.values())
 
     daily: dict[int, dict[str, dict[date, float]]] = {pk: {} for pk in ids}
     rows = (
@@ -69,27 +78,36 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
             user_id__in=ids,
             metric_type__in=SNAPSHOT_METRIC_TYPES,
             day__gte=first,
-            day__lte=today,
+            day__lte=last,
         )
         .order_by()
         .values_list("user_id", "metric_type", "day", "value")
     )
     for user_id, code, day, value in rows:
-        daily[user_id].setdefault(code, {})[day] = value
+        if todays[user_id] - timedelta(days=reach) <= day <= todays[user_id]:
+            daily[user_id].setdefault(code, {})[day] = value
 
     nutrition: dict[int, dict[date, dict[str, float]]] = {pk: {} for pk in ids}
-    totals = (
-        NutritionLog.objects.filter(user_id__in=ids)
-        .on_days(first, today)
-        .order_by()
-        .annotate(day=TruncDate("logged_at", tzinfo=UTC))
-        .values("user_id", "day")
-        .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
-    )
-    for row in totals:
-        nutrition[row["user_id"]][row["day"]] = {
-            name: float(row[name]) for name in NUTRITION_FIELDS if row[name] is not None
-        }
+    by_zone: dict = {}
+    for pk, zone in zones.items():
+        by_zone.setdefault(zone, []).append(pk)
+    for zone, zone_ids in by_zone.items():
+        logs = NutritionLog.objects.filter(user_id__in=zone_ids)
+        logs.zone = zone
+        totals = (
+            logs.on_days(first, last)
+            .order_by()
+            .annotate(day=TruncDate("logged_at", tzinfo=zone))
+            .values("user_id", "day")
+            .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
+        )
+        for row in totals:
+            user_id, day = row["user_id"], row["day"]
+            if not todays[user_id] - timedelta(days=reach) <= day <= todays[user_id]:
+                continue
+            nutrition[user_id][day] = {
+                name: float(row[name]) for name in NUTRITION_FIELDS if row[name] is not None
+            }
 
     weights: dict[int, float | None] = {}
     for pk in ids:
@@ -98,7 +116,7 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
     missing = [pk for pk in ids if weights[pk] is None]
     if missing:
         older = DailyRollup.objects.filter(
-            user_id=OuterRef("pk"), metric_type=WEIGHT, day__lte=today
+            user_id=OuterRef("pk"), metric_type=WEIGHT, day__lte=last
         ).order_by("-day")
         weights.update(
             get_user_model()
@@ -110,6 +128,7 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
     goals = weight_goals(ids)
     snapshots = {}
     for user in users:
+        today = todays[user.pk]
         targets = daily_targets(user=user, weight_kg=weights[user.pk], on=today)
         snapshots[user.pk] = Snapshot(
             user_id=user.pk,

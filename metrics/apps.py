@@ -10,7 +10,10 @@ class MetricsConfig(AppConfig):
 
         hooks.demo_seeder_register(demo.seed)
         from accounts import sharing
+        from metrics import receivers
         from metrics.registry import METRIC_TYPES
+
+        receivers.connect()  # a change of time zone recuts the rollups
 
         # Share grants (accounts) name metric types; the catalogue is ours. A live view of the
         # registry's keys: one source of truth, nothing copied.

@@ -9,7 +9,7 @@ goals fills in the steps goal, insights the status of a reading.
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django.urls import reverse
 
@@ -26,8 +26,9 @@ BP_SYSTOLIC, BP_DIASTOLIC = "blood_pressure_systolic", "blood_pressure_diastolic
 CHART_TYPES = ("steps", "resting_heart_rate", "heart_rate", "weight", BP_SYSTOLIC, BP_DIASTOLIC)
 
 
-def today_utc() -> date:
-    return calendar.today()
+def today_utc(user=None) -> date:
+    """Today in `user`'s zone (the name is kept for its callers: days are local now)."""
+    return calendar.today(user)
 
 
 def day_label(day: date, today: date) -> str:
@@ -49,7 +50,8 @@ def metric_url(code: str) -> str:
 
 
 def contribute(panels: Panels, *, user, days: int) -> None:
-    today = today_utc()
+    tz = calendar.zone_of(user)
+    today = calendar.today(tz)
     start = today - timedelta(days=days - 1)
     series: dict[str, dict[date, float]] = {code: {} for code in CHART_TYPES}
     rows = list(
@@ -64,11 +66,11 @@ def contribute(panels: Panels, *, user, days: int) -> None:
     def points(code: str) -> list[tuple[date, float | None]]:
         return [(day, series[code].get(day)) for day in span]
 
-    sleep_series = _sleep_series(user, start, today)
+    sleep_series = _sleep_series(user, start, today, tz)
     _steps_card(panels, series["steps"], today)
     _sleep_card(panels, sleep_series, today)
     _resting_heart_rate_card(panels, series["resting_heart_rate"], today)
-    _weight_and_blood_pressure_cards(panels, user, today)
+    _weight_and_blood_pressure_cards(panels, user, today, tz)
 
     heart_code = "resting_heart_rate" if series["resting_heart_rate"] else "heart_rate"
     heart_title = "Resting heart rate" if heart_code == "resting_heart_rate" else "Heart rate"
@@ -104,9 +106,9 @@ def _hours(minutes: float | None) -> float | None:
     return None if minutes is None else round(minutes / 60, 1)
 
 
-def _sleep_series(user, start: date, today: date) -> dict[date, float]:
+def _sleep_series(user, start: date, today: date, tz) -> dict[date, float]:
     """Sleep per night, keyed by the morning it ended (`metrics.nights`, "last night")."""
-    return nights(user_id=user.pk, first=start, last=today)
+    return nights(user_id=user.pk, first=start, last=today, tz=tz)
 
 
 def _steps_card(panels: Panels, steps: dict[date, float], today: date) -> None:
@@ -129,7 +131,7 @@ def _sleep_card(panels: Panels, nights: dict[date, float], today: date) -> None:
     panels.cards["sleep"] = Card(
         label="Last night's sleep",
         value=format_minutes(minutes),
-        detail="Since yesterday noon (UTC)",
+        detail="Since yesterday noon",
         href=metric_url("sleep"),
     )
 
@@ -148,7 +150,7 @@ def _resting_heart_rate_card(panels: Panels, resting: dict[date, float], today: 
     )
 
 
-def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
+def _weight_and_blood_pressure_cards(panels: Panels, user, today: date, tz) -> None:
     weight = latest_value(user_id=user.pk, metric_type="weight")
     if weight is not None:
         at, value = weight
@@ -156,7 +158,7 @@ def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
             label="Latest weight",
             value=format_number(value, 1),
             unit="kg",
-            detail=f"Weighed {day_label(at.astimezone(UTC).date(), today)}",
+            detail=f"Weighed {day_label(calendar.day_of(at, tz), today)}",
             href=metric_url("weight"),
             values={"kg": value},
         )
@@ -168,7 +170,7 @@ def _weight_and_blood_pressure_cards(panels: Panels, user, today: date) -> None:
             label="Latest blood pressure",
             value=f"{format_number(systolic)}/{format_number(diastolic)}",
             unit="mmHg",
-            detail=f"Measured {day_label(at.astimezone(UTC).date(), today)}",
+            detail=f"Measured {day_label(calendar.day_of(at, tz), today)}",
             href=reverse("metrics-type", args=["blood_pressure"]),
             values={"systolic": systolic, "diastolic": diastolic},
         )

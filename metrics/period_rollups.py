@@ -1,40 +1,37 @@
 """Week and month rollups in the owner's time zone: ISO weeks (Monday first) and calendar months.
 
 Kept in step with the daily rollups: `metrics.rollups.recompute_days` calls `refresh` in the
-same transaction, for the span it rewrote, and every week and month that span touches in the
-owner's zone is recomputed from the hourly rollups of that period. Reads never recompute, except
-once for an owner whose rows were cut in another zone (they changed `User.time_zone`) or who has
-hourly rollups but no period rows yet (data written before this table existed).
+same transaction, for the local days it rewrote, and every week and month those days touch is
+recomputed from the daily rollups of that period. The daily rollups are the owner's local days
+(`healthtrack.core.days`), so a week is exactly its seven local days and a month its local days, in
+every zone (also those whose offset is not a whole number of hours, such as India or Nepal).
+Reads never recompute, except once for an owner whose rows were cut in another zone (they
+changed `User.time_zone` and the recut task has not run yet: the owner's daily and period
+rollups of that type are cut again, `metrics.rollups.recompute_all`) or who has daily rollups
+but no period rows yet (data written before this table existed: `rebuild` from the days).
 
-Each UTC hour belongs to the local period in which it starts: exact for every zone whose offset
-is a whole number of hours, within the hour for the few that are not (India, Nepal, ...).
-Aggregation follows the type: summed types add the hours' (de-duplicated) sums, averaged types
-weight each hour's average by its sample count, latest types keep the last hour's value.
+Aggregation follows the type: summed types add the days' (de-duplicated) sums, averaged types
+weight each day's average by its sample count, latest types keep the last day's value.
 """
 
 from __future__ import annotations
 
 import bisect
-import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, Min
 
-from metrics.models import HourlyRollup, PeriodRollup
+from healthtrack.core import days as calendar
+from metrics.models import DailyRollup, PeriodRollup
 from metrics.registry import AVERAGE, SUM, get_metric_type
 
 WEEK, MONTH = PeriodRollup.Period.WEEK.value, PeriodRollup.Period.MONTH.value
 PERIODS = (WEEK, MONTH)
 
 
-def owner_zone(user_id: int) -> zoneinfo.ZoneInfo:
-    name = get_user_model().objects.filter(pk=user_id).values_list("time_zone", flat=True).first()
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+def owner_zone(user_id: int) -> tzinfo:
+    """The owner's zone (`healthtrack.core.days.zone_of`, the one place that reads it)."""
+    return calendar.zone_of(user_id)
 
 
 def period_start(period: str, day: date) -> date:
@@ -49,7 +46,7 @@ def next_start(period: str, start: date) -> date:
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def bounds(period: str, start: date, tz: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+def bounds(period: str, start: date, tz: tzinfo) -> tuple[datetime, datetime]:
     """The period's [start, end) as UTC instants (local midnights in `tz`)."""
     lo = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC)
     hi = datetime.combine(next_start(period, start), time.min, tzinfo=tz).astimezone(UTC)
@@ -66,114 +63,121 @@ def starts_between(period: str, first: date, last: date) -> list[date]:
 
 
 def _compute(
-    user_id: int,
-    metric_type: str,
-    period: str,
-    start: date,
-    tz: zoneinfo.ZoneInfo,
-    hours: list,
-    times: list[datetime],
+    user_id: int, metric_type: str, period: str, start: date, tz_name: str, days: list, dates: list
 ) -> PeriodRollup | None:
-    """The period's row from `hours` ((period_start, value, min, max, count), oldest first,
-    covering at least the period; `times` their period_start), or None when none falls in it."""
-    lo, hi = bounds(period, start, tz)
-    hours = hours[bisect.bisect_left(times, lo) : bisect.bisect_left(times, hi)]
-    if not hours:
+    """The period's row from `days` ((day, value, min, max, count), oldest first, covering at
+    least the period; `dates` their days), or None when none falls in it."""
+    days = days[
+        bisect.bisect_left(dates, start) : bisect.bisect_left(dates, next_start(period, start))
+    ]
+    if not days:
         return None
     aggregation = get_metric_type(metric_type).aggregation
-    count = sum(h[4] for h in hours)
+    count = sum(d[4] for d in days)
     if aggregation == SUM:
-        value = sum(h[1] for h in hours)
+        value = sum(d[1] for d in days)
     elif aggregation == AVERAGE:
-        # Weighted by samples; an hour reached only by a summed sample's spill has none.
-        value = sum(h[1] * h[4] for h in hours) / count
+        value = sum(d[1] * d[4] for d in days) / count
     else:
-        value = hours[-1][1]
+        value = days[-1][1]
     return PeriodRollup(
         user_id=user_id,
         metric_type=metric_type,
         period=period,
         start=start,
-        time_zone=tz.key,
+        time_zone=tz_name,
         value=value,
-        min_value=min(h[2] for h in hours),
-        max_value=max(h[3] for h in hours),
+        min_value=min(d[2] for d in days),
+        max_value=max(d[3] for d in days),
         count=count,
     )
 
 
-def _rewrite(
-    user_id: int, metric_type: str, tz: zoneinfo.ZoneInfo, starts: dict[str, list[date]]
-) -> None:
-    """Recompute the periods `starts` names from one read of their hourly rollups."""
-    spans = [bounds(period, s, tz) for period, ss in starts.items() for s in ss]
+def _rewrite(user_id: int, metric_type: str, tz: tzinfo, starts: dict[str, list[date]]) -> None:
+    """Recompute the periods `starts` names from one read of their daily rollups."""
+    spans = [(s, next_start(period, s)) for period, ss in starts.items() for s in ss]
     if not spans:
         return
-    hours = list(
-        HourlyRollup.objects.filter(
+    days = list(
+        DailyRollup.objects.filter(
             user_id=user_id,
             metric_type=metric_type,
-            period_start__gte=min(lo for lo, _ in spans),
-            period_start__lt=max(hi for _, hi in spans),
+            day__gte=min(lo for lo, _ in spans),
+            day__lt=max(hi for _, hi in spans),
         )
-        .order_by("period_start")
-        .values_list("period_start", "value", "min_value", "max_value", "count")
+        .order_by("day")
+        .values_list("day", "value", "min_value", "max_value", "count")
     )
-    times = [h[0] for h in hours]
+    dates = [d[0] for d in days]
+    tz_name = calendar.zone_name(tz)
     rows = []
     for period, period_starts in starts.items():
         PeriodRollup.objects.filter(
             user_id=user_id, metric_type=metric_type, period=period, start__in=period_starts
         ).delete()
-        rows += [_compute(user_id, metric_type, period, s, tz, hours, times) for s in period_starts]
+        rows += [
+            _compute(user_id, metric_type, period, s, tz_name, days, dates) for s in period_starts
+        ]
     PeriodRollup.objects.bulk_create([r for r in rows if r is not None])
 
 
-@transaction.atomic
-def refresh(*, user_id: int, metric_type: str, lo: datetime, hi: datetime) -> None:
-    """Recompute the weeks and months that the UTC span [lo, hi) touches in the owner's zone."""
-    tz = owner_zone(user_id)
-    if (
-        PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type)
-        .exclude(time_zone=tz.key)
-        .exists()
-    ):
-        rebuild(user_id=user_id, metric_type=metric_type)
-        return
-    first = lo.astimezone(tz).date()
-    last = (hi - timedelta(microseconds=1)).astimezone(tz).date()
-    _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
-
-
-@transaction.atomic
-def rebuild(*, user_id: int, metric_type: str) -> None:
-    """Every week and month of one type, from scratch, in the owner's current zone."""
-    tz = owner_zone(user_id)
-    PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type).delete()
-    span = HourlyRollup.objects.filter(user_id=user_id, metric_type=metric_type).aggregate(
-        first=Min("period_start"), last=Max("period_start")
-    )
-    if span["first"] is None:
-        return
-    first, last = span["first"].astimezone(tz).date(), span["last"].astimezone(tz).date()
-    _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
-
-
-def _stale(user_id: int, metric_type: str, tz: zoneinfo.ZoneInfo) -> bool:
-    rows = PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type)
-    if rows.exclude(time_zone=tz.key).exists():
-        return True
+def _cut_in_another_zone(user_id: int, metric_type: str, tz: tzinfo) -> bool:
     return (
-        not rows.exists()
-        and HourlyRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
+        PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type)
+        .exclude(time_zone=calendar.zone_name(tz))
+        .exists()
+    )
+
+
+def _recut(user_id: int, metric_type: str, tz: tzinfo) -> None:
+    from metrics import rollups  # it calls us: imported when needed
+
+    rollups.recompute_all(user_id=user_id, metric_type=metric_type, tz=tz)
+
+
+@transaction.atomic
+def refresh(
+    *, user_id: int, metric_type: str, first: date, last: date, tz: tzinfo | None = None
+) -> None:
+    """Recompute the weeks and months that local days first..last touch in the owner's zone
+    (`tz`, looked up when not given)."""
+    tz = calendar.zone_of(user_id) if tz is None else tz
+    if _cut_in_another_zone(user_id, metric_type, tz):
+        _recut(user_id, metric_type, tz)
+        return
+    _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
+
+
+@transaction.atomic
+def rebuild(*, user_id: int, metric_type: str, tz: tzinfo | None = None) -> None:
+    """Every week and month of one type, from the daily rollups, in the owner's zone."""
+    tz = calendar.zone_of(user_id) if tz is None else tz
+    PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type).delete()
+    days = DailyRollup.objects.filter(user_id=user_id, metric_type=metric_type).order_by("day")
+    first, last = (
+        days.values_list("day", flat=True).first(),
+        days.values_list("day", flat=True).last(),
+    )
+    if first is None:
+        return
+    _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
+
+
+def _missing(user_id: int, metric_type: str) -> bool:
+    return (
+        not PeriodRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
+        and DailyRollup.objects.filter(user_id=user_id, metric_type=metric_type).exists()
     )
 
 
 def period_rows(*, user_id: int, metric_type: str, period: str, first: date, last: date):
     """The stored rows of the periods containing local days first..last, oldest first."""
-    tz = owner_zone(user_id)
-    if _stale(user_id, metric_type, tz):
-        rebuild(user_id=user_id, metric_type=metric_type)
+    tz = calendar.zone_of(user_id)
+    if _cut_in_another_zone(user_id, metric_type, tz):
+        with transaction.atomic():
+            _recut(user_id, metric_type, tz)  # the days too: they were cut in that zone
+    elif _missing(user_id, metric_type):
+        rebuild(user_id=user_id, metric_type=metric_type, tz=tz)
     return PeriodRollup.objects.filter(
         user_id=user_id,
         metric_type=metric_type,

@@ -1,4 +1,10 @@
-"""Hourly and daily rollups, recomputed from raw samples for the UTC days a write touched.
+"""Hourly and daily rollups, recomputed from raw samples for the local days a write touched.
+
+Hourly rollups are UTC hours. Daily rollups are the owner's local days (`healthtrack.core.days`): a
+rollup's `day` is the local date, in the owner's `time_zone`, of the samples it holds, and a
+day is cut at local midnight. The zone is resolved once per write (`tz`, passed down) and the
+local date of each sample comes from bisecting precomputed local midnights (`LocalDays`), or
+from the database's own conversion, never from a per-row zone lookup.
 
 Called by every write in `metrics.services` inside the writing transaction, so a rollup never
 disagrees with the committed samples. Recomputing whole days from raw rows (rather than
@@ -12,8 +18,11 @@ and the lower one keeps only the share of its value that falls outside the overl
 (pro-rata, assuming a sample is spread evenly over its interval).
 
 A summed sample that spans several hours is split across them in proportion to its overlap
-with each (the same even-spread assumption); a point sample, and every sample of an averaged
-or latest type (heart rate, weight, ...), stays in the hour in which it starts. `count` is the
+with each (the same even-spread assumption), and cut again at local midnight where that falls
+inside an hour (zones such as Asia/Kolkata, UTC+5:30): each piece is one (UTC hour, local day)
+pair, and hours and days are both sums of pieces. A point sample, and every sample of an
+averaged or latest type (heart rate, weight, ...), stays in the hour and the local day in which
+it starts. `count` is the
 number of samples that start in the period; min and max are over the samples that start in it
 and, for summed types, those that spill into it (an hour reached only by a spill has count 0).
 """
@@ -24,14 +33,21 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDate, TruncHour
 
+from healthtrack.core import days as calendar
 from metrics import period_rollups
-from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, HealthMetric, HourlyRollup
+from metrics.models import (
+    NO_DEVICE_PRIORITY,
+    DailyRollup,
+    HealthMetric,
+    HourlyRollup,
+    PeriodRollup,
+)
 from metrics.registry import AVERAGE, LATEST, SUM, get_metric_type
 from metrics.validation import MAX_SAMPLE_SPAN
 
@@ -43,8 +59,29 @@ def floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == moment else floor + HOUR
+
+
+def day_start(day: date, tz: tzinfo = UTC) -> datetime:
+    """Local midnight of `day` in `tz`, as a UTC instant."""
+    return calendar.day_start(day, tz)
+
+
+class LocalDays:
+    """Local dates of instants in one zone, over a range, by bisecting the local midnights
+    (computed once): no zone conversion per sample."""
+
+    def __init__(self, tz: tzinfo, lo: datetime, hi: datetime) -> None:
+        self.tz = tz
+        first = lo.astimezone(tz).date() - timedelta(days=1)
+        last = hi.astimezone(tz).date() + timedelta(days=1)
+        self.days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        self.midnights = [calendar.day_start(d, tz).timestamp() for d in self.days]
+
+    def day_at(self, ts: float) -> date:
+        return self.days[max(bisect.bisect_right(self.midnights, ts) - 1, 0)]
 
 
 @dataclass
@@ -140,22 +177,34 @@ def _merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]
     return [(s, e) for s, e in out]
 
 
-def _hour_pieces(start: float, end: float) -> Iterable[tuple[float, float]]:
-    """[start, end) cut at each UTC hour boundary (POSIX seconds)."""
+def _hour_pieces(
+    start: float, end: float, cuts: list[float] | None = None
+) -> Iterable[tuple[float, float]]:
+    """[start, end) cut at each UTC hour boundary and at each of `cuts` (sorted; POSIX
+    seconds)."""
     step = HOUR.total_seconds()
     lo = start
+    i = bisect.bisect_right(cuts, lo) if cuts else 0
     while lo < end:
         hi = min(end, (lo // step + 1) * step)
+        if cuts:
+            while i < len(cuts) and cuts[i] <= lo:
+                i += 1
+            if i < len(cuts):
+                hi = min(hi, cuts[i])
         yield lo, hi
         lo = hi
 
 
-def deduplicated_shares(samples: Iterable[Sample]) -> dict[int, list[tuple[float, float]]]:
-    """Per sample, (hour start, value kept in that hour) after higher-ranked sources have
-    claimed their time: an interval sample keeps, in each hour it overlaps, its value times the
-    share of its interval that falls in that hour and is not covered; a point sample keeps its
-    value (or nothing, if covered) in its hour. The shares of a sample add up to what it keeps."""
-    step = HOUR.total_seconds()
+def deduplicated_shares(
+    samples: Iterable[Sample], cuts: list[float] | None = None
+) -> dict[int, list[tuple[float, float]]]:
+    """Per sample, (piece start, value kept in that piece) after higher-ranked sources have
+    claimed their time, the pieces being the sample's interval cut at UTC hours and at `cuts`
+    (local midnights), oldest first: an interval sample keeps, in each piece, its value times
+    the share of its interval that falls in that piece and is not covered; a point sample keeps
+    its value (or nothing, if covered) in one piece at its start. The shares of a sample add up
+    to what it keeps."""
     by_source: dict[tuple, list[Sample]] = defaultdict(list)
     for sample in samples:
         by_source[sample.source].append(sample)
@@ -168,16 +217,13 @@ def deduplicated_shares(samples: Iterable[Sample]) -> dict[int, list[tuple[float
             if sample.end > sample.start:
                 length = sample.end - sample.start
                 pieces = []
-                for lo, hi in _hour_pieces(sample.start, sample.end):
+                for lo, hi in _hour_pieces(sample.start, sample.end, cuts):
                     covered = _covered_length(lo, hi, starts, merged) if merged else 0.0
-                    pieces.append(
-                        ((lo // step) * step, sample.value * max(hi - lo - covered, 0.0) / length)
-                    )
+                    pieces.append((lo, sample.value * max(hi - lo - covered, 0.0) / length))
                 kept[sample.id] = pieces
             else:
                 hit = bool(merged) and _point_covered(sample.start, starts, merged)
-                hour = (sample.start // step) * step
-                kept[sample.id] = [(hour, 0.0 if hit else sample.value)]
+                kept[sample.id] = [(sample.start, 0.0 if hit else sample.value)]
         merged = _merge([*merged, *((s.start, s.end) for s in group)])
         starts = [s for s, _ in merged]
     return kept
@@ -187,9 +233,9 @@ def deduplicated_shares(samples: Iterable[Sample]) -> dict[int, list[tuple[float
 
 
 def affected_days(
-    *, user_id: int, metric_type: str, start: datetime, end: datetime
+    *, user_id: int, metric_type: str, start: datetime, end: datetime, tz: tzinfo = UTC
 ) -> tuple[date, date]:
-    """First and last UTC day whose rollups a write over [start, end] may change.
+    """First and last local day (in `tz`) whose rollups a write over [start, end] may change.
 
     For a summed type, samples that overlap the written span may start up to a day earlier,
     and their kept share depends on the write, so their day is included too.
@@ -207,10 +253,16 @@ def affected_days(
         ).aggregate(first=Min("recorded_at"), last=Max("end_at"))
         if span["first"] is not None:
             first, last = min(first, span["first"]), max(last, span["last"])
-    return first.astimezone(UTC).date(), last.astimezone(UTC).date()
+    return first.astimezone(tz).date(), last.astimezone(tz).date()
 
 
-def _buckets_summed(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+# Buckets are keyed by piece: (UTC hour, local day). Hours and days are merges of pieces.
+Pieces = dict[tuple[datetime, date], Bucket]
+
+
+def _buckets_summed(
+    user_id: int, metric_type: str, lo: datetime, hi: datetime, local: LocalDays
+) -> Pieces:
     window = Q(recorded_at__gte=lo, recorded_at__lt=hi)
     # Samples outside the window that may cover samples inside it or spill into it, and those
     # that may cover the spilling ones (they start at most one span before them).
@@ -236,72 +288,85 @@ def _buckets_summed(user_id: int, metric_type: str, lo: datetime, hi: datetime):
         )
         samples.append(sample)
         if lo <= rec < hi or (end is not None and rec < lo < end):
-            touching.append((rec, end, pk, value))
-    shares = deduplicated_shares(samples)
-    hours: dict[datetime, Bucket] = defaultdict(Bucket)
-    for rec, _end, pk, value in touching:
-        first_hour = floor_hour(rec)
-        for hour_ts, share in shares[pk]:
-            hour = datetime.fromtimestamp(hour_ts, tz=UTC)
-            if not lo <= hour < hi:
+            touching.append((rec, pk, value))
+    shares = deduplicated_shares(samples, local.midnights)
+    step = HOUR.total_seconds()
+    lo_ts, hi_ts = lo.timestamp(), hi.timestamp()
+    pieces: Pieces = defaultdict(Bucket)
+    for rec, pk, value in touching:
+        for index, (piece_ts, share) in enumerate(shares[pk]):
+            hour_ts = (piece_ts // step) * step
+            if not lo_ts <= hour_ts < hi_ts:
                 continue
-            if hour == first_hour:
-                hours[hour].add(value, share, (rec, pk))
+            bucket = pieces[(datetime.fromtimestamp(hour_ts, tz=UTC), local.day_at(piece_ts))]
+            if index == 0:  # the piece the sample starts in: it counts there
+                bucket.add(value, share, (rec, pk))
             else:
-                hours[hour].spill(value, share)
-    return hours
+                bucket.spill(value, share)
+    return pieces
 
 
-def _buckets_averaged(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+def _buckets_averaged(
+    user_id: int, metric_type: str, lo: datetime, hi: datetime, local: LocalDays
+) -> Pieces:
     rows = (
         HealthMetric.objects.filter(
             user_id=user_id, metric_type=metric_type, recorded_at__gte=lo, recorded_at__lt=hi
         )
-        .annotate(hour=TruncHour("recorded_at", tzinfo=UTC))
-        .values("hour")
+        .annotate(
+            hour=TruncHour("recorded_at", tzinfo=UTC), day=TruncDate("recorded_at", tzinfo=local.tz)
+        )
+        .values("hour", "day")
         .annotate(total=Sum("value"), n=Count("id"), lo=Min("value"), hi=Max("value"))
         .order_by()
     )
-    hours: dict[datetime, Bucket] = {}
+    pieces: Pieces = {}
     for row in rows:
-        hours[row["hour"].astimezone(UTC)] = Bucket(
+        pieces[(row["hour"].astimezone(UTC), row["day"])] = Bucket(
             total=row["total"], count=row["n"], min_value=row["lo"], max_value=row["hi"]
         )
-    return hours
+    return pieces
 
 
-def _buckets_latest(user_id: int, metric_type: str, lo: datetime, hi: datetime):
+def _buckets_latest(
+    user_id: int, metric_type: str, lo: datetime, hi: datetime, local: LocalDays
+) -> Pieces:
     rows = HealthMetric.objects.filter(
         user_id=user_id, metric_type=metric_type, recorded_at__gte=lo, recorded_at__lt=hi
     ).values_list("id", "recorded_at", "value")
-    hours: dict[datetime, Bucket] = defaultdict(Bucket)
+    pieces: Pieces = defaultdict(Bucket)
     for pk, rec, value in rows:
-        hours[floor_hour(rec)].add(value, value, (rec, pk))
-    return hours
+        pieces[(floor_hour(rec), local.day_at(rec.timestamp()))].add(value, value, (rec, pk))
+    return pieces
 
 
 _BUCKETERS = {SUM: _buckets_summed, AVERAGE: _buckets_averaged, LATEST: _buckets_latest}
 
 
 # Averaged and "latest" types on PostgreSQL: the same recomputation from raw rows as the ORM
-# path below (hour: SUM / COUNT, or the value of the latest (recorded_at, id); MIN, MAX,
-# COUNT; day: its hours' sums over their counts, or its latest hour's latest) as one statement
+# path below (piece = (UTC hour, local day); hour and day: their pieces' sums over their
+# counts, or the value of the latest (recorded_at, id); MIN, MAX, COUNT) as one statement
 # that rewrites the rollups of the range in place (stale periods deleted, the others
 # upserted). A POST holds its owner's advisory lock for the whole transaction; this is one
 # round trip where the ORM path takes five (issue 15). Summed types keep the Python path (the
 # de-duplication across sources). The property test runs on SQLite and PostgreSQL.
+# Within an hour, pieces are ordered by day; within a day, by hour: so the latest piece of
+# an hour or a day is found by that order alone.
 _ROLLUP_SQL = """
-WITH hours AS (
+WITH pieces AS (
     SELECT date_trunc('hour', recorded_at AT TIME ZONE 'UTC') AS hour,
-           {hour_value} AS value, COUNT(*) AS n, MIN(value) AS lo, MAX(value) AS hi
+           (recorded_at AT TIME ZONE %(tz)s)::date AS day,
+           {piece_value} AS value, COUNT(*) AS n, MIN(value) AS lo, MAX(value) AS hi
     FROM metrics_healthmetric
     WHERE user_id = %(user)s AND metric_type = %(type)s
       AND recorded_at >= %(lo)s AND recorded_at < %(hi)s
-    GROUP BY 1
+    GROUP BY 1, 2
+), hours AS (
+    SELECT hour, {hour_value} AS value, SUM(n)::bigint AS n, MIN(lo) AS lo, MAX(hi) AS hi
+    FROM pieces GROUP BY 1
 ), days AS (
-    SELECT hour::date AS day, {day_value} AS value, SUM(n)::bigint AS n, MIN(lo) AS lo,
-           MAX(hi) AS hi
-    FROM hours GROUP BY 1
+    SELECT day, {day_value} AS value, SUM(n)::bigint AS n, MIN(lo) AS lo, MAX(hi) AS hi
+    FROM pieces WHERE day >= %(first)s AND day <= %(last)s GROUP BY 1
 ), stale_hours AS (
     DELETE FROM metrics_hourlyrollup
     WHERE user_id = %(user)s AND metric_type = %(type)s
@@ -325,37 +390,61 @@ ON CONFLICT (user_id, metric_type, period_start) DO UPDATE SET value = EXCLUDED.
 """
 _SQL_BY_AGGREGATION = {
     # `value` is the period's sum here; the row's value is that sum over the count.
-    AVERAGE: _ROLLUP_SQL.format(hour_value="SUM(value)", day_value="SUM(value)", value="value / n"),
+    AVERAGE: _ROLLUP_SQL.format(
+        piece_value="SUM(value)", hour_value="SUM(value)", day_value="SUM(value)", value="value / n"
+    ),
     LATEST: _ROLLUP_SQL.format(
-        hour_value="(array_agg(value ORDER BY recorded_at DESC, id DESC))[1]",
+        piece_value="(array_agg(value ORDER BY recorded_at DESC, id DESC))[1]",
+        hour_value="(array_agg(value ORDER BY day DESC))[1]",
         day_value="(array_agg(value ORDER BY hour DESC))[1]",
         value="value",
     ),
 }
 
 
-def recompute_days(*, user_id: int, metric_type: str, first: date, last: date) -> None:
-    """Rewrite the hourly and daily rollups of `metric_type` for UTC days first..last."""
+def recompute_days(
+    *, user_id: int, metric_type: str, first: date, last: date, tz: tzinfo | None = None
+) -> None:
+    """Rewrite the daily rollups of `metric_type` for the owner's local days first..last (in
+    `tz`, the owner's zone: looked up when not given), and the hourly rollups of every UTC hour
+    that those days touch."""
+    tz = calendar.zone_of(user_id) if tz is None else tz
     aggregation = get_metric_type(metric_type).aggregation
-    lo, hi = day_start(first), day_start(last) + DAY
+    day_lo, day_hi = day_start(first, tz), day_start(last + DAY, tz)
+    # Whole UTC hours: where local midnight falls inside an hour (UTC+5:30), that hour's
+    # samples of the neighbouring day are recomputed with it (their day is not rewritten).
+    lo, hi = floor_hour(day_lo), ceil_hour(day_hi)
     sql = _SQL_BY_AGGREGATION.get(aggregation)
     if sql is not None and connection.vendor == "postgresql":
         params = {"user": user_id, "type": metric_type, "lo": lo, "hi": hi}
         with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, "first": first, "last": last})
+            cursor.execute(
+                sql, {**params, "first": first, "last": last, "tz": calendar.zone_name(tz)}
+            )
     else:
-        _recompute_in_python(user_id, metric_type, aggregation, first, last, lo, hi)
+        local = LocalDays(tz, lo - 2 * MAX_SAMPLE_SPAN, hi + MAX_SAMPLE_SPAN)
+        _recompute_in_python(user_id, metric_type, aggregation, first, last, lo, hi, local)
     # Weeks and months in the owner's zone, in the same transaction as the days.
-    period_rollups.refresh(user_id=user_id, metric_type=metric_type, lo=lo, hi=hi)
+    period_rollups.refresh(user_id=user_id, metric_type=metric_type, first=first, last=last, tz=tz)
 
 
 def _recompute_in_python(
-    user_id: int, metric_type: str, aggregation: str, first: date, last: date, lo, hi
+    user_id: int,
+    metric_type: str,
+    aggregation: str,
+    first: date,
+    last: date,
+    lo: datetime,
+    hi: datetime,
+    local: LocalDays,
 ) -> None:
-    hours = _BUCKETERS[aggregation](user_id, metric_type, lo, hi)
+    pieces = _BUCKETERS[aggregation](user_id, metric_type, lo, hi, local)
+    hours: dict[datetime, Bucket] = defaultdict(Bucket)
     days: dict[date, Bucket] = defaultdict(Bucket)
-    for hour, bucket in hours.items():
-        days[hour.date()].merge(bucket)
+    for (hour, day), bucket in pieces.items():
+        hours[hour].merge(bucket)
+        if first <= day <= last:
+            days[day].merge(bucket)
 
     HourlyRollup.objects.filter(
         user_id=user_id, metric_type=metric_type, period_start__gte=lo, period_start__lt=hi
@@ -392,33 +481,53 @@ def _recompute_in_python(
     )
 
 
-def recompute_span(*, user_id: int, metric_type: str, start: datetime, end: datetime) -> None:
-    first, last = affected_days(user_id=user_id, metric_type=metric_type, start=start, end=end)
-    recompute_days(user_id=user_id, metric_type=metric_type, first=first, last=last)
+def recompute_span(
+    *, user_id: int, metric_type: str, start: datetime, end: datetime, tz: tzinfo | None = None
+) -> None:
+    tz = calendar.zone_of(user_id) if tz is None else tz
+    first, last = affected_days(
+        user_id=user_id, metric_type=metric_type, start=start, end=end, tz=tz
+    )
+    recompute_days(user_id=user_id, metric_type=metric_type, first=first, last=last, tz=tz)
 
 
-def recompute_all(*, user_id: int, metric_type: str | None = None) -> None:
-    """Rebuild every rollup of a user (after bulk loads such as the demo data)."""
+def recompute_all(
+    *, user_id: int, metric_type: str | None = None, tz: tzinfo | None = None
+) -> None:
+    """Rebuild every rollup of a user (after bulk loads such as the demo data, or a change of
+    time zone): every daily and period row is cut again in the owner's current zone."""
+    tz = calendar.zone_of(user_id) if tz is None else tz
     qs = HealthMetric.objects.filter(user_id=user_id)
     if metric_type:
         qs = qs.filter(metric_type=metric_type)
     spans = qs.values("metric_type").annotate(
         first=Min("recorded_at"), last=Max("recorded_at"), last_end=Max("end_at")
     )
+    # Days and periods cut in another zone (or left over) go first: the span below rewrites
+    # only the days that hold samples now.
+    stale = {"user_id": user_id, **({"metric_type": metric_type} if metric_type else {})}
+    DailyRollup.objects.filter(**stale).delete()
+    PeriodRollup.objects.filter(**stale).delete()
     for row in spans.order_by():
         last = max(row["last"], row["last_end"] or row["last"])  # a split sample's last hour
         recompute_days(
             user_id=user_id,
             metric_type=row["metric_type"],
-            first=row["first"].astimezone(UTC).date(),
-            last=last.astimezone(UTC).date(),
+            first=row["first"].astimezone(tz).date(),
+            last=last.astimezone(tz).date(),
+            tz=tz,
         )
 
 
 def recompute_spans(
-    *, user_id: int, metric_type: str, spans: Iterable[tuple[datetime, datetime]]
+    *,
+    user_id: int,
+    metric_type: str,
+    spans: Iterable[tuple[datetime, datetime]],
+    tz: tzinfo | None = None,
 ) -> None:
     """Recompute the days touched by each (start, end) span; nearby spans share one pass."""
+    tz = calendar.zone_of(user_id) if tz is None else tz
     runs: list[list[datetime]] = []
     for start, end in sorted(spans):
         if runs and start <= runs[-1][1] + 2 * DAY:
@@ -426,4 +535,4 @@ def recompute_spans(
         else:
             runs.append([start, end])
     for start, end in runs:
-        recompute_span(user_id=user_id, metric_type=metric_type, start=start, end=end)
+        recompute_span(user_id=user_id, metric_type=metric_type, start=start, end=end, tz=tz)

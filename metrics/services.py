@@ -24,10 +24,12 @@ from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 from redis.exceptions import RedisError
 
+from healthtrack.core import days as calendar
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
 from metrics.registry import SUMMED_TYPES
 from metrics.signals import measurements_changed
+from metrics.signals import rollups_recut as rollups_recut_signal
 from metrics.validation import (
     FIELDS,
     blood_pressure_batch_errors,
@@ -189,8 +191,9 @@ def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]
     if deferred is not None:
         deferred.add(user_id, touched)
         return
+    tz = calendar.zone_of(user_id)  # once per write: the owner's local days
     for code, spans in touched.items():
-        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans)
+        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
     start = min(s for spans in touched.values() for s, _ in spans)
     end = max(e for spans in touched.values() for _, e in spans)
     types = set(touched)
@@ -626,3 +629,22 @@ def idempotency_records_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@transaction.atomic
+def rollups_recut(*, user_id: int) -> None:
+    """Cut every daily, weekly and monthly rollup of a person again in their current time zone
+    (after they changed it), serialised with their writes. Idempotent: a recomputation from the
+    raw rows. On commit: the summary cache is dropped and `rollups_recut` is sent."""
+    _lock_owner(user_id)
+    rollups.recompute_all(user_id=user_id, tz=calendar.zone_of(user_id))
+
+    def notify() -> None:
+        invalidate_summary_cache(user_id)
+        for receiver, error in rollups_recut_signal.send_robust(
+            sender=HealthMetric, user_id=user_id
+        ):
+            if isinstance(error, Exception):
+                logger.error("rollups_recut receiver %r failed: %s", receiver, type(error).__name__)
+
+    transaction.on_commit(notify)

@@ -6,6 +6,11 @@
 that transaction (`healthtrack.core.outbox.enqueue_on_commit`, change-feed events), so it commits or
 rolls back with the write, and defer anything else (caches) with `transaction.on_commit`. An
 exception in a receiver fails the write.
+
+`rollups_recut` is sent after a person's daily, weekly and monthly rollups were cut again in
+their new time zone (`services.rollups_recut`, after `healthtrack.core.days.time_zone_changed`),
+with `user_id: int`. No measurement changed, only which local day each belongs to: subscribers
+recompute what they derive from daily figures (goal progress, adherence, insights).
 """
 
 from __future__ import annotations
@@ -13,3 +18,4 @@ from __future__ import annotations
 import django.dispatch
 
 measurements_changed = django.dispatch.Signal()
+rollups_recut = django.dispatch.Signal()

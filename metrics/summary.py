@@ -4,7 +4,7 @@ daily rollups."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from accounts import access
@@ -16,8 +16,8 @@ from metrics.models import DailyRollup
 from metrics.registry import METRIC_TYPES, SUM, get_metric_type
 
 
-def _window(days: int, today: date | None = None) -> tuple[date, date]:
-    today = today or calendar.today()
+def _window(days: int, today: date | None = None, tz=None) -> tuple[date, date]:
+    today = today or calendar.today(tz)
     return today - timedelta(days=days - 1), today
 
 
@@ -51,8 +51,9 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     types and over the readings otherwise; `count` is the number of samples in the window.
     With `viewer`, only the days and types they may read (a named share grant's scope)
     count."""
-    start, end = _window(days, today)
-    in_progress = calendar.today()
+    tz = calendar.zone_of(user_id)  # the owner's days
+    start, end = _window(days, today, tz)
+    in_progress = calendar.today(tz)
     first, last = averages.finished_window(
         today=min(end + timedelta(days=1), in_progress), days=days
     )
@@ -75,7 +76,7 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     latest_by_type = latest_values(
         user_id=user_id,
         metric_types=list(grouped),
-        before=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        before=calendar.day_start(end + timedelta(days=1), tz),
         viewer=viewer,
     )
     metrics: dict[str, Any] = {}

@@ -86,7 +86,7 @@ def _display(mtype: MetricType, value: float) -> str:
 
 def _period(code: str, mtype: MetricType | None, user, days: int):
     """The period's chart and its key figures (from the daily rollups, one query)."""
-    today = today_utc()
+    today = today_utc(user)
     start = today - timedelta(days=days - 1)
     span = [start + timedelta(days=i) for i in range(days)]
     codes = [BP_SYSTOLIC, BP_DIASTOLIC] if mtype is None else [code]

@@ -4,7 +4,7 @@ only the time of day, since a diary page is about one (UTC) day."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 
 from django import forms
 from django.conf import settings
@@ -20,9 +20,9 @@ CUSTOM_FIELDS = ["meal_type", "description", *AMOUNT_FIELDS]
 MAX_DESCRIPTION = 1000  # as the API (nutrition.api.serializers.NutritionLogInputSerializer)
 
 
-def default_time(day: date) -> time:
-    """Now on today's page, noon on another day's."""
-    now = timezone.now().astimezone(UTC)
+def default_time(day: date, tz: tzinfo = UTC) -> time:
+    """Now on today's page, noon on another day's (in the diary owner's zone `tz`)."""
+    now = timezone.now().astimezone(tz)
     return now.time().replace(second=0, microsecond=0) if day == now.date() else time(12, 0)
 
 
@@ -39,27 +39,30 @@ def likely_meal(at: time) -> str:
 
 
 class _DiaryEntryForm(forms.ModelForm):
-    """A diary entry on a given day: `time` gives `logged_at` (UTC) on that day."""
+    """A diary entry on a given day: `time` gives `logged_at` on that day, both in the diary
+    owner's zone `tz` (`healthtrack.core.days`)."""
 
     time = forms.TimeField(
-        label="Time (UTC)",
+        label="Time",
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
 
-    def __init__(self, *args, day: date, **kwargs):
+    def __init__(self, *args, day: date, tz: tzinfo = UTC, **kwargs):
         super().__init__(*args, **kwargs)
-        self.day = day
+        self.day, self.tz = day, tz
         if self.instance.pk is not None:
-            self.initial.setdefault("time", self.instance.logged_at.astimezone(UTC).time())
+            self.initial.setdefault("time", self.instance.logged_at.astimezone(tz).time())
         else:
-            self.initial.setdefault("time", default_time(day))
+            self.initial.setdefault("time", default_time(day, tz))
             self.initial.setdefault("meal_type", likely_meal(self.initial["time"]))
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("time") is not None:
             # Set before the model's own validation (which checks logged_at) runs.
-            self.instance.logged_at = datetime.combine(self.day, cleaned["time"], tzinfo=UTC)
+            self.instance.logged_at = datetime.combine(
+                self.day, cleaned["time"], tzinfo=self.tz
+            ).astimezone(UTC)
         return cleaned
 
     def service_fields(self) -> dict:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from auditlog.registry import auditlog
 from django.conf import settings
@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from fernet_fields import EncryptedTextField
 
 from accounts import access
+from healthtrack.core import days as calendar
 from nutrition import validation
 from nutrition.validation import AMOUNT_BOUNDS, AMOUNT_FIELDS, NUTRIENT_FIELDS, PER_100G_BOUNDS
 
@@ -97,31 +98,45 @@ class Food(models.Model):
 
 
 class NutritionLogQuerySet(models.QuerySet):
-    def for_user(self, user) -> NutritionLogQuerySet:
-        return self.filter(user=user)
+    """Days are the owner's local days (`healthtrack.core.days`): `for_user` reads the zone once and
+    the queryset (and its clones) keep it for `on_days` and `daily_totals`."""
+
+    zone: tzinfo = UTC
+
+    def _clone(self):
+        clone = super()._clone()
+        clone.zone = self.zone
+        return clone
+
+    def for_user(self, user, *, tz: tzinfo | None = None) -> NutritionLogQuerySet:
+        qs = self.filter(user=user)
+        qs.zone = calendar.zone_of(user) if tz is None else tz
+        return qs
 
     def on_days(self, start: date | None = None, end: date | None = None) -> NutritionLogQuerySet:
-        """Entries logged on the UTC days `start`..`end`, both inclusive (either may be open)."""
+        """Entries logged on the owner's local days `start`..`end`, both inclusive (either may
+        be open)."""
         qs = self
         if start is not None:
-            qs = qs.filter(logged_at__gte=day_start(start))
+            qs = qs.filter(logged_at__gte=day_start(start, self.zone))
         if end is not None:
-            qs = qs.filter(logged_at__lt=day_start(end + timedelta(days=1)))
+            qs = qs.filter(logged_at__lt=day_start(end + timedelta(days=1), self.zone))
         return qs
 
     def daily_totals(self) -> models.QuerySet:
-        """One row per UTC day: `day`, `entries` and the sum of every amount (None when none)."""
+        """One row per local day: `day`, `entries` and the sum of every amount (None when
+        none)."""
         return (
             self.order_by()
-            .annotate(day=TruncDate("logged_at", tzinfo=UTC))
+            .annotate(day=TruncDate("logged_at", tzinfo=self.zone))
             .values("day")
             .annotate(entries=Count("id"), **{f: Sum(f) for f in AMOUNT_FIELDS})
             .order_by("day")
         )
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def day_start(day: date, tz: tzinfo = UTC) -> datetime:
+    return calendar.day_start(day, tz)
 
 
 def _amount_field(field: str, verbose_name: str) -> models.FloatField:
@@ -192,8 +207,8 @@ class NutritionLog(models.Model):
 
     @property
     def day(self) -> date:
-        """The UTC day the entry counts towards."""
-        return self.logged_at.astimezone(UTC).date()
+        """The owner's local day the entry counts towards (`healthtrack.core.days`)."""
+        return calendar.day_of(self.logged_at, self.user)
 
 
 class NutritionTargets(models.Model):

@@ -9,7 +9,7 @@ ModelForms validate with the model's rules, `nutrition.services` writes.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit
@@ -44,18 +45,20 @@ TOTALS = (
 )
 
 
-def today_utc() -> date:
-    return calendar.today()
+def today_utc(user=None) -> date:
+    """Today in the diary owner's zone (`healthtrack.core.days`; the name is kept for its
+    callers)."""
+    return calendar.today(user)
 
 
-def _day_or_404(value: str | None) -> date:
+def _day_or_404(value: str | None, tz) -> date:
     if value is None:
-        return today_utc()
+        return today_utc(tz)
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise Http404 from None
-    if day > today_utc() or day.year < 2000:
+    if day > today_utc(tz) or day.year < 2000:
         raise Http404
     return day
 
@@ -100,11 +103,12 @@ def _calorie_status(total: float, target: float) -> tuple[str, str]:
 
 @login_required
 def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
-    shown = _day_or_404(day)
     user = page_owner(request)
+    tz = calendar.zone_of(user)
+    shown = _day_or_404(day, tz)
     if request.GET.get("day"):  # the "go to day" form, without JavaScript
         try:
-            day_asked = min(date.fromisoformat(request.GET["day"]), today_utc())
+            day_asked = min(date.fromisoformat(request.GET["day"]), today_utc(tz))
             return redirect(_day_url(day_asked, request))
         except ValueError:
             messages.error(request, "That is not a date. Use the date picker, e.g. 2026-03-01.")
@@ -128,7 +132,7 @@ def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
                 "calories": round_amount(sum(e.calories or 0 for e in items)),
             }
         )
-    today = today_utc()
+    today = today_utc(tz)
     context = {
         "day": shown,
         "is_today": shown == today,
@@ -142,15 +146,15 @@ def nutrition_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
         "water_amounts": WATER_AMOUNTS,
         "add_url": with_member(request, reverse("nutrition-add", args=[shown.isoformat()])),
     }
-    return render(request, "nutrition/day.html", context)
+    with timezone.override(tz):  # times of day in the owner's zone, as the day is
+        return render(request, "nutrition/day.html", {**context, "time_zone": tz})
 
 
 @login_required
 def nutrition_add(request: HttpRequest, day: str) -> HttpResponse:
     """Choose a food from the catalogue (the search works as a plain GET form; the script
     food-search.js updates the same list as you type), or go on to a custom entry."""
-    shown = _day_or_404(day)
-    page_writer(request)
+    shown = _day_or_404(day, calendar.zone_of(page_writer(request)))
     query = request.GET.get("q", "").strip()[:100]
     foods = list(Food.objects.search(query)[:SEARCH_RESULTS]) if query else []
     return render(
@@ -179,10 +183,11 @@ def _create(request: HttpRequest, owner, form, day: date, what: str) -> HttpResp
 
 @login_required
 def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResponse:
-    shown = _day_or_404(day)
     owner = page_writer(request)
+    tz = calendar.zone_of(owner)
+    shown = _day_or_404(day, tz)
     food = get_object_or_404(Food, pk=food_id)
-    form = FoodEntryForm(request.POST or None, day=shown, food=food)
+    form = FoodEntryForm(request.POST or None, day=shown, food=food, tz=tz)
     if (
         request.method == "POST"
         and form.is_valid()
@@ -199,9 +204,10 @@ def nutrition_add_food(request: HttpRequest, day: str, food_id: int) -> HttpResp
 
 @login_required
 def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
-    shown = _day_or_404(day)
     owner = page_writer(request)
-    form = CustomEntryForm(request.POST or None, day=shown)
+    tz = calendar.zone_of(owner)
+    shown = _day_or_404(day, tz)
+    form = CustomEntryForm(request.POST or None, day=shown, tz=tz)
     if (
         request.method == "POST"
         and form.is_valid()
@@ -219,8 +225,9 @@ def nutrition_add_custom(request: HttpRequest, day: str) -> HttpResponse:
 @login_required
 @require_POST
 def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
-    shown = _day_or_404(day)
     owner = page_writer(request)
+    tz = calendar.zone_of(owner)
+    shown = _day_or_404(day, tz)
     form = WaterForm(request.POST)
     if not form.is_valid():
         return refused(
@@ -233,7 +240,7 @@ def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
             meal_type=NutritionLog.MealType.DRINK,
             description="Water",
             water_ml=amount,
-            logged_at=datetime.combine(shown, default_time(shown), tzinfo=UTC),
+            logged_at=datetime.combine(shown, default_time(shown, tz), tzinfo=tz),
         )
     except ValidationError as exc:
         return refused(request, message=" ".join(exc.messages), back=_day_url(shown, request))
@@ -244,11 +251,12 @@ def nutrition_water(request: HttpRequest, day: str) -> HttpResponse:
 @login_required
 def nutrition_edit(request: HttpRequest, pk: int) -> HttpResponse:
     log = get_object_or_404(_own_logs(request).select_related("food"), pk=pk)
-    day = log.day
+    tz = calendar.zone_of(log.user)
+    day = calendar.day_of(log.logged_at, tz)
     if log.food is not None:
-        form = FoodEntryForm(request.POST or None, instance=log, day=day, food=log.food)
+        form = FoodEntryForm(request.POST or None, instance=log, day=day, food=log.food, tz=tz)
     else:
-        form = CustomEntryForm(request.POST or None, instance=log, day=day)
+        form = CustomEntryForm(request.POST or None, instance=log, day=day, tz=tz)
     if request.method == "POST" and form.is_valid():
         try:
             services.nutrition_log_update(log=log, **form.service_fields())

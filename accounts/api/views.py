@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
@@ -20,6 +21,7 @@ from accounts.api.serializers import (
     UserSerializer,
 )
 from accounts.models import User
+from healthtrack.core import days
 from healthtrack.core.api.ratelimits import auth_ratelimited
 from healthtrack.core.api.strict import NoBodyMixin
 
@@ -122,6 +124,14 @@ class UserViewSet(
         # A clinician reading a patient's profile is logged (own reads are not).
         audit.record_read(request=request, owner_id=instance.pk, obj=instance)
         return Response(self.get_serializer(instance).data)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            zone_before = serializer.instance.time_zone
+            user = serializer.save()  # audit-logged (auditlog), as every profile change
+            if user.time_zone != zone_before:
+                # Days are local days: the rollups are recut once this commits.
+                days.time_zone_changed_on_commit(user_id=user.pk)
 
     def perform_destroy(self, instance):
         services.user_soft_delete(user=instance)

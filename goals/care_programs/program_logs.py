@@ -26,7 +26,7 @@ concurrent logs add up, none is lost."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from accounts import access
 from goals.care_programs.models import CareProgram, ProgramLog, ProgramLogDay
+from healthtrack.core import days as calendar
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES
 from nutrition.models import NutritionLog
@@ -260,7 +261,7 @@ def program_log_create(
         raise ValidationError({"timestamp": ["Must include a time zone."]})
     if timestamp > timezone.now() + MAX_FUTURE:
         raise ValidationError({"timestamp": ["Must not be in the future."]})
-    day = timestamp.astimezone(UTC).date()
+    day = calendar.day_of(timestamp, program.user_id)  # the owner's local day
     if not program.start_date <= day <= program.end_date:
         raise ValidationError(
             {

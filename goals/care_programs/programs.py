@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -215,8 +216,10 @@ def _strength_q() -> Q:
 
 
 def compute_adherence(program: CareProgram, first: date, last: date) -> dict[date, tuple | None]:
-    """Day -> (score, breakdown) or None, for first..last, from rollups and nutrition totals."""
+    """Day -> (score, breakdown) or None, for first..last (the owner's local days), from
+    rollups and nutrition totals."""
     config = program.config
+    tz = calendar.zone_of(program.user_id)
     values: dict[date, dict[str, float]] = {day: {} for day in _days(first, last)}
     wanted = [
         TARGET_KEYS[(dimension, key)]
@@ -228,7 +231,7 @@ def compute_adherence(program: CareProgram, first: date, last: date) -> dict[dat
         if target.code == "sleep":
             # A day's sleep is the night that ended that morning ("last night"), as on the
             # dashboard's sleep card: not the sleep that started that day.
-            series = nights(user_id=program.user_id, first=first, last=last)
+            series = nights(user_id=program.user_id, first=first, last=last, tz=tz)
         elif target.source == "metric":
             series = daily_series(
                 user_id=program.user_id, metric_type=target.code, start=first, end=last
@@ -250,9 +253,10 @@ def compute_adherence(program: CareProgram, first: date, last: date) -> dict[dat
             HealthMetric.objects.for_user(program.user_id)
             .filter(_strength_q())
             .filter(
-                recorded_at__gte=_day_start(since), recorded_at__lt=_day_start(last + timedelta(1))
+                recorded_at__gte=_day_start(since, tz),
+                recorded_at__lt=_day_start(last + timedelta(1), tz),
             )
-            .annotate(day=TruncDate("recorded_at", tzinfo=UTC))
+            .annotate(day=TruncDate("recorded_at", tzinfo=tz))
             .values("day")
             .annotate(n=Count("id"))
         )
@@ -271,12 +275,13 @@ def compute_adherence(program: CareProgram, first: date, last: date) -> dict[dat
     return result
 
 
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+def _day_start(day: date, tz=UTC) -> datetime:
+    return calendar.day_start(day, tz)
 
 
-def utc_today() -> date:
-    return calendar.today()
+def utc_today(user=None) -> date:
+    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
+    return calendar.today(user)
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -289,7 +294,7 @@ def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None 
     program = CareProgram.objects.select_for_update().filter(pk=program_id).first()
     if program is None:
         return 0
-    last_day = min(program.end_date, utc_today())
+    last_day = min(program.end_date, utc_today(program.user_id))
     wanted = sorted(
         {d for d in days if program.start_date <= d <= last_day}
         if days is not None
@@ -319,8 +324,8 @@ def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None 
     return len(rows)
 
 
-def _clean_dates(start_date: date | None, end_date: date | None) -> tuple[date, date]:
-    start_date = start_date or utc_today()
+def _clean_dates(start_date: date | None, end_date: date | None, user=None) -> tuple[date, date]:
+    start_date = start_date or utc_today(user)
     end_date = end_date or start_date + timedelta(days=PROGRAM_DEFAULT_DAYS - 1)
     if end_date < start_date:
         raise ValidationError({"end_date": ["Must not be before the start date."]})
@@ -342,7 +347,7 @@ def program_create(
 ) -> CareProgram:
     """A program for `user` (the caller checked `accounts.access.can_write_care_plan`); its
     adherence is computed at once for the days already past."""
-    start_date, end_date = _clean_dates(start_date, end_date)
+    start_date, end_date = _clean_dates(start_date, end_date, user)
     if not (title or "").strip():
         raise ValidationError({"title": ["A title is required."]})
     if CareProgram.objects.for_user(user).active().count() >= MAX_ACTIVE_PROGRAMS:
@@ -403,13 +408,25 @@ def programs_complete_ended(*, today: date | None = None) -> list[int]:
     """Mark `completed` every active program whose end date has passed (the last day's
     scores are final: it is recomputed once more first). Returns the ids completed; running
     it again completes nothing more. Each change is audited (django-auditlog, no actor)."""
-    today = today or utc_today()
-    ended = list(
+    # A program ends at its owner's local midnight: candidates by the latest date anywhere
+    # (UTC+14), then each one against its owner's today.
+    latest = today or utc_today() + timedelta(days=1)
+    candidates = list(
         CareProgram.objects.active()
-        .filter(end_date__lt=today)
+        .filter(end_date__lt=latest)
         .select_for_update(skip_locked=True)
         .order_by("pk")
     )
+    zones = dict(
+        get_user_model()
+        .objects.filter(pk__in={p.user_id for p in candidates})
+        .values_list("pk", "time_zone")
+    )
+    ended = [
+        p
+        for p in candidates
+        if p.end_date < (today or calendar.today(calendar.zone_named(zones.get(p.user_id))))
+    ]
     for program in ended:
         program_adherence_recompute(program_id=program.pk, days=[program.end_date])
         program.status = CareProgram.Status.COMPLETED
@@ -429,7 +446,7 @@ def adherence_between(program: CareProgram, first: date, last: date) -> list[dic
         r.day: r
         for r in ProgramAdherence.objects.filter(program=program, day__gte=first, day__lte=last)
     }
-    today = calendar.today()
+    today = calendar.today(program.user_id)
     days = [
         {
             "date": day,
@@ -480,7 +497,9 @@ def program_history(program: CareProgram, *, cursor: str | None = None, limit: i
     """The logs that counted toward the program (its measurements and diary entries in its
     dates), newest first: `{data, pagination: {next_cursor, has_more}}`."""
     after = _decode_cursor(cursor) if cursor else None
-    start, end = _day_start(program.start_date), _day_start(program.end_date + timedelta(1))
+    tz = calendar.zone_of(program.user_id)
+    start = _day_start(program.start_date, tz)
+    end = _day_start(program.end_date + timedelta(1), tz)
     config = program.config
     codes = {
         TARGET_KEYS[(d, k)].code for d, body in config.items() if d != "strength" for k in body

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django.dispatch import receiver
 
 from goals.care_programs.models import CareProgram
 from goals.care_programs.programs import METRIC_CODES
+from healthtrack.core import days as calendar
 from healthtrack.core.outbox import enqueue_on_commit
-from metrics.signals import measurements_changed
+from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_changed
 
 MAX_SPAN_DAYS = 400
@@ -48,7 +49,8 @@ def on_measurements_changed(
 ) -> None:
     if start is None or end is None or not METRIC_CODES & set(metric_types):
         return
-    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    tz = calendar.zone_of(user_id)  # the owner's local days
+    first, last = calendar.day_of(start, tz), calendar.day_of(end, tz)
     if "exercise" in metric_types:
         last += timedelta(days=6)  # a strength session counts for the week after it
     elif "sleep" in metric_types:
@@ -56,6 +58,17 @@ def on_measurements_changed(
     if (last - first).days > MAX_SPAN_DAYS:
         first = last - timedelta(days=MAX_SPAN_DAYS)
     enqueue_adherence(user_id, (first + timedelta(days=n) for n in range((last - first).days + 1)))
+
+
+@receiver(rollups_recut, dispatch_uid="goals.care_programs.programs.on_rollups_recut")
+def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
+    # The person's days moved (a new time zone): every day of their active programs.
+    for program_id in CareProgram.objects.for_user(user_id).active().values_list("pk", flat=True):
+        enqueue_on_commit(
+            ADHERENCE_TASK,
+            {"program_id": program_id, "days": None},
+            dedupe_key=f"program-adherence:{program_id}:all",
+        )
 
 
 @receiver(nutrition_changed, dispatch_uid="goals.care_programs.programs.on_nutrition_changed")

@@ -7,7 +7,7 @@ purge) and get no tombstone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 
 from auditlog.context import auditlog_disabled
 from django.contrib.auth import get_user_model
@@ -18,6 +18,7 @@ from goals.models import HealthGoal
 from goals.signals import goals_changed
 from healthtrack.changes import services
 from healthtrack.changes.models import ChangeEvent
+from healthtrack.core import days as calendar
 from metrics.models import HealthMetric
 from metrics.signals import measurements_changed
 from nutrition.models import NutritionLog
@@ -41,9 +42,12 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
         spans = Q()
+        tz = calendar.zone_of(user_id)  # `days` are the owner's local days
         for day in days:
-            first = datetime.combine(day, time.min, tzinfo=UTC)
-            spans |= Q(logged_at__gte=first, logged_at__lt=first + timedelta(days=1))
+            first = calendar.day_start(day, tz)
+            spans |= Q(
+                logged_at__gte=first, logged_at__lt=calendar.day_start(day + timedelta(1), tz)
+            )
         return NutritionLog._base_manager.filter(spans, user_id=user_id).values_list(
             "pk", flat=True
         )

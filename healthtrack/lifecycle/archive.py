@@ -36,6 +36,7 @@ from django.db.models import BinaryField, ExpressionWrapper, F
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from healthtrack.core import days as calendar
 from healthtrack.lifecycle.jobs import record_error
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from metrics import rollups
@@ -360,12 +361,22 @@ def restore_months(*, user_id: int, first: tuple[int, int], last: tuple[int, int
         start, end = month_bounds(archived.year, archived.month)
         with transaction.atomic():
             inserted += _into_hot_table(user_id, rows)
-            rollups.recompute_days(
-                user_id=user_id,
-                metric_type=archived.data_type,
-                first=start.date(),
-                last=(end - timedelta(days=1)).date(),
-            )
+            # The owner's local days wholly inside the (UTC) month: a day straddling its
+            # edge also holds rows of a neighbouring month, perhaps archived, and keeps the
+            # rollup it had (the rows restored are the ones it was computed from).
+            tz = calendar.zone_of(user_id)
+            first = calendar.day_of(start, tz)
+            if calendar.day_start(first, tz) < start:
+                first += timedelta(days=1)
+            last = calendar.day_of(end, tz) - timedelta(days=1)  # it ends at or before `end`
+            if first <= last:
+                rollups.recompute_days(
+                    user_id=user_id,
+                    metric_type=archived.data_type,
+                    first=first,
+                    last=last,
+                    tz=tz,
+                )
             ArchivedMonth.objects.filter(pk=archived.pk).update(restored_at=timezone.now())
     return inserted
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from healthtrack.core import days as calendar
 from healthtrack.lifecycle.jobs import record_error
 from healthtrack.lifecycle.models import ArchivedMonth, RetentionJob
 from metrics import rollups
@@ -31,8 +32,10 @@ class Chunk:
 
 
 def _users_and_types(user_id: int | None, first: date, last: date) -> set[tuple[int, str]]:
-    """(user, type) pairs with raw samples or rollups in the range."""
-    lo, hi = rollups.day_start(first), rollups.day_start(last) + rollups.DAY
+    """(user, type) pairs with raw samples or rollups in the range (days are each owner's
+    local days: the instants are widened by a day each side, enough for any zone)."""
+    lo = rollups.day_start(first) - rollups.DAY
+    hi = rollups.day_start(last) + 2 * rollups.DAY
     found: set[tuple[int, str]] = set()
     sources = [
         HealthMetric._base_manager.filter(recorded_at__gte=lo, recorded_at__lt=hi),
@@ -47,7 +50,9 @@ def _users_and_types(user_id: int | None, first: date, last: date) -> set[tuple[
 
 
 def _replayable_runs(user_id: int, metric_type: str, first: date, last: date) -> list[list[date]]:
-    """Runs of consecutive days in first..last whose raw samples are hot."""
+    """Runs of consecutive days (the owner's local days) in first..last whose raw samples are
+    hot: both archive months (UTC) a local day may straddle."""
+    tz = calendar.zone_of(user_id)
     held = set(
         ArchivedMonth.objects.filter(
             user_id=user_id, data_type=metric_type, restored_at__isnull=True
@@ -58,7 +63,10 @@ def _replayable_runs(user_id: int, metric_type: str, first: date, last: date) ->
     runs: list[list[date]] = []
     day = first
     while day <= last:
-        ok = (day.year, day.month) not in held and (oldest is None or day >= oldest)
+        lo = calendar.day_start(day, tz)
+        hi = calendar.day_start(day + timedelta(days=1), tz) - timedelta(microseconds=1)
+        months = {(lo.year, lo.month), (hi.year, hi.month)}
+        ok = not months & held and (oldest is None or day >= oldest)
         if ok:
             if runs and runs[-1][1] == day - timedelta(days=1):
                 runs[-1][1] = day

@@ -26,7 +26,6 @@ from insights.models import HealthInsight
 from metrics.figures import min_span, stated
 from metrics.nights import nights
 from metrics.registry import METRIC_TYPES, SUM
-from metrics.rollups import day_start
 from metrics.summary import summary as metrics_summary
 from nutrition.models import NutritionLog
 
@@ -343,7 +342,10 @@ def report_context(*, owner, start: date, end: date) -> dict[str, Any]:
     alerts = (
         HealthInsight.objects.for_user(owner.pk)
         .alerts()
-        .filter(created_at__gte=day_start(start), created_at__lt=day_start(end + timedelta(days=1)))
+        .filter(
+            created_at__gte=calendar.day_start(start, owner),
+            created_at__lt=calendar.day_start(end + timedelta(days=1), owner),
+        )
         .order_by("-created_at", "-id")
     )
     goal_columns, goal_rows = _goals(owner)

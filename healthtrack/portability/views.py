@@ -11,12 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts import access
 from accounts.members import member_redirect, page_owner
+from healthtrack.core import days as calendar
 from healthtrack.core.pages import form_status
 from healthtrack.portability import services
 from healthtrack.portability.forms import ImportForm, ReportForm
@@ -68,7 +68,7 @@ def _data_page(request: HttpRequest) -> HttpResponse:
     jobs = list(ImportJob.objects.filter(user=owner).order_by("-created_at", "-id")[:20])
     if not may_write:
         jobs = []
-    today = timezone.now().date()
+    today = calendar.today(owner)  # the owner's local day (healthtrack.core.days)
     context = {
         "section": "data",
         "form": form,

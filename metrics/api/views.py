@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -40,7 +40,6 @@ from metrics.api import serializers as s
 from metrics.api.filters import HealthMetricFilter
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES, get_metric_type
-from metrics.rollups import day_start
 from metrics.series import aggregates
 from metrics.summary import summary
 from metrics.validation import FIELDS
@@ -306,7 +305,8 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
 
     @extend_schema(
         summary="Summary per metric type",
-        description="For each type with data in the last `days` UTC days (today included): "
+        description="For each type with data in the last `days` days (the owner's local days, "
+        "today included): "
         "count, latest sample and the per-day series, read from the daily rollups. Today is in "
         "progress (a partial day): its point is marked `in_progress` and its figure so far is "
         "`today`; `average`, `min` and `max` are over finished days only, the `days` days "
@@ -419,7 +419,8 @@ class AggregatesView(MetricsAPIView):
         summary="Hourly, daily, weekly or monthly rollups of one metric type",
         description="Rows oldest first. period=hour: up to 31 days, rows with period_start in "
         "[start, end); a bare date as end is the whole day (start=D&end=D: that day's hours). "
-        "period=day: up to 3 years, UTC days from start's date to end's date. period=week "
+        "period=day: up to 3 years, the owner's local days from start's to end's local date "
+        "(period_start: the day's local midnight as a UTC instant). period=week "
         "(ISO weeks, Monday first, up to 3 years) and period=month (up to 10 years): the "
         "periods containing start's to end's local date in the owner's time zone, read from "
         "stored rollups kept in step with the daily ones. A share grant's holder reads hour "
@@ -434,10 +435,17 @@ class AggregatesView(MetricsAPIView):
         q = query.validated_data
         owner = _owner_from_query(request, q.get("user_id"))
         period = q["period"]
+        # Bare dates are the owner's local days (healthtrack.core.days): start is that day's local
+        # midnight; end, for hours, the next one (the whole day).
+        tz = calendar.zone_of(owner)
         end = q.get("end") or timezone.now()
-        if period == "hour" and "end" in q["bare_dates"]:
-            end += timedelta(days=1)  # a bare date as end: to the end of that day
+        if "end" in q["bare_dates"]:
+            end = calendar.day_start(end.date(), tz)
+            if period == "hour":
+                end = calendar.day_start(end.astimezone(tz).date() + timedelta(days=1), tz)
         start = q.get("start") or end - DEFAULT_AGGREGATE_SPAN[period]
+        if "start" in q["bare_dates"]:
+            start = calendar.day_start(q["start"].date(), tz)
         if end - start > MAX_AGGREGATE_SPAN[period]:
             raise exceptions.ValidationError(
                 {
@@ -448,9 +456,9 @@ class AggregatesView(MetricsAPIView):
             )
         mtype = get_metric_type(q["metric_type"])
         if period in ("week", "month"):
-            return self._periods(request, owner, mtype, period, start, end, q["bare_dates"])
+            return self._periods(request, owner, mtype, period, start, end, tz)
         if period == "day":
-            start, end = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+            start, end = start.astimezone(tz).date(), end.astimezone(tz).date()
         rows = aggregates(
             user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
         )
@@ -476,19 +484,17 @@ class AggregatesView(MetricsAPIView):
             mtype,
             period,
             rows,
-            lambda r: s.iso(day_start(r.day)),
+            lambda r: s.iso(calendar.day_start(r.day, tz)),
             in_progress=lambda r: calendar.is_in_progress(r.day, owner, now=now),
         )
 
-    def _periods(self, request, owner, mtype, period, start, end, bare_dates):
+    def _periods(self, request, owner, mtype, period, start, end, tz):
         if not access.can_read(request.user, owner.pk):
             # A week or month may reach past a share grant's window.
             raise exceptions.ValidationError(
                 {"period": ["A share grant gives hourly and daily rollups only."]}
             )
-        tz = period_rollups.owner_zone(owner.pk)
-        first = start.date() if "start" in bare_dates else start.astimezone(tz).date()
-        last = end.date() if "end" in bare_dates else end.astimezone(tz).date()
+        first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
         rows = period_rollups.period_rows(
             user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
         )

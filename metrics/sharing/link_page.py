@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from accounts import sharing
+from healthtrack.core import days as calendar
 from healthtrack.core.charts import Chart
 from metrics import metric_charts
 from metrics.models import DailyRollup
@@ -78,7 +78,7 @@ class SharedMetric:
 
 def shared_metrics(scope: sharing.ShareScope, *, today: date | None = None) -> list[SharedMetric]:
     """The grant's metric types with their daily rollups in its window (and a chart each)."""
-    today = today or timezone.now().astimezone(UTC).date()
+    today = today or calendar.today(scope.owner_id)
     by_type = shared_daily(
         owner_id=scope.owner_id,
         metric_types=scope.metric_types,

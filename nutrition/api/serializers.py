@@ -173,14 +173,19 @@ class FoodSerializer(serializers.ModelSerializer):
 
 
 class DailyQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="first UTC day, default end - 6")
-    end = serializers.DateField(required=False, help_text="last UTC day, default today")
+    start = serializers.DateField(
+        required=False, help_text="first day (the person's local days), default end - 6"
+    )
+    end = serializers.DateField(
+        required=False, help_text="last day (the person's local days), default their today"
+    )
     user_id = serializers.IntegerField(
         required=False, help_text="whose diary (default: yours); others you may not read: 404"
     )
 
     def validate(self, attrs):
-        end = attrs.get("end") or timezone.now().date()
+        # The view passes the person's today (`healthtrack.core.days`) once it knows whose diary.
+        end = attrs.get("end") or self.context.get("today") or timezone.now().date()
         start = attrs.get("start") or end - timedelta(days=DEFAULT_DAILY_RANGE_DAYS - 1)
         if start > end:
             raise serializers.ValidationError({"start": ["Must be on or before end."]})

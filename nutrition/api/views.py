@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts import access, audit
 from accounts.api.owned import OwnedRowsMixin
+from healthtrack.core import days as calendar
 from healthtrack.core.api.idempotency import idempotent
 from healthtrack.core.api.strict import NoBodyMixin
 from nutrition import services
@@ -118,7 +119,8 @@ class NutritionLogViewSet(
 
 
 class DailyTotalsView(APIView):
-    """Per-UTC-day totals of every nutrient and water, with the person's daily targets."""
+    """Per-day totals (the person's local days) of every nutrient and water, with the person's
+    daily targets."""
 
     @extend_schema(
         summary="Daily totals and targets",
@@ -128,8 +130,12 @@ class DailyTotalsView(APIView):
     def get(self, request):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
         owner = access.owner_to_read(request, query.validated_data.get("user_id"))
+        if "end" not in request.query_params:  # default: the person's today, not UTC's
+            context = {"today": calendar.today(owner)}
+            query = DailyQuerySerializer(data=request.query_params, context=context)
+            query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
 
         logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}

@@ -3,14 +3,18 @@ every surface states the same numbers with one rounding rule (`metrics.figures`)
 the API summary and nutrition daily totals, the dashboard cards and goal card, the Goals page,
 the doctor's report, the admin patient page and the FHIR export.
 
-Readings are generated as instants on the last 7 UTC days (the product's days, see
-`healthtrack.core.days`) and sent with random UTC offsets; the expected figures are computed here,
-independently, from the generated readings. Bounded to run in seconds (`max_examples`)."""
+The person lives in one of several time zones (UTC, America/Los_Angeles, Asia/Kolkata with
+its half-hour offset, Pacific/Kiritimati at UTC+14): a day is their local day
+(`healthtrack.core.days`). Readings are generated as instants on their last 7 local days, often at
+the edges of a local day or around UTC midnight inside it, and sent with random UTC offsets;
+the expected figures are computed here, independently (zoneinfo, not `healthtrack.core.days`), from
+the generated readings. Bounded to run in seconds (`max_examples`)."""
 
 from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from datetime import UTC, datetime, time, timedelta, timezone
 from html import unescape
 
@@ -28,15 +32,23 @@ from goals.progress import so_far_percent
 from healthtrack.core import days
 from metrics import services
 from metrics.figures import formatted, round_half_up, stated
-from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.models import DailyRollup, HealthMetric, HourlyRollup, PeriodRollup
 from nutrition.models import NutritionLog
 from nutrition.services import nutrition_log_create
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# (days back 0-6, minute of the UTC day, UTC offset in hours it is sent with)
-instant = st.tuples(st.integers(0, 6), st.integers(0, 20 * 60), st.integers(-12, 14))
+ZONES = ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Kiritimati"]
+# The minute of the local day; UTC_MIDNIGHT / BEFORE_UTC_MIDNIGHT: the UTC midnight inside that
+# local day (or the minute before it), wherever it falls.
+UTC_MIDNIGHT, BEFORE_UTC_MIDNIGHT = -1, -2
+minute_of_day = st.one_of(
+    st.integers(0, 24 * 60 - 1),
+    st.sampled_from([0, 1, 23 * 60 + 30, 24 * 60 - 1, UTC_MIDNIGHT, BEFORE_UTC_MIDNIGHT]),
+)
+# (local days back 0-5, minute of that local day, UTC offset in hours it is sent with)
+instant = st.tuples(st.integers(0, 5), minute_of_day, st.integers(-12, 14))
 steps_readings = st.lists(
     st.tuples(instant, st.integers(0, 25_000)), max_size=6, unique_by=lambda r: r[0][:2]
 )
@@ -49,9 +61,32 @@ steps_goal = st.one_of(st.none(), st.integers(1000, 20_000))
 water_entries = st.lists(st.tuples(instant, st.integers(50, 1500)), max_size=4)
 
 
-def moment(days_back: int, minute: int) -> datetime:
-    day = days.today() - timedelta(days=days_back)
-    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(minutes=minute)
+def local_today(zone: str) -> datetime:
+    return datetime.now(UTC).astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def local_day(at: datetime, zone: str):
+    return at.astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def moment(zone: str, days_back: int, minute: int) -> datetime:
+    """An instant on the person's local day `days_back` before today; one not yet reached
+    (later today) moves a day back (the API refuses readings from the future)."""
+    tz = zoneinfo.ZoneInfo(zone)
+    day = local_today(zone) - timedelta(days=days_back)
+    start = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    if minute < 0:
+        midnight = datetime.combine(start.date(), time(), tzinfo=UTC)
+        if midnight < start:
+            midnight += timedelta(days=1)
+        at = midnight - timedelta(minutes=1 if minute == BEFORE_UTC_MIDNIGHT else 0)
+        at = min(max(at, start), end - timedelta(minutes=1))
+    else:
+        at = start + timedelta(minutes=minute)
+    if at > datetime.now(UTC):
+        at -= timedelta(days=1)
+    return at
 
 
 def text_of(html: str) -> str:
@@ -75,28 +110,40 @@ def surfaces(user):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=steps_readings, weights=weight_readings, goal_target=steps_goal, water=water_entries)
-def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, goal_target, water):
+@given(
+    zone=st.sampled_from(ZONES),
+    steps=steps_readings,
+    weights=weight_readings,
+    goal_target=steps_goal,
+    water=water_entries,
+)
+def test_every_surface_states_the_same_numbers(
+    user, surfaces, zone, steps, weights, goal_target, water
+):
     page, api, admin = surfaces
-    for model in (HealthMetric, HourlyRollup, DailyRollup, HealthGoal, NutritionLog):
+    for model in (HealthMetric, HourlyRollup, DailyRollup, PeriodRollup, HealthGoal, NutritionLog):
         model.objects.filter(user=user).delete()
     ProgramAdherence.objects.filter(program__user=user).delete()
+    user.time_zone = zone
+    user.save(update_fields=["time_zone"])
     cache.clear()
 
-    today = days.today()
+    today = local_today(zone)
+    assert days.today(user) == today
     per_day: dict = {}
     for (back, minute, offset), value in steps:
-        at = moment(back, minute)
+        at = moment(zone, back, minute)
         services.metric_create(
             user=user,
             metric_type="steps",
             value=value,
             recorded_at=at.astimezone(timezone(timedelta(hours=offset))).isoformat(),
         )
-        per_day[at.date()] = per_day.get(at.date(), 0) + value
+        day = local_day(at, zone)
+        per_day[day] = per_day.get(day, 0) + value
     weighed = []
     for (back, minute, offset), tenths in weights:
-        at = moment(back, minute)
+        at = moment(zone, back, minute)
         services.metric_create(
             user=user,
             metric_type="weight",
@@ -106,14 +153,15 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
         weighed.append((at, tenths / 10))
     drunk: dict = {}
     for (back, minute, offset), ml in water:
-        at = moment(back, minute)
+        at = moment(zone, back, minute)
         nutrition_log_create(
             user=user,
             meal_type="snack",
             logged_at=at.astimezone(timezone(timedelta(hours=offset))),
             water_ml=ml,
         )
-        drunk[at.date()] = drunk.get(at.date(), 0) + ml
+        day = local_day(at, zone)
+        drunk[day] = drunk.get(day, 0) + ml
     if goal_target is not None:
         goal_services.goal_create(user=user, goal_type="steps", target_value=goal_target)
     latest_weight = max(weighed)[1] if weighed else None
@@ -131,6 +179,17 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
         assert (today_so_far or {}).get("value") == per_day.get(today)
     if latest_weight is not None:
         assert summary["weight"]["latest"]["value"] == latest_weight
+
+    # API aggregates: bare dates are the person's local days, each day's steps the same.
+    start = today - timedelta(days=6)
+    rows = api.get(
+        "/api/v1/health-metrics/aggregates",
+        {"metric_type": "steps", "period": "day", "start": start, "end": today},
+    ).json()["results"]
+    tz = zoneinfo.ZoneInfo(zone)
+    assert {
+        datetime.fromisoformat(r["period_start"]).astimezone(tz).date(): r["value"] for r in rows
+    } == {day: float(v) for day, v in per_day.items()}
 
     # Dashboard: today's steps card (and its share of the goal), the latest weight card.
     panels = page.get("/dashboard/").context["panels"]
@@ -195,7 +254,7 @@ def test_every_surface_states_the_same_numbers(user, surfaces, steps, weights, g
         assert f'<td class="num">{average:,.0f}</td>' in cells
     else:
         assert "No diary entries in this period." in report
-    weighed_before_today = [w for w in weighed if w[0].date() < today]
+    weighed_before_today = [w for w in weighed if local_day(w[0], zone) < today]
     if weighed_before_today:
         row = report.split('<tr data-type="weight">')[1].split("</tr>")[0]
         assert f">{stated('weight', max(weighed_before_today)[1])}<" in row

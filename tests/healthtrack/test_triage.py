@@ -354,3 +354,27 @@ def test_a_swapped_pair_stored_before_the_rule_never_flags_the_patient(doctor):
     assert "14-day average blood pressure 152/94 mmHg (at or above 140/90)" in texts(
         triage.triage_rows(doctor), swapped
     )
+
+
+def test_each_patients_window_ends_at_their_own_today(doctor):
+    # At 21:00 UTC it is already tomorrow in Kiritimati (UTC+14): the UTC date is a finished
+    # day there and counts; their own today is partial and is left out.
+    patient = patient_of(doctor, time_zone="Pacific/Kiritimati")
+    their_today = today() + timedelta(days=1)
+    program = CareProgram.objects.create(
+        user=patient,
+        title="Cardiac rehab",
+        start_date=today() - timedelta(days=20),
+        end_date=today() + timedelta(days=20),
+        config={},
+    )
+    ProgramAdherence.objects.create(program=program, day=today(), score=100)  # finished there
+    for n in range(2, 8):
+        ProgramAdherence.objects.create(
+            program=program, day=their_today - timedelta(days=n), score=30
+        )
+    ProgramAdherence.objects.create(program=program, day=their_today, score=0)  # partial
+    # (100 + 6 x 30) / 7 = 40; counted in UTC days it would be 30.
+    assert "Cardiac rehab: adherence 40 out of 100 over the last 7 days" in texts(
+        triage.triage_rows(doctor), patient
+    )

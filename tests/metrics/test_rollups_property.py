@@ -1,8 +1,10 @@
 """Property: after any sequence of creates, updates and deletes through the services, the
-stored rollups equal a naive recomputation from the raw rows."""
+stored rollups equal a naive recomputation from the raw rows, for owners in several time zones
+(daily rollups are the owner's local days) with samples around local and UTC midnights."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -11,13 +13,22 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from metrics import services
-from metrics.models import NO_DEVICE_PRIORITY, DailyRollup, Device, HealthMetric, HourlyRollup
+from metrics.models import (
+    NO_DEVICE_PRIORITY,
+    DailyRollup,
+    Device,
+    HealthMetric,
+    HourlyRollup,
+    PeriodRollup,
+)
 from metrics.registry import get_metric_type
 from tests.metrics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # the window spans a midnight
+# Asia/Kolkata: local midnight falls inside a UTC hour; Pacific/Kiritimati: UTC+14.
+ZONES = ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Kiritimati"]
 TYPES = ["steps", "sleep", "heart_rate", "weight"]
 
 create = st.fixed_dictionaries(
@@ -42,9 +53,19 @@ delete = st.fixed_dictionaries({"op": st.just("delete"), "pick": st.integers(0, 
 operations = st.lists(st.one_of(create, create, update, delete), min_size=1, max_size=25)
 
 
+def window_start(zone: str, anchor: str) -> datetime:
+    """Two hours before a midnight: the owner's local one or UTC's."""
+    if anchor == "utc":
+        return T0
+    local_midnight = datetime(2026, 3, 2, tzinfo=zoneinfo.ZoneInfo(zone))
+    return local_midnight.astimezone(UTC) - timedelta(hours=2)
+
+
 def naive_rollups(user) -> tuple[dict, dict]:
     """Independent recomputation: for each summed sample, the share of its interval that no
-    better-ranked sample of another source covers, by brute force over minute edges."""
+    better-ranked sample of another source covers, by brute force over minute edges; days are
+    the owner's local dates."""
+    tz = zoneinfo.ZoneInfo(user.time_zone)
     rows = list(HealthMetric.objects.filter(user=user).select_related("device"))
 
     def rank(m):
@@ -92,14 +113,14 @@ def naive_rollups(user) -> tuple[dict, dict]:
     hour_spill, day_spill = defaultdict(list), defaultdict(list)
     for m in rows:
         hours[(m.metric_type, hour_of(m.recorded_at))].append(m)
-        days[(m.metric_type, m.recorded_at.date())].append(m)
+        days[(m.metric_type, m.recorded_at.astimezone(tz).date())].append(m)
         if m.pk not in kept:
             continue
         better = better_of[m.pk]
         end = m.end_at or m.recorded_at
         if end <= m.recorded_at:
             hour_share[(m.metric_type, hour_of(m.recorded_at))] += kept[m.pk]
-            day_share[(m.metric_type, m.recorded_at.date())] += kept[m.pk]
+            day_share[(m.metric_type, m.recorded_at.astimezone(tz).date())] += kept[m.pk]
             continue
         minutes = (end - m.recorded_at) / timedelta(minutes=1)
         t = m.recorded_at
@@ -108,11 +129,11 @@ def naive_rollups(user) -> tuple[dict, dict]:
             hidden = any(o.recorded_at <= t and step <= o.end_at for o in better)
             share = 0.0 if hidden else m.value * ((step - t) / timedelta(minutes=1)) / minutes
             hour_share[(m.metric_type, hour_of(t))] += share
-            day_share[(m.metric_type, t.date())] += share
+            day_share[(m.metric_type, t.astimezone(tz).date())] += share
             if hour_of(t) != hour_of(m.recorded_at):
                 hour_spill[(m.metric_type, hour_of(t))].append(m)
-            if t.date() != m.recorded_at.date():
-                day_spill[(m.metric_type, t.date())].append(m)
+            if t.astimezone(tz).date() != m.recorded_at.astimezone(tz).date():
+                day_spill[(m.metric_type, t.astimezone(tz).date())].append(m)
             t = step
 
     def aggregate(key, members, shares, spills):
@@ -157,11 +178,19 @@ def stored_rollups(user) -> tuple[dict, dict]:
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(ops=operations)
-def test_rollups_equal_a_recomputation_from_raw_rows(user, ops):
+@given(
+    ops=operations,
+    zone=st.sampled_from(ZONES),
+    anchor=st.sampled_from(["local", "utc"]),
+)
+def test_rollups_equal_a_recomputation_from_raw_rows(user, ops, zone, anchor):
+    user.time_zone = zone
+    user.save(update_fields=["time_zone"])
+    t0 = window_start(zone, anchor)
     HealthMetric.objects.filter(user=user).delete()
     HourlyRollup.objects.filter(user=user).delete()
     DailyRollup.objects.filter(user=user).delete()
+    PeriodRollup.objects.filter(user=user).delete()
     Device.objects.filter(user=user).delete()
     devices = [
         None,
@@ -172,7 +201,7 @@ def test_rollups_equal_a_recomputation_from_raw_rows(user, ops):
     for op in ops:
         existing = list(HealthMetric.objects.filter(user=user).order_by("pk"))
         if op["op"] == "create":
-            start = T0 + timedelta(minutes=op["minute"])
+            start = t0 + timedelta(minutes=op["minute"])
             length = op["length"]
             value = op["value"]
             if op["metric_type"] == "weight":
@@ -191,7 +220,7 @@ def test_rollups_equal_a_recomputation_from_raw_rows(user, ops):
             if op["op"] == "delete":
                 services.metric_delete(metric=metric)
             else:
-                start = T0 + timedelta(minutes=op["minute"])
+                start = t0 + timedelta(minutes=op["minute"])
                 length = metric.end_at - metric.recorded_at if metric.end_at else None
                 services.metric_update(
                     metric=metric,

@@ -36,7 +36,8 @@ MAX_ADHERENCE_DAYS = 366
 
 def _with_today(programs_, many: bool = True):
     items = list(programs_) if many else [programs_]
-    today = programs.utc_today()
+    # Programs listed together are one person's: today is theirs.
+    today = programs.utc_today(items[0].user_id if items else None)
     scores = dict(
         ProgramAdherence.objects.filter(program__in=items, day=today).values_list(
             "program_id", "score"
@@ -127,7 +128,9 @@ class ProgramAdherenceView(APIView):
         program = _readable_program(request, pk)
         query = AdherenceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        end = query.validated_data.get("end") or min(program.end_date, programs.utc_today())
+        end = query.validated_data.get("end") or min(
+            program.end_date, programs.utc_today(program.user_id)
+        )
         start = query.validated_data.get("start") or max(
             program.start_date, end - timedelta(days=MAX_ADHERENCE_DAYS - 1)
         )

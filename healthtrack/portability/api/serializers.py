@@ -89,8 +89,12 @@ class ExportQuerySerializer(serializers.Serializer):
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First UTC day (default end - 29)")
-    end = serializers.DateField(required=False, help_text="Last UTC day (default today)")
+    start = serializers.DateField(
+        required=False, help_text="First day, the person's local day (default end - 29)"
+    )
+    end = serializers.DateField(
+        required=False, help_text="Last day, the person's local day (default their today)"
+    )
     user_id = serializers.IntegerField(
         required=False,
         help_text="Whose report (default: yours); a care-team clinician may ask for a patient.",
@@ -99,7 +103,8 @@ class ReportQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         from healthtrack.portability.report import MAX_DAYS, period
 
-        start, end = period(attrs.get("start"), attrs.get("end"))
+        # The view passes the person's today (`healthtrack.core.days`) once it knows whose report.
+        start, end = period(attrs.get("start"), attrs.get("end"), self.context.get("today"))
         if start > end:
             raise serializers.ValidationError({"start": ["Must be on or before end."]})
         if (end - start).days + 1 > MAX_DAYS:

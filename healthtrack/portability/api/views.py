@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from healthtrack.core import days as calendar
 from healthtrack.core.api.errors import exception_handler as accounts_exception_handler
 from healthtrack.core.api.idempotency import idempotent
 from healthtrack.portability import csv_io, export, fhir, report, services
@@ -268,6 +269,11 @@ class ReportView(APIView):
             owner = access.get_readable_owner_or_404(request.user, params["user_id"])
         else:
             owner = access.owner_to_read(request)  # you, or `?member=<id>` you may read
+        if not {"start", "end"} <= set(request.query_params):  # defaults: the owner's today
+            context = {"today": calendar.today(owner)}
+            query = s.ReportQuerySerializer(data=request.query_params, context=context)
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
         audit.record_read(request=request, owner_id=owner.pk)
         html = report.render_report(owner=owner, start=params["start"], end=params["end"])
         response = HttpResponse(html, content_type="text/html; charset=utf-8")

@@ -19,7 +19,8 @@ def _day(text: str) -> date:
 
 class Command(BaseCommand):
     help = (
-        "Recompute hourly and daily rollups of a date range (UTC days) from the raw samples, "
+        "Recompute hourly and daily rollups of a date range (each owner's local days) from the "
+        "raw samples, "
         "in chunks queued on the maintenance queue, rate-limited; progress in the admin "
         "(Data lifecycle > Retention jobs). Archived months are left alone."
     )
