@@ -8,7 +8,8 @@ module prefix is imported and the rest looked up with getattr. Celery task names
 a Celery task name (`goals.recompute_goal_progress`), a model label (`metrics.HealthMetric`), a
 logger name (`healthtrack.access`) and a system check id (`accounts.E003`) count too. A migration
 may be quoted by its name (`accounts/0012_outbox_and_idempotency_to_core`), and a function in a
-test helper as `tests/healthtrack/servers.two_gunicorns`.
+test helper as `tests/healthtrack/servers.two_gunicorns`. A bare file name (`selectors.py`) must
+be the name of some file in the repository.
 Fenced code blocks are skipped (shell sessions, sample output). A name that is quoted on purpose
 although it no longer exists goes in ALLOWED with the reason.
 """
@@ -43,6 +44,10 @@ TOP_DIRS = (*PACKAGES, "templates", "static", "docs", "deploy")
 # (page name, quoted text) -> why it may name something that does not exist.
 ALLOWED: dict[tuple[str, str], str] = {
     ("testing.md", "tests/screenshots/"): "written by the browser tests when they run; not in git",
+    (
+        "architecture.md",
+        "selectors.py",
+    ): "says there is none any more (reads moved out in issue 21)",
 }
 
 FENCE = re.compile(r"^\s*```.*?^\s*```", re.MULTILINE | re.DOTALL)
@@ -148,6 +153,12 @@ def problems(page: Path, root: Path = ROOT) -> list[str]:
             if in_repo and not path_exists(ref, root):
                 found.append(f"`{span}`: no such file or folder")
             continue
+        if re.match(r"^\w+\.py$", ref):
+            if not (root / ref).exists() and not any(
+                next((root / top).rglob(ref), None) for top in TOP_DIRS if (root / top).is_dir()
+            ):
+                found.append(f"`{span}`: no file of that name in the repository")
+            continue
         if ref.endswith(FILE_SUFFIXES) or not DOTTED.match(ref):
             continue
         if ref.split(".")[0] in PACKAGES and not (resolves(ref) or known_name(ref)):
@@ -179,13 +190,15 @@ def test_a_stale_path_or_name_is_reported(tmp_path):
         "`accounts.tasks.relay_outbox` `goals.selectors.summary` `goals.py` `x.y`\n"
         "`goals.recompute_goal_progress` `metrics.HealthMetric` `accounts.OutboxTask`\n"
         "`accounts.E003` `healthtrack.access` `accounts/0001_initial` `accounts/0099_gone`\n"
-        "`accounts/*.py` `make test` `django.db.models`\n\n"
+        "`accounts/*.py` `make test` `django.db.models` `access.py` `selectors.py`\n\n"
         "```\n`accounts/gone.py` `metrics.gone`\n```\n"
     )
     assert problems(page, root=tmp_path) == [
         "`accounts/selectors.py`: no such file or folder",
         "`accounts.access.viewed_owner`: accounts.access.viewed_owner does not resolve",
         "`goals.selectors.summary`: goals.selectors.summary does not resolve",
+        "`goals.py`: no file of that name in the repository",
         "`accounts.OutboxTask`: accounts.OutboxTask does not resolve",
         "`accounts/0099_gone`: no such file or folder",
+        "`selectors.py`: no file of that name in the repository",
     ]
