@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from healthtrack.core import days as calendar
 from metrics import services
 from metrics.models import HealthMetric
 from metrics.registry import METRIC_TYPE_CHOICES, MetricType, get_metric_type
@@ -258,7 +259,7 @@ class ShareGrantForm(ServiceErrorsMixin, forms.Form):
     expires_on = forms.DateField(
         label="Access ends on",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="The share stops working at the start of this day (UTC).",
+        help_text="The share stops working at the start of this day (your time zone).",
     )
     clinician_email = forms.EmailField(
         label="Share with a clinician (e-mail)",
@@ -274,9 +275,10 @@ class ShareGrantForm(ServiceErrorsMixin, forms.Form):
         help_text="For you, e.g. “Cardiology appointment”.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, owner=None, **kwargs):
         super().__init__(*args, **kwargs)
-        today = timezone.now().astimezone(UTC).date()
+        self.zone = calendar.zone_of(owner)  # the owner's days (healthtrack.core.days)
+        today = calendar.today(self.zone)
         self.initial.setdefault("date_from", today - timedelta(days=30))
         self.initial.setdefault("date_to", today)
         self.initial.setdefault("expires_on", today + timedelta(days=14))
@@ -288,5 +290,4 @@ class ShareGrantForm(ServiceErrorsMixin, forms.Form):
         return codes
 
     def expires_at(self) -> datetime:
-        day: date = self.cleaned_data["expires_on"]
-        return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        return calendar.day_start(self.cleaned_data["expires_on"], self.zone)

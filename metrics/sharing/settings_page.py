@@ -60,7 +60,7 @@ def _share_names(codes: list[str]) -> str:
 def settings_sharing(request: HttpRequest) -> HttpResponse:
     owner = page_owner(request, write=request.method == "POST")
     care_form = CareTeamAddForm(prefix="care")
-    share_form = ShareGrantForm(prefix="share")
+    share_form = ShareGrantForm(prefix="share", owner=owner)
     if request.method == "POST" and "care-email" in request.POST:
         care_form = CareTeamAddForm(request.POST, prefix="care")
         if care_form.is_valid():
@@ -81,7 +81,7 @@ def settings_sharing(request: HttpRequest) -> HttpResponse:
                 )
                 return member_redirect(request, "settings-sharing")
     elif request.method == "POST":
-        share_form = ShareGrantForm(request.POST, prefix="share")
+        share_form = ShareGrantForm(request.POST, prefix="share", owner=owner)
         if share_form.is_valid():
             created = _share_create(owner, share_form)
             if created is not None:

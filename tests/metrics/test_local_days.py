@@ -237,3 +237,29 @@ def test_the_recut_command_recuts_everyone_not_on_utc():
     call_command("recut_rollups", "--zoned")
     assert daily(zoned) == {date(2026, 3, 1): 100}
     assert daily(on_utc) == {date(2026, 3, 2): 100}
+
+
+def test_the_share_form_offers_and_ends_on_the_owners_days():
+    """At 21:00 UTC it is already tomorrow in Kiritimati (UTC+14): the share form's default
+    window ends on their today, and "access ends on" a day means their midnight, not UTC's."""
+    from metrics.forms import ShareGrantForm
+
+    owner = UserFactory(time_zone="Pacific/Kiritimati")
+    tz = zoneinfo.ZoneInfo("Pacific/Kiritimati")
+    their_today = days.today(owner)
+    assert their_today == datetime.now(UTC).astimezone(tz).date()
+    form = ShareGrantForm(prefix="share", owner=owner)
+    assert form.initial["date_to"] == their_today
+    assert form.initial["expires_on"] == their_today + timedelta(days=14)
+
+    ends = their_today + timedelta(days=3)
+    data = {
+        "share-metric_types": ["steps"],
+        "share-date_from": (their_today - timedelta(days=7)).isoformat(),
+        "share-date_to": their_today.isoformat(),
+        "share-expires_on": ends.isoformat(),
+    }
+    form = ShareGrantForm(data, prefix="share", owner=owner)
+    assert form.is_valid(), form.errors
+    assert form.expires_at() == datetime.combine(ends, time.min, tzinfo=tz)
+    assert form.expires_at().astimezone(UTC).date() == ends - timedelta(days=1)
