@@ -7,6 +7,8 @@ here with state-only migrations (accounts 0012, core 0001), so no row was copied
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -61,6 +63,14 @@ class OutboxTask(models.Model):
 # the OpenAPI schema states it, and both stores of first answers (this model and the device
 # sync's metrics.IdempotencyRecord) size their key column by it.
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+# How long a first answer is kept and replayed.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+class IdempotentRequestQuerySet(models.QuerySet):
+    def expired(self, *, now=None) -> IdempotentRequestQuerySet:
+        """Answers older than IDEMPOTENCY_TTL (no retry may replay them any more)."""
+        return self.filter(created_at__lt=(now or timezone.now()) - IDEMPOTENCY_TTL)
 
 
 class IdempotentRequest(models.Model):
@@ -74,6 +84,8 @@ class IdempotentRequest(models.Model):
     status_code = models.PositiveSmallIntegerField()
     response = EncryptedTextField()  # the JSON body
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = IdempotentRequestQuerySet.as_manager()
 
     class Meta:
         db_table = "accounts_idempotentrequest"  # created by accounts; moved without copying

@@ -168,7 +168,7 @@ def test_beat_relays_twice_a_minute_and_prunes_daily(settings):
 
 
 def test_the_relay_task_runs_the_relay():
-    from accounts.tasks import relay_outbox
+    from healthtrack.core.tasks import relay_outbox
 
     OutboxTask.objects.create(task_name="tests.outbox.record", kwargs={"n": 9})
     assert relay_outbox.delay().get() == {"sent": 1, "pending": 0}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -32,9 +31,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from healthtrack.core.models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotentRequest
+from healthtrack.core.models import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_TTL, IdempotentRequest
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH
 HEADER, ALIAS = "Idempotency-Key", "X-Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -140,8 +138,7 @@ def idempotent(handler):
 
 def idempotency_records_purge(*, now=None) -> int:
     """Delete records older than IDEMPOTENCY_TTL; returns how many."""
-    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    deleted, _ = IdempotentRequest.objects.expired(now=now).delete()
     return deleted
 
 
