@@ -65,7 +65,7 @@ test-pgbouncer: install-dev
 	@test -n "$$PGBOUNCER_DATABASE_URL" || { echo "set PGBOUNCER_DATABASE_URL"; exit 2; }
 	DATABASE_URL="$$PGBOUNCER_DATABASE_URL" DB_DISABLE_SERVER_SIDE_CURSORS=true \
 		$(BIN)/pytest --reuse-db -m "not services" tests/healthtrack/test_pgbouncer.py \
-		tests/accounts/test_api_users.py tests/accounts/test_encryption.py tests/metrics
+		tests/accounts/test_api_users.py tests/core/test_encryption.py tests/metrics
 
 # The replica router against a second database alias (a test mirror of the primary).
 test-replicas: install-dev

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from accounts.models import User
 from healthtrack.core.encryption import reset_key_caches, rotate_model_field
 from tests.accounts.factories import UserFactory
-from tests.accounts.test_encryption import raw_column
+from tests.core.test_encryption import raw_column
 
 pytestmark = pytest.mark.django_db
 
