@@ -12,12 +12,12 @@ from django.urls import reverse
 
 from goals.care_programs.models import CareProgram, ProgramAdherence
 from goals.care_programs.program_logs import day_points, recent_logs
-from goals.care_programs.programs import utc_today
 from goals.dashboard_goals import goals_for_dashboard
 from goals.forms import format_amount
 from goals.measures import get_measure
 from goals.progress import goal_status, so_far_percent
 from goals.readings import today_figures
+from healthtrack.core import days as calendar
 from healthtrack.core.charts import ring_chart, strip_chart
 from healthtrack.core.dashboard import Item, Panels, ProgramPanel
 from metrics.figures import stated
@@ -134,7 +134,7 @@ def _no_data_breakdown(config: dict) -> dict:
 
 
 def _program_card(panels: Panels, user) -> None:
-    today = utc_today(user)
+    today = calendar.today(user)
     program = (
         CareProgram.objects.for_user(user)
         .active()

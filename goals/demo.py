@@ -24,6 +24,7 @@ from goals.care_programs.models import CareProgram
 from goals.measures import get_measure
 from goals.models import HealthGoal
 from goals.readings import Readings
+from healthtrack.core import days as calendar
 from metrics import services as metric_services
 from nutrition import services as nutrition_services
 
@@ -57,7 +58,7 @@ def _seed_program(patient: User, clinician: User | None, days: int) -> CareProgr
     existing = CareProgram.objects.for_user(patient).filter(title=PROGRAM_TITLE).first()
     if existing is not None:
         return existing
-    start = services.utc_today(patient) - timedelta(days=min(max(days, 0), PROGRAM_PAST_DAYS))
+    start = calendar.today(patient) - timedelta(days=min(max(days, 0), PROGRAM_PAST_DAYS))
     # program_create scores every day already past from the demo data.
     return programs.program_create(
         user=patient,
@@ -79,7 +80,7 @@ def _seed_dependent(patient: User, rng: random.Random) -> User:
     )
     if link is not None:
         return link.member
-    today = services.utc_today()
+    today = calendar.today()
     child = family.family_member_create(
         manager=patient,
         first_name=CHILD_NAME,
@@ -118,7 +119,7 @@ def _seed_dependent(patient: User, rng: random.Random) -> User:
 
 
 def _seed_goals(patient: User, days: int) -> list[HealthGoal]:
-    today = services.utc_today(patient)
+    today = calendar.today(patient)
     have = set(HealthGoal.objects.for_user(patient).values_list("goal_type", flat=True))
     created = []
     start = today - timedelta(days=min(max(days, 0), 30))

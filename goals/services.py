@@ -37,11 +37,6 @@ logger = logging.getLogger(__name__)
 MAX_ACTIVE_GOALS = 50
 
 
-def utc_today(user=None) -> date:
-    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
-    return calendar.today(user)
-
-
 def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:
     ids = frozenset(goal_ids)
 
@@ -117,7 +112,7 @@ def goal_create(
     down when the target is below the latest weight, else up), 7-day period, today as start,
     the baseline read from the data as of the start date, medium priority, a generated title.
     `target_value` and `baseline_value` are in `unit` (default: the metric's canonical unit)."""
-    today = today or utc_today(user)
+    today = today or calendar.today(user)
     readings = Readings(user.pk)
     data: dict[str, Any] = {
         "goal_type": goal_type,
@@ -155,7 +150,7 @@ def goal_update(*, goal: HealthGoal, today: date | None = None, **changes: Any) 
     dates), or `status="active"`, makes it active again; progress is then recomputed.
     `status` may be set to `active` or `abandoned`, never to `completed` (that is computed)."""
     goal = HealthGoal.objects.select_for_update().get(pk=goal.pk)
-    today = today or utc_today(goal.user_id)
+    today = today or calendar.today(goal.user_id)
     readings = Readings(goal.user_id)
     cleaned = clean_goal(changes, existing=goal, today=today, baseline_of=readings.baseline)
     reopen = cleaned.pop("reopen")
@@ -198,7 +193,7 @@ def goal_progress_recompute(
     """Refresh the progress of `user_id`'s active goals measuring one of `metric_types`
     (None: all of them) from the rollups and nutrition totals. Idempotent: a second run
     with unchanged data writes nothing. Returns the ids of the goals that changed."""
-    today = today or utc_today(user_id)
+    today = today or calendar.today(user_id)
     goals = list(
         HealthGoal.objects.select_for_update()
         .for_user(user_id)

@@ -447,7 +447,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     )
     if state is None or state["computed_at"] is None:
         return False
-    today = today or snapshot_builder.utc_today(user)
+    today = today or calendar.today(user)
     changed_at = state["data_changed_at"]
     changed = changed_at is not None and changed_at > state["computed_at"]
     slid = state["valid_until"] is not None and state["valid_until"] <= today

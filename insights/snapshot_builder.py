@@ -33,11 +33,6 @@ NUTRITION_FIELDS = ("calories", "protein_g", "carbs_g", "fat_g", "fiber_g", "sug
 ACTIVITY_WINDOW_DAYS = 35
 
 
-def utc_today(user=None) -> date:
-    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
-    return calendar.today(user)
-
-
 def reach_days(days: int) -> int:
     """How many days before `today` any rule looks at, for a main window of `days`."""
     return max(days, ACTIVITY_WINDOW_DAYS, int(thresholds()["rhr_trend_window_days"]))
@@ -200,7 +195,7 @@ def users_due_for_recommendations(*, today: date | None = None) -> QuerySet:
     """Ids of active users whose stored recommendations may be out of date on `today`: never
     computed, an input changed since the last computation, or a window slid over their data
     (`valid_until` reached). Everyone else is skipped without being loaded."""
-    today = today or utc_today()
+    today = today or calendar.today()
     state = "recommendation_state"
     return (
         get_user_model()

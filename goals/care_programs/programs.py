@@ -279,11 +279,6 @@ def _day_start(day: date, tz=UTC) -> datetime:
     return calendar.day_start(day, tz)
 
 
-def utc_today(user=None) -> date:
-    """Today in `user`'s zone (`healthtrack.core.days`; the name is kept for its callers)."""
-    return calendar.today(user)
-
-
 # --- writes ------------------------------------------------------------------------------------
 
 
@@ -294,7 +289,7 @@ def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None 
     program = CareProgram.objects.select_for_update().filter(pk=program_id).first()
     if program is None:
         return 0
-    last_day = min(program.end_date, utc_today(program.user_id))
+    last_day = min(program.end_date, calendar.today(program.user_id))
     wanted = sorted(
         {d for d in days if program.start_date <= d <= last_day}
         if days is not None
@@ -325,7 +320,7 @@ def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None 
 
 
 def _clean_dates(start_date: date | None, end_date: date | None, user=None) -> tuple[date, date]:
-    start_date = start_date or utc_today(user)
+    start_date = start_date or calendar.today(user)
     end_date = end_date or start_date + timedelta(days=PROGRAM_DEFAULT_DAYS - 1)
     if end_date < start_date:
         raise ValidationError({"end_date": ["Must not be before the start date."]})
@@ -410,7 +405,7 @@ def programs_complete_ended(*, today: date | None = None) -> list[int]:
     it again completes nothing more. Each change is audited (django-auditlog, no actor)."""
     # A program ends at its owner's local midnight: candidates by the latest date anywhere
     # (UTC+14), then each one against its owner's today.
-    latest = today or utc_today() + timedelta(days=1)
+    latest = today or calendar.today() + timedelta(days=1)
     candidates = list(
         CareProgram.objects.active()
         .filter(end_date__lt=latest)

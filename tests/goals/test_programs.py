@@ -7,6 +7,7 @@ from django.db import connection
 from accounts.models import FamilyMembership
 from goals.care_programs import programs
 from goals.care_programs.models import CareProgram, ProgramAdherence, ProgramLog, ProgramLogDay
+from healthtrack.core import days as calendar
 from metrics import services as metric_services
 from tests.accounts.factories import UserFactory, client_for
 from tests.accounts.family_factories import make_dependent
@@ -165,7 +166,7 @@ def test_data_changes_update_the_score_through_the_signals(
 @pytest.mark.django_db
 def test_program_defaults_to_90_days_from_today(user):
     program = programs.program_create(user=user, created_by=user, title="p", config=FULL)
-    assert program.start_date == programs.utc_today()
+    assert program.start_date == calendar.today()
     assert (program.end_date - program.start_date).days + 1 == 90
     assert program.status == CareProgram.Status.ACTIVE
 

@@ -22,6 +22,7 @@ from goals.care_programs.api.serializers import (
     HistoryQuerySerializer,
 )
 from goals.care_programs.models import CareProgram, ProgramAdherence
+from healthtrack.core import days as calendar
 from healthtrack.core.api.idempotency import idempotent
 from healthtrack.core.api.strict import NoBodyMixin
 
@@ -37,7 +38,7 @@ MAX_ADHERENCE_DAYS = 366
 def _with_today(programs_, many: bool = True):
     items = list(programs_) if many else [programs_]
     # Programs listed together are one person's: today is theirs.
-    today = programs.utc_today(items[0].user_id if items else None)
+    today = calendar.today(items[0].user_id if items else None)
     scores = dict(
         ProgramAdherence.objects.filter(program__in=items, day=today).values_list(
             "program_id", "score"
@@ -129,7 +130,7 @@ class ProgramAdherenceView(APIView):
         query = AdherenceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         end = query.validated_data.get("end") or min(
-            program.end_date, programs.utc_today(program.user_id)
+            program.end_date, calendar.today(program.user_id)
         )
         start = query.validated_data.get("start") or max(
             program.start_date, end - timedelta(days=MAX_ADHERENCE_DAYS - 1)
