@@ -62,7 +62,9 @@ def test_a_reading_at_23_30_in_los_angeles_counts_to_that_local_day_on_every_sur
     # The rollup, the API summary and the aggregates (bare dates: local days).
     assert daily(user) == {yesterday: 5321}
     summary = auth_client.get("/api/v1/health-metrics/summary?days=7").json()
-    assert summary["metrics"]["steps"]["series"] == [{"date": yesterday.isoformat(), "value": 5321}]
+    assert summary["metrics"]["steps"]["series"] == [
+        {"date": yesterday.isoformat(), "value": 5321, "in_progress": False}
+    ]
     rows = auth_client.get(
         "/api/v1/health-metrics/aggregates",
         {"metric_type": "steps", "period": "day", "start": yesterday, "end": today},
