@@ -2,10 +2,12 @@
 
 `measurements_changed` is sent inside the writing transaction, once per write, with
 `user_id: int`, `metric_types: set[str]`, `start: datetime`, `end: datetime` (the span of
-`recorded_at`/`end_at` the write touched, aware UTC). Receivers record their follow-up work in
-that transaction (`healthtrack.core.outbox.enqueue_on_commit`, change-feed events), so it commits or
-rolls back with the write, and defer anything else (caches) with `transaction.on_commit`. An
-exception in a receiver fails the write.
+`recorded_at`/`end_at` the write touched, aware UTC) and, when the write knows it, `tz` (the
+owner's zone from `healthtrack.core.days`, read once per write; receivers need not read it
+again). Receivers record their follow-up work in that transaction
+(`healthtrack.core.outbox.enqueue_on_commit`, change-feed events), so it commits or rolls back
+with the write, and defer anything else (caches) with `transaction.on_commit`. An exception in a
+receiver fails the write.
 
 `rollups_recut` is sent after a person's daily, weekly and monthly rollups were cut again in
 their new time zone (`services.rollups_recut`, after `healthtrack.core.days.time_zone_changed`),

@@ -49,7 +49,7 @@ def on_measurements_changed(
 ) -> None:
     if start is None or end is None or not METRIC_CODES & set(metric_types):
         return
-    tz = calendar.zone_of(user_id)  # the owner's local days
+    tz = kwargs.get("tz") or calendar.zone_of(user_id)  # the owner's local days
     first, last = calendar.day_of(start, tz), calendar.day_of(end, tz)
     if "exercise" in metric_types:
         last += timedelta(days=6)  # a strength session counts for the week after it

@@ -121,7 +121,9 @@ def test_today_for_a_kiritimati_user_begins_at_their_midnight(auth_client, user)
     card = page.get("/dashboard/").context["panels"].cards["steps"]
     assert card.value == "500"
     series = auth_client.get("/api/v1/health-metrics/summary?days=1").json()["metrics"]
-    assert series["steps"]["series"] == [{"date": today.isoformat(), "value": 500}]
+    assert series["steps"]["series"] == [
+        {"date": today.isoformat(), "value": 500, "in_progress": True}
+    ]
 
 
 def test_local_midnight_inside_a_utc_hour_splits_a_summed_sample_between_the_days(user):
