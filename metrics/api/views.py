@@ -511,7 +511,7 @@ class AggregatesView(MetricsAPIView):
             rows,
             lambda r: datetime.combine(r.start, time.min, tzinfo=tz).isoformat(),
             in_progress=in_progress,
-            time_zone=tz.key,
+            time_zone=calendar.zone_name(tz),
         )
 
 
