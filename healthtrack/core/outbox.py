@@ -154,6 +154,18 @@ def _record(pk: int, exc: BaseException | None, *, eager: bool = False) -> str:
     return FAILED
 
 
+def _unclaim(row: OutboxTask, exc: BaseException) -> str:
+    """A claimed row whose task failed (eager) is pending again for the relay; when a later
+    write already made a new pending row under the same key, that row carries the work."""
+    try:
+        with transaction.atomic():
+            OutboxTask.objects.filter(pk=row.pk).update(sent_at=None)
+    except IntegrityError:
+        OutboxTask.objects.filter(pk=row.pk).delete()
+        row = OutboxTask.objects.pending().get(dedupe_key=row.dedupe_key)
+    return _record(row.pk, exc, eager=True)
+
+
 def _is_broker_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp"))
 
@@ -196,14 +208,24 @@ def _send(pk: int, fast_path: FastPath | None = None) -> str:
             return _run_fast_path(pk, fast_path, eager=False)
     if current_app.conf.task_always_eager:
         # The task runs here and now, outside any transaction of ours: its own writes
-        # commit or roll back as it decides. One process, so there is no sender to race.
-        row = OutboxTask.objects.pending().filter(pk=pk).first()
-        if row is None:
-            return SKIPPED
+        # commit or roll back as it decides. The row is claimed first, as a sender claims it
+        # below: a writer that joined it and has not committed yet holds its lock, so this
+        # send skips it and that writer's own send, after its commit, runs the task (which
+        # then reads both writes). Threads of one process race like two processes do.
+        with transaction.atomic():
+            row = (
+                OutboxTask.objects.select_for_update(skip_locked=True)
+                .pending()
+                .filter(pk=pk)
+                .first()
+            )
+            if row is None:
+                return SKIPPED
+            OutboxTask.objects.filter(pk=pk).update(sent_at=timezone.now())
         try:
             _publish(row)
-        except Exception as exc:  # a failing task stays pending, like a refused publish
-            return _record(pk, exc, eager=True)
+        except Exception as exc:  # a failing task goes back to pending, like a refused publish
+            return _unclaim(row, exc)
         return _record(pk, None, eager=True)
     with transaction.atomic():
         # Held while publishing: a writer joining this row waits, so it commits either
