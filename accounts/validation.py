@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable, Collection
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+
+METRIC_TYPE_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_METRIC_TYPES = 50
 
 _RULES = [
     (re.compile(r"[A-Z]"), "password_no_upper", "one upper-case letter"),
@@ -51,3 +57,58 @@ def clean_user(user, *, password: str | None = None, check_unique: bool = True) 
     user.full_clean(
         exclude=["password"], validate_unique=check_unique, validate_constraints=check_unique
     )
+
+
+def clean_metric_types(metric_types, *, known: Callable[[], Collection[str]]) -> list[str]:
+    """The distinct codes of `metric_types`, in their order (a repeat means the same type:
+    it is shared once). Refused: not a list, empty, not a code, a code the catalogue
+    (`known()`) does not know (each named), more than MAX_METRIC_TYPES."""
+    if not isinstance(metric_types, list | tuple) or not metric_types:
+        raise ValidationError({"metric_types": ["Choose at least one metric type."]})
+    codes = []
+    for code in metric_types:
+        if not isinstance(code, str) or not METRIC_TYPE_CODE.match(code):
+            raise ValidationError({"metric_types": ["Metric types are lower-case codes."]})
+        if code not in codes:
+            codes.append(code)
+    catalogue = known()
+    unknown = [code for code in codes if code not in catalogue]
+    if unknown:
+        names = ", ".join(f"'{code}'" for code in unknown)
+        label = "Unknown metric type" if len(unknown) == 1 else "Unknown metric types"
+        raise ValidationError(
+            {"metric_types": [f"{label}: {names}. Known: {', '.join(sorted(catalogue))}."]}
+        )
+    if len(codes) > MAX_METRIC_TYPES:
+        raise ValidationError({"metric_types": [f"At most {MAX_METRIC_TYPES} metric types."]})
+    return codes
+
+
+def clean_share_window(*, date_from: date, date_to: date) -> None:
+    """A share's window of days does not end before it starts."""
+    if date_from > date_to:
+        raise ValidationError({"date_to": ["The window ends before it starts."]})
+
+
+def clean_share_expiry(expires_at: datetime | None, *, now: datetime) -> datetime:
+    """A share's expiry (SHARE_GRANT_DEFAULT_DAYS from `now` when not given): in the future,
+    at most SHARE_GRANT_MAX_DAYS away."""
+    if expires_at is None:
+        expires_at = now + timedelta(days=settings.SHARE_GRANT_DEFAULT_DAYS)
+    if expires_at <= now:
+        raise ValidationError({"expires_at": ["The expiry must be in the future."]})
+    if expires_at > now + timedelta(days=settings.SHARE_GRANT_MAX_DAYS):
+        raise ValidationError(
+            {"expires_at": [f"A share lasts at most {settings.SHARE_GRANT_MAX_DAYS} days."]}
+        )
+    return expires_at
+
+
+def clean_share_grantee(*, owner, clinician) -> None:
+    """A share names an active clinician other than its owner."""
+    from accounts import access  # accounts.models imports this module; access imports them
+
+    if not access.is_clinician(clinician):
+        raise ValidationError({"clinician_email": ["No clinician with that e-mail address."]})
+    if clinician.pk == owner.pk:
+        raise ValidationError({"clinician_email": ["You cannot share with yourself."]})
