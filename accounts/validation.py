@@ -112,3 +112,44 @@ def clean_share_grantee(*, owner, clinician) -> None:
         raise ValidationError({"clinician_email": ["No clinician with that e-mail address."]})
     if clinician.pk == owner.pk:
         raise ValidationError({"clinician_email": ["You cannot share with yourself."]})
+
+
+def clean_care_team_members(*, clinician, patient) -> None:
+    """A care team joins an active clinician and another person whose account is open."""
+    if clinician.role != clinician.Role.CLINICIAN or not clinician.is_active:
+        raise ValidationError({"clinician": ["Only an active clinician can join a care team."]})
+    if clinician.pk == patient.pk:
+        raise ValidationError({"patient": ["A clinician cannot be their own patient."]})
+    if patient.deleted_at is not None or not patient.is_active:
+        raise ValidationError({"patient": ["This patient's account is closed."]})
+
+
+def clean_family_manager(manager) -> None:
+    """Who adds family members or grants access: an open account, not a dependent."""
+    if not manager.is_active or manager.deleted_at is not None:
+        raise ValidationError({"detail": ["This account is closed."]})
+    if manager.is_dependent:
+        raise ValidationError({"detail": ["A dependent cannot manage family members."]})
+
+
+def clean_dependent(*, relation: str, first_name: str) -> None:
+    """A new dependent: a relation a dependent can have (not self, not doctor) and a name."""
+    from accounts.models import FamilyMembership  # accounts.models imports this module
+
+    if relation not in FamilyMembership.Relation.values or relation in (
+        FamilyMembership.Relation.SELF,
+        FamilyMembership.Relation.DOCTOR,
+    ):
+        raise ValidationError({"relation": ["Not a relation a dependent can have."]})
+    if not (first_name or "").strip():
+        raise ValidationError({"first_name": ["A name is required."]})
+
+
+def clean_family_grant(*, role: str, relation: str) -> None:
+    """A family grant's role (manager or read_only) and a known relation."""
+    from accounts.models import FamilyMembership  # accounts.models imports this module
+
+    if role not in FamilyMembership.Role.values:
+        raise ValidationError({"role": ["Choose manager or read_only."]})
+    if relation not in FamilyMembership.Relation.values:
+        raise ValidationError({"relation": ["Not a known relation."]})
