@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import CLINICIANS_GROUP, CareTeam, User
+from accounts.validation import clean_care_team_members
 from healthtrack.core.outbox import enqueue_on_commit
 
 
@@ -31,12 +32,7 @@ def care_team_add(
     created_by: User | None = None,
 ) -> CareTeam:
     """Start (or return the already active) membership of `clinician` and `patient`."""
-    if clinician.role != User.Role.CLINICIAN or not clinician.is_active:
-        raise ValidationError({"clinician": ["Only an active clinician can join a care team."]})
-    if clinician.pk == patient.pk:
-        raise ValidationError({"patient": ["A clinician cannot be their own patient."]})
-    if patient.deleted_at is not None or not patient.is_active:
-        raise ValidationError({"patient": ["This patient's account is closed."]})
+    clean_care_team_members(clinician=clinician, patient=patient)
     existing = CareTeam.objects.active().filter(clinician=clinician, patient=patient).first()
     if existing is not None:
         return existing

@@ -23,17 +23,15 @@ from django.db import IntegrityError, transaction
 from accounts import access
 from accounts.models import FamilyMembership, User
 from accounts.services import user_soft_delete
-from accounts.validation import clean_user
+from accounts.validation import (
+    clean_dependent,
+    clean_family_grant,
+    clean_family_manager,
+    clean_user,
+)
 
 DEPENDENT_EMAIL_DOMAIN = "dependents.healthtrack.invalid"
 MAX_MEMBERS_PER_MANAGER = 20
-
-
-def _check_manager(manager: User) -> None:
-    if not manager.is_active or manager.deleted_at is not None:
-        raise ValidationError({"detail": ["This account is closed."]})
-    if manager.is_dependent:
-        raise ValidationError({"detail": ["A dependent cannot manage family members."]})
 
 
 @transaction.atomic
@@ -48,14 +46,8 @@ def family_member_create(
     height_cm: float | None = None,
 ) -> FamilyMembership:
     """Create a dependent profile managed by `manager`."""
-    _check_manager(manager)
-    if relation not in FamilyMembership.Relation.values or relation in (
-        FamilyMembership.Relation.SELF,
-        FamilyMembership.Relation.DOCTOR,
-    ):
-        raise ValidationError({"relation": ["Not a relation a dependent can have."]})
-    if not (first_name or "").strip():
-        raise ValidationError({"first_name": ["A name is required."]})
+    clean_family_manager(manager)
+    clean_dependent(relation=relation, first_name=first_name)
     # Lock the manager's row: the member count check below must not race another create.
     User.objects.select_for_update().filter(pk=manager.pk).first()
     if FamilyMembership.objects.live().filter(manager=manager).count() >= MAX_MEMBERS_PER_MANAGER:
@@ -97,11 +89,8 @@ def family_access_grant(
     (default: `granted_by` themself). Only the member, or one of their family managers, may
     grant. Granting again changes the role of the existing link."""
     member = member or granted_by
-    _check_manager(granted_by)
-    if role not in FamilyMembership.Role.values:
-        raise ValidationError({"role": ["Choose manager or read_only."]})
-    if relation not in FamilyMembership.Relation.values:
-        raise ValidationError({"relation": ["Not a known relation."]})
+    clean_family_manager(granted_by)
+    clean_family_grant(role=role, relation=relation)
     if not access.can_write(granted_by, member.pk) or member.deleted_at is not None:
         raise ValidationError({"member": ["You cannot share this person's data."]})
     grantee = (

@@ -13,23 +13,21 @@ import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import access
+from accounts import validation
 from accounts.audit import record_access
 from accounts.models import AccessLog, ShareGrant, User
+from accounts.validation import MAX_METRIC_TYPES as MAX_METRIC_TYPES  # the serializer's bound
 
 # Where the read-only page of a link lives (served by the metrics app's views).
 SHARE_LINK_PATH = "/share/{token}"
 
-METRIC_TYPE_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_METRIC_TYPES = 50
 # Unambiguous upper-case letters and digits (no 0/O, 1/I/L): read aloud or typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # 31**10, about 2**49
@@ -105,28 +103,8 @@ def known_metric_types() -> Collection[str]:
 
 
 def clean_metric_types(metric_types) -> list[str]:
-    """The distinct codes of `metric_types`, in their order (a repeat means the same type:
-    it is shared once). Refused: not a list, empty, not a code, a code the catalogue does
-    not know (each named), more than MAX_METRIC_TYPES."""
-    if not isinstance(metric_types, list | tuple) or not metric_types:
-        raise ValidationError({"metric_types": ["Choose at least one metric type."]})
-    codes = []
-    for code in metric_types:
-        if not isinstance(code, str) or not METRIC_TYPE_CODE.match(code):
-            raise ValidationError({"metric_types": ["Metric types are lower-case codes."]})
-        if code not in codes:
-            codes.append(code)
-    known = known_metric_types()
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        names = ", ".join(f"'{code}'" for code in unknown)
-        label = "Unknown metric type" if len(unknown) == 1 else "Unknown metric types"
-        raise ValidationError(
-            {"metric_types": [f"{label}: {names}. Known: {', '.join(sorted(known))}."]}
-        )
-    if len(codes) > MAX_METRIC_TYPES:
-        raise ValidationError({"metric_types": [f"At most {MAX_METRIC_TYPES} metric types."]})
-    return codes
+    """`accounts.validation.clean_metric_types` against the registered catalogue."""
+    return validation.clean_metric_types(metric_types, known=known_metric_types)
 
 
 @transaction.atomic
@@ -143,16 +121,8 @@ def share_grant_create(
     """Share with `clinician` if given, else by a new link and access code."""
     now = timezone.now()
     codes = clean_metric_types(metric_types)
-    if date_from > date_to:
-        raise ValidationError({"date_to": ["The window ends before it starts."]})
-    if expires_at is None:
-        expires_at = now + timedelta(days=settings.SHARE_GRANT_DEFAULT_DAYS)
-    if expires_at <= now:
-        raise ValidationError({"expires_at": ["The expiry must be in the future."]})
-    if expires_at > now + timedelta(days=settings.SHARE_GRANT_MAX_DAYS):
-        raise ValidationError(
-            {"expires_at": [f"A share lasts at most {settings.SHARE_GRANT_MAX_DAYS} days."]}
-        )
+    validation.clean_share_window(date_from=date_from, date_to=date_to)
+    expires_at = validation.clean_share_expiry(expires_at, now=now)
     grant = ShareGrant(
         owner=owner,
         metric_types=codes,
@@ -163,10 +133,7 @@ def share_grant_create(
         created_at=now,
     )
     if clinician is not None:
-        if not access.is_clinician(clinician):
-            raise ValidationError({"clinician_email": ["No clinician with that e-mail address."]})
-        if clinician.pk == owner.pk:
-            raise ValidationError({"clinician_email": ["You cannot share with yourself."]})
+        validation.clean_share_grantee(owner=owner, clinician=clinician)
         grant.kind = ShareGrant.Kind.CLINICIAN
         grant.grantee = clinician
         grant.save()

@@ -18,14 +18,15 @@ from django.utils import timezone
 from accounts import access
 from accounts.models import CareTeam, User
 from insights.models import AlertAction, HealthInsight
+from insights.validation import NOTE_MAX_LENGTH as NOTE_MAX_LENGTH  # the page's form reads it
+from insights.validation import (
+    clean_alert_action,
+    clean_alert_note,
+    clean_snooze_until,
+)
 
 Action = AlertAction.Action
 Status = HealthInsight.AlertStatus
-
-NOTE_MAX_LENGTH = 2000
-MAX_SNOOZE = timedelta(days=30)
-#: Actions whose note may not be empty: a decision that closes or hands on an alert says why.
-NOTE_REQUIRED = frozenset({Action.RESOLVE, Action.ESCALATE})
 
 
 def escalation_candidates(patient_id: int, actor) -> QuerySet[User]:
@@ -71,25 +72,17 @@ def alert_handle(
     alert = HealthInsight.objects.select_for_update().get(pk=alert.pk)
     if alert.kind != HealthInsight.Kind.ALERT:
         raise ValidationError({"action": ["Only alerts are handled."]})
-    if action not in Action.values:
-        raise ValidationError({"action": ["Choose acknowledge, snooze, resolve or escalate."]})
+    clean_alert_action(action)
     if alert.alert_status == Status.RESOLVED:
         raise ValidationError({"action": ["This alert is already resolved."]})
-    note = (note or "").strip()
-    if len(note) > NOTE_MAX_LENGTH:
-        raise ValidationError({"note": [f"Keep the note under {NOTE_MAX_LENGTH} characters."]})
-    if action in NOTE_REQUIRED and not note:
-        raise ValidationError({"note": ["Write a note saying why."]})
+    note = clean_alert_note(action, note)
 
     fields = ["alert_status"]
     record = AlertAction(
         alert=alert, actor=actor, actor_label=actor.get_username(), action=action, note=note, at=now
     )
     if action == Action.SNOOZE:
-        if snooze_until is None or snooze_until <= now:
-            raise ValidationError({"snooze_until": ["Choose a time in the future."]})
-        if snooze_until > now + MAX_SNOOZE:
-            raise ValidationError({"snooze_until": ["Snooze for 30 days at most."]})
+        clean_snooze_until(snooze_until, now=now)
         alert.alert_status = Status.SNOOZED
         alert.snoozed_until = record.snoozed_until = snooze_until
         fields.append("snoozed_until")

@@ -53,7 +53,7 @@ class CareProgram(models.Model):
     end_date = models.DateField()
     phase = models.CharField(max_length=50, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # Daily targets per dimension, validated by goals.care_programs.programs.clean_program_config.
+    # Daily targets per dimension, validated by goals.care_programs.validation.clean_program_config.
     config = models.JSONField(default=dict)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

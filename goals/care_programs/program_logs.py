@@ -1,7 +1,8 @@
 """Care-program daily logs: the payload schema of each log type, the points a log moves its
 day's adherence by, and the writes (create, verify, reject).
 
-Payload schema per `log_type` (unknown keys refused; numbers bounded)::
+Payload schema per `log_type` (`validation.clean_payload`; unknown keys refused; numbers
+bounded)::
 
     NUTRITION   description (text) and/or calories; protein_g, meal_type optional
     WORKOUT     duration_minutes, or sets and reps; activity optional
@@ -36,111 +37,18 @@ from django.utils import timezone
 
 from accounts import access
 from goals.care_programs.models import CareProgram, ProgramLog, ProgramLogDay
+from goals.care_programs.validation import (
+    clean_log_timestamp,
+    clean_payload,
+    clean_reject_note,
+    clean_review_note,
+)
 from healthtrack.core import days as calendar
 from metrics.models import Device, HealthMetric
-from metrics.registry import METRIC_TYPES
 from nutrition.models import NutritionLog
 
 DUPLICATE_WINDOW = timedelta(minutes=5)
 DEFAULT_WORKOUT_MINUTES = 30
-MAX_FUTURE = timedelta(minutes=5)
-VITAL_TYPES = sorted(code for code, t in METRIC_TYPES.items() if t.category == "vitals")
-MEAL_TYPES = ("breakfast", "lunch", "dinner", "snack")
-
-# field -> (kind, bounds or length, required)
-SCHEMAS: dict[str, dict[str, tuple[str, Any, bool]]] = {
-    "NUTRITION": {
-        "description": ("text", 500, False),
-        "calories": ("number", (0, 10_000), False),
-        "protein_g": ("number", (0, 500), False),
-        "meal_type": ("choice", MEAL_TYPES, False),
-    },
-    "WORKOUT": {
-        "duration_minutes": ("number", (1, 1440), False),
-        "sets": ("integer", (1, 100), False),
-        "reps": ("integer", (1, 1000), False),
-        "activity": ("text", 50, False),
-    },
-    "MEDICATION": {
-        "name": ("text", 100, True),
-        "dose": ("text", 50, False),
-        "taken": ("boolean", None, True),
-    },
-    "SYMPTOM": {
-        "symptom": ("text", 100, True),
-        "severity": ("integer", (0, 10), True),
-        "notes": ("text", 500, False),
-    },
-    "VITALS": {
-        "metric_type": ("choice", tuple(VITAL_TYPES), True),
-        "value": ("number", None, True),  # bounds: the metric type's own
-    },
-}
-
-
-def _field_error(name: str, message: str) -> ValidationError:
-    return ValidationError({f"payload.{name}": [message]})
-
-
-def _clean_value(name: str, value: Any, kind: str, spec: Any) -> Any:
-    if kind == "text":
-        if not isinstance(value, str) or not value.strip():
-            raise _field_error(name, "Must be non-empty text.")
-        if len(value) > spec:
-            raise _field_error(name, f"At most {spec} characters.")
-        return value.strip()
-    if kind == "choice":
-        if value not in spec:
-            raise _field_error(name, f"Choose one of {', '.join(spec)}.")
-        return value
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise _field_error(name, "Must be true or false.")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _field_error(name, "Must be a number.")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise _field_error(name, "Must be a finite number.")
-    if kind == "integer" and value != int(value):
-        raise _field_error(name, "Must be a whole number.")
-    if spec is not None and not spec[0] <= value <= spec[1]:
-        raise _field_error(name, f"Must be between {spec[0]:g} and {spec[1]:g}.")
-    return int(value) if kind == "integer" else float(value)
-
-
-def clean_payload(log_type: str, payload: Any) -> dict:
-    """The payload checked against its type's schema; `ValidationError` naming the field."""
-    schema = SCHEMAS.get(log_type)
-    if schema is None:
-        raise ValidationError({"log_type": [f"Choose one of {', '.join(SCHEMAS)}."]})
-    if not isinstance(payload, dict):
-        raise ValidationError({"payload": ["Must be an object."]})
-    unknown = sorted(set(payload) - set(schema))
-    if unknown:
-        raise ValidationError(
-            {"payload": [f"Unknown field(s) {', '.join(unknown)} for {log_type}."]}
-        )
-    cleaned: dict[str, Any] = {}
-    for name, (kind, spec, required) in schema.items():
-        if payload.get(name) is None:
-            if required:
-                raise _field_error(name, f"Required for {log_type}.")
-            continue
-        cleaned[name] = _clean_value(name, payload[name], kind, spec)
-    no_sets = "sets" not in cleaned or "reps" not in cleaned
-    if log_type == "WORKOUT" and "duration_minutes" not in cleaned and no_sets:
-        raise _field_error("duration_minutes", "A workout needs a duration or sets and reps.")
-    if log_type == "NUTRITION" and not ({"description", "calories"} & set(cleaned)):
-        raise _field_error("calories", "A meal needs a description or calories.")
-    if log_type == "VITALS":
-        kind = METRIC_TYPES[cleaned["metric_type"]]
-        if not kind.min_value <= cleaned["value"] <= kind.max_value:
-            raise _field_error(
-                "value",
-                f"{kind.name} must be between {kind.min_value:g} and {kind.max_value:g} "
-                f"{kind.unit}.",
-            )
-    return cleaned
 
 
 def _duplicate(program: CareProgram, log_type: str, payload: dict, when: datetime):
@@ -257,10 +165,7 @@ def program_log_create(
 ) -> ProgramLog:
     """A log for `program` (the caller checked `can_log`), its points added to the day."""
     cleaned = clean_payload(log_type, payload)
-    if timestamp.tzinfo is None:
-        raise ValidationError({"timestamp": ["Must include a time zone."]})
-    if timestamp > timezone.now() + MAX_FUTURE:
-        raise ValidationError({"timestamp": ["Must not be in the future."]})
+    clean_log_timestamp(timestamp)
     day = calendar.day_of(timestamp, program.user_id)  # the owner's local day
     if not program.start_date <= day <= program.end_date:
         raise ValidationError(
@@ -308,8 +213,7 @@ def _review(log: ProgramLog, reviewer, status: str, note: str) -> ProgramLog:
     log = ProgramLog.objects.select_for_update().get(pk=log.pk)
     if log.status != ProgramLog.Status.PENDING:
         raise ValidationError({"status": [f"This log is already {log.status.lower()}."]})
-    if len(note or "") > 1000:
-        raise ValidationError({"note": ["At most 1000 characters."]})
+    clean_review_note(note)
     log.status = status
     log.reviewed_by = reviewer
     log.reviewed_at = timezone.now()
@@ -326,8 +230,7 @@ def program_log_verify(*, log: ProgramLog, reviewer, note: str = "") -> ProgramL
 @transaction.atomic
 def program_log_reject(*, log: ProgramLog, reviewer, note: str = "") -> ProgramLog:
     """Rejected: its points leave the day's sum."""
-    if not (note or "").strip():
-        raise ValidationError({"note": ["Say why the log is rejected."]})
+    clean_reject_note(note)
     log = _review(log, reviewer, ProgramLog.Status.REJECTED, note)
     _add_points(log.program_id, log.day, -log.points)
     return log

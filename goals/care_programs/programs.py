@@ -1,7 +1,7 @@
 """Care programs: a plan with daily targets per dimension, and one adherence score per day.
 
-Configuration (JSON, validated by `clean_program_config`; every part optional, at least one
-target)::
+Configuration (JSON, validated by `validation.clean_program_config`; every part optional, at
+least one target)::
 
     {
       "nutrition": {"calories": {"min": 1600, "max": 2000}, "protein_g": {"min": 90}},
@@ -33,7 +33,6 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,118 +44,27 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from goals.care_programs import program_logs
-from goals.care_programs.models import PROGRAM_DEFAULT_DAYS, CareProgram, ProgramAdherence
+from goals.care_programs.models import CareProgram, ProgramAdherence
+from goals.care_programs.validation import (  # the config's catalogue, read by the scoring
+    TARGET_KEYS,
+    TARGETS,
+    clean_program_config,
+    clean_program_dates,
+    clean_program_status,
+    clean_program_title,
+)
 from healthtrack.core import days as calendar
 from metrics.models import HealthMetric
 from metrics.nights import nights
 from metrics.series import daily_series
 from nutrition.models import NutritionLog
 
-MAX_PROGRAM_DAYS = 366
 MAX_ACTIVE_PROGRAMS = 10
 STRENGTH_ACTIVITY = "strength"
 
 
-@dataclass(frozen=True)
-class Target:
-    dimension: str
-    key: str
-    source: str  # "metric" (a daily rollup) or "nutrition" (a daily total)
-    code: str  # metric type code or nutrition amount field
-    upper: float  # the largest bound accepted
-
-
-TARGETS = [
-    Target("nutrition", "calories", "nutrition", "calories", 10000),
-    Target("nutrition", "protein_g", "nutrition", "protein_g", 500),
-    Target("activity", "steps", "metric", "steps", 100000),
-    Target("activity", "exercise_minutes", "metric", "exercise", 1440),
-    Target("sleep", "minutes", "metric", "sleep", 1440),
-]
-TARGET_KEYS = {(t.dimension, t.key): t for t in TARGETS}
-DIMENSIONS = ("nutrition", "activity", "strength", "sleep")
 #: Metric types whose changes move adherence (the signal receivers filter on these).
 METRIC_CODES = frozenset({t.code for t in TARGETS if t.source == "metric"} | {"exercise"})
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-def _number(value: Any, where: str, upper: float, errors: list[str]) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        errors.append(f"{where} must be a number.")
-        return None
-    if not 0 <= value <= upper:
-        errors.append(f"{where} must be between 0 and {upper:g}.")
-        return None
-    return float(value)
-
-
-def clean_program_config(config: Any) -> dict:
-    """The configuration with numbers as floats; `ValidationError({"config": [...]})` naming
-    each problem otherwise."""
-    errors: list[str] = []
-    if not isinstance(config, dict):
-        raise ValidationError({"config": ["Must be an object."]})
-    cleaned: dict[str, dict] = {}
-    for dimension, body in config.items():
-        if dimension not in DIMENSIONS:
-            errors.append(f"Unknown dimension {dimension!r}; use {', '.join(DIMENSIONS)}.")
-            continue
-        if not isinstance(body, dict) or not body:
-            errors.append(f"{dimension} must be a non-empty object.")
-            continue
-        if dimension == "strength":
-            extra = set(body) - {"sessions_per_week"}
-            per_week = body.get("sessions_per_week")
-            if extra:
-                errors.append(f"strength: unknown keys {sorted(extra)}.")
-            if (
-                isinstance(per_week, bool)
-                or not isinstance(per_week, int)
-                or not 1 <= per_week <= 14
-            ):
-                errors.append("strength.sessions_per_week must be a whole number from 1 to 14.")
-            else:
-                cleaned["strength"] = {"sessions_per_week": per_week}
-            continue
-        out: dict[str, dict] = {}
-        for key, bounds in body.items():
-            target = TARGET_KEYS.get((dimension, key))
-            where = f"{dimension}.{key}"
-            if target is None:
-                known = [t.key for t in TARGETS if t.dimension == dimension]
-                errors.append(f"{where}: unknown target; use {', '.join(known)}.")
-                continue
-            if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
-                errors.append(f"{where} must be an object with min and/or max.")
-                continue
-            lo = (
-                _number(bounds["min"], f"{where}.min", target.upper, errors)
-                if "min" in bounds
-                else None
-            )
-            hi = (
-                _number(bounds["max"], f"{where}.max", target.upper, errors)
-                if "max" in bounds
-                else None
-            )
-            if lo is not None and hi is not None and lo > hi:
-                errors.append(f"{where}: min is above max.")
-                continue
-            if (lo is None and "min" in bounds) or (hi is None and "max" in bounds):
-                continue
-            if hi == 0:
-                errors.append(f"{where}.max must be above 0.")
-                continue
-            out[key] = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
-        if out:
-            cleaned[dimension] = out
-    if errors:
-        raise ValidationError({"config": errors})
-    if not cleaned:
-        raise ValidationError({"config": ["Set at least one daily target."]})
-    return cleaned
 
 
 # --- scoring -----------------------------------------------------------------------------------
@@ -319,16 +227,6 @@ def program_adherence_recompute(*, program_id: int, days: Iterable[date] | None 
     return len(rows)
 
 
-def _clean_dates(start_date: date | None, end_date: date | None, user=None) -> tuple[date, date]:
-    start_date = start_date or calendar.today(user)
-    end_date = end_date or start_date + timedelta(days=PROGRAM_DEFAULT_DAYS - 1)
-    if end_date < start_date:
-        raise ValidationError({"end_date": ["Must not be before the start date."]})
-    if (end_date - start_date).days + 1 > MAX_PROGRAM_DAYS:
-        raise ValidationError({"end_date": [f"A program lasts at most {MAX_PROGRAM_DAYS} days."]})
-    return start_date, end_date
-
-
 @transaction.atomic
 def program_create(
     *,
@@ -342,9 +240,8 @@ def program_create(
 ) -> CareProgram:
     """A program for `user` (the caller checked `accounts.access.can_write_care_plan`); its
     adherence is computed at once for the days already past."""
-    start_date, end_date = _clean_dates(start_date, end_date, user)
-    if not (title or "").strip():
-        raise ValidationError({"title": ["A title is required."]})
+    start_date, end_date = clean_program_dates(start_date, end_date, user)
+    clean_program_title(title)
     if CareProgram.objects.for_user(user).active().count() >= MAX_ACTIVE_PROGRAMS:
         raise ValidationError({"detail": [f"At most {MAX_ACTIVE_PROGRAMS} active programs."]})
     program = CareProgram.objects.create(
@@ -371,15 +268,15 @@ def program_update(*, program: CareProgram, **changes: Any) -> CareProgram:
     program = CareProgram.objects.select_for_update().get(pk=program.pk)
     if "config" in changes:
         changes["config"] = clean_program_config(changes["config"])
-    if "status" in changes and changes["status"] not in CareProgram.Status.values:
-        raise ValidationError({"status": ["Choose active or completed."]})
+    if "status" in changes:
+        clean_program_status(changes["status"])
     if "start_date" in changes or "end_date" in changes:
-        start, end = _clean_dates(
+        start, end = clean_program_dates(
             changes.get("start_date", program.start_date), changes.get("end_date", program.end_date)
         )
         changes["start_date"], changes["end_date"] = start, end
-    if "title" in changes and not (changes["title"] or "").strip():
-        raise ValidationError({"title": ["A title is required."]})
+    if "title" in changes:
+        clean_program_title(changes["title"])
     changed = [name for name, value in changes.items() if getattr(program, name) != value]
     for name in changed:
         setattr(program, name, changes[name])

@@ -19,7 +19,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.db.models import F
@@ -39,6 +38,7 @@ from healthtrack.portability.importing import (
     memory_limit,
 )
 from healthtrack.portability.models import ImportJob
+from healthtrack.portability.validation import clean_import_kind, clean_kind_against_content
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
 from nutrition.models import MealPhoto
 from nutrition.services import meal_photo_name_prefix
@@ -94,19 +94,11 @@ def import_job_create(*, user, upload: UploadedFile, kind: str | None = None) ->
     """Store the upload privately, create its job and run it after commit (Celery task
     `portability.import_file`, queue "imports", sent through the outbox). `kind` None: told
     from the content; a kind the content contradicts is refused (400)."""
-    if kind is not None and kind not in Kind.values:
-        raise ValidationError({"kind": [f"Unknown kind; use one of: {', '.join(Kind.values)}."]})
+    clean_import_kind(kind)
     upload.seek(0)
     detected = detect_kind(upload.read(SNIFF_BYTES))
     upload.seek(0)
-    if kind is None:
-        if detected is None:
-            raise ValidationError(
-                {"kind": ["Could not tell what kind of file this is; give `kind`."]}
-            )
-        kind = detected
-    elif detected is not None and detected != kind:
-        raise ValidationError({"kind": [f"The file looks like a {detected} file, not {kind}."]})
+    kind = clean_kind_against_content(kind, detected=detected)
 
     with transaction.atomic():
         job = ImportJob(

@@ -5,12 +5,15 @@ the source:
   compute; there is no `selectors` module anywhere;
 - validation: the rules are in `<app>/validation.py`, a service calls them before it writes,
   `full_clean()` is called only from a validation module, and a model carries no rule of its
-  own (a `clean()` only hands over to the validation module).
+  own (a `clean()` only hands over to the validation module); outside the validation modules
+  and the doors (forms, serializers, admin forms) only the modules listed in
+  `RAISERS_OUTSIDE_VALIDATION`, each with its reason, raise Django's `ValidationError`.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +123,55 @@ def services_without_validation(root: Path = ROOT) -> list[str]:
     return missing
 
 
+#: Doors check the shape of the input (docs/architecture.md) and may raise it themselves.
+DOOR_MODULE = re.compile(r"^(forms|admin\w*|\w*serializers)\.py$")
+
+#: Write modules that still raise Django's `ValidationError` themselves, and why. Every other
+#: module outside the validation modules and the doors leaves that to a validation function.
+RAISERS_OUTSIDE_VALIDATION = {
+    "accounts/care.py": "the clinician looked up by e-mail (a stored row)",
+    "accounts/family.py": "member count under the manager's lock; access, grantee (stored rows)",
+    "accounts/otp.py": "the account's state (staff, a confirmed device), not an input field",
+    "metrics/services.py": "stored rows (device owner, blood-pressure partner, external_id); "
+    "device_sync's batch shape (a list, at most MAX_SYNC_SAMPLES) is not moved yet",
+    "nutrition/photos.py": "what decoding the uploaded file finds (size, kind, pixels)",
+    "nutrition/services.py": "the catalogue food a text matches (stored rows)",
+    "goals/services.py": "at most MAX_ACTIVE_GOALS active goals (stored rows, under the lock)",
+    "goals/care_programs/programs.py": "active-program count (stored rows); a read's cursor",
+    "goals/care_programs/program_logs.py": "the program's days, the owner's device, a log "
+    "already reviewed (stored rows)",
+    "insights/handling.py": "the locked alert's kind and status; the care team (stored rows)",
+}
+
+
+def validation_error_raisers(files: list[Path], root: Path = ROOT) -> list[str]:
+    """Modules, other than a `validation.py` or a door, that raise Django's `ValidationError`
+    (imported by that name from `django.core.exceptions`)."""
+    found = []
+    for path in files:
+        if path.name == "validation.py" or DOOR_MODULE.match(path.name):
+            continue
+        tree = parsed(path)
+        imports_it = any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "django.core.exceptions"
+            and any(
+                alias.name == "ValidationError" and alias.asname is None for alias in node.names
+            )
+            for node in tree.body
+        )
+        raises_it = any(
+            isinstance(node, ast.Raise)
+            and isinstance(node.exc, ast.Call)
+            and isinstance(node.exc.func, ast.Name)
+            and node.exc.func.id == "ValidationError"
+            for node in ast.walk(tree)
+        )
+        if imports_it and raises_it:
+            found.append(relative(path, root))
+    return found
+
+
 def test_no_module_is_a_selectors_module():
     assert selector_modules(source_files()) == []
 
@@ -136,6 +188,24 @@ def test_every_apps_services_check_through_its_validation_module():
     for app in APPS:
         assert (ROOT / app / "validation.py").is_file(), f"{app} has no validation.py"
     assert services_without_validation() == []
+
+
+def test_input_checks_live_in_validation_modules_or_are_listed_with_a_reason():
+    unlisted = set(validation_error_raisers(source_files())) - set(RAISERS_OUTSIDE_VALIDATION)
+    assert sorted(unlisted) == []
+
+
+def test_the_raiser_check_finds_an_inline_check_and_spares_validation_and_doors(tmp_path):
+    check = (
+        "from django.core.exceptions import ValidationError\n\n"
+        "def clean_x(x):\n"
+        "    if not x:\n"
+        "        raise ValidationError({'x': ['Required.']})\n"
+    )
+    for name in ("handling.py", "validation.py", "forms.py", "care_serializers.py"):
+        (tmp_path / name).write_text(check)
+    (tmp_path / "other.py").write_text("from django.core.exceptions import ValidationError\n")
+    assert validation_error_raisers(sorted(tmp_path.iterdir()), tmp_path) == ["handling.py"]
 
 
 def test_the_checks_find_a_broken_rule(tmp_path):

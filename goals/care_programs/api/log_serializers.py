@@ -10,7 +10,7 @@ from nutrition.api.serializers import AwareDateTimeField
 class ProgramLogInputSerializer(StrictFieldsMixin, serializers.Serializer):
     program_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     log_type = serializers.ChoiceField(choices=ProgramLog.LogType.choices)
-    # Checked against the log type's schema by goals.care_programs.program_logs.clean_payload.
+    # Checked against the log type's schema by goals.care_programs.validation.clean_payload.
     payload = serializers.JSONField()
     timestamp = AwareDateTimeField()
     device_id = serializers.IntegerField(

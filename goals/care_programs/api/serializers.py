@@ -37,7 +37,7 @@ class CareProgramInputSerializer(StrictFieldsMixin, serializers.Serializer):
     end_date = serializers.DateField(required=False)
     phase = serializers.CharField(max_length=50, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=CareProgram.Status.choices, required=False)
-    # Validated against the schema in goals.care_programs.programs (clean_program_config).
+    # Validated against the schema in goals.care_programs.validation (clean_program_config).
     config = serializers.JSONField()
 
 
