@@ -309,10 +309,13 @@ def server_envs(pg: Postgres, redis_url: str, keys: dict) -> tuple[dict, dict]:
         SECURE_SSL_REDIRECT="false",
         DATABASE_URL=pg.url(DATABASE),
         REDIS_URL=redis_url,
-        # wrk is one client address: the per-IP limits are raised out of its way (the
-        # throttle still runs on every request); settings' defaults are untouched.
+        # wrk is one client address and a few users: the per-IP and per-user limits are
+        # raised out of its way (the throttles still run on every request); settings'
+        # defaults are untouched.
         API_RATE_PER_IP="10000000/min",
         API_BURST_PER_IP="1000000/s",
+        API_RATE_PER_USER="10000000/min",
+        API_RATE_FRESH_RECOMMENDATIONS_PER_USER="10000000/min",
         PROMETHEUS_MULTIPROC_DIR=str(WORK / "compare-prometheus"),
         HEALTHTRACK_VAR_DIR=str(WORK / "compare-var"),
     )
