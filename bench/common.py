@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -125,3 +127,16 @@ def machine() -> dict:
         "platform": platform.platform(),
         "loadavg_1_5_15": load,
     }
+
+
+def stop(proc: subprocess.Popen | None, *, timeout: float = 30) -> None:
+    """SIGTERM a server the bench started (its whole graceful shutdown), SIGKILL after
+    `timeout` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -27,7 +27,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, machine
+from common import RESULTS, ROOT, WORK, machine, stop
 
 BIN = Path(sys.executable).parent
 DURATION = int(os.environ.get("BENCH_COMPARE_DURATION", "20"))
@@ -185,17 +184,6 @@ def spawn(command: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Pop
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:

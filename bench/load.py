@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from common import (
     machine,
     redis_url,
     setup_django,
+    stop,
 )
 
 BIN = Path(sys.executable).parent
@@ -220,17 +220,6 @@ def db_counters(cursor, name: str) -> dict[str, int]:
     )
     keys = ["commits", "inserted", "updated", "deleted", "blks_read", "blks_hit"]
     return dict(zip(keys, cursor.fetchone(), strict=True))
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def summarise(raw: dict, duration: float, extra: dict) -> dict:
@@ -447,8 +436,8 @@ def main(argv: list[str] | None = None) -> dict:
             after = db_counters(cursor, settings.DATABASES["default"]["NAME"])
         load_after = os.getloadavg()
     finally:
-        stop(gunicorn)
-        stop(celery)
+        stop(gunicorn, timeout=20)
+        stop(celery, timeout=20)
         for fh in logs.values():
             fh.close()
     if not raw_path.exists():
