@@ -12,5 +12,6 @@ RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only JWT_SIGNING_KEY=collects
     python manage.py collectstatic --noinput
 EXPOSE 8000
 ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
-# gthread, 2 workers (one per core of a 2-core node) x 16 threads: see docs/scaling.md, "Gunicorn".
-CMD ["gunicorn", "-c", "python:healthtrack.gunicorn_conf", "healthtrack.wsgi", "-b", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "16", "--preload"]
+# sync, 4 workers (two per core of a 2-core node), behind a load balancer that buffers
+# requests: see docs/scaling.md, "Gunicorn".
+CMD ["gunicorn", "-c", "python:healthtrack.gunicorn_conf", "healthtrack.wsgi", "-b", "0.0.0.0:8000", "--worker-class", "sync", "--workers", "4", "--preload"]

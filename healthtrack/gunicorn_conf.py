@@ -2,7 +2,9 @@
 
 - gunicorn's own lines (boot, worker exits) are JSON like the app's (healthtrack/logs.py);
   its access log stays off: the app writes one line per request itself.
-- No HTTP keep-alive (`keepalive = 0`): requests spread evenly over the workers.
+- Worker class and count are on the command line (Dockerfile: sync, 4 workers on 2 cores).
+- No HTTP keep-alive (`keepalive = 0`; sync workers never keep a connection anyway): requests
+  spread evenly over the workers.
 - Prometheus multiprocess mode, with PROMETHEUS_MULTIPROC_DIR set to an empty directory of
   its own: each worker writes its metric values to files there and `/metrics` (whichever
   worker answers) sums them. The files of a previous run are removed at start, so a restart

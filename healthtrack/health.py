@@ -1,7 +1,19 @@
-"""Liveness (/health) and readiness (/ready) probes."""
+"""Liveness (/health) and readiness (/ready) probes.
+
+`/health` is asked every few seconds by every load balancer and orchestrator, and it only says
+that the process answers. `LivenessProbe` (wrapped around the WSGI application in
+`healthtrack/wsgi.py`) answers a plain `GET /health` itself, before Django's handler and
+middleware chain, with the status, body and headers Django gave the same request: the first
+such request of a process goes through Django, and its answer (200 only) is kept per scheme
+(the HSTS header depends on it). What a probe still gets each time: its own `X-Request-ID`,
+its access-log line and its latency in the Prometheus histogram, as the middleware would write
+them. Anything else (HEAD, a CORS `Origin`, `/health/`, a scheme not answered yet, a non-200)
+goes through Django.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -14,6 +26,79 @@ from django.http import JsonResponse
 def health(request):
     """Liveness: the process answers. Touches neither the database nor the cache."""
     return JsonResponse({"status": "ok", "version": settings.HEALTHTRACK_VERSION})
+
+
+ACCESS_LOG = logging.getLogger("healthtrack.access")
+PROBE_PATH = "/health"
+_KEEP_AT_MOST = 32  # (scheme, forwarded scheme) answers kept per process
+
+
+class LivenessProbe:
+    """WSGI middleware: `GET /health` answered from the process alone (see the module doc)."""
+
+    def __init__(self, application):
+        self.application = application
+        self.answers: dict[tuple, tuple[str, list[tuple[str, str]], bytes]] = {}
+
+    def __call__(self, environ, start_response):
+        if (
+            environ.get("PATH_INFO") != PROBE_PATH
+            or environ.get("REQUEST_METHOD") != "GET"
+            or "HTTP_ORIGIN" in environ
+        ):
+            return self.application(environ, start_response)
+        key = (environ.get("wsgi.url_scheme"), environ.get("HTTP_X_FORWARDED_PROTO"))
+        answer = self.answers.get(key)
+        if answer is None:
+            return self._through_django(key, environ, start_response)
+        return self._answer(answer, environ, start_response)
+
+    def _answer(self, answer, environ, start_response):
+        from healthtrack import observability, request_id
+
+        started = time.perf_counter()
+        status, headers, body = answer
+        rid = request_id.bind_request_id(environ.get(request_id.META_KEY))
+        start_response(status, [*headers, (request_id.HEADER, rid)])
+        elapsed = time.perf_counter() - started
+        observability.HTTP_DURATION.labels(route="health", method="GET", status="2xx").observe(
+            elapsed
+        )
+        ACCESS_LOG.info(
+            "%s %s %s",
+            "GET",
+            PROBE_PATH,
+            200,
+            extra={
+                "method": "GET",
+                "path": PROBE_PATH,
+                "route": "health",
+                "status": 200,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        request_id.bind_request_id(None)
+        return [body]
+
+    def _through_django(self, key, environ, start_response):
+        from healthtrack import request_id
+
+        seen = {}
+
+        def keep(status, headers, exc_info=None):
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        chunks = self.application(environ, keep)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        if seen.get("status", "").startswith("200 ") and len(self.answers) < _KEEP_AT_MOST:
+            headers = [(k, v) for k, v in seen["headers"] if k != request_id.HEADER]
+            self.answers[key] = (seen["status"], headers, body)
+        return [body]
 
 
 def _check_database() -> None:

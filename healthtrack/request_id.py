@@ -66,3 +66,11 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _current.get() or "-"
         return True
+
+
+def bind_request_id(value: str | None) -> str:
+    """Set the id of the request handled in this context (outside Django's middleware chain,
+    e.g. the liveness probe in front of it); returns the id used."""
+    request_id = clean_request_id(value)
+    _current.set(request_id)
+    return request_id
