@@ -24,6 +24,11 @@ from pathlib import Path
 # The load balancer in front keeps its own client connections alive.
 keepalive = 0
 
+# A sync worker that has not reported for `timeout` seconds is restarted. The longest request
+# is an import upload (IMPORT_MAX_UPLOAD_MB, 512 MB) relayed by the buffering proxy in front:
+# seconds on a LAN; a minute leaves room without letting a stuck worker linger.
+timeout = 60
+
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
