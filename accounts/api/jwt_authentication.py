@@ -25,8 +25,10 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import router
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from fernet_fields.fields import EncryptedField
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
@@ -102,6 +104,32 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         return user, values[-1]
+
+
+# The cached row without its encrypted columns: those stay deferred (read from the database
+# if something reads them), so that a request that only needs the user's id, state and
+# credentials version decrypts nothing.
+_ENCRYPTED = {f.attname for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
+_PLAIN = [(i, name) for i, name in enumerate(CACHED_FIELDS) if name not in _ENCRYPTED]
+_PLAIN_NAMES = [name for _, name in _PLAIN]
+
+
+def cached_user(prefetched: Prefetched | None) -> User | None:
+    """The prefetched token's user when the cache entry lets the request through by the rule
+    `AuditedJWTAuthentication` applies: a well-formed entry, an active user, the token not
+    revoked (credentials version, its id and its family's). None for anything else (no
+    entry, inactive, revoked): then the normal authentication runs and answers."""
+    if prefetched is None:
+        return None
+    values = prefetched.cached
+    if not isinstance(values, list) or len(values) != len(CACHED_FIELDS) + 1:
+        return None
+    user = User.from_db(router.db_for_read(User), _PLAIN_NAMES, [values[i] for i, _ in _PLAIN])
+    if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+        return None
+    if credentials.token_is_revoked(prefetched.validated_token, user=user, revoked=values[-1]):
+        return None
+    return user
 
 
 class AuditedJWTScheme(SimpleJWTScheme):

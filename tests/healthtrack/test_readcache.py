@@ -249,7 +249,7 @@ def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypat
             response = client.get(url)
             monkeypatch.setattr(redis.Redis, "execute_command", original)
             assert response.status_code == 200 and response.json() == first.json()
-            assert commands == ["EVAL"], commands
+            assert commands == ["EVALSHA"], commands
 
 
 def test_with_redis_down_cached_reads_answer_from_the_database(

@@ -205,7 +205,7 @@ class UserRecommendationsThrottle(_UserThrottle):
     def applies(self, request, view) -> bool:
         if _url_name(request) != "api-recommendations":
             return False
-        value = request.query_params.get("use_cache", "").strip().lower()
+        value = request.GET.get("use_cache", "").strip().lower()  # Django's or DRF's request
         return value in BooleanField.FALSE_VALUES
 
 
