@@ -72,6 +72,10 @@ def _message(record: logging.LogRecord) -> str:
     return record.getMessage()
 
 
+# One encoder for every line: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = _message(record)
@@ -97,4 +101,4 @@ class JsonFormatter(logging.Formatter):
             if _is_connection_error(exc):
                 entry["exc_message"] = str(exc)[:300]
             entry["stack"] = "".join(traceback.format_tb(tb))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)

@@ -74,8 +74,16 @@ def authenticated_user_id(request) -> int | None:
 
 
 class ObservabilityMiddleware:
+    """Per request: one histogram observation and one access-log line (issue 15: both made
+    without the per-call overhead that was ~8 % of a cached read's CPU). The labelled series
+    is looked up once per (route, method, status class) and kept; the line is a LogRecord made
+    and handed to the logger's handlers directly (`Logger.info` would first walk the stack
+    to find the calling line, which nobody logs): same logger, filters, handlers and format."""
+
     def __init__(self, get_response):
         self.get_response = get_response
+        # Bounded: routes are the URLconf's names, methods and status classes are few.
+        self._series: dict[tuple[str, str, int], object] = {}
 
     def __call__(self, request):
         started = time.perf_counter()
@@ -84,25 +92,33 @@ class ObservabilityMiddleware:
         method = request.method if request.method in _METHODS else "OTHER"
         status = response.status_code
         route = route_name(request)
-        HTTP_DURATION.labels(route=route, method=method, status=f"{status // 100}xx").observe(
-            elapsed
-        )
-        match = getattr(request, "resolver_match", None)
-        path = safe_path(request.path, match.kwargs if match else None)
-        access_logger.info(
-            "%s %s %s",
-            method,
-            path,
-            status,
-            extra={
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "user_id": authenticated_user_id(request),
-            },
-        )
+        key = (route, method, status // 100)
+        series = self._series.get(key)
+        if series is None:
+            series = HTTP_DURATION.labels(route=route, method=method, status=f"{key[2]}xx")
+            self._series[key] = series
+        series.observe(elapsed)
+        if access_logger.isEnabledFor(logging.INFO):
+            match = getattr(request, "resolver_match", None)
+            path = safe_path(request.path, match.kwargs if match else None)
+            record = access_logger.makeRecord(
+                access_logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                "%s %s %s",
+                (method, path, status),
+                None,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "user_id": authenticated_user_id(request),
+                },
+            )
+            access_logger.handle(record)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
