@@ -34,7 +34,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-from healthtrack.logs import redact_path_in_records, safe_path
+from healthtrack.logs import JsonFormatter, json_entry, json_line, redact_path_in_records, safe_path
+from healthtrack.outages import RepeatedErrorFilter
+from healthtrack.request_id import RequestIdLogFilter, get_request_id
 
 access_logger = logging.getLogger("healthtrack.access")
 logger = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ TASKS = Counter("healthtrack_celery_tasks", "Celery task outcomes.", ["task", "s
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+# Filters that let an access line (INFO, no exception) through unchanged but for the request
+# id, which `_write_access_line` adds itself.
+_PASSING_FILTERS = (RequestIdLogFilter, RepeatedErrorFilter)
 
 
 def route_name(request) -> str:
@@ -71,6 +76,70 @@ def authenticated_user_id(request) -> int | None:
     if user is not None and getattr(user, "is_authenticated", False):
         return user.pk
     return None
+
+
+def _plain_json_handler() -> logging.StreamHandler | None:
+    """The one handler an access line reaches when logging is configured as LOGGING in
+    settings configures it (the root's JSON console handler, its request-id and
+    repeated-error filters, nothing else on the way), else None. Checked per line: a test's
+    capture handler or any other configuration takes the normal logging path."""
+    if access_logger.handlers or access_logger.filters or not access_logger.propagate:
+        return None
+    parent = access_logger.parent
+    while parent is not None and parent is not logging.root:
+        if parent.handlers or parent.filters or not parent.propagate:
+            return None
+        parent = parent.parent
+    if logging.root.filters or len(logging.root.handlers) != 1:
+        return None
+    handler = logging.root.handlers[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.level > logging.INFO
+        or any(type(f) not in _PASSING_FILTERS for f in handler.filters)
+    ):
+        return None
+    return handler
+
+
+def _write_access_line(method: str, path: str, status: int, fields: dict) -> None:
+    """One access line, as `access_logger.info("%s %s %s", ..., extra=fields)` would write
+    it. With the configured JSON handler the line is written to its stream directly: a
+    LogRecord (stack walk, thread and process names) and the handler chain cost more than
+    the rest of a /health request's logging and metrics together (issue 15)."""
+    message = f"{method} {path} {status}"
+    handler = _plain_json_handler()
+    if handler is not None:
+        entry = json_entry(
+            created=time.time(),
+            level="INFO",
+            logger=access_logger.name,
+            message=message,
+            request_id=get_request_id(),
+            fields=fields,
+        )
+        line = json_line(entry) + handler.terminator
+        handler.acquire()
+        try:
+            handler.stream.write(line)
+            handler.flush()
+            return
+        except Exception:  # noqa: BLE001, S110 - the logging path below reports it its own way
+            pass
+        finally:
+            handler.release()
+    record = access_logger.makeRecord(
+        access_logger.name,
+        logging.INFO,
+        __file__,
+        0,
+        "%s %s %s",
+        (method, path, status),
+        None,
+        extra=fields,
+    )
+    access_logger.handle(record)
 
 
 class ObservabilityMiddleware:
@@ -101,15 +170,11 @@ class ObservabilityMiddleware:
         if access_logger.isEnabledFor(logging.INFO):
             match = getattr(request, "resolver_match", None)
             path = safe_path(request.path, match.kwargs if match else None)
-            record = access_logger.makeRecord(
-                access_logger.name,
-                logging.INFO,
-                __file__,
-                0,
-                "%s %s %s",
-                (method, path, status),
-                None,
-                extra={
+            _write_access_line(
+                method,
+                path,
+                status,
+                {
                     "method": method,
                     "path": path,
                     "route": route,
@@ -118,7 +183,6 @@ class ObservabilityMiddleware:
                     "user_id": authenticated_user_id(request),
                 },
             )
-            access_logger.handle(record)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
