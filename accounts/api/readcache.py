@@ -269,14 +269,16 @@ def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:
 # --- the one round trip, before authentication ----------------------------------------------
 
 
-def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]]:
-    """(scope, key, duration, limit) of every rate-limit window the view's throttles count."""
+def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]] | None:
+    """(scope, key, duration, limit) of every rate-limit window the view's throttles count;
+    None when a throttle is of a kind this call cannot count (DRF's throttles then do it all)."""
+    view_throttles = view.get_throttles()
+    if not all(isinstance(throttle, throttles._IPThrottle) for throttle in view_throttles):
+        return None
     if not settings.RATELIMIT_ENABLE:
         return []
     out = []
-    for throttle in view.get_throttles():
-        if not isinstance(throttle, throttles._IPThrottle):
-            return []  # a throttle this call cannot count: leave it all to DRF
+    for throttle in view_throttles:
         key = throttles.window_key(throttle, request, view, user_id=user_id)
         if key is None:
             continue
@@ -314,6 +316,8 @@ def prefetch(request, view, guess) -> None:
         return
     entry = guess(viewer_id)
     windows = _windows(request, view, viewer_id)
+    request._healthtrack_all_windows = windows is not None  # every limit counted here
+    windows = windows or []
     member = uuid.uuid4().hex
     try:
         rows, version, body, user = _run(
@@ -387,6 +391,8 @@ def own_hit(request, view) -> HttpResponse | None:
     found = getattr(request, ATTR, None)
     if found is None or found.body is None or found.entry.viewer_id != found.entry.owner_id:
         return None
+    if not getattr(request, "_healthtrack_all_windows", False):
+        return None  # a limit this round trip did not count: DRF's throttles count it
     results = getattr(request, throttles.RESULTS_ATTR, None) or {}
     if not all(row[0] for row in results.values()):
         return None  # a 429: DRF's throttles answer it from these results
@@ -395,10 +401,13 @@ def own_hit(request, view) -> HttpResponse | None:
         return None
     before = request.__dict__.get("user")
     request.user = user  # what the permission classes, the access log and auditlog read
-    if not (
-        all(permission.has_permission(request, view) for permission in view.get_permissions())
-        and access.can_read(user, user.pk)
-    ):
+    try:
+        allowed = all(
+            permission.has_permission(request, view) for permission in view.get_permissions()
+        )
+    except AttributeError:  # a permission class that needs DRF's Request: it decides there
+        allowed = False
+    if not (allowed and access.can_read(user, user.pk)):
         if before is None:
             del request.user
         else:

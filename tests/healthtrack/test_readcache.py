@@ -310,3 +310,21 @@ def test_a_client_that_does_not_take_json_gets_406_though_the_body_is_cached(bac
     assert client.get(SUMMARY).status_code == 200
     assert client.get(SUMMARY, HTTP_ACCEPT="application/xml").status_code == 406
     assert client.get(SUMMARY, HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_a_throttle_the_round_trip_cannot_count_still_refuses_a_cached_read(
+    backend, user, monkeypatch
+):
+    from rest_framework.throttling import BaseThrottle
+
+    from metrics.api.views import SummaryView
+
+    class RefuseAll(BaseThrottle):
+        def allow_request(self, request, view):
+            return False
+
+    client = bearer(user)
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY).status_code == 200  # cached now
+    monkeypatch.setattr(SummaryView, "throttle_classes", [*SummaryView.throttle_classes, RefuseAll])
+    assert client.get(SUMMARY).status_code == 429
