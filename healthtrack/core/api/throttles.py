@@ -73,6 +73,12 @@ _IDENTS_MAX = 4096
 
 
 class _IPThrottle(SimpleRateThrottle):
+    def __init__(self):
+        # DRF reads and parses the rate here, for every throttle class of the view on every
+        # request (~6 % of a cached read's CPU, issue 15); `allow_request` reads it anyway, at
+        # request time, for the windows that apply.
+        pass
+
     def get_rate(self):
         return settings.API_THROTTLE_RATES[self.scope]
 
