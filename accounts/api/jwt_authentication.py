@@ -27,6 +27,7 @@ import jwt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import router
+from django.db.models import DEFERRED
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from fernet_fields.fields import EncryptedField
@@ -138,10 +139,14 @@ class AuditedJWTAuthentication(JWTAuthentication):
 
 # The cached row without its encrypted columns: those stay deferred (read from the database
 # if something reads them), so that a request that only needs the user's id, state and
-# credentials version decrypts nothing.
-_ENCRYPTED = {f.attname for f in User._meta.concrete_fields if isinstance(f, EncryptedField)}
-_PLAIN = [(i, name) for i, name in enumerate(CACHED_FIELDS) if name not in _ENCRYPTED]
-_PLAIN_NAMES = [name for _, name in _PLAIN]
+# credentials version decrypts nothing. Per column, in the model's order: its place in the
+# cache entry, or None when deferred (the encrypted ones; the password hash, never cached).
+_FROM_ENTRY = [
+    None
+    if isinstance(f, EncryptedField) or f.attname not in CACHED_FIELDS
+    else CACHED_FIELDS.index(f.attname)
+    for f in User._meta.concrete_fields
+]
 
 
 def cached_user(prefetched: Prefetched | None) -> User | None:
@@ -154,7 +159,8 @@ def cached_user(prefetched: Prefetched | None) -> User | None:
     values = prefetched.cached
     if not isinstance(values, list) or len(values) != len(CACHED_FIELDS) + 1:
         return None
-    user = User.from_db(router.db_for_read(User), _PLAIN_NAMES, [values[i] for i, _ in _PLAIN])
+    row = [DEFERRED if i is None else values[i] for i in _FROM_ENTRY]
+    user = User.from_db(router.db_for_read(User), None, row)  # every column given: no lookup
     if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
         return None
     if credentials.token_is_revoked(prefetched.validated_token, user=user, revoked=values[-1]):
