@@ -145,9 +145,10 @@ def _write_access_line(method: str, path: str, status: int, fields: dict) -> Non
 class ObservabilityMiddleware:
     """Per request: one histogram observation and one access-log line (issue 15: both made
     without the per-call overhead that was ~8 % of a cached read's CPU). The labelled series
-    is looked up once per (route, method, status class) and kept; the line is a LogRecord made
-    and handed to the logger's handlers directly (`Logger.info` would first walk the stack
-    to find the calling line, which nobody logs): same logger, filters, handlers and format."""
+    is looked up once per (route, method, status class) and kept; the line is written by
+    `_write_access_line` (straight to the JSON handler's stream when logging is configured as
+    settings configure it; otherwise a LogRecord handed to the logger, without `Logger.info`'s
+    stack walk to find the calling line, which no format prints)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
