@@ -72,29 +72,62 @@ def _message(record: logging.LogRecord) -> str:
     return record.getMessage()
 
 
+# One encoder for every line: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def json_entry(
+    *, created: float, level: str, logger: str, message: str, request_id: str | None, fields
+) -> dict:
+    """A line's object without its exception part: what `JsonFormatter` writes for a record,
+    and what the access log writes without making a record (healthtrack/observability.py)."""
+    redaction = _redaction.get()
+    if redaction:
+        message = message.replace(*redaction)
+    entry = {
+        "time": datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": request_id or "-",
+    }
+    for field in REQUEST_FIELDS:
+        value = fields.get(field)
+        if value is not None:
+            entry[field] = value
+    return entry
+
+
+def json_line(entry: dict) -> str:
+    return _ENCODER.encode(entry)
+
+
+class _RecordFields:
+    """A record's request fields, read as `json_entry` reads a dict."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.record = record
+
+    def get(self, name: str):
+        return getattr(self.record, name, None)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = _message(record)
-        redaction = _redaction.get()
-        if redaction:
-            message = message.replace(*redaction)
-        entry = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": message,
-            "request_id": getattr(record, "request_id", None) or "-",
-        }
-        for field in REQUEST_FIELDS:
-            value = getattr(record, field, None)
-            if value is not None:
-                entry[field] = value
+        entry = json_entry(
+            created=record.created,
+            level=record.levelname,
+            logger=record.name,
+            message=_message(record),
+            request_id=getattr(record, "request_id", None),
+            fields=_RecordFields(record),
+        )
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, exc, tb = record.exc_info
             entry["exc_type"] = exc_type.__name__
             if _is_connection_error(exc):
                 entry["exc_message"] = str(exc)[:300]
             entry["stack"] = "".join(traceback.format_tb(tb))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json_line(entry)

@@ -9,9 +9,12 @@ they get their own policy that allows that CDN but still no inline script.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 CSP_HEADER = "Content-Security-Policy"
 
@@ -25,10 +28,28 @@ def build_policy(directives: Mapping[str, list[str] | tuple[str, ...]]) -> str:
 
 
 def _policy_for(path: str) -> str:
-    for prefix, directives in settings.CSP_PATH_POLICIES.items():
+    policies = _policies()
+    for prefix, policy in policies[0]:
         if path.startswith(prefix):
-            return build_policy(directives)
-    return build_policy(settings.CSP_POLICY)
+            return policy
+    return policies[1]
+
+
+@functools.cache
+def _policies() -> tuple[tuple[tuple[str, str], ...], str]:
+    """((path prefix, policy), ...) and the default policy, built once from the settings
+    (not on every response) and again when a test changes them."""
+    by_path = tuple(
+        (prefix, build_policy(directives))
+        for prefix, directives in settings.CSP_PATH_POLICIES.items()
+    )
+    return by_path, build_policy(settings.CSP_POLICY)
+
+
+@receiver(setting_changed)
+def _forget_policies(setting, **kwargs) -> None:
+    if setting in ("CSP_POLICY", "CSP_PATH_POLICIES"):
+        _policies.cache_clear()
 
 
 class SecurityHeadersMiddleware:

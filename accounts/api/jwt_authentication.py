@@ -23,10 +23,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jwt
 from django.conf import settings
 from django.core.cache import cache
+from django.db import router
+from django.db.models import DEFERRED
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from fernet_fields.fields import EncryptedField
+from jwt.algorithms import HMACAlgorithm
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
@@ -35,6 +40,34 @@ from accounts import credentials
 from accounts.audit import audit_actor_set
 from accounts.models import User
 from accounts.user_cache import CACHED_FIELDS, from_cache, to_cache, user_cache_key
+
+
+class _KeyCheckedOnceHMAC(HMACAlgorithm):
+    """PyJWT's HMAC algorithm, checking a key's shape (not a PEM, SSH, DER or JWK key, which
+    would allow algorithm confusion) once per key instead of on every token verified: the
+    check tries to parse the key as DER twice, ~4 % of a cached read's CPU (issue 15). The
+    signature itself is still computed and compared for every token."""
+
+    def __init__(self, hash_alg) -> None:
+        super().__init__(hash_alg)
+        self._prepared: dict[str | bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = super().prepare_key(key)  # raises for a key of the wrong shape
+            if len(self._prepared) < 16:  # our signing keys: a handful at most
+                self._prepared[key] = prepared
+        return prepared
+
+
+for _name, _hash in (
+    ("HS256", HMACAlgorithm.SHA256),
+    ("HS384", HMACAlgorithm.SHA384),
+    ("HS512", HMACAlgorithm.SHA512),
+):
+    jwt.unregister_algorithm(_name)
+    jwt.register_algorithm(_name, _KeyCheckedOnceHMAC(_hash))
 
 # A request may carry what a single earlier cache round trip found for its Bearer token
 # (accounts.api.readcache: the token verified and the user cache entry read together with the
@@ -102,6 +135,37 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         return user, values[-1]
+
+
+# The cached row without its encrypted columns: those stay deferred (read from the database
+# if something reads them), so that a request that only needs the user's id, state and
+# credentials version decrypts nothing. Per column, in the model's order: its place in the
+# cache entry, or None when deferred (the encrypted ones; the password hash, never cached).
+_FROM_ENTRY = [
+    None
+    if isinstance(f, EncryptedField) or f.attname not in CACHED_FIELDS
+    else CACHED_FIELDS.index(f.attname)
+    for f in User._meta.concrete_fields
+]
+
+
+def cached_user(prefetched: Prefetched | None) -> User | None:
+    """The prefetched token's user when the cache entry lets the request through by the rule
+    `AuditedJWTAuthentication` applies: a well-formed entry, an active user, the token not
+    revoked (credentials version, its id and its family's). None for anything else (no
+    entry, inactive, revoked): then the normal authentication runs and answers."""
+    if prefetched is None:
+        return None
+    values = prefetched.cached
+    if not isinstance(values, list) or len(values) != len(CACHED_FIELDS) + 1:
+        return None
+    row = [DEFERRED if i is None else values[i] for i in _FROM_ENTRY]
+    user = User.from_db(router.db_for_read(User), None, row)  # every column given: no lookup
+    if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+        return None
+    if credentials.token_is_revoked(prefetched.validated_token, user=user, revoked=values[-1]):
+        return None
+    return user
 
 
 class AuditedJWTScheme(SimpleJWTScheme):

@@ -13,9 +13,11 @@ with the owner's data version. Nothing the slow path guarantees is skipped:
   which is what the slow path does: it authenticates before it throttles).
 - Rate limits: the per-IP and per-user windows of the view are counted in the same Lua call,
   by the same rule as `healthtrack.core.api.throttles` (DRF's throttles then read the result).
-- Access and audit: the body is served by the view after its access check (a clinician's,
-  a family member's: the usual query); reads by others are audited as before. The key names
-  the viewer and the owner, so one person's cached view is never served to another.
+- Access and audit: the signed-in user's own current answer is served by `own_hit` before
+  DRF's dispatch (the view's permission classes and `access.can_read` checked there; own reads
+  are not audited); anyone else's by the view after its access check (a clinician's, a family
+  member's: the usual query), and those reads are audited as before. The key names the viewer
+  and the owner, so one person's cached view is never served to another.
 - Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
   *before* the body was computed, and is served only while that token is unchanged. Every write
   to an input replaces or deletes the token (metrics: `invalidate_summary_cache`;
@@ -31,6 +33,7 @@ own lookups, which degrade as they always did) and nothing is cached. Other cach
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -38,11 +41,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from redis.commands.core import Script
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 
 from accounts import access
 from accounts.api import jwt_authentication as jwt_auth
+from accounts.audit import audit_actor_set
 from healthtrack.core.api import throttles
 
 logger = logging.getLogger(__name__)
@@ -108,6 +113,15 @@ return {windows, version, body, user}
 """
 
 ATTR = "_healthtrack_readcache"
+# Set on a request whose one round trip has been made (by the hit path or by `initial`).
+PREFETCH_DONE_ATTR = "_healthtrack_prefetched"
+
+
+@functools.cache
+def _script(source: str) -> Script:
+    """The Lua script, called by its SHA (EVALSHA): its 2 kB text is not sent and hashed on
+    every request. Loaded again by redis-py when a Redis restart has forgotten it."""
+    return Script(None, source.encode())
 
 
 @dataclass(frozen=True)
@@ -181,7 +195,7 @@ def _run(
         "1" if user_key is not None else "0",
         "1" if counter is not None else "0",
     ]
-    return client.get_client(write=True).eval(PREFETCH_LUA, len(keys), *keys, *args)
+    return _script(PREFETCH_LUA)(keys, args, client=client.get_client(write=True))
 
 
 def lookup(entry: Entry) -> Found | None:
@@ -257,14 +271,16 @@ def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:
 # --- the one round trip, before authentication ----------------------------------------------
 
 
-def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]]:
-    """(scope, key, duration, limit) of every rate-limit window the view's throttles count."""
+def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]] | None:
+    """(scope, key, duration, limit) of every rate-limit window the view's throttles count;
+    None when a throttle is of a kind this call cannot count (DRF's throttles then do it all)."""
+    view_throttles = view.get_throttles()
+    if not all(isinstance(throttle, throttles._IPThrottle) for throttle in view_throttles):
+        return None
     if not settings.RATELIMIT_ENABLE:
         return []
     out = []
-    for throttle in view.get_throttles():
-        if not isinstance(throttle, throttles._IPThrottle):
-            return []  # a throttle this call cannot count: leave it all to DRF
+    for throttle in view_throttles:
         key = throttles.window_key(throttle, request, view, user_id=user_id)
         if key is None:
             continue
@@ -277,7 +293,11 @@ def prefetch(request, view, guess) -> None:
     """One Redis round trip before DRF authenticates a Bearer request: the rate-limit windows
     (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
     view will most likely look up; it checks the key before using it). Leaves everything to
-    the slow path when anything is unusual."""
+    the slow path when anything is unusual. Made once per request (`request` may be Django's
+    or DRF's: what it sets is read through either)."""
+    if getattr(request, PREFETCH_DONE_ATTR, False):
+        return
+    setattr(request, PREFETCH_DONE_ATTR, True)
     if request.method != "GET" or _redis() is None:
         return
     authenticator = jwt_auth.AuditedJWTAuthentication()
@@ -298,6 +318,8 @@ def prefetch(request, view, guess) -> None:
         return
     entry = guess(viewer_id)
     windows = _windows(request, view, viewer_id)
+    request._healthtrack_all_windows = windows is not None  # every limit counted here
+    windows = windows or []
     member = uuid.uuid4().hex
     try:
         rows, version, body, user = _run(
@@ -340,13 +362,87 @@ def refund(request) -> None:
         logger.warning("rate-limit refund skipped: %s", type(exc).__name__)
 
 
+# What a client sends when it takes JSON (DRF's content negotiation picks JSONRenderer, the
+# first renderer, for each of these); anything else is left to the negotiation.
+JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
+
+
+def own_hit(request, view) -> HttpResponse | None:
+    """The answer to the signed-in user's read of their own data, straight from the prefetch's
+    round trip when it brought back a current body: before DRF builds its Request (content
+    negotiation, the authentication classes, the throttle classes, the renderer), which cost
+    more than the rest of a hit together (issue 15). Each check those make is made here:
+
+    - the JWT's signature and expiry were verified by simplejwt before the round trip; the
+      user comes from the auth cache entry read in it, active and with the token not revoked
+      (`jwt_authentication.cached_user`, the rule `AuditedJWTAuthentication` applies);
+    - every rate-limit window of the view allowed the request (and counted it);
+    - the view's permission classes and the one access function (`access.can_read`) say yes;
+      the key names the viewer as viewer and owner, and an own read is not audited.
+
+    None for anything else (a miss, someone else's data, a refused or revoked request, an
+    unusual header or parameter): the view then runs as always, with the prefetch's results
+    (nothing is fetched or counted twice)."""
+    if (
+        request.method != "GET"
+        or "format" in view.kwargs
+        or request.META.get("HTTP_ACCEPT", "") not in JSON_ACCEPTS
+    ):
+        return None
+    prefetch(request, view, lambda viewer_id: view.read_entry_guess(request, viewer_id))
+    found = getattr(request, ATTR, None)
+    if found is None or found.body is None or found.entry.viewer_id != found.entry.owner_id:
+        return None
+    if not getattr(request, "_healthtrack_all_windows", False):
+        return None  # a limit this round trip did not count: DRF's throttles count it
+    results = getattr(request, throttles.RESULTS_ATTR, None) or {}
+    if not all(row[0] for row in results.values()):
+        return None  # a 429: DRF's throttles answer it from these results
+    user = jwt_auth.cached_user(getattr(request, jwt_auth.PREFETCHED_ATTR, None))
+    if user is None or user.pk != found.entry.viewer_id:
+        return None
+    before = request.__dict__.get("user")
+    request.user = user  # what the permission classes, the access log and auditlog read
+    try:
+        allowed = all(
+            permission.has_permission(request, view) for permission in view.get_permissions()
+        )
+    except AttributeError:  # a permission class that needs DRF's Request: it decides there
+        allowed = False
+    if not (allowed and access.can_read(user, user.pk)):
+        if before is None:
+            del request.user
+        else:
+            request.user = before
+        return None
+    audit_actor_set(user)
+    answer = response(found.body)
+    for name, value in view.default_response_headers.items():  # as DRF's finalize_response
+        answer[name] = value
+    return answer
+
+
 class ReadPrefetchMixin:
     """For an APIView read by Bearer clients: one round trip for the rate limits and the JWT
     user. A GET that answers from `serve()` names in `read_entry_guess(request, viewer_id)`
-    the entry it will most likely look up, from the URL alone (None: none), fetched with them."""
+    the entry it will most likely look up, from the URL alone (None: none), fetched with them;
+    `request` may be Django's (read `request.GET`, not `query_params`). When that entry is
+    the viewer's own and current, `own_hit` answers before DRF's dispatch; the view's handler
+    serves every other case (and this one too, when the hit path steps aside)."""
 
     def read_entry_guess(self, request, viewer_id) -> Entry | None:
         return None
+
+    def cached_answer_served(self) -> None:
+        """Called when `own_hit` answered (e.g. to count the hit)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs  # as DRF's dispatch sets them (the guess reads them)
+        hit = own_hit(request, self)
+        if hit is not None:
+            self.cached_answer_served()
+            return hit
+        return super().dispatch(request, *args, **kwargs)
 
     def own_cached_answer(self, request) -> HttpResponse | None:
         """The prefetched answer when the signed-in user reads their own data and it is

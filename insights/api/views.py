@@ -174,8 +174,11 @@ def _recommendations_entry(viewer_id: int, owner_id: int, days: int) -> readcach
 class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
     """A person's top recommendations (owner or care-team clinician; anyone else 404)."""
 
+    def cached_answer_served(self):
+        rec_cache.count_in_process("hits")
+
     def read_entry_guess(self, request, viewer_id):
-        params = request.query_params
+        params = request.GET  # Django's request (readcache.own_hit) or DRF's
         if set(params) - {"days", "use_cache"}:
             return None
         if params.get("use_cache", "true") not in BooleanField.TRUE_VALUES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -16,6 +17,8 @@ from accounts import otp
 from healthtrack.celery import app as celery_app
 from healthtrack.core.counters import cache_hit, cache_miss, cached
 from healthtrack.logs import JsonFormatter, safe_path
+from healthtrack.outages import RepeatedErrorFilter
+from healthtrack.request_id import RequestIdLogFilter
 from tests.accounts.factories import UserFactory
 
 TOKEN = "scrape-token-0123456789abcdef"
@@ -50,6 +53,44 @@ def test_each_request_writes_one_json_access_line(client, json_logs):
     assert entry["level"] == "INFO"
     assert "user_id" not in entry
     assert "alice" not in json_logs.text() and "81" not in entry["message"]
+
+
+@pytest.mark.django_db
+def test_the_access_line_written_straight_to_the_json_handler_is_the_formatters_line(client):
+    """As LOGGING configures it (one JSON console handler) the access line skips the
+    LogRecord; it must be the very line the formatter writes for the record."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdLogFilter())
+    handler.addFilter(RepeatedErrorFilter())
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        client.get("/health?patient=alice", HTTP_X_REQUEST_ID="req-direct-01")
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
+    [line] = [x for x in stream.getvalue().splitlines() if '"healthtrack.access"' in x]
+    written = json.loads(line)
+    fields = {k: written[k] for k in ("method", "path", "route", "status", "duration_ms")}
+    record = logging.makeLogRecord(
+        {
+            "name": "healthtrack.access",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "%s %s %s",
+            "args": ("GET", "/health", 200),
+            "request_id": "req-direct-01",
+            **fields,
+        }
+    )
+    expected = json.loads(JsonFormatter().format(record))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", written["time"])
+    assert {**written, "time": "-"} == {**expected, "time": "-"}
+    assert written["message"] == "GET /health 200" and "alice" not in line
 
 
 @pytest.mark.django_db

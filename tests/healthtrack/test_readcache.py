@@ -249,7 +249,7 @@ def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypat
             response = client.get(url)
             monkeypatch.setattr(redis.Redis, "execute_command", original)
             assert response.status_code == 200 and response.json() == first.json()
-            assert commands == ["EVAL"], commands
+            assert commands == ["EVALSHA"], commands
 
 
 def test_with_redis_down_cached_reads_answer_from_the_database(
@@ -282,3 +282,49 @@ def test_a_forged_or_malformed_token_gets_401_though_the_owners_body_is_cached(b
         other = APIClient()
         other.credentials(HTTP_AUTHORIZATION=header)
         assert other.get(SUMMARY).status_code == 401, header
+
+
+def test_an_own_cached_answer_carries_the_headers_of_a_computed_one(backend, user):
+    client = bearer(user)
+    for url in (SUMMARY, recommendations(user)):
+        computed = client.get(url)
+        cached = client.get(url)
+        assert cached.status_code == 200
+        assert cached.json() == {**computed.json(), **({"cached": True} if "rec" in url else {})}
+        for header in (
+            "Content-Type",
+            "Vary",
+            "Allow",
+            "Content-Security-Policy",
+            "Permissions-Policy",
+            "X-Content-Type-Options",
+            "X-Frame-Options",
+        ):
+            assert cached.get(header) == computed.get(header), header
+        assert cached["X-Request-ID"] != computed["X-Request-ID"]
+
+
+def test_a_client_that_does_not_take_json_gets_406_though_the_body_is_cached(backend, user):
+    client = bearer(user)
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY, HTTP_ACCEPT="application/xml").status_code == 406
+    assert client.get(SUMMARY, HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_a_throttle_the_round_trip_cannot_count_still_refuses_a_cached_read(
+    backend, user, monkeypatch
+):
+    from rest_framework.throttling import BaseThrottle
+
+    from metrics.api.views import SummaryView
+
+    class RefuseAll(BaseThrottle):
+        def allow_request(self, request, view):
+            return False
+
+    client = bearer(user)
+    assert client.get(SUMMARY).status_code == 200
+    assert client.get(SUMMARY).status_code == 200  # cached now
+    monkeypatch.setattr(SummaryView, "throttle_classes", [*SummaryView.throttle_classes, RefuseAll])
+    assert client.get(SUMMARY).status_code == 429
