@@ -28,7 +28,6 @@ def health(request):
     return JsonResponse({"status": "ok", "version": settings.HEALTHTRACK_VERSION})
 
 
-ACCESS_LOG = logging.getLogger("healthtrack.access")
 PROBE_PATH = "/health"
 _KEEP_AT_MOST = 32  # (scheme, forwarded scheme) answers kept per process
 
@@ -39,6 +38,7 @@ class LivenessProbe:
     def __init__(self, application):
         self.application = application
         self.answers: dict[tuple, tuple[str, list[tuple[str, str]], bytes]] = {}
+        self.series = None  # the probe's latency series in the histogram, looked up once
 
     def __call__(self, environ, start_response):
         if (
@@ -61,23 +61,25 @@ class LivenessProbe:
         rid = request_id.bind_request_id(environ.get(request_id.META_KEY))
         start_response(status, [*headers, (request_id.HEADER, rid)])
         elapsed = time.perf_counter() - started
-        observability.HTTP_DURATION.labels(route="health", method="GET", status="2xx").observe(
-            elapsed
-        )
-        ACCESS_LOG.info(
-            "%s %s %s",
-            "GET",
-            PROBE_PATH,
-            200,
-            extra={
-                "method": "GET",
-                "path": PROBE_PATH,
-                "route": "health",
-                "status": 200,
-                "duration_ms": round(elapsed * 1000, 2),
-            },
-        )
-        request_id.bind_request_id(None)
+        if self.series is None:
+            self.series = observability.HTTP_DURATION.labels(
+                route="health", method="GET", status="2xx"
+            )
+        self.series.observe(elapsed)
+        if observability.access_logger.isEnabledFor(logging.INFO):
+            observability.write_access_line(
+                "GET",
+                PROBE_PATH,
+                200,
+                {
+                    "method": "GET",
+                    "path": PROBE_PATH,
+                    "route": "health",
+                    "status": 200,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+        request_id.forget_request_id()
         return [body]
 
     def _through_django(self, key, environ, start_response):

@@ -52,7 +52,7 @@ TASKS = Counter("healthtrack_celery_tasks", "Celery task outcomes.", ["task", "s
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 # Filters that let an access line (INFO, no exception) through unchanged but for the request
-# id, which `_write_access_line` adds itself.
+# id, which `write_access_line` adds itself.
 _PASSING_FILTERS = (RequestIdLogFilter, RepeatedErrorFilter)
 
 
@@ -103,7 +103,7 @@ def _plain_json_handler() -> logging.StreamHandler | None:
     return handler
 
 
-def _write_access_line(method: str, path: str, status: int, fields: dict) -> None:
+def write_access_line(method: str, path: str, status: int, fields: dict) -> None:
     """One access line, as `access_logger.info("%s %s %s", ..., extra=fields)` would write
     it. With the configured JSON handler the line is written to its stream directly: a
     LogRecord (stack walk, thread and process names) and the handler chain cost more than
@@ -146,7 +146,7 @@ class ObservabilityMiddleware:
     """Per request: one histogram observation and one access-log line (issue 15: both made
     without the per-call overhead that was ~8 % of a cached read's CPU). The labelled series
     is looked up once per (route, method, status class) and kept; the line is written by
-    `_write_access_line` (straight to the JSON handler's stream when logging is configured as
+    `write_access_line` (straight to the JSON handler's stream when logging is configured as
     settings configure it; otherwise a LogRecord handed to the logger, without `Logger.info`'s
     stack walk to find the calling line, which no format prints)."""
 
@@ -171,7 +171,7 @@ class ObservabilityMiddleware:
         if access_logger.isEnabledFor(logging.INFO):
             match = getattr(request, "resolver_match", None)
             path = safe_path(request.path, match.kwargs if match else None)
-            _write_access_line(
+            write_access_line(
                 method,
                 path,
                 status,

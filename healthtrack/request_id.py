@@ -74,3 +74,8 @@ def bind_request_id(value: str | None) -> str:
     request_id = clean_request_id(value)
     _current.set(request_id)
     return request_id
+
+
+def forget_request_id() -> None:
+    """No request is handled in this context any more."""
+    _current.set(None)
