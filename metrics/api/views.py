@@ -183,7 +183,18 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
         return metrics_exception_handler
 
     def owner(self):
+        if not hasattr(self, "_owner"):
+            self._owner, self._whole = self.find_owner()
+        return self._owner
+
+    def find_owner(self) -> tuple[object, bool]:
+        """(whose list this is, whether the viewer may read all of it), or 404."""
         raise NotImplementedError
+
+    def whole_access(self) -> bool:
+        """The viewer may read all of the owner's measurements (not through a grant only)."""
+        self.owner()
+        return self._whole
 
     def guessed_owner_id(self, request, viewer_id: int) -> int | None:
         """Whose list the URL names, before authentication (None: the view works it out)."""
@@ -193,13 +204,15 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
         owner_id = self.guessed_owner_id(request, viewer_id)
         if owner_id is None:
             return None
-        return _list_entry(request, self.cache_name, viewer_id, owner_id)
+        return self.list_entry(request, viewer_id, owner_id)
 
-    def whole_access(self) -> bool:
-        """The viewer may read all of the owner's measurements (not through a grant only)."""
-        if not hasattr(self, "_whole"):
-            self._whole = access.can_read(self.request.user, self.owner().pk)
-        return self._whole
+    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
+        key = (viewer_id, owner_id)
+        if getattr(self, "_entry_for", None) != key:
+            self._entry_for = key
+            self._entry = _list_entry(request, self.cache_name, viewer_id, owner_id)
+        return self._entry
 
     def list(self, request, *args, **kwargs):
         own = self.own_cached_answer(request)
@@ -208,7 +221,7 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
         owner = self.owner()
         found = None
         if self.whole_access():
-            entry = _list_entry(request, self.cache_name, request.user.pk, owner.pk)
+            entry = self.list_entry(request, request.user.pk, owner.pk)
             if entry is not None:
                 found, hit = readcache.serve(request, entry)
                 if hit is not None:
@@ -228,7 +241,10 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
             return HealthMetric.objects.none()
         # Own and care-team rows whole; a named share grant's types and window only.
         return access.readable_metrics(
-            HealthMetric.objects.all(), self.request.user, owner_id=self.owner().pk
+            HealthMetric.objects.all(),
+            self.request.user,
+            owner_id=self.owner().pk,
+            whole=self.whole_access(),
         ).as_rows()
 
 
@@ -251,10 +267,9 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def guessed_owner_id(self, request, viewer_id):
         return viewer_id if access.MEMBER_PARAM not in request.query_params else None
 
-    def owner(self):
-        if not hasattr(self, "_owner"):
-            self._owner = access.owner_to_read(self.request)
-        return self._owner
+    def find_owner(self):
+        owner = access.owner_to_read(self.request)
+        return owner, access.can_read(self.request.user, owner.pk)
 
     @idempotent
     def post(self, request):
@@ -288,10 +303,8 @@ class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
     def guessed_owner_id(self, request, viewer_id):
         return self.kwargs["user_id"]
 
-    def owner(self):
-        if not hasattr(self, "_owner"):
-            self._owner = access.get_metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
-        return self._owner
+    def find_owner(self):
+        return access.metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
 
 
 @extend_schema_view(

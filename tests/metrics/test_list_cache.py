@@ -196,3 +196,16 @@ def test_the_list_version_is_the_one_every_measurement_write_drops(backend, user
     request = Request(RequestFactory().get(OWN))
     entry = _list_entry(request, "metrics_list", user.pk, user.pk)
     assert entry.version_key == services.summary_version_key(user.pk)
+
+
+def test_a_clinicians_cached_page_runs_only_the_access_check_and_the_audit(
+    user, clinician, care_team, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    post(bearer(user), django_capture_on_commit_callbacks)
+    doctor = bearer(clinician)
+    first = doctor.get(of_user(user))
+    # The access check (family link, care team) and the patient's row, asked once; the audit
+    # (why: family link, care team; its row). No measurement read.
+    with django_assert_num_queries(6):
+        again = doctor.get(of_user(user))
+    assert again.content == first.content
