@@ -209,3 +209,51 @@ def test_a_clinicians_cached_page_runs_only_the_access_check_and_the_audit(
     with django_assert_num_queries(6):
         again = doctor.get(of_user(user))
     assert again.content == first.content
+
+
+def test_a_kept_page_is_byte_for_byte_the_page_the_serializer_renders(
+    backend,  # noqa: F811
+    user,
+    clinician,
+):
+    """The same page, same data: the owner's (rendered once and kept) against a grant holder's
+    (DRF's Response, never kept) and against the serializer on model instances."""
+    from metrics.api.serializers import HealthMetricSerializer
+
+    watch = DeviceFactory(user=user)
+    now = timezone.now().replace(microsecond=123456)
+    made = [
+        HealthMetric.objects.create(
+            user=user,
+            metric_type="heart_rate",
+            value=61.5,
+            unit="bpm",
+            recorded_at=now - timedelta(minutes=3),
+            end_at=now - timedelta(minutes=2),
+            device=watch,
+            source_app="Health",
+            external_id="x-1",
+            metadata={"context": "resting", "n": [1, 2.5, None], "ü": "ß"},
+            notes="nach dem Kaffee ☕",
+        ),
+        HealthMetric.objects.create(
+            user=user, metric_type="steps", value=1e16, unit="count", recorded_at=now
+        ),
+        HealthMetric.objects.create(
+            user=user, metric_type="steps", value=3, unit="count", recorded_at=now
+        ),
+    ]
+    ShareGrantFactory(owner=user, grantee=clinician, metric_types=["heart_rate", "steps"])
+    url = f"/api/v1/health-metrics/user/{user.pk}?limit=2"
+    owner = bearer(user)
+    computed = owner.get(url)
+    kept = owner.get(url)
+    grant_holder = bearer(clinician).get(url)
+    assert computed.content == kept.content == grant_holder.content
+    page = computed.json()
+    expected = sorted(made, key=lambda m: (m.recorded_at, m.pk), reverse=True)[:2]
+    assert page["results"] == [HealthMetricSerializer(m).data for m in expected]
+    assert page["previous"] is None and page["next"].startswith("http://testserver/")
+    rest = owner.get(page["next"])
+    assert rest.json()["results"] == [HealthMetricSerializer(made[0]).data]
+    assert bearer(clinician).get(page["next"]).content == rest.content
