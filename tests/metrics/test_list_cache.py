@@ -257,3 +257,18 @@ def test_a_kept_page_is_byte_for_byte_the_page_the_serializer_renders(
     rest = owner.get(page["next"])
     assert rest.json()["results"] == [HealthMetricSerializer(made[0]).data]
     assert bearer(clinician).get(page["next"]).content == rest.content
+
+
+def test_the_browsable_api_is_never_answered_from_a_kept_page(
+    backend,  # noqa: F811
+    user,
+    django_capture_on_commit_callbacks,
+):
+    client = bearer(user)
+    post(client, django_capture_on_commit_callbacks)
+    for _ in range(2):
+        assert client.get(OWN)["Content-Type"] == "application/json"
+    page = client.get(OWN, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert client.get(OWN + "&format=api")["Content-Type"].startswith("text/html")
+    assert client.get(OWN).json() == client.get(OWN + "&format=json").json()
