@@ -265,7 +265,13 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def guessed_owner_id(self, request, viewer_id):
-        return viewer_id if access.MEMBER_PARAM not in request.query_params else None
+        member = request.query_params.get(access.MEMBER_PARAM)
+        if member in (None, ""):
+            return viewer_id
+        try:  # a family member's list: the access check decides, the guess only fetches
+            return int(member)
+        except ValueError:
+            return None
 
     def find_owner(self):
         owner = access.owner_to_read(self.request)

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.care import care_team_end
-from accounts.models import AccessLog
+from accounts.models import AccessLog, FamilyMembership
 from accounts.sharing import share_grant_revoke
 from metrics import services
 from metrics.models import HealthMetric
@@ -272,3 +272,26 @@ def test_the_browsable_api_is_never_answered_from_a_kept_page(
     assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
     assert client.get(OWN + "&format=api")["Content-Type"].startswith("text/html")
     assert client.get(OWN).json() == client.get(OWN + "&format=json").json()
+
+
+def test_a_family_reader_sees_the_members_writes_at_once_and_loses_access_at_once(
+    backend,  # noqa: F811
+    user,
+    other_user,
+    django_capture_on_commit_callbacks,
+):
+    from accounts import family
+
+    link = family.family_access_grant(
+        granted_by=user, email=other_user.email, role=FamilyMembership.Role.READ_ONLY
+    )
+    member, reader = bearer(user), bearer(other_user)
+    url = f"{OWN}&member={user.pk}"
+    first = post(member, django_capture_on_commit_callbacks, minutes_ago=1)
+    assert ids(reader.get(url)) == ids(reader.get(url)) == [first]
+    second = post(member, django_capture_on_commit_callbacks)
+    assert ids(reader.get(url)) == [second, first]
+    assert ids(reader.get(OWN)) == []  # the reader's own list is their own page
+    assert AccessLog.objects.filter(actor=other_user, owner=user).count() == 3
+    family.family_access_revoke(revoked_by=user, link=link)
+    assert reader.get(url).status_code == 404
