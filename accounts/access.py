@@ -23,7 +23,8 @@ Which one to ask
 - Whose data does this request read / write? `owner_to_read(request, user_id=None)` /
   `owner_to_write(request, allowed=None)` (the signed-in user, `?member=`, or a named person).
 - I have a person's id: `get_readable_owner_or_404(viewer, id)`; for measurements, where a
-  share grant also lets a clinician in, `get_metrics_owner_or_404(viewer, id)`.
+  share grant also lets a clinician in, `get_metrics_owner_or_404(viewer, id)` (with whether
+  they read all of it: `metrics_owner_or_404`).
 - Yes or no for one person: `can_read`, `can_write`, `can_write_care_plan`; why:
   `access_via`; roles and links: `is_clinician`, `is_admin_clinician`, `in_care_team`,
   `family_role`, `care_team_patient_ids`.
@@ -362,15 +363,23 @@ def get_metrics_owner_or_404(viewer, owner_id) -> object:
     """The user whose measurements are asked for, or 404: as `get_readable_owner_or_404`, but
     a named clinician with an active grant from them gets through too. Narrow the rows with
     `readable_metrics` afterwards: the grant covers some types over a window only."""
+    return metrics_owner_or_404(viewer, owner_id)[0]
+
+
+def metrics_owner_or_404(viewer, owner_id) -> tuple[object, bool]:
+    """`get_metrics_owner_or_404`'s user, and whether `viewer` may read all of their data
+    (`can_read`), asked once: False when a named share grant is what lets them in (pass it on
+    as `readable_metrics(..., whole=...)`)."""
     owner_id = _as_id(owner_id)
-    if owner_id is None or not (can_read(viewer, owner_id) or _holds_grant_from(viewer, owner_id)):
+    whole = owner_id is not None and can_read(viewer, owner_id)
+    if owner_id is None or not (whole or _holds_grant_from(viewer, owner_id)):
         raise Http404
     if owner_id == viewer.pk:  # an active user reading their own: the row is already loaded
-        return viewer
+        return viewer, whole
     user = get_user_model().objects.filter(pk=owner_id, deleted_at__isnull=True).first()
     if user is None:
         raise Http404
-    return user
+    return user, whole
 
 
 def readable_metrics(
@@ -382,12 +391,15 @@ def readable_metrics(
     type_field: str = "metric_type",
     time_field: str = "recorded_at",
     time_is_date: bool = False,
+    whole: bool | None = None,
 ) -> QuerySet:
     """`queryset` of metric rows narrowed to what `viewer` may read: their own and their
     care-team patients' rows, plus what their active named share grants cover.
 
     With `owner_id`, the rows of that one owner: all of them when `viewer` may read all
     (`can_read`: themself without a query), else only what their grants from that owner cover.
+    `whole` is `can_read(viewer, owner_id)` when the caller has asked it already
+    (`metrics_owner_or_404`).
     """
     grants = {
         "owner_field": owner_field,
@@ -397,7 +409,9 @@ def readable_metrics(
     }
     if owner_id is not None:
         rows = queryset.filter(**{_owner_lookup(owner_field): owner_id})
-        if can_read(viewer, owner_id):
+        if whole is None:
+            whole = can_read(viewer, owner_id)
+        if whole:
             return rows
         if not _is_active_user(viewer):
             return queryset.none()

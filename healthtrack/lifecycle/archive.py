@@ -221,6 +221,8 @@ def _into_hot_table(user_id: int, rows: list[dict]) -> int:
         )
     if not objects:
         return 0
+    # The lists answer from pages kept under the owner's data version: rows back, new version.
+    transaction.on_commit(functools.partial(metric_services.invalidate_summary_cache, user_id))
     before = HealthMetric._base_manager.filter(pk__in=ids).count()
     HealthMetric._base_manager.bulk_create(objects, batch_size=1000, ignore_conflicts=True)
     created = {row["id"]: row["created_at"] for row in rows}
@@ -290,6 +292,8 @@ def archive_user_month(*, user_id: int, year: int, month: int, data_type: str) -
             },
         )
         _delete_hot_rows([row["id"] for row in rows])
+        # Rows gone from the hot table are gone from the lists: a new data version.
+        transaction.on_commit(functools.partial(metric_services.invalidate_summary_cache, user_id))
     return MonthResult(rows=len(rows), bytes=size)
 
 

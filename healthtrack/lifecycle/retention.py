@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from auditlog.context import disable_auditlog
 from django.conf import settings
@@ -19,6 +20,7 @@ from healthtrack.lifecycle.jobs import finish, record_error, record_job
 from healthtrack.lifecycle.models import RetentionJob
 from insights.models import HealthInsight
 from metrics.models import HealthMetric, HourlyRollup
+from metrics.services import invalidate_summary_cache
 
 BATCH = 5000
 Kind = RetentionJob.Kind
@@ -33,15 +35,19 @@ def _cutoff(data: str, now: datetime) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def _delete_batched(queryset: QuerySet) -> int:
-    """Delete in batches of ids, one transaction each, without an audit entry per row."""
+def _delete_batched(queryset: QuerySet, *, owner_field: str | None = None) -> int:
+    """Delete in batches of ids, one transaction each, without an audit entry per row. With
+    `owner_field` (measurements), each owner's data version is replaced when a batch of theirs
+    commits: the lists answer from pages kept under it."""
     model, total = queryset.model, 0
     while True:
-        ids = list(queryset.values_list("pk", flat=True)[:BATCH])
-        if not ids:
+        rows = list(queryset.values_list("pk", *([owner_field] if owner_field else []))[:BATCH])
+        if not rows:
             return total
         with transaction.atomic(), disable_auditlog():
-            total += model._base_manager.filter(pk__in=ids).delete()[0]
+            total += model._base_manager.filter(pk__in=[row[0] for row in rows]).delete()[0]
+            for owner_id in {row[1] for row in rows} if owner_field else ():
+                transaction.on_commit(partial(invalidate_summary_cache, owner_id))
 
 
 def run_archive(*, now: datetime | None = None) -> RetentionJob:
@@ -60,7 +66,9 @@ def delete_raw_samples(job: RetentionJob, now: datetime) -> None:
     files, rows = archive.delete_expired_archives(before=cutoff.date().replace(day=1))
     # Hot rows never archived (the archive job not run, or a month on hold). Daily rollups
     # are kept for ever and hourly ones by their own rule, so no rollup is recomputed.
-    hot = _delete_batched(HealthMetric._base_manager.filter(recorded_at__lt=cutoff))
+    hot = _delete_batched(
+        HealthMetric._base_manager.filter(recorded_at__lt=cutoff), owner_field="user_id"
+    )
     job.rows_deleted = rows + hot
     job.params = {**job.params, "files_deleted": files}
     job.save(update_fields=["rows_deleted", "params"])

@@ -40,6 +40,7 @@ from healthtrack.portability.importing import (
 from healthtrack.portability.models import ImportJob
 from healthtrack.portability.validation import clean_import_kind, clean_kind_against_content
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.services import invalidate_summary_cache
 from nutrition.models import MealPhoto
 from nutrition.services import meal_photo_name_prefix
 
@@ -420,6 +421,7 @@ def account_purge(*, user, actor=None) -> PurgeResult:
         scrubbed = _scrub_audit(user)
     for model in BATCHED_MODELS:
         deleted[model._meta.label] += _delete_in_batches(model._base_manager.filter(user=user))
+    invalidate_summary_cache(user_id)  # no cached summary or list page outlives the rows
     with transaction.atomic(), disable_auditlog():
         scrubbed += _scrub_audit(user)
         deleted.update(OutstandingToken.objects.filter(user=user).delete()[1])

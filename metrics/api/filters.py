@@ -23,3 +23,13 @@ class HealthMetricFilter(django_filters.FilterSet):
     class Meta:
         model = HealthMetric
         fields = ["metric_type", "since", "until", "source", "device"]
+
+    def get_form_class(self):
+        # The filters' form fields do not depend on the request: build the form class once
+        # per FilterSet class (django-filter builds one per request; a Form deep-copies its
+        # class's fields on construction, so the instances still share nothing).
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -139,30 +141,110 @@ class MetricTypeListView(MetricsAPIView):
 # --- measurements --------------------------------------------------------------------------
 
 
+def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+    """The cached page `viewer_id` reads of `owner_id`'s measurements at this URL: keyed by the
+    URL as the page's links repeat it (scheme, host, path) and its parameters in a normal order
+    (limit, cursor, filters, member), guarded by the owner's data version, which every write to
+    their measurements replaces (`metrics.services.invalidate_summary_cache`)."""
+    try:
+        host = request._request.get_host()
+    except DisallowedHost:
+        return None
+    query = urlencode(sorted(request.query_params.lists()), doseq=True)
+    url = f"{request.scheme}://{host}{request.path}?{query}"
+    return readcache.Entry.of(
+        name,
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
+        version_key=services.summary_version_key(owner_id),
+        ttl=LIST_CACHE_TTL,
+    )
+
+
+# Bounds how long a page could outlive a change that bypassed the version (none is known).
+LIST_CACHE_TTL = 300
+
+
 class _MetricListMixin(readcache.ReadPrefetchMixin):
+    """A page of a person's measurements, newest first. Whoever may read all of the owner's
+    data (themself, their family, their care team) gets it from the rendered bytes kept per
+    viewer, owner, URL and the owner's data version when current; access is checked and reads
+    by others audited on every request, hit or miss. A share grant's holder (some types over
+    a window) is always answered from the database."""
+
     pagination_class = MetricPagination
     filter_backends = [FilterBackend]
     filterset_class = HealthMetricFilter
     serializer_class = s.HealthMetricSerializer
+    cache_name = "metrics_list"
 
     def get_exception_handler(self):
         return metrics_exception_handler
 
     def owner(self):
+        if not hasattr(self, "_owner"):
+            self._owner, self._whole = self.find_owner()
+        return self._owner
+
+    def find_owner(self) -> tuple[object, bool]:
+        """(whose list this is, whether the viewer may read all of it), or 404."""
         raise NotImplementedError
 
+    def whole_access(self) -> bool:
+        """The viewer may read all of the owner's measurements (not through a grant only)."""
+        self.owner()
+        return self._whole
+
+    def guessed_owner_id(self, request, viewer_id: int) -> int | None:
+        """Whose list the URL names, before authentication (None: the view works it out)."""
+        raise NotImplementedError
+
+    def read_entry_guess(self, request, viewer_id):
+        owner_id = self.guessed_owner_id(request, viewer_id)
+        if owner_id is None:
+            return None
+        return self.list_entry(request, viewer_id, owner_id)
+
+    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
+        key = (viewer_id, owner_id)
+        if getattr(self, "_entry_for", None) != key:
+            self._entry_for = key
+            self._entry = _list_entry(request, self.cache_name, viewer_id, owner_id)
+        return self._entry
+
     def list(self, request, *args, **kwargs):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
+        owner = self.owner()
+        found = None
+        if self.whole_access():
+            entry = self.list_entry(request, request.user.pk, owner.pk)
+            if entry is not None:
+                found, hit = readcache.serve(request, entry)
+                if hit is not None:
+                    audit.record_read(request=request, owner_id=owner.pk)
+                    return hit
         response = super().list(request, *args, **kwargs)
         # Someone else's list (care team, grant, family `?member=`): one access-log row.
-        audit.record_read(request=request, owner_id=self.owner().pk)
-        return response
+        audit.record_read(request=request, owner_id=owner.pk)
+        if found is None:
+            return response
+        body = readcache.render(response.data)
+        readcache.store(found, body)
+        return readcache.response(body)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()
         # Own and care-team rows whole; a named share grant's types and window only.
         return access.readable_metrics(
-            HealthMetric.objects.all(), self.request.user, owner_id=self.owner().pk
+            HealthMetric.objects.all(),
+            self.request.user,
+            owner_id=self.owner().pk,
+            whole=self.whole_access(),
         ).as_rows()
 
 
@@ -182,10 +264,18 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
     ),
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
-    def owner(self):
-        if not hasattr(self, "_owner"):
-            self._owner = access.owner_to_read(self.request)
-        return self._owner
+    def guessed_owner_id(self, request, viewer_id):
+        member = request.query_params.get(access.MEMBER_PARAM)
+        if member in (None, ""):
+            return viewer_id
+        try:  # a family member's list: the access check decides, the guess only fetches
+            return int(member)
+        except ValueError:
+            return None
+
+    def find_owner(self):
+        owner = access.owner_to_read(self.request)
+        return owner, access.can_read(self.request.user, owner.pk)
 
     @idempotent
     def post(self, request):
@@ -214,10 +304,13 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     )
 )
 class HealthMetricUserListView(_MetricListMixin, generics.ListAPIView):
-    def owner(self):
-        if not hasattr(self, "_owner"):
-            self._owner = access.get_metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
-        return self._owner
+    cache_name = "metrics_user_list"
+
+    def guessed_owner_id(self, request, viewer_id):
+        return self.kwargs["user_id"]
+
+    def find_owner(self):
+        return access.metrics_owner_or_404(self.request.user, self.kwargs["user_id"])
 
 
 @extend_schema_view(

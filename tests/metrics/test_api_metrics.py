@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from metrics.models import DailyRollup, HealthMetric
+from metrics.services import invalidate_summary_cache
 from tests.metrics.factories import BASE, DeviceFactory, HealthMetricFactory
 
 pytestmark = pytest.mark.django_db
@@ -341,7 +342,11 @@ def test_list_and_detail_do_a_constant_number_of_queries(
         assert len(auth_client.get(URL).json()["results"]) == 3
     for _ in range(30):
         HealthMetricFactory(user=user, device=device, notes="n")
+    # The factory writes rows directly; every write path replaces the owner's data version.
+    invalidate_summary_cache(user.pk)
     with django_assert_num_queries(1):
+        assert len(auth_client.get(URL).json()["results"]) == 33
+    with django_assert_num_queries(0):  # the same page again: its rendered bytes, no SQL
         assert len(auth_client.get(URL).json()["results"]) == 33
     with django_assert_num_queries(1):  # the page: the owner is the signed-in user
         assert len(auth_client.get(f"{URL}user/{user.pk}").json()["results"]) == 33
