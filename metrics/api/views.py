@@ -146,11 +146,11 @@ def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.
     URL as the page's links repeat it (scheme, host, path) and its parameters in a normal order
     (limit, cursor, filters, member), guarded by the owner's data version, which every write to
     their measurements replaces (`metrics.services.invalidate_summary_cache`)."""
-    try:
-        host = request._request.get_host()
+    try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
+        host = request.get_host()
     except DisallowedHost:
         return None
-    query = urlencode(sorted(request.query_params.lists()), doseq=True)
+    query = urlencode(sorted(request.GET.lists()), doseq=True)
     url = f"{request.scheme}://{host}{request.path}?{query}"
     return readcache.Entry.of(
         name,
@@ -265,7 +265,7 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
 )
 class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
     def guessed_owner_id(self, request, viewer_id):
-        member = request.query_params.get(access.MEMBER_PARAM)
+        member = request.GET.get(access.MEMBER_PARAM)
         if member in (None, ""):
             return viewer_id
         try:  # a family member's list: the access check decides, the guess only fetches

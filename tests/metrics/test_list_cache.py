@@ -263,7 +263,16 @@ def test_the_browsable_api_is_never_answered_from_a_kept_page(
     backend,  # noqa: F811
     user,
     django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
+    # The browsable renderer is on only with DEBUG (settings); turned on here either way.
+    from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+
+    from metrics.api.views import HealthMetricListCreateView
+
+    monkeypatch.setattr(
+        HealthMetricListCreateView, "renderer_classes", [JSONRenderer, BrowsableAPIRenderer]
+    )
     client = bearer(user)
     post(client, django_capture_on_commit_callbacks)
     for _ in range(2):
