@@ -236,6 +236,32 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A Redis server of the bench's own on a free loopback port, nothing persisted: its CPU is
+    the node's alone (the shared server's is everybody's)."""
+    from compare import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(WORK), "--logfile", str(WORK / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.from_url(url).ping()
+            return proc, url
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                stop(proc)
+                raise SystemExit(f"redis-server did not start (see {WORK / 'redis.log'})") from None
+            time.sleep(0.1)
+
+
 # --- CPU accounting ---------------------------------------------------------------------------
 
 
@@ -248,11 +274,14 @@ def _proc_cpu(pid: int) -> tuple[float, list[int]]:
             children += (task / "children").read_text().split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return 0.0, []
-    return (int(fields[11]) + int(fields[12])) / tick, [int(c) for c in children]
+    # utime + stime, and cutime + cstime: the children it has reaped (a PostgreSQL backend that
+    # closed, a gunicorn worker that was replaced) stay counted in their parent
+    return sum(int(f) for f in fields[11:15]) / tick, [int(c) for c in children]
 
 
 def cpu_by_pid(roots: list[int]) -> dict[int, float]:
-    """User+system CPU seconds of these processes and all their descendants, per pid."""
+    """CPU seconds (user + system, their reaped children's included) of these processes and all
+    their descendants, per pid."""
     out: dict[int, float] = {}
     stack = list(roots)
     while stack:
@@ -264,8 +293,12 @@ def cpu_by_pid(roots: list[int]) -> dict[int, float]:
     return out
 
 
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between two snapshots by the processes alive at the second one."""
+def cpu_used(before: dict[int, float], after: dict[int, float], *, tree: bool = True) -> float:
+    """CPU seconds spent between two snapshots. `tree`: the snapshots are whole process trees
+    (a process that ended is counted in its parent); otherwise loose processes, of which those
+    that ended between the snapshots are lost."""
+    if tree:
+        return sum(after.values()) - sum(before.values())
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
@@ -314,10 +347,12 @@ def run_wrk(
     connections: int,
     users_file: Path,
     snapshot,
+    loose: frozenset[str] = frozenset(),
     during=None,
 ) -> dict:
     """wrk with bench/load.lua for `warmup` + `seconds`; the requests answered in the last
-    `seconds` (the window), the CPU each tier used in it, and wrk's own CPU over the whole run.
+    `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
+    `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
     `during(seconds)` is called when the window opens (the profiler)."""
     out_dir = WORK / "wrk" / label
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -385,7 +420,7 @@ def run_wrk(
                 ran_sql = fields[4] != "-" and int(fields[4]) > 0
                 e["sql_cpu_us" if ran_sql else "cached_cpu_us"].append(int(fields[7]))
     transport = {k: wrk_summary[k] for k in ("connect", "read", "write", "timeout")}
-    cpu_s = {k: cpu_used(cpu0[k], cpu1[k]) for k in cpu0}
+    cpu_s = {k: cpu_used(cpu0[k], cpu1[k], tree=k not in loose) for k in cpu0}
     return {
         "endpoints": endpoints,
         "window_s": window,
@@ -463,6 +498,12 @@ def summarise(run: dict) -> dict:
         and overall["p95_ms"] < TARGET["p95_ms"]
         and overall["errors"] == 0
     )
+    # where the app's CPU goes: each endpoint's share of the mix's app CPU
+    app_total = sum(e["app_cpu_ms"] * e["requests"] for e in endpoints.values() if e["app_cpu_ms"])
+    for e in endpoints.values():
+        e["share_of_app_cpu"] = (
+            round(e["app_cpu_ms"] * e["requests"] / app_total, 3) if e["app_cpu_ms"] else None
+        )
     served = max(totals["requests"], 1)
     cpu_ms = {k: round(v * 1000 / served, 3) for k, v in run["cpu_s"].items()}
     cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
@@ -650,7 +691,15 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="own: the bench's durable cluster (default); env: DATABASE_URL's server",
     )
-    parser.add_argument("--redis-db", type=int, default=PERF_REDIS_DB, help="flushed first")
+    parser.add_argument(
+        "--redis",
+        choices=["own", "env"],
+        default=None,
+        help="own: a Redis server of the bench's own (default); env: REDIS_URL's server",
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=PERF_REDIS_DB, help="with --redis env: flushed first"
+    )
     parser.add_argument("--duration", type=int, default=60, help="seconds measured")
     parser.add_argument("--rate", type=int, default=20000, help="requests/minute, 0 = max")
     parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
@@ -671,9 +720,11 @@ def main(argv: list[str] | None = None) -> dict:
         args.model_seconds = min(args.model_seconds, 1)
         args.database = f"{args.database}_smoke"
         args.postgres = args.postgres or "env"
+        args.redis = args.redis or "env"
         if args.out == str(RESULTS / "load.json"):
             args.out = str(WORK / "smoke.json")
     args.postgres = args.postgres or "own"
+    args.redis = args.redis or "own"
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk (Debian's package)")
 
@@ -685,9 +736,11 @@ def main(argv: list[str] | None = None) -> dict:
         pg = Postgres()
         pg.start()
         os.environ["DATABASE_URL"] = pg.url("postgres")
-    gunicorn = celery = None
+    gunicorn = celery = redis_server = None
     logs = {}
     try:
+        if args.redis == "own":
+            redis_server, os.environ["REDIS_URL"] = start_redis()
         setup_django(args.database)
         import generate  # after Django is set up
 
@@ -701,7 +754,7 @@ def main(argv: list[str] | None = None) -> dict:
         from django.db import connection
 
         db_name = settings.DATABASES["default"]["NAME"]
-        env = server_env(os.environ["DATABASE_URL"], args.redis_db)
+        env = server_env(os.environ["DATABASE_URL"], 0 if redis_server else args.redis_db)
         import redis
 
         redis.from_url(env["REDIS_URL"]).flushdb()  # our own db only: a cold cache
@@ -725,10 +778,15 @@ def main(argv: list[str] | None = None) -> dict:
             return {
                 "gunicorn": cpu_by_pid([gunicorn.pid]),
                 "celery": cpu_by_pid([celery.pid]),
-                # this database's backends only (other clients may share the server)
-                "postgresql": cpu_by_pid(pids_matching("postgres: ", f" {db_name} ")),
-                # the Redis server is shared with other clients: an upper bound
-                "redis": cpu_by_pid(pids_matching("redis-server")),
+                # the bench's own cluster: all of it (backends, WAL writer, checkpointer);
+                # a shared server: this database's live backends only
+                "postgresql": cpu_by_pid([pg.postmaster_pid()])
+                if pg is not None
+                else cpu_by_pid(pids_matching("postgres: ", f" {db_name} ")),
+                # a shared Redis server's CPU is everybody's: an upper bound
+                "redis": cpu_by_pid([redis_server.pid])
+                if redis_server
+                else cpu_by_pid(pids_matching("redis-server")),
             }
 
         def profile(seconds: float) -> None:
@@ -746,6 +804,7 @@ def main(argv: list[str] | None = None) -> dict:
             "connections": args.vus,
             "users_file": users_file,
             "snapshot": snapshot,
+            "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         with connection.cursor() as cursor:
             before = db_counters(cursor, db_name)
@@ -777,6 +836,7 @@ def main(argv: list[str] | None = None) -> dict:
         stop(celery, timeout=20)
         for fh in logs.values():
             fh.close()
+        stop(redis_server, timeout=10)
         if pg is not None:
             pg.stop()
     result = summarise(mix_run)
@@ -792,6 +852,7 @@ def main(argv: list[str] | None = None) -> dict:
             "patients": args.patients, "days": args.days, "database": args.database,
             "postgres": "own durable cluster (fsync, full_page_writes, synchronous_commit on)"
             if pg is not None else "DATABASE_URL's server",
+            "redis": "own server (no persistence)" if redis_server else "REDIS_URL's server",
             "dataset_measurements": dataset["measurements"], "token_users": len(users),
             "duration_s": args.duration, "warmup_s": WARMUP_S,
             "target_rate_per_min": args.rate, "vus": args.vus,
