@@ -332,6 +332,20 @@ def db_counters(cursor, name: str) -> dict[str, int]:
     return dict(zip(keys, cursor.fetchone(), strict=True))
 
 
+def settle(snapshot, *, idle_cores: float = 0.1, timeout: float = 20) -> None:
+    """Wait until the node is idle: what a previous run left queued (slow writes in the listen
+    backlog, the Celery work they enqueued) would otherwise be counted in the next run."""
+    deadline = time.monotonic() + timeout
+    before = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = snapshot()
+        busy = sum(cpu_used(before[k], after[k]) for k in after) / 0.5
+        if busy < idle_cores:
+            return
+        before = after
+
+
 # --- one wrk run ------------------------------------------------------------------------------
 
 
@@ -354,6 +368,7 @@ def run_wrk(
     `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
     `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
     `during(seconds)` is called when the window opens (the profiler)."""
+    settle(snapshot)
     out_dir = WORK / "wrk" / label
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
