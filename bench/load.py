@@ -2,7 +2,8 @@
 the cost model in bench/results/load.json.
 
     python bench/load.py [--patients 1000] [--duration 60] [--rate 20000] [--vus 60]
-                         [--worker-args "-k sync -w 4"] [--postgres own|env] [--redis-db N]
+                         [--worker-args "-k sync -w 4"] [--postgres own|env]
+                         [--redis own|env] [--redis-db N]
                          [--model-seconds 6] [--profile]
     python bench/load.py --smoke      # CI: 5 patients, 5 s, asserts zero errors
 
@@ -13,7 +14,9 @@ the cost model in bench/results/load.json.
 2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.tsv.
 3. A Celery worker (all queues) and gunicorn as the Dockerfile's CMD runs it (bound to
    127.0.0.1:`--port`; `--worker-args` swaps its worker layout), `DJANGO_ENV=production`,
-   Redis db `--redis-db` (BENCH_REDIS_DB, 13; flushed first: a cold cache), keys from
+   Redis: `--redis own` (the default) a redis-server of the bench's own on a free port, so its
+   CPU is the node's alone; `env` REDIS_URL's server, db `--redis-db` (BENCH_REDIS_DB, 13;
+   flushed first: a cold cache either way; `--smoke`'s default), keys from
    var/dev-keys.json, `BENCH_STATS=true` (per-request SQL statements, cache hits and the
    request's CPU time in headers), as behind a load balancer (`TRUSTED_PROXY_COUNT=1`, each
    patient sends their own X-Forwarded-For) and the API rate limits raised through
