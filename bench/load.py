@@ -27,10 +27,11 @@ the cost model in bench/results/load.json.
    as fast as answered) for `--duration` seconds after a 3 s warm-up. wrk costs a small
    fraction of what locust did (measured: locust 0.8-1.0 ms of CPU per request on the
    same two cores as the server).
-5. The cost model (`--model-seconds`, 0 = skip): every endpoint of the mix alone, at the same
-   pace, CPU ms per request of each tier (gunicorn, PostgreSQL, Redis, Celery); weighted by the
-   mix's shares it predicts the mix's CPU per request and the requests/min the node's cores can
-   carry, set against what the mix run measured (the error in %).
+5. The cost model (`--model-seconds`, 0 = skip): every endpoint of the mix alone (as fast as
+   answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
+   (gunicorn, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
+   CPU per request and the requests/min the node's cores can carry, set against what the mix
+   run measured (the error in %).
 6. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
    SQL statements and app CPU per request, PostgreSQL transactions and rows written per second,
    CPU used by gunicorn / Celery / PostgreSQL / Redis / wrk / the whole machine, the load
@@ -614,9 +615,9 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
         "node_without_cache_state": error_pct(node_naive, node_measured),
     }
     return {
-        "method": "each endpoint alone at the mix's pace, carried over to the mix's cache state; "
-        "predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / CPU ms "
-        "per request of the node's tiers (gunicorn + PostgreSQL + Redis + Celery)",
+        "method": "each endpoint alone under the mix's load, carried over to the mix's cache "
+        "state; predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / "
+        "CPU ms per request of the node's tiers (gunicorn + PostgreSQL + Redis + Celery)",
         "cores": cores,
         "predicted_cpu_ms_per_request": {**predicted, "node": round(node_predicted, 3)},
         "measured_cpu_ms_per_request": {**measured, "node": round(node_measured, 3)},

@@ -86,7 +86,7 @@ def cost_model_table(model: dict) -> str:
     )
     rpm = model["capacity_requests_per_minute"]
     lines = [
-        "**Cost model** (each endpoint alone at the mix's pace, carried over to the mix's cache "
+        "**Cost model** (each endpoint alone under the mix's load, carried over to the mix's cache "
         'state; `bench/load.py`, docs/scaling.md "Load test and cost model"):',
         "",
         "| endpoint | share % | gunicorn ms alone | PostgreSQL ms alone | ran SQL alone / in mix "
