@@ -28,9 +28,10 @@ Which one to ask
 - Yes or no for one person: `can_read`, `can_write`, `can_write_care_plan`; why:
   `access_via`; roles and links: `is_clinician`, `is_admin_clinician`, `in_care_team`,
   `family_role`, `care_team_patient_ids`.
-- Narrow a QuerySet: `readable`, `writable`, `care_plan_writable`; measurement rows (share
-  grants count): `readable_metrics(queryset, viewer, owner_id=None, ...)`; the grants a
-  clinician holds: `active_grants_for`; one reading: `can_read_metric`.
+- Narrow a QuerySet: `readable` (`owner_id=`: one owner's rows), `writable`,
+  `care_plan_writable`; measurement rows (share grants count): `readable_metrics(queryset,
+  viewer, owner_id=None, ...)`; the grants a clinician holds: `active_grants_for`; one reading:
+  `can_read_metric`.
 - The admin and the staff directory: `admin_can_view`, `admin_can_read`, `admin_readable`,
   `can_browse_user_directory`.
 """
@@ -175,9 +176,20 @@ def _owner_lookup(owner_field: str | None) -> str:
     return "pk" if owner_field is None else f"{owner_field}_id"
 
 
-def readable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:
-    """`queryset` narrowed to the records whose owner `viewer` may read."""
-    return queryset.filter(**{f"{_owner_lookup(owner_field)}__in": _readable_user_ids(viewer)})
+def readable(
+    queryset: QuerySet, viewer, owner_field: str | None = "user", *, owner_id=None
+) -> QuerySet:
+    """`queryset` narrowed to the records whose owner `viewer` may read; with `owner_id`, to
+    those of that one owner (the same rows; an active viewer's own need no subquery)."""
+    lookup = _owner_lookup(owner_field)
+    if owner_id is not None:
+        owner_id = _as_id(owner_id)
+        if owner_id is None:
+            return queryset.none()
+        if _is_active_user(viewer) and owner_id == viewer.pk:
+            return queryset.filter(**{lookup: owner_id})
+        return readable(queryset, viewer, owner_field).filter(**{lookup: owner_id})
+    return queryset.filter(**{f"{lookup}__in": _readable_user_ids(viewer)})
 
 
 def writable(queryset: QuerySet, viewer, owner_field: str | None = "user") -> QuerySet:

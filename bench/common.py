@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shlex
 import signal
 import statistics
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"  # logs, users file, profiles (git-ignored with var/)
 DEFAULT_URL = "postgres://healthtrack:healthtrack@127.0.0.1:5432/healthtrack"
@@ -140,3 +143,28 @@ def stop(proc: subprocess.Popen | None, *, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# gunicorn's worker-layout options, long and short, each followed by its value.
+_LAYOUT_FLAGS = ("--worker-class", "-k", "--workers", "-w", "--threads")
+
+
+def dockerfile_command(port: int, worker_args: str | None = None) -> list[str]:
+    """The Dockerfile's CMD, bound to the loopback on `port`. `worker_args` (default: the
+    environment's BENCH_COMPARE_WORKER_ARGS), e.g. "-k sync -w 4", replaces its worker layout
+    (to measure another layout than the one written there)."""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("CMD "):
+            command = json.loads(line[4:])
+            break
+    else:
+        raise SystemExit("no CMD in the Dockerfile")
+    command[command.index("-b") + 1] = f"127.0.0.1:{port}"
+    command[0] = str(BIN / command[0])
+    layout = worker_args if worker_args is not None else os.environ.get("BENCH_COMPARE_WORKER_ARGS")
+    if layout:
+        for flag in _LAYOUT_FLAGS:
+            while flag in command:
+                del command[command.index(flag) : command.index(flag) + 2]
+        command += shlex.split(layout)
+    return command

@@ -35,7 +35,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, machine, stop
+from common import RESULTS, ROOT, WORK, dockerfile_command, machine, stop
 
 BIN = Path(sys.executable).parent
 DURATION = int(os.environ.get("BENCH_COMPARE_DURATION", "20"))
@@ -154,25 +154,6 @@ class Postgres:
 
     def stop(self) -> None:
         self._run(pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-def dockerfile_command(port: int) -> list[str]:
-    """The Dockerfile's CMD, bound to the loopback on `port`."""
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if line.startswith("CMD "):
-            command = json.loads(line[4:])
-            break
-    else:
-        raise SystemExit("no CMD in the Dockerfile")
-    command[command.index("-b") + 1] = f"127.0.0.1:{port}"
-    command[0] = str(BIN / command[0])
-    layout = os.environ.get("BENCH_COMPARE_WORKER_ARGS")  # to compare layouts, e.g. "-k sync -w 4"
-    if layout:
-        for flag in ("--worker-class", "--workers", "--threads"):
-            if flag in command:
-                del command[command.index(flag) : command.index(flag) + 2]
-        command += shlex.split(layout)
-    return command
 
 
 def spawn(command: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Popen:

@@ -1,23 +1,42 @@
-"""Load test of one node: the production server under locust, results in bench/results/load.json.
+"""Load test of one node: the production server under wrk playing the design's mix, results and
+the cost model in bench/results/load.json.
 
     python bench/load.py [--patients 1000] [--duration 60] [--rate 20000] [--vus 60]
-                         [--worker-class gthread] [--workers N] [--threads N] [--profile]
+                         [--worker-args "-k sync -w 4"] [--postgres own|env]
+                         [--redis own|env] [--redis-db N]
+                         [--model-seconds 6] [--profile]
     python bench/load.py --smoke      # CI: 5 patients, 5 s, asserts zero errors
 
-1. The dataset (bench/generate.py) in database `ht_perf` (`--database`), made when missing.
-2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.json.
-3. A Celery worker (all queues) and gunicorn on 127.0.0.1:`--port`, started as production runs
-   them (`DJANGO_ENV=production`, PostgreSQL, Redis db 13, keys from var/dev-keys.json),
-   with `BENCH_STATS=true` (per-request query/cache counters in headers), as behind a load
-   balancer (`TRUSTED_PROXY_COUNT=1`, locust sends each patient's own X-Forwarded-For) and
-   the per-IP API rate limits raised through `API_RATE_PER_IP` / `API_BURST_PER_IP`; the
-   defaults in settings are untouched. Redis db 13 is flushed first (a cold cache).
-4. locust headless for `--duration` seconds, `--vus` virtual users paced to `--rate` requests
-   per minute in total (`--rate 0`: as fast as they can, closed loop).
-5. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
-   queries per request, PostgreSQL transactions and rows written per second, CPU seconds used
-   by gunicorn / PostgreSQL / Redis / locust, the load average; written to load.json (or
-   `--out`). `--profile` also records a py-spy flame graph of the gunicorn workers.
+1. PostgreSQL: `--postgres own` (the default) is the bench's own durable cluster, the one
+   bench/compare.py uses (var/bench/compare-pg: fsync, full_page_writes and synchronous_commit
+   on, as production must run); `env` is DATABASE_URL's server (`--smoke`'s default: CI's).
+   The dataset (bench/generate.py) in database `ht_perf` (`--database`), made when missing.
+2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.tsv.
+3. A Celery worker (all queues) and gunicorn as the Dockerfile's CMD runs it (bound to
+   127.0.0.1:`--port`; `--worker-args` swaps its worker layout), `DJANGO_ENV=production`,
+   Redis: `--redis own` (the default) a redis-server of the bench's own on a free port, so its
+   CPU is the node's alone; `env` REDIS_URL's server, db `--redis-db` (BENCH_REDIS_DB, 13;
+   flushed first: a cold cache either way; `--smoke`'s default), keys from
+   var/dev-keys.json, `BENCH_STATS=true` (per-request SQL statements, cache hits and the
+   request's CPU time in headers), as behind a load balancer (`TRUSTED_PROXY_COUNT=1`, each
+   patient sends their own X-Forwarded-For) and the API rate limits raised through
+   `API_RATE_*` (the throttles still run; settings' defaults untouched).
+4. The mix: Debian's `wrk -tN -cN` (N = `--vus`, one connection per thread) with
+   bench/load.lua, each request a random patient with their own JWT and an endpoint drawn by
+   MIX's weights, each connection paced to `--rate / 60 / N` requests a second (`--rate 0`:
+   as fast as answered) for `--duration` seconds after a 3 s warm-up. wrk costs a small
+   fraction of what locust did (measured: locust 0.8-1.0 ms of CPU per request on the
+   same two cores as the server).
+5. The cost model (`--model-seconds`, 0 = skip): every endpoint of the mix alone (as fast as
+   answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
+   (gunicorn, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
+   CPU per request and the requests/min the node's cores can carry, set against what the mix
+   run measured (the error in %).
+6. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
+   SQL statements and app CPU per request, PostgreSQL transactions and rows written per second,
+   CPU used by gunicorn / Celery / PostgreSQL / Redis / wrk / the whole machine, the load
+   average; written to load.json (or `--out`). `--profile` also records a py-spy flame graph
+   of the gunicorn workers during the mix (var/bench/profile.speedscope.json).
 """
 
 from __future__ import annotations
@@ -25,6 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +60,7 @@ from common import (
     ROOT,
     WORK,
     bench_patients,
+    dockerfile_command,
     machine,
     redis_url,
     setup_django,
@@ -46,11 +68,64 @@ from common import (
 )
 
 BIN = Path(sys.executable).parent
+LUA = ROOT / "bench" / "load.lua"
+WARMUP_S = 3
+TARGET = {"requests_per_minute": 20000, "p95_ms": 50, "errors": 0}
+MODEL_TOLERANCE_PCT = 10
+
+# The design's mix, per 100 requests: reads 80, writes 15, aggregates 5.
+# name: (kind, weight, method, path, body); in a path {id} is the patient, {watch} their watch,
+# {type} a metric type drawn per request; body: what bench/load.lua writes (- = none).
+MIX = {
+    "summary": ("read", 28, "GET", "/api/v1/health-metrics/summary", "-"),
+    "list_recent": ("read", 10, "GET", "/api/v1/health-metrics?limit=100", "-"),
+    "list_type": ("read", 8, "GET", "/api/v1/health-metrics?metric_type={type}&limit=50", "-"),
+    "nutrition_daily": ("read", 14, "GET", "/api/v1/nutrition-logs/daily", "-"),
+    "insights": ("read", 6, "GET", "/api/v1/health-insights", "-"),
+    "recommendations": ("read", 8, "GET", None, "-"),  # optional: OPTIONAL_PATHS
+    "goals": ("read", 6, "GET", None, "-"),  # optional
+    "single_reading": ("write", 7, "POST", "/api/v1/health-metrics", "reading"),
+    "meal": ("write", 5, "POST", "/api/v1/nutrition-logs", "meal"),
+    "sync": ("write", 3, "POST", "/api/v1/devices/{watch}/sync", "sync"),
+    "aggregates_day": (
+        "aggregate", 3, "GET", "/api/v1/health-metrics/aggregates?metric_type=steps&period=day", "-"
+    ),
+    "aggregates_hour": (
+        "aggregate", 2, "GET",
+        "/api/v1/health-metrics/aggregates?metric_type=heart_rate&period=hour", "-",
+    ),
+}  # fmt: skip
 OPTIONAL_PATHS = {
     # name: candidate paths ({id}: the patient's id), first that resolves wins
     "recommendations": ["/api/v1/recommendations/{id}", "/api/v1/recommendations"],
     "goals": ["/api/v1/health-goals", "/api/v1/goals"],
 }
+KINDS = {"design": {"read", "write", "aggregate"}, "writes": {"write"}}
+
+
+def mix_weights(kinds: set[str], paths: dict[str, str]) -> dict[str, float]:
+    """The mix's weights (per 100) of the endpoints of `kinds` on this version of the app; an
+    optional read that is missing gives its share to the other reads (the reads keep theirs)."""
+    active = {
+        n: w
+        for n, (kind, w, _, path, _) in MIX.items()
+        if kind in kinds and (path is not None or n in paths)
+    }
+    missing = sum(w for n, (kind, w, *_) in MIX.items() if kind in kinds and n not in active)
+    reads = [n for n in active if MIX[n][0] == "read"]
+    read_total = sum(active[n] for n in reads)
+    for n in reads:
+        active[n] += missing * active[n] / read_total
+    return active
+
+
+def mix_lines(weights: dict[str, float], paths: dict[str, str]) -> str:
+    """The mix as bench/load.lua reads it: "name weight METHOD path body" a line."""
+    out = []
+    for name, weight in weights.items():
+        _, _, method, path, body = MIX[name]
+        out.append(f"{name} {weight:.4f} {method} {paths.get(name, path)} {body}")
+    return "\n".join(out) + "\n"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -63,10 +138,10 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 2)
 
 
-def write_users(path: Path) -> int:
+def write_users(path: Path) -> list[dict]:
     users = bench_patients()
-    path.write_text(json.dumps(users))
-    return len(users)
+    path.write_text("".join(f"{u['id']} {u['watch']} {u['token']}\n" for u in users))
+    return users
 
 
 def optional_paths() -> dict[str, str]:
@@ -84,7 +159,7 @@ def optional_paths() -> dict[str, str]:
     return found
 
 
-def server_env(database_url: str, port: int) -> dict[str, str]:
+def server_env(database_url: str, redis_db: int) -> dict[str, str]:
     from healthtrack import devkeys
 
     keys = devkeys.load_or_create(ROOT / "var" / "dev-keys.json")
@@ -96,12 +171,12 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         DATABASE_URL=database_url,
-        REDIS_URL=redis_url(PERF_REDIS_DB),
+        REDIS_URL=redis_url(redis_db),
         # As behind a load balancer: one trusted proxy, whose X-Forwarded-For names the client
-        # (locust gives every patient an address of their own).
+        # (every patient has an address of their own).
         TRUSTED_PROXY_COUNT="1",
-        # A virtual user may pick the same patient several times in a second: the per-IP
-        # limits are raised for the bench server only (settings' defaults: 600/min, 10/s).
+        # A connection may pick the same patient several times in a second: the limits are
+        # raised for the bench server only (the throttles still run on every request).
         API_RATE_PER_IP="100000/min",
         API_BURST_PER_IP="10000/s",
         API_RATE_PER_USER="100000/min",
@@ -113,6 +188,7 @@ def server_env(database_url: str, port: int) -> dict[str, str]:
         # As production: JSON logs with one access line per request (into var/bench/gunicorn.log),
         # Prometheus metrics shared by the workers.
         PROMETHEUS_MULTIPROC_DIR=str(WORK / "prometheus"),
+        HEALTHTRACK_VAR_DIR=str(WORK / "load-var"),
     )
     return env
 
@@ -148,9 +224,11 @@ def prewarm(port: int, users: list[dict], rounds: int) -> None:
         list(pool.map(get, range(rounds * len(WARM_PATHS))))
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited (see {WORK / 'gunicorn.log'})")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
@@ -162,18 +240,52 @@ def wait_ready(url: str, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A Redis server of the bench's own on a free loopback port, nothing persisted: its CPU is
+    the node's alone (the shared server's is everybody's)."""
+    from compare import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(WORK), "--logfile", str(WORK / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.from_url(url).ping()
+            return proc, url
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                stop(proc)
+                raise SystemExit(f"redis-server did not start (see {WORK / 'redis.log'})") from None
+            time.sleep(0.1)
+
+
+# --- CPU accounting ---------------------------------------------------------------------------
+
+
 def _proc_cpu(pid: int) -> tuple[float, list[int]]:
     tick = os.sysconf("SC_CLK_TCK")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += (task / "children").read_text().split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return 0.0, []
-    return (int(fields[11]) + int(fields[12])) / tick, [int(c) for c in children]
+    # utime + stime, and cutime + cstime: the children it has reaped (a PostgreSQL backend that
+    # closed, a gunicorn worker that was replaced) stay counted in their parent
+    return sum(int(f) for f in fields[11:15]) / tick, [int(c) for c in children]
 
 
 def cpu_by_pid(roots: list[int]) -> dict[int, float]:
-    """User+system CPU seconds of these processes and all their descendants, per pid."""
+    """CPU seconds (user + system, their reaped children's included) of these processes and all
+    their descendants, per pid."""
     out: dict[int, float] = {}
     stack = list(roots)
     while stack:
@@ -185,8 +297,12 @@ def cpu_by_pid(roots: list[int]) -> dict[int, float]:
     return out
 
 
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between two snapshots by the processes alive at the second one."""
+def cpu_used(before: dict[int, float], after: dict[int, float], *, tree: bool = True) -> float:
+    """CPU seconds spent between two snapshots. `tree`: the snapshots are whole process trees
+    (a process that ended is counted in its parent); otherwise loose processes, of which those
+    that ended between the snapshots are lost."""
+    if tree:
+        return sum(after.values()) - sum(before.values())
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
@@ -204,12 +320,10 @@ def pids_matching(*fragments: str) -> list[int]:
     return out
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot, from /proc/stat."""
     values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / tick, sum(values) / tick
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def db_counters(cursor, name: str) -> dict[str, int]:
@@ -222,20 +336,139 @@ def db_counters(cursor, name: str) -> dict[str, int]:
     return dict(zip(keys, cursor.fetchone(), strict=True))
 
 
-def summarise(raw: dict, duration: float, extra: dict) -> dict:
+def settle(snapshot, *, idle_cores: float = 0.1, timeout: float = 20) -> None:
+    """Wait until the node is idle: what a previous run left queued (slow writes in the listen
+    backlog, the Celery work they enqueued) would otherwise be counted in the next run."""
+    deadline = time.monotonic() + timeout
+    before = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = snapshot()
+        busy = sum(cpu_used(before[k], after[k]) for k in after) / 0.5
+        if busy < idle_cores:
+            return
+        before = after
+
+
+# --- one wrk run ------------------------------------------------------------------------------
+
+
+def run_wrk(
+    label: str,
+    weights: dict[str, float],
+    paths: dict[str, str],
+    *,
+    port: int,
+    seconds: float,
+    warmup: float,
+    rate_per_min: int,
+    connections: int,
+    users_file: Path,
+    snapshot,
+    loose: frozenset[str] = frozenset(),
+    during=None,
+) -> dict:
+    """wrk with bench/load.lua for `warmup` + `seconds`; the requests answered in the last
+    `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
+    `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
+    `during(seconds)` is called when the window opens (the profiler)."""
+    settle(snapshot)
+    out_dir = WORK / "wrk" / label
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    mix_file = out_dir / "mix.txt"
+    mix_file.write_text(mix_lines(weights, paths))
+    env = dict(
+        os.environ,
+        LOAD_USERS=str(users_file),
+        LOAD_MIX=str(mix_file),
+        LOAD_RATE=str(rate_per_min / 60 / connections if rate_per_min else 0),
+        LOAD_OUT=str(out_dir / "thread"),
+    )
+    total = max(round(warmup + seconds), 1)
+    command = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{total}s", "--timeout", "10s"]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}"]
+    with (out_dir / "wrk.out").open("wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(warmup)
+        cpu0, busy0, t0 = snapshot(), machine_busy(), time.monotonic()
+        if during is not None:
+            during(seconds)
+        # wait4: wrk's own CPU (every thread) from the kernel's accounting of the child
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    t1 = time.monotonic()
+    cpu1, busy1 = snapshot(), machine_busy()
+    window = t1 - t0
+    summary_line = next(
+        (x for x in (out_dir / "wrk.out").read_text().splitlines() if x.startswith("{")), None
+    )
+    if proc.returncode != 0 or summary_line is None:
+        raise SystemExit(f"wrk failed ({proc.returncode}): see {out_dir / 'wrk.out'}")
+    wrk_summary = json.loads(summary_line)
+    endpoints: dict[str, dict] = {}
+    answered = 0
+    for path in sorted(out_dir.glob("thread.*.tsv")):
+        for line in path.read_text().splitlines():
+            fields = line.split("\t")
+            answered += 1
+            ended = float(fields[2])
+            if not t0 <= ended <= t1:
+                continue
+            e = endpoints.setdefault(
+                fields[0],
+                {"times_ms": [], "errors": 0, "status": {}, "queries": 0, "counted": 0,
+                 "cache_hits": 0, "cache_misses": 0, "cpu_us": [], "sql_cpu_us": [],
+                 "cached_cpu_us": [], "error_samples": []},
+            )  # fmt: skip
+            status = int(fields[1])
+            e["status"][str(status)] = e["status"].get(str(status), 0) + 1
+            e["times_ms"].append(int(fields[3]) / 1000)
+            if not 200 <= status < 300:
+                e["errors"] += 1
+                if len(e["error_samples"]) < 3:
+                    e["error_samples"].append(f"{status} {fields[8] if len(fields) > 8 else ''}")
+            if fields[4] != "-":
+                e["counted"] += 1
+                e["queries"] += int(fields[4])
+                e["cache_hits"] += int(fields[5])
+                e["cache_misses"] += int(fields[6])
+            if fields[7] != "-":
+                e["cpu_us"].append(int(fields[7]))
+                # served from the caches alone, or not
+                ran_sql = fields[4] != "-" and int(fields[4]) > 0
+                e["sql_cpu_us" if ran_sql else "cached_cpu_us"].append(int(fields[7]))
+    transport = {k: wrk_summary[k] for k in ("connect", "read", "write", "timeout")}
+    cpu_s = {k: cpu_used(cpu0[k], cpu1[k], tree=k not in loose) for k in cpu0}
+    return {
+        "endpoints": endpoints,
+        "window_s": window,
+        "transport_errors": transport,
+        "cpu_s": cpu_s,
+        "whole_machine_s": busy1 - busy0,
+        "wrk_cpu_s": usage.ru_utime + usage.ru_stime,
+        "wrk_answered": answered,
+    }
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def _mean_ms(values_us: list[int]) -> float | None:
+    return round(statistics.fmean(values_us) / 1000, 3) if values_us else None
+
+
+def summarise(run: dict) -> dict:
+    """Per endpoint and overall: requests, errors, latencies, SQL, cache, app CPU, and the CPU
+    each tier used per request of the window."""
     endpoints = {}
     all_times: list[float] = []
     totals = {"requests": 0, "errors": 0, "queries": 0, "counted": 0, "hits": 0, "misses": 0}
-    first_end, last_end = None, None
-    for name, e in sorted(raw["endpoints"].items()):
+    cpu_us: list[int] = []
+    for name, e in sorted(run["endpoints"].items()):
         times = e["times_ms"]
-        if not times:
-            continue
         all_times += times
-        ends = e.get("ends", [])
-        if ends:
-            first_end = min(first_end or ends[0], min(ends))
-            last_end = max(last_end or ends[-1], max(ends))
+        cpu_us += e["cpu_us"]
         looked_up = e["cache_hits"] + e["cache_misses"]
         endpoints[name] = {
             "requests": len(times),
@@ -247,6 +480,12 @@ def summarise(raw: dict, duration: float, extra: dict) -> dict:
             "mean_ms": round(statistics.fmean(times), 2),
             "queries_per_request": round(e["queries"] / e["counted"], 2) if e["counted"] else None,
             "cache_hit_rate": round(e["cache_hits"] / looked_up, 3) if looked_up else None,
+            "app_cpu_ms": _mean_ms(e["cpu_us"]),
+            # the cache state: the share of requests that ran SQL (not served from caches
+            # alone), and the app CPU of those and of the others
+            "sql_share": round(len(e["sql_cpu_us"]) / len(e["cpu_us"]), 4) if e["cpu_us"] else None,
+            "app_cpu_ms_sql": _mean_ms(e["sql_cpu_us"]),
+            "app_cpu_ms_no_sql": _mean_ms(e["cached_cpu_us"]),
             **({"error_samples": e["error_samples"]} if e["error_samples"] else {}),
         }
         totals["requests"] += len(times)
@@ -255,13 +494,15 @@ def summarise(raw: dict, duration: float, extra: dict) -> dict:
         totals["counted"] += e["counted"]
         totals["hits"] += e["cache_hits"]
         totals["misses"] += e["cache_misses"]
-    window = (last_end - first_end) if first_end is not None and last_end > first_end else duration
+    window = run["window_s"]
     looked_up = totals["hits"] + totals["misses"]
+    transport = sum(run["transport_errors"].values())
     overall = {
         "requests": totals["requests"],
         "measured_seconds": round(window, 1),
         "requests_per_minute": round(totals["requests"] / window * 60) if window else 0,
-        "errors": totals["errors"],
+        "errors": totals["errors"] + transport,
+        "transport_errors": run["transport_errors"],
         "p50_ms": percentile(all_times, 0.50),
         "p95_ms": percentile(all_times, 0.95),
         "p99_ms": percentile(all_times, 0.99),
@@ -269,14 +510,127 @@ def summarise(raw: dict, duration: float, extra: dict) -> dict:
         if totals["counted"]
         else None,
         "cache_hit_rate": round(totals["hits"] / looked_up, 3) if looked_up else None,
+        "app_cpu_ms": round(statistics.fmean(cpu_us) / 1000, 2) if cpu_us else None,
     }
-    target = {"requests_per_minute": 20000, "p95_ms": 50, "errors": 0}
     overall["meets_target"] = (
-        overall["requests_per_minute"] >= target["requests_per_minute"]
-        and overall["p95_ms"] < target["p95_ms"]
+        overall["requests_per_minute"] >= TARGET["requests_per_minute"]
+        and overall["p95_ms"] < TARGET["p95_ms"]
         and overall["errors"] == 0
     )
-    return {"overall": overall, "target": target, "endpoints": endpoints, **extra}
+    # where the app's CPU goes: each endpoint's share of the mix's app CPU
+    app_total = sum(e["app_cpu_ms"] * e["requests"] for e in endpoints.values() if e["app_cpu_ms"])
+    for e in endpoints.values():
+        e["share_of_app_cpu"] = (
+            round(e["app_cpu_ms"] * e["requests"] / app_total, 3) if e["app_cpu_ms"] else None
+        )
+    served = max(totals["requests"], 1)
+    cpu_ms = {k: round(v * 1000 / served, 3) for k, v in run["cpu_s"].items()}
+    cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
+    cores = {k: round(v / window, 2) for k, v in run["cpu_s"].items()}
+    cores["wrk"] = round(run["wrk_cpu_s"] / (window + WARMUP_S), 2)
+    cores["whole_machine"] = round(run["whole_machine_s"] / window, 2)
+    return {
+        "overall": overall,
+        "endpoints": endpoints,
+        "cpu_ms_per_request": cpu_ms,
+        "cpu_seconds_per_second": cores,
+    }
+
+
+NODE_TIERS = ("gunicorn", "postgresql", "redis", "celery")
+
+
+def error_pct(predicted: float, measured: float) -> float | None:
+    return round((predicted - measured) / measured * 100, 1) if measured else None
+
+
+def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
+    """One endpoint's CPU ms per request per tier, measured alone, carried over to the cache
+    state of the mix: the app CPU of requests that ran SQL and of those served from caches,
+    weighted by the mix's share of each; PostgreSQL's in proportion to the SQL statements per
+    request. gunicorn's own work outside the app (HTTP) stays as measured alone."""
+    ms = dict(alone["cpu_ms_per_request"])
+    sql_share = in_mix["sql_share"]
+    with_sql, cached = alone["app_cpu_ms_sql"], alone["app_cpu_ms_no_sql"]
+    if sql_share is not None and alone["app_cpu_ms"] is not None:
+        with_sql = with_sql if with_sql is not None else cached
+        cached = cached if cached is not None else with_sql
+        app = sql_share * with_sql + (1 - sql_share) * cached
+        ms["gunicorn"] += app - alone["app_cpu_ms"]
+        ms["app"] = app
+    queries_alone, queries_mix = alone["queries_per_request"], in_mix["queries_per_request"]
+    if queries_alone and queries_mix is not None:
+        ms["postgresql"] *= queries_mix / queries_alone
+    return ms
+
+
+def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
+    """Each endpoint's CPU ms per request measured alone, weighted by its share of the mix run's
+    requests: the mix's predicted CPU per request per tier and the requests/min the node's
+    cores carry, against the mix run's measured figures. The inputs taken from the mix run are
+    the workload's, not its costs: each endpoint's share of the requests and its cache state
+    (the share of its requests that ran SQL, and SQL statements per request)."""
+    total = sum(e["requests"] for e in mix["endpoints"].values()) or 1
+    shares = {n: e["requests"] / total for n, e in mix["endpoints"].items()}
+    adjusted = {n: _adjusted(solo[n], mix["endpoints"][n]) for n in shares}
+
+    def weighted(costs: dict[str, dict], tier: str) -> float:
+        return round(sum(shares[n] * costs[n].get(tier, 0.0) for n in shares), 3)
+
+    naive = {n: solo[n]["cpu_ms_per_request"] for n in shares}
+    predicted = {tier: weighted(adjusted, tier) for tier in NODE_TIERS}
+    measured = {tier: mix["cpu_ms_per_request"][tier] for tier in NODE_TIERS}
+    node_predicted = sum(predicted.values())
+    node_measured = sum(measured.values())
+    node_naive = sum(weighted(naive, tier) for tier in NODE_TIERS)
+    per_endpoint = {}
+    for name in shares:
+        alone, in_mix = solo[name], mix["endpoints"][name]
+        app = adjusted[name].get("app")
+        per_endpoint[name] = {
+            "share": round(shares[name], 4),
+            "requests_alone": alone["requests"],
+            "cpu_ms_per_request_alone": alone["cpu_ms_per_request"],
+            "cpu_ms_per_request_model": {k: round(v, 3) for k, v in adjusted[name].items()},
+            "sql_share_alone": alone["sql_share"],
+            "sql_share_in_mix": in_mix["sql_share"],
+            "app_cpu_ms_alone": alone["app_cpu_ms"],
+            "app_cpu_ms_model": round(app, 3) if app is not None else None,
+            "app_cpu_ms_in_mix": in_mix["app_cpu_ms"],
+            "app_cpu_error_pct": error_pct(app, in_mix["app_cpu_ms"])
+            if app is not None and in_mix["app_cpu_ms"]
+            else None,
+        }
+    app_predicted = weighted(adjusted, "app")
+    app_measured = mix["overall"]["app_cpu_ms"] or 0
+    rpm = {
+        "predicted": round(60_000 * cores / node_predicted) if node_predicted else None,
+        "load_test": round(60_000 * cores / node_measured) if node_measured else None,
+    }
+    errors = {
+        **{tier: error_pct(predicted[tier], measured[tier]) for tier in NODE_TIERS},
+        "node": error_pct(node_predicted, node_measured),
+        "app": error_pct(app_predicted, app_measured),
+        "capacity_rpm": error_pct(rpm["predicted"] or 0, rpm["load_test"] or 0),
+        "node_without_cache_state": error_pct(node_naive, node_measured),
+    }
+    return {
+        "method": "each endpoint alone under the mix's load, carried over to the mix's cache "
+        "state; predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / "
+        "CPU ms per request of the node's tiers (gunicorn + PostgreSQL + Redis + Celery)",
+        "cores": cores,
+        "predicted_cpu_ms_per_request": {**predicted, "node": round(node_predicted, 3)},
+        "measured_cpu_ms_per_request": {**measured, "node": round(node_measured, 3)},
+        "app_cpu_ms_per_request": {"predicted": app_predicted, "measured": app_measured},
+        "capacity_requests_per_minute": rpm,
+        "error_pct": errors,
+        "tolerance_pct": MODEL_TOLERANCE_PCT,
+        "within_tolerance": all(
+            errors[k] is not None and abs(errors[k]) <= MODEL_TOLERANCE_PCT
+            for k in ("gunicorn", "node", "capacity_rpm")
+        ),
+        "endpoints": per_endpoint,
+    }
 
 
 def print_report(result: dict) -> None:
@@ -285,28 +639,66 @@ def print_report(result: dict) -> None:
         f"\nload: {o['requests']:,} requests in {o['measured_seconds']} s = "
         f"{o['requests_per_minute']:,}/min, errors {o['errors']}, p50 {o['p50_ms']} ms, "
         f"p95 {o['p95_ms']} ms, p99 {o['p99_ms']} ms, {o['queries_per_request']} queries/request, "
-        f"cache hit rate {o['cache_hit_rate']}"
+        f"cache hit rate {o['cache_hit_rate']}, app CPU {o['app_cpu_ms']} ms/request"
     )
-    print(f"{'endpoint':<18}{'n':>7}{'err':>5}{'p50':>8}{'p95':>8}{'p99':>8}{'q/req':>7}{'hit':>7}")
+    print(
+        f"{'endpoint':<18}{'n':>7}{'err':>5}{'p50':>8}{'p95':>8}{'p99':>8}{'q/req':>7}{'hit':>7}"
+        f"{'app ms':>8}"
+    )
     for name, e in result["endpoints"].items():
         hit = "" if e["cache_hit_rate"] is None else f"{e['cache_hit_rate']:.2f}"
         print(
             f"{name:<18}{e['requests']:>7}{e['errors']:>5}{e['p50_ms']:>8}{e['p95_ms']:>8}"
-            f"{e['p99_ms']:>8}{e['queries_per_request'] or 0:>7}{hit:>7}"
+            f"{e['p99_ms']:>8}{e['queries_per_request'] or 0:>7}{hit:>7}{e['app_cpu_ms'] or 0:>8}"
         )
-    cpu = result.get("cpu_seconds_per_second")
-    if cpu:
-        print("CPU cores used: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
-        per = result["cpu_ms_per_request"]
+    cpu = result["cpu_seconds_per_second"]
+    print("CPU cores used: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+    print(
+        "CPU ms per request: "
+        + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_request"].items())
+    )
+    model = result.get("cost_model")
+    if model:
+        p, m = model["predicted_cpu_ms_per_request"], model["measured_cpu_ms_per_request"]
+        print(f"\ncost model (each endpoint alone, {result['config']['model_seconds']} s each):")
+        print(f"{'endpoint':<18}{'share':>7}{'gunicorn ms':>12}{'pg ms':>8}{'sql alone':>10}"
+              f"{'sql mix':>8}{'app alone':>10}{'model':>8}{'in mix':>8}{'err %':>7}")  # fmt: skip
+        for name, e in model["endpoints"].items():
+            c = e["cpu_ms_per_request_alone"]
+            err = e["app_cpu_error_pct"]
+            print(
+                f"{name:<18}{e['share']:>7.3f}{c['gunicorn']:>12}{c['postgresql']:>8}"
+                f"{e['sql_share_alone'] or 0:>10.2f}{e['sql_share_in_mix'] or 0:>8.2f}"
+                f"{e['app_cpu_ms_alone'] or 0:>10}{e['app_cpu_ms_model'] or 0:>8}"
+                f"{e['app_cpu_ms_in_mix'] or 0:>8}{err if err is not None else '':>7}"
+            )
+        for tier in (*NODE_TIERS, "node"):
+            print(
+                f"  {tier:<11} predicted {p[tier]:>7} ms, measured {m[tier]:>7} ms, "
+                f"error {model['error_pct'][tier]} %"
+            )
+        a = model["app_cpu_ms_per_request"]
         print(
-            "CPU ms per request: "
-            + ", ".join(f"{k} {v}" for k, v in per.items())
-            + f"; on {os.cpu_count()} cores alone that is "
-            f"~{result['capacity_estimate_per_min_on_all_cores']:,} requests/min"
+            f"  app (in Django) predicted {a['predicted']} ms, measured {a['measured']} ms, error "
+            f"{model['error_pct']['app']} %; the node without the cache state: error "
+            f"{model['error_pct']['node_without_cache_state']} %"
         )
-    verdict = "met" if o["meets_target"] else "NOT met"
+        rpm = model["capacity_requests_per_minute"]
+        print(
+            f"  capacity on {model['cores']} cores: predicted {rpm['predicted']:,}/min, "
+            f"implied by the load test {rpm['load_test']:,}/min "
+            f"(error {model['error_pct']['capacity_rpm']} %)"
+        )
+        if result["config"]["duration_s"] > 5:  # a smoke run's 1-s runs mean nothing
+            verdict = "yes" if model["within_tolerance"] else "NO"
+            tolerance = model["tolerance_pct"]
+            print(f"  model within {tolerance} % (gunicorn, node, capacity): {verdict}")
     if result["config"]["duration_s"] > 5:  # a smoke run's figures mean nothing
+        verdict = "met" if o["meets_target"] else "NOT met"
         print(f"target (>= 20,000/min, p95 < 50 ms, 0 errors): {verdict}")
+
+
+# --- main -------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -315,165 +707,199 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--database", default=PERF_DB)
-    parser.add_argument("--duration", type=int, default=60, help="seconds of load")
+    parser.add_argument(
+        "--postgres",
+        choices=["own", "env"],
+        default=None,
+        help="own: the bench's durable cluster (default); env: DATABASE_URL's server",
+    )
+    parser.add_argument(
+        "--redis",
+        choices=["own", "env"],
+        default=None,
+        help="own: a Redis server of the bench's own (default); env: REDIS_URL's server",
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=PERF_REDIS_DB, help="with --redis env: flushed first"
+    )
+    parser.add_argument("--duration", type=int, default=60, help="seconds measured")
     parser.add_argument("--rate", type=int, default=20000, help="requests/minute, 0 = max")
-    parser.add_argument("--vus", type=int, default=60, help="virtual users")
+    parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
-    parser.add_argument("--workers", type=int, default=0, help="default: from the core count")
-    parser.add_argument("--threads", type=int, default=16, help="gthread threads per worker")
-    parser.add_argument("--mix", default="design", choices=["design", "writes"])
+    parser.add_argument(
+        "--worker-args", default=None, help='instead of the Dockerfile\'s: "-k sync -w 4"'
+    )
+    parser.add_argument("--mix", default="design", choices=sorted(KINDS))
+    parser.add_argument(
+        "--model-seconds", type=float, default=6, help="cost model: seconds per endpoint alone"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of gunicorn")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args(argv)
     if args.smoke:
         args.patients, args.days, args.duration, args.rate, args.vus = 5, 14, 5, 3000, 5
+        args.model_seconds = min(args.model_seconds, 1)
         args.database = f"{args.database}_smoke"
+        args.postgres = args.postgres or "env"
+        args.redis = args.redis or "env"
         if args.out == str(RESULTS / "load.json"):
             args.out = str(WORK / "smoke.json")
-    workers = args.workers or (2 * cores + 1 if args.worker_class == "sync" else cores)
+    args.postgres = args.postgres or "own"
+    args.redis = args.redis or "own"
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk (Debian's package)")
 
     WORK.mkdir(parents=True, exist_ok=True)
-    setup_django(args.database)
-    import generate  # after Django is set up
+    pg = None
+    if args.postgres == "own":
+        from compare import Postgres  # the bench's durable cluster, shared with compare.py
 
-    dataset = generate.ensure(patients=args.patients, days=args.days)
-    users_file = WORK / "users.json"
-    n_users = write_users(users_file)
-    paths = optional_paths()
-
-    from django.conf import settings
-    from django.db import connection
-
-    db_url = os.environ["DATABASE_URL"]
-    env = server_env(db_url, args.port)
-    import redis
-
-    redis.from_url(env["REDIS_URL"]).flushdb()  # our own db only: a cold cache
-    prometheus = Path(env["PROMETHEUS_MULTIPROC_DIR"])
-    prometheus.mkdir(parents=True, exist_ok=True)
-    for stale in prometheus.glob("*.db"):
-        stale.unlink()
-    logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery", "locust")}  # noqa: SIM115
-    gunicorn = celery = None
-    raw_path = WORK / "locust-raw.json"
-    raw_path.unlink(missing_ok=True)
+        pg = Postgres()
+        pg.start()
+        os.environ["DATABASE_URL"] = pg.url("postgres")
+    gunicorn = celery = redis_server = None
+    logs = {}
     try:
+        if args.redis == "own":
+            redis_server, os.environ["REDIS_URL"] = start_redis()
+        setup_django(args.database)
+        import generate  # after Django is set up
+
+        dataset = generate.ensure(patients=args.patients, days=args.days)
+        users_file = WORK / "users.tsv"
+        users = write_users(users_file)
+        paths = optional_paths()
+        weights = mix_weights(KINDS[args.mix], paths)
+
+        from django.conf import settings
+        from django.db import connection
+
+        db_name = settings.DATABASES["default"]["NAME"]
+        env = server_env(os.environ["DATABASE_URL"], 0 if redis_server else args.redis_db)
+        import redis
+
+        redis.from_url(env["REDIS_URL"]).flushdb()  # our own db only: a cold cache
+        prometheus = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        prometheus.mkdir(parents=True, exist_ok=True)
+        logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery")}  # noqa: SIM115
         celery = subprocess.Popen(
             [BIN / "celery", "-A", "healthtrack", "worker", "-l", "warning", "--concurrency", "1",
              "-Q", "default,ingest,recommendations,imports,maintenance",
              "-n", f"bench-{args.port}@%h", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=env, stdout=logs["celery"], stderr=subprocess.STDOUT,
         )  # fmt: skip
-        command = [
-            BIN / "gunicorn", "-c", "python:healthtrack.gunicorn_conf", "healthtrack.wsgi",
-            "-b", f"127.0.0.1:{args.port}",
-            "--workers", str(workers), "--worker-class", args.worker_class,
-            "--max-requests", "20000", "--max-requests-jitter", "2000",
-            "--log-level", "warning", "--backlog", "2048", "--preload",
-        ]  # fmt: skip
-        if args.worker_class == "gthread":
-            command += ["--threads", str(args.threads)]
+        command = dockerfile_command(args.port, args.worker_args)
         gunicorn = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT
         )
-        wait_ready(f"http://127.0.0.1:{args.port}/ready")
-        prewarm(args.port, json.loads(users_file.read_text()), rounds=2 if args.smoke else 8)
-
-        locust_env = {
-            **env,
-            "BENCH_USERS_FILE": str(users_file),
-            "BENCH_ENABLED": ",".join(paths),
-            "BENCH_PATHS": json.dumps(paths),
-            "BENCH_RATE_PER_USER": str(args.rate / 60 / args.vus if args.rate else 0),
-            "BENCH_RAW_OUT": str(raw_path),
-            "BENCH_MIX": args.mix,
-            "BENCH_WARMUP": "1" if args.smoke else "3",
-        }
-        locust_cmd = [
-            BIN / "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-            "-u", str(args.vus), "-r", str(max(args.vus, 1)), "-t", f"{args.duration}s",
-            "--host", f"http://127.0.0.1:{args.port}", "--only-summary", "--stop-timeout", "5",
-            "--loglevel", "WARNING",
-        ]  # fmt: skip
-        with connection.cursor() as cursor:
-            before = db_counters(cursor, settings.DATABASES["default"]["NAME"])
-        load_before = os.getloadavg()
-        db_name = settings.DATABASES["default"]["NAME"]
+        wait_ready(f"http://127.0.0.1:{args.port}/ready", gunicorn)
+        prewarm(args.port, users, rounds=2 if args.smoke else 8)
 
         def snapshot() -> dict[str, dict[int, float]]:
             return {
                 "gunicorn": cpu_by_pid([gunicorn.pid]),
                 "celery": cpu_by_pid([celery.pid]),
-                # this database's backends only (other clients share the server)
-                "postgresql": cpu_by_pid(pids_matching("postgres: ", f" {db_name} ")),
-                "redis": cpu_by_pid(pids_matching("redis-server")),
+                # the bench's own cluster: all of it (backends, WAL writer, checkpointer);
+                # a shared server: this database's live backends only
+                "postgresql": cpu_by_pid([pg.postmaster_pid()])
+                if pg is not None
+                else cpu_by_pid(pids_matching("postgres: ", f" {db_name} ")),
+                # a shared Redis server's CPU is everybody's: an upper bound
+                "redis": cpu_by_pid([redis_server.pid])
+                if redis_server
+                else cpu_by_pid(pids_matching("redis-server")),
             }
 
-        cpu0, busy0 = snapshot(), machine_busy()
-        started = time.monotonic()
-        locust = subprocess.Popen(
-            locust_cmd, cwd=ROOT, env=locust_env, stdout=logs["locust"], stderr=subprocess.STDOUT
-        )
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
+        def profile(seconds: float) -> None:
+            subprocess.Popen(
                 [BIN / "py-spy", "record", "--pid", str(gunicorn.pid), "--subprocesses",
-                 "--duration", str(max(args.duration - 5, 3)), "--rate", "200",
+                 "--duration", str(max(int(seconds) - 2, 3)), "--rate", "100",
                  "--format", "speedscope", "-o", str(WORK / "profile.speedscope.json")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        locust_cpu = 0.0
-        while locust.poll() is None:
-            locust_cpu = max(locust_cpu, sum(cpu_by_pid([locust.pid]).values()))
-            time.sleep(0.5)
-        elapsed = time.monotonic() - started
-        cpu1, busy1 = snapshot(), machine_busy()
-        if spy is not None:
-            spy.wait(timeout=60)
+
+        common = {
+            "paths": paths,
+            "port": args.port,
+            "rate_per_min": args.rate,
+            "connections": args.vus,
+            "users_file": users_file,
+            "snapshot": snapshot,
+            "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
+        }
         with connection.cursor() as cursor:
-            after = db_counters(cursor, settings.DATABASES["default"]["NAME"])
+            before = db_counters(cursor, db_name)
+        load_before = os.getloadavg()
+        mix_run = run_wrk(
+            "mix", weights, seconds=args.duration, warmup=1 if args.smoke else WARMUP_S,
+            during=profile if args.profile else None, **common,
+        )  # fmt: skip
+        with connection.cursor() as cursor:
+            after = db_counters(cursor, db_name)
         load_after = os.getloadavg()
+        solo = {}
+        # Alone, each endpoint under the mix's condition: when the node could not keep the
+        # mix's pace (saturated), as fast as it answers, else at the same pace. A request costs
+        # more CPU on a saturated node (measured: 5-20 % for the cheap reads).
+        served = sum(len(e["times_ms"]) for e in mix_run["endpoints"].values())
+        saturated = bool(args.rate) and served / mix_run["window_s"] * 60 < 0.95 * args.rate
+        alone_pace = {**common, "rate_per_min": 0 if saturated else args.rate}
+        if args.model_seconds > 0:
+            for name in weights:
+                run = run_wrk(
+                    f"alone-{name}", {name: 1}, seconds=args.model_seconds, warmup=1, **alone_pace
+                )
+                solo[name] = summarise(run)
+                e = solo[name]["endpoints"].get(name)
+                if e is None:
+                    raise SystemExit(f"cost model: no {name} request answered alone")
+                solo[name] = {
+                    **e,
+                    "cpu_ms_per_request": solo[name]["cpu_ms_per_request"],
+                    "errors": solo[name]["overall"]["errors"],
+                }
     finally:
         stop(gunicorn, timeout=20)
         stop(celery, timeout=20)
         for fh in logs.values():
             fh.close()
-    if not raw_path.exists():
-        raise SystemExit(f"locust wrote no results; see {WORK / 'locust.log'}")
-    raw = json.loads(raw_path.read_text())
-    cpu = {k: round(cpu_used(cpu0[k], cpu1[k]) / elapsed, 2) for k in cpu0}
-    cpu["locust"] = round(locust_cpu / elapsed, 2)
-    cpu["whole_machine"] = round((busy1[0] - busy0[0]) / elapsed, 2)
+        stop(redis_server, timeout=10)
+        if pg is not None:
+            pg.stop()
+    result = summarise(mix_run)
     db = {k: after[k] - before[k] for k in before}
-    extra = {
+    node_ms = sum(result["cpu_ms_per_request"][k] for k in NODE_TIERS)
+    result = {
+        "overall": result["overall"],
+        "target": TARGET,
+        "endpoints": result["endpoints"],
         "machine": {**machine(), "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in load_after]},
         "config": {
             "patients": args.patients, "days": args.days, "database": args.database,
-            "dataset_measurements": dataset["measurements"], "token_users": n_users,
-            "duration_s": args.duration, "target_rate_per_min": args.rate, "vus": args.vus,
-            "gunicorn": {"worker_class": args.worker_class, "workers": workers,
-                         "threads": args.threads if args.worker_class == "gthread" else 1},
+            "postgres": "own durable cluster (fsync, full_page_writes, synchronous_commit on)"
+            if pg is not None else "DATABASE_URL's server",
+            "redis": "own server (no persistence)" if redis_server else "REDIS_URL's server",
+            "dataset_measurements": dataset["measurements"], "token_users": len(users),
+            "duration_s": args.duration, "warmup_s": WARMUP_S,
+            "target_rate_per_min": args.rate, "vus": args.vus,
+            "generator": f"wrk -t{args.vus} -c{args.vus} -s bench/load.lua",
+            "gunicorn": shlex.join(command[1:]).replace(f"127.0.0.1:{args.port}", "127.0.0.1:PORT"),
             "celery_concurrency": 1, "optional_endpoints": paths, "mix": args.mix,
-            "weights_percent": {k: round(v, 2) for k, v in raw["weights"].items()},
+            "weights_percent": {k: round(v, 2) for k, v in weights.items()},
+            "model_seconds": args.model_seconds,
+            "model_alone_pace": "as fast as answered (the mix saturated the node)"
+            if saturated else "the mix's",
         },
-        "cpu_seconds_per_second": cpu,
-        "database_per_second": {k: round(v / elapsed, 1) for k, v in db.items()},
+        "cpu_seconds_per_second": result["cpu_seconds_per_second"],
+        "cpu_ms_per_request": result["cpu_ms_per_request"],
+        # what the node's cores would serve doing nothing else (the load generator excluded)
+        "capacity_estimate_per_min_on_all_cores": round(60_000 * cores / max(node_ms, 0.01)),
+        "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
     }  # fmt: skip
-    result = summarise(raw, args.duration, extra)
-    # CPU cost per request of each part (over every request locust made, warm-up included, as
-    # the CPU is counted over the whole run), and what the cores would serve doing nothing
-    # else: less sensitive to other load on the machine than the latencies are.
-    served = raw.get("total_requests") or result["overall"]["requests"] or 1
-    per_request = {
-        k: round(v * elapsed / served * 1000, 2) for k, v in cpu.items() if k != "whole_machine"
-    }
-    result["cpu_ms_per_request"] = per_request
-    result["capacity_estimate_per_min_on_all_cores"] = round(
-        60_000 * cores / max(sum(per_request.values()), 0.01)
-    )
+    if solo:
+        result["cost_model"] = cost_model(result, solo, cores)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -483,6 +909,7 @@ def main(argv: list[str] | None = None) -> dict:
         o = result["overall"]
         assert o["requests"] > 0, "smoke: no request was made"
         assert o["errors"] == 0, f"smoke: {o['errors']} errors: {result['endpoints']}"
+        assert all(s["errors"] == 0 for s in solo.values()), f"smoke: errors alone: {solo}"
         print(f"bench smoke: {o['requests']} requests, 0 errors")
     return result
 

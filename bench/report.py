@@ -50,10 +50,18 @@ def nodes_needed(rpm: int, cpu_ms: dict) -> dict:
 
 
 def capacity_table(load: dict) -> str:
-    cpu = load["cpu_ms_per_request"]
+    cpu = {k: v for k, v in load["cpu_ms_per_request"].items() if k != "wrk"}
+    model = load.get("cost_model")
+    basis = f"the load test's CPU ms per request per tier: {cpu}"
+    if model:
+        basis += (
+            f"; the cost model predicts {model['predicted_cpu_ms_per_request']['node']} ms for the "
+            f"node's tiers against {model['measured_cpu_ms_per_request']['node']} measured "
+            f"({model['error_pct']['node']} %)"
+        )
     rows = [
-        f"**Nodes needed** (from the CPU ms per request above: {cpu}; 2-core nodes at "
-        f"{UTILISATION:.0%} CPU, at least 2 web nodes; docs/scaling.md explains the model):",
+        f"**Nodes needed** ({basis}; 2-core nodes at {UTILISATION:.0%} CPU, at least 2 web "
+        "nodes; docs/scaling.md explains the model):",
         "",
         "| requests/min | web nodes | worker nodes | PostgreSQL cores (primary + replicas) "
         "| Redis cores |",
@@ -68,32 +76,69 @@ def capacity_table(load: dict) -> str:
     return "\n".join(rows)
 
 
+def cost_model_table(model: dict) -> str:
+    """Per endpoint: CPU ms per request alone and as the model carries it into the mix, against
+    the app CPU each endpoint used in the mix; then the mix's totals and the error."""
+    p, m, e = (
+        model["predicted_cpu_ms_per_request"],
+        model["measured_cpu_ms_per_request"],
+        model["error_pct"],
+    )
+    rpm = model["capacity_requests_per_minute"]
+    lines = [
+        "**Cost model** (each endpoint alone under the mix's load, carried over to the mix's cache "
+        'state; `bench/load.py`, docs/scaling.md "Load test and cost model"):',
+        "",
+        "| endpoint | share % | gunicorn ms alone | PostgreSQL ms alone | ran SQL alone / in mix "
+        "| app ms model | app ms in mix | error % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, x in model["endpoints"].items():
+        c = x["cpu_ms_per_request_alone"]
+        lines.append(
+            f"| {name} | {x['share'] * 100:.1f} | {c['gunicorn']} | {c['postgresql']} "
+            f"| {x['sql_share_alone']:.2f} / {x['sql_share_in_mix']:.2f} | {x['app_cpu_ms_model']} "
+            f"| {x['app_cpu_ms_in_mix']} | {x['app_cpu_error_pct']} |"
+        )
+    lines += [
+        "",
+        "| CPU ms per request of the mix | predicted | measured | error % |",
+        "|---|---:|---:|---:|",
+        *(f"| {t} | {p[t]} | {m[t]} | {e[t]} |" for t in p),
+        f"| requests/min on {model['cores']} cores | {rpm['predicted']:,} | {rpm['load_test']:,} "
+        f"| {e['capacity_rpm']} |",
+        "",
+        f"Within {model['tolerance_pct']} %: **{'yes' if model['within_tolerance'] else 'no'}** "
+        f"(without the cache state, the node's error is {e['node_without_cache_state']} %).",
+    ]
+    return "\n".join(lines)
+
+
 def render() -> str:
     lines: list[str] = []
     load = _load("load.json")
     if load:
         o, c = load["overall"], load["config"]
-        g = c["gunicorn"]
         lines += [
             f"**Load test** (`bench/load.py`; {_machine(load['machine'])}): "
             f"{c['patients']:,} patients, {c['dataset_measurements']:,} measurements, "
-            f"{c['vus']} virtual users paced to {c['target_rate_per_min']:,}/min for "
-            f"{c['duration_s']} s; gunicorn {g['worker_class']} {g['workers']} workers x "
-            f"{g['threads']} threads.",
+            f"{c['postgres']}; `{c['generator']}` paced to {c['target_rate_per_min']:,}/min "
+            f"for {c['duration_s']} s; `gunicorn {c['gunicorn']}`.",
             "",
-            "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | queries/req | cache hit |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | queries/req | cache hit "
+            "| app CPU ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, e in load["endpoints"].items():
             hit = "" if e["cache_hit_rate"] is None else f"{e['cache_hit_rate']:.2f}"
             lines.append(
                 f"| {name} | {e['requests']:,} | {e['errors']} | {e['p50_ms']} | {e['p95_ms']} "
-                f"| {e['p99_ms']} | {e['queries_per_request']} | {hit} |"
+                f"| {e['p99_ms']} | {e['queries_per_request']} | {hit} | {e.get('app_cpu_ms')} |"
             )
         hit = "" if o["cache_hit_rate"] is None else f"{o['cache_hit_rate']:.2f}"
         lines += [
             f"| **all** | {o['requests']:,} | {o['errors']} | {o['p50_ms']} | {o['p95_ms']} "
-            f"| {o['p99_ms']} | {o['queries_per_request']} | {hit} |",
+            f"| {o['p99_ms']} | {o['queries_per_request']} | {hit} | {o.get('app_cpu_ms')} |",
             "",
             f"Throughput **{o['requests_per_minute']:,} requests/min**; target (>= 20,000/min, "
             f"p95 < 50 ms, 0 errors) **{'met' if o['meets_target'] else 'not met'}**. "
@@ -104,6 +149,8 @@ def render() -> str:
             f"{load.get('database_per_second')}.",
             "",
         ]
+    if load and load.get("cost_model"):
+        lines += cost_model_table(load["cost_model"]), ""
     if load and load.get("cpu_ms_per_request"):
         lines += capacity_table(load), ""
     metrics = _load("metrics.json")

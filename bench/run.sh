@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 MODE="${1:-}"
-set --  # .ci/services.sh reads its own arguments (extra packages): give it none
+set -- wrk:wrk  # .ci/services.sh installs these "command:package" when missing (wrk: the load test)
 
 . .ci/services.sh
 export DATABASE_URL="${DATABASE_URL:-postgres://healthtrack:healthtrack@127.0.0.1:$PGPORT/healthtrack}"

@@ -9,6 +9,7 @@ request's data is recorded.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class BenchStatsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        cpu_started = time.thread_time_ns()
         counts = _Counts()
         token = _current.set(counts)
 
@@ -81,4 +83,5 @@ class BenchStatsMiddleware:
         response["X-Bench-Queries"] = str(counts.queries)
         response["X-Bench-Cache-Hits"] = str(counts.hits)
         response["X-Bench-Cache-Misses"] = str(counts.misses)
+        response["X-Bench-CPU-us"] = str((time.thread_time_ns() - cpu_started) // 1000)
         return response

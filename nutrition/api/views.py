@@ -137,7 +137,8 @@ class DailyTotalsView(APIView):
             query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
 
-        logs = access.readable(NutritionLog.objects.all(), request.user).for_user(owner)
+        logs = access.readable(NutritionLog.objects.all(), request.user, owner_id=owner.pk)
+        logs = logs.for_user(owner)
         rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
         days = []
         for offset in range((end - start).days + 1):

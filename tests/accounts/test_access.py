@@ -124,6 +124,28 @@ def test_readable_narrows_a_queryset_in_one_query(
     assert pks == {clinician.pk, user.pk}
 
 
+def test_readable_of_one_owner_gives_the_same_rows_as_readable(
+    clinician, user, other_user, care_team
+):
+    def of(viewer, owner) -> set[int]:
+        rows = access.readable(User.objects.all(), viewer, None, owner_id=owner.pk)
+        return set(rows.values_list("pk", flat=True))
+
+    assert of(user, user) == {user.pk}
+    assert of(clinician, user) == {user.pk}  # a patient in their care team
+    assert of(other_user, user) == set()
+    assert of(AnonymousUser(), user) == set()
+    user.is_active = False
+    assert of(user, user) == set()
+
+
+def test_readable_of_ones_own_rows_needs_no_subquery(user, django_assert_num_queries):
+    rows = access.readable(User.objects.all(), user, None, owner_id=user.pk)
+    assert "SELECT" not in str(rows.query).split("WHERE", 1)[1]
+    with django_assert_num_queries(1):
+        assert list(rows.values_list("pk", flat=True)) == [user.pk]
+
+
 def test_bad_owner_ids_are_refused(user):
     assert not access.can_read(user, "abc")
     with pytest.raises(Http404):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from django.http import HttpResponse
@@ -23,6 +25,17 @@ def test_middleware_reports_the_requests_sql_statements():
     assert response["X-Bench-Queries"] == "2"
     assert response["X-Bench-Cache-Hits"] == "0"
     assert response["X-Bench-Cache-Misses"] == "0"
+
+
+def test_middleware_reports_the_cpu_time_the_request_spent():
+    def view(request):
+        deadline = time.thread_time() + 0.02  # 20 ms of this thread's CPU
+        while time.thread_time() < deadline:
+            pass
+        return HttpResponse("ok")
+
+    response = benchstats.BenchStatsMiddleware(view)(RequestFactory().get("/x"))
+    assert 20_000 <= int(response["X-Bench-CPU-us"]) < 1_000_000
 
 
 def test_middleware_is_off_unless_bench_stats_is_set():
