@@ -5,10 +5,10 @@ Not a test; prints figures and writes bench/results/request_cpu.json.
 Why: the load test (bench/load.py) showed gunicorn spending ~12 ms of CPU per request, and two
 cores at that rate can never serve 20,000 requests/min. Wall time on this shared machine says
 more about the neighbours than about the app; the process's own CPU time
-(`time.process_time`) hardly moves with them. So every endpoint of bench/locustfile.py's mix is
+(`time.process_time`) hardly moves with them. So every endpoint of bench/load.py's MIX is
 called here in-process, the way gunicorn calls it: Django's WSGI handler with the production
 settings (`DJANGO_ENV=production`: the whole middleware stack, JSON access log, Prometheus
-observation), JWT Bearer auth as locust sends it, PostgreSQL and Redis (DATABASE_URL's server,
+observation), JWT Bearer auth as the load test sends it, PostgreSQL and Redis (DATABASE_URL's server,
 database `ht_perf_cpu`: bench/generate.py's data for 10 patients x 90 days, ~150 k rows,
 generated once; REDIS_URL's server, db `BENCH_CPU_REDIS_DB`, default 8, flushed first).
 Per endpoint: the median CPU ms of `--runs` requests after a warm-up (caches warm, as in a
@@ -56,7 +56,7 @@ OUT = RESULTS / "request_cpu.json"
 DATABASE = os.environ.get("BENCH_CPU_DB", "ht_perf_cpu")
 REDIS_DB = int(os.environ.get("BENCH_CPU_REDIS_DB", "8"))
 PATIENTS, DAYS = 10, 90
-# locustfile.MIX with the optional endpoints present (both are on the app).
+# bench/load.py's MIX with the optional endpoints present (both are on the app).
 MIX = {
     "summary": 28,
     "list_recent": 10,
@@ -166,7 +166,7 @@ class Caller:
                 close()
         return status[0]
 
-    # One method per endpoint of bench/locustfile.py, the same requests.
+    # One method per endpoint of bench/load.py's MIX, the same requests.
     def summary(self):
         return self.request("GET", "/api/v1/health-metrics/summary")
 
