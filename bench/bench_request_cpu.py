@@ -8,7 +8,7 @@ more about the neighbours than about the app; the process's own CPU time
 (`time.process_time`) hardly moves with them. So every endpoint of bench/load.py's MIX is
 called here in-process, the way gunicorn calls it: Django's WSGI handler with the production
 settings (`DJANGO_ENV=production`: the whole middleware stack, JSON access log, Prometheus
-observation), JWT Bearer auth as the load test sends it, PostgreSQL and Redis (DATABASE_URL's server,
+observation), JWT Bearer auth as in the load test, PostgreSQL and Redis (DATABASE_URL's server,
 database `ht_perf_cpu`: bench/generate.py's data for 10 patients x 90 days, ~150 k rows,
 generated once; REDIS_URL's server, db `BENCH_CPU_REDIS_DB`, default 8, flushed first).
 Per endpoint: the median CPU ms of `--runs` requests after a warm-up (caches warm, as in a
