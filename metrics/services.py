@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from healthtrack.core import days as calendar
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
-from metrics.registry import SUMMED_TYPES
+from metrics.registry import SUMMED_TYPES, get_metric_type
 from metrics.signals import measurements_changed
 from metrics.signals import rollups_recut as rollups_recut_signal
 from metrics.validation import (
@@ -181,9 +181,16 @@ def rollups_deferred() -> Iterator[DeferredRollups]:
         deferred.flush()
 
 
-def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
+def _after_write(
+    user_id: int,
+    touched: dict[str, list[tuple[datetime, datetime]]],
+    *,
+    added: HealthMetric | None = None,
+) -> None:
     """Recompute rollups and notify subscribers now; invalidate the cache on commit. Inside
-    `rollups_deferred()`, only note what was touched."""
+    `rollups_deferred()`, only note what was touched. `added`: the write only inserted this
+    measurement; of an averaged or latest type, its delta is folded into the rollups
+    (`rollups.add_sample`) instead of recomputing its day."""
     touched = {code: spans for code, spans in touched.items() if spans}
     if not touched:
         return
@@ -192,8 +199,18 @@ def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]
         deferred.add(user_id, touched)
         return
     tz = calendar.zone_of(user_id)  # once per write: the owner's local days
-    for code, spans in touched.items():
-        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
+    if added is not None and not get_metric_type(added.metric_type).is_summed:
+        rollups.add_sample(
+            user_id=user_id,
+            metric_type=added.metric_type,
+            pk=added.pk,
+            value=added.value,
+            at=added.recorded_at,
+            tz=tz,
+        )
+    else:
+        for code, spans in touched.items():
+            rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
     start = min(s for spans in touched.values() for s, _ in spans)
     end = max(e for spans in touched.values() for _, e in spans)
     types = set(touched)
@@ -269,7 +286,7 @@ def metric_upsert(
         _after_write(user.pk, touched)
         return existing, False
     metric = HealthMetric.objects.create(user=user, **cleaned)
-    _after_write(user.pk, {metric.metric_type: [_span(metric)]})
+    _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
     return metric, True
 
 
