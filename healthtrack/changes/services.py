@@ -119,7 +119,8 @@ def record_upserts(*, user_id: int, resource: str, existing_ids: Callable[[], Qu
     after its tombstone). Three statements, however many records: lock, append, advance.
     `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
     that needs them)."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint: an error here fails the whole write anyway (two statements fewer).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [user_id])
         start = cursor.fetchone()[0]
         ids_sql, ids_params = existing_ids().order_by().query.sql_with_params()

@@ -48,7 +48,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
@@ -85,29 +85,54 @@ def enqueue_on_commit(
     `dedupe_key`, the key must name everything `kwargs` says (a write joining a pending row
     adds nothing to it). Returns the row (an already pending one when `dedupe_key` matches)."""
     kwargs = dict(kwargs or {})
-    with transaction.atomic():
+    # No savepoint: an error here fails the caller's write anyway.
+    with transaction.atomic(savepoint=False):
         row = _pending_row(task_name, kwargs, dedupe_key)
     transaction.on_commit(lambda: send(row.pk, fast_path=fast_path), robust=True)
     return row
 
 
+# A new pending row, or none when a pending row holds the key already (no error, so no
+# savepoint around it): the usual case is one statement.
+_INSERT_PENDING_SQL = """
+INSERT INTO accounts_outboxtask
+    (task_name, kwargs, dedupe_key, created_at, attempts, last_error, sent_at)
+VALUES (%s, %s, %s, %s, 0, '', NULL)
+ON CONFLICT (dedupe_key) WHERE sent_at IS NULL DO NOTHING
+RETURNING id
+"""
+
+
 def _pending_row(task_name: str, kwargs: dict, dedupe_key: str | None) -> OutboxTask:
     if dedupe_key is None:
         return OutboxTask.objects.create(task_name=task_name, kwargs=kwargs)
+    json_kwargs = OutboxTask._meta.get_field("kwargs").get_db_prep_save(kwargs, connection)
     for _ in range(3):
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_PENDING_SQL,
+                [task_name, json_kwargs, dedupe_key, connection.ops.adapt_datetimefield_value(now)],
+            )
+            created = cursor.fetchone()
+        if created is not None:
+            # Uncommitted, so locked until the caller commits, as a joined row is below.
+            return OutboxTask(
+                pk=created[0],
+                task_name=task_name,
+                kwargs=kwargs,
+                dedupe_key=dedupe_key,
+                created_at=now,
+                attempts=0,
+                last_error="",
+            )
         # Locked until the caller commits: a sender waits, then publishes after this write.
         existing = (
             OutboxTask.objects.select_for_update().pending().filter(dedupe_key=dedupe_key).first()
         )
         if existing is not None:
             return existing
-        try:
-            with transaction.atomic():
-                return OutboxTask.objects.create(
-                    task_name=task_name, kwargs=kwargs, dedupe_key=dedupe_key
-                )
-        except IntegrityError:
-            continue  # a concurrent writer created it first: join that row
+        # The pending row was sent between the two statements: make a new one.
     raise RuntimeError(f"could not enqueue {task_name} under its dedupe key")
 
 
