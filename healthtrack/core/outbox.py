@@ -191,6 +191,18 @@ def _unclaim(row: OutboxTask, exc: BaseException) -> str:
     return _record(row.pk, exc, eager=True)
 
 
+def commit_without_waiting_for_disk() -> None:
+    """For the current transaction only (PostgreSQL): its commit returns before its WAL is
+    flushed. For after-commit bookkeeping whose loss in a crash repeats work rather than
+    losing it: a send's marking a row sent or deleting a covered one (lost, the row is
+    pending again and the relay publishes it: at least once, and tasks are idempotent), and
+    what a fast path writes with it (lost together with that marking, so done again). The
+    write that made the row was durable; this saves a disk flush per send in the request."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _is_broker_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp"))
 
@@ -230,6 +242,7 @@ def _send(pk: int, fast_path: FastPath | None = None) -> str:
         if current_app.conf.task_always_eager:
             return _run_fast_path(pk, fast_path, eager=True)
         with transaction.atomic():
+            commit_without_waiting_for_disk()
             return _run_fast_path(pk, fast_path, eager=False)
     if current_app.conf.task_always_eager:
         # The task runs here and now, outside any transaction of ours: its own writes
@@ -253,6 +266,7 @@ def _send(pk: int, fast_path: FastPath | None = None) -> str:
             return _unclaim(row, exc)
         return _record(pk, None, eager=True)
     with transaction.atomic():
+        commit_without_waiting_for_disk()
         # Held while publishing: a writer joining this row waits, so it commits either
         # before the publish (the task sees its data) or after it (it makes a new row).
         row = OutboxTask.objects.select_for_update(skip_locked=True).pending().filter(pk=pk).first()
