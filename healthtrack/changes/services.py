@@ -112,18 +112,24 @@ RETURNING last_seq
 """
 
 
-def record_upserts(*, user_id: int, resource: str, existing_ids: Callable[[], QuerySet]) -> int:
+def record_upserts(
+    *, user_id: int, resource: str, existing_ids: Callable[[], QuerySet | tuple[str, list]]
+) -> int:
     """Append `created` (first event for the record) or `updated` events for the records of
-    `existing_ids`: a callable returning a QuerySet of the ids that exist now (`values_list(
-    "pk", flat=True)`), run once the lock is held (so a record deleted meanwhile gets no event
-    after its tombstone). Three statements, however many records: lock, append, advance.
+    `existing_ids`: a callable returning the query of the ids that exist now, a QuerySet
+    (`values_list("pk", flat=True)`) or its SQL and parameters (one column, `id`), which the
+    append runs once the lock is held (so a record deleted meanwhile gets no event after its
+    tombstone). Three statements, however many records: lock, append, advance.
     `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
     that needs them)."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [user_id])
         start = cursor.fetchone()[0]
-        ids_sql, ids_params = existing_ids().order_by().query.sql_with_params()
+        ids = existing_ids()
+        if isinstance(ids, QuerySet):
+            ids = ids.order_by().query.sql_with_params()
+        ids_sql, ids_params = ids
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(
             _APPEND_SQL.format(ids=ids_sql),

@@ -207,13 +207,26 @@ def _is_broker_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith(("kombu", "redis", "amqp"))
 
 
+# Every write's fast path reads its row: plain SQL, the ORM's building of it cost more.
+_PENDING_SQL = (
+    "SELECT id, task_name, kwargs, dedupe_key, created_at, attempts, last_error, sent_at"
+    " FROM accounts_outboxtask WHERE id = %s AND sent_at IS NULL"
+)
+
+
+def _pending(pk: int, *, lock: bool) -> OutboxTask | None:
+    """The row if still pending; with `lock`, claimed (FOR UPDATE), or None when another
+    sender holds it (SKIP LOCKED)."""
+    sql = _PENDING_SQL
+    if lock and connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    return next(iter(OutboxTask.objects.raw(sql, [pk])), None)
+
+
 def _run_fast_path(pk: int, fast_path: FastPath, *, eager: bool) -> str:
-    if eager:
-        # As in `_send`: one process, no sender to race, and the work runs outside any
-        # transaction of ours.
-        row = OutboxTask.objects.pending().filter(pk=pk).first()
-    else:
-        row = OutboxTask.objects.select_for_update(skip_locked=True).pending().filter(pk=pk).first()
+    # As in `_send`: eager, one process, no sender to race, and the work runs outside any
+    # transaction of ours; else the row is claimed under its lock.
+    row = _pending(pk, lock=not eager)
     if row is None:
         return SKIPPED  # the relay sent it, or holds it now
     try:
@@ -228,7 +241,8 @@ def _run_fast_path(pk: int, fast_path: FastPath, *, eager: bool) -> str:
         # Only a broker error says anything about the broker (the breaker).
         return _record(pk, exc, eager=eager or not _is_broker_error(exc))
     if done is COVERED:
-        OutboxTask.objects.filter(pk=pk).delete()
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM accounts_outboxtask WHERE id = %s", [pk])
         OUTBOX_SENDS.labels(outcome=COVERED).inc()
         return SENT
     if not done:
