@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from healthtrack.core.models import OutboxTask
 from metrics import rollups, services
 from metrics.models import DailyRollup, HourlyRollup, PeriodRollup
 from tests.accounts.factories import UserFactory
@@ -95,3 +96,25 @@ def test_a_new_reading_updates_its_rollups_without_reading_the_days_raw_rows():
     assert len(rollup_statements) == 3  # hour, day, week + month
     assert all(s.lstrip().upper().startswith("INSERT") for s in rollup_statements)
     assert DailyRollup.objects.get(user=user).value == pytest.approx(65)
+
+
+def test_a_reading_is_written_in_a_fixed_number_of_statements():
+    """The write path of POST /health-metrics inside its transaction (issue 15: 33 statements
+    per POST before the change feed, the outbox rows and the rollups were batched)."""
+    user = UserFactory(time_zone="Europe/Paris")
+    at = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    services.metric_create(user=user, metric_type="heart_rate", value=60, recorded_at=at)
+    OutboxTask.objects.update(sent_at=at)  # as after the first write's commit
+    with CaptureQueriesContext(connection) as queries:
+        services.metric_create(
+            user=user, metric_type="heart_rate", value=70, recorded_at=at + timedelta(minutes=5)
+        )
+    # Savepoints: the test runs inside a transaction (a request has BEGIN and COMMIT).
+    statements = [
+        q["sql"] for q in queries if q["sql"].split()[0].upper() not in ("SAVEPOINT", "RELEASE")
+    ]
+    # The advisory lock (PostgreSQL only), the row, its audit entry, the owner's zone, three
+    # rollup upserts, the change feed's lock, append and advance, the webhooks and goals
+    # checks, the recommendations' outbox row.
+    expected = 13 if connection.vendor == "postgresql" else 12
+    assert len(statements) == expected, "\n".join(s.strip()[:70] for s in statements)
