@@ -502,15 +502,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         seen_ids = {ext: i for ext, i in seen_ids.items() if i not in refused}
     valid = [cleaned for _, cleaned in valid]
 
-    existing = {}
-    if seen_ids:
-        # `exclude(external_id="")` lets PostgreSQL use the partial unique index.
-        existing = {
-            m.external_id: m
-            for m in HealthMetric.objects.filter(
-                user=user, device=device, external_id__in=list(seen_ids)
-            ).exclude(external_id="")
-        }
+    existing = _stored_by_external_id(user, device, list(seen_ids)) if seen_ids else {}
     natural = _natural_keys(user, device, [c for c in valid if not c["external_id"]])
 
     to_create: list[dict[str, Any]] = []
@@ -621,6 +613,26 @@ def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
                     now,
                 )
             )
+
+
+# On PostgreSQL the ids go as one array parameter: the ORM's IN list resolved and adapted each of
+# a sync's up to 5,000 ids one by one (~4 ms of a 1,440-sample sync). `external_id <> ''` lets
+# PostgreSQL use the partial unique index.
+_BY_EXTERNAL_ID_SQL = """
+SELECT * FROM metrics_healthmetric
+WHERE user_id = %s AND device_id = %s AND external_id = ANY(%s) AND external_id <> ''
+"""
+
+
+def _stored_by_external_id(user, device, external_ids: list[str]) -> dict[str, HealthMetric]:
+    """The device's stored measurements with these external ids, by external id."""
+    if connection.vendor == "postgresql":
+        rows = HealthMetric.objects.raw(_BY_EXTERNAL_ID_SQL, [user.pk, device.pk, external_ids])
+    else:
+        rows = HealthMetric.objects.filter(
+            user=user, device=device, external_id__in=external_ids
+        ).exclude(external_id="")
+    return {m.external_id: m for m in rows}
 
 
 def _natural_key(cleaned: dict[str, Any]) -> tuple:
