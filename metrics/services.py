@@ -273,6 +273,15 @@ def metric_upsert(
     if unknown:
         raise TypeError(f"Unknown fields: {sorted(unknown)}")
     cleaned = _clean(user, fields, partner_value=partner_value)
+    if not cleaned["external_id"]:
+        # A plain insert: the row and its audit entry are written before the person's lock is
+        # taken, so the lock is held for less. The rollups are still computed under it: a
+        # writer holding it now cannot see this row (uncommitted) and commits before this
+        # write reads or adds to the rollups.
+        metric = HealthMetric.objects.create(user=user, **cleaned)
+        _lock_owner(user.pk)
+        _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
+        return metric, True
     _lock_owner(user.pk)
     existing = _find_by_external_id(user, cleaned)
     if existing is not None:
