@@ -37,6 +37,11 @@ the row is deleted, so a busy table does not grow by a row per write) and False 
 row to the relay; an exception counts as a failed publish. The row exists before commit
 either way, so a process that dies between the commit and its after-commit callbacks loses
 nothing: the relay publishes the row as it is.
+
+The transaction that writes the row is the caller's, durable. The after-commit sends (marking a
+row sent, deleting a covered one, and what a fast path writes with them) commit without
+waiting for the WAL flush (`commit_without_waiting_for_disk`): lost in a crash, the row is
+pending again and the work is redone, which at-least-once delivery allows.
 """
 
 from __future__ import annotations
