@@ -61,12 +61,15 @@ def data_changed(user_id: int) -> None:
     """Steps 2 and 3 above for one user: the outbox row now (in the writing transaction, or
     in autocommit), the marker and the cache after commit."""
 
+    def mark_changed() -> None:
+        # A hint (the nightly run's and the read's staleness check): the durable outbox row
+        # carries the recompute itself, so this commit need not wait for the disk.
+        with transaction.atomic():
+            outbox.commit_without_waiting_for_disk()
+            services.recommendation_state_mark_changed(user_id=user_id)
+
     def after_commit() -> None:
-        _guarded(
-            "marking data changed",
-            user_id,
-            lambda: services.recommendation_state_mark_changed(user_id=user_id),
-        )
+        _guarded("marking data changed", user_id, mark_changed)
         _guarded("cache invalidation", user_id, lambda: rec_cache.invalidate(user_id))
 
     transaction.on_commit(after_commit)

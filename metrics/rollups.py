@@ -536,3 +536,123 @@ def recompute_spans(
             runs.append([start, end])
     for start, end in runs:
         recompute_span(user_id=user_id, metric_type=metric_type, start=start, end=end, tz=tz)
+
+
+# --- one new sample: the delta, not a recomputation -------------------------------------------
+
+# The scalar two-argument min and max: LEAST/GREATEST on PostgreSQL, MIN/MAX on SQLite.
+_LEAST_GREATEST = {"postgresql": ("LEAST", "GREATEST")}
+
+
+_ADD_SQL = """
+INSERT INTO {table} AS r (user_id, metric_type, {key}, value, min_value, max_value, count)
+VALUES (%s, %s, %s, %s, %s, %s, 1)
+ON CONFLICT (user_id, metric_type, {key}) DO UPDATE SET {update}
+RETURNING count
+"""
+# Week and month; a row cut in another zone is left alone (no row returned for it).
+_ADD_PERIODS_SQL = """
+INSERT INTO metrics_periodrollup AS r
+    (user_id, metric_type, period, start, time_zone, value, min_value, max_value, count)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1), (%s, %s, %s, %s, %s, %s, %s, %s, 1)
+ON CONFLICT (user_id, metric_type, period, start) DO UPDATE SET {update}
+WHERE r.time_zone = EXCLUDED.time_zone
+RETURNING count
+"""
+
+
+def _set_clause(aggregation: str, latest: str) -> str:
+    """The ON CONFLICT update of a rollup row `r` by one new sample (EXCLUDED, count 1):
+    the average re-weighted by the count, or for a latest type the new value where `latest`
+    (an SQL condition) says the sample is the period's latest."""
+    least, greatest = _LEAST_GREATEST.get(connection.vendor, ("MIN", "MAX"))
+    if aggregation == AVERAGE:
+        value = "(r.value * r.count + EXCLUDED.value) / (r.count + 1)"
+    else:
+        value = f"CASE WHEN {latest} THEN EXCLUDED.value ELSE r.value END"
+    return (
+        f"value = {value}, min_value = {least}(r.min_value, EXCLUDED.min_value), "
+        f"max_value = {greatest}(r.max_value, EXCLUDED.max_value), count = r.count + 1"
+    )
+
+
+def _later_sample(user_id: int, metric_type: str, at: datetime, pk: int, until: datetime):
+    """The earliest sample after (at, pk) in (recorded_at, id) order, before `until`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(recorded_at) FROM metrics_healthmetric WHERE user_id = %s"
+            " AND metric_type = %s AND recorded_at >= %s AND recorded_at < %s"
+            " AND (recorded_at > %s OR id > %s)",
+            [
+                user_id,
+                metric_type,
+                *map(connection.ops.adapt_datetimefield_value, (at, until, at)),
+                pk,
+            ],
+        )
+        found = cursor.fetchone()[0]
+    if isinstance(found, str):  # SQLite returns an aggregate's datetime as text
+        found = datetime.fromisoformat(found)
+    if found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def add_sample(
+    *, user_id: int, metric_type: str, pk: int, value: float, at: datetime, tz: tzinfo
+) -> None:
+    """Fold one new sample (`pk`, `value`, recorded `at`) of an averaged or latest type into
+    its hour, local day, week and month (the owner's zone `tz`): one `INSERT ... ON CONFLICT
+    DO UPDATE` of the delta per table (count + 1, the average re-weighted, min and max by
+    LEAST/GREATEST, the value replaced where the sample is the period's latest), instead of
+    recomputing the day from raw rows. Exact: such a sample counts in the hour and the day it
+    starts in and changes nothing else (summed types, whose de-duplication can move other
+    samples' shares, and updates and deletions, which can lower a max, recompute).
+
+    The period rows are only updated when they were cut in `tz`; a row cut in another zone (a
+    change of zone not yet recut) or rows that disagree with the day (written before the
+    period table existed) send the periods to `period_rollups.refresh`, which recuts or
+    rebuilds them from the days as before."""
+    aggregation = get_metric_type(metric_type).aggregation
+    if aggregation == SUM:
+        raise ValueError("summed types are recomputed (their samples share time)")
+    hour = floor_hour(at)
+    day = at.astimezone(tz).date()
+    week = period_rollups.period_start(period_rollups.WEEK, day)
+    month = period_rollups.period_start(period_rollups.MONTH, day)
+    ends = {
+        "hour": hour + HOUR,
+        "day": day_start(day + DAY, tz),
+        period_rollups.WEEK: period_rollups.bounds(period_rollups.WEEK, week, tz)[1],
+        period_rollups.MONTH: period_rollups.bounds(period_rollups.MONTH, month, tz)[1],
+    }
+    latest = dict.fromkeys(ends, True)
+    if aggregation == LATEST:
+        later = _later_sample(user_id, metric_type, at, pk, max(ends.values()))
+        latest = {name: later is None or later >= end for name, end in ends.items()}
+    dt, d = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
+    new = [value, value, value]
+    with connection.cursor() as cursor:
+        for table, column, period_key, key in (
+            ("metrics_hourlyrollup", "period_start", "hour", dt(hour)),
+            ("metrics_dailyrollup", "day", "day", d(day)),
+        ):
+            flag = "TRUE" if latest[period_key] else "FALSE"
+            update = _set_clause(aggregation, flag)
+            cursor.execute(
+                _ADD_SQL.format(table=table, key=column, update=update),
+                [user_id, metric_type, key, *new],
+            )
+            day_count = cursor.fetchone()[0]
+        zone = calendar.zone_name(tz)
+        # Constants, not input: the periods whose latest value the sample becomes.
+        flagged = ", ".join(f"'{p}'" for p in period_rollups.PERIODS if latest[p])
+        update = _set_clause(aggregation, f"EXCLUDED.period IN ({flagged})" if flagged else "FALSE")
+        cursor.execute(
+            _ADD_PERIODS_SQL.format(update=update),
+            [user_id, metric_type, period_rollups.WEEK, d(week), zone, *new]
+            + [user_id, metric_type, period_rollups.MONTH, d(month), zone, *new],
+        )
+        counts = [row[0] for row in cursor.fetchall()]
+    if len(counts) != 2 or min(counts) < day_count:
+        period_rollups.refresh(user_id=user_id, metric_type=metric_type, first=day, last=day, tz=tz)

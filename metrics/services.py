@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from healthtrack.core import days as calendar
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
-from metrics.registry import SUMMED_TYPES
+from metrics.registry import SUMMED_TYPES, get_metric_type
 from metrics.signals import measurements_changed
 from metrics.signals import rollups_recut as rollups_recut_signal
 from metrics.validation import (
@@ -181,9 +181,16 @@ def rollups_deferred() -> Iterator[DeferredRollups]:
         deferred.flush()
 
 
-def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]]]) -> None:
+def _after_write(
+    user_id: int,
+    touched: dict[str, list[tuple[datetime, datetime]]],
+    *,
+    added: HealthMetric | None = None,
+) -> None:
     """Recompute rollups and notify subscribers now; invalidate the cache on commit. Inside
-    `rollups_deferred()`, only note what was touched."""
+    `rollups_deferred()`, only note what was touched. `added`: the write only inserted this
+    measurement; of an averaged or latest type, its delta is folded into the rollups
+    (`rollups.add_sample`) instead of recomputing its day."""
     touched = {code: spans for code, spans in touched.items() if spans}
     if not touched:
         return
@@ -192,8 +199,18 @@ def _after_write(user_id: int, touched: dict[str, list[tuple[datetime, datetime]
         deferred.add(user_id, touched)
         return
     tz = calendar.zone_of(user_id)  # once per write: the owner's local days
-    for code, spans in touched.items():
-        rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
+    if added is not None and not get_metric_type(added.metric_type).is_summed:
+        rollups.add_sample(
+            user_id=user_id,
+            metric_type=added.metric_type,
+            pk=added.pk,
+            value=added.value,
+            at=added.recorded_at,
+            tz=tz,
+        )
+    else:
+        for code, spans in touched.items():
+            rollups.recompute_spans(user_id=user_id, metric_type=code, spans=spans, tz=tz)
     start = min(s for spans in touched.values() for s, _ in spans)
     end = max(e for spans in touched.values() for _, e in spans)
     types = set(touched)
@@ -256,6 +273,15 @@ def metric_upsert(
     if unknown:
         raise TypeError(f"Unknown fields: {sorted(unknown)}")
     cleaned = _clean(user, fields, partner_value=partner_value)
+    if not cleaned["external_id"]:
+        # A plain insert: the row and its audit entry are written before the person's lock is
+        # taken, so the lock is held for less. The rollups are still computed under it: a
+        # writer holding it now cannot see this row (uncommitted) and commits before this
+        # write reads or adds to the rollups.
+        metric = HealthMetric.objects.create(user=user, **cleaned)
+        _lock_owner(user.pk)
+        _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
+        return metric, True
     _lock_owner(user.pk)
     existing = _find_by_external_id(user, cleaned)
     if existing is not None:
@@ -269,7 +295,7 @@ def metric_upsert(
         _after_write(user.pk, touched)
         return existing, False
     metric = HealthMetric.objects.create(user=user, **cleaned)
-    _after_write(user.pk, {metric.metric_type: [_span(metric)]})
+    _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
     return metric, True
 
 
@@ -485,15 +511,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         seen_ids = {ext: i for ext, i in seen_ids.items() if i not in refused}
     valid = [cleaned for _, cleaned in valid]
 
-    existing = {}
-    if seen_ids:
-        # `exclude(external_id="")` lets PostgreSQL use the partial unique index.
-        existing = {
-            m.external_id: m
-            for m in HealthMetric.objects.filter(
-                user=user, device=device, external_id__in=list(seen_ids)
-            ).exclude(external_id="")
-        }
+    existing = _stored_by_external_id(user, device, list(seen_ids)) if seen_ids else {}
     natural = _natural_keys(user, device, [c for c in valid if not c["external_id"]])
 
     to_create: list[dict[str, Any]] = []
@@ -571,7 +589,8 @@ _COPY_COLUMNS = {
 
 def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
     """Insert cleaned measurements in bulk. On PostgreSQL through COPY: building a
-    multi-row INSERT for thousands of rows costs more in Python than the database write."""
+    multi-row INSERT for thousands of rows costs more in Python than the database write. In
+    binary: no text formatting of times and numbers on either side (~2 ms of 1,440 rows)."""
     if not rows:
         return
     if connection.vendor != "postgresql":
@@ -583,7 +602,7 @@ def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
         copy.set_types(list(_COPY_COLUMNS.values()))
         for row in rows:
@@ -604,6 +623,26 @@ def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
                     now,
                 )
             )
+
+
+# On PostgreSQL the ids go as one array parameter: the ORM's IN list resolved and adapted each of
+# a sync's up to 5,000 ids one by one (~4 ms of a 1,440-sample sync). `external_id <> ''` lets
+# PostgreSQL use the partial unique index.
+_BY_EXTERNAL_ID_SQL = """
+SELECT * FROM metrics_healthmetric
+WHERE user_id = %s AND device_id = %s AND external_id = ANY(%s) AND external_id <> ''
+"""
+
+
+def _stored_by_external_id(user, device, external_ids: list[str]) -> dict[str, HealthMetric]:
+    """The device's stored measurements with these external ids, by external id."""
+    if connection.vendor == "postgresql":
+        rows = HealthMetric.objects.raw(_BY_EXTERNAL_ID_SQL, [user.pk, device.pk, external_ids])
+    else:
+        rows = HealthMetric.objects.filter(
+            user=user, device=device, external_id__in=external_ids
+        ).exclude(external_id="")
+    return {m.external_id: m for m in rows}
 
 
 def _natural_key(cleaned: dict[str, Any]) -> tuple:

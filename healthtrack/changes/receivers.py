@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from auditlog.context import auditlog_disabled
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from django.db.models.signals import post_delete
 
@@ -27,16 +28,22 @@ from nutrition.signals import nutrition_changed
 Resource = ChangeEvent.Resource
 
 
-def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
-    def existing():
-        return HealthMetric._base_manager.filter(
-            user_id=user_id,
-            metric_type__in=list(metric_types),
-            recorded_at__gte=start,
-            recorded_at__lte=end,
-        ).values_list("pk", flat=True)
+_MEASUREMENT_IDS_SQL = """
+SELECT id FROM metrics_healthmetric WHERE user_id = %s AND metric_type IN ({types})
+AND recorded_at >= %s AND recorded_at <= %s
+"""
 
-    services.record_upserts(user_id=user_id, resource=Resource.MEASUREMENT, existing_ids=existing)
+
+def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
+    # The ids as SQL: on every measurement write, building this QuerySet cost more than the
+    # append itself.
+    types = sorted(metric_types)
+    ids = _MEASUREMENT_IDS_SQL.format(types=", ".join(["%s"] * len(types)))
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [user_id, *types, adapt(start), adapt(end)]
+    services.record_upserts(
+        user_id=user_id, resource=Resource.MEASUREMENT, existing_ids=lambda: (ids, params)
+    )
 
 
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:

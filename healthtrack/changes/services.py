@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from healthtrack.changes.models import ChangeEvent, ChangeSequence
@@ -86,25 +86,68 @@ def _append_locked(sequence: ChangeSequence, rows: list[tuple[str, int, str]]) -
     return len(events)
 
 
-def record_upserts(*, user_id: int, resource: str, existing_ids) -> int:
+# Appends the events of one upsert in one statement, whatever their number: numbered in id
+# order after the sequence's last number, `created` for a record's first event and `updated`
+# after that. `{ids}` is the SQL of the ids that exist (a QuerySet's, compiled). The WITH
+# follows the INSERT: Python's sqlite3 reports no row count for a statement opening with WITH.
+_APPEND_SQL = """
+INSERT INTO changes_changeevent (user_id, seq, resource, object_id, action, occurred_at)
+WITH ids (id) AS ({ids})
+SELECT %s, %s + ROW_NUMBER() OVER (ORDER BY ids.id), %s, ids.id,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM changes_changeevent seen
+           WHERE seen.user_id = %s AND seen.resource = %s AND seen.object_id = ids.id
+       ) THEN %s ELSE %s END,
+       %s
+FROM ids
+"""
+
+# Creates the person's sequence row if missing and locks it (until commit) in one statement;
+# returns the last number given out. A writer that waited for the lock reads the number its
+# predecessor committed (an upsert's update reads the row's latest version).
+_LOCK_SQL = """
+INSERT INTO changes_changesequence (user_id, last_seq, pruned_through) VALUES (%s, 0, 0)
+ON CONFLICT (user_id) DO UPDATE SET last_seq = changes_changesequence.last_seq
+RETURNING last_seq
+"""
+
+
+def record_upserts(
+    *, user_id: int, resource: str, existing_ids: Callable[[], QuerySet | tuple[str, list]]
+) -> int:
     """Append `created` (first event for the record) or `updated` events for the records of
-    `existing_ids`: a callable returning the ids that exist now, called once the lock is held
-    (so a record deleted meanwhile gets no event after its tombstone)."""
-    with transaction.atomic():
-        sequence = _locked_sequence(user_id)
-        ids = sorted(set(existing_ids()))
-        if not ids:
+    `existing_ids`: a callable returning the query of the ids that exist now, a QuerySet
+    (`values_list("pk", flat=True)`) or its SQL and parameters (one column, `id`), which the
+    append runs once the lock is held (so a record deleted meanwhile gets no event after its
+    tombstone). Three statements, however many records: lock, append, advance.
+    `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
+    that needs them)."""
+    # No savepoint: an error here fails the whole write anyway (two statements fewer).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL, [user_id])
+        start = cursor.fetchone()[0]
+        ids = existing_ids()
+        if isinstance(ids, QuerySet):
+            ids = ids.order_by().query.sql_with_params()
+        ids_sql, ids_params = ids
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(
+            _APPEND_SQL.format(ids=ids_sql),
+            [*ids_params, user_id, start, str(resource), user_id, str(resource)]
+            + [Action.UPDATED.value, Action.CREATED.value, now],
+        )
+        added = cursor.rowcount
+        if not added:
             return 0
-        seen: set[int] = set()
-        for offset in range(0, len(ids), BATCH):
-            chunk = ids[offset : offset + BATCH]
-            seen.update(
-                ChangeEvent.objects.filter(
-                    user_id=user_id, resource=resource, object_id__in=chunk
-                ).values_list("object_id", flat=True)
-            )
-        rows = [(resource, pk, Action.UPDATED if pk in seen else Action.CREATED) for pk in ids]
-        return _append_locked(sequence, rows)
+        cursor.execute(
+            "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
+            [start + added, user_id],
+        )
+        events = ChangeEvent.objects.filter(
+            user_id=user_id, seq__gt=start, seq__lte=start + added
+        ).order_by("seq")
+        changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events)
+        return added
 
 
 def record_deletions(*, user_id: int, resource: str, object_ids: Iterable[int]) -> int:

@@ -21,10 +21,11 @@ OBSERVATION_EVENTS = {
 
 
 def on_changes_recorded(sender, *, user_id, events, **kwargs) -> None:
-    wanted = [e for e in events if e.resource == ChangeEvent.Resource.MEASUREMENT]
-    if not wanted or not services.has_subscriptions(patient_id=user_id):
-        return  # one query per append, not one per event
-    for event in wanted:
+    # Subscriptions first: without one, the events (a lazy QuerySet for an upsert) are
+    # never read.
+    if not services.has_subscriptions(patient_id=user_id):
+        return
+    for event in events:
         event_type = OBSERVATION_EVENTS.get(event.action)
         if event.resource != ChangeEvent.Resource.MEASUREMENT or event_type is None:
             continue

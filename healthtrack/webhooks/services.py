@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import ConnectedApp
@@ -85,12 +85,21 @@ def subscription_create(
     )
 
 
+# The check every measurement write makes (`receivers.on_changes_recorded`): plain SQL, as
+# the ORM's building of this join cost more than the query.
+_HAS_SUBSCRIPTIONS_SQL = """
+SELECT 1 FROM webhooks_webhooksubscription s
+JOIN accounts_connectedapp a ON a.id = s.connected_app_id
+WHERE a.patient_id = %s AND a.revoked_at IS NULL AND s.disabled_at IS NULL
+LIMIT 1
+"""
+
+
 def has_subscriptions(*, patient_id: int) -> bool:
-    return WebhookSubscription.objects.filter(
-        connected_app__patient_id=patient_id,
-        connected_app__revoked_at__isnull=True,
-        disabled_at__isnull=True,
-    ).exists()
+    """Whether the patient has a live subscription (of an app they have not disconnected)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HAS_SUBSCRIPTIONS_SQL, [patient_id])
+        return cursor.fetchone() is not None
 
 
 def event_record(*, patient_id: int, event_type: str, data: dict) -> list[WebhookDelivery]:

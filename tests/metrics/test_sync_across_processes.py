@@ -14,7 +14,7 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from metrics import rollups, services
-from metrics.models import DailyRollup, HealthMetric, HourlyRollup
+from metrics.models import DailyRollup, HealthMetric, HourlyRollup, PeriodRollup
 from tests.accounts.factories import UserFactory
 from tests.healthtrack.servers import http, two_gunicorns
 
@@ -101,3 +101,60 @@ def test_overlapping_syncs_from_two_processes_store_each_sample_once(two_servers
     assert rollup_rows(user.pk) == after_syncs  # the same as computed from scratch
     security_counts["concurrent sync writers (two processes)"] += WRITERS
     security_counts["rows verified after concurrent syncs"] += len(expected)
+
+
+def rounded_rollups(user_id: int) -> list[tuple]:
+    def rows(model, key):
+        return sorted(
+            (*(getattr(r, k) for k in key), r.metric_type, round(r.value, 6), r.min_value)
+            + (r.max_value, r.count)
+            for r in model.objects.filter(user_id=user_id)
+        )
+
+    return [
+        rows(HourlyRollup, ["period_start"]),
+        rows(DailyRollup, ["day"]),
+        rows(PeriodRollup, ["period", "start", "time_zone"]),
+    ]
+
+
+def test_concurrent_single_readings_of_one_person_keep_the_rollups_exact(
+    two_servers, security_counts
+):
+    """Single POSTs fold their reading into the rollups as a delta, and write their row before
+    taking the person's lock: readings posted at the same moment through two processes, of an
+    averaged and a latest type, recorded out of arrival order, must still leave every hour,
+    day, week and month equal to a recomputation from the raw rows."""
+    user = UserFactory(time_zone="Asia/Kolkata")
+    token = str(AccessToken.for_user(user))
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    per_writer = 8
+    together = threading.Barrier(WRITERS)
+
+    def send(k: int) -> list[int]:
+        server = two_servers[k % 2]
+        together.wait()
+        statuses = []
+        for n in range(per_writer):
+            code = "weight" if n % 2 else "heart_rate"
+            # Interleaved times: a later arrival is often an earlier reading.
+            at = start + timedelta(minutes=(n * WRITERS + (WRITERS - k)) * 3)
+            status, _, _ = http(
+                "POST",
+                f"{server.url}/api/v1/health-metrics",
+                body=json.dumps(
+                    {"metric_type": code, "value": 60 + k * 3 + n, "recorded_at": at.isoformat()}
+                ).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            statuses.append(status)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        statuses = [s for batch in pool.map(send, range(WRITERS)) for s in batch]
+    assert statuses == [201] * WRITERS * per_writer
+    assert HealthMetric.objects.filter(user=user).count() == WRITERS * per_writer
+    written = rounded_rollups(user.pk)
+    rollups.recompute_all(user_id=user.pk)
+    assert rounded_rollups(user.pk) == written
+    security_counts["concurrent single readings verified (two processes)"] += len(statuses)
