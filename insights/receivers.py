@@ -153,7 +153,7 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
 
 def on_rollups_recut(sender, *, user_id, **kwargs) -> None:
     # Sent by metrics.services after a change of time zone recut the daily figures.
-    data_changed(user_id, committed=True)
+    data_changed(user_id)
 
 
 def on_nutrition_changed(sender, *, user_id, **kwargs) -> None:

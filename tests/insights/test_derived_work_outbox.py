@@ -4,6 +4,7 @@ the outbox relay delivers what the after-commit fast path did not (issue 22, poi
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from unittest import mock
 
@@ -195,3 +196,20 @@ def test_with_the_cache_up_the_fast_path_schedules_once_and_leaves_nothing_pendi
     (row,) = recommendation_rows(user)
     assert row.sent_at is not None
     assert not OutboxTask.objects.pending().exists()
+
+
+@pytest.mark.django_db
+def test_a_time_zone_recut_queues_a_recommendations_refresh(
+    user, caplog, django_capture_on_commit_callbacks
+):
+    from insights import receivers
+    from metrics import services as metric_services
+
+    with (
+        mock.patch.object(receivers, "data_changed", wraps=receivers.data_changed) as changed,
+        caplog.at_level(logging.ERROR),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        metric_services.rollups_recut(user_id=user.pk)
+    changed.assert_called_once_with(user.pk)
+    assert not [r for r in caplog.records if "rollups_recut receiver" in r.getMessage()]
