@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gunicorn.glogging import Logger
+
 # No keep-alive: each request is its own connection, accepted by whichever worker is free. With
 # keep-alive a client's connections stay with the worker that accepted them, and under
 # `wrk -c8` all eight landed on one gthread worker (99 % of the CPU in one process, one core
@@ -28,6 +30,19 @@ keepalive = 0
 # is an import upload (IMPORT_MAX_UPLOAD_MB, 512 MB) relayed by the buffering proxy in front:
 # seconds on a LAN; a minute leaves room without letting a stuck worker linger.
 timeout = 60
+
+
+class AppWritesTheAccessLog(Logger):
+    """gunicorn's own access line off: the app writes one per request (healthtrack/
+    observability.py). gunicorn counts its access log as on whenever `logconfig_dict` is set,
+    and then builds every request's line (its "atoms") only to drop it: ~4 % of a cached
+    read's CPU (py-spy, issue 15)."""
+
+    def _compute_access_log_enabled(self) -> bool:
+        return False
+
+
+logger_class = AppWritesTheAccessLog
 
 logconfig_dict = {
     "version": 1,
