@@ -27,7 +27,8 @@ RESULTS = ROOT / "bench" / "results" / "metrics.json"
 BENCH_DB = "ht_bench"
 DAYS = 90
 RUNS = {"sync": 9, "list": 60, "summary_uncached": 30, "summary_cached": 60}
-TARGETS_MS = {"sync": 150, "list": 20, "summary_cached": 10, "summary_uncached": 60}
+# sync: issue 15 ("device sync of 1,440 samples <= 60 ms"; it was 150 before).
+TARGETS_MS = {"sync": 60, "list": 20, "summary_cached": 10, "summary_uncached": 60}
 DAILY_TYPES = {
     "steps": 8000,
     "distance": 6000,
@@ -103,7 +104,6 @@ def load(user, device) -> int:
 def main() -> dict:
     setup_django()
     from cryptography.fernet import InvalidToken
-    from django.core.cache import cache
     from django.db import connection
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -190,16 +190,24 @@ def main() -> dict:
 
         return call
 
-    list_default = timed(get("/api/v1/health-metrics/"), RUNS["list"])
-    list_filtered = timed(get("/api/v1/health-metrics/?metric_type=weight&limit=100"), RUNS["list"])
-    list_1000 = timed(get("/api/v1/health-metrics/?limit=1000"), max(RUNS["list"] // 4, 5))
+    # Pages and summaries are kept per data version (issue 15); these figures are the work of
+    # computing them, so each run starts from a new version, as after a write.
+    def new_version():
+        services.invalidate_summary_cache(user.pk)
+
+    list_default = timed(get("/api/v1/health-metrics/"), RUNS["list"], before=new_version)
+    list_filtered = timed(
+        get("/api/v1/health-metrics/?metric_type=weight&limit=100"),
+        RUNS["list"],
+        before=new_version,
+    )
+    list_1000 = timed(
+        get("/api/v1/health-metrics/?limit=1000"), max(RUNS["list"] // 4, 5), before=new_version
+    )
 
     # --- summary --------------------------------------------------------------------------
-    key = services.summary_cache_key(user.pk, 30)
     summary_uncached = timed(
-        get("/api/v1/health-metrics/summary?days=30"),
-        RUNS["summary_uncached"],
-        before=lambda: cache.delete(key),
+        get("/api/v1/health-metrics/summary?days=30"), RUNS["summary_uncached"], before=new_version
     )
     get("/api/v1/health-metrics/summary?days=30")()
     summary_cached = timed(get("/api/v1/health-metrics/summary?days=30"), RUNS["summary_cached"])

@@ -10,7 +10,8 @@
 #
 # Variables: BENCH_PATIENTS (1000), BENCH_DURATION (60 s), BENCH_RATE (20000/min, 0 = as fast
 # as possible), BENCH_VUS (60), BENCH_ARGS (more bench/load.py options),
-# BENCH_PG_SETTINGS=0 to leave PostgreSQL's configuration alone.
+# BENCH_PG_SETTINGS=0 to leave PostgreSQL's configuration alone, BENCH_ONLY="bench/bench_x.py
+# ..." to run only those scripts (same PostgreSQL settings; no scale or load test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -57,10 +58,14 @@ CONF
 fi
 
 echo "== machine: $(nproc) cores, $(uptime)"
-for script in bench/bench_*.py; do
+for script in ${BENCH_ONLY:-bench/bench_*.py}; do
   echo "== $script"
   $PY "$script"
 done
+if [ -n "${BENCH_ONLY:-}" ]; then
+  $PY bench/report.py
+  exit 0
+fi
 echo "== bench/scale.py"
 $PY bench/scale.py --patients "${BENCH_PATIENTS:-1000}"
 echo "== bench/load.py"
