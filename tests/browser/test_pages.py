@@ -318,7 +318,11 @@ def test_every_page_filled_with_data_fits_the_screen(request, device):
     page.screenshot("filled-dashboard-member")
     tab.get_by_role("link", name="Goals", exact=True).first.click()
     expect(tab.get_by_role("heading", name="Play outside: 10,000 steps a day")).to_be_visible()
+    # app.js (deferred) submits the switcher on change: wait until it has run, or the change
+    # lands on a page without its handler and nothing is submitted.
+    tab.wait_for_load_state()
     tab.get_by_label("Showing").select_option(label="Me")
+    expect(tab).to_have_url(re.compile(r"/goals/\?member=$"))
     expect(tab.get_by_role("heading", level=1)).to_have_text("Goals")
     expect(tab.locator(".member-banner")).to_have_count(0)  # "Me": ?member= empty is you
     assert page.problems == []

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tests.accounts.factories import PASSWORD as FACTORY_PASSWORD
+from tests.conftest import TEST_TIME_OF_DAY
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+# The tests' clock (tests/conftest.py `_evening_clock`: today at TEST_TIME_OF_DAY, ticking), not
+# the real time this module is imported at: after 21:00 UTC the real time is ahead of the tests'
+# clock, and a value made from it is "in the future" to the code under test.
+NOW = datetime.combine(datetime.now(UTC).date(), TEST_TIME_OF_DAY, tzinfo=UTC)
 RECENT = (NOW - timedelta(hours=1)).isoformat()
 TODAY = NOW.date().isoformat()
 
