@@ -7,6 +7,7 @@ import os
 
 from celery import Celery, signals
 from celery.worker import consumer
+from django.db import close_old_connections
 
 from healthtrack import observability
 
@@ -21,6 +22,21 @@ signals.task_success.connect(observability.count_success, weak=False)
 signals.task_failure.connect(observability.count_failure, weak=False)
 signals.task_retry.connect(observability.count_retry, weak=False)
 signals.worker_init.connect(observability.start_worker_metrics_server, weak=False)
+
+
+def recycle_old_connections(sender=None, **kwargs) -> None:
+    """Before and after each task a worker runs, what Django does around each request: close
+    a database connection that broke or outlived CONN_MAX_AGE, and check the others before
+    their next use (CONN_HEALTH_CHECKS). Celery's Django fixup leaves them open between tasks
+    when CELERY_DB_REUSE_MAX is set. A task run eagerly (in a request or a test) is left alone:
+    it shares its caller's connection and transaction."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
+
+signals.task_prerun.connect(recycle_old_connections, weak=False)
+signals.task_postrun.connect(recycle_old_connections, weak=False)
 
 
 @app.task(name="healthtrack.ping")

@@ -433,6 +433,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker keeps its database connection between tasks as a web process does between requests
+# (CONN_MAX_AGE, with CONN_HEALTH_CHECKS: healthtrack.celery.recycle_old_connections). Celery's
+# Django fixup would otherwise close it before and after every task, and a new PostgreSQL
+# connection costs more CPU than a small task (issue 15). It still closes them every this many
+# tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # A worker child whose resident memory grew past this (KiB) is replaced after its task: one
 # large import does not leave its heap to the next task. 0: never.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
