@@ -186,6 +186,16 @@ def insights_replace_generated(
     churn is not written to the audit log; people's actions on them (`insight_mark`) are.
     Returns the current set, rank 1 first.
     """
+    return _replace_generated(
+        user_id=user_id, recommendations=recommendations, generated_at=generated_at
+    )
+
+
+def _replace_generated(
+    *, user_id: int, recommendations: Sequence[Recommendation], generated_at: datetime
+) -> list[HealthInsight]:
+    # `insights_replace_generated`'s work, for a caller whose own transaction holds it (no
+    # savepoint: an error fails that transaction anyway).
     _lock_users([user_id])
     current = _current_sets([user_id])[user_id]
     plan = _plan_replacement(
@@ -367,7 +377,7 @@ def recommendations_compute(
     recommendations = engine.recommend(snapshot)
     if store:
         with transaction.atomic():
-            insights_replace_generated(
+            _replace_generated(
                 user_id=user.pk, recommendations=recommendations, generated_at=started
             )
             _state_upsert(
