@@ -21,6 +21,7 @@ def make_meal_photo_thumbnail(photo_id: int) -> bool:
 
 @shared_task(
     name=services.ANNOUNCE_TASK,
+    ignore_result=True,  # one per diary write; nobody waits for it
     autoretry_for=(DatabaseError,),
     retry_backoff=True,
     max_retries=3,
