@@ -1,6 +1,7 @@
 """Goals listen to the lower apps' data signals and enqueue a progress recompute.
 
-Both signals are sent inside the writing transaction: the task goes through the outbox
+The metrics signals are sent inside the writing transaction, `nutrition_committed` by the
+worker after a diary write committed (in its own transaction): the task goes through the outbox
 (`healthtrack.core.outbox.enqueue_on_commit`), whose row is written in that transaction and
 published once it commits (or by the relay, after a broker outage or a crash right after the
 commit).
@@ -20,7 +21,7 @@ from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
 from healthtrack.core.outbox import enqueue_on_commit
 from metrics.signals import measurements_changed, rollups_recut
-from nutrition.signals import nutrition_changed
+from nutrition.signals import nutrition_committed
 
 RECOMPUTE_TASK = "goals.recompute_goal_progress"
 
@@ -56,7 +57,7 @@ def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
     )
 
 
-@receiver(nutrition_changed, dispatch_uid="goals.on_nutrition_changed")
+@receiver(nutrition_committed, dispatch_uid="goals.on_nutrition_changed")
 def on_nutrition_changed(sender, *, user_id: int, **kwargs) -> None:
     # The signal names days, not nutrients: every nutrient goal of the person is refreshed.
     enqueue_recompute(user_id, NUTRIENT_CODES)

@@ -2,7 +2,8 @@
 
 For every write to an input of the recommendations (measurements, nutrition diary, nutrition
 targets, goals, the profile's birth date, sex and height), inside the writing transaction
-(the metrics, nutrition and goals signals and `post_save` are sent in it):
+(the metrics and goals signals and `post_save` are sent in it; for a diary write, in the
+worker's transaction once the write committed: `nutrition.signals.nutrition_committed`):
 1. alerts: for measurements of an alert type, an outbox row for `insights.check_alerts`,
    whose fast path runs the alert rules right after commit, synchronously, so a crisis reading
    is visible to the patient's clinicians as soon as the write returns (the row is then
@@ -182,11 +183,11 @@ def connect() -> None:
     from goals.signals import goals_changed
     from metrics.signals import measurements_changed, rollups_recut
     from nutrition.models import NutritionTargets
-    from nutrition.signals import nutrition_changed
+    from nutrition.signals import nutrition_committed
 
     measurements_changed.connect(on_measurements_changed, dispatch_uid="insights.measurements")
     rollups_recut.connect(on_rollups_recut, dispatch_uid="insights.rollups_recut")
-    nutrition_changed.connect(on_nutrition_changed, dispatch_uid="insights.nutrition")
+    nutrition_committed.connect(on_nutrition_changed, dispatch_uid="insights.nutrition")
     post_save.connect(
         on_nutrition_targets_saved, sender=NutritionTargets, dispatch_uid="insights.targets"
     )

@@ -186,6 +186,16 @@ def insights_replace_generated(
     churn is not written to the audit log; people's actions on them (`insight_mark`) are.
     Returns the current set, rank 1 first.
     """
+    return _replace_generated(
+        user_id=user_id, recommendations=recommendations, generated_at=generated_at
+    )
+
+
+def _replace_generated(
+    *, user_id: int, recommendations: Sequence[Recommendation], generated_at: datetime
+) -> list[HealthInsight]:
+    # `insights_replace_generated`'s work, for a caller whose own transaction holds it (no
+    # savepoint: an error fails that transaction anyway).
     _lock_users([user_id])
     current = _current_sets([user_id])[user_id]
     plan = _plan_replacement(
@@ -367,7 +377,7 @@ def recommendations_compute(
     recommendations = engine.recommend(snapshot)
     if store:
         with transaction.atomic():
-            insights_replace_generated(
+            _replace_generated(
                 user_id=user.pk, recommendations=recommendations, generated_at=started
             )
             _state_upsert(
@@ -500,9 +510,74 @@ def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dic
             rec_cache.count("hits")
             return found.payload, True
         rec_cache.count("misses")
-    payload = recommendations_compute(user=user, days=days).payload()
+    payload = stored_recommendations_payload(user=user, days=days) if use_cache else None
+    if payload is None:
+        payload = recommendations_compute(user=user, days=days).payload()
     rec_cache.store(user.pk, days, payload, found)
     return payload, False
+
+
+def stored_recommendations_payload(*, user, days: int) -> dict | None:
+    """The API answer from `user`'s stored set (two reads), when computing now would give the
+    same: the stored window, computed for the person's today, no input changed since (the
+    write's marker, `recommendation_state_mark_changed`, is set before its cache
+    invalidation) and no rule's window slid over its data. None otherwise: compute.
+    So a miss (the cache expired or evicted, another window's entry) no longer recomputes
+    what the debounced task or the nightly run already stored."""
+    if days != snapshot_builder.default_days():
+        return None
+    state = (
+        RecommendationState.objects.filter(user_id=user.pk)
+        .values("data_changed_at", "computed_at", "computed_for", "valid_until")
+        .first()
+    )
+    if state is None or state["computed_at"] is None:
+        return None
+    today = calendar.today(user)
+    changed_at = state["data_changed_at"]
+    if state["computed_for"] != today or (
+        changed_at is not None and changed_at > state["computed_at"]
+    ):
+        return None
+    if state["valid_until"] is not None and state["valid_until"] <= today:
+        return None
+    rows = (
+        HealthInsight.objects.for_user(user.pk)
+        .recommendations()
+        .current()
+        .order_by("rank")
+        .values_list(
+            "insight_type",
+            "title",
+            "severity",
+            "score",
+            "message",
+            "actions",
+            "related_metric",
+            "data",
+            "rank",
+        )
+    )
+    recommendations = [
+        {
+            "type": kind,
+            "title": title,
+            "severity": severity,
+            "score": score,
+            "reasoning": message,
+            "actions": actions,
+            "related_metric": related_metric,
+            "data": data,
+            "rank": rank,
+        }
+        for kind, title, severity, score, message, actions, related_metric, data, rank in rows
+    ]
+    return {
+        "user_id": user.pk,
+        "days": days,
+        "generated_at": state["computed_at"].isoformat(),
+        "recommendations": recommendations,
+    }
 
 
 # --- quick logs with advice -----------------------------------------------------------------

@@ -13,8 +13,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from nutrition.models import Food, MealPhoto, NutritionLog
-from nutrition.services import meal_photo_set
-from nutrition.signals import nutrition_changed
+from nutrition.services import meal_photo_set, nutrition_changes_announce
 
 # (description, [(catalogue name, grams)]) per meal; portions vary by +-15 % day to day.
 BREAKFASTS = [
@@ -180,7 +179,7 @@ def seed(*, users: dict, days: int, rng: random.Random) -> int:
     NutritionLog.objects.bulk_create(new, batch_size=500)
     if new:
         user_id, changed = patient.pk, {log.day for log in new}
-        nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=changed)
+        nutrition_changes_announce(user_id=user_id, days=changed)
     seed_photos(patient=patient, now=now)
     return len(new)
 

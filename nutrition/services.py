@@ -1,14 +1,15 @@
 """Writes on the nutrition diary: keyword-only, typed, atomic.
 
 Every write is checked by `nutrition.validation` (`clean_entry`, `clean_targets`) before it
-touches the database, and announces the days it changed with `nutrition_changed` inside its
-transaction.
+touches the database, and announces the days it changed (`nutrition_changes_announce`): the
+change feed inside its transaction, the derived work (goals, care programs, recommendations)
+after the response, through one outbox row and the worker.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -16,19 +17,38 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from healthtrack.core import days as calendar
 from healthtrack.core.outbox import enqueue_on_commit
 from nutrition import photos
 from nutrition.catalogue import match_food
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
-from nutrition.signals import nutrition_changed
+from nutrition.signals import nutrition_changed, nutrition_committed
 from nutrition.validation import AMOUNT_FIELDS, clean_entry, clean_targets
 
 LOG_FIELDS = ("meal_type", "description", *AMOUNT_FIELDS, "logged_at", "food", "grams")
 
 
-def _announce(*, user_id: int, days: set[date]) -> None:
-    # In the writing transaction: receivers record their follow-up work in it.
-    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days))
+ANNOUNCE_TASK = "nutrition.announce_committed"
+
+
+def nutrition_changes_announce(*, user_id: int, days: set[date], tz: tzinfo | None = None) -> None:
+    """In the writing transaction: `nutrition_changed` (the change feed records its events in
+    it) and the outbox row of `nutrition_committed`, which the worker sends once the write has
+    committed. Both commit or roll back with the write; the request does none of the derived
+    work (goal progress, care-program adherence, recommendations), only this row and its
+    publish after the commit. `tz`: the owner's zone when the caller has it (saves a query)."""
+    zone = {} if tz is None else {"tz": tz}
+    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days), **zone)
+    enqueue_on_commit(
+        ANNOUNCE_TASK, {"user_id": user_id, "days": sorted(day.isoformat() for day in days)}
+    )
+
+
+def nutrition_changes_follow_up(*, user_id: int, days: list[date]) -> None:
+    """The worker's half of `nutrition_changes_announce`: `nutrition_committed` in a
+    transaction of its own, whose receivers enqueue the derived work. Safe to run twice."""
+    with transaction.atomic():
+        nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=set(days))
 
 
 @transaction.atomic
@@ -66,9 +86,14 @@ def nutrition_log_create(
         food=food,
         grams=grams,
     )
+    # A new entry has no photo: said here, so the audit entry's diff does not query for one.
+    NutritionLog.photo.related.set_cached_value(log, None)
     clean_entry(log)
     log.save()
-    _announce(user_id=log.user_id, days={log.day})
+    tz = calendar.zone_of(user)
+    nutrition_changes_announce(
+        user_id=log.user_id, days={calendar.day_of(log.logged_at, tz)}, tz=tz
+    )
     return log
 
 
@@ -84,7 +109,7 @@ def nutrition_log_update(*, log: NutritionLog, **changes: Any) -> NutritionLog:
         setattr(log, field, value)
     clean_entry(log)
     log.save()
-    _announce(user_id=log.user_id, days={old_day, log.day})
+    nutrition_changes_announce(user_id=log.user_id, days={old_day, log.day})
     return log
 
 
@@ -92,7 +117,7 @@ def nutrition_log_update(*, log: NutritionLog, **changes: Any) -> NutritionLog:
 def nutrition_log_delete(*, log: NutritionLog) -> None:
     user_id, day = log.user_id, log.day
     log.delete()
-    _announce(user_id=user_id, days={day})
+    nutrition_changes_announce(user_id=user_id, days={day})
 
 
 # --- Quick logs (the insights app's quick log writes through these, then advises) -------------

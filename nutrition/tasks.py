@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 from django.db import DatabaseError
 
@@ -15,3 +17,18 @@ from nutrition import services
 def make_meal_photo_thumbnail(photo_id: int) -> bool:
     """Make a meal photo's thumbnail. Idempotent: a photo that has one, or is gone, is left."""
     return services.meal_photo_thumbnail_make(photo_id=photo_id)
+
+
+@shared_task(
+    name=services.ANNOUNCE_TASK,
+    ignore_result=True,  # one per diary write; nobody waits for it
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def announce_committed(user_id: int, days: list[str]) -> None:
+    """A diary write committed: hand it to the derived work (`nutrition_committed`). Only
+    enqueues, so running it twice, late or out of order is harmless."""
+    services.nutrition_changes_follow_up(
+        user_id=user_id, days=[date.fromisoformat(day) for day in days]
+    )

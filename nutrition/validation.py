@@ -121,8 +121,22 @@ def clean_entry(log) -> None:
     """Every rule of a diary entry: the amounts' bounds (`amount_validators`, on the fields),
     then `clean_log`. Uniqueness and the CheckConstraints are not queried: the constraints
     repeat the field validators for the database's sake, and checking them here would cost one
-    query each."""
-    log.full_clean(validate_unique=False, validate_constraints=False)
+    query each. Nor is a foreign key set to a row just loaded from the database (the writer,
+    a catalogue food the API looked up): its existence is known, and the foreign-key
+    constraint guards it at the insert."""
+    log.full_clean(
+        exclude=_loaded_relations(log), validate_unique=False, validate_constraints=False
+    )
+
+
+def _loaded_relations(log) -> list[str]:
+    names = []
+    for name in ("user", "food"):
+        field = log._meta.get_field(name)
+        row = field.get_cached_value(log, default=None)
+        if row is not None and not row._state.adding and row.pk == getattr(log, field.attname):
+            names.append(name)
+    return names
 
 
 def clean_targets(targets) -> None:

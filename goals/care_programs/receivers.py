@@ -1,7 +1,9 @@
 """Care programs listen to the data signals and enqueue an adherence recompute per program.
 
 As for goals (`goals.receivers`): enqueue through the outbox, in the writing transaction (the
-row commits or rolls back with the write), never compute here. An error fails the write.
+row commits or rolls back with the write; for the diary, in the worker's transaction after it
+committed: `nutrition.signals.nutrition_committed`), never compute here. An error fails the
+write (the diary's follow-up task, which is retried).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from goals.care_programs.programs import METRIC_CODES
 from healthtrack.core import days as calendar
 from healthtrack.core.outbox import enqueue_on_commit
 from metrics.signals import measurements_changed, rollups_recut
-from nutrition.signals import nutrition_changed
+from nutrition.signals import nutrition_committed
 
 MAX_SPAN_DAYS = 400
 ADHERENCE_TASK = "goals.recompute_program_adherence"
@@ -71,6 +73,6 @@ def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
         )
 
 
-@receiver(nutrition_changed, dispatch_uid="goals.care_programs.programs.on_nutrition_changed")
+@receiver(nutrition_committed, dispatch_uid="goals.care_programs.programs.on_nutrition_changed")
 def on_nutrition_changed(sender, *, user_id: int, days, **kwargs) -> None:
     enqueue_adherence(user_id, days)

@@ -49,7 +49,7 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
         spans = Q()
-        tz = calendar.zone_of(user_id)  # `days` are the owner's local days
+        tz = kwargs.get("tz") or calendar.zone_of(user_id)  # `days`: the owner's local days
         for day in days:
             first = calendar.day_start(day, tz)
             spans |= Q(

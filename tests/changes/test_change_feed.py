@@ -229,5 +229,7 @@ def test_the_feed_receives_each_data_signal_before_the_other_apps(signal_name):
         "nutrition": nutrition_changed,
         "goals": goals_changed,
     }[signal_name]
-    assert len(signal.receivers) > 1
+    # (The diary's derived work listens to `nutrition_committed`, sent by the worker after the
+    # commit: in the diary write's transaction the feed may be the only receiver.)
+    assert signal.receivers
     assert signal.receivers[0][0][0] == f"changes.{signal_name}"

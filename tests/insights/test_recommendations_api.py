@@ -332,3 +332,64 @@ def test_hits_and_misses_are_also_prometheus_counters(auth_client, patient):
     get(auth_client, patient)
     assert CACHE_HITS.labels(cache="recommendations")._value.get() == hits + 1
     assert CACHE_MISSES.labels(cache="recommendations")._value.get() == misses + 1
+
+
+# --- a miss and the stored set ---------------------------------------------------------------
+
+
+def five_recommendations(user) -> None:
+    low_steps(user)
+    daily(user, "sleep", [300] * 4)
+    daily(user, "resting_heart_rate", [95] * 10)
+    daily(user, "weight", [100] * 4)
+    for back in range(1, 5):
+        nutrition_log_create(
+            user=user,
+            meal_type="lunch",
+            logged_at=at(utc_today() - timedelta(days=back)),
+            calories=4000,
+            protein_g=5,
+            water_ml=200,
+        )
+
+
+def test_the_stored_set_reads_back_as_the_computed_answer(user):
+    five_recommendations(user)
+    computed = services.recommendations_compute(user=user).payload()
+    assert len(computed["recommendations"]) == 5
+    assert services.stored_recommendations_payload(user=user, days=30) == computed
+
+
+def test_a_miss_serves_the_stored_set_without_computing_it_again(auth_client, patient):
+    computed = services.recommendations_compute(user=patient).payload()
+    rec_cache.invalidate(patient.pk)  # the cached answer expired
+    with mock.patch.object(
+        services, "recommendations_compute", wraps=services.recommendations_compute
+    ) as compute:
+        body = get(auth_client, patient)
+        # Another window is not stored: it is computed.
+        assert get(auth_client, patient, "days=14")["days"] == 14
+    assert compute.call_count == 1 and compute.call_args.kwargs["days"] == 14
+    assert body["cached"] is False
+    assert body["recommendations"] == computed["recommendations"]
+    assert body["generated_at"] == computed["generated_at"]
+
+
+def test_a_miss_after_a_write_computes_with_the_write(
+    auth_client, patient, django_capture_on_commit_callbacks
+):
+    services.recommendations_compute(user=patient)
+    with django_capture_on_commit_callbacks(execute=True):  # marks the change, drops the cache
+        daily(patient, "steps", [12000] * 5)
+    types = [r["type"] for r in get(auth_client, patient)["recommendations"]]
+    assert "low_steps" not in types and "insufficient_sleep" in types
+
+
+def test_a_stored_set_of_another_day_is_computed_again(auth_client, patient):
+    services.recommendations_compute(user=patient, today=utc_today() - timedelta(days=1))
+    rec_cache.invalidate(patient.pk)
+    with mock.patch.object(
+        services, "recommendations_compute", wraps=services.recommendations_compute
+    ) as compute:
+        get(auth_client, patient)
+    compute.assert_called_once()

@@ -6,11 +6,13 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from healthtrack.core import days as calendar
 from healthtrack.core.models import OutboxTask
 from nutrition import services
 from nutrition.models import Food, NutritionLog
-from nutrition.signals import nutrition_changed
+from nutrition.signals import nutrition_changed, nutrition_committed
 from tests.nutrition.factories import NutritionLogFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +38,73 @@ def test_create_announces_the_day_inside_its_transaction(
     with django_capture_on_commit_callbacks(execute=False):
         services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=500)
     assert received == [
-        {"signal": nutrition_changed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+        {
+            "signal": nutrition_changed,
+            "user_id": user.pk,
+            "days": {date(2026, 3, 10)},
+            "tz": calendar.zone_of(user),
+        }
     ]
+
+
+@pytest.fixture
+def committed():
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    nutrition_committed.connect(receiver)
+    yield calls
+    nutrition_committed.disconnect(receiver)
+
+
+def test_the_derived_work_is_announced_after_the_commit_from_a_row_written_with_the_entry(
+    user, committed, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=500)
+    # Nothing derived ran in the write; its outbox row is written with the entry.
+    assert committed == []
+    (row,) = OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK)
+    assert row.kwargs == {"user_id": user.pk, "days": ["2026-03-10"]} and row.sent_at is None
+    for callback in callbacks:  # the commit: the row is published (eager: the task runs)
+        callback()
+    assert committed == [
+        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+    ]
+    row.refresh_from_db()
+    assert row.sent_at is not None
+
+
+def test_a_follow_up_lost_with_the_process_is_sent_by_the_relay(
+    user, committed, django_capture_on_commit_callbacks
+):
+    from healthtrack.core import outbox
+
+    outbox._set_breaker(open_=False)
+    with django_capture_on_commit_callbacks(execute=False):  # the process dies at the commit
+        log = NutritionLogFactory(user=user, logged_at=NOON)
+        services.nutrition_log_delete(log=log)
+    assert committed == []
+    outbox.outbox_relay()  # beat's relay, in another process
+    assert [call["days"] for call in committed] == [{date(2026, 3, 10)}]
+    assert not OutboxTask.objects.pending().filter(task_name=services.ANNOUNCE_TASK).exists()
+
+
+def test_creating_an_entry_reads_neither_the_writer_nor_a_photo_again(user):
+    lentils = Food.objects.get(name="Lentils, boiled")
+    with CaptureQueriesContext(connection) as queries:
+        log = services.nutrition_log_create(
+            user=user, meal_type="dinner", logged_at=NOON, food=lentils, grams=250
+        )
+    tables = " ".join(q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT"))
+    assert "accounts_user" not in tables and "nutrition_food" not in tables
+    assert "nutrition_mealphoto" not in tables
+    entry = LogEntry.objects.get_for_object(log).get()
+    assert entry.action == LogEntry.Action.CREATE
+    assert entry.changes_dict["calories"] == ["None", "290.0"]
+    assert entry.changes_dict["food"] == ["None", str(lentils.pk)]
 
 
 def test_moving_an_entry_announces_both_days(user, received, django_capture_on_commit_callbacks):
