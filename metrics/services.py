@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -98,6 +98,15 @@ def _lock_owner(user_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4D54, user_id])
+
+
+def _zone_of(user_id: int) -> tzinfo:
+    """`calendar.zone_of(user_id)` in plain SQL: read under the person's lock on every write,
+    where building the ORM query cost more than running it."""
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT "time_zone" FROM "accounts_user" WHERE "id" = %s', [user_id])
+        found = cursor.fetchone()
+    return calendar.zone_named(found[0] if found else None)
 
 
 def _span(metric: HealthMetric | dict) -> tuple[datetime, datetime]:
@@ -198,7 +207,7 @@ def _after_write(
     if deferred is not None:
         deferred.add(user_id, touched)
         return
-    tz = calendar.zone_of(user_id)  # once per write: the owner's local days
+    tz = _zone_of(user_id)  # once per write: the owner's local days
     if added is not None and not get_metric_type(added.metric_type).is_summed:
         rollups.add_sample(
             user_id=user_id,

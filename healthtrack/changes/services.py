@@ -102,6 +102,14 @@ SELECT %s, %s + ROW_NUMBER() OVER (ORDER BY ids.id), %s, ids.id,
 FROM ids
 """
 
+# PostgreSQL: the append and the sequence's advance in one round trip; returns the new last
+# number (the sequence row is already locked by `_LOCK_SQL`).
+_ADVANCE_SQL = """
+UPDATE changes_changesequence SET last_seq = last_seq + (SELECT COUNT(*) FROM appended)
+WHERE user_id = %s RETURNING last_seq
+"""
+_APPEND_AND_ADVANCE_SQL = f"WITH appended AS ({_APPEND_SQL}RETURNING 1){_ADVANCE_SQL}"  # noqa: S608
+
 # Creates the person's sequence row if missing and locks it (until commit) in one statement;
 # returns the last number given out. A writer that waited for the lock reads the number its
 # predecessor committed (an upsert's update reads the row's latest version).
@@ -119,7 +127,7 @@ def record_upserts(
     `existing_ids`: a callable returning the query of the ids that exist now, a QuerySet
     (`values_list("pk", flat=True)`) or its SQL and parameters (one column, `id`), which the
     append runs once the lock is held (so a record deleted meanwhile gets no event after its
-    tombstone). Three statements, however many records: lock, append, advance.
+    tombstone). Three statements, however many records: lock, append, advance (two on PostgreSQL).
     `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
     that needs them)."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
@@ -131,18 +139,23 @@ def record_upserts(
             ids = ids.order_by().query.sql_with_params()
         ids_sql, ids_params = ids
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(
-            _APPEND_SQL.format(ids=ids_sql),
-            [*ids_params, user_id, start, str(resource), user_id, str(resource)]
-            + [Action.UPDATED.value, Action.CREATED.value, now],
-        )
-        added = cursor.rowcount
-        if not added:
-            return 0
-        cursor.execute(
-            "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
-            [start + added, user_id],
-        )
+        params = [*ids_params, user_id, start, str(resource), user_id, str(resource)]
+        params += [Action.UPDATED.value, Action.CREATED.value, now]
+        if connection.vendor == "postgresql":
+            # Append and advance in one statement (a data-modifying CTE).
+            cursor.execute(_APPEND_AND_ADVANCE_SQL.format(ids=ids_sql), [*params, user_id])
+            added = cursor.fetchone()[0] - start
+            if not added:
+                return 0
+        else:
+            cursor.execute(_APPEND_SQL.format(ids=ids_sql), params)
+            added = cursor.rowcount
+            if not added:
+                return 0
+            cursor.execute(
+                "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
+                [start + added, user_id],
+            )
         events = ChangeEvent.objects.filter(
             user_id=user_id, seq__gt=start, seq__lte=start + added
         ).order_by("seq")

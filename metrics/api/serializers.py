@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from healthtrack.core.api.strict import StrictFieldsMixin
+from healthtrack.core.api.strict import StrictFieldsMixin, refuse_unknown_fields
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPE_CHOICES
 from metrics.services import MAX_SYNC_SAMPLES
@@ -140,11 +140,25 @@ class HealthMetricInputSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False, allow_blank=True, max_length=MAX_TEXT["notes"], help_text="Encrypted."
     )
 
+    def run_validation(self, data=serializers.empty):
+        # StrictFieldsMixin's check and Serializer's run, without building `self.fields` (a
+        # deep copy of the declared fields, per request and per synced sample): every field
+        # is checked by `clean_measurement`, and the serializer has no validators.
+        refuse_unknown_fields(data, INPUT_FIELDS)
+        is_empty, data = self.validate_empty_values(data)
+        if is_empty:
+            return data
+        return self.to_internal_value(data)
+
     def to_internal_value(self, data):
         cleaned, errors = clean_measurement(data, devices=self.context.get("devices", {}))
         if errors:
             raise serializers.ValidationError(errors.items)
         return cleaned
+
+
+# The writable fields, in declaration order (the unknown-field message lists them).
+INPUT_FIELDS = tuple(HealthMetricInputSerializer._declared_fields)
 
 
 class DeviceSerializer(StrictFieldsMixin, serializers.ModelSerializer):

@@ -207,3 +207,32 @@ def test_a_fast_path_decides_what_becomes_of_its_row(
     if left == "pending":
         assert outbox.outbox_relay() == {"sent": 1, "pending": 0}  # the relay publishes it
         assert ran == [{"u": 1}]
+
+
+@pytest.mark.parametrize(
+    "outcome, left", [(True, "sent"), (outbox.COVERED, "gone"), (False, "pending")]
+)
+def test_a_fast_path_with_a_real_broker_gets_its_claimed_row_as_written(
+    outcome, left, django_capture_on_commit_callbacks
+):
+    celery_app.conf.task_always_eager = False  # a sender claims the row (conftest resets it)
+    seen = []
+
+    def fast_path(row):
+        seen.append((row.task_name, row.kwargs, row.dedupe_key, row.attempts))
+        assert row.created_at.tzinfo is not None and row.sent_at is None
+        return outcome
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        row = outbox.enqueue_on_commit(
+            "tests.outbox.record",
+            {"u": 1, "day": "2026-03-02"},
+            dedupe_key="t:1",
+            fast_path=fast_path,
+        )
+    for callback in callbacks:
+        callback()
+    assert seen == [("tests.outbox.record", {"u": 1, "day": "2026-03-02"}, "t:1", 0)]
+    stored = OutboxTask.objects.filter(pk=row.pk).first()
+    state = "gone" if stored is None else ("sent" if stored.sent_at else "pending")
+    assert state == left

@@ -131,6 +131,25 @@ def test_bad_input_is_400_with_a_field_message_and_writes_nothing(
     assert not DailyRollup.objects.exists()
 
 
+def test_an_unknown_field_is_400_naming_it_and_the_accepted_ones(auth_client):
+    response = auth_client.post(URL, {**GOOD, "heartrate": 70}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "unknown_field": [
+            "Unknown field: 'heartrate'. Accepted: device, end_at, external_id, metadata, "
+            "metric_type, notes, recorded_at, source_app, unit, value."
+        ]
+    }
+    assert not HealthMetric.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["null", "[]", '"text"'])
+def test_a_body_that_is_not_an_object_is_400(auth_client, body):
+    response = auth_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert not HealthMetric.objects.exists()
+
+
 def test_missing_value_is_required(auth_client):
     response = auth_client.post(
         URL, {"metric_type": "steps", "recorded_at": GOOD["recorded_at"]}, format="json"
