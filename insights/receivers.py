@@ -1,9 +1,10 @@
 """What the insights app does when a user's data changes (connected in `InsightsConfig.ready`).
 
-For every write to an input of the recommendations (measurements, nutrition diary, nutrition
-targets, goals, the profile's birth date, sex and height), inside the writing transaction
-(the metrics and goals signals and `post_save` are sent in it; for a diary write, in the
-worker's transaction once the write committed: `nutrition.signals.nutrition_committed`):
+For every write to an input of the recommendations (measurements of the types the snapshot
+reads, nutrition diary, nutrition targets, goals, the profile's birth date, sex and height),
+inside the writing transaction (the metrics and goals signals and `post_save` are sent in it;
+for a diary write, in the worker's transaction once the write committed:
+`nutrition.signals.nutrition_committed`):
 1. alerts: for measurements of an alert type, an outbox row for `insights.check_alerts`,
    whose fast path runs the alert rules right after commit, synchronously, so a crisis reading
    is visible to the patient's clinicians as soon as the write returns (the row is then
@@ -42,11 +43,14 @@ from healthtrack.core.outbox import enqueue_on_commit
 from insights import cache as rec_cache
 from insights import services
 from insights.alerts import ALERT_METRIC_TYPES
+from insights.snapshot_builder import SNAPSHOT_METRIC_TYPES
 
 logger = logging.getLogger(__name__)
 
 RECOMPUTE_TASK = "insights.compute_recommendations"
 ALERTS_TASK = "insights.check_alerts"
+#: The measurement types a recommendation can depend on (the snapshot reads no other).
+RECOMMENDATION_METRIC_TYPES = frozenset(SNAPSHOT_METRIC_TYPES)
 
 
 def _guarded(what: str, user_id: int, fn: Callable[[], object]) -> bool:
@@ -149,7 +153,11 @@ def _alerts_check(user_id: int, start, end) -> None:
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
     if set(metric_types) & ALERT_METRIC_TYPES:
         check_alerts_now(user_id, start, end)
-    data_changed(user_id)
+    if set(metric_types) & RECOMMENDATION_METRIC_TYPES:
+        # Only the types the snapshot reads: a heart rate or glucose reading changes no
+        # recommendation, so it neither drops the cached answers nor queues a recompute
+        # (in the load test those writes emptied the cache of half the reads it could serve).
+        data_changed(user_id)
 
 
 def on_rollups_recut(sender, *, user_id, **kwargs) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
@@ -507,7 +508,45 @@ def _rollups_response(mtype, period: str, rows, period_start, *, in_progress, **
     )
 
 
-class AggregatesView(MetricsAPIView):
+def _aggregates_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry:
+    """The aggregates answer `viewer_id` reads of `owner_id` at this URL's parameters (in a
+    normal order), guarded by the owner's data version: the rollups change only with their
+    measurements, and every such write (create, update, delete, sync, import, zone recut,
+    archive, restore, retention, purge) replaces it (`services.invalidate_summary_cache`)."""
+    query = urlencode(sorted(request.GET.lists()), doseq=True)
+    return readcache.Entry.of(
+        "aggregates",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=hashlib.blake2b(query.encode(), digest_size=16).hexdigest(),
+        version_key=services.summary_version_key(owner_id),
+        ttl=AGGREGATES_CACHE_TTL,
+    )
+
+
+AGGREGATES_CACHE_TTL = 300
+AGGREGATE_PARAMS = frozenset({"metric_type", "period", "start", "end"})
+
+
+def _seconds_to_boundary(period: str, owner, now: datetime) -> int:
+    """Whole seconds from `now` to the next instant the same parameters can give another
+    answer with the same rows: for hours the next quarter hour (an hour's row starts on one
+    in every zone: `in_progress`, the default window's ends), else the owner's next local
+    midnight (the day, week and month windows are local dates; `in_progress` too)."""
+    if period == "hour":
+        quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+        return int((quarter + timedelta(minutes=15) - now).total_seconds())
+    tz = calendar.zone_of(owner)
+    midnight = calendar.day_start(now.astimezone(tz).date() + timedelta(days=1), tz)
+    return int((midnight - now).total_seconds())
+
+
+class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
+    def read_entry_guess(self, request, viewer_id):
+        if set(request.GET) - AGGREGATE_PARAMS:
+            return None  # someone else's (user_id, member): the view works it out
+        return _aggregates_entry(request, viewer_id, viewer_id)
+
     @extend_schema(
         summary="Hourly, daily, weekly or monthly rollups of one metric type",
         description="Rows oldest first. period=hour: up to 31 days, rows with period_start in "
@@ -523,15 +562,40 @@ class AggregatesView(MetricsAPIView):
         responses={200: s.AggregatesSerializer, 400: FIELD_ERRORS, **ERRORS_READ},
     )
     def get(self, request):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
         query = s.AggregatesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         owner = _owner_from_query(request, q.get("user_id"))
+        if not access.can_read(request.user, owner.pk):  # a share grant: never from the cache
+            return self.answer(request, q, owner, timezone.now())
+        found, hit = readcache.serve(request, _aggregates_entry(request, request.user.pk, owner.pk))
+        if hit is not None:
+            audit.record_read(request=request, owner_id=owner.pk)  # someone else's: logged
+            return hit
+        now = timezone.now()
+        response = self.answer(request, q, owner, now)
+        if found is None:
+            return response
+        body = readcache.render(response.data)
+        # The answer moves with the clock at the period boundaries (the window, `in_progress`):
+        # it is kept until the next one at most.
+        ttl = min(AGGREGATES_CACHE_TTL, _seconds_to_boundary(q["period"], owner, now))
+        if ttl >= 1:
+            readcache.store(
+                dataclasses.replace(found, entry=dataclasses.replace(found.entry, ttl=ttl)), body
+            )
+        return readcache.response(body)
+
+    def answer(self, request, q, owner, now) -> Response:
+        """The rollups `q` asks for, as of `now` (someone else's read logged)."""
         period = q["period"]
         # Bare dates are the owner's local days (healthtrack.core.days): start is that day's local
         # midnight; end, for hours, the next one (the whole day).
         tz = calendar.zone_of(owner)
-        end = q.get("end") or timezone.now()
+        end = q.get("end") or now
         if "end" in q["bare_dates"]:
             end = calendar.day_start(end.date(), tz)
             if period == "hour":
@@ -549,7 +613,7 @@ class AggregatesView(MetricsAPIView):
             )
         mtype = get_metric_type(q["metric_type"])
         if period in ("week", "month"):
-            return self._periods(request, owner, mtype, period, start, end, tz)
+            return self._periods(request, owner, mtype, period, start, end, tz, now)
         if period == "day":
             start, end = start.astimezone(tz).date(), end.astimezone(tz).date()
         rows = aggregates(
@@ -563,7 +627,6 @@ class AggregatesView(MetricsAPIView):
             time_is_date=period == "day",
         )
         audit.record_read(request=request, owner_id=owner.pk)
-        now = timezone.now()
         if period == "hour":
             return _rollups_response(
                 mtype,
@@ -581,7 +644,7 @@ class AggregatesView(MetricsAPIView):
             in_progress=lambda r: calendar.is_in_progress(r.day, owner, now=now),
         )
 
-    def _periods(self, request, owner, mtype, period, start, end, tz):
+    def _periods(self, request, owner, mtype, period, start, end, tz, now):
         if not access.can_read(request.user, owner.pk):
             # A week or month may reach past a share grant's window.
             raise exceptions.ValidationError(
@@ -592,7 +655,6 @@ class AggregatesView(MetricsAPIView):
             user_id=owner.pk, metric_type=mtype.code, period=period, first=first, last=last
         )
         audit.record_read(request=request, owner_id=owner.pk)
-        now = timezone.now()
 
         def in_progress(r) -> bool:  # the week or month now is partial
             lo, hi = period_rollups.bounds(period, r.start, tz)

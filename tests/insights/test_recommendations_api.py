@@ -10,7 +10,8 @@ from django.core.cache import cache
 from accounts.models import AccessLog
 from insights import cache as rec_cache
 from insights import services
-from insights.models import HealthInsight
+from insights.models import HealthInsight, RecommendationState
+from metrics.services import metric_create
 from nutrition.services import nutrition_log_create, nutrition_targets_set
 from tests.accounts.factories import ClinicianFactory, UserFactory, client_for
 from tests.insights.helpers import at, daily, low_steps, measure, utc_today
@@ -393,3 +394,29 @@ def test_a_stored_set_of_another_day_is_computed_again(auth_client, patient):
     ) as compute:
         get(auth_client, patient)
     compute.assert_called_once()
+
+
+def test_a_reading_of_a_type_no_rule_reads_keeps_the_cached_answer(
+    auth_client, patient, django_capture_on_commit_callbacks
+):
+    """Heart rate and glucose are not in the snapshot: such a write changes no
+    recommendation, so the cached answer stays (and no recompute is queued); a weight (the
+    targets read the latest one) still drops it."""
+    first = get(auth_client, patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        measure(patient, "blood_glucose", 120, utc_today() - timedelta(days=1))
+        metric_create(
+            user=patient,
+            metric_type="heart_rate",
+            value=70,
+            unit="bpm",
+            recorded_at=at(utc_today() - timedelta(days=2)),
+        )
+    again = get(auth_client, patient)
+    assert again["cached"] is True and again["generated_at"] == first["generated_at"]
+    assert not RecommendationState.objects.filter(
+        user=patient, data_changed_at__isnull=False
+    ).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        measure(patient, "weight", 70, utc_today() - timedelta(days=1))
+    assert get(auth_client, patient)["cached"] is False

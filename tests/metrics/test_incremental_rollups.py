@@ -102,14 +102,16 @@ def test_a_new_reading_updates_its_rollups_without_reading_the_days_raw_rows():
 
 def test_a_reading_is_written_in_a_fixed_number_of_statements():
     """The write path of POST /health-metrics inside its transaction (issue 15: 33 statements
-    per POST before the change feed, the outbox rows and the rollups were batched)."""
+    per POST before the change feed, the outbox rows and the rollups were batched). A type
+    the recommendations read (a heart rate or glucose reading queues no recompute)."""
     user = UserFactory(time_zone="Europe/Paris")
     at = datetime(2026, 3, 2, 3, tzinfo=UTC)
-    services.metric_create(user=user, metric_type="heart_rate", value=60, recorded_at=at)
+    rhr = "resting_heart_rate"
+    services.metric_create(user=user, metric_type=rhr, value=60, recorded_at=at)
     OutboxTask.objects.update(sent_at=at)  # as after the first write's commit
     with CaptureQueriesContext(connection) as queries:
         services.metric_create(
-            user=user, metric_type="heart_rate", value=70, recorded_at=at + timedelta(minutes=5)
+            user=user, metric_type=rhr, value=70, recorded_at=at + timedelta(minutes=5)
         )
     # Savepoints: the test runs inside a transaction (a request has BEGIN and COMMIT).
     statements = [

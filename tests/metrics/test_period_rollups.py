@@ -243,7 +243,9 @@ def test_a_summed_sample_spanning_two_hours_is_split_in_proportion(auth_client, 
     ]
 
 
-def test_a_sample_spanning_midnight_is_split_across_the_days(auth_client, user):
+def test_a_sample_spanning_midnight_is_split_across_the_days(
+    auth_client, user, django_capture_on_commit_callbacks
+):
     services.metric_create(
         user=user,
         metric_type="sleep",
@@ -255,8 +257,9 @@ def test_a_sample_spanning_midnight_is_split_across_the_days(auth_client, user):
         URL, {"metric_type": "sleep", "period": "day", "start": "2026-03-01", "end": "2026-03-02"}
     ).json()
     assert [r["value"] for r in body["results"]] == [120, 360]
-    # Deleting it clears both days.
-    services.metric_delete(metric=HealthMetric.objects.get(user=user))
+    # Deleting it clears both days (once committed: the cached answer is dropped then).
+    with django_capture_on_commit_callbacks(execute=True):
+        services.metric_delete(metric=HealthMetric.objects.get(user=user))
     body = auth_client.get(
         URL, {"metric_type": "sleep", "period": "day", "start": "2026-03-01", "end": "2026-03-02"}
     ).json()
