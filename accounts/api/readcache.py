@@ -35,6 +35,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -134,19 +136,34 @@ def _packed(parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
+# Each thread's own connection for the round trip, kept between requests: taking one from
+# redis-py's pool and giving it back (its lock, fork check, deprecation-argument wrapper and
+# connection-count hooks) cost a third of the call (issue 15). (pool, pid, connection).
+_own = threading.local()
+
+
+def _connection(pool):
+    held = getattr(_own, "held", None)
+    if held is not None and held[0] is pool and held[1] == os.getpid():
+        return held[2]
+    conn = pool.connection_class(**pool.connection_kwargs)  # the pool's settings; not pooled
+    _own.held = (pool, os.getpid(), conn)
+    return conn
+
+
 def _evalsha(redis_client, source: str, keys: list[bytes], args: list[bytes]):
-    """`EVALSHA` of `source` on a connection of `redis_client`'s pool, the command packed here
-    from bytes and the reply read by the connection's parser (hiredis when installed): redis-py's
-    command layer (argument encoding, its retry wrapper, per-command observability hooks) was
-    most of the round trip's CPU on a cached read (issue 15). What it gave is kept: a script
-    the server has forgotten (a restart) is loaded and run again; a connection that fails is
-    closed, not returned to the pool, and one whose peer went away (an idle connection the
-    server dropped) is tried once more on a fresh socket."""
+    """`EVALSHA` of `source` on this thread's connection to `redis_client`'s server (made
+    with its pool's settings), the command packed here from bytes and the reply read by the
+    connection's parser (hiredis when installed): redis-py's command layer (argument encoding,
+    its retry wrapper, per-command observability hooks) and pool were most of the round trip's
+    CPU on a cached read (issue 15). What they gave is kept: a script the server has forgotten
+    (a restart) is loaded and run again; a connection that fails is closed (it reconnects on
+    the next call), and one whose peer went away (an idle connection the server dropped) is
+    tried once more on a fresh socket."""
     script = _script(source)
     command = [_packed([b"EVALSHA", script.sha.encode(), b"%d" % len(keys), *keys, *args])]
-    pool = redis_client.connection_pool
+    conn = _connection(redis_client.connection_pool)
     for attempt in range(3):
-        conn = pool.get_connection()
         try:
             conn.send_packed_command(command, check_health=False)
             return conn.read_response()
@@ -161,8 +178,6 @@ def _evalsha(redis_client, source: str, keys: list[bytes], args: list[bytes]):
         except BaseException:
             conn.disconnect()
             raise
-        finally:
-            pool.release(conn)
     raise AssertionError("unreachable")
 
 
