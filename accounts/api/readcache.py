@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from django_redis.exceptions import CompressorError
 from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -220,6 +221,19 @@ class Found:
     version: object  # the token (raw bytes with Redis), read before the body is computed
     body: bytes | None
     redis: bool
+
+
+def _decoded(client, value: bytes):
+    """`client.decode(value)` for a pickled value (the JWT user entry, a list): django-redis
+    first tries `int(value)` for every value, and the ValueError it raises and formats for a
+    pickle cost more than unpickling it. Anything else goes through `client.decode`."""
+    serializer = getattr(client, "_serializer", None)
+    compressor = getattr(client, "_compressor", None)
+    if value[:1] != b"\x80" or serializer is None or compressor is None:
+        return client.decode(value)
+    with contextlib.suppress(CompressorError):
+        value = compressor.decompress(value)
+    return serializer.loads(value)
 
 
 def _redis(backend=None):
@@ -405,7 +419,7 @@ def prefetch(request, view, guess) -> None:
     setattr(
         request,
         jwt_auth.PREFETCHED_ATTR,
-        jwt_auth.Prefetched(raw, token, client.decode(user) if user else None),
+        jwt_auth.Prefetched(raw, token, _decoded(client, user) if user else None),
     )
     setattr(
         request,
