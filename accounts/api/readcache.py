@@ -35,13 +35,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import threading
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from django_redis.exceptions import CompressorError
 from redis.commands.core import Script
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 
@@ -119,9 +124,62 @@ PREFETCH_DONE_ATTR = "_healthtrack_prefetched"
 
 @functools.cache
 def _script(source: str) -> Script:
-    """The Lua script, called by its SHA (EVALSHA): its 2 kB text is not sent and hashed on
-    every request. Loaded again by redis-py when a Redis restart has forgotten it."""
+    """The Lua script and its SHA (for `EVALSHA`: its 2 kB text is not sent and hashed on every
+    request)."""
     return Script(None, source.encode())
+
+
+def _packed(parts: list[bytes]) -> bytes:
+    """One command in the protocol's request form (an array of bulk strings)."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    return b"".join(out)
+
+
+# Each thread's own connection for the round trip, kept between requests: taking one from
+# redis-py's pool and giving it back (its lock, fork check, deprecation-argument wrapper and
+# connection-count hooks) cost a third of the call (issue 15). (pool, pid, connection).
+_own = threading.local()
+
+
+def _connection(pool):
+    held = getattr(_own, "held", None)
+    if held is not None and held[0] is pool and held[1] == os.getpid():
+        return held[2]
+    conn = pool.connection_class(**pool.connection_kwargs)  # the pool's settings; not pooled
+    _own.held = (pool, os.getpid(), conn)
+    return conn
+
+
+def _evalsha(redis_client, source: str, keys: list[bytes], args: list[bytes]):
+    """`EVALSHA` of `source` on this thread's connection to `redis_client`'s server (made
+    with its pool's settings), the command packed here from bytes and the reply read by the
+    connection's parser (hiredis when installed): redis-py's command layer (argument encoding,
+    its retry wrapper, per-command observability hooks) and pool were most of the round trip's
+    CPU on a cached read (issue 15). What they gave is kept: a script the server has forgotten
+    (a restart) is loaded and run again; a connection that fails is closed (it reconnects on
+    the next call), and one whose peer went away (an idle connection the server dropped) is
+    tried once more on a fresh socket."""
+    script = _script(source)
+    command = [_packed([b"EVALSHA", script.sha.encode(), b"%d" % len(keys), *keys, *args])]
+    conn = _connection(redis_client.connection_pool)
+    for attempt in range(3):
+        try:
+            conn.send_packed_command(command, check_health=False)
+            return conn.read_response()
+        except NoScriptError:
+            if attempt == 2:
+                raise
+            redis_client.script_load(source)
+        except RedisConnectionError:
+            conn.disconnect()
+            if attempt:
+                raise
+        except BaseException:
+            conn.disconnect()
+            raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -165,6 +223,19 @@ class Found:
     redis: bool
 
 
+def _decoded(client, value: bytes):
+    """`client.decode(value)` for a pickled value (the JWT user entry, a list): django-redis
+    first tries `int(value)` for every value, and the ValueError it raises and formats for a
+    pickle cost more than unpickling it. Anything else goes through `client.decode`."""
+    serializer = getattr(client, "_serializer", None)
+    compressor = getattr(client, "_compressor", None)
+    if value[:1] != b"\x80" or serializer is None or compressor is None:
+        return client.decode(value)
+    with contextlib.suppress(CompressorError):
+        value = compressor.decompress(value)
+    return serializer.loads(value)
+
+
 def _redis(backend=None):
     backend = backend or cache
     client = getattr(backend, "client", None)
@@ -174,28 +245,38 @@ def _redis(backend=None):
 
 
 def _run(
-    entry: Entry | None, *, windows=(), user_key: str | None = None, member: str = ""
+    entry: Entry | None,
+    *,
+    windows=(),
+    user_key: str | None = None,
+    member: str = "",
+    client=None,
 ) -> tuple:
-    client = _redis()
-    keys = [client.make_key(k) for k, _, _ in windows]
-    args = [repr(throttles._IPThrottle.timer()), member or uuid.uuid4().hex, len(windows)]
+    client = client or _redis()
+    make_key = client.make_key
+    keys = [make_key(k).encode() for k, _, _ in windows]
+    args = [
+        repr(throttles._IPThrottle.timer()).encode(),
+        (member or uuid.uuid4().hex).encode(),
+        b"%d" % len(windows),
+    ]
     for _, duration, limit in windows:
-        args += [duration, limit]
+        args += [str(duration).encode(), str(limit).encode()]
     if entry is not None:
-        keys += [client.make_key(entry.version_key), client.make_key(entry.key)]
+        keys += [make_key(entry.version_key).encode(), make_key(entry.key).encode()]
     if user_key is not None:
-        keys.append(client.make_key(user_key))
+        keys.append(make_key(user_key).encode())
     counter = entry.hit_counter if entry is not None else None
     if counter is not None:
-        keys.append(client.make_key(counter))
+        keys.append(make_key(counter).encode())
     args += [
-        "1" if entry is not None else "0",
+        b"1" if entry is not None else b"0",
         client.encode(uuid.uuid4().hex),
-        VERSION_TTL,
-        "1" if user_key is not None else "0",
-        "1" if counter is not None else "0",
+        b"%d" % VERSION_TTL,
+        b"1" if user_key is not None else b"0",
+        b"1" if counter is not None else b"0",
     ]
-    return _script(PREFETCH_LUA)(keys, args, client=client.get_client(write=True))
+    return _evalsha(client.get_client(write=True), PREFETCH_LUA, keys, args)
 
 
 def lookup(entry: Entry) -> Found | None:
@@ -298,7 +379,8 @@ def prefetch(request, view, guess) -> None:
     if getattr(request, PREFETCH_DONE_ATTR, False):
         return
     setattr(request, PREFETCH_DONE_ATTR, True)
-    if request.method != "GET" or _redis() is None:
+    client = _redis()
+    if request.method != "GET" or client is None:
         return
     authenticator = jwt_auth.AuditedJWTAuthentication()
     try:  # the header read as simplejwt reads it
@@ -327,24 +409,24 @@ def prefetch(request, view, guess) -> None:
             windows=[(k, d, n) for _, k, d, n in windows],
             user_key=user_key,
             member=member,
+            client=client,
         )
     except Exception as exc:  # noqa: BLE001 - Redis down: every part does its own lookup
         logger.warning("read prefetch skipped: %s", type(exc).__name__)
         return
-    client = _redis()
     if entry is not None:
         setattr(request, ATTR, Found(entry, version, body or None, redis=True))
     setattr(
         request,
         jwt_auth.PREFETCHED_ATTR,
-        jwt_auth.Prefetched(raw, token, client.decode(user) if user else None),
+        jwt_auth.Prefetched(raw, token, _decoded(client, user) if user else None),
     )
     setattr(
         request,
         throttles.RESULTS_ATTR,
         {scope: tuple(row) for (scope, _, _, _), row in zip(windows, rows, strict=True)},
     )
-    request._healthtrack_counted = (member, [client.make_key(k) for _, k, _, _ in windows])
+    request._healthtrack_counted = (member, [k for _, k, _, _ in windows])
 
 
 def refund(request) -> None:
@@ -354,9 +436,10 @@ def refund(request) -> None:
         return
     member, keys = counted
     try:
-        pipe = _redis().get_client(write=True).pipeline(transaction=False)
+        client = _redis()
+        pipe = client.get_client(write=True).pipeline(transaction=False)
         for key in keys:
-            pipe.zrem(key, member)
+            pipe.zrem(client.make_key(key), member)
         pipe.execute()
     except Exception as exc:  # noqa: BLE001
         logger.warning("rate-limit refund skipped: %s", type(exc).__name__)

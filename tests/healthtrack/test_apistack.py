@@ -108,3 +108,42 @@ def test_pages_next_to_the_probe_still_get_the_session(client, user):
     client.force_login(user)
     response = client.get("/ready")
     assert response.wsgi_request.user == user
+
+
+class Marking:
+    """A middleware that marks the responses it saw."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["X-Marked"] = "yes"
+        return response
+
+
+def test_a_bearer_call_jumps_over_the_browser_block_and_a_page_runs_it(user, monkeypatch):
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    seen = []
+    original = CsrfViewMiddleware.process_request
+
+    def recording(self, request):
+        seen.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(CsrfViewMiddleware, "process_request", recording)
+    client = Client()
+    assert client.get(URL, **bearer(user)).status_code == 200
+    assert seen == []
+    assert client.get("/accounts/login/").status_code == 200
+    assert seen and set(seen) == {"/accounts/login/"}  # (its view runs it once more itself)
+
+
+def test_a_middleware_put_inside_the_browser_block_still_runs_for_bearer_calls(user, settings):
+    names = list(settings.MIDDLEWARE)
+    names.insert(names.index("healthtrack.apistack.CommonMiddleware"), f"{__name__}.Marking")
+    settings.MIDDLEWARE = names
+    response = Client().get(URL, **bearer(user))
+    assert response.status_code == 200 and response["X-Marked"] == "yes"
+    assert not response.cookies

@@ -228,28 +228,56 @@ def test_the_summary_version_is_dropped_by_every_measurement_write(backend, user
     assert cache.get(metric_services.summary_version_key(user.pk)) is None
 
 
+def sent_commands(monkeypatch) -> list[bytes]:
+    """The name of every command written to a Redis connection from now on (what reaches the
+    socket, whichever layer of redis-py packed it)."""
+    from redis.connection import AbstractConnection
+
+    sent: list[bytes] = []
+    original = AbstractConnection.send_packed_command
+
+    def recording(self, command, check_health=True):
+        chunks = [command] if isinstance(command, bytes | str) else list(command)
+        packed = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+        lines = packed.split(b"\r\n")
+        # Each command is "*<n>", "$<len>", "<name>", ...: a pipeline sends several at once.
+        sent.extend(lines[i + 2].upper() for i, line in enumerate(lines) if line[:1] == b"*")
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    return sent
+
+
 def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypatch):
     """Rate-limit windows, the JWT user entry and the body come back from one Lua call."""
-    import redis
-
-    commands = []
-    original = redis.Redis.execute_command
-
-    def counting(self, *args, **options):
-        commands.append(args[0])
-        return original(self, *args, **options)
-
     with override_settings(CACHES=redis_cache(redis_server.url)):
         client = bearer(user)
         for url in (SUMMARY, recommendations(user)):
             assert client.get(url).status_code == 200  # computes and stores
             first = client.get(url)  # the user entry is cached now
-            commands.clear()
-            monkeypatch.setattr(redis.Redis, "execute_command", counting)
-            response = client.get(url)
-            monkeypatch.setattr(redis.Redis, "execute_command", original)
+            with monkeypatch.context() as patch:
+                sent = sent_commands(patch)
+                response = client.get(url)
             assert response.status_code == 200 and response.json() == first.json()
-            assert commands == ["EVALSHA"], commands
+            assert sent == [b"EVALSHA"], sent
+
+
+def test_a_cached_read_reloads_the_script_redis_has_forgotten(redis_server, user, monkeypatch):
+    """After a Redis restart (here SCRIPT FLUSH) the script is loaded again and the cached
+    answer is still served, counted towards the limits, with no error."""
+    from django.core.cache import cache
+
+    with override_settings(CACHES=redis_cache(redis_server.url)):
+        cache.clear()
+        client = bearer(user)
+        first = client.get(SUMMARY)
+        assert first.status_code == 200
+        cache.client.get_client(write=True).script_flush()
+        with monkeypatch.context() as patch:
+            sent = sent_commands(patch)
+            response = client.get(SUMMARY)
+        assert response.status_code == 200 and response.json() == first.json()
+        assert sent[0] == b"EVALSHA" and b"SCRIPT" in sent and sent[-1] == b"EVALSHA", sent
 
 
 def test_with_redis_down_cached_reads_answer_from_the_database(
