@@ -37,6 +37,8 @@ from metrics.validation import (
     clean_device,
     clean_measurement,
     clean_or_raise,
+    clean_plain_sample,
+    future_limit,
 )
 
 logger = logging.getLogger(__name__)
@@ -456,6 +458,14 @@ def _unknown_sample_field(name: str) -> str:
     return f"Unknown field: '{name}'. Accepted: {', '.join(FIELDS)}."
 
 
+def _repeated_external_id(index: int, first: int) -> dict[str, Any]:
+    return {
+        "index": index,
+        "field": "external_id",
+        "message": f"Repeats the external_id of sample {first}.",
+    }
+
+
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     _lock_owner(user.pk)
     now = timezone.now()
@@ -470,7 +480,20 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     errors: list[dict[str, Any]] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     seen_ids: dict[str, int] = {}
+    limit = future_limit(now)
     for index, sample in enumerate(samples):
+        # Most samples are plain and valid: cleaned without the general path's bookkeeping.
+        # Anything else goes through `clean_measurement`, which says what is wrong.
+        cleaned = clean_plain_sample(sample, device=device, limit=limit)
+        if cleaned is not None:
+            ext = cleaned["external_id"]
+            if ext:
+                if ext in seen_ids:
+                    errors.append(_repeated_external_id(index, seen_ids[ext]))
+                    continue
+                seen_ids[ext] = index
+            valid.append((index, cleaned))
+            continue
         if isinstance(sample, dict):
             unknown = sorted(str(k) for k in sample if k not in FIELDS)
             if unknown:
@@ -481,7 +504,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
                 continue
             # The device is the one in the path; a sample cannot name another.
             sample = {**sample, "device": device}
-        cleaned, found = clean_measurement(sample, now=now)
+        cleaned, found = clean_measurement(sample, now=now, limit=limit)
         if found:
             errors.extend(
                 {"index": index, "field": field, "message": message}
@@ -492,13 +515,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         ext = cleaned["external_id"]
         if ext:
             if ext in seen_ids:
-                errors.append(
-                    {
-                        "index": index,
-                        "field": "external_id",
-                        "message": f"Repeats the external_id of sample {seen_ids[ext]}.",
-                    }
-                )
+                errors.append(_repeated_external_id(index, seen_ids[ext]))
                 continue
             seen_ids[ext] = index
         valid.append((index, cleaned))
