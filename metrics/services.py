@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
+from psycopg.types.json import JsonbBinaryDumper
 from redis.exceptions import RedisError
 
 from healthtrack.core import days as calendar
@@ -604,6 +605,17 @@ _COPY_COLUMNS = {
 }
 
 
+class _EmptyFirstJsonbDumper(JsonbBinaryDumper):
+    """psycopg's binary jsonb dumper, with an empty object written as its constant bytes."""
+
+    _EMPTY = b"\x01{}"  # jsonb's binary format: version 1, then the JSON text
+
+    def dump(self, obj: Any) -> bytes:
+        if obj == {}:
+            return self._EMPTY
+        return super().dump(obj)
+
+
 def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
     """Insert cleaned measurements in bulk. On PostgreSQL through COPY: building a
     multi-row INSERT for thousands of rows costs more in Python than the database write. In
@@ -621,6 +633,9 @@ def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
         connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        # Only this COPY's cursor: `{}` metadata (nearly every sample) without a json.dumps
+        # per row (~1.6 ms of 1,440 rows).
+        cursor.cursor.adapters.register_dumper(None, _EmptyFirstJsonbDumper)
         copy.set_types(list(_COPY_COLUMNS.values()))
         for row in rows:
             device = row["device"]

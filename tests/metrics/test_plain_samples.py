@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from django.utils import timezone
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from metrics.models import HealthMetric
 from metrics.registry import METRIC_TYPES
 from metrics.validation import clean_measurement, clean_plain_sample, future_limit
+from tests.metrics.factories import DeviceFactory
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DEVICE = object.__new__(type("Device", (), {"pk": 7, "user_id": 1}))
@@ -100,3 +104,46 @@ def test_the_plain_path_takes_the_common_device_sample():
     assert fast is not None
     assert fast["recorded_at"] == datetime(2026, 6, 1, 11, 59, tzinfo=UTC)
     assert fast["value"] == 72.0 and fast["device"] is DEVICE and fast["external_id"] == "hr-1"
+
+
+@pytest.mark.django_db
+def test_a_batch_of_plain_and_other_samples_is_stored_as_sent(auth_client, user):
+    device = DeviceFactory(user=user)
+    at = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    plain = [
+        {
+            "metric_type": "heart_rate",
+            "value": 60 + i,
+            "recorded_at": iso(at, i),
+            "external_id": f"p{i}",
+        }
+        for i in range(3)
+    ]
+    other = {
+        "metric_type": "heart_rate",
+        "value": "75",
+        "recorded_at": iso(at, 10),
+        "metadata": {"motion": "walking"},
+        "notes": "after stairs",
+    }
+    wrong = {"metric_type": "heart_rate", "value": 300, "recorded_at": iso(at, 11)}
+    response = auth_client.post(
+        f"/api/v1/devices/{device.pk}/sync",
+        {"samples": [*plain, other, wrong]},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["counts"]["created"] == 4
+    assert [e["index"] for e in response.json()["errors"]] == [4]
+    rows = list(HealthMetric.objects.filter(user=user).order_by("recorded_at"))
+    assert [(m.value, m.external_id, m.metadata, m.notes) for m in rows] == [
+        (60.0, "p0", {}, ""),
+        (61.0, "p1", {}, ""),
+        (62.0, "p2", {}, ""),
+        (75.0, "", {"motion": "walking"}, "after stairs"),
+    ]
+    assert rows[0].recorded_at == at and rows[0].device_id == device.pk
+
+
+def iso(at: datetime, minutes: int) -> str:
+    return (at + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
