@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
+from psycopg.types.json import JsonbBinaryDumper
 from redis.exceptions import RedisError
 
 from healthtrack.core import days as calendar
@@ -37,6 +38,8 @@ from metrics.validation import (
     clean_device,
     clean_measurement,
     clean_or_raise,
+    clean_plain_sample,
+    future_limit,
 )
 
 logger = logging.getLogger(__name__)
@@ -465,6 +468,14 @@ def _unknown_sample_field(name: str) -> str:
     return f"Unknown field: '{name}'. Accepted: {', '.join(FIELDS)}."
 
 
+def _repeated_external_id(index: int, first: int) -> dict[str, Any]:
+    return {
+        "index": index,
+        "field": "external_id",
+        "message": f"Repeats the external_id of sample {first}.",
+    }
+
+
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     _lock_owner(user.pk)
     now = timezone.now()
@@ -479,7 +490,20 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     errors: list[dict[str, Any]] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     seen_ids: dict[str, int] = {}
+    limit = future_limit(now)
     for index, sample in enumerate(samples):
+        # Most samples are plain and valid: cleaned without the general path's bookkeeping.
+        # Anything else goes through `clean_measurement`, which says what is wrong.
+        cleaned = clean_plain_sample(sample, device=device, limit=limit)
+        if cleaned is not None:
+            ext = cleaned["external_id"]
+            if ext:
+                if ext in seen_ids:
+                    errors.append(_repeated_external_id(index, seen_ids[ext]))
+                    continue
+                seen_ids[ext] = index
+            valid.append((index, cleaned))
+            continue
         if isinstance(sample, dict):
             unknown = sorted(str(k) for k in sample if k not in FIELDS)
             if unknown:
@@ -490,7 +514,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
                 continue
             # The device is the one in the path; a sample cannot name another.
             sample = {**sample, "device": device}
-        cleaned, found = clean_measurement(sample, now=now)
+        cleaned, found = clean_measurement(sample, now=now, limit=limit)
         if found:
             errors.extend(
                 {"index": index, "field": field, "message": message}
@@ -501,13 +525,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         ext = cleaned["external_id"]
         if ext:
             if ext in seen_ids:
-                errors.append(
-                    {
-                        "index": index,
-                        "field": "external_id",
-                        "message": f"Repeats the external_id of sample {seen_ids[ext]}.",
-                    }
-                )
+                errors.append(_repeated_external_id(index, seen_ids[ext]))
                 continue
             seen_ids[ext] = index
         valid.append((index, cleaned))
@@ -528,7 +546,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     duplicates = 0
     touched: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for cleaned in valid:
-        row = existing.get(cleaned["external_id"]) if cleaned["external_id"] else None
+        row = existing.get(cleaned["external_id"]) if existing and cleaned["external_id"] else None
         if row is not None:
             # `existing` holds this device's rows only, so the device is the same.
             if all(getattr(row, f) == cleaned[f] for f in MUTABLE_FIELDS if f != "device"):
@@ -544,12 +562,13 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
                 duplicates += 1
                 continue
             natural.add(nk)
-            to_create.append({"user_id": user.pk, **cleaned})
+            to_create.append(cleaned)
         else:
-            to_create.append({"user_id": user.pk, **cleaned})
-        touched[cleaned["metric_type"]].append(_span(cleaned))
+            to_create.append(cleaned)
+        start = cleaned["recorded_at"]
+        touched[cleaned["metric_type"]].append((start, cleaned["end_at"] or start))
 
-    _insert(to_create, now)
+    _insert(to_create, user_id=user.pk, now=now)
     if to_update:
         HealthMetric.objects.bulk_update(to_update, MUTABLE_FIELDS, batch_size=500)
     _after_write(user.pk, touched)
@@ -596,14 +615,28 @@ _COPY_COLUMNS = {
 }
 
 
-def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
-    """Insert cleaned measurements in bulk. On PostgreSQL through COPY: building a
-    multi-row INSERT for thousands of rows costs more in Python than the database write. In
-    binary: no text formatting of times and numbers on either side (~2 ms of 1,440 rows)."""
+class _EmptyFirstJsonbDumper(JsonbBinaryDumper):
+    """psycopg's binary jsonb dumper, with an empty object written as its constant bytes."""
+
+    _EMPTY = b"\x01{}"  # jsonb's binary format: version 1, then the JSON text
+
+    def dump(self, obj: Any) -> bytes:
+        if obj == {}:
+            return self._EMPTY
+        return super().dump(obj)
+
+
+def _insert(rows: list[dict[str, Any]], *, user_id: int, now: datetime) -> None:
+    """Insert cleaned measurements of one person in bulk. On PostgreSQL through COPY:
+    building a multi-row INSERT for thousands of rows costs more in Python than the database
+    write. In binary: no text formatting of times and numbers on either side (~2 ms of 1,440
+    rows)."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        HealthMetric.objects.bulk_create([HealthMetric(**row) for row in rows], batch_size=1000)
+        HealthMetric.objects.bulk_create(
+            [HealthMetric(user_id=user_id, **row) for row in rows], batch_size=1000
+        )
         return
     notes = HealthMetric._meta.get_field("notes")
     table = HealthMetric._meta.db_table
@@ -613,18 +646,24 @@ def _insert(rows: list[dict[str, Any]], now: datetime) -> None:
         connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        # Only this COPY's cursor: `{}` metadata (nearly every sample) without a json.dumps
+        # per row (~1.6 ms of 1,440 rows).
+        cursor.cursor.adapters.register_dumper(None, _EmptyFirstJsonbDumper)
         copy.set_types(list(_COPY_COLUMNS.values()))
+        device, device_id = None, None  # a sync's rows are one device's
         for row in rows:
-            device = row["device"]
+            if row["device"] is not device:
+                device = row["device"]
+                device_id = device.pk if device is not None else None
             copy.write_row(
                 (
-                    row["user_id"],
+                    user_id,
                     row["metric_type"],
                     row["value"],
                     row["unit"],
                     row["recorded_at"],
                     row["end_at"],
-                    device.pk if device is not None else None,
+                    device_id,
                     row["source_app"],
                     row["external_id"],
                     row["metadata"],

@@ -168,6 +168,11 @@ def future_tolerance() -> timedelta:
     return timedelta(seconds=getattr(settings, "METRICS_FUTURE_TOLERANCE_SECONDS", 3600))
 
 
+def future_limit(now: datetime) -> datetime:
+    """The latest `recorded_at` / `end_at` accepted at `now`."""
+    return now + future_tolerance()
+
+
 @dataclass
 class Errors:
     """Field -> messages, in the order found."""
@@ -410,14 +415,19 @@ def _text(data: dict, field: str, errors: Errors) -> str:
 
 
 def clean_measurement(
-    data: Any, *, devices: dict[int, Any] | None = None, now: datetime | None = None
+    data: Any,
+    *,
+    devices: dict[int, Any] | None = None,
+    now: datetime | None = None,
+    limit: datetime | None = None,
 ) -> tuple[dict[str, Any], Errors]:
     """Validate one measurement given as a mapping of the public field names.
 
     `devices` maps the ids the owner may name in `device` to Device objects (a Device
     instance in `data["device"]` is taken as already resolved). Returns the cleaned values
     (value converted to the canonical unit, times in UTC) and the errors found; the cleaned
-    values are meaningful only when there are no errors.
+    values are meaningful only when there are no errors. `limit`: the latest time accepted,
+    `future_limit(now)` (a batch works it out once).
     """
     errors = Errors({})
     if not isinstance(data, dict):
@@ -460,7 +470,8 @@ def clean_measurement(
                 cleaned["value"] = value
                 cleaned["unit"] = mtype.unit
 
-    limit = now + future_tolerance()
+    if limit is None:
+        limit = future_limit(now)
     recorded_at = None
     if data.get("recorded_at") in (None, ""):
         errors.add("recorded_at", "This field is required.")
@@ -512,6 +523,88 @@ def clean_measurement(
     else:
         cleaned["metadata"] = metadata
     return cleaned, errors
+
+
+# The keys of a sample in the shape devices send (a device's own samples: no end, notes or
+# metadata). `device` is ignored in a sync (the path names it); `end_at`, `notes` and
+# `metadata` pass only as null.
+_PLAIN_KEYS = frozenset(
+    {"metric_type", "value", "unit", "recorded_at", "device", "source_app", "external_id"}
+)
+_NULL_ONLY_KEYS = ("end_at", "notes", "metadata")
+
+
+def clean_plain_sample(data: Any, *, device: Any, limit: datetime) -> dict[str, Any] | None:
+    """The cleaned values of one sync sample of `device` in the plain shape (a known type, a
+    number within its range, an aware ISO 8601 time no later than `limit`, short texts);
+    None when the sample is not that plain or anything in it is wrong. The caller then runs
+    `clean_measurement`, which says what is wrong: every check here is one of
+    `clean_measurement`'s, so a sample accepted here is cleaned to the same values. A device
+    batch is thousands of these; this skips the general path's error bookkeeping."""
+    if type(data) is not dict:
+        return None
+    if not data.keys() <= _PLAIN_KEYS and not _null_extras(data):
+        return None
+    code = data.get("metric_type")
+    if type(code) is not str:
+        return None
+    mtype = METRIC_TYPES.get(code)
+    if mtype is None:
+        return None
+    unit = data.get("unit")
+    if unit is None or unit == "":
+        unit = None
+    elif type(unit) is not str or unit not in mtype.units:
+        return None
+    number = data.get("value")
+    if type(number) is not float and type(number) is not int:
+        return None
+    number = float(number)
+    if not math.isfinite(number):
+        return None
+    value = mtype.to_canonical(number, unit)
+    rng = RANGES[code]
+    if not rng.low <= value <= rng.high or (code in WHOLE_NUMBER_TYPES and value != int(value)):
+        return None
+    raw = data.get("recorded_at")
+    if type(raw) is not str:
+        return None
+    try:
+        recorded_at = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if recorded_at.tzinfo is None or recorded_at.utcoffset() is None:
+        return None
+    recorded_at = recorded_at.astimezone(UTC)
+    if recorded_at > limit:
+        return None
+    source_app = data.get("source_app")
+    if source_app is None:
+        source_app = ""
+    elif type(source_app) is not str or len(source_app) > MAX_TEXT["source_app"]:
+        return None
+    external_id = data.get("external_id")
+    if external_id is None:
+        external_id = ""
+    elif type(external_id) is not str or len(external_id) > MAX_TEXT["external_id"]:
+        return None
+    return {
+        "metric_type": code,
+        "value": value,
+        "unit": mtype.unit,
+        "recorded_at": recorded_at,
+        "end_at": None,
+        "device": device,
+        "source_app": source_app,
+        "external_id": external_id,
+        "notes": "",
+        "metadata": {},
+    }
+
+
+def _null_extras(data: dict) -> bool:
+    """Are the sample's keys beyond the plain ones only `_NULL_ONLY_KEYS` given as null?"""
+    return all(key in _PLAIN_KEYS or key in _NULL_ONLY_KEYS and data[key] is None for key in data)
 
 
 def clean_or_raise(data: dict, **kwargs) -> dict[str, Any]:
