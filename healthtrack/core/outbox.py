@@ -409,6 +409,8 @@ def _flush(batch: _Batch) -> None:
         if batch.hooks:
             try:
                 with transaction.atomic():
+                    if not rows:  # else the claim sets it
+                        commit_without_waiting_for_disk()
                     try:
                         for hook in batch.hooks:
                             hook()
