@@ -18,8 +18,10 @@ for a diary write, in the worker's transaction once the write committed:
    debounce lives in the database then) and the outbox relay publishes it once the broker is
    back;
 3. after commit: `RecommendationState.data_changed_at` is set (the nightly run recomputes
-   only changed users) and the user's cached recommendations are dropped (both guarded: a
-   failure is logged, never with health values, and never fails the committed write).
+   only changed users; in the one after-commit transaction that also sends the write's
+   outbox rows, `outbox.in_after_commit_transaction`) and the user's cached recommendations
+   are dropped (both guarded: a failure is logged, never with health values, and never fails
+   the committed write).
 
 The rows of steps 1 and 2 commit or roll back with the write, whatever the cache's state: a
 process that dies right after the commit, or a Redis outage, delays the work but never drops
@@ -68,16 +70,23 @@ def data_changed(user_id: int) -> None:
 
     def mark_changed() -> None:
         # A hint (the nightly run's and the read's staleness check): the durable outbox row
-        # carries the recompute itself, so this commit need not wait for the disk.
-        with transaction.atomic():
-            outbox.commit_without_waiting_for_disk()
+        # carries the recompute itself, so it goes in the after-commit transaction that sends
+        # the write's outbox rows, whose commit does not wait for the disk. A failure rolls
+        # back only the hints; the rows are still sent.
+        try:
             services.recommendation_state_mark_changed(user_id=user_id)
+        except Exception as error:
+            logger.error(
+                "insights: marking data changed for user %s failed: %s",
+                user_id,
+                type(error).__name__,
+            )
+            raise
 
-    def after_commit() -> None:
-        _guarded("marking data changed", user_id, mark_changed)
-        _guarded("cache invalidation", user_id, lambda: rec_cache.invalidate(user_id))
-
-    transaction.on_commit(after_commit)
+    outbox.in_after_commit_transaction(mark_changed)
+    transaction.on_commit(
+        lambda: _guarded("cache invalidation", user_id, lambda: rec_cache.invalidate(user_id))
+    )
     enqueue_on_commit(
         RECOMPUTE_TASK,
         {"user_id": user_id},

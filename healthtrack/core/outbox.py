@@ -42,6 +42,14 @@ The transaction that writes the row is the caller's, durable. The after-commit s
 row sent, deleting a covered one, and what a fast path writes with them) commit without
 waiting for the WAL flush (`commit_without_waiting_for_disk`): lost in a crash, the row is
 pending again and the work is redone, which at-least-once delivery allows.
+
+One after-commit transaction per write: the rows a transaction enqueues are sent together by
+one commit callback (`_Batch`): one statement claims them all, their fast paths (or
+publishes) run with no savepoint per row, one statement deletes the covered rows and one
+marks the sent ones. `in_after_commit_transaction(fn)` adds a hint written in that same
+transaction (the insights data-changed marker). A database error in a fast path rolls the
+batch back: every row is pending again for the relay. In eager mode each row is sent on
+its own, as before.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter
@@ -93,8 +101,56 @@ def enqueue_on_commit(
     # No savepoint: an error here fails the caller's write anyway.
     with transaction.atomic(savepoint=False):
         row = _pending_row(task_name, kwargs, dedupe_key)
-    transaction.on_commit(lambda: send(row.pk, fast_path=fast_path), robust=True)
+    _add_to_batch(row=(row.pk, fast_path))
     return row
+
+
+def in_after_commit_transaction(fn: Callable[[], object]) -> None:
+    """Run `fn` after the current transaction commits, inside the transaction that sends its
+    outbox rows (one after-commit transaction per write, whose commit does not wait for the
+    disk: `commit_without_waiting_for_disk`). For a hint whose loss in a crash is harmless
+    (the insights data-changed marker). When `fn` raises, what the hooks wrote is rolled
+    back and the rows are sent in a transaction of their own (`fn` should log its own
+    failure). In autocommit, runs now."""
+    _add_to_batch(hook=fn)
+
+
+class _Batch:
+    """What one transaction leaves for after its commit: its outbox rows (pk, fast path) and
+    the hooks of `in_after_commit_transaction`, all sent by one commit callback."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, FastPath | None]] = []
+        self.hooks: list[Callable[[], object]] = []
+        self.flushed = False
+
+    def flush(self) -> None:
+        self.flushed = True
+        _flush(self)
+
+
+def _add_to_batch(*, row: tuple[int, FastPath | None] | None = None, hook=None) -> None:
+    # The current batch is the one whose flush is among the connection's commit callbacks,
+    # registered in this atomic block or an enclosing one: a rollback (of the transaction,
+    # or of the savepoint that registered it) discards the callback, and a batch made in an
+    # inner block that has ended is not joined; then a new batch starts. A row added in a
+    # savepoint that rolled back while the batch lives on is claimed by id and is gone (or,
+    # a joined row, is pending anyway): sending it is harmless.
+    batch = getattr(connection, "_outbox_batch", None)
+    fresh = batch is None or batch.flushed or not connection.in_atomic_block
+    if not fresh:
+        blocks = set(connection.savepoint_ids)
+        fresh = not any(
+            func == batch.flush and sids <= blocks for sids, func, _ in connection.run_on_commit
+        )
+    if fresh:
+        batch = connection._outbox_batch = _Batch()
+    if row is not None:
+        batch.rows.append(row)
+    if hook is not None:
+        batch.hooks.append(hook)
+    if fresh:  # in autocommit this runs it now
+        transaction.on_commit(batch.flush, robust=True)
 
 
 # A new pending row, or none when a pending row holds the key already (no error, so no
@@ -322,6 +378,135 @@ def _send(pk: int, fast_path: FastPath | None = None) -> str:
         except Exception as exc:  # broker down or refusing: the relay resends it
             return _record(pk, exc)
         return _record(pk, None)
+
+
+class _HookFailed(Exception):
+    pass
+
+
+def _flush(batch: _Batch) -> None:
+    """After a commit: the transaction's hooks and rows (see `_Batch`). Eager (embedded
+    default, tests), each row is sent on its own, as `send` does, and each hook runs in its
+    own transaction. Else one transaction: the hooks, one claim of all the rows, their fast
+    paths (or publishes), one delete of the covered rows and one update of the sent ones,
+    committed without waiting for the disk. Never raises (it runs after commit)."""
+    rows = list(dict.fromkeys(pk for pk, _ in batch.rows))  # each row once (joined rows)
+    fast_paths: dict[int, FastPath | None] = {}
+    for pk, fast_path in batch.rows:
+        fast_paths.setdefault(pk, fast_path)
+    rows = [(pk, fast_paths[pk]) for pk in rows]
+    if current_app.conf.task_always_eager:
+        for hook in batch.hooks:
+            try:
+                with transaction.atomic():
+                    hook()
+            except Exception as exc:
+                logger.error("outbox: after-commit hook failed: %s", type(exc).__name__)
+        for pk, fast_path in rows:
+            send(pk, fast_path=fast_path)
+        return
+    try:
+        if batch.hooks:
+            try:
+                with transaction.atomic():
+                    if not rows:  # else the claim sets it
+                        commit_without_waiting_for_disk()
+                    try:
+                        for hook in batch.hooks:
+                            hook()
+                    except Exception as exc:
+                        raise _HookFailed(type(exc).__name__) from exc
+                    _send_batch(rows)
+                return
+            except _HookFailed as failed:  # rolled back: the rows go on their own
+                logger.error("outbox: after-commit hook failed: %s", failed)
+        if rows:
+            with transaction.atomic():
+                _send_batch(rows)
+    except Exception:  # rolled back: every row is pending again, for the relay
+        logger.exception("outbox send failed")
+
+
+_CLAIM_MANY_SQL = (
+    "SELECT id, task_name, kwargs, dedupe_key, created_at, attempts, last_error, sent_at,"
+    " set_config('synchronous_commit', 'off', true)"
+    " FROM accounts_outboxtask WHERE id = ANY(%s) AND sent_at IS NULL FOR UPDATE SKIP LOCKED"
+)
+
+
+def _claim_many(pks: list[int]) -> dict[int, OutboxTask]:
+    """The rows still pending among `pks`, claimed (FOR UPDATE SKIP LOCKED: a row another
+    sender holds is left to it). On PostgreSQL the claim also makes the transaction's commit
+    return before its WAL flush (`commit_without_waiting_for_disk`)."""
+    if connection.vendor != "postgresql":
+        query = OutboxTask.objects.pending().filter(pk__in=pks)
+        if connection.features.has_select_for_update_skip_locked:
+            query = query.select_for_update(skip_locked=True)
+        return {row.pk: row for row in query}
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_MANY_SQL, [pks])
+        found = cursor.fetchall()
+    kwargs_field = OutboxTask._meta.get_field("kwargs")
+    return {
+        r[0]: OutboxTask(
+            pk=r[0],
+            task_name=r[1],
+            kwargs=kwargs_field.from_db_value(r[2], None, connection),
+            dedupe_key=r[3],
+            created_at=r[4],
+            attempts=r[5],
+            last_error=r[6],
+            sent_at=r[7],
+        )
+        for r in found
+    }
+
+
+def _send_batch(rows: list[tuple[int, FastPath | None]]) -> None:
+    """In the caller's transaction: claim `rows`, run each fast path (or publish a plain
+    row), then drop the covered rows and mark the sent ones, a statement each. No savepoint
+    per row: a fast path that writes must keep its own failures to itself (the alert check
+    runs in its own savepoint); a database error escaping one rolls the whole batch back,
+    and the relay sends every row later."""
+    if not rows:
+        return
+    claimed = _claim_many([pk for pk, _ in rows])
+    covered: list[int] = []
+    sent: list[int] = []
+    for pk, fast_path in rows:
+        row = claimed.get(pk)
+        if row is None:
+            continue  # the relay sent it, or holds it now
+        if fast_path is None and _breaker_is_open():
+            OUTBOX_SENDS.labels(outcome="deferred").inc()
+            continue
+        try:
+            if fast_path is None:
+                _publish(row)
+                done = True
+                _set_breaker(open_=False)
+            else:
+                done = fast_path(row)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            # Only a broker error says anything about the broker (the breaker).
+            _record(pk, exc, eager=fast_path is not None and not _is_broker_error(exc))
+            continue
+        if done is COVERED:
+            covered.append(pk)
+        elif done:
+            sent.append(pk)
+        else:
+            OUTBOX_SENDS.labels(outcome="deferred").inc()
+    if covered:
+        OutboxTask.objects.filter(pk__in=covered).delete()
+        OUTBOX_SENDS.labels(outcome=COVERED).inc(len(covered))
+    if sent:
+        OutboxTask.objects.filter(pk__in=sent).update(
+            attempts=F("attempts") + 1, sent_at=timezone.now()
+        )
+        OUTBOX_SENDS.labels(outcome=SENT).inc(len(sent))
 
 
 def breaker_is_open() -> bool:

@@ -8,7 +8,9 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -236,3 +238,96 @@ def test_a_fast_path_with_a_real_broker_gets_its_claimed_row_as_written(
     stored = OutboxTask.objects.filter(pk=row.pk).first()
     state = "gone" if stored is None else ("sent" if stored.sent_at else "pending")
     assert state == left
+
+
+def _state(pk: int) -> str:
+    stored = OutboxTask.objects.filter(pk=pk).first()
+    return "gone" if stored is None else ("sent" if stored.sent_at else "pending")
+
+
+def test_a_writes_rows_and_hooks_are_sent_in_one_after_commit_transaction(
+    django_capture_on_commit_callbacks,
+):
+    celery_app.conf.task_always_eager = False  # a sender claims the rows (conftest resets it)
+    hooked = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        plain = outbox.enqueue_on_commit("tests.outbox.record", {"n": 1})
+        covered = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 2}, fast_path=lambda row: outbox.COVERED
+        )
+        handed = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 3}, dedupe_key="k:3", fast_path=lambda row: True
+        )
+        joined = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 3}, dedupe_key="k:3", fast_path=lambda row: True
+        )
+        deferred = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 4}, fast_path=lambda row: False
+        )
+        outbox.in_after_commit_transaction(lambda: hooked.append(transaction.get_autocommit()))
+    assert joined.pk == handed.pk
+    assert len(callbacks) == 1  # one commit callback for the whole write
+    with (
+        mock.patch.object(outbox, "_publish") as publish,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        callbacks[0]()
+    assert hooked == [False]  # the hook ran inside the after-commit transaction
+    assert publish.call_count == 1 and publish.call_args.args[0].pk == plain.pk
+    assert [_state(r.pk) for r in (plain, covered, handed, deferred)] == [
+        "sent",
+        "gone",
+        "sent",
+        "pending",
+    ]
+    sql = [q["sql"] for q in queries.captured_queries]
+    claims = [q for q in sql if q.startswith("SELECT") and "accounts_outboxtask" in q]
+    assert len(claims) == 1  # every row claimed by one statement
+    # No savepoint per row (in a test the after-commit transaction itself is a savepoint).
+    assert len([q for q in sql if q.startswith("SAVEPOINT")]) <= 1
+
+
+def test_a_failing_hook_is_rolled_back_and_the_rows_are_still_sent(
+    django_capture_on_commit_callbacks,
+):
+    celery_app.conf.task_always_eager = False
+
+    def failing_hook():
+        UserFactory(username="written-by-the-hook")
+        raise ValueError("weight 81.5 kg")
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        row = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 1}, fast_path=lambda row: outbox.COVERED
+        )
+        outbox.in_after_commit_transaction(failing_hook)
+    assert _state(row.pk) == "gone"
+    assert not get_user_model().objects.filter(username="written-by-the-hook").exists()
+
+
+def test_a_database_error_in_a_fast_path_leaves_every_row_of_the_write_to_the_relay(
+    django_capture_on_commit_callbacks,
+):
+    celery_app.conf.task_always_eager = False
+
+    def broken(row):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        first = outbox.enqueue_on_commit(
+            "tests.outbox.record", {"n": 1}, fast_path=lambda row: outbox.COVERED
+        )
+        second = outbox.enqueue_on_commit("tests.outbox.record", {"n": 2}, fast_path=broken)
+    assert [_state(first.pk), _state(second.pk)] == ["pending", "pending"]
+    assert outbox.outbox_relay() == {"sent": 2, "pending": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_in_autocommit_sends_its_row_at_once():
+    celery_app.conf.task_always_eager = False
+    seen = []
+    row = outbox.enqueue_on_commit(
+        "tests.outbox.record", {"n": 1}, fast_path=lambda row: seen.append(row.pk) or True
+    )
+    assert seen == [row.pk] and _state(row.pk) == "sent"
