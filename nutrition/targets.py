@@ -11,11 +11,17 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from typing import NamedTuple
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection, connections, router
+
+from nutrition.models import NutritionTargets
 
 DEFAULT_ACTIVITY_FACTOR = 1.4
 PROTEIN_G_PER_KG = 0.8
@@ -24,23 +30,72 @@ SEX_CONSTANT = {"male": 5.0, "female": -161.0}
 OTHER_SEX_CONSTANT = (SEX_CONSTANT["male"] + SEX_CONSTANT["female"]) / 2
 
 
+class Overrides(NamedTuple):
+    """A user's own daily targets (`NutritionTargets`); None where they set none."""
+
+    calories: int | None = None
+    protein_g: float | None = None
+    water_ml: int | None = None
+
+
+NO_OVERRIDES = Overrides()
+
+
 def latest_weight_kg(user) -> float | None:
     """The user's latest weight (kg) from the metrics app, or None.
 
     The metrics app is looked up lazily by name (it must not be imported from here); while it has
-    no `HealthMetric` model installed this answers None.
+    no `HealthMetric` model installed this answers None. The statement is the one that
+    `filter(user=user, metric_type="weight").order_by("-recorded_at").values_list("value")
+    .first()` ran, written out: building that QuerySet cost several times the CPU of running
+    it, on every nutrition read (issue 15).
     """
     try:
         metric_model = apps.get_model("metrics", "HealthMetric")
     except LookupError:
         return None
-    value = (
-        metric_model.objects.filter(user=user, metric_type="weight")
-        .order_by("-recorded_at")
-        .values_list("value", flat=True)
-        .first()
-    )
-    return float(value) if value is not None else None
+    if user.pk is None:
+        return None
+    row = _first_row(metric_model, _latest_weight_sql(metric_model), [user.pk, "weight"])
+    return float(row[0]) if row is not None and row[0] is not None else None
+
+
+def overrides_of(user) -> Overrides:
+    """`user`'s own targets: as loaded on the instance when they are (no statement), else
+    read with one statement and no model instance."""
+    if user.pk is None or get_user_model().nutrition_targets.is_cached(user):
+        return _overrides(user)
+    row = _first_row(NutritionTargets, _overrides_sql(), [user.pk])
+    return Overrides(*row) if row is not None else NO_OVERRIDES
+
+
+# Table and column names from the models' meta, quoted; every value is a parameter.
+@functools.cache
+def _latest_weight_sql(metric_model) -> str:
+    value, owner, kind, at = _columns(metric_model, "value", "user", "metric_type", "recorded_at")
+    where = f"{owner} = %s AND {kind} = %s"
+    return f"SELECT {value} FROM {_table(metric_model)} WHERE {where} ORDER BY {at} DESC LIMIT 1"  # noqa: S608
+
+
+@functools.cache
+def _overrides_sql() -> str:
+    columns = ", ".join(_columns(NutritionTargets, *Overrides._fields))
+    owner = _columns(NutritionTargets, "user")[0]
+    return f"SELECT {columns} FROM {_table(NutritionTargets)} WHERE {owner} = %s"  # noqa: S608
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(model, *names: str) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(n).column) for n in names]
+
+
+def _first_row(model, sql: str, params: list) -> tuple | None:
+    with connections[router.db_for_read(model)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def activity_factor() -> float:
@@ -115,28 +170,37 @@ def calculate_targets(
     }
 
 
-def daily_targets(*, user, weight_kg: float | None, on: date | None = None) -> dict:
+def daily_targets(
+    *,
+    user,
+    weight_kg: float | None,
+    on: date | None = None,
+    overrides: Overrides | None = None,
+) -> dict:
     """Targets for `user` (age on `on`, default today) given their latest weight in kg.
 
-    Reads the user's profile and their NutritionTargets overrides (one query when not loaded).
+    Reads the user's profile and their NutritionTargets overrides (one query when not loaded;
+    none when the caller passes them, as read by `overrides_of`).
     """
-    overrides = _overrides(user)
+    if overrides is None:
+        overrides = _overrides(user)
     return calculate_targets(
         age=user.age_on(on or date.today()),
         sex=user.sex,
         height_cm=user.height_cm,
         weight_kg=weight_kg,
         activity=activity_factor(),
-        calories_override=getattr(overrides, "calories", None),
-        protein_override=getattr(overrides, "protein_g", None),
-        water_override=getattr(overrides, "water_ml", None),
+        calories_override=overrides.calories,
+        protein_override=overrides.protein_g,
+        water_override=overrides.water_ml,
     )
 
 
-def _overrides(user):
+def _overrides(user) -> Overrides:
     if user.pk is None:
-        return None
+        return NO_OVERRIDES
     try:
-        return user.nutrition_targets
+        targets = user.nutrition_targets
     except ObjectDoesNotExist:
-        return None
+        return NO_OVERRIDES
+    return Overrides(targets.calories, targets.protein_g, targets.water_ml)

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access, audit
+from accounts.api import readcache
 from accounts.api.owned import OwnedRowsMixin
 from healthtrack.core import days as calendar
 from healthtrack.core.api.idempotency import idempotent
@@ -35,10 +36,12 @@ from nutrition.api.serializers import (
     NutritionLogInputSerializer,
     NutritionLogSerializer,
     NutritionTargetsSerializer,
+    daily_totals_data,
+    days_asked,
 )
-from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
+from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets, daily_totals_of
 from nutrition.photos import too_large_message
-from nutrition.targets import daily_targets, latest_weight_kg
+from nutrition.targets import daily_targets, latest_weight_kg, overrides_of
 from nutrition.validation import AMOUNT_FIELDS, round_amount
 from nutrition.views import meal_photo_response
 
@@ -118,9 +121,11 @@ class NutritionLogViewSet(
         services.nutrition_log_delete(log=instance)
 
 
-class DailyTotalsView(APIView):
+class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
     """Per-day totals (the person's local days) of every nutrient and water, with the person's
-    daily targets."""
+    daily targets. The rate limits and the signed-in user come in one Redis round trip
+    (`ReadPrefetchMixin`); the totals, latest weight and own targets are one plain statement
+    each, and the answer is built as `DailyTotalsSerializer` shows it (issue 15)."""
 
     @extend_schema(
         summary="Daily totals and targets",
@@ -130,31 +135,28 @@ class DailyTotalsView(APIView):
     def get(self, request):
         query = DailyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        # The access check (404 for anyone the viewer may not read): the rows below are then
+        # read by the owner's id alone, as `access.readable(..., owner_id=)` reads one's own.
         owner = access.owner_to_read(request, query.validated_data.get("user_id"))
-        if "end" not in request.query_params:  # default: the person's today, not UTC's
-            context = {"today": calendar.today(owner)}
-            query = DailyQuerySerializer(data=request.query_params, context=context)
-            query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
+        zone = calendar.zone_of(owner)
+        start, end = days_asked(query.validated_data, today=calendar.today(zone))
 
-        logs = access.readable(NutritionLog.objects.all(), request.user, owner_id=owner.pk)
-        logs = logs.for_user(owner)
-        rows = {row["day"]: row for row in logs.on_days(start, end).daily_totals()}
+        rows = daily_totals_of(owner.pk, start, end, zone)
         days = []
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             row = rows.get(day, {})
             totals = {f: round_amount(row.get(f) or 0) for f in AMOUNT_FIELDS}
             days.append({"date": day, "entries": row.get("entries", 0), **totals})
-        body = {
-            "user_id": owner.pk,
-            "start": start,
-            "end": end,
-            "targets": daily_targets(user=owner, weight_kg=latest_weight_kg(owner), on=end),
-            "days": days,
-        }
+        targets = daily_targets(
+            user=owner,
+            weight_kg=latest_weight_kg(owner),
+            on=end,
+            overrides=overrides_of(owner),
+        )
+        body = {"user_id": owner.pk, "start": start, "end": end, "targets": targets, "days": days}
         audit.record_read(request=request, owner_id=owner.pk)
-        return Response(DailyTotalsSerializer(body).data)
+        return Response(daily_totals_data(body))
 
 
 class FoodListView(generics.ListAPIView):

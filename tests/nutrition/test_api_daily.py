@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+import time_machine
+from rest_framework.renderers import JSONRenderer
 
-from nutrition.models import NutritionTargets
+from nutrition.api.serializers import DailyTotalsSerializer, daily_totals_data
+from nutrition.models import NutritionLog, NutritionTargets, daily_totals_of
+from nutrition.targets import calculate_targets
+from nutrition.validation import AMOUNT_FIELDS
 from tests.nutrition.factories import NutritionLogFactory
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +151,77 @@ def test_bad_ranges_are_refused(auth_client, params, field):
 def test_daily_query_count_is_small(auth_client, diary, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):  # the totals and the user's own targets
         assert auth_client.get(URL, {"start": "2026-01-01", "end": "2026-12-31"}).status_code == 200
+
+
+# --- The statement and the answer built directly (issue 15) ---------------------------------
+# The view reads the totals with `daily_totals_of` (plain SQL) and builds the answer with
+# `daily_totals_data`: both must give exactly what the QuerySet and the serializer give.
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/Los_Angeles", "Pacific/Kiritimati", "Asia/Kolkata"]
+)
+def test_the_totals_statement_gives_the_querysets_rows(user, other_user, zone):
+    tz = zoneinfo.ZoneInfo(zone)
+    start = datetime(2026, 3, 7, 0, 0, tzinfo=UTC)  # the range spans the US clock change
+    for hours in range(0, 24 * 6, 7):
+        log(
+            user,
+            start + timedelta(hours=hours, minutes=hours % 50),
+            calories=hours * 10.3,
+            protein_g=1.1,
+            sodium_mg=hours or None,
+            water_ml=None if hours % 3 else 250,
+        )
+    log(other_user, start + timedelta(days=1), calories=999, water_ml=999)
+    first, last = date(2026, 3, 7), date(2026, 3, 11)
+    expected = list(NutritionLog.objects.for_user(user, tz=tz).on_days(first, last).daily_totals())
+    got = daily_totals_of(user.pk, first, last, tz)
+    assert list(got.values()) == expected
+    assert list(got) == [row["day"] for row in expected]
+    assert daily_totals_of(user.pk, date(2026, 4, 1), date(2026, 4, 2), tz) == {}
+
+
+TARGETS = [
+    calculate_targets(age=None, sex=None, height_cm=None, weight_kg=None, activity=1.4),
+    calculate_targets(age=40, sex="female", height_cm=170.0, weight_kg=60.0, activity=1.4),
+    calculate_targets(
+        age=40,
+        sex="male",
+        height_cm=181.5,
+        weight_kg=80.25,
+        activity=1.55,
+        calories_override=2100,
+        protein_override=90,
+        water_override=2500,
+    ),
+]
+
+
+@pytest.mark.parametrize("targets", TARGETS)
+def test_the_answer_is_what_the_serializer_renders(targets):
+    body = {
+        "user_id": 42,
+        "start": date(2026, 3, 10),
+        "end": date(2026, 3, 12),
+        "targets": targets,
+        "days": [
+            {"date": date(2026, 3, 10), "entries": 3, **dict.fromkeys(AMOUNT_FIELDS, 0)},
+            {"date": date(2026, 3, 11), "entries": 1, **dict.fromkeys(AMOUNT_FIELDS, 12.3)},
+            {"date": date(2026, 3, 12), "entries": 2, **dict.fromkeys(AMOUNT_FIELDS, 1050)},
+        ],
+    }
+    expected = JSONRenderer().render(DailyTotalsSerializer(body).data)
+    assert JSONRenderer().render(daily_totals_data(body)) == expected
+
+
+def test_the_default_range_ends_on_the_owners_today_even_ahead_of_utc(auth_client, user):
+    user.time_zone = "Pacific/Kiritimati"  # UTC+14: at 21:00 UTC it is already tomorrow there
+    user.save(update_fields=["time_zone"])
+    with time_machine.travel(datetime(2026, 3, 10, 21, 0, tzinfo=UTC), tick=False):
+        log(user, datetime(2026, 3, 10, 20, 0, tzinfo=UTC), water_ml=300)  # 10:00 on the 11th
+        response = auth_client.get(URL, {"start": "2026-03-11"})
+    assert response.status_code == 200  # the owner's today, not a start after "end"
+    body = response.json()
+    assert (body["start"], body["end"]) == ("2026-03-11", "2026-03-11")
+    assert [(d["date"], d["water_ml"]) for d in body["days"]] == [("2026-03-11", 300.0)]

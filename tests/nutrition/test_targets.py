@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from accounts.models import User
 from nutrition.models import NutritionTargets
 from nutrition.targets import calculate_targets, daily_targets, latest_weight_kg, mifflin_st_jeor
+from tests.metrics.factories import HealthMetricFactory
 
 
 def person(**fields) -> User:
@@ -113,41 +113,22 @@ def test_latest_weight_is_none_while_metrics_has_no_model(user):
     assert latest_weight_kg(user) is None
 
 
-class _FakeMetrics:
-    """Stands in for metrics.HealthMetric's manager, recording the query it is asked."""
-
-    def __init__(self, value):
-        self.value, self.calls = value, []
-
-    def filter(self, **kwargs):
-        self.calls.append(("filter", kwargs))
-        return self
-
-    def order_by(self, *fields):
-        self.calls.append(("order_by", fields))
-        return self
-
-    def values_list(self, *fields, flat=False):
-        self.calls.append(("values_list", fields))
-        return self
-
-    def first(self):
-        return self.value
+@pytest.mark.django_db
+def test_latest_weight_reads_the_newest_weight_metric(user, other_user):
+    at = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    weight = {"metric_type": "weight", "unit": "kg"}
+    HealthMetricFactory(user=user, value=70.0, recorded_at=at, **weight)
+    HealthMetricFactory(user=user, value=72.5, recorded_at=at + timedelta(days=2), **weight)
+    HealthMetricFactory(user=user, value=71.0, recorded_at=at + timedelta(days=1), **weight)
+    HealthMetricFactory(user=user, value=64.0, recorded_at=at + timedelta(days=3))  # heart rate
+    HealthMetricFactory(user=other_user, value=99.0, recorded_at=at + timedelta(days=4), **weight)
+    assert latest_weight_kg(user) == 72.5
+    assert latest_weight_kg(other_user) == 99.0
 
 
-@pytest.mark.parametrize(("stored", "expected"), [(Decimal("72.5"), 72.5), (None, None)])
-def test_latest_weight_reads_the_newest_weight_metric(monkeypatch, stored, expected):
-    fake = _FakeMetrics(stored)
-    model = type("HealthMetric", (), {"objects": fake})
-    asked = []
-    monkeypatch.setattr(
-        "nutrition.targets.apps.get_model", lambda app, name: asked.append((app, name)) or model
-    )
-    owner = person()
-    assert latest_weight_kg(owner) == expected
-    assert asked == [("metrics", "HealthMetric")]
-    assert fake.calls == [
-        ("filter", {"user": owner, "metric_type": "weight"}),
-        ("order_by", ("-recorded_at",)),
-        ("values_list", ("value",)),
-    ]
+def test_latest_weight_is_none_without_the_metrics_model(monkeypatch):
+    def missing(app, name):
+        raise LookupError(name)
+
+    monkeypatch.setattr("nutrition.targets.apps.get_model", missing)
+    assert latest_weight_kg(person(pk=7)) is None
