@@ -121,6 +121,10 @@ class NutritionLogViewSet(
         services.nutrition_log_delete(log=instance)
 
 
+# The parameters `DailyQuerySerializer` reads (its declared fields; the class keeps them).
+DAILY_QUERY_PARAMS = tuple(DailyQuerySerializer._declared_fields)
+
+
 class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
     """Per-day totals (the person's local days) of every nutrient and water, with the person's
     daily targets. The rate limits and the signed-in user come in one Redis round trip
@@ -133,13 +137,16 @@ class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
         responses=DailyTotalsSerializer,
     )
     def get(self, request):
-        query = DailyQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = {}  # what the serializer makes of a query without any of its parameters
+        if any(name in request.query_params for name in DAILY_QUERY_PARAMS):
+            serializer = DailyQuerySerializer(data=request.query_params)
+            serializer.is_valid(raise_exception=True)
+            query = serializer.validated_data
         # The access check (404 for anyone the viewer may not read): the rows below are then
         # read by the owner's id alone, as `access.readable(..., owner_id=)` reads one's own.
-        owner = access.owner_to_read(request, query.validated_data.get("user_id"))
+        owner = access.owner_to_read(request, query.get("user_id"))
         zone = calendar.zone_of(owner)
-        start, end = days_asked(query.validated_data, today=calendar.today(zone))
+        start, end = days_asked(query, today=calendar.today(zone))
 
         rows = daily_totals_of(owner.pk, start, end, zone)
         days = []

@@ -225,3 +225,9 @@ def test_the_default_range_ends_on_the_owners_today_even_ahead_of_utc(auth_clien
     body = response.json()
     assert (body["start"], body["end"]) == ("2026-03-11", "2026-03-11")
     assert [(d["date"], d["water_ml"]) for d in body["days"]] == [("2026-03-11", 300.0)]
+
+
+def test_an_empty_parameter_is_still_checked_and_others_are_ignored(auth_client):
+    assert "start" in auth_client.get(URL, {"start": ""}).json()
+    plain, other = auth_client.get(URL).json(), auth_client.get(URL, {"page": "2"}).json()
+    assert plain == other and len(plain["days"]) == 7
