@@ -4,7 +4,7 @@ daily rollups."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from accounts import access
@@ -34,7 +34,14 @@ def _figures(aggregation: str, rows: list[tuple]) -> tuple[float | None, ...]:
     return average, min(r[2] for r in rows), max(r[3] for r in rows)
 
 
-def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) -> dict[str, Any]:
+def summary(
+    *,
+    user_id: int,
+    days: int,
+    today: date | None = None,
+    viewer=None,
+    tz: tzinfo | None = None,
+) -> dict[str, Any]:
     """Per metric type with data in the `days` days to `today` (default: the day in progress,
     `healthtrack.core.days`): count, latest sample and the per-day series, today included and marked
     `in_progress`; today's figure so far as `today`; and `average`, `min` and `max` of
@@ -50,8 +57,9 @@ def summary(*, user_id: int, days: int, today: date | None = None, viewer=None) 
     average or last value otherwise); `min` and `max` are over daily totals for summed
     types and over the readings otherwise; `count` is the number of samples in the window.
     With `viewer`, only the days and types they may read (a named share grant's scope)
-    count."""
-    tz = calendar.zone_of(user_id)  # the owner's days
+    count. `tz`: the owner's zone when the caller holds their row (`calendar.zone_of(owner)`);
+    else it is read."""
+    tz = tz or calendar.zone_of(user_id)  # the owner's days
     start, end = _window(days, today, tz)
     in_progress = calendar.today(tz)
     first, last = averages.finished_window(
