@@ -505,11 +505,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     computed, or a rule's window slid over their data (the debounced task may not have run
     yet), so no recommendation shown quotes a value older than the card beside it. Returns
     whether it recomputed; a failure is logged and the stored set is shown."""
-    state = (
-        RecommendationState.objects.filter(user_id=user.pk)
-        .values("data_changed_at", "computed_at", "valid_until")
-        .first()
-    )
+    state = _state_of(user.pk)
     if state is None or state["computed_at"] is None:
         return False
     today = today or calendar.today(user)
