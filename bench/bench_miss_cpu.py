@@ -13,7 +13,8 @@ entry is dropped before every measured request, outside the timing, as a write d
 
 Same settings, database and Caller as bench_request_cpu.py (production settings, JWT,
 PostgreSQL + Redis; BENCH_CPU_DB, BENCH_CPU_REDIS_DB). `--profile NAME` prints cProfile's
-top functions (CPU time) over that endpoint's misses.
+top functions (CPU time) over that endpoint's misses. Writes bench/results/miss_cpu.json
+(`make bench` runs it with the other bench/bench_*.py) unless `--only` narrows it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import statistics
@@ -31,7 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_request_cpu as brc  # noqa: E402
-from common import WORK, bench_patients  # noqa: E402
+from common import RESULTS, WORK, bench_patients, machine  # noqa: E402
+
+OUT = RESULTS / "miss_cpu.json"
 
 NAMES = ("summary", "rec_stored", "rec_compute")
 
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default=",".join(NAMES))
     parser.add_argument("--profile", default="", help="cProfile of one name's misses")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
     brc.configure()
@@ -120,6 +125,19 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(saved_stderr, 2)
         log.close()
 
+    medians = {n: round(statistics.median(samples[n]), 2) for n in names}
+    if args.out and set(names) == set(NAMES):
+        result = {
+            "benchmark": "miss_cpu",
+            "when": machine()["when"],
+            "machine": machine(),
+            "settings": "DJANGO_ENV=production, JWT Bearer, PostgreSQL + Redis, "
+            "the cached entry dropped before every request",
+            "runs": args.runs,
+            "figures_ms_median": medians,
+            "queries": queries,
+        }
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'miss of':<14}{'cpu ms':>9}{'p25':>8}{'p75':>8}{'queries':>9}")
     for name in names:
         q = statistics.quantiles(samples[name], n=4)
