@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -146,7 +146,17 @@ def _apply_replacements(plans: Sequence[_Replacement], generated_at: datetime) -
 def _lock_users(user_ids: Sequence[int]) -> None:
     """Serialise concurrent recomputations for the same users (row locks on PostgreSQL, taken
     in id order so that two batches cannot deadlock; SQLite transactions are already
-    exclusive here)."""
+    exclusive here). In plain SQL on PostgreSQL (a recommendations miss runs it: the ORM's
+    building cost more than the lock, issue 15)."""
+    using = router.db_for_write(User)
+    if connections[using].vendor == "postgresql":
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM accounts_user WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                [list(user_ids)],
+            )
+            cursor.fetchall()
+        return
     list(
         User.objects.select_for_update()
         .filter(pk__in=list(user_ids))
@@ -156,13 +166,23 @@ def _lock_users(user_ids: Sequence[int]) -> None:
 
 
 def _current_sets(user_ids: Sequence[int]) -> dict[int, list[HealthInsight]]:
+    """Each user's current generated recommendations (rank 1 first). On PostgreSQL through
+    `raw()` (the same rows as the QuerySet, every field loaded and converted): compiling the
+    QuerySet cost twice the rest on a recommendations miss (issue 15)."""
     found: dict[int, list[HealthInsight]] = {user_id: [] for user_id in user_ids}
-    rows = (
-        HealthInsight.objects.filter(user_id__in=list(user_ids))
-        .recommendations()
-        .current()
-        .order_by("user_id", "rank", "id")
-    )
+    if connections[router.db_for_read(HealthInsight)].vendor == "postgresql":
+        rows = HealthInsight.objects.raw(
+            "SELECT * FROM insights_healthinsight WHERE user_id = ANY(%s) AND kind = %s "
+            "AND superseded_at IS NULL ORDER BY user_id, rank, id",
+            [list(user_ids), Kind.RECOMMENDATION.value],
+        )
+    else:
+        rows = (
+            HealthInsight.objects.filter(user_id__in=list(user_ids))
+            .recommendations()
+            .current()
+            .order_by("user_id", "rank", "id")
+        )
     for row in rows:
         found[row.user_id].append(row)
     return found
@@ -436,8 +456,43 @@ def _states_upsert(states: list[RecommendationState], fields: list[str]) -> None
 
 
 def _state_upsert(**fields) -> None:
+    """One user's `RecommendationState` row: `fields` set, created if missing (its other
+    columns null), as `_states_upsert` does; in plain SQL on PostgreSQL (every computing
+    recommendations miss writes it: the ORM's bulk_create cost more than the statement)."""
     user_id = fields.pop("user_id")
-    _states_upsert([RecommendationState(user_id=user_id, **fields)], list(fields))
+    using = router.db_for_write(RecommendationState)
+    if connections[using].vendor != "postgresql":
+        _states_upsert([RecommendationState(user_id=user_id, **fields)], list(fields))
+        return
+    names = [RecommendationState._meta.get_field(name).column for name in fields]
+    columns = ", ".join(names)
+    values = ", ".join(["%s"] * len(names))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO insights_recommendationstate (user_id, {columns}) "  # noqa: S608
+            f"VALUES (%s, {values}) ON CONFLICT (user_id) DO UPDATE SET {updates}",
+            [user_id, *fields.values()],
+        )
+
+
+_STATE_FIELDS = ("data_changed_at", "computed_at", "computed_for", "valid_until")
+
+
+def _state_of(user_id: int) -> dict | None:
+    """`user_id`'s `RecommendationState` as {field: value}, or None (plain SQL on
+    PostgreSQL: read on every recommendations miss)."""
+    using = router.db_for_read(RecommendationState)
+    if connections[using].vendor != "postgresql":
+        return RecommendationState.objects.filter(user_id=user_id).values(*_STATE_FIELDS).first()
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT data_changed_at, computed_at, computed_for, valid_until "
+            "FROM insights_recommendationstate WHERE user_id = %s",
+            [user_id],
+        )
+        row = cursor.fetchone()
+    return dict(zip(_STATE_FIELDS, row, strict=True)) if row is not None else None
 
 
 def recommendation_state_mark_changed(*, user_id: int, at: datetime | None = None) -> None:
@@ -450,11 +505,7 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
     computed, or a rule's window slid over their data (the debounced task may not have run
     yet), so no recommendation shown quotes a value older than the card beside it. Returns
     whether it recomputed; a failure is logged and the stored set is shown."""
-    state = (
-        RecommendationState.objects.filter(user_id=user.pk)
-        .values("data_changed_at", "computed_at", "valid_until")
-        .first()
-    )
+    state = _state_of(user.pk)
     if state is None or state["computed_at"] is None:
         return False
     today = today or calendar.today(user)
@@ -526,11 +577,7 @@ def stored_recommendations_payload(*, user, days: int) -> dict | None:
     what the debounced task or the nightly run already stored."""
     if days != snapshot_builder.default_days():
         return None
-    state = (
-        RecommendationState.objects.filter(user_id=user.pk)
-        .values("data_changed_at", "computed_at", "computed_for", "valid_until")
-        .first()
-    )
+    state = _state_of(user.pk)
     if state is None or state["computed_at"] is None:
         return None
     today = calendar.today(user)
@@ -541,36 +588,19 @@ def stored_recommendations_payload(*, user, days: int) -> dict | None:
         return None
     if state["valid_until"] is not None and state["valid_until"] <= today:
         return None
-    rows = (
-        HealthInsight.objects.for_user(user.pk)
-        .recommendations()
-        .current()
-        .order_by("rank")
-        .values_list(
-            "insight_type",
-            "title",
-            "severity",
-            "score",
-            "message",
-            "actions",
-            "related_metric",
-            "data",
-            "rank",
-        )
-    )
     recommendations = [
         {
-            "type": kind,
-            "title": title,
-            "severity": severity,
-            "score": score,
-            "reasoning": message,
-            "actions": actions,
-            "related_metric": related_metric,
-            "data": data,
-            "rank": rank,
+            "type": row.insight_type,
+            "title": row.title,
+            "severity": row.severity,
+            "score": row.score,
+            "reasoning": row.message,
+            "actions": row.actions,
+            "related_metric": row.related_metric,
+            "data": row.data,
+            "rank": row.rank,
         }
-        for kind, title, severity, score, message, actions, related_metric, data, rank in rows
+        for row in _current_sets([user.pk])[user.pk]
     ]
     return {
         "user_id": user.pk,

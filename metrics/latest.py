@@ -9,11 +9,11 @@ the API summary, the admin patient page and the report."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Q, Subquery
 
 from accounts import access
@@ -37,31 +37,44 @@ def latest_value(
     return qs.newest_first().values_list("recorded_at", "value").first()
 
 
+# The newest sample of each type of `types` for one person, each one index probe
+# (`metric_user_type_time`), in one statement: a statement built by the ORM (a UNION of one
+# ordered, limited part per type) cost more CPU to compile than the database took to answer
+# it, on the summary's every miss (issue 15).
+_LATEST_SQL = """
+SELECT t.code, m.recorded_at, m.value
+FROM unnest(%s::varchar[]) AS t(code)
+CROSS JOIN LATERAL (
+    SELECT recorded_at, value FROM metrics_healthmetric
+    WHERE user_id = %s AND metric_type = t.code AND recorded_at < %s
+    ORDER BY recorded_at DESC, id DESC
+    LIMIT 1
+) AS m
+"""
+# No bound: later than any sample.
+_NO_BOUND = datetime.max.replace(tzinfo=UTC)
+
+
 def latest_values(
     *, user_id: int, metric_types: list[str], before: datetime | None = None, viewer=None
 ) -> dict[str, tuple[datetime, float]]:
     """`latest_value` of several types; types without a sample are absent. For the owner's
-    own data one query where the database allows ordered, limited parts in a UNION
-    (PostgreSQL): each part is one index probe, so a summary costs one round trip instead of
-    one per type. With `viewer` (share-grant scoping) it is `latest_value` per type."""
+    own data one statement on PostgreSQL (`_LATEST_SQL`: one index probe per type), so a
+    summary costs one round trip instead of one per type. With `viewer` (share-grant
+    scoping), or on another database, it is `latest_value` per type."""
     if not metric_types:
         return {}
-    union = connection.features.supports_slicing_ordering_in_compound
-    if viewer is not None or not union or len(metric_types) == 1:
+    using = router.db_for_read(HealthMetric)
+    if viewer is not None or connections[using].vendor != "postgresql":
         found = {}
         for code in metric_types:
             latest = latest_value(user_id=user_id, metric_type=code, before=before, viewer=viewer)
             if latest is not None:
                 found[code] = latest
         return found
-    parts = []
-    for code in metric_types:
-        qs = HealthMetric.objects.for_user(user_id).of_type(code)
-        if before is not None:
-            qs = qs.filter(recorded_at__lt=before)
-        parts.append(qs.newest_first().values_list("metric_type", "recorded_at", "value")[:1])
-    rows = parts[0].union(*parts[1:], all=True)
-    return {code: (at, value) for code, at, value in rows}
+    with connections[using].cursor() as cursor:
+        cursor.execute(_LATEST_SQL, [list(metric_types), user_id, before or _NO_BOUND])
+        return {code: (at, value) for code, at, value in cursor.fetchall()}
 
 
 def latest_per_type(*, user_id: int) -> list[HealthMetric]:

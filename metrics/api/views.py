@@ -420,9 +420,10 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
         query.is_valid(raise_exception=True)
         owner = _owner_from_query(request, query.validated_data.get("user_id"))
         days = query.validated_data["days"]
+        tz = calendar.zone_of(owner)  # the owner's row is loaded: no query for their zone
         if not access.can_read(request.user, owner.pk):
             # A named share grant: its types and window only, never from the shared cache.
-            data = summary(user_id=owner.pk, days=days, viewer=request.user)
+            data = summary(user_id=owner.pk, days=days, viewer=request.user, tz=tz)
             audit.record_read(request=request, owner_id=owner.pk)
             return Response(summary_payload(data))
         audit.record_read(request=request, owner_id=owner.pk)
@@ -430,10 +431,14 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
         found, hit = readcache.serve(request, _summary_entry(request.user.pk, owner.pk, days))
         if hit is not None:
             return hit
+        # The payload under the documented key is another viewer's first answer. The owner's
+        # own miss computes: their rendered answer is their cache (so that payload could only
+        # be one a clinician computed since, and it carries no version), and skipping the
+        # lookup saves a Redis round trip on the most frequent miss (issue 15).
         key = services.summary_cache_key(owner.pk, days)
-        payload = cache.get(key)
+        payload = cache.get(key) if owner.pk != request.user.pk else None
         if payload is None:
-            payload = summary_payload(summary(user_id=owner.pk, days=days))
+            payload = summary_payload(summary(user_id=owner.pk, days=days, tz=tz))
             cache.set(key, payload, services.SUMMARY_CACHE_TTL)
         if found is None:
             return Response(payload)
