@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.api.owned import OwnedRowsMixin
+from accounts.api.readcache import ReadPrefetchMixin
 from goals import services
 from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
@@ -57,6 +58,7 @@ class GoalPagination(CursorPagination):
 )
 class HealthGoalViewSet(
     NoBodyMixin,
+    ReadPrefetchMixin,
     OwnedRowsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -64,7 +66,8 @@ class HealthGoalViewSet(
     viewsets.GenericViewSet,
 ):
     """Health goals. Care-team clinicians read their patients' goals; only the owner writes.
-    Anyone else's goal does not exist for you (404)."""
+    Anyone else's goal does not exist for you (404). A GET's rate limits and JWT user come
+    in one Redis round trip (`ReadPrefetchMixin`; no answer is cached)."""
 
     serializer_class = HealthGoalSerializer
     filterset_class = HealthGoalFilter

@@ -49,18 +49,29 @@ class NewestFirstPagination(CursorPagination):
     max_page_size = 200
 
 
-def _readable_insights(viewer):
-    return access.readable(
-        HealthInsight.objects.select_related("author"), viewer, owner_field="user"
-    )
+# The author's encrypted fields are not shown (only their name is): not loaded, not decrypted.
+AUTHOR_UNSHOWN = ("author__date_of_birth", "author__medical_history")
+
+
+def _readable_insights(viewer, owner_id=None):
+    rows = HealthInsight.objects.select_related("author").defer(*AUTHOR_UNSHOWN)
+    return access.readable(rows, viewer, owner_field="user", owner_id=owner_id)
 
 
 # Alerts must reach clinicians at once: no response here may be stored by any cache.
 @method_decorator(never_cache, name="dispatch")
-class _InsightListView(generics.ListAPIView):
+class _InsightListView(readcache.ReadPrefetchMixin, generics.ListAPIView):
+    """One person's insights. `ReadPrefetchMixin`: the rate limits and the JWT user in one
+    Redis round trip (no answer is cached)."""
+
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
     filterset_class = HealthInsightFilter
+
+    def filter_queryset(self, queryset):
+        if not HealthInsightFilter.named_in(self.request.query_params):
+            return HealthInsightFilter.unfiltered(queryset)  # no form to build and validate
+        return super().filter_queryset(queryset)
 
 
 class InsightListCreateView(_InsightListView):
@@ -71,7 +82,7 @@ class InsightListCreateView(_InsightListView):
             return HealthInsight.objects.none()
         viewer = self.request.user
         owner = access.owner_to_read(self.request)  # you, or `?member=<id>` you may read
-        return _readable_insights(viewer).filter(user_id=owner.pk)
+        return _readable_insights(viewer, owner_id=owner.pk)
 
     @extend_schema(
         description="Your own insights (or `?member=<id>`'s), newest first: generated "
@@ -114,7 +125,7 @@ class UserInsightListView(_InsightListView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
             return HealthInsight.objects.none()
         owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
-        return _readable_insights(self.request.user).filter(user_id=owner.pk)
+        return _readable_insights(self.request.user, owner_id=owner.pk)
 
     @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
