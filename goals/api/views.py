@@ -15,6 +15,7 @@ from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
 from goals.models import HealthGoal
 from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.rows import BuiltOnceRowsMixin
 from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (another person's goal: 404).")
@@ -60,6 +61,7 @@ class HealthGoalViewSet(
     NoBodyMixin,
     ReadPrefetchMixin,
     OwnedRowsMixin,
+    BuiltOnceRowsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,

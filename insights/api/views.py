@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -20,6 +21,7 @@ from accounts.api import readcache
 from accounts.audit import record_read
 from accounts.models import User
 from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.rows import BuiltOnceRowsMixin
 from insights import cache as rec_cache
 from insights import services
 from insights.api.filters import HealthInsightFilter
@@ -49,20 +51,21 @@ class NewestFirstPagination(CursorPagination):
     max_page_size = 200
 
 
-# The author's encrypted fields are not shown (only their name is): not loaded, not decrypted.
-AUTHOR_UNSHOWN = ("author__date_of_birth", "author__medical_history")
-
-
 def _readable_insights(viewer, owner_id=None):
-    rows = HealthInsight.objects.select_related("author").defer(*AUTHOR_UNSHOWN)
+    # Only clinicians' notes have an author, and only the name is shown: the authors of a
+    # page come in a second query when the page has any (none for recommendations and alerts;
+    # joining them into every list cost more to compile than the query needs), without the
+    # encrypted fields that are never shown (they were decrypted for every note).
+    authors = Prefetch("author", User.objects.only("username", "first_name", "last_name"))
+    rows = HealthInsight.objects.prefetch_related(authors)
     return access.readable(rows, viewer, owner_field="user", owner_id=owner_id)
 
 
 # Alerts must reach clinicians at once: no response here may be stored by any cache.
 @method_decorator(never_cache, name="dispatch")
-class _InsightListView(readcache.ReadPrefetchMixin, generics.ListAPIView):
+class _InsightListView(readcache.ReadPrefetchMixin, BuiltOnceRowsMixin, generics.ListAPIView):
     """One person's insights. `ReadPrefetchMixin`: the rate limits and the JWT user in one
-    Redis round trip (no answer is cached)."""
+    Redis round trip (no answer is cached); the rows written by one serializer built once."""
 
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
