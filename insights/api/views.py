@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -52,13 +52,20 @@ class NewestFirstPagination(CursorPagination):
 
 
 def _readable_insights(viewer, owner_id=None):
-    # Only clinicians' notes have an author, and only the name is shown: the authors of a
-    # page come in a second query when the page has any (none for recommendations and alerts;
-    # joining them into every list cost more to compile than the query needs), without the
-    # encrypted fields that are never shown (they were decrypted for every note).
-    authors = Prefetch("author", User.objects.only("username", "first_name", "last_name"))
-    rows = HealthInsight.objects.prefetch_related(authors)
-    return access.readable(rows, viewer, owner_field="user", owner_id=owner_id)
+    return access.readable(
+        HealthInsight.objects.all(), viewer, owner_field="user", owner_id=owner_id
+    )
+
+
+def _with_authors(insights: list[HealthInsight]) -> list[HealthInsight]:
+    """Only clinicians' notes have an author, and only the name is shown: the authors of these
+    rows in one query when there are any (none for recommendations and alerts; joining them
+    into every list, or an empty prefetch, cost more to compile than the list's query), never
+    with the encrypted fields that are not shown (they were decrypted for every note)."""
+    if any(insight.author_id is not None for insight in insights):
+        authors = User.objects.only("username", "first_name", "last_name")
+        prefetch_related_objects(insights, Prefetch("author", authors))
+    return insights
 
 
 # Alerts must reach clinicians at once: no response here may be stored by any cache.
@@ -70,6 +77,10 @@ class _InsightListView(readcache.ReadPrefetchMixin, BuiltOnceRowsMixin, generics
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
     filterset_class = HealthInsightFilter
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return page if page is None else _with_authors(page)
 
     def filter_queryset(self, queryset):
         if not HealthInsightFilter.named_in(self.request.query_params):
@@ -144,7 +155,8 @@ class InsightDetailView(generics.GenericAPIView):
     serializer_class = HealthInsightSerializer
 
     def get_object(self) -> HealthInsight:
-        return get_object_or_404(_readable_insights(self.request.user), pk=self.kwargs["pk"])
+        insight = get_object_or_404(_readable_insights(self.request.user), pk=self.kwargs["pk"])
+        return _with_authors([insight])[0]
 
     @extend_schema(responses={200: HealthInsightSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):

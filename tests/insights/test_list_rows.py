@@ -93,3 +93,16 @@ def test_no_filter_named_leaves_out_replaced_recommendations_as_the_filters_do(a
         body = auth_client.get(LIST, params).json()
         assert [item["id"] for item in body["results"]] == expected, params
     assert auth_client.get(LIST, {"kind": "bogus"}).status_code == 400  # still validated
+
+
+def test_a_note_read_alone_shows_its_author_without_their_encrypted_fields(
+    auth_client, user, mixed_page, django_assert_max_num_queries
+):
+    named, _ = mixed_page
+    note = HealthInsight.objects.get(user=user, author=named)
+    with django_assert_max_num_queries(3) as captured:
+        body = auth_client.get(f"{LIST}/{note.pk}").json()
+    assert body == _as_serialized([note])[0]
+    assert body["author_name"] == "Ada Lovelace"
+    sql = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "medical_history" not in sql and "date_of_birth" not in sql
