@@ -9,11 +9,13 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.api.owned import OwnedRowsMixin
+from accounts.api.readcache import ReadPrefetchMixin
 from goals import services
 from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
 from goals.models import HealthGoal
 from healthtrack.core.api.idempotency import idempotent
+from healthtrack.core.api.rows import BuiltOnceRowsMixin
 from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (another person's goal: 404).")
@@ -57,14 +59,17 @@ class GoalPagination(CursorPagination):
 )
 class HealthGoalViewSet(
     NoBodyMixin,
+    ReadPrefetchMixin,
     OwnedRowsMixin,
+    BuiltOnceRowsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     """Health goals. Care-team clinicians read their patients' goals; only the owner writes.
-    Anyone else's goal does not exist for you (404)."""
+    Anyone else's goal does not exist for you (404). A GET's rate limits and JWT user come
+    in one Redis round trip (`ReadPrefetchMixin`; no answer is cached)."""
 
     serializer_class = HealthGoalSerializer
     filterset_class = HealthGoalFilter

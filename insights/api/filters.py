@@ -29,5 +29,16 @@ class HealthInsightFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("include_history"):
-            queryset = queryset.current()
+            queryset = self.unfiltered(queryset)
         return queryset
+
+    @staticmethod
+    def unfiltered(queryset):
+        """The rows when no filter is given: current ones only (the default above)."""
+        return queryset.current()
+
+    @classmethod
+    def named_in(cls, params) -> bool:
+        """Does the query name a filter (as `healthtrack.core.api.filtering` decides)? When
+        it does not, the FilterSet's answer is `unfiltered(queryset)`, without its form."""
+        return any(key.startswith(name) for key in params for name in cls.base_filters)
