@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from healthtrack.changes.models import ChangeEvent, ChangeSequence
 from healthtrack.changes.signals import changes_recorded
@@ -128,8 +129,8 @@ def record_upserts(
     (`values_list("pk", flat=True)`) or its SQL and parameters (one column, `id`), which the
     append runs once the lock is held (so a record deleted meanwhile gets no event after its
     tombstone). Three statements, however many records: lock, append, advance (two on PostgreSQL).
-    `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
-    that needs them)."""
+    `changes_recorded` gets the appended events as a lazy QuerySet (built and read only by a
+    receiver that needs them)."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [user_id])
@@ -156,9 +157,13 @@ def record_upserts(
                 "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
                 [start + added, user_id],
             )
-        events = ChangeEvent.objects.filter(
-            user_id=user_id, seq__gt=start, seq__lte=start + added
-        ).order_by("seq")
+        # Built only when a receiver reads it: on a POST this runs under the person's lock,
+        # and a patient without webhook subscriptions never needs the events.
+        events = SimpleLazyObject(
+            lambda: ChangeEvent.objects.filter(
+                user_id=user_id, seq__gt=start, seq__lte=start + added
+            ).order_by("seq")
+        )
         changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events)
         return added
 
