@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from django.db import connection
 from django.dispatch import receiver
 
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
 from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.prepared import prepared_cursor
 from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_committed
 
@@ -45,7 +45,7 @@ def _has_active_goal(user_id: int, types: list[str]) -> bool:
     if not types:
         return False
     sql = _HAS_ACTIVE_GOAL_SQL.format(types=", ".join(["%s"] * len(types)))
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [user_id, HealthGoal.Status.ACTIVE.value, *types])
         return cursor.fetchone() is not None
 

@@ -26,6 +26,7 @@ from psycopg.types.json import JsonbBinaryDumper
 from redis.exceptions import RedisError
 
 from healthtrack.core import days as calendar
+from healthtrack.core.prepared import prepared_cursor
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
 from metrics.registry import SUMMED_TYPES, get_metric_type
@@ -99,14 +100,14 @@ def _lock_owner(user_id: int) -> None:
     """Serialise writes of one person's measurements, so that two transactions recomputing
     the same day cannot each miss the other's rows. SQLite serialises writers already."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4D54, user_id])
 
 
 def _zone_of(user_id: int) -> tzinfo:
     """`calendar.zone_of(user_id)` in plain SQL: read under the person's lock on every write,
     where building the ORM query cost more than running it."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute('SELECT "time_zone" FROM "accounts_user" WHERE "id" = %s', [user_id])
         found = cursor.fetchone()
     return calendar.zone_named(found[0] if found else None)

@@ -27,6 +27,7 @@ from django.utils.functional import SimpleLazyObject
 
 from healthtrack.changes.models import ChangeEvent, ChangeSequence
 from healthtrack.changes.signals import changes_recorded
+from healthtrack.core.prepared import prepared_cursor
 
 Action = ChangeEvent.Action
 PAGE_SIZE = 200
@@ -132,7 +133,7 @@ def record_upserts(
     `changes_recorded` gets the appended events as a lazy QuerySet (built and read only by a
     receiver that needs them)."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
         cursor.execute(_LOCK_SQL, [user_id])
         start = cursor.fetchone()[0]
         ids = existing_ids()
