@@ -97,21 +97,39 @@ def invalidate_summary_cache(user_id: int) -> None:
 
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, %s)"
-# The lock, and this transaction's commit not waiting for the disk (`_flush_after_unlock`).
-_LOCK_UNTIL_UNFLUSHED_COMMIT_SQL = (
-    "SELECT pg_advisory_xact_lock(%s, %s), set_config('synchronous_commit', 'off', true)"
+# The lock and the owner's zone in one round trip (`_lock_owner_reading_zone`); with
+# `_UNFLUSHED`, this transaction's commit does not wait for the disk (`_flush_after_unlock`).
+_LOCK_AND_ZONE_SQL = (
+    'SELECT pg_advisory_xact_lock(%s, %s), (SELECT "time_zone" FROM "accounts_user"'
+    ' WHERE "id" = %s){unflushed}'
 )
+_UNFLUSHED = ", set_config('synchronous_commit', 'off', true)"
 
 
-def _lock_owner(user_id: int, *, flush_after_unlock: bool = False) -> None:
+def _lock_owner(user_id: int) -> None:
     """Serialise writes of one person's measurements, so that two transactions recomputing
-    the same day cannot each miss the other's rows. SQLite serialises writers already.
-    `flush_after_unlock` (from `_flush_after_unlock()`): the commit releases the lock without
-    waiting for the disk; the wait comes right after it."""
+    the same day cannot each miss the other's rows. SQLite serialises writers already."""
     if connection.vendor == "postgresql":
-        sql = _LOCK_UNTIL_UNFLUSHED_COMMIT_SQL if flush_after_unlock else _LOCK_SQL
         with prepared_cursor() as cursor:
-            cursor.execute(sql, [0x4D54, user_id])
+            cursor.execute(_LOCK_SQL, [0x4D54, user_id])
+
+
+def _lock_owner_reading_zone(user_id: int, *, flush_after_unlock: bool) -> tzinfo:
+    """`_lock_owner`, returning the owner's zone (`_zone_of`) read in the same statement.
+    `flush_after_unlock` (from `_flush_after_unlock()`): the commit releases the lock without
+    waiting for the disk; the wait comes right after it.
+
+    The zone is read in the statement's snapshot, taken before the lock was granted: when a
+    change of zone commits while this write waits for the lock, the write cuts its rollups
+    in the old zone. It is still right in the end: the recut that follows every change of
+    zone (`rollups_recut`, sent after that commit) asks for the lock after this write did,
+    so it runs after this write and cuts everything again from the raw rows."""
+    if connection.vendor != "postgresql":
+        return _zone_of(user_id)
+    sql = _LOCK_AND_ZONE_SQL.format(unflushed=_UNFLUSHED if flush_after_unlock else "")
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [0x4D54, user_id, user_id])
+        return calendar.zone_named(cursor.fetchone()[1])
 
 
 def _wait_for_disk() -> None:
@@ -241,6 +259,7 @@ def _after_write(
     touched: dict[str, list[tuple[datetime, datetime]]],
     *,
     added: HealthMetric | None = None,
+    tz: tzinfo | None = None,
 ) -> None:
     """Recompute rollups and notify subscribers now; invalidate the cache on commit. Inside
     `rollups_deferred()`, only note what was touched. `added`: the write only inserted this
@@ -253,7 +272,8 @@ def _after_write(
     if deferred is not None:
         deferred.add(user_id, touched)
         return
-    tz = _zone_of(user_id)  # once per write: the owner's local days
+    if tz is None:
+        tz = _zone_of(user_id)  # once per write: the owner's local days
     if added is not None and not get_metric_type(added.metric_type).is_summed:
         rollups.add_sample(
             user_id=user_id,
@@ -335,10 +355,10 @@ def metric_upsert(
         # writer holding it now cannot see this row (uncommitted) and commits before this
         # write reads or adds to the rollups.
         metric = HealthMetric.objects.create(user=user, **cleaned)
-        _lock_owner(user.pk, flush_after_unlock=flush_after_unlock)
-        _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
+        tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)
+        _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric, tz=tz)
         return metric, True
-    _lock_owner(user.pk, flush_after_unlock=flush_after_unlock)
+    tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)
     existing = _find_by_external_id(user, cleaned)
     if existing is not None:
         old = (existing.metric_type, _span(existing))
@@ -348,10 +368,10 @@ def metric_upsert(
         touched = defaultdict(list)
         touched[old[0]].append(old[1])
         touched[existing.metric_type].append(_span(existing))
-        _after_write(user.pk, touched)
+        _after_write(user.pk, touched, tz=tz)
         return existing, False
     metric = HealthMetric.objects.create(user=user, **cleaned)
-    _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric)
+    _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric, tz=tz)
     return metric, True
 
 
