@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
 from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.prepared import prepared_cursor
 from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_committed
 
@@ -31,9 +32,27 @@ def _digest(values: Iterable[str]) -> str:
     return hashlib.sha256(",".join(values).encode()).hexdigest()[:24]
 
 
+# `HealthGoal.objects.for_user(user_id).active().measuring(types).exists()` in plain SQL: run
+# on every measurement write under the person's lock, where building the ORM query cost more
+# than the query (~0.5 ms of the ~5 ms the lock is held per POST).
+_HAS_ACTIVE_GOAL_SQL = """
+SELECT 1 FROM goals_healthgoal WHERE user_id = %s AND status = %s AND metric_type IN ({types})
+LIMIT 1
+"""
+
+
+def _has_active_goal(user_id: int, types: list[str]) -> bool:
+    if not types:
+        return False
+    sql = _HAS_ACTIVE_GOAL_SQL.format(types=", ".join(["%s"] * len(types)))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [user_id, HealthGoal.Status.ACTIVE.value, *types])
+        return cursor.fetchone() is not None
+
+
 def enqueue_recompute(user_id: int, metric_types: Iterable[str]) -> None:
     types = sorted(set(metric_types))
-    if not HealthGoal.objects.for_user(user_id).active().measuring(types).exists():
+    if not _has_active_goal(user_id, types):
         return
     enqueue_on_commit(
         RECOMPUTE_TASK,

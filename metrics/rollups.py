@@ -40,6 +40,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate, TruncHour
 
 from healthtrack.core import days as calendar
+from healthtrack.core.prepared import prepared_cursor
 from metrics import period_rollups
 from metrics.models import (
     NO_DEVICE_PRIORITY,
@@ -610,7 +611,7 @@ SELECT 0, count FROM day_up UNION ALL SELECT 1, count FROM periods_up
 def _run_upserts(statements: list[tuple[str, list]]) -> tuple[int, list[int]]:
     """Run the hour, day and periods upserts of `add_sample`; (the day row's count, the
     period rows' counts)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             (hour, hour_params), (day, day_params), (periods, periods_params) = statements
             cursor.execute(

@@ -41,8 +41,12 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     ids = _MEASUREMENT_IDS_SQL.format(types=", ".join(["%s"] * len(types)))
     adapt = connection.ops.adapt_datetimefield_value
     params = [user_id, *types, adapt(start), adapt(end)]
+    # Every write and deletion of measurements holds the person's lock (metrics.services).
     services.record_upserts(
-        user_id=user_id, resource=Resource.MEASUREMENT, existing_ids=lambda: (ids, params)
+        user_id=user_id,
+        resource=Resource.MEASUREMENT,
+        existing_ids=lambda: (ids, params),
+        locked_ids=True,
     )
 
 

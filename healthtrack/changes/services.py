@@ -23,9 +23,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from healthtrack.changes.models import ChangeEvent, ChangeSequence
 from healthtrack.changes.signals import changes_recorded
+from healthtrack.core.prepared import prepared_cursor
 
 Action = ChangeEvent.Action
 PAGE_SIZE = 200
@@ -119,19 +121,69 @@ ON CONFLICT (user_id) DO UPDATE SET last_seq = changes_changesequence.last_seq
 RETURNING last_seq
 """
 
+# PostgreSQL, for `locked_ids`: lock (creating it if missing) and advance the sequence and
+# append the events in one statement. The ids and the events already seen are read in the
+# statement's snapshot, taken before the sequence row's lock is granted; the sequence number
+# itself comes from the row's latest version (an upsert's update reads it), so the numbering
+# is right whoever held the row before. Returns the new last number and the events appended.
+_LOCK_APPEND_AND_ADVANCE_SQL = """
+WITH ids (id) AS ({ids}),
+counted AS (SELECT COUNT(*) AS n FROM ids),
+sequence AS (
+    INSERT INTO changes_changesequence (user_id, last_seq, pruned_through)
+    SELECT %s, counted.n, 0 FROM counted
+    ON CONFLICT (user_id) DO UPDATE
+    SET last_seq = changes_changesequence.last_seq + EXCLUDED.last_seq
+    RETURNING last_seq
+),
+appended AS (
+    INSERT INTO changes_changeevent (user_id, seq, resource, object_id, action, occurred_at)
+    SELECT %s, sequence.last_seq - counted.n + ROW_NUMBER() OVER (ORDER BY ids.id), %s, ids.id,
+           CASE WHEN EXISTS (
+               SELECT 1 FROM changes_changeevent seen
+               WHERE seen.user_id = %s AND seen.resource = %s AND seen.object_id = ids.id
+           ) THEN %s ELSE %s END,
+           %s
+    FROM ids, sequence, counted
+    RETURNING 1
+)
+SELECT sequence.last_seq, counted.n FROM sequence, counted
+"""
+
 
 def record_upserts(
-    *, user_id: int, resource: str, existing_ids: Callable[[], QuerySet | tuple[str, list]]
+    *,
+    user_id: int,
+    resource: str,
+    existing_ids: Callable[[], QuerySet | tuple[str, list]],
+    locked_ids: bool = False,
 ) -> int:
     """Append `created` (first event for the record) or `updated` events for the records of
     `existing_ids`: a callable returning the query of the ids that exist now, a QuerySet
     (`values_list("pk", flat=True)`) or its SQL and parameters (one column, `id`), which the
     append runs once the lock is held (so a record deleted meanwhile gets no event after its
     tombstone). Three statements, however many records: lock, append, advance (two on PostgreSQL).
-    `changes_recorded` gets the appended events as a lazy QuerySet (read only by a receiver
-    that needs them)."""
+    `locked_ids`: the caller holds a lock under which nobody else creates or deletes these
+    records or appends events for them (the metrics app's per-person lock, held by every write
+    and deletion of measurements), so the ids need not be read after the sequence's lock: on
+    PostgreSQL lock, append and advance are then one statement.
+    `changes_recorded` gets the appended events as a lazy QuerySet (built and read only by a
+    receiver that needs them)."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
+        if locked_ids and connection.vendor == "postgresql":
+            ids = existing_ids()
+            if isinstance(ids, QuerySet):
+                ids = ids.order_by().query.sql_with_params()
+            ids_sql, ids_params = ids
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            cursor.execute(
+                _LOCK_APPEND_AND_ADVANCE_SQL.format(ids=ids_sql),
+                [*ids_params, user_id, user_id, str(resource), user_id, str(resource)]
+                + [Action.UPDATED.value, Action.CREATED.value, now],
+            )
+            last, added = cursor.fetchone()
+            return _announce(user_id, last - added, added)
         cursor.execute(_LOCK_SQL, [user_id])
         start = cursor.fetchone()[0]
         ids = existing_ids()
@@ -156,11 +208,22 @@ def record_upserts(
                 "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
                 [start + added, user_id],
             )
-        events = ChangeEvent.objects.filter(
+        return _announce(user_id, start, added)
+
+
+def _announce(user_id: int, start: int, added: int) -> int:
+    """`changes_recorded` for the events numbered start + 1 .. start + added, if any."""
+    if not added:
+        return 0
+    # Built only when a receiver reads it: on a POST this runs under the person's lock,
+    # and a patient without webhook subscriptions never needs the events.
+    events = SimpleLazyObject(
+        lambda: ChangeEvent.objects.filter(
             user_id=user_id, seq__gt=start, seq__lte=start + added
         ).order_by("seq")
-        changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events)
-        return added
+    )
+    changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events)
+    return added
 
 
 def record_deletions(*, user_id: int, resource: str, object_ids: Iterable[int]) -> int:

@@ -26,11 +26,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ConnectedApp
 from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.prepared import prepared_cursor
 from healthtrack.webhooks import signing, urlcheck
 from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -97,7 +98,7 @@ LIMIT 1
 
 def has_subscriptions(*, patient_id: int) -> bool:
     """Whether the patient has a live subscription (of an app they have not disconnected)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_HAS_SUBSCRIPTIONS_SQL, [patient_id])
         return cursor.fetchone() is not None
 

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from healthtrack.changes.models import ChangeEvent
 from metrics import rollups, services
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup, PeriodRollup
 from tests.accounts.factories import UserFactory
@@ -157,4 +158,13 @@ def test_concurrent_single_readings_of_one_person_keep_the_rollups_exact(
     written = rounded_rollups(user.pk)
     rollups.recompute_all(user_id=user.pk)
     assert rounded_rollups(user.pk) == written
+    # The change feed: numbered 1..n without a gap, one `created` event per reading.
+    events = list(ChangeEvent.objects.filter(user_id=user.pk).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, WRITERS * per_writer + 1))
+    assert sorted(e.object_id for e in events) == sorted(
+        HealthMetric.objects.filter(user=user).values_list("pk", flat=True)
+    )
+    assert {(e.resource, e.action) for e in events} == {
+        (ChangeEvent.Resource.MEASUREMENT, ChangeEvent.Action.CREATED)
+    }
     security_counts["concurrent single readings verified (two processes)"] += len(statuses)
