@@ -327,6 +327,24 @@ def store(found: Found | None, body: bytes) -> None:
         logger.warning("response cache store skipped: %s", type(exc).__name__)
 
 
+def still_current(found: Found) -> bool:
+    """Whether the owner's version token is still the one `found` read before its answer was
+    computed: a write since has deleted or replaced it. For a value kept beside the cache's
+    own entries (another key), which must not outlive the data it was computed from: keep it,
+    then ask this, and drop it when not (a write whose invalidation ran before the keep left
+    no token to match; one that runs after it drops the value itself). Redis down: False."""
+    entry = found.entry
+    if not found.redis:
+        return cache.get(entry.version_key) == found.version
+    try:
+        client = _redis()
+        raw = client.get_client(write=True).get(client.make_key(entry.version_key))
+    except Exception as exc:  # noqa: BLE001 - as the cache does: Redis down, nothing kept
+        logger.warning("response cache version check skipped: %s", type(exc).__name__)
+        return False
+    return raw == found.version
+
+
 def render(data) -> bytes:
     """The bytes DRF's JSON renderer writes for `data` (what a cached answer repeats)."""
     return JSONRenderer().render(data)

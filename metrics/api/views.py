@@ -435,11 +435,17 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
         # own miss computes: their rendered answer is their cache (so that payload could only
         # be one a clinician computed since, and it carries no version), and skipping the
         # lookup saves a Redis round trip on the most frequent miss (issue 15).
+        # It is kept only while the owner's version is the one read before computing it: a
+        # write committing meanwhile would otherwise leave a stale payload for the next viewer
+        # (and that viewer's rendered answer under the new version).
         key = services.summary_cache_key(owner.pk, days)
         payload = cache.get(key) if owner.pk != request.user.pk else None
         if payload is None:
             payload = summary_payload(summary(user_id=owner.pk, days=days, tz=tz))
-            cache.set(key, payload, services.SUMMARY_CACHE_TTL)
+            if found is not None:
+                cache.set(key, payload, services.SUMMARY_CACHE_TTL)
+                if not readcache.still_current(found):
+                    cache.delete(key)
         if found is None:
             return Response(payload)
         body = readcache.render(payload)

@@ -87,6 +87,27 @@ def test_summary_is_cached_under_the_documented_key_and_cleared_by_a_write(
     assert fresh["metrics"]["steps"]["count"] == 4
 
 
+def test_a_summary_computed_while_a_write_commits_is_not_kept_for_the_next_viewer(
+    auth_client, data, monkeypatch
+):
+    from metrics.api import views
+
+    key = f"metrics_summary:user:{data.pk}:days:7"
+    computed = views.summary
+
+    def computed_while_a_write_commits(**kwargs):
+        answer = computed(**kwargs)
+        services.invalidate_summary_cache(data.pk)  # the write's after-commit invalidation
+        return answer
+
+    monkeypatch.setattr(views, "summary", computed_while_a_write_commits)
+    auth_client.get("/api/v1/health-metrics/summary", {"days": 7})
+    assert cache.get(key) is None
+    monkeypatch.setattr(views, "summary", computed)
+    first = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
+    assert cache.get(key) == first
+
+
 @pytest.mark.parametrize("days", [0, 366, "x"])
 def test_summary_rejects_bad_days(auth_client, days):
     response = auth_client.get("/api/v1/health-metrics/summary", {"days": days})
