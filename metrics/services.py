@@ -540,6 +540,30 @@ def _repeated_external_id(index: int, first: int) -> dict[str, Any]:
     }
 
 
+def _clean_sample(index, sample, device, now, limit, errors) -> dict[str, Any] | None:
+    """A sample the plain path did not take, through `clean_measurement`, which says what is
+    wrong: the cleaned fields, or None with its errors added to `errors`."""
+    if isinstance(sample, dict):
+        unknown = sorted(str(k) for k in sample if k not in FIELDS)
+        if unknown:
+            errors.extend(
+                {"index": index, "field": name, "message": _unknown_sample_field(name)}
+                for name in unknown
+            )
+            return None
+        # The device is the one in the path; a sample cannot name another.
+        sample = {**sample, "device": device}
+    cleaned, found = clean_measurement(sample, now=now, limit=limit)
+    if found:
+        errors.extend(
+            {"index": index, "field": field, "message": message}
+            for field, messages in found.items.items()
+            for message in messages
+        )
+        return None
+    return cleaned
+
+
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     _lock_owner(user.pk)
     now = timezone.now()
@@ -557,35 +581,11 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     limit = future_limit(now)
     for index, sample in enumerate(samples):
         # Most samples are plain and valid: cleaned without the general path's bookkeeping.
-        # Anything else goes through `clean_measurement`, which says what is wrong.
         cleaned = clean_plain_sample(sample, device=device, limit=limit)
-        if cleaned is not None:
-            ext = cleaned["external_id"]
-            if ext:
-                if ext in seen_ids:
-                    errors.append(_repeated_external_id(index, seen_ids[ext]))
-                    continue
-                seen_ids[ext] = index
-            valid.append((index, cleaned))
-            continue
-        if isinstance(sample, dict):
-            unknown = sorted(str(k) for k in sample if k not in FIELDS)
-            if unknown:
-                errors.extend(
-                    {"index": index, "field": name, "message": _unknown_sample_field(name)}
-                    for name in unknown
-                )
+        if cleaned is None:
+            cleaned = _clean_sample(index, sample, device, now, limit, errors)
+            if cleaned is None:
                 continue
-            # The device is the one in the path; a sample cannot name another.
-            sample = {**sample, "device": device}
-        cleaned, found = clean_measurement(sample, now=now, limit=limit)
-        if found:
-            errors.extend(
-                {"index": index, "field": field, "message": message}
-                for field, messages in found.items.items()
-                for message in messages
-            )
-            continue
         ext = cleaned["external_id"]
         if ext:
             if ext in seen_ids:
