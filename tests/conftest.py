@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,10 +18,12 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from healthtrack.celery import app as celery_app
+from healthtrack.core.api import throttles
 from healthtrack.logs import JsonFormatter
 from healthtrack.request_id import RequestIdLogFilter
 from tests.accounts.care_factories import CareTeamFactory
 from tests.accounts.factories import ClinicianFactory, UserFactory
+from tests.healthtrack.servers import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -208,3 +211,32 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("security checks")
     for name, count in sorted(SECURITY_COUNTS.items()):
         terminalreporter.write_line(f"{name}: {count}")
+
+
+# A redis-server of the module's own (tests that need a real Redis: Lua, one round trip).
+@pytest.fixture(scope="module")
+def redis_server():
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+# The API's rate limits on, a tight per-user minute, and the throttles' clock in the test's
+# hands (advance `limits[0]`).
+@pytest.fixture
+def limits(settings, monkeypatch):
+    settings.RATELIMIT_ENABLE = True
+    settings.API_THROTTLE_RATES = {"ip_minute": "10000/min", "ip_burst": "10000/s"}
+    settings.API_USER_THROTTLE_RATES = {
+        "user_minute": "3/min",
+        "user_sync": "100/min",
+        "user_imports": "100/min",
+        "user_exports": "100/min",
+        "user_recommendations": "100/min",
+    }
+    now = [3_000_000.0]
+    monkeypatch.setattr(throttles._IPThrottle, "timer", staticmethod(lambda: now[0]))
+    return now

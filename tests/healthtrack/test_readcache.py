@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 from accounts import credentials
 from accounts.api import readcache
 from accounts.models import AccessLog
-from healthtrack.core.api import throttles
 from insights import cache as rec_cache
 from metrics import services as metric_services
 from tests.healthtrack.servers import RedisServer
@@ -30,16 +29,6 @@ SUMMARY = "/api/v1/health-metrics/summary?days=30"
 
 def recommendations(user) -> str:
     return f"/api/v1/recommendations/{user.pk}"
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server")
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture(params=["redis", "local memory"])
@@ -177,22 +166,6 @@ def test_a_revoked_token_gets_401_even_when_the_body_is_cached(backend, user):
     assert other.get(SUMMARY).status_code == 200
     credentials.credentials_revoke_all(user=user)
     assert other.get(SUMMARY).status_code == 401
-
-
-@pytest.fixture
-def limits(settings, monkeypatch):
-    settings.RATELIMIT_ENABLE = True
-    settings.API_THROTTLE_RATES = {"ip_minute": "10000/min", "ip_burst": "10000/s"}
-    settings.API_USER_THROTTLE_RATES = {
-        "user_minute": "3/min",
-        "user_sync": "100/min",
-        "user_imports": "100/min",
-        "user_exports": "100/min",
-        "user_recommendations": "100/min",
-    }
-    now = [3_000_000.0]
-    monkeypatch.setattr(throttles._IPThrottle, "timer", staticmethod(lambda: now[0]))
-    return now
 
 
 def test_cached_hits_still_count_towards_the_rate_limit(backend, user, limits):

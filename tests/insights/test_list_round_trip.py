@@ -4,7 +4,6 @@ the limits, a revoked token is 401, and a clinician's read is still checked and 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +12,7 @@ from django.test import override_settings
 
 from accounts import credentials
 from accounts.models import AccessLog
-from healthtrack.core.api import throttles
 from tests.goals.factories import HealthGoalFactory
-from tests.healthtrack.servers import RedisServer
 from tests.healthtrack.test_degraded_services import redis_cache
 from tests.healthtrack.test_readcache import bearer, sent_commands
 from tests.insights.factories import HealthInsightFactory
@@ -24,16 +21,6 @@ pytestmark = pytest.mark.django_db
 
 GOALS = "/api/v1/health-goals"
 INSIGHTS = "/api/v1/health-insights"
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server")
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture
@@ -60,22 +47,6 @@ def test_a_list_takes_one_redis_round_trip(on_redis, user, rows, url, monkeypatc
         response = client.get(url)
     assert response.json() == first.json()
     assert sent == [b"EVALSHA"], sent
-
-
-@pytest.fixture
-def limits(settings, monkeypatch):
-    settings.RATELIMIT_ENABLE = True
-    settings.API_THROTTLE_RATES = {"ip_minute": "10000/min", "ip_burst": "10000/s"}
-    settings.API_USER_THROTTLE_RATES = {
-        "user_minute": "3/min",
-        "user_sync": "100/min",
-        "user_imports": "100/min",
-        "user_exports": "100/min",
-        "user_recommendations": "100/min",
-    }
-    now = [3_000_000.0]
-    monkeypatch.setattr(throttles._IPThrottle, "timer", staticmethod(lambda: now[0]))
-    return now
 
 
 def test_the_lists_count_towards_the_rate_limit(on_redis, user, rows, limits):

@@ -17,7 +17,7 @@ from accounts.models import AccessLog
 from metrics import services
 from metrics.api.views import _aggregates_entry, _seconds_to_boundary
 from tests.accounts.care_factories import ShareGrantFactory
-from tests.healthtrack.test_readcache import backend, bearer, poison, redis_server  # noqa: F401
+from tests.healthtrack.test_readcache import backend, bearer, poison  # noqa: F401
 from tests.metrics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from accounts.sharing import share_grant_revoke
 from metrics import services
 from metrics.models import HealthMetric
 from tests.accounts.care_factories import ShareGrantFactory
-from tests.healthtrack.test_readcache import backend, bearer, redis_server  # noqa: F401
+from tests.healthtrack.test_readcache import backend, bearer  # noqa: F401
 from tests.metrics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
