@@ -364,6 +364,34 @@ def settle(snapshot, *, idle_cores: float = 0.1, timeout: float = 20) -> None:
         before = after
 
 
+def drain(snapshot, tier: str, *, idle_cores: float = 0.02, timeout: float = 60) -> dict:
+    """Wait until `tier` is idle (its queue worked off); the last snapshot."""
+    deadline = time.monotonic() + timeout
+    before = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = snapshot()
+        if cpu_used(before[tier], after[tier]) / 0.5 < idle_cores:
+            return after
+        before = after
+    return before
+
+
+def celery_tasks(log: Path, offset: int) -> dict[str, int]:
+    """Tasks the worker received since `offset` in its log (`-l info`), by name."""
+    counts: dict[str, int] = {}
+    if not log.exists():
+        return counts
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        for line in fh.read().decode(errors="replace").splitlines():
+            # "... Task insights.tasks.compute_recommendations[<id>] received"
+            if "received" in line and "Task " in line:
+                name = line.split("Task ", 1)[1].split("[", 1)[0]
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 # --- one wrk run ------------------------------------------------------------------------------
 
 
@@ -402,7 +430,10 @@ def run_wrk(
     total = max(round(warmup + seconds), 1)
     command = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{total}s", "--timeout", "10s"]
     command += ["-s", str(LUA), f"http://127.0.0.1:{port}"]
+    celery_log = WORK / "celery.log"
+    log_from = celery_log.stat().st_size if celery_log.exists() else 0
     with (out_dir / "wrk.out").open("wb") as log:
+        start = snapshot()  # the node is idle (settle): what Celery does from here is this run's
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(warmup)
         cpu0, busy0, t0 = snapshot(), machine_busy(), time.monotonic()
@@ -414,6 +445,14 @@ def run_wrk(
     t1 = time.monotonic()
     cpu1, busy1 = snapshot(), machine_busy()
     window = t1 - t0
+    # Celery works through the queue the requests filled after they were answered: the tasks
+    # still queued when wrk stops (a saturated node leaves the worker ~0.1 core) run after the
+    # window. Its CPU from wrk's start until it is idle again, over every request of the run
+    # (warm-up included), is what those requests cost it; the window alone undercounts the
+    # runs that leave a backlog (the writes alone, as fast as answered) more than the mix.
+    drained = drain(snapshot, "celery")
+    celery_run_s = cpu_used(start["celery"], drained["celery"])
+    tasks = celery_tasks(celery_log, log_from)
     summary_line = next(
         (x for x in (out_dir / "wrk.out").read_text().splitlines() if x.startswith("{")), None
     )
@@ -465,6 +504,9 @@ def run_wrk(
         "whole_machine_s": busy1 - busy0,
         "wrk_cpu_s": usage.ru_utime + usage.ru_stime,
         "wrk_answered": answered,
+        "celery_window_s": cpu_s["celery"],
+        "celery_run_s": celery_run_s,
+        "celery_tasks": tasks,
     }
 
 
@@ -542,6 +584,9 @@ def summarise(run: dict) -> dict:
         )
     served = max(totals["requests"], 1)
     cpu_ms = {k: round(v * 1000 / served, 3) for k, v in run["cpu_s"].items()}
+    answered = max(run["wrk_answered"], 1)
+    cpu_ms["celery"] = round(run["celery_run_s"] * 1000 / answered, 3)
+    cpu_ms["celery_window_only"] = round(run["celery_window_s"] * 1000 / served, 3)
     cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
     cores = {k: round(v / window, 2) for k, v in run["cpu_s"].items()}
     cores["wrk"] = round(run["wrk_cpu_s"] / (window + WARMUP_S), 2)
@@ -549,6 +594,9 @@ def summarise(run: dict) -> dict:
     return {
         "overall": overall,
         "endpoints": endpoints,
+        "celery_tasks_per_request": {
+            k: round(v / answered, 4) for k, v in sorted(run["celery_tasks"].items())
+        },
         "cpu_ms_per_request": cpu_ms,
         "cpu_seconds_per_second": cores,
     }
@@ -608,6 +656,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
             "share": round(shares[name], 4),
             "requests_alone": alone["requests"],
             "cpu_ms_per_request_alone": alone["cpu_ms_per_request"],
+            "celery_tasks_per_request_alone": alone.get("celery_tasks_per_request"),
             "cpu_ms_per_request_model": {k: round(v, 3) for k, v in adjusted[name].items()},
             "sql_share_alone": alone["sql_share"],
             "sql_share_in_mix": in_mix["sql_share"],
@@ -801,10 +850,13 @@ def main(argv: list[str] | None = None) -> dict:
         prometheus.mkdir(parents=True, exist_ok=True)
         logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery")}  # noqa: SIM115
         celery = subprocess.Popen(
-            [BIN / "celery", "-A", "healthtrack", "worker", "-l", "warning", "--concurrency", "1",
+            [BIN / "celery", "-A", "healthtrack", "worker", "-l", "info", "--concurrency", "1",
              "-Q", "default,ingest,recommendations,imports,maintenance",
              "-n", f"bench-{args.port}@%h", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=logs["celery"], stderr=subprocess.STDOUT,
+            # unbuffered: its log lines (the tasks received, counted per run) are in the file
+            # when the run is summed up, not in a pipe buffer
+            cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=logs["celery"],
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         command = dockerfile_command(args.port, args.worker_args)
         gunicorn = subprocess.Popen(
@@ -874,6 +926,7 @@ def main(argv: list[str] | None = None) -> dict:
                 solo[name] = {
                     **e,
                     "cpu_ms_per_request": solo[name]["cpu_ms_per_request"],
+                    "celery_tasks_per_request": solo[name]["celery_tasks_per_request"],
                     "errors": solo[name]["overall"]["errors"],
                 }
     finally:
@@ -911,6 +964,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "cpu_seconds_per_second": result["cpu_seconds_per_second"],
         "cpu_ms_per_request": result["cpu_ms_per_request"],
+        "celery_tasks_per_request": result["celery_tasks_per_request"],
         # what the node's cores would serve doing nothing else (the load generator excluded)
         "capacity_estimate_per_min_on_all_cores": round(60_000 * cores / max(node_ms, 0.01)),
         "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
