@@ -1,12 +1,12 @@
 """Why a request costs more in the load mix than the same endpoint alone (issue 15): the mix
 replayed in-process over many patients, each request's CPU time by the state it finds.
 
-Not a test and not part of `make bench`; prints a table. `bench/bench_request_cpu.py` times
-every endpoint over 10 patients with warm caches, request after request of one endpoint;
-`bench/load.py` plays the mix over 1,000 patients from a cold cache, where an endpoint costs
-15-30 % more app CPU. This replays bench/load.py's MIX (the same requests as
-bench_request_cpu.py's `Caller`, production settings, PostgreSQL and Redis) and files every
-request's CPU (`time.process_time`) and SQL statements under the state it met:
+Not a test and not part of `make bench` (bench/run.sh runs `bench_*.py`); prints a table.
+`bench/bench_request_cpu.py` times every endpoint over 10 patients with warm caches, request
+after request of one endpoint; `bench/load.py` plays the mix over 1,000 patients from a cold
+cache, where an endpoint costs 15-30 % more app CPU. This replays bench/load.py's MIX (the
+same requests as bench_request_cpu.py's `Caller`, production settings, PostgreSQL and Redis)
+and files every request's CPU (`time.process_time`) and SQL statements under the state it met:
 
 - `user_first`: the patient's first request (the JWT user cache entry is read from the
   database, the rate-limit windows are new);
@@ -21,7 +21,7 @@ Then, everything warm, each read endpoint once more interleaved as in the mix (`
 reads only, no writes) and alone, request after request (`ALONE`), over the same patients: the
 two differ only in what ran just before in the same process.
 
-    BENCH_CPU_DB=ht_load_hmix BENCH_CPU_REDIS_DB=13 python bench/bench_mix_replay.py \\
+    BENCH_CPU_DB=ht_load_hmix BENCH_CPU_REDIS_DB=13 python bench/mix_replay.py \\
         [--requests 2500] [--patients 300]
 
 The database needs bench/generate.py's dataset for at least `--patients` patients (bench/load.py
