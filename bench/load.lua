@@ -11,7 +11,8 @@
 --   LOAD_OUT     prefix of the per-thread result files (LOAD_OUT.<thread>.tsv)
 -- Each answered request appends one line to its thread's file: name, status, end time
 -- (CLOCK_MONOTONIC, s), latency (us), and the bench server's X-Bench-* counters (queries,
--- cache hits, cache misses, the request's CPU in us), plus a sample of the body when it failed.
+-- cache hits, cache misses, the request's CPU in us, JWT user entry loads), plus a sample of the
+-- body when it failed.
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } hl_timespec;
@@ -141,10 +142,10 @@ function response(status, headers, body)
   if status < 200 or status > 299 then
     sample = "\t" .. string.sub(string.gsub(body or "", "%s+", " "), 1, 200)
   end
-  out:write(string.format("%s\t%d\t%.6f\t%d\t%s\t%s\t%s\t%s%s\n", current, status,
+  out:write(string.format("%s\t%d\t%.6f\t%d\t%s\t%s\t%s\t%s\t%s%s\n", current, status,
     finished / 1e6, finished - started, header(headers, "X-Bench-Queries"),
     header(headers, "X-Bench-Cache-Hits"), header(headers, "X-Bench-Cache-Misses"),
-    header(headers, "X-Bench-CPU-us"), sample))
+    header(headers, "X-Bench-CPU-us"), header(headers, "X-Bench-User-Loads"), sample))
 end
 
 function done(summary, latency, requests)

@@ -364,17 +364,43 @@ def settle(snapshot, *, idle_cores: float = 0.1, timeout: float = 20) -> None:
         before = after
 
 
-def drain(snapshot, tier: str, *, idle_cores: float = 0.02, timeout: float = 60) -> dict:
-    """Wait until `tier` is idle (its queue worked off); the last snapshot."""
+def drain(
+    snapshot, tier: str, queued=None, *, idle_cores: float = 0.02, timeout: float = 90
+) -> dict:
+    """Wait until `tier` is idle and `queued()` (its broker queues' length) is 0: its queue
+    worked off. Idle CPU alone is not enough: on a busy machine a starved worker looks idle
+    with its queue full (measured: the mix's tasks then ran, and were counted, in the next
+    endpoint's run alone). The last snapshot."""
     deadline = time.monotonic() + timeout
     before = snapshot()
     while time.monotonic() < deadline:
         time.sleep(0.5)
         after = snapshot()
-        if cpu_used(before[tier], after[tier]) / 0.5 < idle_cores:
+        idle = cpu_used(before[tier], after[tier]) / 0.5 < idle_cores
+        if idle and (queued is None or queued() == 0):
             return after
         before = after
     return before
+
+
+QUEUES = ("default", "ingest", "recommendations", "imports", "maintenance")
+
+
+def broker_queued(url: str):
+    """The number of messages waiting in the worker's queues on the Redis broker at `url`
+    (kombu's list per queue and priority step); tasks the worker has taken are not counted."""
+    import redis
+
+    client = redis.from_url(url)
+    keys = [q if p == 0 else f"{q}\x06\x16{p}" for q in QUEUES for p in (0, 3, 6, 9)]
+
+    def queued() -> int:
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.llen(key)
+            return sum(pipe.execute())
+
+    return queued
 
 
 def celery_tasks(log: Path, offset: int) -> dict[str, int]:
@@ -407,6 +433,7 @@ def run_wrk(
     connections: int,
     users_file: Path,
     snapshot,
+    queued=None,
     loose: frozenset[str] = frozenset(),
     during=None,
 ) -> dict:
@@ -414,6 +441,7 @@ def run_wrk(
     `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
     `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
     `during(seconds)` is called when the window opens (the profiler)."""
+    drain(snapshot, "celery", queued)  # what an earlier run queued is not this run's
     settle(snapshot)
     out_dir = WORK / "wrk" / label
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -450,7 +478,7 @@ def run_wrk(
     # window. Its CPU from wrk's start until it is idle again, over every request of the run
     # (warm-up included), is what those requests cost it; the window alone undercounts the
     # runs that leave a backlog (the writes alone, as fast as answered) more than the mix.
-    drained = drain(snapshot, "celery")
+    drained = drain(snapshot, "celery", queued)
     celery_run_s = cpu_used(start["celery"], drained["celery"])
     tasks = celery_tasks(celery_log, log_from)
     summary_line = next(
@@ -472,7 +500,7 @@ def run_wrk(
                 fields[0],
                 {"times_ms": [], "errors": 0, "status": {}, "queries": 0, "counted": 0,
                  "cache_hits": 0, "cache_misses": 0, "cpu_us": [], "sql_cpu_us": [],
-                 "cached_cpu_us": [], "error_samples": []},
+                 "cached_cpu_us": [], "user_load_cpu_us": [], "error_samples": []},
             )  # fmt: skip
             status = int(fields[1])
             e["status"][str(status)] = e["status"].get(str(status), 0) + 1
@@ -480,7 +508,7 @@ def run_wrk(
             if not 200 <= status < 300:
                 e["errors"] += 1
                 if len(e["error_samples"]) < 3:
-                    e["error_samples"].append(f"{status} {fields[8] if len(fields) > 8 else ''}")
+                    e["error_samples"].append(f"{status} {fields[9] if len(fields) > 9 else ''}")
             if fields[4] != "-":
                 e["counted"] += 1
                 e["queries"] += int(fields[4])
@@ -491,9 +519,12 @@ def run_wrk(
                     e["cache_hits" if served else "cache_misses"] += 1
             if fields[7] != "-":
                 e["cpu_us"].append(int(fields[7]))
-                # served from the caches alone, or not
+                # loaded the JWT user entry (X-Bench-User-Loads: its rate is per second, not
+                # per request), else served from the caches alone, or not
+                loaded = fields[8] not in ("-", "0")
                 ran_sql = fields[4] != "-" and int(fields[4]) > 0
-                e["sql_cpu_us" if ran_sql else "cached_cpu_us"].append(int(fields[7]))
+                bucket = "user_load" if loaded else "sql" if ran_sql else "cached"
+                e[f"{bucket}_cpu_us"].append(int(fields[7]))
     transport = {k: wrk_summary[k] for k in ("connect", "read", "write", "timeout")}
     cpu_s = {k: cpu_used(cpu0[k], cpu1[k], tree=k not in loose) for k in cpu0}
     return {
@@ -515,6 +546,10 @@ def run_wrk(
 
 def _mean_ms(values_us: list[int]) -> float | None:
     return round(statistics.fmean(values_us) / 1000, 3) if values_us else None
+
+
+def _share(part: list, whole: list) -> float | None:
+    return round(len(part) / len(whole), 4) if whole else None
 
 
 def summarise(run: dict) -> dict:
@@ -540,9 +575,12 @@ def summarise(run: dict) -> dict:
             "queries_per_request": round(e["queries"] / e["counted"], 2) if e["counted"] else None,
             "cache_hit_rate": round(e["cache_hits"] / looked_up, 3) if looked_up else None,
             "app_cpu_ms": _mean_ms(e["cpu_us"]),
-            # the cache state: the share of requests that ran SQL (not served from caches
-            # alone), and the app CPU of those and of the others
-            "sql_share": round(len(e["sql_cpu_us"]) / len(e["cpu_us"]), 4) if e["cpu_us"] else None,
+            # the cache state: the share of requests that loaded the JWT user entry, of those
+            # that did not but ran SQL (not served from caches alone), and the app CPU of each
+            # kind and of the others
+            "user_load_share": _share(e["user_load_cpu_us"], e["cpu_us"]),
+            "sql_share": _share(e["sql_cpu_us"], e["cpu_us"]),
+            "app_cpu_ms_user_load": _mean_ms(e["user_load_cpu_us"]),
             "app_cpu_ms_sql": _mean_ms(e["sql_cpu_us"]),
             "app_cpu_ms_no_sql": _mean_ms(e["cached_cpu_us"]),
             **({"error_samples": e["error_samples"]} if e["error_samples"] else {}),
@@ -611,16 +649,23 @@ def error_pct(predicted: float, measured: float) -> float | None:
 
 def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
     """One endpoint's CPU ms per request per tier, measured alone, carried over to the cache
-    state of the mix: the app CPU of requests that ran SQL and of those served from caches,
-    weighted by the mix's share of each; PostgreSQL's in proportion to the SQL statements per
-    request. gunicorn's own work outside the app (HTTP) stays as measured alone."""
+    state of the mix: the app CPU of requests that loaded the JWT user entry, of those that ran
+    SQL and of those served from caches, weighted by the mix's share of each (the user entry
+    expires after AUTH_USER_CACHE_SECONDS: a run alone, at several times the mix's requests/s,
+    loads it on a smaller share of its requests); PostgreSQL's in proportion to the SQL
+    statements per request. gunicorn's own work outside the app (HTTP) stays as measured alone."""
     ms = dict(alone["cpu_ms_per_request"])
-    sql_share = in_mix["sql_share"]
+    sql_share, load_share = in_mix["sql_share"], in_mix.get("user_load_share") or 0.0
     with_sql, cached = alone["app_cpu_ms_sql"], alone["app_cpu_ms_no_sql"]
+    loaded = alone.get("app_cpu_ms_user_load")
     if sql_share is not None and alone["app_cpu_ms"] is not None:
         with_sql = with_sql if with_sql is not None else cached
         cached = cached if cached is not None else with_sql
-        app = sql_share * with_sql + (1 - sql_share) * cached
+        if with_sql is None:  # every request alone loaded the user
+            with_sql = cached = loaded
+        loaded = loaded if loaded is not None else with_sql
+        cached_share = max(1.0 - sql_share - load_share, 0.0)
+        app = sql_share * with_sql + cached_share * cached + load_share * loaded
         ms["gunicorn"] += app - alone["app_cpu_ms"]
         ms["app"] = app
     queries_alone, queries_mix = alone["queries_per_request"], in_mix["queries_per_request"]
@@ -660,6 +705,8 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
             "cpu_ms_per_request_model": {k: round(v, 3) for k, v in adjusted[name].items()},
             "sql_share_alone": alone["sql_share"],
             "sql_share_in_mix": in_mix["sql_share"],
+            "user_load_share_alone": alone.get("user_load_share"),
+            "user_load_share_in_mix": in_mix.get("user_load_share"),
             "app_cpu_ms_alone": alone["app_cpu_ms"],
             "app_cpu_ms_model": round(app, 3) if app is not None else None,
             "app_cpu_ms_in_mix": in_mix["app_cpu_ms"],
@@ -728,13 +775,15 @@ def print_report(result: dict) -> None:
         p, m = model["predicted_cpu_ms_per_request"], model["measured_cpu_ms_per_request"]
         print(f"\ncost model (each endpoint alone, {result['config']['model_seconds']} s each):")
         print(f"{'endpoint':<18}{'share':>7}{'gunicorn ms':>12}{'pg ms':>8}{'sql alone':>10}"
-              f"{'sql mix':>8}{'app alone':>10}{'model':>8}{'in mix':>8}{'err %':>7}")  # fmt: skip
+              f"{'sql mix':>8}{'user alone':>11}{'user mix':>9}{'app alone':>10}{'model':>8}"
+              f"{'in mix':>8}{'err %':>7}")  # fmt: skip
         for name, e in model["endpoints"].items():
             c = e["cpu_ms_per_request_alone"]
             err = e["app_cpu_error_pct"]
             print(
                 f"{name:<18}{e['share']:>7.3f}{c['gunicorn']:>12}{c['postgresql']:>8}"
                 f"{e['sql_share_alone'] or 0:>10.2f}{e['sql_share_in_mix'] or 0:>8.2f}"
+                f"{e['user_load_share_alone'] or 0:>11.2f}{e['user_load_share_in_mix'] or 0:>9.2f}"
                 f"{e['app_cpu_ms_alone'] or 0:>10}{e['app_cpu_ms_model'] or 0:>8}"
                 f"{e['app_cpu_ms_in_mix'] or 0:>8}{err if err is not None else '':>7}"
             )
@@ -851,7 +900,7 @@ def main(argv: list[str] | None = None) -> dict:
         logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery")}  # noqa: SIM115
         celery = subprocess.Popen(
             [BIN / "celery", "-A", "healthtrack", "worker", "-l", "info", "--concurrency", "1",
-             "-Q", "default,ingest,recommendations,imports,maintenance",
+             "-Q", ",".join(QUEUES),
              "-n", f"bench-{args.port}@%h", "--without-gossip", "--without-mingle"],
             # unbuffered: its log lines (the tasks received, counted per run) are in the file
             # when the run is summed up, not in a pipe buffer
@@ -895,6 +944,7 @@ def main(argv: list[str] | None = None) -> dict:
             "connections": args.vus,
             "users_file": users_file,
             "snapshot": snapshot,
+            "queued": broker_queued(env["REDIS_URL"]),
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         with connection.cursor() as cursor:

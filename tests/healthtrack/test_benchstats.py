@@ -27,6 +27,25 @@ def test_middleware_reports_the_requests_sql_statements():
     assert response["X-Bench-Cache-Misses"] == "0"
 
 
+def test_middleware_reports_a_request_that_loaded_the_jwt_user_entry():
+    from accounts.credentials import revoked_ids
+
+    user = User.objects.create_user(username="bench-a", password="x" * 16)
+
+    def loads(request):
+        revoked_ids(user.pk)  # what building the JWT user entry reads
+        return HttpResponse("ok")
+
+    def reads_users_only(request):
+        User.objects.filter(pk=user.pk).exists()
+        return HttpResponse("ok")
+
+    loaded = benchstats.BenchStatsMiddleware(loads)(RequestFactory().get("/x"))
+    plain = benchstats.BenchStatsMiddleware(reads_users_only)(RequestFactory().get("/x"))
+    assert loaded["X-Bench-User-Loads"] == "1"
+    assert plain["X-Bench-User-Loads"] == "0"
+
+
 def test_middleware_reports_the_cpu_time_the_request_spent():
     def view(request):
         deadline = time.thread_time() + 0.02  # 20 ms of this thread's CPU
