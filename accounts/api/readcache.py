@@ -120,6 +120,21 @@ return {windows, version, body, user}
 ATTR = "_healthtrack_readcache"
 # Set on a request whose one round trip has been made (by the hit path or by `initial`).
 PREFETCH_DONE_ATTR = "_healthtrack_prefetched"
+# What the round trip leaves on the request (read by the authentication and the throttles).
+_PREFETCH_ATTRS = (
+    PREFETCH_DONE_ATTR,
+    ATTR,
+    jwt_auth.PREFETCHED_ATTR,
+    throttles.RESULTS_ATTR,
+    "_healthtrack_counted",
+    "_healthtrack_all_windows",
+)
+# WSGI environ keys (never a client's: those are HTTP_*). HANDED_OVER: what a round trip made
+# in front of Django found (healthtrack/front.py), for the request Django builds from the same
+# environ. OWN_HIT_NOTE: (resolver match, path) of a request an own cached hit answered, for
+# the front to learn from.
+HANDED_OVER = "healthtrack.readcache.prefetched"
+OWN_HIT_NOTE = "healthtrack.readcache.own_hit"
 
 
 @functools.cache
@@ -394,7 +409,7 @@ def prefetch(request, view, guess) -> None:
     view will most likely look up; it checks the key before using it). Leaves everything to
     the slow path when anything is unusual. Made once per request (`request` may be Django's
     or DRF's: what it sets is read through either)."""
-    if getattr(request, PREFETCH_DONE_ATTR, False):
+    if getattr(request, PREFETCH_DONE_ATTR, False) or _take_over(request):
         return
     setattr(request, PREFETCH_DONE_ATTR, True)
     client = _redis()
@@ -445,6 +460,26 @@ def prefetch(request, view, guess) -> None:
         {scope: tuple(row) for (scope, _, _, _), row in zip(windows, rows, strict=True)},
     )
     request._healthtrack_counted = (member, [k for _, k, _, _ in windows])
+
+
+def hand_over(request) -> None:
+    """Leave what `request`'s round trip found (if it made one) in its WSGI environ: the
+    request Django builds from that environ then uses it instead of a round trip of its own
+    (the windows are not counted twice). For a request answered in front of Django that
+    steps aside to it (healthtrack/front.py)."""
+    found = {name: request.__dict__[name] for name in _PREFETCH_ATTRS if name in request.__dict__}
+    if found:
+        request.META[HANDED_OVER] = found
+
+
+def _take_over(request) -> bool:
+    """Take what `hand_over` left for this request; False when nothing was left."""
+    found = request.META.pop(HANDED_OVER, None)
+    if found is None:
+        return False
+    for name, value in found.items():
+        setattr(request, name, value)
+    return True
 
 
 def refund(request) -> None:
@@ -542,6 +577,8 @@ class ReadPrefetchMixin:
         hit = own_hit(request, self)
         if hit is not None:
             self.cached_answer_served()
+            # For healthtrack/front.py to learn this path: the view and arguments it resolved to.
+            request.META[OWN_HIT_NOTE] = (request.resolver_match, request.path)
             return hit
         return super().dispatch(request, *args, **kwargs)
 
