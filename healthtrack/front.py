@@ -16,15 +16,16 @@ cached hit leaves a note in the request's WSGI environ (`readcache.OWN_HIT_NOTE`
 `ReadPrefetchMixin.dispatch`), and the front keeps, per path and scheme (`wsgi.url_scheme`,
 `X-Forwarded-Proto`), the view Django resolved it to, with its URL arguments, route label
 and the answer's status and headers. A later request to that path with that scheme is
-offered to the same `own_hit`, with the same view class and arguments: every check it makes
-is made (JWT signature and expiry, the one Lua call counting the rate limits and reading the
-auth cache entry and the body with its version, revocation and credentials version, the
-permission classes and `access.can_read`). Anything but a clean hit goes on through Django
-with what the round trip found handed over (`readcache.hand_over`: nothing is fetched or
-counted twice), and Django answers it as it always does: a miss, someone else's data (so
-their read is audited), a 429, a 401, Redis down, unknown query parameters, a client that
-does not take JSON. Requests the front never looks at: anything but GET (HEAD included),
-a CORS `Origin`, no `Authorization` header, a path or scheme not answered by Django yet.
+offered to the same checks with the same view class and arguments (`readcache.own_hit_body`,
+what `own_hit` answers from): the JWT's signature and expiry, the one Lua call counting the
+rate limits and reading the auth cache entry and the body with its version, revocation and
+credentials version, the permission classes and `access.can_read`. Anything but a clean hit
+goes on through Django with what the round trip found handed over (`readcache.hand_over`:
+nothing is fetched or counted twice), and Django answers it as it always does: a miss,
+someone else's data (so their read is audited), a 429, a 401, Redis down, unknown query
+parameters, a client that does not take JSON. Requests the front never looks at: anything
+but GET (HEAD included), a CORS `Origin`, no `Authorization` header, a path or scheme not
+answered by Django yet.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class CachedReadFront:
                 func = learnt.view_func
                 view = func.view_class(**func.view_initkwargs)
                 view.setup(request, *learnt.args, **learnt.kwargs)
-                hit = readcache.own_hit(request, view)
+                hit = readcache.own_hit_body(request, view)
                 if hit is not None:
                     view.cached_answer_served()
             except Exception:  # Django's path makes the same calls and answers as it does
@@ -198,7 +199,7 @@ class CachedReadFront:
             started=started,
             status=learnt.status,
             headers=learnt.headers,
-            body=hit.content,
+            body=hit,
             series=learnt.series,
             path=learnt.log_path,
             user_id=request.user.pk,

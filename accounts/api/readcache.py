@@ -504,6 +504,18 @@ JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
 
 def own_hit(request, view) -> HttpResponse | None:
+    """The response to the signed-in user's read of their own data (`own_hit_body`), with the
+    `Allow`/`Vary` headers DRF would add; None when `own_hit_body` steps aside."""
+    body = own_hit_body(request, view)
+    if body is None:
+        return None
+    answer = response(body)
+    for name, value in view.default_response_headers.items():  # as DRF's finalize_response
+        answer[name] = value
+    return answer
+
+
+def own_hit_body(request, view) -> bytes | None:
     """The answer to the signed-in user's read of their own data, straight from the prefetch's
     round trip when it brought back a current body: before DRF builds its Request (content
     negotiation, the authentication classes, the throttle classes, the renderer), which cost
@@ -552,10 +564,7 @@ def own_hit(request, view) -> HttpResponse | None:
             request.user = before
         return None
     audit_actor_set(user)
-    answer = response(found.body)
-    for name, value in view.default_response_headers.items():  # as DRF's finalize_response
-        answer[name] = value
-    return answer
+    return found.body
 
 
 class ReadPrefetchMixin:
