@@ -14,8 +14,9 @@ with the owner's data version. Nothing the slow path guarantees is skipped:
 - Rate limits: the per-IP and per-user windows of the view are counted in the same Lua call,
   by the same rule as `healthtrack.core.api.throttles` (DRF's throttles then read the result).
 - Access and audit: the signed-in user's own current answer is served by `own_hit` before
-  DRF's dispatch (the view's permission classes and `access.can_read` checked there; own reads
-  are not audited); anyone else's by the view after its access check (a clinician's, a family
+  DRF's dispatch, or by the same checks before Django's handler (`own_hit_body`, called by
+  healthtrack/front.py for a path a view answered that way before) (the view's permission
+  classes and `access.can_read` checked there; own reads are not audited); anyone else's by the view after its access check (a clinician's, a family
   member's: the usual query), and those reads are audited as before. The key names the viewer
   and the owner, so one person's cached view is never served to another.
 - Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
