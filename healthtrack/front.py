@@ -40,18 +40,20 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Headers written per request, never kept from a learnt answer.
-_PER_REQUEST = frozenset({"x-request-id", "content-length"})
 _BENCH_PREFIX = "x-bench-"
 
 
-def kept_headers(headers) -> list[tuple[str, str]]:
-    """An answer's headers without those written for each request."""
-    return [
+def kept_headers(headers) -> tuple[list[tuple[str, str]], int | None]:
+    """An answer's headers without those written for each request (`X-Request-ID`, the
+    bench's counters), and where its `Content-Length` is (None: it has none), whose value is
+    worked out for each body."""
+    kept = [
         (name, value)
         for name, value in headers
-        if name.lower() not in _PER_REQUEST and not name.lower().startswith(_BENCH_PREFIX)
+        if name != "X-Request-ID" and not name.lower().startswith(_BENCH_PREFIX)
     ]
+    at = [i for i, (name, _) in enumerate(kept) if name.lower() == "content-length"]
+    return kept, (at[0] if at else None)
 
 
 class RouteSeries:
@@ -82,7 +84,7 @@ def answer_in_front(
     series: RouteSeries,
     path: str,
     user_id: int | None = None,
-    with_length: bool = False,
+    length_at: int | None = None,
     extra_headers=(),
 ) -> list[bytes]:
     """Send a 200 answered in front of Django, with what the middleware writes per request:
@@ -95,8 +97,8 @@ def answer_in_front(
         environ.get(request_id.META_KEY)
     )
     out = [*headers]
-    if with_length:
-        out.append(("Content-Length", str(len(body))))
+    if length_at is not None:
+        out[length_at] = (out[length_at][0], str(len(body)))
     out.append((request_id.HEADER, rid))
     out.extend(extra_headers)
     start_response(status, out)
@@ -131,7 +133,7 @@ class Learnt:
     log_path: str  # the path as the access line writes it (secret URL parameters redacted)
     status: str
     headers: list
-    with_length: bool  # Django's answer carried a Content-Length
+    length_at: int | None  # where Django's answer had its Content-Length, if it had one
 
 
 # Paths kept per process (per person for a path with their id in it); the oldest is dropped
@@ -203,7 +205,7 @@ class CachedReadFront:
             series=learnt.series,
             path=learnt.log_path,
             user_id=request.user.pk,
-            with_length=learnt.with_length,
+            length_at=learnt.length_at,
             extra_headers=counts.headers() if counts is not None else (),
         )
 
@@ -232,6 +234,7 @@ class CachedReadFront:
         series = self._series.get(route)
         if series is None:
             series = self._series.setdefault(route, RouteSeries(route))
+        kept, length_at = kept_headers(headers)
         while len(self.learnt) >= KEEP_AT_MOST:
             try:
                 self.learnt.pop(next(iter(self.learnt)), None)
@@ -244,6 +247,6 @@ class CachedReadFront:
             series=series,
             log_path=safe_path(path, match.kwargs),
             status=status,
-            headers=kept_headers(headers),
-            with_length=any(name.lower() == "content-length" for name, _ in headers),
+            headers=kept,
+            length_at=length_at,
         )

@@ -15,8 +15,9 @@ with the owner's data version. Nothing the slow path guarantees is skipped:
   by the same rule as `healthtrack.core.api.throttles` (DRF's throttles then read the result).
 - Access and audit: the signed-in user's own current answer is served by `own_hit` before
   DRF's dispatch, or by the same checks before Django's handler (`own_hit_body`, called by
-  healthtrack/front.py for a path a view answered that way before) (the view's permission
-  classes and `access.can_read` checked there; own reads are not audited); anyone else's by the view after its access check (a clinician's, a family
+  healthtrack/front.py for a path a view answered that way before); the view's permission
+  classes and `access.can_read` are checked there, and own reads are not audited. Anyone
+  else's answer is served by the view after its access check (a clinician's, a family
   member's: the usual query), and those reads are audited as before. The key names the viewer
   and the owner, so one person's cached view is never served to another.
 - Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
@@ -367,7 +368,12 @@ def render(data) -> bytes:
 
 
 def response(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+    """The cached bytes as an answer, with their length: a token API call skips
+    CommonMiddleware (healthtrack/apistack.py), which would set it, and without it the server
+    sends the body chunked (one more write per answer)."""
+    return HttpResponse(
+        body, content_type="application/json", headers={"Content-Length": str(len(body))}
+    )
 
 
 def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:

@@ -132,6 +132,32 @@ def test_a_front_hit_is_djangos_answer_byte_for_byte(front, user, url_of):
     names = {k for k, _ in django[1]}
     for header in ("Content-Type", "Vary", "Allow", "Content-Security-Policy", "X-Frame-Options"):
         assert header in names, header
+    assert dict(django[1])["Content-Length"] == str(len(django[2]))
+
+
+def test_a_path_learnt_from_one_person_serves_another_their_own_answer(
+    front, user, other_user, django_capture_on_commit_callbacks
+):
+    from metrics import services
+
+    app, inner = front
+    learnt(app, inner, SUMMARY, token_of(user))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.metric_create(
+            user=other_user,
+            metric_type="steps",
+            value=4321,
+            recorded_at=datetime.now(UTC),
+        )
+    other = token_of(other_user)
+    assert call(app, SUMMARY, other)[0] == "200 OK"  # computed and stored
+    django = call(inner, SUMMARY, other)  # Django's own hit, not through the front
+    calls = inner.calls
+    status, headers, body = call(app, SUMMARY, other)
+    assert inner.calls == calls
+    assert (status, body) == (django[0], django[2]) and b"4321" in body
+    assert without_request_id(headers) == without_request_id(django[1])
+    assert dict(headers)["Content-Length"] == str(len(body))
 
 
 def test_the_front_serves_a_persons_own_answer_only(front, user, other_user):
