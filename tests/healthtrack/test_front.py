@@ -115,7 +115,14 @@ def learnt(app, inner, url, token) -> tuple:
     return answer
 
 
-@pytest.mark.parametrize("url_of", [lambda user: SUMMARY, recommendations])
+OWN_LIST = ("/api/v1/health-metrics", "limit=20")
+
+
+@pytest.mark.parametrize(
+    "url_of",
+    [lambda user: SUMMARY, recommendations, lambda user: OWN_LIST],
+    ids=["summary", "recommendations", "own list"],
+)
 def test_a_front_hit_is_djangos_answer_byte_for_byte(front, user, url_of):
     app, inner = front
     url, token = url_of(user), token_of(user)
