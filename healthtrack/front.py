@@ -230,6 +230,8 @@ class CachedReadFront:
 
         if match is None or not hasattr(match.func, "view_class"):
             return
+        if any(name.lower() == "set-cookie" for name, _ in headers):
+            return  # one person's cookie is never repeated to anyone
         route = observability.route_name(SimpleNamespace(resolver_match=match))
         series = self._series.get(route)
         if series is None:

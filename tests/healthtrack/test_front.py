@@ -333,3 +333,18 @@ def test_with_bench_stats_a_front_hit_reports_its_counters(front, user, settings
     assert inner.calls == calls
     assert headers["X-Bench-Queries"] == "0"
     assert int(headers["X-Bench-CPU-us"]) > 0
+
+
+def test_an_answer_that_sets_a_cookie_is_never_learnt(user):
+    from django.urls import resolve
+
+    from accounts.api import readcache
+
+    def django_like(environ, start_response):
+        environ[readcache.OWN_HIT_NOTE] = (resolve(SUMMARY[0]), SUMMARY[0])
+        start_response("200 OK", [("Content-Type", "application/json"), ("Set-Cookie", "a=b")])
+        return [b"{}"]
+
+    app = CachedReadFront(django_like)
+    assert call(app, SUMMARY, token_of(user))[0] == "200 OK"
+    assert app.learnt == {}
