@@ -239,6 +239,22 @@ def test_refused_tokens_use_up_none_of_the_limit_in_front_either(front, user, li
     assert [call(app, SUMMARY, fresh)[0][:3] for _ in range(2)] == ["200", "429"]
 
 
+def test_a_request_the_front_steps_aside_from_makes_one_round_trip(front, user, monkeypatch):
+    """What the front's Lua call found is handed to Django's request: not fetched twice."""
+    from tests.healthtrack.test_readcache import sent_commands
+
+    app, inner = front
+    url, token = recommendations(user), token_of(user)
+    learnt(app, inner, url, token)
+    rec_cache.invalidate(user.pk)
+    calls = inner.calls
+    with monkeypatch.context() as patch:
+        sent = sent_commands(patch)
+        assert call(app, url, token)[0] == "200 OK"  # a miss now: computed by Django
+    assert inner.calls == calls + 1
+    assert sent.count(b"EVALSHA") == 1, sent
+
+
 def test_a_stale_version_is_not_served_in_front(front, user):
     app, inner = front
     url, token = recommendations(user), token_of(user)
