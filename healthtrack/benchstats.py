@@ -14,7 +14,7 @@ request). Nothing about the request's data is recorded.
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -69,31 +69,54 @@ class CountingRedisCache(RedisCache):
         return found
 
 
+class _Counting:
+    """One request's counts, and the headers that report them."""
+
+    def __init__(self) -> None:
+        self.counts = _Counts()
+        self.cpu_started = time.thread_time_ns()
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("X-Bench-Queries", str(self.counts.queries)),
+            ("X-Bench-Cache-Hits", str(self.counts.hits)),
+            ("X-Bench-Cache-Misses", str(self.counts.misses)),
+            ("X-Bench-CPU-us", str((time.thread_time_ns() - self.cpu_started) // 1000)),
+            ("X-Bench-User-Loads", str(self.counts.user_loads)),
+        ]
+
+
+@contextmanager
+def counted():
+    """Count the SQL statements and cache lookups made inside the block (the middleware's
+    request, or one answered in front of Django: healthtrack/front.py); yields the object
+    whose `headers()` report them."""
+    counting = _Counting()
+    counts = counting.counts
+    token = _current.set(counts)
+
+    def count(execute, sql, params, many, context):
+        counts.queries += 1
+        if _REVOCATION_LIST in sql and sql.lstrip()[:6].upper() == "SELECT":
+            counts.user_loads += 1
+        return execute(sql, params, many, context)
+
+    try:
+        with ExitStack() as stack:
+            for alias in connections:
+                stack.enter_context(connections[alias].execute_wrapper(count))
+            yield counting
+    finally:
+        _current.reset(token)
+
+
 class BenchStatsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        cpu_started = time.thread_time_ns()
-        counts = _Counts()
-        token = _current.set(counts)
-
-        def count(execute, sql, params, many, context):
-            counts.queries += 1
-            if _REVOCATION_LIST in sql and sql.lstrip()[:6].upper() == "SELECT":
-                counts.user_loads += 1
-            return execute(sql, params, many, context)
-
-        try:
-            with ExitStack() as stack:
-                for alias in connections:
-                    stack.enter_context(connections[alias].execute_wrapper(count))
-                response = self.get_response(request)
-        finally:
-            _current.reset(token)
-        response["X-Bench-Queries"] = str(counts.queries)
-        response["X-Bench-Cache-Hits"] = str(counts.hits)
-        response["X-Bench-Cache-Misses"] = str(counts.misses)
-        response["X-Bench-CPU-us"] = str((time.thread_time_ns() - cpu_started) // 1000)
-        response["X-Bench-User-Loads"] = str(counts.user_loads)
+        with counted() as counting:
+            response = self.get_response(request)
+        for name, value in counting.headers():
+            response[name] = value
         return response

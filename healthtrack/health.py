@@ -8,12 +8,12 @@ such request of a process goes through Django, and its answer (200 only) is kept
 (the HSTS header depends on it). What a probe still gets each time: its own `X-Request-ID`,
 its access-log line and its latency in the Prometheus histogram, as the middleware would write
 them. Anything else (HEAD, a CORS `Origin`, `/health/`, a scheme not answered yet, a non-200)
-goes through Django.
+goes through Django. What is written per request is shared with the cached answers served in
+front of Django (`healthtrack.front.answer_in_front`).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 
@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+
+from healthtrack.front import RouteSeries, answer_in_front
 
 
 def health(request):
@@ -38,7 +40,7 @@ class LivenessProbe:
     def __init__(self, application):
         self.application = application
         self.answers: dict[tuple, tuple[str, list[tuple[str, str]], bytes]] = {}
-        self.series = None  # the probe's latency series in the histogram, looked up once
+        self.series = RouteSeries("health")  # looked up in the histogram once
 
     def __call__(self, environ, start_response):
         if (
@@ -54,33 +56,21 @@ class LivenessProbe:
         return self._answer(answer, environ, start_response)
 
     def _answer(self, answer, environ, start_response):
-        from healthtrack import observability, request_id
+        from healthtrack import request_id
 
         started = time.perf_counter()
         status, headers, body = answer
-        rid = request_id.bind_request_id(environ.get(request_id.META_KEY))
-        start_response(status, [*headers, (request_id.HEADER, rid)])
-        elapsed = time.perf_counter() - started
-        if self.series is None:
-            self.series = observability.HTTP_DURATION.labels(
-                route="health", method="GET", status="2xx"
-            )
-        self.series.observe(elapsed)
-        if observability.access_logger.isEnabledFor(logging.INFO):
-            observability.write_access_line(
-                "GET",
-                PROBE_PATH,
-                200,
-                {
-                    "method": "GET",
-                    "path": PROBE_PATH,
-                    "route": "health",
-                    "status": 200,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
-        request_id.forget_request_id()
-        return [body]
+        request_id.bind_request_id(environ.get(request_id.META_KEY))
+        return answer_in_front(
+            start_response,
+            environ,
+            started=started,
+            status=status,
+            headers=headers,
+            body=body,
+            series=self.series,
+            path=PROBE_PATH,
+        )
 
     def _through_django(self, key, environ, start_response):
         from healthtrack import request_id

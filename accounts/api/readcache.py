@@ -14,8 +14,10 @@ with the owner's data version. Nothing the slow path guarantees is skipped:
 - Rate limits: the per-IP and per-user windows of the view are counted in the same Lua call,
   by the same rule as `healthtrack.core.api.throttles` (DRF's throttles then read the result).
 - Access and audit: the signed-in user's own current answer is served by `own_hit` before
-  DRF's dispatch (the view's permission classes and `access.can_read` checked there; own reads
-  are not audited); anyone else's by the view after its access check (a clinician's, a family
+  DRF's dispatch, or by the same checks before Django's handler (`own_hit_body`, called by
+  healthtrack/front.py for a path a view answered that way before); the view's permission
+  classes and `access.can_read` are checked there, and own reads are not audited. Anyone
+  else's answer is served by the view after its access check (a clinician's, a family
   member's: the usual query), and those reads are audited as before. The key names the viewer
   and the owner, so one person's cached view is never served to another.
 - Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
@@ -120,6 +122,21 @@ return {windows, version, body, user}
 ATTR = "_healthtrack_readcache"
 # Set on a request whose one round trip has been made (by the hit path or by `initial`).
 PREFETCH_DONE_ATTR = "_healthtrack_prefetched"
+# What the round trip leaves on the request (read by the authentication and the throttles).
+_PREFETCH_ATTRS = (
+    PREFETCH_DONE_ATTR,
+    ATTR,
+    jwt_auth.PREFETCHED_ATTR,
+    throttles.RESULTS_ATTR,
+    "_healthtrack_counted",
+    "_healthtrack_all_windows",
+)
+# WSGI environ keys (never a client's: those are HTTP_*). HANDED_OVER: what a round trip made
+# in front of Django found (healthtrack/front.py), for the request Django builds from the same
+# environ. OWN_HIT_NOTE: (resolver match, path) of a request an own cached hit answered, for
+# the front to learn from.
+HANDED_OVER = "healthtrack.readcache.prefetched"
+OWN_HIT_NOTE = "healthtrack.readcache.own_hit"
 
 
 @functools.cache
@@ -351,7 +368,12 @@ def render(data) -> bytes:
 
 
 def response(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+    """The cached bytes as an answer, with their length: a token API call skips
+    CommonMiddleware (healthtrack/apistack.py), which would set it, and without it the server
+    sends the body chunked (one more write per answer)."""
+    return HttpResponse(
+        body, content_type="application/json", headers={"Content-Length": str(len(body))}
+    )
 
 
 def serve(request, entry: Entry) -> tuple[Found | None, HttpResponse | None]:
@@ -394,7 +416,7 @@ def prefetch(request, view, guess) -> None:
     view will most likely look up; it checks the key before using it). Leaves everything to
     the slow path when anything is unusual. Made once per request (`request` may be Django's
     or DRF's: what it sets is read through either)."""
-    if getattr(request, PREFETCH_DONE_ATTR, False):
+    if getattr(request, PREFETCH_DONE_ATTR, False) or _take_over(request):
         return
     setattr(request, PREFETCH_DONE_ATTR, True)
     client = _redis()
@@ -447,6 +469,26 @@ def prefetch(request, view, guess) -> None:
     request._healthtrack_counted = (member, [k for _, k, _, _ in windows])
 
 
+def hand_over(request) -> None:
+    """Leave what `request`'s round trip found (if it made one) in its WSGI environ: the
+    request Django builds from that environ then uses it instead of a round trip of its own
+    (the windows are not counted twice). For a request answered in front of Django that
+    steps aside to it (healthtrack/front.py)."""
+    found = {name: request.__dict__[name] for name in _PREFETCH_ATTRS if name in request.__dict__}
+    if found:
+        request.META[HANDED_OVER] = found
+
+
+def _take_over(request) -> bool:
+    """Take what `hand_over` left for this request; False when nothing was left."""
+    found = request.META.pop(HANDED_OVER, None)
+    if found is None:
+        return False
+    for name, value in found.items():
+        setattr(request, name, value)
+    return True
+
+
 def refund(request) -> None:
     """Authentication refused a request the prefetch counted: take it out of the windows."""
     counted = getattr(request, "_healthtrack_counted", None)
@@ -469,6 +511,18 @@ JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
 
 def own_hit(request, view) -> HttpResponse | None:
+    """The response to the signed-in user's read of their own data (`own_hit_body`), with the
+    `Allow`/`Vary` headers DRF would add; None when `own_hit_body` steps aside."""
+    body = own_hit_body(request, view)
+    if body is None:
+        return None
+    answer = response(body)
+    for name, value in view.default_response_headers.items():  # as DRF's finalize_response
+        answer[name] = value
+    return answer
+
+
+def own_hit_body(request, view) -> bytes | None:
     """The answer to the signed-in user's read of their own data, straight from the prefetch's
     round trip when it brought back a current body: before DRF builds its Request (content
     negotiation, the authentication classes, the throttle classes, the renderer), which cost
@@ -517,10 +571,7 @@ def own_hit(request, view) -> HttpResponse | None:
             request.user = before
         return None
     audit_actor_set(user)
-    answer = response(found.body)
-    for name, value in view.default_response_headers.items():  # as DRF's finalize_response
-        answer[name] = value
-    return answer
+    return found.body
 
 
 class ReadPrefetchMixin:
@@ -542,6 +593,8 @@ class ReadPrefetchMixin:
         hit = own_hit(request, self)
         if hit is not None:
             self.cached_answer_served()
+            # For healthtrack/front.py to learn this path: the view and arguments it resolved to.
+            request.META[OWN_HIT_NOTE] = (request.resolver_match, request.path)
             return hit
         return super().dispatch(request, *args, **kwargs)
 
