@@ -388,10 +388,10 @@ def main(argv: list[str] | None = None) -> dict:
 
         dataset = generate.ensure(patients=PATIENTS, days=DAYS)
         redis.from_url(os.environ["REDIS_URL"]).flushdb()
-        from django.core.wsgi import get_wsgi_application
         from load import optional_paths
 
-        app = get_wsgi_application()
+        from healthtrack.wsgi import application as app  # with the fronts, as served
+
         paths = optional_paths()
         names = [n for n in MIX if n in paths or n not in ("recommendations", "goals")]
         names += COMPARE

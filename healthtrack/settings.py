@@ -382,7 +382,10 @@ SIMPLE_JWT = {
 # The JWT user lookup is cached this long (accounts/api/jwt_authentication.py): every User.save()
 # drops the entry at once; a change that bypasses save() (QuerySet.update) applies within
 # this bound. 0 turns the cache off.
-AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
+# 5 min: every change through the app drops the entry at once (save(), revocations), so this
+# only bounds changes that bypass save(); at 30 s a patient's entry was rebuilt every half
+# minute, ~20 % of the load test's requests at +1.7-2.3 ms each (docs/scaling.md, issue 15).
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthTrack API",

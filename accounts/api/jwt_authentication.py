@@ -4,7 +4,7 @@
 The user lookup behind every JWT request (`SELECT ... FROM accounts_user WHERE id = ...`, and
 the Fernet decryption of the encrypted columns) was ~12 % of an API request's CPU
 (bench/bench_request_cpu.py). The row is now kept in the cache (Redis) for
-`AUTH_USER_CACHE_SECONDS` (default 30; 0 turns the cache off) under `auth:user:<shape>:<id>`:
+`AUTH_USER_CACHE_SECONDS` (default 300; 0 turns the cache off) under `auth:user:<shape>:<id>`:
 - never the password hash (deferred on the cached instance: loaded from the database on
   first access, as Django does for any deferred field); encrypted fields (date of birth,
   medical history) are cached encrypted, as Fernet tokens like the database holds them, and
