@@ -190,11 +190,13 @@ def _insert_locked_sql(unflushed: bool) -> tuple[str, tuple]:
 def _insert_locked(
     user, cleaned: dict[str, Any], *, flush_after_unlock: bool
 ) -> tuple[HealthMetric, tzinfo] | None:
-    """Insert a measurement and its audit entry, then take the person's lock and read their
-    zone (`_lock_owner_reading_zone`): one statement on PostgreSQL, in that order (the lock
-    is taken on the inserted row's output). The entry is the one django-auditlog writes on
-    the model's `post_save` (`healthtrack.core.audit_rows`). None when this does not apply
-    (not PostgreSQL, or auditlog would not write its entry that way): the ORM saves it."""
+    """Insert a measurement and its audit entry, take the person's lock and read their zone
+    (`_lock_owner_reading_zone`), in one statement on PostgreSQL: the lock is taken on the
+    inserted row's output, so after the row is written as before (the entry's CTE, which the
+    output does not read, runs when the statement ends); the zone is read in the statement's
+    snapshot, as before. The entry is the one django-auditlog writes on the model's
+    `post_save` (`healthtrack.core.audit_rows`). None when this does not apply (not
+    PostgreSQL, or auditlog would not write its entry that way): the ORM saves it."""
     if connection.vendor != "postgresql":
         return None
     metric = HealthMetric(user=user, **cleaned)
