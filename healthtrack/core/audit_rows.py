@@ -77,8 +77,10 @@ def entry_columns_sql(row_alias: str, placeholder: str = "%s") -> tuple[str, str
 
 
 def _base_type(db_type: str) -> str:
-    # "serial", "integer CHECK (...)", "varchar(255)": the type a parameter is cast to.
-    db_type = db_type.split(" CHECK", 1)[0].strip()
+    """The type a parameter is cast to: without a length ("varchar(255)" -> "varchar": an
+    explicit cast to varchar(n) would cut a longer value, where the INSERT refuses it) or a
+    check ("integer CHECK (...)")."""
+    db_type = db_type.split(" CHECK", 1)[0].split("(", 1)[0].strip()
     return {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
 
 
@@ -90,6 +92,19 @@ def _auditlog_alone(model) -> bool:
         and sync[0] is log_create
         and not pre_log.has_listeners(model)
         and not post_log.has_listeners(model)
+    )
+
+
+@cache
+def _pk_diffed_plainly(model) -> bool:
+    """The pk is in auditlog's diff as it is (not excluded, not masked): the statement sets
+    it as `["None", "<id>"]`."""
+    fields = auditlog.get_model_fields(model)
+    name = model._meta.pk.name
+    return (
+        (not fields["include_fields"] or name in fields["include_fields"])
+        and name not in fields["exclude_fields"]
+        and name not in fields["mask_fields"]
     )
 
 
@@ -175,7 +190,7 @@ def created_entry(instance) -> list[Any] | None:
     model = type(instance)
     if auditlog_disabled.get() or not auditlog.contains(model) or not _auditlog_alone(model):
         return None
-    if auditlog.get_serialize_options(model)["serialize_data"]:
+    if auditlog.get_serialize_options(model)["serialize_data"] or not _pk_diffed_plainly(model):
         return None
     kwargs = {
         "content_type": ContentType.objects.get_for_model(instance),
