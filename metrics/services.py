@@ -4,6 +4,7 @@ their follow-up work in it), and on commit invalidates the summary cache."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ from django_redis.cache import RedisCache
 from psycopg.types.json import JsonbBinaryDumper
 from redis.exceptions import RedisError
 
+from healthtrack.core import audit_rows
 from healthtrack.core import days as calendar
 from healthtrack.core.prepared import prepared_cursor
 from metrics import rollups
@@ -162,6 +164,54 @@ def _flush_after_unlock() -> bool:
         return False
     transaction.on_commit(_wait_for_disk)
     return True
+
+
+@functools.cache
+def _insert_locked_sql(unflushed: bool) -> tuple[str, tuple]:
+    """`_insert_locked`'s statement and the measurement's columns it inserts, in order
+    (`audit_rows.column_preparers`)."""
+    fields = audit_rows.column_preparers(
+        f for f in HealthMetric._meta.concrete_fields if not f.primary_key
+    )
+    columns = ", ".join(f'"{f.column}"' for f, _ in fields)
+    entry_columns, entry_values = audit_rows.entry_columns_sql("m")
+    # Names from the models' metadata, values as parameters.
+    sql = (
+        f'WITH m AS (INSERT INTO "{HealthMetric._meta.db_table}" ({columns}) '  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
+        f'e AS (INSERT INTO "{LogEntry._meta.db_table}" ({entry_columns}) '
+        f"SELECT {entry_values} FROM m) "
+        'SELECT m.id, pg_advisory_xact_lock(%s, %s), (SELECT "time_zone" FROM "accounts_user"'
+        f' WHERE "id" = %s){_UNFLUSHED if unflushed else ""} FROM m'
+    )
+    return sql, fields
+
+
+def _insert_locked(
+    user, cleaned: dict[str, Any], *, flush_after_unlock: bool
+) -> tuple[HealthMetric, tzinfo] | None:
+    """Insert a measurement and its audit entry, take the person's lock and read their zone
+    (`_lock_owner_reading_zone`), in one statement on PostgreSQL: the lock is taken on the
+    inserted row's output, so after the row is written as before (the entry's CTE, which the
+    output does not read, runs when the statement ends); the zone is read in the statement's
+    snapshot, as before. The entry is the one django-auditlog writes on the model's
+    `post_save` (`healthtrack.core.audit_rows`). None when this does not apply (not
+    PostgreSQL, or auditlog would not write its entry that way): the ORM saves it."""
+    if connection.vendor != "postgresql":
+        return None
+    metric = HealthMetric(user=user, **cleaned)
+    sql, fields = _insert_locked_sql(flush_after_unlock)
+    row = audit_rows.column_values(fields, metric)
+    entry = audit_rows.created_entry(metric)
+    if entry is None:
+        return None
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [*row, *entry, 0x4D54, user.pk, user.pk])
+        pk, _, zone = cursor.fetchone()[:3]
+    metric.pk = pk
+    metric._state.adding = False
+    metric._state.db = connection.alias
+    return metric, calendar.zone_named(zone)
 
 
 def _zone_of(user_id: int) -> tzinfo:
@@ -354,8 +404,12 @@ def metric_upsert(
         # taken, so the lock is held for less. The rollups are still computed under it: a
         # writer holding it now cannot see this row (uncommitted) and commits before this
         # write reads or adds to the rollups.
-        metric = HealthMetric.objects.create(user=user, **cleaned)
-        tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)
+        inserted = _insert_locked(user, cleaned, flush_after_unlock=flush_after_unlock)
+        if inserted is None:
+            metric = HealthMetric.objects.create(user=user, **cleaned)
+            tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)
+        else:
+            metric, tz = inserted
         _after_write(user.pk, {metric.metric_type: [_span(metric)]}, added=metric, tz=tz)
         return metric, True
     tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)

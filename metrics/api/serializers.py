@@ -93,22 +93,27 @@ class HealthMetricSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def to_representation(self, m: HealthMetric) -> dict[str, Any]:
-        # Written out by hand: list pages carry up to 1,000 rows. `m` is a measurement or a
-        # row of `HealthMetricQuerySet.as_rows()` (the lists).
-        return {
-            "id": m.id,
-            "metric_type": m.metric_type,
-            "value": m.value,
-            "unit": m.unit,
-            "recorded_at": iso(m.recorded_at),
-            "end_at": iso(m.end_at),
-            "device": m.device_id,
-            "source_app": m.source_app,
-            "external_id": m.external_id,
-            "metadata": m.metadata,
-            "notes": m.notes,
-            "created_at": iso(m.created_at),
-        }
+        return reading(m)
+
+
+def reading(m: HealthMetric) -> dict[str, Any]:
+    """`HealthMetricSerializer`'s representation, written out by hand: list pages carry up to
+    1,000 rows, and a POST answers with it without building a serializer. `m` is a
+    measurement or a row of `HealthMetricQuerySet.as_rows()` (the lists)."""
+    return {
+        "id": m.id,
+        "metric_type": m.metric_type,
+        "value": m.value,
+        "unit": m.unit,
+        "recorded_at": iso(m.recorded_at),
+        "end_at": iso(m.end_at),
+        "device": m.device_id,
+        "source_app": m.source_app,
+        "external_id": m.external_id,
+        "metadata": m.metadata,
+        "notes": m.notes,
+        "created_at": iso(m.created_at),
+    }
 
 
 class HealthMetricInputSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -290,8 +290,7 @@ class HealthMetricListCreateView(_MetricListMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         metric, created = services.metric_upsert(user=owner, **serializer.validated_data)
         return Response(
-            s.HealthMetricSerializer(metric).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            s.reading(metric), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 

@@ -119,7 +119,8 @@ def test_a_reading_is_written_in_a_fixed_number_of_statements():
     ]
     # The row, its audit entry, the owner's zone, three rollup upserts, the change feed's
     # lock, append and advance, the webhooks and goals checks, the recommendations' outbox
-    # row. On PostgreSQL the advisory lock and the zone are one statement, the rollup
-    # upserts another and the change feed's lock, append and advance another.
-    expected = 8 if connection.vendor == "postgresql" else 12
+    # row. On PostgreSQL the row, its audit entry, the advisory lock and the zone are one
+    # statement, the rollup upserts another and the change feed's lock, append and advance
+    # another.
+    expected = 6 if connection.vendor == "postgresql" else 12
     assert len(statements) == expected, "\n".join(s.strip()[:70] for s in statements)
