@@ -70,19 +70,45 @@ def mark_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+# What granian's scope sets itself (CGI names); every other name in the process environment
+# that is not a request header reached the WSGI environ only because granian copies the
+# process environment into it.
+_CGI = frozenset(
+    (
+        "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+        "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR",
+        "REMOTE_PORT", "RAW_URI", "REQUEST_URI", "GATEWAY_INTERFACE", "SERVER_SOFTWARE",
+    )
+)  # fmt: skip
+
+
+def process_environment_names() -> tuple[str, ...]:
+    """The names granian copies from the process environment into every request's WSGI
+    environ (CGI style): the settings' variables, keys and database URL included. They are
+    removed so `request.META` holds the request and nothing else, as it did under gunicorn."""
+    return tuple(
+        name for name in os.environ if name not in _CGI and not name.startswith(("HTTP_", "wsgi."))
+    )
+
+
 class RequestTimeout:
     """The WSGI application, with the start of the request it is running noted; a thread of the
-    worker ends the worker when one runs longer than `seconds` (it is then replaced). Cost per
-    request: two attribute writes."""
+    worker ends the worker when one runs longer than `seconds` (it is then replaced). It also
+    removes the `drop` names (`process_environment_names`) from each request's environ. Cost
+    per request: two attribute writes and one `pop` per dropped name (~6 µs for 35 names on
+    the loaded machine)."""
 
-    def __init__(self, app, seconds: float) -> None:
+    def __init__(self, app, seconds: float, drop: tuple[str, ...] = ()) -> None:
         self.app = app
         self.seconds = seconds
+        self.drop = drop
         self.started: float | None = None
         self.watcher: threading.Thread | None = None
 
     def __call__(self, environ, start_response):
         self.started = time.monotonic()
+        for name in self.drop:
+            environ.pop(name, None)
         try:
             return self.app(environ, start_response)
         finally:
@@ -186,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     # Django and the app loaded once, here; the forked workers share them (gunicorn's --preload).
     from healthtrack.wsgi import application
 
-    _app = RequestTimeout(application, args.timeout)
+    _app = RequestTimeout(application, args.timeout, drop=process_environment_names())
     server.serve(target_loader=load_application, wrap_loader=False)
 
 

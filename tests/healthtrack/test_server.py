@@ -59,6 +59,28 @@ def test_a_request_is_overdue_only_past_the_timeout():
     assert app.started is None  # the request finished
 
 
+def test_the_process_environment_is_not_in_a_requests_environ(monkeypatch):
+    monkeypatch.setenv("JWT_SIGNING_KEY", "not-for-request-meta")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid")  # a header's name: the scope's
+    names = server.process_environment_names()
+    assert "JWT_SIGNING_KEY" in names
+    assert "HTTP_PROXY" not in names
+    assert "SERVER_NAME" not in names
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return [b""]
+
+    wrapped = server.RequestTimeout(app, seconds=60, drop=names)
+    # granian's WSGI environ: the process environment, then the request's scope over it.
+    environ = {**os.environ, "REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "x"}
+    wrapped(environ, None)
+    assert "JWT_SIGNING_KEY" not in seen
+    assert seen["REQUEST_METHOD"] == "GET"
+    assert seen["HTTP_HOST"] == "x"
+
+
 def test_a_request_past_the_timeout_ends_its_worker(tmp_path):
     script = textwrap.dedent(
         """
