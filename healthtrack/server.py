@@ -16,10 +16,11 @@ round, docs/scaling.md "The HTTP server"):
   replaced: gunicorn's worker timeout, watched from a thread inside the worker.
 - SIGTERM: the socket is closed, requests in flight finish, a worker still busy after
   `--graceful-timeout` seconds (30) is killed.
-- No keep-alive and one request at a time per worker (`backpressure` 1): a busy worker accepts no
-  connection that an idle one could take, and requests spread over the workers as they did under
-  gunicorn's sync workers. The load balancer in front keeps its own client connections alive and
-  buffers request bodies.
+- No keep-alive and one request at a time per worker (`backpressure` 1): requests spread over
+  the workers. Unlike a gunicorn sync worker, a busy worker still accepts one more connection,
+  whose request waits for it even when another worker is idle (measured; docs/scaling.md).
+  The load balancer in front keeps its own client connections alive and buffers request
+  bodies.
 """
 
 from __future__ import annotations
