@@ -1,4 +1,4 @@
-"""The HTTP server as the Dockerfile runs it: granian (Rust HTTP/1.1, WSGI), one Python thread
+"""The HTTP server as the Dockerfile runs it: granian (Rust HTTP/1.1, WSGI), two Python threads
 per worker process. `python -m healthtrack.server -b 0.0.0.0:8000 --workers 4`.
 
 What it keeps of the gunicorn set-up it replaced (sync, 4 workers, `--preload`; issue 15, fifth
@@ -16,11 +16,11 @@ round, docs/scaling.md "The HTTP server"):
   replaced: gunicorn's worker timeout, watched from a thread inside the worker.
 - SIGTERM: the socket is closed, requests in flight finish, a worker still busy after
   `--graceful-timeout` seconds (30) is killed.
-- No keep-alive and one request at a time per worker (`backpressure` 1): requests spread over
-  the workers. Unlike a gunicorn sync worker, a busy worker still accepts one more connection,
-  whose request waits for it even when another worker is idle (measured; docs/scaling.md).
-  The load balancer in front keeps its own client connections alive and buffers request
-  bodies.
+- No keep-alive; two Python threads per worker and at most two requests at a time
+  (`backpressure` 2): requests spread over the workers, and the one connection a busy worker
+  still accepts is served by its second thread instead of waiting for the running request
+  (with one thread it waited; docs/scaling.md). The load balancer in front keeps its own
+  client connections alive and buffers request bodies.
 """
 
 from __future__ import annotations
@@ -93,27 +93,29 @@ def process_environment_names() -> tuple[str, ...]:
 
 
 class RequestTimeout:
-    """The WSGI application, with the start of the request it is running noted; a thread of the
-    worker ends the worker when one runs longer than `seconds` (it is then replaced). It also
+    """The WSGI application, with the start of each request it is running noted (per thread);
+    a thread of the worker ends the worker when one runs longer than `seconds` (it is then
+    replaced). It also
     removes the `drop` names (`process_environment_names`) from each request's environ. Cost
-    per request: two attribute writes and one `pop` per dropped name (~6 µs for 35 names on
+    per request: a dict write and pop, and one `pop` per dropped name (~6 µs for 35 names on
     the loaded machine)."""
 
     def __init__(self, app, seconds: float, drop: tuple[str, ...] = ()) -> None:
         self.app = app
         self.seconds = seconds
         self.drop = drop
-        self.started: float | None = None
+        self.started: dict[int, float] = {}  # thread id -> start of the request it runs
         self.watcher: threading.Thread | None = None
 
     def __call__(self, environ, start_response):
-        self.started = time.monotonic()
+        thread = threading.get_ident()
+        self.started[thread] = time.monotonic()
         for name in self.drop:
             environ.pop(name, None)
         try:
             return self.app(environ, start_response)
         finally:
-            self.started = None
+            del self.started[thread]
 
     def watch(self, interval: float = 1.0) -> None:
         """Start the watching thread (in the worker: threads do not survive a fork)."""
@@ -123,8 +125,7 @@ class RequestTimeout:
         self.watcher.start()
 
     def overdue(self, now: float) -> bool:
-        started = self.started
-        return started is not None and now - started > self.seconds
+        return any(now - started > self.seconds for started in list(self.started.values()))
 
     def _watch(self, interval: float) -> None:
         while True:
@@ -191,8 +192,8 @@ def build(args: argparse.Namespace) -> HealthTrackServer:
         port=int(port),
         interface=Interfaces.WSGI,
         workers=args.workers,
-        blocking_threads=1,
-        backpressure=1,
+        blocking_threads=2,
+        backpressure=2,
         runtime_mode=RuntimeModes.st,
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(keep_alive=False),

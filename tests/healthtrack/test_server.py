@@ -31,11 +31,11 @@ def test_the_dockerfile_runs_the_server_module():
     assert args.timeout == 60
 
 
-def test_the_server_keeps_no_connection_open_and_one_request_per_worker():
+def test_the_server_keeps_no_connection_open_and_two_requests_per_worker():
     built = server.build(server.parse_args(["-b", "127.0.0.1:0", "--workers", "2"]))
     assert built.http1_settings.keep_alive is False
-    assert built.backpressure == 1
-    assert built.blocking_threads == 1
+    assert built.backpressure == 2
+    assert built.blocking_threads == 2
     assert built.log_access is False  # the app writes one access line per request
     assert built.respawn_failed_workers is True
     assert built.workers_kill_timeout == 30
@@ -52,11 +52,13 @@ def test_a_start_empties_the_prometheus_directory(tmp_path, monkeypatch):
 def test_a_request_is_overdue_only_past_the_timeout():
     app = server.RequestTimeout(lambda environ, start_response: [b""], seconds=60)
     assert not app.overdue(time.monotonic())  # no request running
-    app.started = 100.0
+    app.started = {1: 100.0, 2: 150.0}  # two threads' requests
     assert not app.overdue(159.0)
     assert app.overdue(160.5)
+    del app.started[1]
+    assert not app.overdue(160.5)
     app({}, None)
-    assert app.started is None  # the request finished
+    assert app.started == {2: 150.0}  # this thread's request finished and was forgotten
 
 
 def test_the_process_environment_is_not_in_a_requests_environ(monkeypatch):
