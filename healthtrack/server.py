@@ -1,4 +1,4 @@
-"""The HTTP server as the Dockerfile runs it: granian (Rust HTTP/1.1, WSGI), two Python threads
+"""The HTTP server as the Dockerfile runs it: granian (Rust HTTP/1.1, WSGI), one Python thread
 per worker process. `python -m healthtrack.server -b 0.0.0.0:8000 --workers 4`.
 
 What it keeps of the gunicorn set-up it replaced (sync, 4 workers, `--preload`; issue 15, fifth
@@ -16,11 +16,11 @@ round, docs/scaling.md "The HTTP server"):
   replaced: gunicorn's worker timeout, watched from a thread inside the worker.
 - SIGTERM: the socket is closed, requests in flight finish, a worker still busy after
   `--graceful-timeout` seconds (30) is killed.
-- No keep-alive; two Python threads per worker and at most two requests at a time
-  (`backpressure` 2): requests spread over the workers, and the one connection a busy worker
-  still accepts is served by its second thread instead of waiting for the running request
-  (with one thread it waited; docs/scaling.md). The load balancer in front keeps its own
-  client connections alive and buffers request bodies.
+- No keep-alive and one request at a time per worker (`backpressure` 1): requests spread over
+  the workers. Unlike a gunicorn sync worker, a busy worker still accepts one more connection,
+  whose request waits for it even when another worker is idle (measured; two threads per
+  worker avoid it, see docs/scaling.md). The load balancer in front keeps its own client
+  connections alive and buffers request bodies.
 """
 
 from __future__ import annotations
@@ -192,8 +192,8 @@ def build(args: argparse.Namespace) -> HealthTrackServer:
         port=int(port),
         interface=Interfaces.WSGI,
         workers=args.workers,
-        blocking_threads=2,
-        backpressure=2,
+        blocking_threads=1,
+        backpressure=1,
         runtime_mode=RuntimeModes.st,
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(keep_alive=False),

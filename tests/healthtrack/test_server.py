@@ -31,11 +31,11 @@ def test_the_dockerfile_runs_the_server_module():
     assert args.timeout == 60
 
 
-def test_the_server_keeps_no_connection_open_and_two_requests_per_worker():
+def test_the_server_keeps_no_connection_open_and_one_request_per_worker():
     built = server.build(server.parse_args(["-b", "127.0.0.1:0", "--workers", "2"]))
     assert built.http1_settings.keep_alive is False
-    assert built.backpressure == 2
-    assert built.blocking_threads == 2
+    assert built.backpressure == 1
+    assert built.blocking_threads == 1
     assert built.log_access is False  # the app writes one access line per request
     assert built.respawn_failed_workers is True
     assert built.workers_kill_timeout == 30
