@@ -12,6 +12,7 @@ RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only JWT_SIGNING_KEY=collects
     python manage.py collectstatic --noinput
 EXPOSE 8000
 ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
-# sync, 4 workers (two per core of a 2-core node), behind a load balancer that buffers
-# requests: see docs/scaling.md, "Gunicorn".
-CMD ["gunicorn", "-c", "python:healthtrack.gunicorn_conf", "healthtrack.wsgi", "-b", "0.0.0.0:8000", "--worker-class", "sync", "--workers", "4", "--preload"]
+# granian (Rust HTTP, WSGI), 4 worker processes of one Python thread (two per core of a 2-core
+# node), Django loaded before the fork, JSON logs, a 60 s request timeout (healthtrack/server.py),
+# behind a load balancer that buffers requests: see docs/scaling.md, "The HTTP server".
+CMD ["python", "-m", "healthtrack.server", "-b", "0.0.0.0:8000", "--workers", "4"]

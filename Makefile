@@ -50,8 +50,8 @@ test-services: install-dev
 	$(BIN)/pytest -m "services and not faults" $(PYTEST_ARGS)
 
 # Fault injection (tests/faults, docs/operations-faults.md): its own PostgreSQL cluster and
-# redis-server on free ports, gunicorn, a Celery worker and beat, under bounded load from
-# threads; stops PostgreSQL, Redis, the worker and a gunicorn worker, and checks what clients
+# redis-server on free ports, the web server, a Celery worker and beat, under bounded load from
+# threads; stops PostgreSQL, Redis, the worker and a web server worker, and checks what clients
 # see, that no acknowledged write is lost and that follow-up work catches up. A few minutes.
 test-faults: install-dev
 	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)

@@ -145,14 +145,23 @@ def stop(proc: subprocess.Popen | None, *, timeout: float = 30) -> None:
         proc.wait()
 
 
-# gunicorn's worker-layout options, long and short, each followed by its value.
-_LAYOUT_FLAGS = ("--worker-class", "-k", "--workers", "-w", "--threads")
+# The server's worker-layout options (healthtrack/server.py), long and short, each followed by
+# its value.
+_LAYOUT_FLAGS = ("--workers", "-w")
 
 
 def dockerfile_command(port: int, worker_args: str | None = None) -> list[str]:
     """The Dockerfile's CMD, bound to the loopback on `port`. `worker_args` (default: the
-    environment's BENCH_COMPARE_WORKER_ARGS), e.g. "-k sync -w 4", replaces its worker layout
-    (to measure another layout than the one written there)."""
+    environment's BENCH_COMPARE_WORKER_ARGS), e.g. "--workers 2", replaces its worker layout
+    (to measure another layout than the one written there). BENCH_SERVER_COMMAND replaces the
+    whole command (to measure another server through the same harness): a shell-quoted line
+    whose `{port}` is the port to bind on the loopback, its first word a program of the
+    virtualenv, e.g. "granian --interface wsgi --port {port} healthtrack.wsgi:application"."""
+    override = os.environ.get("BENCH_SERVER_COMMAND")
+    if override:
+        command = [word.replace("{port}", str(port)) for word in shlex.split(override)]
+        command[0] = str(BIN / command[0])
+        return command
     for line in (ROOT / "Dockerfile").read_text().splitlines():
         if line.startswith("CMD "):
             command = json.loads(line[4:])

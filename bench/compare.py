@@ -16,7 +16,7 @@
    package; bench/compare.lua adds the Bearer token and POST bodies): a 3 s warm-up, then
    BENCH_COMPARE_DURATION (20) seconds measured. The floor runs first in each set; every
    endpoint's ratio is to the floor of its own set.
-5. bench/results/compare.json: req/s, p50, p99, errors, CPU ms per request of the gunicorn
+5. bench/results/compare.json: req/s, p50, p99, errors, CPU ms per request of the server's
    processes (and of PostgreSQL) per endpoint and set, the ratios, and the targets as ratios
    (floor taken as 5,300 req/s).
 """
@@ -337,11 +337,11 @@ def main() -> dict:
                 cpu_after, pg_after = cpu_seconds(roots[server]), cpu_seconds(pg.postmaster_pid())
                 n = max(result["requests"], 1)
                 result["cpu_ms_per_request"] = {
-                    "gunicorn": round(cpu_delta(cpu_before, cpu_after) * 1000 / n, 2),
+                    "web": round(cpu_delta(cpu_before, cpu_after) * 1000 / n, 2),
                     "postgresql": round(cpu_delta(pg_before, pg_after) * 1000 / n, 2),
                 }
                 # How evenly the workers shared the work (keep-alive connections stay with the
-                # worker that accepted them): each worker's share of the gunicorn CPU.
+                # worker that accepted them): each worker's share of the server's CPU.
                 used = sorted(
                     (after - cpu_before.get(pid, 0.0) for pid, after in cpu_after.items()),
                     reverse=True,
@@ -438,7 +438,7 @@ def readme_table(out: dict) -> str:
         wanted = f"≥ {target['ratio_to_floor']:.3f}" if target else ""
         if target and "p99_ms" in target:
             wanted += f", p99 < {target['p99_ms']} ms"
-        cpu = "–".join(f"{r['cpu_ms_per_request']['gunicorn']}" for r in rows)
+        cpu = "–".join(f"{r['cpu_ms_per_request']['web']}" for r in rows)
         met = {True: "yes", False: "**no**"}.get(out["verdict"].get(name), "")
         lines.append(
             f"| {name} | " + " | ".join(cells) + f" | {ratios} | {wanted} | {cpu} | {met} |"
@@ -460,7 +460,7 @@ def print_set(number: int, results: dict) -> None:
     for name, r in results.items():
         print(
             f"{name:<24}{r['req_per_s']:>9}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['errors']:>6}"
-            f"{r['ratio_to_floor']:>7}{r['cpu_ms_per_request']['gunicorn']:>8}  "
+            f"{r['ratio_to_floor']:>7}{r['cpu_ms_per_request']['web']:>8}  "
             f"{r['worker_cpu_shares']}",
             flush=True,
         )

@@ -2,7 +2,7 @@
 the cost model in bench/results/load.json.
 
     python bench/load.py [--patients 1000] [--duration 60] [--rate 20000] [--vus 60]
-                         [--worker-args "-k sync -w 4"] [--postgres own|env]
+                         [--worker-args "--workers 4"] [--postgres own|env]
                          [--redis own|env] [--redis-db N]
                          [--model-seconds 6] [--profile]
     python bench/load.py --smoke      # CI: 5 patients, 5 s, asserts zero errors
@@ -12,7 +12,7 @@ the cost model in bench/results/load.json.
    on, as production must run); `env` is DATABASE_URL's server (`--smoke`'s default: CI's).
    The dataset (bench/generate.py) in database `ht_perf` (`--database`), made when missing.
 2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.tsv.
-3. A Celery worker (all queues) and gunicorn as the Dockerfile's CMD runs it (bound to
+3. A Celery worker (all queues) and the web server as the Dockerfile's CMD runs it (bound to
    127.0.0.1:`--port`; `--worker-args` swaps its worker layout), `DJANGO_ENV=production`,
    Redis: `--redis own` (the default) a redis-server of the bench's own on a free port, so its
    CPU is the node's alone; `env` REDIS_URL's server, db `--redis-db` (BENCH_REDIS_DB, 13;
@@ -29,14 +29,14 @@ the cost model in bench/results/load.json.
    same two cores as the server).
 5. The cost model (`--model-seconds`, 0 = skip): every endpoint of the mix alone (as fast as
    answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
-   (gunicorn, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
+   (web server, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
    CPU per request and the requests/min the node's cores can carry, set against what the mix
    run measured (the error in %).
 6. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
    SQL statements and app CPU per request, PostgreSQL transactions and rows written per second,
-   CPU used by gunicorn / Celery / PostgreSQL / Redis / wrk / the whole machine, the load
+   CPU used by the web server / Celery / PostgreSQL / Redis / wrk / the whole machine, the load
    average; written to load.json (or `--out`). `--profile` also records a py-spy flame graph
-   of the gunicorn workers during the mix (var/bench/profile.speedscope.json).
+   of the web server's workers during the mix (var/bench/profile.speedscope.json).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def server_env(database_url: str, redis_db: int) -> dict[str, str]:
         API_RATE_EXPORTS_PER_USER="100000/min",
         API_RATE_FRESH_RECOMMENDATIONS_PER_USER="100000/min",
         BENCH_STATS="true",
-        # As production: JSON logs with one access line per request (into var/bench/gunicorn.log),
+        # As production: JSON logs with one access line per request (into var/bench/web.log),
         # Prometheus metrics shared by the workers.
         PROMETHEUS_MULTIPROC_DIR=str(WORK / "prometheus"),
         HEALTHTRACK_VAR_DIR=str(WORK / "load-var"),
@@ -242,7 +242,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited (see {WORK / 'gunicorn.log'})")
+            raise SystemExit(f"the server exited (see {WORK / 'web.log'})")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
@@ -293,7 +293,7 @@ def _proc_cpu(pid: int) -> tuple[float, list[int]]:
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return 0.0, []
     # utime + stime, and cutime + cstime: the children it has reaped (a PostgreSQL backend that
-    # closed, a gunicorn worker that was replaced) stay counted in their parent
+    # closed, a web server worker that was replaced) stay counted in their parent
     return sum(int(f) for f in fields[11:15]) / tick, [int(c) for c in children]
 
 
@@ -640,7 +640,7 @@ def summarise(run: dict) -> dict:
     }
 
 
-NODE_TIERS = ("gunicorn", "postgresql", "redis", "celery")
+NODE_TIERS = ("web", "postgresql", "redis", "celery")
 
 
 def error_pct(predicted: float, measured: float) -> float | None:
@@ -653,7 +653,8 @@ def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
     SQL and of those served from caches, weighted by the mix's share of each (the user entry
     expires after AUTH_USER_CACHE_SECONDS: a run alone, at several times the mix's requests/s,
     loads it on a smaller share of its requests); PostgreSQL's in proportion to the SQL
-    statements per request. gunicorn's own work outside the app (HTTP) stays as measured alone."""
+    statements per request. The web server's own work outside the app (HTTP) stays as
+    measured alone."""
     ms = dict(alone["cpu_ms_per_request"])
     sql_share, load_share = in_mix["sql_share"], in_mix.get("user_load_share") or 0.0
     with_sql, cached = alone["app_cpu_ms_sql"], alone["app_cpu_ms_no_sql"]
@@ -666,7 +667,7 @@ def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
         loaded = loaded if loaded is not None else with_sql
         cached_share = max(1.0 - sql_share - load_share, 0.0)
         app = sql_share * with_sql + cached_share * cached + load_share * loaded
-        ms["gunicorn"] += app - alone["app_cpu_ms"]
+        ms["web"] += app - alone["app_cpu_ms"]
         ms["app"] = app
     queries_alone, queries_mix = alone["queries_per_request"], in_mix["queries_per_request"]
     if queries_alone and queries_mix is not None:
@@ -730,7 +731,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
     return {
         "method": "each endpoint alone under the mix's load, carried over to the mix's cache "
         "state; predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / "
-        "CPU ms per request of the node's tiers (gunicorn + PostgreSQL + Redis + Celery)",
+        "CPU ms per request of the node's tiers (web server + PostgreSQL + Redis + Celery)",
         "cores": cores,
         "predicted_cpu_ms_per_request": {**predicted, "node": round(node_predicted, 3)},
         "measured_cpu_ms_per_request": {**measured, "node": round(node_measured, 3)},
@@ -740,7 +741,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
         "tolerance_pct": MODEL_TOLERANCE_PCT,
         "within_tolerance": all(
             errors[k] is not None and abs(errors[k]) <= MODEL_TOLERANCE_PCT
-            for k in ("gunicorn", "node", "capacity_rpm")
+            for k in ("web", "node", "capacity_rpm")
         ),
         "endpoints": per_endpoint,
     }
@@ -774,14 +775,14 @@ def print_report(result: dict) -> None:
     if model:
         p, m = model["predicted_cpu_ms_per_request"], model["measured_cpu_ms_per_request"]
         print(f"\ncost model (each endpoint alone, {result['config']['model_seconds']} s each):")
-        print(f"{'endpoint':<18}{'share':>7}{'gunicorn ms':>12}{'pg ms':>8}{'sql alone':>10}"
+        print(f"{'endpoint':<18}{'share':>7}{'web ms':>12}{'pg ms':>8}{'sql alone':>10}"
               f"{'sql mix':>8}{'user alone':>11}{'user mix':>9}{'app alone':>10}{'model':>8}"
               f"{'in mix':>8}{'err %':>7}")  # fmt: skip
         for name, e in model["endpoints"].items():
             c = e["cpu_ms_per_request_alone"]
             err = e["app_cpu_error_pct"]
             print(
-                f"{name:<18}{e['share']:>7.3f}{c['gunicorn']:>12}{c['postgresql']:>8}"
+                f"{name:<18}{e['share']:>7.3f}{c['web']:>12}{c['postgresql']:>8}"
                 f"{e['sql_share_alone'] or 0:>10.2f}{e['sql_share_in_mix'] or 0:>8.2f}"
                 f"{e['user_load_share_alone'] or 0:>11.2f}{e['user_load_share_in_mix'] or 0:>9.2f}"
                 f"{e['app_cpu_ms_alone'] or 0:>10}{e['app_cpu_ms_model'] or 0:>8}"
@@ -807,7 +808,7 @@ def print_report(result: dict) -> None:
         if result["config"]["duration_s"] > 5:  # a smoke run's 1-s runs mean nothing
             verdict = "yes" if model["within_tolerance"] else "NO"
             tolerance = model["tolerance_pct"]
-            print(f"  model within {tolerance} % (gunicorn, node, capacity): {verdict}")
+            print(f"  model within {tolerance} % (web, node, capacity): {verdict}")
     if result["config"]["duration_s"] > 5:  # a smoke run's figures mean nothing
         verdict = "met" if o["meets_target"] else "NOT met"
         print(f"target (>= 20,000/min, p95 < 50 ms, 0 errors): {verdict}")
@@ -842,13 +843,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
-        "--worker-args", default=None, help='instead of the Dockerfile\'s: "-k sync -w 4"'
+        "--worker-args", default=None, help='instead of the Dockerfile\'s: "--workers 4"'
     )
     parser.add_argument("--mix", default="design", choices=sorted(KINDS))
     parser.add_argument(
         "--model-seconds", type=float, default=6, help="cost model: seconds per endpoint alone"
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graph of gunicorn")
+    parser.add_argument("--profile", action="store_true", help="py-spy flame graph of the server")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args(argv)
@@ -873,7 +874,7 @@ def main(argv: list[str] | None = None) -> dict:
         pg = Postgres()
         pg.start()
         os.environ["DATABASE_URL"] = pg.url("postgres")
-    gunicorn = celery = redis_server = None
+    web = celery = redis_server = None
     logs = {}
     try:
         if args.redis == "own":
@@ -897,7 +898,7 @@ def main(argv: list[str] | None = None) -> dict:
         redis.from_url(env["REDIS_URL"]).flushdb()  # our own db only: a cold cache
         prometheus = Path(env["PROMETHEUS_MULTIPROC_DIR"])
         prometheus.mkdir(parents=True, exist_ok=True)
-        logs = {n: open(WORK / f"{n}.log", "w") for n in ("gunicorn", "celery")}  # noqa: SIM115
+        logs = {n: open(WORK / f"{n}.log", "w") for n in ("web", "celery")}  # noqa: SIM115
         celery = subprocess.Popen(
             [BIN / "celery", "-A", "healthtrack", "worker", "-l", "info", "--concurrency", "1",
              "-Q", ",".join(QUEUES),
@@ -908,15 +909,15 @@ def main(argv: list[str] | None = None) -> dict:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         command = dockerfile_command(args.port, args.worker_args)
-        gunicorn = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT
+        web = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=logs["web"], stderr=subprocess.STDOUT
         )
-        wait_ready(f"http://127.0.0.1:{args.port}/ready", gunicorn)
+        wait_ready(f"http://127.0.0.1:{args.port}/ready", web)
         prewarm(args.port, users, rounds=2 if args.smoke else 8)
 
         def snapshot() -> dict[str, dict[int, float]]:
             return {
-                "gunicorn": cpu_by_pid([gunicorn.pid]),
+                "web": cpu_by_pid([web.pid]),
                 "celery": cpu_by_pid([celery.pid]),
                 # the bench's own cluster: all of it (backends, WAL writer, checkpointer);
                 # a shared server: this database's live backends only
@@ -931,7 +932,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         def profile(seconds: float) -> None:
             subprocess.Popen(
-                [BIN / "py-spy", "record", "--pid", str(gunicorn.pid), "--subprocesses",
+                [BIN / "py-spy", "record", "--pid", str(web.pid), "--subprocesses",
                  "--duration", str(max(int(seconds) - 2, 3)), "--rate", "100",
                  "--format", "speedscope", "-o", str(WORK / "profile.speedscope.json")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -980,7 +981,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "errors": solo[name]["overall"]["errors"],
                 }
     finally:
-        stop(gunicorn, timeout=20)
+        stop(web, timeout=20)
         stop(celery, timeout=20)
         for fh in logs.values():
             fh.close()
@@ -1005,7 +1006,7 @@ def main(argv: list[str] | None = None) -> dict:
             "duration_s": args.duration, "warmup_s": WARMUP_S,
             "target_rate_per_min": args.rate, "vus": args.vus,
             "generator": f"wrk -t{args.vus} -c{args.vus} -s bench/load.lua",
-            "gunicorn": shlex.join(command[1:]).replace(f"127.0.0.1:{args.port}", "127.0.0.1:PORT"),
+            "web": shlex.join(command[1:]).replace(f"127.0.0.1:{args.port}", "127.0.0.1:PORT"),
             "celery_concurrency": 1, "optional_endpoints": paths, "mix": args.mix,
             "weights_percent": {k: round(v, 2) for k, v in weights.items()},
             "model_seconds": args.model_seconds,

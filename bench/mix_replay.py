@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     cpu.configure()
-    log = open(cpu.WORK / "mix_replay.log", "w")  # noqa: SIM115 - the access log, as gunicorn's
+    log = open(cpu.WORK / "mix_replay.log", "w")  # noqa: SIM115 - the access log, as the web server's
     saved_stderr = os.dup(2)
     os.dup2(log.fileno(), 2)
     try:

@@ -29,6 +29,17 @@ UTILISATION = 0.65  # plan nodes to run at most this busy (the HPA's CPU target)
 NODE_CORES = 2
 
 
+def web_ms(cpu_ms: dict):
+    """The web server's figure; results saved before issue 15's fifth round name it gunicorn."""
+    return cpu_ms.get("web", cpu_ms.get("gunicorn", 0))
+
+
+def server_command(config: dict) -> str:
+    if "web" in config:
+        return f"python {config['web']}"
+    return f"gunicorn {config['gunicorn']}"
+
+
 def nodes_needed(rpm: int, cpu_ms: dict) -> dict:
     """Cores and 2-core nodes per tier for `rpm` requests/min of the mix, from the CPU each
     request cost each tier in the load test (CPU-bound tiers; I/O headroom not modelled)."""
@@ -37,7 +48,7 @@ def nodes_needed(rpm: int, cpu_ms: dict) -> dict:
     def cores(ms: float) -> float:
         return rps * ms / 1000 / UTILISATION
 
-    web = cores(cpu_ms.get("gunicorn", 0))
+    web = cores(web_ms(cpu_ms))
     worker = cores(cpu_ms.get("celery", 0))
     db = cores(cpu_ms.get("postgresql", 0))
     redis = cores(cpu_ms.get("redis", 0))
@@ -89,14 +100,14 @@ def cost_model_table(model: dict) -> str:
         "**Cost model** (each endpoint alone under the mix's load, carried over to the mix's cache "
         'state; `bench/load.py`, docs/scaling.md "Load test and cost model"):',
         "",
-        "| endpoint | share % | gunicorn ms alone | PostgreSQL ms alone | ran SQL alone / in mix "
+        "| endpoint | share % | web server ms alone | PostgreSQL ms alone | ran SQL alone / in mix "
         "| app ms model | app ms in mix | error % |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, x in model["endpoints"].items():
         c = x["cpu_ms_per_request_alone"]
         lines.append(
-            f"| {name} | {x['share'] * 100:.1f} | {c['gunicorn']} | {c['postgresql']} "
+            f"| {name} | {x['share'] * 100:.1f} | {web_ms(c)} | {c['postgresql']} "
             f"| {x['sql_share_alone']:.2f} / {x['sql_share_in_mix']:.2f} | {x['app_cpu_ms_model']} "
             f"| {x['app_cpu_ms_in_mix']} | {x['app_cpu_error_pct']} |"
         )
@@ -123,7 +134,7 @@ def render() -> str:
             f"**Load test** (`bench/load.py`; {_machine(load['machine'])}): "
             f"{c['patients']:,} patients, {c['dataset_measurements']:,} measurements, "
             f"{c['postgres']}; `{c['generator']}` paced to {c['target_rate_per_min']:,}/min "
-            f"for {c['duration_s']} s; `gunicorn {c['gunicorn']}`.",
+            f"for {c['duration_s']} s; `{server_command(c)}`.",
             "",
             "| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | queries/req | cache hit "
             "| app CPU ms |",
@@ -203,7 +214,7 @@ def render() -> str:
             "",
             f"Two cores doing nothing but this app's Python: at most "
             f"**{cpu['two_core_ceiling_req_per_min']:,} requests/min** of the mix (PostgreSQL, "
-            "Redis, the load generator and gunicorn's own HTTP work not counted).",
+            "Redis, the load generator and the web server's own HTTP work not counted).",
             "",
         ]
     for name in sorted(p.name for p in RESULTS.glob("*.json")):

@@ -9,9 +9,9 @@
   `healthtrack.core.counters` (`healthtrack_cache_hits_total` / `_misses_total`).
 - `/metrics` answers staff sessions (TOTP-verified when `ADMIN_REQUIRE_2FA`) and
   `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
-- With several processes (gunicorn workers, prefork Celery children) set
+- With several processes (web server workers, prefork Celery children) set
   `PROMETHEUS_MULTIPROC_DIR` to an empty writable directory: every process then writes its
-  values there and `/metrics` sums them (see `healthtrack/gunicorn_conf.py`).
+  values there and `/metrics` sums them (see `healthtrack/server.py`).
 """
 
 from __future__ import annotations

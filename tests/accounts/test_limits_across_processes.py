@@ -1,4 +1,4 @@
-"""Login limits hold across worker processes: two real gunicorn servers share Redis (rate
+"""Login limits hold across worker processes: two real web servers share Redis (rate
 limits) and PostgreSQL (lock-out). Needs REDIS_URL and DATABASE_URL; skipped otherwise."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from tests.accounts.factories import PASSWORD, UserFactory
-from tests.healthtrack.servers import http, two_gunicorns, wait_for_a_fresh_window
+from tests.healthtrack.servers import http, two_web_servers, wait_for_a_fresh_window
 
 # The servers hash every password with production's PBKDF2 (about a second of CPU on a busy
 # machine), so eleven attempts can take half a minute: an hourly limit keeps a burst inside
@@ -31,7 +31,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
     tmp = tmp_path_factory.mktemp("limits")
-    with two_gunicorns(
+    with two_web_servers(
         tmp,
         RATELIMIT_ENABLE="true",
         AUTH_RATE_LIMIT="10/h",
@@ -68,7 +68,7 @@ def two_servers_without_lockout(tmp_path_factory, django_db_setup, django_db_blo
     """As two_servers, with the lock-out out of reach (it locks any name, known or not, after
     LOGIN_LOCKOUT_FAILURES), so the per-account rate limit is what answers 429."""
     tmp = tmp_path_factory.mktemp("limits-no-lockout")
-    with two_gunicorns(
+    with two_web_servers(
         tmp,
         RATELIMIT_ENABLE="true",
         AUTH_RATE_LIMIT="10/h",
@@ -115,7 +115,7 @@ def test_the_per_user_api_limit_holds_across_two_processes(tmp_path_factory):
     user = UserFactory(username="frank")
     _, raw = api_token_create(user=user, name="across processes")
     tmp = tmp_path_factory.mktemp("user-limits")
-    with two_gunicorns(
+    with two_web_servers(
         tmp,
         RATELIMIT_ENABLE="true",
         TRUSTED_PROXY_COUNT="1",

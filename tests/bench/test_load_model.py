@@ -13,7 +13,7 @@ import load  # noqa: E402
 
 def _alone(**app) -> dict:
     return {
-        "cpu_ms_per_request": {"gunicorn": 3.0, "postgresql": 0.5, "redis": 0.1, "celery": 0.0},
+        "cpu_ms_per_request": {"web": 3.0, "postgresql": 0.5, "redis": 0.1, "celery": 0.0},
         "queries_per_request": 1.0,
         "app_cpu_ms": 2.0,
         "app_cpu_ms_sql": None,
@@ -30,7 +30,7 @@ def test_model_weights_user_loads_sql_and_cached_requests_by_the_mixs_shares():
     ms = load._adjusted(alone, mix)
 
     assert ms["app"] == pytest.approx(0.5 * 2.0 + 0.3 * 1.0 + 0.2 * 4.0)
-    assert ms["gunicorn"] == pytest.approx(3.0 + ms["app"] - 2.0)
+    assert ms["web"] == pytest.approx(3.0 + ms["app"] - 2.0)
     assert ms["postgresql"] == pytest.approx(1.0)  # twice the statements per request
 
 

@@ -2,15 +2,15 @@
 while its services fail.
 
 One stack for the module, every process its own and on 127.0.0.1: a PostgreSQL cluster and a
-redis-server on free ports, gunicorn (gthread, 2 workers), a Celery worker on every queue and
-Celery beat (the outbox relay every few seconds). Threads write and read through the API
-(bounded in number and in time). The scenarios, in order:
+redis-server on free ports, the HTTP server (healthtrack/server.py, 4 workers), a Celery worker
+on every queue and Celery beat (the outbox relay every few seconds). Threads write and read
+through the API (bounded in number and in time). The scenarios, in order:
 
 1. PostgreSQL stopped for a few seconds under write load, then started;
 2. Redis shut down and restarted under mixed load; then one person's writes during a Redis
    outage, whose recommendations must be refreshed within a minute of Redis returning;
 3. the Celery worker SIGKILLed and started again;
-4. a gunicorn worker SIGKILLed (clients retry with their Idempotency-Key).
+4. a web server worker SIGKILLed (clients retry with their Idempotency-Key).
 
 Each asserts: every 2xx write is on disk (and none twice), no 500 and no HTML from the API,
 the API (and the worker) answer again within 5 s of the service returning, and follow-up work
@@ -43,9 +43,9 @@ import pytest
 from tests.healthtrack.servers import (
     ALL_QUEUES,
     ROOT,
-    Gunicorn,
     PostgresCluster,
     RedisServer,
+    WebServer,
     pg_binary,
     server_env,
     start_celery_worker,
@@ -64,6 +64,7 @@ pytestmark = [
 PASSWORD = "Faults-Pass-2026!"
 WRITERS, READERS = 4, 2  # threads
 RECOVERY_SECONDS = 5.0
+WEB_WORKERS = 4  # as the Dockerfile runs the server
 CATCH_UP_SECONDS = 60.0
 # Readings go on one day two days back, so each writer's daily rollup is one row.
 DAY = (datetime.now(UTC) - timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -76,7 +77,7 @@ class Stack:
     env: dict[str, str]
     postgres: PostgresCluster
     redis: RedisServer
-    web: Gunicorn | None = None
+    web: WebServer | None = None
     worker: subprocess.Popen | None = None
     beat: subprocess.Popen | None = None
     users: list[dict] = field(default_factory=list)
@@ -161,9 +162,7 @@ def stack(tmp_path_factory):
         )
         stack = Stack(tmp=tmp, env=env, postgres=postgres, redis=redis_server)
         stack.manage("migrate", "--noinput", "-v", "0")
-        stack.web = Gunicorn(
-            env, 2, tmp / "gunicorn.log", args=("--worker-class", "gthread", "--threads", "4")
-        )
+        stack.web = WebServer(env, WEB_WORKERS, tmp / "web.log")
         stack.start_worker()
         stack.start_beat()
         stack.users = [register(stack.url, f"writer{i}") for i in range(WRITERS + READERS)]
@@ -399,7 +398,7 @@ def ping_worker(stack: Stack, timeout: float) -> None:
 
 
 # Stack traces the web processes may log in one outage: the first of each kind of error, per
-# gunicorn worker and logger (healthtrack.outages.RepeatedErrorFilter), not one per request.
+# web server worker and logger (healthtrack.outages.RepeatedErrorFilter), not one per request.
 MAX_STACKS_PER_OUTAGE = 20
 
 
@@ -572,31 +571,15 @@ def test_celery_worker_killed_and_restarted(stack, security_counts):
     count(security_counts, "celery worker", load)
 
 
-def _gunicorn_workers(master: int) -> list[int]:
-    """The master's child processes (its workers), from /proc."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process has just gone
-            continue
-        if int(fields[1]) == master:  # field 4 of stat, the parent's pid
-            children.append(int(stat.parent.name))
-    return children
-
-
-def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack, security_counts):
+def test_web_server_worker_killed_and_retries_with_the_key_store_once(stack, security_counts):
     load = Load(stack, retry_dropped=True)
     with load.running():
         time.sleep(2)
-        victim = _gunicorn_workers(stack.web.process.pid)[0]
+        victim = stack.web.workers()[0]
         os.kill(victim, signal.SIGKILL)
         killed = time.monotonic()
         wait_until(
-            lambda: (
-                len(_gunicorn_workers(stack.web.process.pid)) == 2
-                and victim not in _gunicorn_workers(stack.web.process.pid)
-            ),
+            lambda: len(stack.web.workers()) == WEB_WORKERS and victim not in stack.web.workers(),
             timeout=30,
         )
         time.sleep(RECOVERY_SECONDS + 3)
@@ -609,7 +592,7 @@ def test_gunicorn_worker_killed_and_retries_with_the_key_store_once(stack, secur
     assert all(len(ids) == 1 for ids in by_key.values())
     assert_on_disk_once(stack, load)
     assert_derived_work_catches_up(stack, load)
-    count(security_counts, "gunicorn worker", load)
+    count(security_counts, "web server worker", load)
 
 
 def test_rollups_equal_a_recomputation(stack):

@@ -1,12 +1,12 @@
-"""Real server processes for tests: gunicorn on a free port, redis-server, a throwaway
-PostgreSQL cluster. Each is started by a test and stopped by it (never the shared services)."""
+"""Real server processes for tests: the HTTP server (healthtrack/server.py) on a free port,
+redis-server, a throwaway PostgreSQL cluster. Each is started by a test and stopped by it
+(never the shared services)."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import os
-import re
 import shutil
 import signal
 import socket
@@ -20,7 +20,6 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
 def free_port() -> int:
@@ -48,6 +47,23 @@ def wait_for_a_fresh_window(value: str, *, period: int, need: float) -> None:
         time.sleep(left + 1)
 
 
+class Headers(dict):
+    """A response's headers by name in any case (HTTP names are case-insensitive; the server
+    sends them in lower case)."""
+
+    def __init__(self, items) -> None:
+        super().__init__((name.lower(), value) for name, value in items)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default=None):
+        return super().get(name.lower(), default)
+
+
 def http(
     method: str,
     url: str,
@@ -55,13 +71,13 @@ def http(
     body: bytes | None = None,
     headers: dict | None = None,
     timeout: float = 60,  # an upper bound for a loaded machine, not an expectation
-) -> tuple[int, dict, bytes]:
+) -> tuple[int, Headers, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, dict(response.headers), response.read()
+            return response.status, Headers(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, Headers(error.headers.items()), error.read()
 
 
 def server_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -99,24 +115,25 @@ def same_keys() -> dict[str, str]:
     }
 
 
-class Gunicorn:
+class WebServer:
+    """`python -m healthtrack.server` (as the Dockerfile runs it) on a free port, `workers`
+    processes; `args` are more of its options."""
+
     def __init__(self, env: dict[str, str], workers: int, log: Path, args: tuple[str, ...] = ()):
         self.log = log
         self._out = log.open("wb")
+        self.port = free_port()
         self.process = subprocess.Popen(
             [
-                GUNICORN,
-                "-c",
-                "python:healthtrack.gunicorn_conf",
-                "healthtrack.wsgi",
+                sys.executable,
+                "-m",
+                "healthtrack.server",
                 "-b",
-                "127.0.0.1:0",
-                "-w",
+                f"127.0.0.1:{self.port}",
+                "--workers",
                 str(workers),
                 "--timeout",
                 "30",
-                "--log-level",
-                "info",
                 *args,
             ],
             cwd=ROOT,
@@ -125,33 +142,34 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.port = 0
-
-        def listening() -> bool:
-            if self.process.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.log.read_text())
-            found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", self.log.read_text())
-            if found:
-                self.port = int(found.group(1))
-            return bool(found)
-
-        wait_until(listening, timeout=90)
         self.url = f"http://127.0.0.1:{self.port}"
-        # Workers import Django lazily: ready when a request answers. The probe path is one
-        # no test counts (a probe that timed out may still be served later).
-        wait_until(lambda: self._answers(), timeout=90, interval=0.1)
+        # Ready when a request answers. The probe path is one no test counts (a probe that
+        # timed out may still be served later).
+        wait_until(self._answers, timeout=90, interval=0.1)
 
     def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("the server exited:\n" + self.log.read_text())
         try:
             return http("GET", self.url + "/__probe__", timeout=2)[0] == 404
         except OSError:
             return False
 
+    def workers(self) -> list[int]:
+        """The worker processes' ids (the main process's children, from /proc)."""
+        children: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                children += [int(pid) for pid in (task / "children").read_text().split()]
+            except FileNotFoundError:  # a thread that ended meanwhile
+                continue
+        return children
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -159,8 +177,8 @@ class Gunicorn:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1, log: Path):
-    server = Gunicorn(env, workers, log)
+def web_server(env: dict[str, str], *, workers: int = 1, log: Path):
+    server = WebServer(env, workers, log)
     try:
         yield server
     finally:
@@ -168,9 +186,9 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, log: Path):
 
 
 @contextlib.contextmanager
-def two_gunicorns(tmp: Path, **extra: str):
-    """Two single-worker gunicorn servers (two processes) on this test run's PostgreSQL
-    database and Redis, with this process's keys; `extra` is more of their environment."""
+def two_web_servers(tmp: Path, **extra: str):
+    """Two single-worker servers (two processes) on this test run's PostgreSQL database and
+    Redis, with this process's keys; `extra` is more of their environment."""
     from django.conf import settings
 
     env = server_env(
@@ -180,7 +198,10 @@ def two_gunicorns(tmp: Path, **extra: str):
         **extra,
         **same_keys(),
     )
-    with gunicorn(env, log=tmp / "a.log") as a, gunicorn(env, log=tmp / "b.log") as b:
+    with (
+        web_server(env, log=tmp / "a.log") as a,
+        web_server(env, log=tmp / "b.log") as b,
+    ):
         assert a.process.pid != b.process.pid
         yield a, b
 

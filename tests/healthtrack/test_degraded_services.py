@@ -30,10 +30,10 @@ from tests.accounts.factories import PASSWORD, UserFactory
 from tests.healthtrack.servers import (
     PostgresCluster,
     RedisServer,
-    gunicorn,
     http,
     pg_binary,
     server_env,
+    web_server,
 )
 
 # Its servers run in other processes, on the real clock.
@@ -286,7 +286,7 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
         check=True,
         timeout=120,
     )
-    with gunicorn(env, log=tmp_path / "gunicorn.log") as server:
+    with web_server(env, log=tmp_path / "web.log") as server:
 
         def call(method: str, path: str, body: dict | None = None, token: str = ""):
             headers = {"Content-Type": "application/json"}

@@ -1,4 +1,5 @@
-"""With PROMETHEUS_MULTIPROC_DIR, /metrics on gunicorn sums every worker's values."""
+"""With PROMETHEUS_MULTIPROC_DIR, /metrics on the web server (healthtrack/server.py) sums
+every worker's values."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.healthtrack.servers import gunicorn, http, server_env
+from tests.healthtrack.servers import http, server_env, web_server
 
 # The worker or server runs in another process, on the real clock.
 pytestmark = pytest.mark.real_clock
@@ -17,10 +18,10 @@ BATCH = 24
 MAX_BATCHES = 20  # the kernel hands connections to either worker; more batches until both served
 
 
-def test_metrics_sum_the_requests_of_every_gunicorn_worker(tmp_path):
+def test_metrics_sum_the_requests_of_every_web_server_worker(tmp_path):
     prom = tmp_path / "prom"
     env = server_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(prom), METRICS_TOKEN=TOKEN)
-    with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as server:
+    with web_server(env, workers=2, log=tmp_path / "web.log") as server:
 
         def health_count() -> float:
             status, _, body = http(

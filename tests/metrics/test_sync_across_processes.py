@@ -1,5 +1,5 @@
 """No data lost under concurrency (issue 9): overlapping device syncs for one user, sent at the
-same moment through two gunicorn processes, end with exactly the expected rows and rollups.
+same moment through two web server processes, end with exactly the expected rows and rollups.
 Needs DATABASE_URL and REDIS_URL (PostgreSQL's row locks; servers sharing one database)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from healthtrack.changes.models import ChangeEvent
 from metrics import rollups, services
 from metrics.models import DailyRollup, HealthMetric, HourlyRollup, PeriodRollup
 from tests.accounts.factories import UserFactory
-from tests.healthtrack.servers import http, two_gunicorns
+from tests.healthtrack.servers import http, two_web_servers
 
 pytestmark = [
     pytest.mark.real_clock,  # the servers check the token's times on the real clock
@@ -36,7 +36,7 @@ STRIDE = 60  # each batch overlaps the next by half
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory, django_db_setup, django_db_blocker):
     tmp = tmp_path_factory.mktemp("sync")
-    with two_gunicorns(tmp, RATELIMIT_ENABLE="false") as servers:
+    with two_web_servers(tmp, RATELIMIT_ENABLE="false") as servers:
         yield servers
 
 
