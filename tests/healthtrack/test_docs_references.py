@@ -49,10 +49,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "selectors.py",
     ): "says there is none any more (reads moved out in issue 21)",
     ("scaling.md", "healthtrack/gunicorn_conf.py"): "a past round's change, in its history table",
-    ("README.md", "healthtrack.gunicorn_conf"): (
-        "the server's config moved to healthtrack/server.py (issue 15, fifth round); the README "
-        "line is the lead's to rewrite"
-    ),
 }
 
 FENCE = re.compile(r"^\s*```.*?^\s*```", re.MULTILINE | re.DOTALL)
