@@ -36,20 +36,21 @@ LANGUAGE plpgsql AS $$
 DECLARE
     missing text;
 BEGIN
-    SELECT format('(user_id)=(%s)', n.user_id) INTO missing
-    FROM (SELECT DISTINCT user_id FROM new_rows) n
-    WHERE NOT EXISTS (
-        SELECT 1 FROM accounts_user u WHERE u.id = n.user_id FOR KEY SHARE OF u
-    )
-    LIMIT 1;
-    IF missing IS NULL THEN
-        SELECT format('(device_id)=(%s)', n.device_id) INTO missing
-        FROM (SELECT DISTINCT device_id FROM new_rows WHERE device_id IS NOT NULL) n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM metrics_device d WHERE d.id = n.device_id FOR KEY SHARE OF d
-        )
-        LIMIT 1;
-    END IF;
+    -- One statement (a one-row INSERT pays one query, ~20 us over the foreign keys' checks).
+    SELECT COALESCE(
+        (SELECT format('(user_id)=(%s)', n.user_id)
+         FROM (SELECT DISTINCT user_id FROM new_rows) n
+         WHERE NOT EXISTS (
+             SELECT 1 FROM accounts_user u WHERE u.id = n.user_id FOR KEY SHARE OF u
+         )
+         LIMIT 1),
+        (SELECT format('(device_id)=(%s)', n.device_id)
+         FROM (SELECT DISTINCT device_id FROM new_rows WHERE device_id IS NOT NULL) n
+         WHERE NOT EXISTS (
+             SELECT 1 FROM metrics_device d WHERE d.id = n.device_id FOR KEY SHARE OF d
+         )
+         LIMIT 1)
+    ) INTO missing;
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'insert or update on table "metrics_healthmetric" violates a reference: '
             'key % is not present', missing
