@@ -119,7 +119,7 @@ def main() -> dict:
     except InvalidToken:
         # Written under another checkout's dev FERNET_KEYS: unreadable here, so start over.
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE accounts_user CASCADE")
+            cursor.execute("TRUNCATE accounts_user, metrics_healthmetric CASCADE")
         user, _ = User.objects.get_or_create(
             username="bench", defaults={"email": "bench@example.org"}
         )

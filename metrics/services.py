@@ -791,19 +791,26 @@ def _insert(rows: list[dict[str, Any]], *, user_id: int, now: datetime) -> None:
             )
 
 
-# On PostgreSQL the ids go as one array parameter: the ORM's IN list resolved and adapted each of
-# a sync's up to 5,000 ids one by one (~4 ms of a 1,440-sample sync). `external_id <> ''` lets
-# PostgreSQL use the partial unique index.
+# On PostgreSQL the ids go as one JSON text parameter, unpacked into an array by the server:
+# the ORM's IN list resolved and adapted each of a sync's up to 5,000 ids one by one (~4 ms of
+# a 1,440-sample sync), and even a list parameter was quoted element by element (1.7-2.0 ms of
+# CPU for 1,440 ids, against 0.5-0.8 ms for `json.dumps` and the server's unpacking). The
+# array still goes into the partial unique index's condition (`external_id <> ''` lets
+# PostgreSQL use that index).
 _BY_EXTERNAL_ID_SQL = """
 SELECT * FROM metrics_healthmetric
-WHERE user_id = %s AND device_id = %s AND external_id = ANY(%s) AND external_id <> ''
+WHERE user_id = %s AND device_id = %s
+  AND external_id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))
+  AND external_id <> ''
 """
 
 
 def _stored_by_external_id(user, device, external_ids: list[str]) -> dict[str, HealthMetric]:
     """The device's stored measurements with these external ids, by external id."""
     if connection.vendor == "postgresql":
-        rows = HealthMetric.objects.raw(_BY_EXTERNAL_ID_SQL, [user.pk, device.pk, external_ids])
+        rows = HealthMetric.objects.raw(
+            _BY_EXTERNAL_ID_SQL, [user.pk, device.pk, json.dumps(external_ids)]
+        )
     else:
         rows = HealthMetric.objects.filter(
             user=user, device=device, external_id__in=external_ids
