@@ -47,8 +47,11 @@ def other_connection() -> psycopg.Connection:
 
 
 def wait_until_blocked() -> None:
-    """Until a session of this database waits for a lock (it queued behind another one)."""
+    """Until a session of this database waits for a lock (it queued behind another one).
+    Each poll in a transaction of its own: pg_stat_activity is read once per transaction, so
+    polling inside one would keep seeing the first answer."""
     with other_connection() as watcher:
+        watcher.autocommit = True
         for _ in range(200):
             row = watcher.execute(
                 "SELECT 1 FROM pg_stat_activity"
