@@ -24,6 +24,22 @@ import common
 from common import ROOT, median_ms, timed
 
 RESULTS = ROOT / "bench" / "results" / "metrics.json"
+
+
+def day_samples(day: datetime) -> str:
+    """A device sync's body: a day of minute-level heart rate from `day`, with external ids."""
+    samples = [
+        {
+            "metric_type": "heart_rate",
+            "value": 55 + m % 60,
+            "recorded_at": (day + timedelta(minutes=m)).isoformat().replace("+00:00", "Z"),
+            "external_id": f"hr-{int(day.timestamp())}-{m}",
+        }
+        for m in range(1440)
+    ]
+    return json.dumps({"samples": samples})
+
+
 BENCH_DB = "ht_bench"
 DAYS = 90
 RUNS = {"sync": 9, "list": 60, "summary_uncached": 30, "summary_cached": 60}
@@ -136,18 +152,6 @@ def main() -> dict:
     token = str(RefreshToken.for_user(user).access_token)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def day_samples(day: datetime) -> str:
-        samples = [
-            {
-                "metric_type": "heart_rate",
-                "value": 55 + m % 60,
-                "recorded_at": (day + timedelta(minutes=m)).isoformat().replace("+00:00", "Z"),
-                "external_id": f"hr-{int(day.timestamp())}-{m}",
-            }
-            for m in range(1440)
-        ]
-        return json.dumps({"samples": samples})
 
     def cleanup(day: datetime) -> None:
         HealthMetric.objects.filter(

@@ -11,13 +11,13 @@ its own (`make bench` does not run it); prints a table.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import common
+from bench_metrics import day_samples
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
 
@@ -76,18 +76,9 @@ def main() -> None:
     services._insert = timed("COPY (with its Python)", services._insert)
 
     def post(day: datetime):
-        samples = [
-            {
-                "metric_type": "heart_rate",
-                "value": 55 + m % 60,
-                "recorded_at": (day + timedelta(minutes=m)).isoformat().replace("+00:00", "Z"),
-                "external_id": f"hr-{int(day.timestamp())}-{m}",
-            }
-            for m in range(1440)
-        ]
         return client.post(
             f"/api/v1/devices/{device.pk}/sync",
-            json.dumps({"samples": samples}),
+            day_samples(day),
             content_type="application/json",
             headers={"Idempotency-Key": f"steps-{time.time_ns()}"},
         )
