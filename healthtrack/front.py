@@ -56,6 +56,18 @@ def kept_headers(headers) -> tuple[list[tuple[str, str]], int | None]:
     return kept, (at[0] if at else None)
 
 
+def remembering(start_response):
+    """A `start_response` that passes the call on and keeps the status and headers it was
+    given (in the returned dict), so a wrapper can learn from Django's answer."""
+    seen: dict = {}
+
+    def keep(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, headers
+        return start_response(status, headers, exc_info)
+
+    return seen, keep
+
+
 class RouteSeries:
     """The latency series of one route's 2xx GETs, looked up in the histogram once."""
 
@@ -212,12 +224,7 @@ class CachedReadFront:
     def _through_django(self, key, environ, start_response):
         from accounts.api import readcache
 
-        seen = {}
-
-        def keep(status, headers, exc_info=None):
-            seen["status"], seen["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
+        seen, keep = remembering(start_response)
         result = self.application(environ, keep)
         note = environ.pop(readcache.OWN_HIT_NOTE, None)
         if note is not None and seen.get("status", "").startswith("200 "):

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 
-from healthtrack.front import RouteSeries, answer_in_front
+from healthtrack.front import RouteSeries, answer_in_front, remembering
 
 
 def health(request):
@@ -75,12 +75,7 @@ class LivenessProbe:
     def _through_django(self, key, environ, start_response):
         from healthtrack import request_id
 
-        seen = {}
-
-        def keep(status, headers, exc_info=None):
-            seen["status"], seen["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
+        seen, keep = remembering(start_response)
         chunks = self.application(environ, keep)
         try:
             body = b"".join(chunks)
