@@ -9,4 +9,4 @@ class NutritionConfig(AppConfig):
         from nutrition import demo
 
         hooks.demo_seeder_register(demo.seed)
-        from nutrition import receivers  # noqa: F401  (connects the file clean-up)
+        from nutrition import receivers  # noqa: F401  (file clean-up, daily cache)

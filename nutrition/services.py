@@ -8,17 +8,23 @@ after the response, through one outbox row and the worker.
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from auditlog.models import LogEntry
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 
+from healthtrack.core import audit_rows
 from healthtrack.core import days as calendar
 from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.prepared import prepared_cursor
 from nutrition import photos
 from nutrition.catalogue import match_food
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets
@@ -27,8 +33,31 @@ from nutrition.validation import AMOUNT_FIELDS, clean_entry, clean_targets
 
 LOG_FIELDS = ("meal_type", "description", *AMOUNT_FIELDS, "logged_at", "food", "grams")
 
+logger = logging.getLogger(__name__)
 
 ANNOUNCE_TASK = "nutrition.announce_committed"
+
+# How long a cached daily-totals answer may be served at most (accounts.api.readcache); every
+# write to its inputs replaces the version first (`daily_cache_invalidate`).
+DAILY_CACHE_TTL = 300
+
+
+def daily_version_key(user_id: int) -> str:
+    """The person's daily-totals version token: their cached `GET /nutrition-logs/daily`
+    answers (accounts.api.readcache) are served only while it is unchanged."""
+    return f"nutrition_daily:user:{user_id}:version"
+
+
+def daily_cache_invalidate(user_id: int) -> None:
+    """Drop the person's daily-totals version token, so that no daily answer computed before
+    is served again. Called after the commit of every write to what the answer is computed
+    from: the diary (`nutrition_changes_announce`), the person's own targets, their profile
+    (`nutrition.receivers`) and their weight (wired by the project:
+    `healthtrack/changes/receivers.py`). Redis down: nothing is served from it either."""
+    try:
+        cache.delete(daily_version_key(user_id))
+    except Exception as exc:  # noqa: BLE001 - as the cache itself: never fails the write
+        logger.warning("daily totals cache invalidation skipped: %s", type(exc).__name__)
 
 
 def nutrition_changes_announce(*, user_id: int, days: set[date], tz: tzinfo | None = None) -> None:
@@ -42,6 +71,7 @@ def nutrition_changes_announce(*, user_id: int, days: set[date], tz: tzinfo | No
     enqueue_on_commit(
         ANNOUNCE_TASK, {"user_id": user_id, "days": sorted(day.isoformat() for day in days)}
     )
+    transaction.on_commit(functools.partial(daily_cache_invalidate, user_id), robust=True)
 
 
 def nutrition_changes_follow_up(*, user_id: int, days: list[date]) -> None:
@@ -89,12 +119,55 @@ def nutrition_log_create(
     # A new entry has no photo: said here, so the audit entry's diff does not query for one.
     NutritionLog.photo.related.set_cached_value(log, None)
     clean_entry(log)
-    log.save()
+    if not _insert_with_entry(log):
+        log.save()
     tz = calendar.zone_of(user)
     nutrition_changes_announce(
         user_id=log.user_id, days={calendar.day_of(log.logged_at, tz)}, tz=tz
     )
     return log
+
+
+@functools.cache
+def _insert_sql() -> tuple[str, tuple]:
+    """`_insert_with_entry`'s statement and the entry's columns it inserts, in order
+    (`audit_rows.column_preparers`). Names from the models' metadata, values as parameters."""
+    fields = audit_rows.column_preparers(
+        f for f in NutritionLog._meta.concrete_fields if not f.primary_key
+    )
+    columns = ", ".join(f'"{f.column}"' for f, _ in fields)
+    entry_columns, entry_values = audit_rows.entry_columns_sql("n")
+    sql = (
+        f'WITH n AS (INSERT INTO "{NutritionLog._meta.db_table}" ({columns}) '  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
+        f'e AS (INSERT INTO "{LogEntry._meta.db_table}" ({entry_columns}) '
+        f"SELECT {entry_values} FROM n) "
+        "SELECT n.id FROM n"
+    )
+    return sql, fields
+
+
+def _insert_with_entry(log: NutritionLog) -> bool:
+    """Insert the new entry `log` and its audit entry in one statement on PostgreSQL (as a
+    reading's write does, `metrics.services._insert_locked`): the audit entry is the one
+    django-auditlog writes on the model's `post_save`, field for field, the encrypted
+    description left out of its diff as registered (`healthtrack.core.audit_rows`); the
+    description is encrypted as the ORM encrypts it (the field's own `get_db_prep_save`).
+    False when this does not apply (not PostgreSQL, or auditlog would not write its entry
+    that way): the caller saves through the ORM."""
+    if connection.vendor != "postgresql":
+        return False
+    sql, fields = _insert_sql()
+    row = audit_rows.column_values(fields, log)  # sets created_at / updated_at, as save()
+    entry = audit_rows.created_entry(log)
+    if entry is None:
+        return False
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [*row, *entry])
+        log.pk = cursor.fetchone()[0]
+    log._state.adding = False
+    log._state.db = connection.alias
+    return True
 
 
 @transaction.atomic
@@ -196,7 +269,7 @@ def nutrition_targets_set(
     targets, _ = NutritionTargets.objects.select_for_update().get_or_create(user=user)
     targets.calories, targets.protein_g, targets.water_ml = calories, protein_g, water_ml
     clean_targets(targets)
-    targets.save()
+    targets.save()  # the daily answers are dropped after commit (nutrition.receivers)
     return targets
 
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 from auditlog.context import auditlog_disabled
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Q
 from django.db.models.signals import post_delete
 
 from goals.models import HealthGoal
@@ -22,6 +21,7 @@ from healthtrack.changes.models import ChangeEvent
 from healthtrack.core import days as calendar
 from metrics.models import HealthMetric
 from metrics.signals import measurements_changed
+from nutrition import receivers as nutrition_receivers
 from nutrition.models import NutritionLog
 from nutrition.signals import nutrition_changed
 
@@ -50,18 +50,27 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     )
 
 
+# The table's name from the model's metadata; every value is a parameter.
+_NUTRITION_IDS_SQL = (
+    f'SELECT "id" FROM "{NutritionLog._meta.db_table}" WHERE "user_id" = %s AND ({{spans}})'  # noqa: S608
+)
+_NUTRITION_SPAN_SQL = '("logged_at" >= %s AND "logged_at" < %s)'
+
+
 def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
     def existing():
-        spans = Q()
-        tz = kwargs.get("tz") or calendar.zone_of(user_id)  # `days`: the owner's local days
-        for day in days:
-            first = calendar.day_start(day, tz)
-            spans |= Q(
-                logged_at__gte=first, logged_at__lt=calendar.day_start(day + timedelta(1), tz)
-            )
-        return NutritionLog._base_manager.filter(spans, user_id=user_id).values_list(
-            "pk", flat=True
-        )
+        # The entries logged on `days` (the owner's local days), as SQL: on every diary write,
+        # building this QuerySet cost about as much as the append itself (issue 15).
+        tz = kwargs.get("tz") or calendar.zone_of(user_id)
+        adapt = connection.ops.adapt_datetimefield_value
+        params = [user_id]
+        for day in sorted(days):
+            params += [
+                adapt(calendar.day_start(day, tz)),
+                adapt(calendar.day_start(day + timedelta(1), tz)),
+            ]
+        spans = " OR ".join([_NUTRITION_SPAN_SQL] * len(days))
+        return _NUTRITION_IDS_SQL.format(spans=spans), params
 
     if days:
         services.record_upserts(
@@ -123,3 +132,8 @@ def connect() -> None:
     )
     post_delete.connect(on_goal_deleted, sender=HealthGoal, dispatch_uid="changes.goal_del")
     post_delete.connect(on_user_deleted, sender=get_user_model(), dispatch_uid="changes.user_del")
+    # Not the change feed's: the project's wiring of a weight write to the nutrition app's
+    # cached daily totals (their targets read the latest weight; neither app imports the other).
+    measurements_changed.connect(
+        nutrition_receivers.on_measurements_changed, dispatch_uid="nutrition.daily_weight"
+    )

@@ -131,6 +131,8 @@ def _diff_plan(model) -> tuple | None:
             continue
         if field.name in model_fields["exclude_fields"]:
             continue
+        if _reverse_one_to_one(field):
+            continue
         if not getattr(field, "concrete", False):
             return None
         if isinstance(field, DateTimeField):
@@ -143,6 +145,13 @@ def _diff_plan(model) -> tuple | None:
             kind = _PLAIN
         plan.append((field, kind))
     return tuple(plan)
+
+
+def _reverse_one_to_one(field) -> bool:
+    """The other side of a one-to-one field pointing here (a diary entry's photo): auditlog
+    reads it as the related object, which a row not inserted yet cannot have, so its value is
+    "None" before and after and it is never in a created diff."""
+    return bool(field.one_to_one and field.auto_created and not field.concrete)
 
 
 def _created_diff(instance) -> dict:

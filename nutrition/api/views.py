@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -38,6 +42,7 @@ from nutrition.api.serializers import (
     NutritionTargetsSerializer,
     daily_totals_data,
     days_asked,
+    log_data,
 )
 from nutrition.models import Food, MealPhoto, NutritionLog, NutritionTargets, daily_totals_of
 from nutrition.photos import too_large_message
@@ -104,7 +109,7 @@ class NutritionLogViewSet(
         data = NutritionLogInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         log = services.nutrition_log_create(user=owner, **data.validated_data)
-        return Response(NutritionLogSerializer(log).data, status=status.HTTP_201_CREATED)
+        return Response(log_data(log), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         log = self.get_object()
@@ -123,13 +128,49 @@ class NutritionLogViewSet(
 
 # The parameters `DailyQuerySerializer` reads (its declared fields; the class keeps them).
 DAILY_QUERY_PARAMS = tuple(DailyQuerySerializer._declared_fields)
+# What a person's own read names (anything else: the view works out whose diary it is).
+OWN_DAILY_PARAMS = frozenset({"start", "end"})
+
+
+def _daily_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry:
+    """The daily totals `viewer_id` reads of `owner_id` at this URL's parameters (in a normal
+    order), guarded by the owner's daily version (`services.daily_version_key`), which every
+    write to what the answer is computed from replaces after its commit: the diary, their
+    targets, their profile, their weight (`nutrition.receivers`)."""
+    query = urlencode(sorted(request.GET.lists()), doseq=True)  # Django's request or DRF's
+    return readcache.Entry.of(
+        "nutrition_daily",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=hashlib.blake2b(query.encode(), digest_size=16).hexdigest(),
+        version_key=services.daily_version_key(owner_id),
+        ttl=services.DAILY_CACHE_TTL,
+    )
+
+
+def _seconds_to_midnight(zone, now) -> int:
+    """Whole seconds from `now` to the next local midnight in `zone`: the default window
+    (ending today) and the age the targets use move then."""
+    midnight = calendar.day_start(now.astimezone(zone).date() + timedelta(days=1), zone)
+    return int((midnight - now).total_seconds())
 
 
 class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
     """Per-day totals (the person's local days) of every nutrient and water, with the person's
     daily targets. The rate limits and the signed-in user come in one Redis round trip
     (`ReadPrefetchMixin`); the totals, latest weight and own targets are one plain statement
-    each, and the answer is built as `DailyTotalsSerializer` shows it (issue 15)."""
+    each, and the answer is built as `DailyTotalsSerializer` shows it (issue 15).
+
+    The rendered answer is kept per viewer, owner, parameters and the owner's daily version
+    (accounts.api.readcache), until their next local midnight at most: a person's own current
+    answer is served before DRF's dispatch (or in front of Django, healthtrack/front.py);
+    anyone else's read is answered here after the access check (404 for whoever may not read
+    the diary) and audited, hit or miss."""
+
+    def read_entry_guess(self, request, viewer_id):
+        if set(request.GET) - OWN_DAILY_PARAMS:
+            return None  # someone else's (user_id, member): the view works it out
+        return _daily_entry(request, viewer_id, viewer_id)
 
     @extend_schema(
         summary="Daily totals and targets",
@@ -137,6 +178,9 @@ class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
         responses=DailyTotalsSerializer,
     )
     def get(self, request):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
         query = {}  # what the serializer makes of a query without any of its parameters
         if any(name in request.query_params for name in DAILY_QUERY_PARAMS):
             serializer = DailyQuerySerializer(data=request.query_params)
@@ -146,7 +190,14 @@ class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
         # read by the owner's id alone, as `access.readable(..., owner_id=)` reads one's own.
         owner = access.owner_to_read(request, query.get("user_id"))
         zone = calendar.zone_of(owner)
-        start, end = days_asked(query, today=calendar.today(zone))
+        now = timezone.now()
+        start, end = days_asked(query, today=now.astimezone(zone).date())
+        # This viewer's answer as rendered, while the owner's daily version is unchanged (read
+        # before computing: a write committing meanwhile leaves nothing servable).
+        found, hit = readcache.serve(request, _daily_entry(request, request.user.pk, owner.pk))
+        if hit is not None:
+            audit.record_read(request=request, owner_id=owner.pk)  # someone else's: logged
+            return hit
 
         rows = daily_totals_of(owner.pk, start, end, zone)
         days = []
@@ -163,7 +214,17 @@ class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
         )
         body = {"user_id": owner.pk, "start": start, "end": end, "targets": targets, "days": days}
         audit.record_read(request=request, owner_id=owner.pk)
-        return Response(daily_totals_data(body))
+        data = daily_totals_data(body)
+        if found is None:
+            return Response(data)
+        rendered = readcache.render(data)
+        ttl = min(services.DAILY_CACHE_TTL, _seconds_to_midnight(zone, now))
+        if ttl >= 1:
+            readcache.store(
+                dataclasses.replace(found, entry=dataclasses.replace(found.entry, ttl=ttl)),
+                rendered,
+            )
+        return readcache.response(rendered)
 
 
 class FoodListView(generics.ListAPIView):
