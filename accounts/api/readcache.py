@@ -23,7 +23,8 @@ with the owner's data version. Nothing the slow path guarantees is skipped:
 - Freshness: an entry carries the owner's data version token (`Entry.version_key`) read
   *before* the body was computed, and is served only while that token is unchanged. Every write
   to an input replaces or deletes the token (metrics: `invalidate_summary_cache`;
-  recommendations: `insights.cache.invalidate_many`), so a write that commits while a body is
+  recommendations: `insights.cache.invalidate_many`; the nutrition day:
+  `nutrition.services.daily_cache_invalidate`), so a write that commits while a body is
   being computed cannot leave that body servable. A missing token is created by the read
   (atomically, in the Lua call), so an entry is never stored under "no version".
 
