@@ -181,7 +181,6 @@ def test_an_outsider_is_404_even_when_the_owners_answer_is_cached(auth_client, u
 def test_the_answer_is_kept_until_the_owners_midnight_at_most(auth_client, user, monkeypatch):
     """The default window ends today: at midnight it is another answer for the same URL."""
     kept = []
-    store = readcache.store
     monkeypatch.setattr(readcache, "store", lambda found, body: kept.append(found.entry.ttl))
     with time_machine.travel(datetime(2026, 3, 10, 23, 58, 30, tzinfo=UTC), tick=False):
         read(auth_client)
@@ -190,4 +189,3 @@ def test_the_answer_is_kept_until_the_owners_midnight_at_most(auth_client, user,
     with time_machine.travel(datetime(2026, 3, 10, 23, 58, 30, tzinfo=UTC), tick=False):
         read(auth_client)
     assert kept == [90, services.DAILY_CACHE_TTL]
-    monkeypatch.setattr(readcache, "store", store)
