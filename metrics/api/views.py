@@ -580,13 +580,13 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
         q = query.validated_data
         owner = _owner_from_query(request, q.get("user_id"))
         if not access.can_read(request.user, owner.pk):  # a share grant: never from the cache
-            return self.answer(request, q, owner, timezone.now())
+            return self.answer(request, q, owner, timezone.now(), whole=False)
         found, hit = readcache.serve(request, _aggregates_entry(request, request.user.pk, owner.pk))
         if hit is not None:
             audit.record_read(request=request, owner_id=owner.pk)  # someone else's: logged
             return hit
         now = timezone.now()
-        response = self.answer(request, q, owner, now)
+        response = self.answer(request, q, owner, now, whole=True)
         if found is None:
             return response
         body = readcache.render(response.data)
@@ -599,8 +599,9 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
             )
         return readcache.response(body)
 
-    def answer(self, request, q, owner, now) -> Response:
-        """The rollups `q` asks for, as of `now` (someone else's read logged)."""
+    def answer(self, request, q, owner, now, *, whole: bool) -> Response:
+        """The rollups `q` asks for, as of `now` (someone else's read logged). `whole`: the
+        viewer may read all of the owner's data (`access.can_read`, asked by the caller)."""
         period = q["period"]
         # Bare dates are the owner's local days (healthtrack.core.days): start is that day's local
         # midnight; end, for hours, the next one (the whole day).
@@ -629,13 +630,17 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
         rows = aggregates(
             user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
         )
-        # A named share grant reads its types and window only.
+        # A named share grant reads its types and window only; whoever reads all of the
+        # owner's data, their rows as they are (no readable-users subquery to build).
+        time_field = "period_start" if period == "hour" else "day"
         rows = access.readable_metrics(
             rows,
             request.user,
-            time_field="period_start" if period == "hour" else "day",
+            owner_id=owner.pk,
+            whole=whole,
+            time_field=time_field,
             time_is_date=period == "day",
-        )
+        ).values_list(time_field, "value", "min_value", "max_value", "count", named=True)
         audit.record_read(request=request, owner_id=owner.pk)
         if period == "hour":
             return _rollups_response(
