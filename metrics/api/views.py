@@ -142,11 +142,23 @@ class MetricTypeListView(MetricsAPIView):
 # --- measurements --------------------------------------------------------------------------
 
 
+def _version_key(request, owner_id: int) -> str:
+    """The version token guarding an answer at this URL: the owner's data version, which
+    every write to their measurements replaces (`metrics.services.invalidate_summary_cache`),
+    or, when the URL names exactly one registry type (`metric_type`: a list of that type, its
+    aggregates), the version of that type's data, which only writes of that type (or writes
+    that do not name their types) replace: a steps reading leaves a heart-rate page servable."""
+    codes = request.GET.getlist("metric_type")
+    if len(codes) == 1 and codes[0] in METRIC_TYPES:
+        return services.type_version_key(owner_id, codes[0])
+    return services.summary_version_key(owner_id)
+
+
 def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.Entry | None:
     """The cached page `viewer_id` reads of `owner_id`'s measurements at this URL: keyed by the
     URL as the page's links repeat it (scheme, host, path) and its parameters in a normal order
-    (limit, cursor, filters, member), guarded by the owner's data version, which every write to
-    their measurements replaces (`metrics.services.invalidate_summary_cache`)."""
+    (limit, cursor, filters, member), guarded by the owner's data version (`_version_key`: of
+    the one type the page is filtered to, if so)."""
     try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
         host = request.get_host()
     except DisallowedHost:
@@ -158,7 +170,7 @@ def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.
         viewer_id=viewer_id,
         owner_id=owner_id,
         params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
-        version_key=services.summary_version_key(owner_id),
+        version_key=_version_key(request, owner_id),
         ttl=LIST_CACHE_TTL,
     )
 
@@ -520,16 +532,17 @@ def _rollups_response(mtype, period: str, rows, period_start, *, in_progress, **
 
 def _aggregates_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry:
     """The aggregates answer `viewer_id` reads of `owner_id` at this URL's parameters (in a
-    normal order), guarded by the owner's data version: the rollups change only with their
-    measurements, and every such write (create, update, delete, sync, import, zone recut,
-    archive, restore, retention, purge) replaces it (`services.invalidate_summary_cache`)."""
+    normal order), guarded by the version of the owner's data of that type (`_version_key`):
+    the rollups of a type change only with its measurements, and every such write (create,
+    update, delete, sync, import, zone recut, archive, restore, retention, purge) replaces it
+    (`services.invalidate_summary_cache`)."""
     query = urlencode(sorted(request.GET.lists()), doseq=True)
     return readcache.Entry.of(
         "aggregates",
         viewer_id=viewer_id,
         owner_id=owner_id,
         params=hashlib.blake2b(query.encode(), digest_size=16).hexdigest(),
-        version_key=services.summary_version_key(owner_id),
+        version_key=_version_key(request, owner_id),
         ttl=AGGREGATES_CACHE_TTL,
     )
 
