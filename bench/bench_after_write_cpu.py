@@ -1,8 +1,8 @@
 """Application CPU of each read of the load mix right after a write by the same person (issue
 15): what the mix's reads pay beyond their warm cost alone.
 
-Not a test and not part of `make bench` (bench/run.sh runs `bench_*.py` without arguments: this
-one then measures the default table, ~1 minute); prints a table. `bench/bench_request_cpu.py`
+Not a test; prints a table and, with the default reads and writes (as `make bench` runs it,
+~1 minute), writes bench/results/after_write_cpu.json. `bench/bench_request_cpu.py`
 measures every read in its steady state (cached answers mostly hit); in the load mix a write
 drops the writer's cached answers, so the next read of each computes. Here, for every pair
 (write, read): the read (warm), the write (neither timed), then the read again (timed:
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import statistics
@@ -38,7 +39,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_request_cpu as brc  # noqa: E402
-from common import WORK, bench_patients  # noqa: E402
+from common import RESULTS, WORK, bench_patients, machine  # noqa: E402
+
+OUT = RESULTS / "after_write_cpu.json"
 
 READS = (
     "summary",
@@ -104,7 +107,7 @@ def _write(caller, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=20, help="measured pairs per cell")
+    parser.add_argument("--runs", type=int, default=10, help="measured pairs per cell")
     parser.add_argument("--reads", default=",".join(READS))
     parser.add_argument("--writes", default=",".join(WRITES))
     parser.add_argument("--profile", default="", help="READ:WRITE: cProfile of that read")
@@ -192,6 +195,16 @@ def main(argv: list[str] | None = None) -> dict:
             out.setdefault(name, {})[write] = {"cpu_ms_median": round(ms, 2), "sql": q}
             line += f"{ms:>10.2f} ({q:>3.1f})"
         print(line)
+    if set(reads) == set(READS) and set(writes) == set(WRITES):
+        result = {
+            "benchmark": "after_write_cpu",
+            "machine": machine(),
+            "settings": "DJANGO_ENV=production, JWT Bearer, PostgreSQL + Redis; each read "
+            "timed right after the named write by the same person (hit: no write)",
+            "runs": args.runs,
+            "reads": out,
+        }
+        OUT.write_text(json.dumps(result, indent=2) + "\n")
     if report:
         print(report)
     return out
