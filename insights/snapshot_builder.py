@@ -23,8 +23,8 @@ from insights.snapshot import (
     Snapshot,
 )
 from metrics.models import DailyRollup
-from nutrition.models import NutritionLog
-from nutrition.targets import daily_targets
+from nutrition.models import NutritionLog, daily_totals_of
+from nutrition.targets import daily_targets, overrides_of
 
 #: The metric types the recommendation rules read (nothing else is loaded).
 SNAPSHOT_METRIC_TYPES = (STEPS, SLEEP, RESTING_HEART_RATE, WEIGHT)
@@ -78,17 +78,7 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
     for pk, zone in zones.items():
         by_zone.setdefault(zone, []).append(pk)
     for zone, zone_ids in by_zone.items():
-        logs = NutritionLog.objects.filter(user_id__in=zone_ids)
-        logs.zone = zone
-        totals = (
-            logs.on_days(first, last)
-            .order_by()
-            .annotate(day=TruncDate("logged_at", tzinfo=zone))
-            .values("user_id", "day")
-            .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
-        )
-        for row in totals:
-            user_id, day = row["user_id"], row["day"]
+        for user_id, day, row in _nutrition_rows(zone_ids, zone, first, last):
             if not todays[user_id] - timedelta(days=reach) <= day <= todays[user_id]:
                 continue
             nutrition[user_id][day] = {
@@ -112,10 +102,15 @@ def build_snapshots(*, users, days: int = 30, today: date | None = None) -> dict
         )
 
     goals = weight_goals(ids)
+    # One person (a recommendations miss): their own targets by one plain statement, unless
+    # loaded with the user (`select_related("nutrition_targets")`, as the batch loads them).
+    overrides = {users[0].pk: overrides_of(users[0])} if len(users) == 1 else {}
     snapshots = {}
     for user in users:
         today = todays[user.pk]
-        targets = daily_targets(user=user, weight_kg=weights[user.pk], on=today)
+        targets = daily_targets(
+            user=user, weight_kg=weights[user.pk], on=today, overrides=overrides.get(user.pk)
+        )
         snapshots[user.pk] = Snapshot(
             user_id=user.pk,
             today=today,
@@ -165,6 +160,49 @@ def _rollup_rows(ids: list[int], first: date, last: date):
 
 GOAL_FIELDS = ("target_value", "direction", "start_date", "target_date")
 
+# One person's weight goal (`weight_goals`): the statement of `for_user().active()
+# .measuring([WEIGHT]).by_priority().values(*GOAL_FIELDS).first()` written out (PostgreSQL),
+# whose building cost more CPU than the rest of a recommendations miss's snapshot reads (issue
+# 15). The order is `HealthGoalQuerySet.by_priority`'s; tests/insights hold the two equal.
+_WEIGHT_GOAL_SQL = """
+SELECT target_value, direction, start_date, target_date FROM goals_healthgoal
+WHERE user_id = %s AND status = %s AND metric_type = %s
+ORDER BY CASE WHEN priority = %s THEN 0 WHEN priority = %s THEN 1 ELSE 2 END,
+         target_date ASC NULLS LAST, id ASC
+LIMIT 1
+"""
+
+
+def _weight_goal_params(user_id: int) -> list:
+    return [
+        user_id,
+        HealthGoal.Status.ACTIVE.value,
+        WEIGHT,
+        HealthGoal.Priority.HIGH.value,
+        HealthGoal.Priority.MEDIUM.value,
+    ]
+
+
+def _nutrition_rows(user_ids: list[int], zone, first: date, last: date):
+    """(user, local day, {field: total}) of `user_ids`' diaries (all in `zone`) on the local
+    days `first`..`last`. One person: `nutrition.models.daily_totals_of` (the same statement
+    written out: a recommendations miss); several: the QuerySet, grouped by user and day."""
+    if len(user_ids) == 1:
+        for day, row in daily_totals_of(user_ids[0], first, last, zone).items():
+            yield user_ids[0], day, row
+        return
+    logs = NutritionLog.objects.filter(user_id__in=user_ids)
+    logs.zone = zone
+    totals = (
+        logs.on_days(first, last)
+        .order_by()
+        .annotate(day=TruncDate("logged_at", tzinfo=zone))
+        .values("user_id", "day")
+        .annotate(**{name: Sum(name) for name in NUTRITION_FIELDS})
+    )
+    for row in totals:
+        yield row["user_id"], row["day"], row
+
 
 def weight_goals(user_ids: list[int]) -> dict[int, dict]:
     """Each user's active weight goal (`{"target_value" (kg), "direction", "start_date",
@@ -172,6 +210,12 @@ def weight_goals(user_ids: list[int]) -> dict[int, dict]:
     oldest), in one query: the goals app's own `active()` and `by_priority()`, first row per
     user."""
     if len(user_ids) == 1:
+        using = router.db_for_read(HealthGoal)
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                cursor.execute(_WEIGHT_GOAL_SQL, _weight_goal_params(user_ids[0]))
+                row = cursor.fetchone()
+            return {user_ids[0]: dict(zip(GOAL_FIELDS, row, strict=True))} if row else {}
         goal = (
             HealthGoal.objects.for_user(user_ids[0])
             .active()

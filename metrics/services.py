@@ -31,7 +31,7 @@ from healthtrack.core import days as calendar
 from healthtrack.core.prepared import prepared_cursor
 from metrics import rollups
 from metrics.models import Device, HealthMetric, IdempotencyRecord
-from metrics.registry import SUMMED_TYPES, get_metric_type
+from metrics.registry import METRIC_TYPES, SUMMED_TYPES, get_metric_type
 from metrics.signals import measurements_changed
 from metrics.signals import rollups_recut as rollups_recut_signal
 from metrics.validation import (
@@ -69,29 +69,49 @@ def summary_version_key(user_id: int) -> str:
     return f"metrics_summary:user:{user_id}:version"
 
 
-# Deletes KEYS[1] .. d for d = 1..ARGV[1] and the version token KEYS[2] inside Redis: one short
-# command per write instead of 365 keys built and sent by Python (that was 15 % of a POST's CPU).
+def type_version_key(user_id: int, metric_type: str) -> str:
+    """The version token of the person's data of one metric type: an answer that reads that
+    type only (a list filtered to it, its aggregates) is guarded by it instead of
+    `summary_version_key`, so a write of another type leaves that answer servable. Deleted
+    with the summary's token by every write of that type, and by every write whose types are
+    not named (`invalidate_summary_cache`)."""
+    return f"metrics_summary:user:{user_id}:version:{metric_type}"
+
+
+# Deletes KEYS[1] .. d for d = 1..ARGV[1] and the version tokens KEYS[2..] inside Redis: one
+# short command per write instead of 365 keys built and sent by Python (that was 15 % of a
+# POST's CPU).
 _DELETE_WINDOWS = (
     "for d = 1, tonumber(ARGV[1]) do redis.call('UNLINK', KEYS[1] .. d) end "
-    "redis.call('UNLINK', KEYS[2]) return 1"
+    "for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end return 1"
 )
 
 
-def invalidate_summary_cache(user_id: int) -> None:
-    """Drop the person's cached summaries, every window 1..SUMMARY_MAX_DAYS, and their
-    summary version token (the cached summary responses)."""
+def _version_keys(user_id: int, metric_types) -> list[str]:
+    """The summary's token and those of `metric_types` (None: every registry type)."""
+    codes = METRIC_TYPES if metric_types is None else sorted(metric_types)
+    return [summary_version_key(user_id)] + [type_version_key(user_id, c) for c in codes]
+
+
+def invalidate_summary_cache(user_id: int, metric_types=None) -> None:
+    """Drop the person's cached summaries, every window 1..SUMMARY_MAX_DAYS, their summary
+    version token (the cached summary responses and whole lists) and the version token of
+    each of `metric_types`, the types the write changed (None, when a writer does not name
+    them: every type's)."""
     backend = caches["default"]
+    tokens = _version_keys(user_id, metric_types)
     if not isinstance(backend, RedisCache):
         backend.delete_many(
-            [summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)]
-            + [summary_version_key(user_id)]
+            [summary_cache_key(user_id, d) for d in range(1, SUMMARY_MAX_DAYS + 1)] + tokens
         )
         return
     full = backend.make_key(summary_cache_key(user_id, 0))  # the cache's prefix and version
     prefix = str(full)[:-1]
-    version = backend.make_key(summary_version_key(user_id))
+    keys = [backend.make_key(token) for token in tokens]
     try:
-        get_redis_connection("default").eval(_DELETE_WINDOWS, 2, prefix, version, SUMMARY_MAX_DAYS)
+        get_redis_connection("default").eval(
+            _DELETE_WINDOWS, 1 + len(keys), prefix, *keys, SUMMARY_MAX_DAYS
+        )
     except RedisError:
         # As the cache itself (IGNORE_EXCEPTIONS): Redis down means no summary is served
         # from it either; entries expire within SUMMARY_CACHE_TTL.
@@ -346,7 +366,7 @@ def _after_write(
     measurements_changed.send(
         sender=HealthMetric, user_id=user_id, metric_types=types, start=start, end=end, tz=tz
     )
-    transaction.on_commit(lambda: invalidate_summary_cache(user_id), robust=True)
+    transaction.on_commit(lambda: invalidate_summary_cache(user_id, types), robust=True)
 
 
 def _owned_devices(user) -> dict[int, Device]:

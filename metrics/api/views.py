@@ -142,11 +142,23 @@ class MetricTypeListView(MetricsAPIView):
 # --- measurements --------------------------------------------------------------------------
 
 
+def _version_key(request, owner_id: int) -> str:
+    """The version token guarding an answer at this URL: the owner's data version, which
+    every write to their measurements replaces (`metrics.services.invalidate_summary_cache`),
+    or, when the URL names exactly one registry type (`metric_type`: a list of that type, its
+    aggregates), the version of that type's data, which only writes of that type (or writes
+    that do not name their types) replace: a steps reading leaves a heart-rate page servable."""
+    codes = request.GET.getlist("metric_type")
+    if len(codes) == 1 and codes[0] in METRIC_TYPES:
+        return services.type_version_key(owner_id, codes[0])
+    return services.summary_version_key(owner_id)
+
+
 def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.Entry | None:
     """The cached page `viewer_id` reads of `owner_id`'s measurements at this URL: keyed by the
     URL as the page's links repeat it (scheme, host, path) and its parameters in a normal order
-    (limit, cursor, filters, member), guarded by the owner's data version, which every write to
-    their measurements replaces (`metrics.services.invalidate_summary_cache`)."""
+    (limit, cursor, filters, member), guarded by the owner's data version (`_version_key`: of
+    the one type the page is filtered to, if so)."""
     try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
         host = request.get_host()
     except DisallowedHost:
@@ -158,7 +170,7 @@ def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.
         viewer_id=viewer_id,
         owner_id=owner_id,
         params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
-        version_key=services.summary_version_key(owner_id),
+        version_key=_version_key(request, owner_id),
         ttl=LIST_CACHE_TTL,
     )
 
@@ -520,16 +532,17 @@ def _rollups_response(mtype, period: str, rows, period_start, *, in_progress, **
 
 def _aggregates_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry:
     """The aggregates answer `viewer_id` reads of `owner_id` at this URL's parameters (in a
-    normal order), guarded by the owner's data version: the rollups change only with their
-    measurements, and every such write (create, update, delete, sync, import, zone recut,
-    archive, restore, retention, purge) replaces it (`services.invalidate_summary_cache`)."""
+    normal order), guarded by the version of the owner's data of that type (`_version_key`):
+    the rollups of a type change only with its measurements, and every such write (create,
+    update, delete, sync, import, zone recut, archive, restore, retention, purge) replaces it
+    (`services.invalidate_summary_cache`)."""
     query = urlencode(sorted(request.GET.lists()), doseq=True)
     return readcache.Entry.of(
         "aggregates",
         viewer_id=viewer_id,
         owner_id=owner_id,
         params=hashlib.blake2b(query.encode(), digest_size=16).hexdigest(),
-        version_key=services.summary_version_key(owner_id),
+        version_key=_version_key(request, owner_id),
         ttl=AGGREGATES_CACHE_TTL,
     )
 
@@ -580,13 +593,13 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
         q = query.validated_data
         owner = _owner_from_query(request, q.get("user_id"))
         if not access.can_read(request.user, owner.pk):  # a share grant: never from the cache
-            return self.answer(request, q, owner, timezone.now())
+            return self.answer(request, q, owner, timezone.now(), whole=False)
         found, hit = readcache.serve(request, _aggregates_entry(request, request.user.pk, owner.pk))
         if hit is not None:
             audit.record_read(request=request, owner_id=owner.pk)  # someone else's: logged
             return hit
         now = timezone.now()
-        response = self.answer(request, q, owner, now)
+        response = self.answer(request, q, owner, now, whole=True)
         if found is None:
             return response
         body = readcache.render(response.data)
@@ -599,8 +612,9 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
             )
         return readcache.response(body)
 
-    def answer(self, request, q, owner, now) -> Response:
-        """The rollups `q` asks for, as of `now` (someone else's read logged)."""
+    def answer(self, request, q, owner, now, *, whole: bool) -> Response:
+        """The rollups `q` asks for, as of `now` (someone else's read logged). `whole`: the
+        viewer may read all of the owner's data (`access.can_read`, asked by the caller)."""
         period = q["period"]
         # Bare dates are the owner's local days (healthtrack.core.days): start is that day's local
         # midnight; end, for hours, the next one (the whole day).
@@ -629,13 +643,17 @@ class AggregatesView(readcache.ReadPrefetchMixin, MetricsAPIView):
         rows = aggregates(
             user_id=owner.pk, metric_type=mtype.code, period=period, start=start, end=end
         )
-        # A named share grant reads its types and window only.
+        # A named share grant reads its types and window only; whoever reads all of the
+        # owner's data, their rows as they are (no readable-users subquery to build).
+        time_field = "period_start" if period == "hour" else "day"
         rows = access.readable_metrics(
             rows,
             request.user,
-            time_field="period_start" if period == "hour" else "day",
+            owner_id=owner.pk,
+            whole=whole,
+            time_field=time_field,
             time_is_date=period == "day",
-        )
+        ).values_list(time_field, "value", "min_value", "max_value", "count", named=True)
         audit.record_read(request=request, owner_id=owner.pk)
         if period == "hour":
             return _rollups_response(

@@ -137,6 +137,25 @@ def test_replace_generated_touches_only_that_users_recommendations(user, other_u
     assert HealthInsight.objects.filter(pk__in=[theirs.pk, alert.pk]).count() == 2
 
 
+def test_replace_generated_deletes_a_replaced_row_with_whatever_names_it(user, other_user):
+    """A replaced row goes with any handling row that names it, as the ORM's cascade did (one
+    statement on PostgreSQL); other rows' handling stays."""
+    from insights.models import AlertAction
+
+    [old] = services.insights_replace_generated(
+        user_id=user.pk, recommendations=[rec("low_steps")], generated_at=T0
+    )
+    alert = AlertFactory(user=user)
+    AlertAction.objects.create(alert=old, actor_label="x", action="acknowledge")
+    kept = AlertAction.objects.create(alert=alert, actor_label="x", action="acknowledge")
+    services.insights_replace_generated(
+        user_id=user.pk, recommendations=[rec("low_water_intake")], generated_at=T1
+    )
+    assert not HealthInsight.objects.filter(pk=old.pk).exists()
+    assert list(AlertAction.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert [r.insight_type for r in current(user)] == ["low_water_intake"]
+
+
 def test_replace_generated_is_atomic(user, monkeypatch):
     old = services.insights_replace_generated(
         user_id=user.pk, recommendations=[rec("low_steps")], generated_at=T0

@@ -137,3 +137,41 @@ def test_blood_pressure_averages_weight_each_day_by_its_readings(user):
     assert averages["blood_pressure_systolic"].readings == 3
     assert averages["blood_pressure_systolic"].value == pytest.approx(440 / 3)
     assert "blood_pressure_diastolic" not in averages
+
+
+def test_one_persons_snapshot_is_the_batchs_snapshot_of_them(user):
+    """A recommendations miss builds one person's snapshot through plain statements (their
+    diary totals, their weight goal, their own targets); the nightly batch through QuerySets:
+    the same snapshot, in a zone whose local days are not UTC's, with several weight goals."""
+    from goals.models import HealthGoal
+    from tests.goals.factories import HealthGoalFactory
+
+    user.time_zone = "America/New_York"
+    user.save(update_fields=["time_zone"])
+    other = UserFactory(time_zone="America/New_York")
+    today = utc_today()
+    for back in (1, 2, 9):
+        day = today - timedelta(days=back)
+        measure(user, "weight", 80 - back / 10, day, hour=3)  # 03:00 UTC: the day before there
+        meal(user, day, calories=500 + back, protein_g=20)
+        meal(user, day, calories=300, protein_g=10, water_ml=250)
+    nutrition_targets_set(user=user, calories=1900, protein_g=None, water_ml=2400)
+    goal = {"metric_type": WEIGHT, "goal_type": HealthGoal.GoalType.WEIGHT, "unit": "kg"}
+    HealthGoalFactory(user=user, **goal, target_value=70, priority="low", target_date=None)
+    HealthGoalFactory(user=user, **goal, target_value=72, priority="medium", target_date=None)
+    HealthGoalFactory(
+        user=user, **goal, target_value=74, priority="medium", target_date=today + timedelta(9)
+    )
+    HealthGoalFactory(user=user, **goal, target_value=60, status=HealthGoal.Status.ABANDONED)
+    HealthGoalFactory(user=user, target_value=9000, priority="high")  # steps: not a weight goal
+
+    one = snapshot_builder.build_snapshot(user=type(user).objects.get(pk=user.pk), days=30)
+    users = (
+        type(user).objects.select_related("nutrition_targets").filter(pk__in=[user.pk, other.pk])
+    )
+    batch = snapshot_builder.build_snapshots(users=users, days=30)[user.pk]
+
+    assert one == batch
+    assert one.weight_goal["target_value"] == 74  # medium, the nearest target date first
+    assert one.targets["calories"] == 1900 and one.targets["water_ml"] == 2400
+    assert sum(totals["calories"] for totals in one.nutrition_daily.values()) == 2412

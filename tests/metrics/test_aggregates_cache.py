@@ -176,3 +176,33 @@ def test_a_share_grant_holder_is_never_served_a_kept_answer(
     for _ in range(2):
         assert values(holder.get(url))[-1:] == [100]
     assert AccessLog.objects.filter(actor=clinician, owner=user).count() == 2
+
+
+def test_an_answer_outlives_writes_of_other_types_and_no_write_of_its_own(
+    backend,  # noqa: F811
+    user,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    """The aggregates of a type are guarded by that type's version: a heart-rate reading
+    leaves the steps days servable and a steps reading the heart-rate hours; each type's own
+    write, and a writer that names no types, is seen by the next read."""
+    client = bearer(user)
+    capture = django_capture_on_commit_callbacks
+    post(client, capture, "steps", 100, minutes_ago=3)
+    post(client, capture, "heart_rate", 70, minutes_ago=3)
+    day, hour = client.get(DAY), client.get(HOUR)
+    post(client, capture, "heart_rate", 90, minutes_ago=2)
+    with django_assert_num_queries(0):
+        assert client.get(DAY).content == day.content
+    assert values(client.get(HOUR))[-1:] == [80]
+    hour = client.get(HOUR)
+    post(client, capture, "steps", 50, minutes_ago=1)
+    with django_assert_num_queries(0):
+        assert client.get(HOUR).content == hour.content
+    assert values(client.get(DAY))[-1:] == [150]
+    from metrics.models import DailyRollup
+
+    DailyRollup.objects.filter(user=user, metric_type="steps").update(value=1)  # unnamed ...
+    services.invalidate_summary_cache(user.pk)  # ... every type's answers dropped
+    assert values(client.get(DAY))[-1:] == [1]

@@ -304,3 +304,49 @@ def test_a_family_reader_sees_the_members_writes_at_once_and_loses_access_at_onc
     assert AccessLog.objects.filter(actor=other_user, owner=user).count() == 3
     family.family_access_revoke(revoked_by=user, link=link)
     assert reader.get(url).status_code == 404
+
+
+def test_a_page_of_one_type_outlives_writes_of_other_types_and_no_write_of_its_own(
+    backend,  # noqa: F811
+    user,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    """A page filtered to one type is guarded by that type's version: a write of another type
+    leaves it servable (no SQL), a write of its type or one that names no types is seen by the
+    next read, and the whole list sees every write at once."""
+    client = bearer(user)
+    capture = django_capture_on_commit_callbacks
+    steps = post(client, capture, "steps", 100, minutes_ago=3)
+    url = OWN + "&metric_type=steps"
+    first = client.get(url)
+    assert ids(first) == [steps]
+    pulse = post(client, capture, "heart_rate", 70, minutes_ago=2)
+    with django_assert_num_queries(0):
+        kept = client.get(url)
+    assert kept.content == first.content
+    assert ids(client.get(OWN)) == [pulse, steps]
+    assert ids(client.get(OWN + "&metric_type=heart_rate")) == [pulse]
+    newer = post(client, capture, "steps", 50, minutes_ago=1)
+    assert ids(client.get(url)) == [newer, steps]
+    assert ids(client.get(OWN + "&metric_type=heart_rate")) == [pulse]
+    HealthMetric.objects.filter(pk=newer).delete()  # a writer that names no types ...
+    services.invalidate_summary_cache(user.pk)  # ... drops every type's pages
+    assert ids(client.get(url)) == [steps]
+
+
+def test_only_a_page_of_exactly_one_known_type_has_that_types_version(backend, user):  # noqa: F811
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from metrics.api.views import _list_entry
+
+    def version(url: str) -> str:
+        request = Request(RequestFactory().get(url))
+        return _list_entry(request, "metrics_list", user.pk, user.pk).version_key
+
+    assert version(OWN + "&metric_type=steps") == services.type_version_key(user.pk, "steps")
+    whole = services.summary_version_key(user.pk)
+    assert version(OWN + "&metric_type=mood") == whole
+    assert version(OWN + "&metric_type=steps&metric_type=heart_rate") == whole
+    assert version(OWN + "&since=2026-01-01T00:00:00Z") == whole
