@@ -410,17 +410,19 @@ def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]] |
     return out
 
 
-def prefetch(request, view, guess) -> None:
+def prefetch(request, view, guess=None) -> None:
     """One Redis round trip before DRF authenticates a Bearer request: the rate-limit windows
-    (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
-    view will most likely look up; it checks the key before using it). Leaves everything to
-    the slow path when anything is unusual. Made once per request (`request` may be Django's
-    or DRF's: what it sets is read through either)."""
+    (counted), the JWT user cache entry and, for a GET, `guess(viewer_id)`'s entry if any (the
+    answer the view will most likely look up; it checks the key before using it). Leaves
+    everything to the slow path when anything is unusual. Made once per request (`request`
+    may be Django's or DRF's: what it sets is read through either), for every method: a write
+    makes it from `AuditedJWTAuthentication.authenticate` (no entry: nothing cached is served
+    to a write)."""
     if getattr(request, PREFETCH_DONE_ATTR, False) or _take_over(request):
         return
     setattr(request, PREFETCH_DONE_ATTR, True)
     client = _redis()
-    if request.method != "GET" or client is None:
+    if client is None:
         return
     authenticator = jwt_auth.AuditedJWTAuthentication()
     try:  # the header read as simplejwt reads it
@@ -438,7 +440,7 @@ def prefetch(request, view, guess) -> None:
         return
     if user_key is None:
         return
-    entry = guess(viewer_id)
+    entry = guess(viewer_id) if guess is not None and request.method == "GET" else None
     windows = _windows(request, view, viewer_id)
     request._healthtrack_all_windows = windows is not None  # every limit counted here
     windows = windows or []
@@ -490,10 +492,12 @@ def _take_over(request) -> bool:
 
 
 def refund(request) -> None:
-    """Authentication refused a request the prefetch counted: take it out of the windows."""
+    """Authentication refused a request the prefetch counted: take it out of the windows
+    (once, whoever asks first)."""
     counted = getattr(request, "_healthtrack_counted", None)
     if not counted or not counted[1]:
         return
+    request._healthtrack_counted = None
     member, keys = counted
     try:
         client = _redis()
