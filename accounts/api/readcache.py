@@ -308,7 +308,7 @@ def _run(
         keys.append(make_key(counter).encode())
     args += [
         b"1" if entry is not None else b"0",
-        client.encode(uuid.uuid4().hex),
+        client.encode(uuid.uuid4().hex) if entry is not None else b"",  # no entry: unused
         b"%d" % VERSION_TTL,
         b"1" if user_key is not None else b"0",
         b"1" if counter is not None else b"0",
