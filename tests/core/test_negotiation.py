@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer, StaticHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
@@ -55,6 +56,30 @@ def test_the_answer_is_drfs(accept, query, renderer_classes, suffix):
     assert answer(ContentNegotiation(), ours, renderers, suffix) == answer(
         DefaultContentNegotiation(), theirs, renderers, suffix
     )
+
+
+CONTENT_TYPES = [
+    None,
+    "application/json",
+    "application/json; charset=utf-8",
+    "Application/JSON",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "",
+]
+PARSER_SETS = [[JSONParser], [JSONParser, FormParser], [FormParser, JSONParser], [MultiPartParser]]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "parser_classes"), list(itertools.product(CONTENT_TYPES, PARSER_SETS))
+)
+def test_the_parser_is_drfs(content_type, parser_classes):
+    extra = {} if content_type is None else {"CONTENT_TYPE": content_type}
+    request = Request(APIRequestFactory().generic("POST", "/api/v1/x", b"{}", **extra))
+    parsers = [cls() for cls in parser_classes]
+    ours = ContentNegotiation().select_parser(request, parsers)
+    theirs = DefaultContentNegotiation().select_parser(request, parsers)
+    assert ours is theirs
 
 
 def test_the_api_uses_it_and_still_refuses_what_it_cannot_render(db):

@@ -8,7 +8,8 @@ of a reading's POST (issue 15), to arrive at its first renderer every time. Thos
 that answer directly: the same renderer and the same accepted media type DRF's rule gives
 (the test compares the two over a matrix of headers, queries and renderers). Anything else
 (another Accept, a format suffix, a query string that may name `format`, another first
-renderer) goes through DRF's negotiation unchanged, 406 included.
+renderer) goes through DRF's negotiation unchanged, 406 included. Likewise a body sent as
+`Content-Type: application/json` gets the view's first parser when that is the JSON one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ class ContentNegotiation(DefaultContentNegotiation):
         ):
             return renderers[0], JSON
         return super().select_renderer(request, renderers, format_suffix)
+
+    def select_parser(self, request, parsers):
+        # A body sent as plain `application/json` to a view whose first parser is the JSON one:
+        # DRF's rule (the first parser whose media type matches) picks that parser, after
+        # parsing both media types.
+        if parsers and parsers[0].media_type == JSON and request.content_type == JSON:
+            return parsers[0]
+        return super().select_parser(request, parsers)
 
     def _may_name_a_format(self, query: str) -> bool:
         """Whether DRF could read a format override from this query string: its name appears
