@@ -474,7 +474,7 @@ def prefetch(request, view, guess=None) -> None:
             client=client,
         )
     except Exception as exc:  # noqa: BLE001 - Redis down: every part does its own lookup
-        logger.warning("read prefetch skipped: %s", type(exc).__name__)
+        logger.warning("request prefetch skipped: %s", type(exc).__name__)
         return
     if entry is not None:
         setattr(request, ATTR, Found(entry, version, body or None, redis=True))
