@@ -349,6 +349,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["healthtrack.core.api.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's negotiation, answering the usual JSON request without parsing it (issue 15).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "healthtrack.core.api.negotiation.ContentNegotiation",
     "EXCEPTION_HANDLER": "healthtrack.core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "healthtrack.core.api.throttles.IPMinuteThrottle",

@@ -254,6 +254,26 @@ def _decoded(client, value: bytes):
     return serializer.loads(value)
 
 
+# The JWT user entry as read (its bytes) -> its values, decoded once per process: unpickling it
+# (a user row's datetimes and strings) was ~2 % of a reading's POST (issue 15), on every request
+# of a user whose entry had not changed. Every change writes a new entry (other bytes). Bounded,
+# emptied when full; each request gets its own lists.
+_ENTRIES: dict[bytes, tuple] = {}
+_ENTRIES_MAX = 2048
+
+
+def _user_entry(client, raw: bytes):
+    values = _ENTRIES.get(raw)
+    if values is None:
+        decoded = _decoded(client, raw)
+        if not isinstance(decoded, list) or not decoded or not isinstance(decoded[-1], list):
+            return decoded  # not an entry's shape: the authentication decides what it is
+        if len(_ENTRIES) >= _ENTRIES_MAX:
+            _ENTRIES.clear()
+        values = _ENTRIES[raw] = (*decoded[:-1], tuple(decoded[-1]))
+    return [*values[:-1], list(values[-1])]
+
+
 def _redis(backend=None):
     backend = backend or cache
     client = getattr(backend, "client", None)
@@ -289,7 +309,7 @@ def _run(
         keys.append(make_key(counter).encode())
     args += [
         b"1" if entry is not None else b"0",
-        client.encode(uuid.uuid4().hex),
+        client.encode(uuid.uuid4().hex) if entry is not None else b"",  # no entry: unused
         b"%d" % VERSION_TTL,
         b"1" if user_key is not None else b"0",
         b"1" if counter is not None else b"0",
@@ -411,17 +431,19 @@ def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]] |
     return out
 
 
-def prefetch(request, view, guess) -> None:
+def prefetch(request, view, guess=None) -> None:
     """One Redis round trip before DRF authenticates a Bearer request: the rate-limit windows
-    (counted), the JWT user cache entry and `guess(viewer_id)`'s entry if any (the answer the
-    view will most likely look up; it checks the key before using it). Leaves everything to
-    the slow path when anything is unusual. Made once per request (`request` may be Django's
-    or DRF's: what it sets is read through either)."""
+    (counted), the JWT user cache entry and, for a GET, `guess(viewer_id)`'s entry if any (the
+    answer the view will most likely look up; it checks the key before using it). Leaves
+    everything to the slow path when anything is unusual. Made once per request (`request`
+    may be Django's or DRF's: what it sets is read through either), for every method: a write
+    makes it from `AuditedJWTAuthentication.authenticate` (no entry: nothing cached is served
+    to a write)."""
     if getattr(request, PREFETCH_DONE_ATTR, False) or _take_over(request):
         return
     setattr(request, PREFETCH_DONE_ATTR, True)
     client = _redis()
-    if request.method != "GET" or client is None:
+    if client is None:
         return
     authenticator = jwt_auth.AuditedJWTAuthentication()
     try:  # the header read as simplejwt reads it
@@ -439,7 +461,7 @@ def prefetch(request, view, guess) -> None:
         return
     if user_key is None:
         return
-    entry = guess(viewer_id)
+    entry = guess(viewer_id) if guess is not None and request.method == "GET" else None
     windows = _windows(request, view, viewer_id)
     request._healthtrack_all_windows = windows is not None  # every limit counted here
     windows = windows or []
@@ -453,14 +475,14 @@ def prefetch(request, view, guess) -> None:
             client=client,
         )
     except Exception as exc:  # noqa: BLE001 - Redis down: every part does its own lookup
-        logger.warning("read prefetch skipped: %s", type(exc).__name__)
+        logger.warning("request prefetch skipped: %s", type(exc).__name__)
         return
     if entry is not None:
         setattr(request, ATTR, Found(entry, version, body or None, redis=True))
     setattr(
         request,
         jwt_auth.PREFETCHED_ATTR,
-        jwt_auth.Prefetched(raw, token, _decoded(client, user) if user else None),
+        jwt_auth.Prefetched(raw, token, _user_entry(client, user) if user else None),
     )
     setattr(
         request,
@@ -491,10 +513,12 @@ def _take_over(request) -> bool:
 
 
 def refund(request) -> None:
-    """Authentication refused a request the prefetch counted: take it out of the windows."""
+    """Authentication refused a request the prefetch counted: take it out of the windows
+    (once, whoever asks first)."""
     counted = getattr(request, "_healthtrack_counted", None)
     if not counted or not counted[1]:
         return
+    request._healthtrack_counted = None
     member, keys = counted
     try:
         client = _redis()

@@ -36,6 +36,7 @@ from healthtrack.core.models import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_TTL,
 MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH
 HEADER, ALIAS = "Idempotency-Key", "X-Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
+_META_NAMES = {name: "HTTP_" + name.upper().replace("-", "_") for name in (HEADER, ALIAS)}
 
 
 class IdempotencyKeyReused(exceptions.APIException):
@@ -47,7 +48,8 @@ class IdempotencyKeyReused(exceptions.APIException):
 def idempotency_key(request) -> str | None:
     """The client's key from `Idempotency-Key` or its alias `X-Idempotency-Key`; None when
     neither is sent. 400 when both are sent with different values, or the key is too long."""
-    sent = {h: request.headers.get(h, "").strip() for h in (HEADER, ALIAS)}
+    meta = request.META  # `request.headers` would build a map of every header first
+    sent = {h: meta.get(_META_NAMES[h], "").strip() for h in (HEADER, ALIAS)}
     values = {v for v in sent.values() if v}
     if len(values) > 1:
         raise exceptions.ValidationError(

@@ -85,6 +85,10 @@ class _IPThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if not settings.RATELIMIT_ENABLE:
             return True
+        results = getattr(request, _RESULTS_ATTR, None)
+        counted = results.get(self.scope) if results else None
+        if counted is not None and counted[0]:
+            return True  # counted and allowed in this request's round trip: nothing to wait for
         # Re-read the rate so that a settings change applies without a restart.
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
@@ -93,7 +97,6 @@ class _IPThrottle(SimpleRateThrottle):
             return super().allow_request(request, view)
         self.key = self.get_cache_key(request, view)
         self.now = self.timer()
-        results = getattr(request, _RESULTS_ATTR, None)
         if results is None or self.scope not in results:
             results = self._check_windows(request, view, redis)
             setattr(request, _RESULTS_ATTR, results)
@@ -179,7 +182,12 @@ class _UserThrottle(_IPThrottle):
         return self.cache_format % {"scope": self.scope, "ident": user.pk}
 
     def allow_request(self, request, view):
-        if settings.RATELIMIT_ENABLE and self.get_cache_key(request, view) is None:
+        counted = getattr(request, _RESULTS_ATTR, None) or ()
+        if (
+            settings.RATELIMIT_ENABLE
+            and self.scope not in counted  # a window counted this request: it applies
+            and self.get_cache_key(request, view) is None
+        ):
             return True
         return super().allow_request(request, view)
 
