@@ -5,8 +5,11 @@
 
 1. A PostgreSQL cluster of its own in var/bench/compare-pg (initdb once, started on a free
    port, stopped at the end), durable as production must be: fsync, full_page_writes and
-   synchronous_commit on (CI's shared cluster runs with them off). Redis: the shared server
-   (REDIS_URL's, default 127.0.0.1:6379), db BENCH_COMPARE_REDIS_DB (default 12), flushed first.
+   synchronous_commit on (CI's shared cluster runs with them off). Redis: a redis-server of
+   its own on a free port (bench/load.py's `start_redis`), so its CPU per request is this
+   app's alone and no other benchmark's commands queue in front of its requests;
+   BENCH_COMPARE_REDIS=shared uses REDIS_URL's server (default 127.0.0.1:6379), db
+   BENCH_COMPARE_REDIS_DB (default 12), flushed first.
 2. The dataset: bench/generate.py's patients (8 x 30 days) in database `ht_compare`.
 3. The floor (bench/floor/: a bare Django 5.2 project, `startproject`'s default apps and
    middleware, one JSON view; gunicorn sync, 2 workers) and HealthTrack with the Dockerfile's
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shlex
 import shutil
 import socket
@@ -43,6 +47,7 @@ WARMUP = int(os.environ.get("BENCH_COMPARE_WARMUP", "3"))
 SETS = int(os.environ.get("BENCH_COMPARE_SETS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_COMPARE_CONNECTIONS", "8"))
 REDIS_DB = int(os.environ.get("BENCH_COMPARE_REDIS_DB", "12"))
+REDIS = os.environ.get("BENCH_COMPARE_REDIS", "own")  # own | shared
 ONLY = [x for x in os.environ.get("BENCH_COMPARE_ONLY", "").split(",") if x]
 DATABASE = "ht_compare"
 PATIENTS, DAYS = 8, 30
@@ -223,13 +228,19 @@ def wrk(base: str, spec: dict, duration: int) -> dict:
     )
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s"]
     command += ["-s", str(LUA), base]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # wrk's own CPU (the kernel's accounting of the reaped child): the load generator shares
+    # the cores, so the ratio to the floor also moves with what a response costs wrk to read
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     line = next(x for x in reversed(out.splitlines()) if x.startswith("{"))
     raw = json.loads(line)
     seconds = raw["duration_us"] / 1e6
     errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
     return {
         "requests": raw["requests"],
+        "wrk_cpu_s": round(wrk_cpu, 3),
         "req_per_s": round(raw["requests"] / seconds, 1),
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
@@ -301,14 +312,21 @@ def main() -> dict:
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk (Debian's package)")
     WORK.mkdir(parents=True, exist_ok=True)
-    redis_base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    redis_url = redis_base.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
     at_start = machine()  # the load average before this run added its own
     pg = Postgres()
     pg.start()
-    app = floor = None
+    app = floor = redis_server = None
     try:
+        if REDIS == "shared":
+            redis_base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            redis_url = redis_base.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+            subprocess.run(
+                ["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, stdout=subprocess.DEVNULL
+            )
+        else:
+            from load import start_redis
+
+            redis_server, redis_url = start_redis()
         patients, keys = setup(pg, redis_url)
         app_env, floor_env = server_envs(pg, redis_url, keys)
         shutil.rmtree(app_env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
@@ -333,12 +351,19 @@ def main() -> dict:
                 server = spec.get("server", "app")
                 wrk(bases[server], spec, WARMUP)
                 cpu_before, pg_before = cpu_seconds(roots[server]), cpu_seconds(pg.postmaster_pid())
+                redis_before = cpu_seconds(redis_server.pid) if redis_server else {}
                 result = wrk(bases[server], spec, DURATION)
                 cpu_after, pg_after = cpu_seconds(roots[server]), cpu_seconds(pg.postmaster_pid())
+                redis_after = cpu_seconds(redis_server.pid) if redis_server else {}
                 n = max(result["requests"], 1)
                 result["cpu_ms_per_request"] = {
                     "web": round(cpu_delta(cpu_before, cpu_after) * 1000 / n, 2),
                     "postgresql": round(cpu_delta(pg_before, pg_after) * 1000 / n, 2),
+                    "wrk": round(result.pop("wrk_cpu_s") * 1000 / n, 3),
+                    # the bench's own redis-server (None: the shared one, everybody's CPU)
+                    "redis": round(cpu_delta(redis_before, redis_after) * 1000 / n, 3)
+                    if redis_server
+                    else None,
                 }
                 # How evenly the workers shared the work (keep-alive connections stay with the
                 # worker that accepted them): each worker's share of the server's CPU.
@@ -361,6 +386,7 @@ def main() -> dict:
     finally:
         stop(app)
         stop(floor)
+        stop(redis_server, timeout=10)
         pg.stop()
     out = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -371,6 +397,7 @@ def main() -> dict:
             "app": shlex.join(dockerfile_command(0)[1:]).replace("127.0.0.1:0", "127.0.0.1:PORT"),
             "floor": "bench/floor: bare Django 5.2, default middleware, gunicorn sync -w 2",
             "postgresql": Postgres.SETTINGS,
+            "redis": "own server (no persistence)" if REDIS != "shared" else "REDIS_URL's server",
             "dataset": f"bench/generate.py, {PATIENTS} patients x {DAYS} days",
         },
         "targets": {
@@ -456,11 +483,16 @@ def write_readme(out: dict) -> None:
 
 def print_set(number: int, results: dict) -> None:
     print(f"\nset {number}")
-    print(f"{'endpoint':<24}{'req/s':>9}{'p50':>8}{'p99':>8}{'err':>6}{'ratio':>7}{'cpu ms':>8}")
+    print(
+        f"{'endpoint':<24}{'req/s':>9}{'p50':>8}{'p99':>8}{'err':>6}{'ratio':>7}{'cpu ms':>8}"
+        f"{'wrk ms':>8}{'redis ms':>9}"
+    )
     for name, r in results.items():
+        cpu = r["cpu_ms_per_request"]
         print(
             f"{name:<24}{r['req_per_s']:>9}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['errors']:>6}"
-            f"{r['ratio_to_floor']:>7}{r['cpu_ms_per_request']['web']:>8}  "
+            f"{r['ratio_to_floor']:>7}{cpu['web']:>8}{cpu['wrk']:>8}"
+            f"{'-' if cpu['redis'] is None else cpu['redis']:>9}  "
             f"{r['worker_cpu_shares']}",
             flush=True,
         )

@@ -24,9 +24,14 @@ the cost model in bench/results/load.json.
 4. The mix: Debian's `wrk -tN -cN` (N = `--vus`, one connection per thread) with
    bench/load.lua, each request a random patient with their own JWT and an endpoint drawn by
    MIX's weights, each connection paced to `--rate / 60 / N` requests a second (`--rate 0`:
-   as fast as answered) for `--duration` seconds after a 3 s warm-up. wrk costs a small
-   fraction of what locust did (measured: locust 0.8-1.0 ms of CPU per request on the
-   same two cores as the server).
+   as fast as answered) for `--duration` seconds after `--warmup` seconds of it (30) that
+   are not measured: the mix's steady state (JWT user entries loaded, cached answers made
+   and invalidated by the writes, PostgreSQL's buffers). Before it, on the bench's own
+   cluster, `quiesce()`: `VACUUM (ANALYZE)` of every database (bench-compare's regenerated
+   one included), no autovacuum worker left running, `CHECKPOINT`; what it did, and the
+   checkpoints and autovacuum runs that still fell in the window, are in the results. wrk
+   costs a small fraction of what locust did (measured: locust 0.8-1.0 ms of CPU per
+   request on the same two cores as the server).
 5. The cost model (`--model-seconds`, 0 = skip): every endpoint of the mix alone (as fast as
    answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
    (web server, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
@@ -61,6 +66,7 @@ from common import (
     WORK,
     bench_patients,
     dockerfile_command,
+    libpq,
     machine,
     redis_url,
     setup_django,
@@ -69,7 +75,11 @@ from common import (
 
 BIN = Path(sys.executable).parent
 LUA = ROOT / "bench" / "load.lua"
-WARMUP_S = 3
+ALONE_WARMUP_S = 1  # each endpoint alone, after the mix; the mix's own: --warmup
+# The mix's unmeasured start: long enough for the mix's own cache state (the JWT user entries'
+# first loads, each patient's cached answers and their invalidation by writes, PostgreSQL's
+# buffers of this dataset, the full-page writes after the checkpoint `quiesce` made).
+MIX_WARMUP_S = 30
 TARGET = {"requests_per_minute": 20000, "p95_ms": 50, "errors": 0}
 MODEL_TOLERANCE_PCT = 10
 
@@ -383,6 +393,70 @@ def drain(
     return before
 
 
+def autovacuum_workers(conn) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+    ).fetchone()[0]
+
+
+def postgres_counters(url: str) -> dict[str, int]:
+    """The cluster's checkpoints so far and the autovacuum and autoanalyze runs of the database
+    at `url`: work PostgreSQL does on its own schedule, counted in its tier's CPU when it falls
+    in a run's window."""
+    import psycopg
+
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        checkpoints = conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        ).fetchone()[0]
+        vacuums, analyzes = conn.execute(
+            "SELECT coalesce(sum(autovacuum_count), 0)::bigint, "
+            "coalesce(sum(autoanalyze_count), 0)::bigint "
+            "FROM pg_stat_all_tables"
+        ).fetchone()
+    return {"checkpoints": checkpoints, "autovacuums": vacuums, "autoanalyzes": analyzes}
+
+
+def quiesce(admin_url: str, *, timeout: float = 300) -> dict:
+    """Before the mix, on the bench's own cluster (`admin_url`: a superuser's, any database):
+    nothing an earlier run (bench-compare's writes and its regenerated dataset, an earlier load
+    run) left for PostgreSQL to do falls in the window. Each database gets `VACUUM (ANALYZE)`
+    (what autovacuum would otherwise start during the run: measured, the load run right after
+    bench-compare cost 5.37 ms of app CPU per request, the next one 4.77), then no autovacuum
+    worker may be running, then `CHECKPOINT` (the dirty buffers written now, not by the
+    checkpointer during the window). What it did, and how long each step took, is reported."""
+    import psycopg
+
+    report: dict = {"databases": {}}
+    started = time.monotonic()
+    with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname"
+            )
+        ]
+    for name in names:
+        t = time.monotonic()
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE)")
+        report["databases"][name] = {"vacuum_analyze_s": round(time.monotonic() - t, 1)}
+    with psycopg.connect(libpq(admin_url), autocommit=True) as conn:
+        t, seen = time.monotonic(), 0
+        while (running := autovacuum_workers(conn)) and time.monotonic() - t < timeout:
+            seen = max(seen, running)
+            time.sleep(0.5)
+        report["autovacuum_workers_waited_for"] = seen
+        report["autovacuum_wait_s"] = round(time.monotonic() - t, 1)
+        report["autovacuum_still_running"] = running
+        t = time.monotonic()
+        conn.execute("CHECKPOINT")
+        report["checkpoint_s"] = round(time.monotonic() - t, 1)
+    report["total_s"] = round(time.monotonic() - started, 1)
+    return report
+
+
 QUEUES = ("default", "ingest", "recommendations", "imports", "maintenance")
 
 
@@ -530,6 +604,7 @@ def run_wrk(
     return {
         "endpoints": endpoints,
         "window_s": window,
+        "warmup_s": warmup,
         "transport_errors": transport,
         "cpu_s": cpu_s,
         "whole_machine_s": busy1 - busy0,
@@ -627,7 +702,7 @@ def summarise(run: dict) -> dict:
     cpu_ms["celery_window_only"] = round(run["celery_window_s"] * 1000 / served, 3)
     cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
     cores = {k: round(v / window, 2) for k, v in run["cpu_s"].items()}
-    cores["wrk"] = round(run["wrk_cpu_s"] / (window + WARMUP_S), 2)
+    cores["wrk"] = round(run["wrk_cpu_s"] / (window + run["warmup_s"]), 2)
     cores["whole_machine"] = round(run["whole_machine_s"] / window, 2)
     return {
         "overall": overall,
@@ -809,6 +884,15 @@ def print_report(result: dict) -> None:
             verdict = "yes" if model["within_tolerance"] else "NO"
             tolerance = model["tolerance_pct"]
             print(f"  model within {tolerance} % (web, node, capacity): {verdict}")
+    quiet, in_window = result["config"]["before_the_mix"], result["config"]["postgres_in_window"]
+    if isinstance(quiet, dict):
+        print(
+            f"before the mix: VACUUM (ANALYZE) of {len(quiet['databases'])} databases, waited "
+            f"{quiet['autovacuum_wait_s']} s for {quiet['autovacuum_workers_waited_for']} "
+            f"autovacuum workers, CHECKPOINT {quiet['checkpoint_s']} s; then "
+            f"{result['config']['warmup_s']} s of the mix unmeasured"
+        )
+    print("PostgreSQL in the mix's window: " + ", ".join(f"{k} {v}" for k, v in in_window.items()))
     if result["config"]["duration_s"] > 5:  # a smoke run's figures mean nothing
         verdict = "met" if o["meets_target"] else "NOT met"
         print(f"target (>= 20,000/min, p95 < 50 ms, 0 errors): {verdict}")
@@ -839,6 +923,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--redis-db", type=int, default=PERF_REDIS_DB, help="with --redis env: flushed first"
     )
     parser.add_argument("--duration", type=int, default=60, help="seconds measured")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help=f"seconds of the mix before it is measured (default {MIX_WARMUP_S}; smoke 1)",
+    )
     parser.add_argument("--rate", type=int, default=20000, help="requests/minute, 0 = max")
     parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
     parser.add_argument("--port", type=int, default=8765)
@@ -863,6 +953,8 @@ def main(argv: list[str] | None = None) -> dict:
             args.out = str(WORK / "smoke.json")
     args.postgres = args.postgres or "own"
     args.redis = args.redis or "own"
+    if args.warmup is None:
+        args.warmup = 1 if args.smoke else MIX_WARMUP_S
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk (Debian's package)")
 
@@ -948,15 +1040,28 @@ def main(argv: list[str] | None = None) -> dict:
             "queued": broker_queued(env["REDIS_URL"]),
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
-        with connection.cursor() as cursor:
-            before = db_counters(cursor, db_name)
+        # The steady state the model predicts for: PostgreSQL with nothing left over to do
+        # (own cluster), then the mix's warm-up (`--warmup`) before its window.
+        quiet = quiesce(pg.url("postgres")) if pg is not None else None
+
+        def window_opens(seconds: float) -> None:
+            with connection.cursor() as cursor:
+                window["before"] = db_counters(cursor, db_name)
+            window["pg_before"] = postgres_counters(os.environ["DATABASE_URL"])
+            if args.profile:
+                profile(seconds)
+
+        window: dict = {}
         load_before = os.getloadavg()
         mix_run = run_wrk(
-            "mix", weights, seconds=args.duration, warmup=1 if args.smoke else WARMUP_S,
-            during=profile if args.profile else None, **common,
+            "mix", weights, seconds=args.duration, warmup=args.warmup, during=window_opens,
+            **common,
         )  # fmt: skip
         with connection.cursor() as cursor:
             after = db_counters(cursor, db_name)
+        pg_after = postgres_counters(os.environ["DATABASE_URL"])
+        before = window["before"]
+        in_window = {k: pg_after[k] - window["pg_before"][k] for k in pg_after}
         load_after = os.getloadavg()
         solo = {}
         # Alone, each endpoint under the mix's condition: when the node could not keep the
@@ -968,7 +1073,11 @@ def main(argv: list[str] | None = None) -> dict:
         if args.model_seconds > 0:
             for name in weights:
                 run = run_wrk(
-                    f"alone-{name}", {name: 1}, seconds=args.model_seconds, warmup=1, **alone_pace
+                    f"alone-{name}",
+                    {name: 1},
+                    seconds=args.model_seconds,
+                    warmup=ALONE_WARMUP_S,
+                    **alone_pace,
                 )
                 solo[name] = summarise(run)
                 e = solo[name]["endpoints"].get(name)
@@ -1003,7 +1112,12 @@ def main(argv: list[str] | None = None) -> dict:
             if pg is not None else "DATABASE_URL's server",
             "redis": "own server (no persistence)" if redis_server else "REDIS_URL's server",
             "dataset_measurements": dataset["measurements"], "token_users": len(users),
-            "duration_s": args.duration, "warmup_s": WARMUP_S,
+            "duration_s": args.duration, "warmup_s": args.warmup,
+            "warmup_s_alone": ALONE_WARMUP_S,
+            "before_the_mix": quiet or "DATABASE_URL's server: left as it is",
+            # PostgreSQL's own work in the mix's window (checkpoints: the cluster's; autovacuum
+            # and autoanalyze runs: this database's)
+            "postgres_in_window": in_window,
             "target_rate_per_min": args.rate, "vus": args.vus,
             "generator": f"wrk -t{args.vus} -c{args.vus} -s bench/load.lua",
             "web": shlex.join(command[1:]).replace(f"127.0.0.1:{args.port}", "127.0.0.1:PORT"),

@@ -17,10 +17,12 @@ round, docs/scaling.md "The HTTP server"):
 - SIGTERM: the socket is closed, requests in flight finish, a worker still busy after
   `--graceful-timeout` seconds (30) is killed.
 - No keep-alive and one request at a time per worker (`backpressure` 1): requests spread over
-  the workers. Unlike a gunicorn sync worker, a busy worker still accepts one more connection,
-  whose request waits for it even when another worker is idle (measured; two threads per
-  worker avoid it, see docs/scaling.md). The load balancer in front keeps its own client
-  connections alive and buffers request bodies.
+  the workers. The workers take their connections from one listening socket opened before
+  the fork (`HealthTrackServer._init_shared_socket`), as gunicorn's did: a worker accepts only
+  when it is free, so no request waits behind a busy worker while another is idle (granian's
+  own Linux layout, a socket per worker with SO_REUSEPORT, queued them by address hash; issue
+  15, docs/scaling.md "Server, front and the harness"). The load balancer in front keeps its
+  own client connections alive and buffers request bodies.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import sys
 import threading
 import time
 from pathlib import Path
 
 from granian.constants import HTTPModes, Interfaces, RuntimeModes
 from granian.http import HTTP1Settings
+from granian.net import SocketSpec
 from granian.server import Server
 
 logger = logging.getLogger("healthtrack.server")
@@ -141,7 +146,27 @@ class RequestTimeout:
 
 
 class HealthTrackServer(Server):
-    """granian's multiprocess server; a replaced worker's Prometheus live gauges are dropped."""
+    """granian's multiprocess server, its workers taking connections from one listening socket;
+    a replaced worker's Prometheus live gauges are dropped."""
+
+    def _init_shared_socket(self):
+        """One listening socket, opened here and inherited by every worker: one accept queue,
+        from which a worker takes a connection only when it is free (`backpressure` 1 takes the
+        permit before `accept`). granian 2.8 on Linux gives each worker a socket of its own
+        instead (SO_REUSEPORT): the kernel spreads connections over the workers' queues by a
+        hash of the addresses, so a connection can wait behind a busy worker's request while
+        another worker is idle, and a dying worker's queued connections are reset
+        (docs/scaling.md, "Server, front and the harness"). This is granian's own path for
+        other platforms and Unix sockets (`AbstractServer`, `MPServer._init_shared_socket`)."""
+        if self.bind_uds or sys.platform != "linux":
+            super()._init_shared_socket()
+            return
+        self._ssp = None
+        self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        self._sfd = self._shd.get_fd()
+        shared = socket.socket(fileno=self._sfd)
+        shared.set_inheritable(True)
+        self._sso = shared
 
     def _respawn_workers(self, workers, spawn_target, target_loader, delay: float = 0):
         pids = [self.wrks[idx].inner.pid for idx in workers if idx < len(self.wrks)]

@@ -103,9 +103,10 @@ if ARGV[a] == '1' then
     version = ARGV[a + 1]
     redis.call('SET', KEYS[k], version, 'EX', ARGV[a + 2])
   end
-  local entry = redis.call('GET', KEYS[k + 1])
-  if entry and string.sub(entry, 1, #version) == version then
-    body = string.sub(entry, #version + 1)
+  -- Lua handles only the entry's version prefix, never the body: a GET and string.sub of a
+  -- 13-kB summary cost Redis 0.039 ms a call, two GETRANGEs 0.024 (1.8 kB: 0.016, 0.014).
+  if redis.call('GETRANGE', KEYS[k + 1], 0, #version - 1) == version then
+    body = redis.call('GETRANGE', KEYS[k + 1], #version, -1)
   end
   k = k + 2
 end

@@ -8,12 +8,20 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
 from healthtrack import server
-from tests.healthtrack.servers import ROOT, http, server_env, wait_until, web_server
+from tests.healthtrack.servers import (
+    ROOT,
+    free_port,
+    http,
+    server_env,
+    wait_until,
+    web_server,
+)
 
 # The server runs in other processes, on the real clock.
 pytestmark = pytest.mark.real_clock
@@ -127,3 +135,73 @@ def test_the_server_logs_json_replaces_a_dead_worker_and_stops_on_sigterm(tmp_pa
     assert any("Unexpected exit from worker-1" in m for m in messages)
     assert any(m.startswith("Respawning worker-1") for m in messages)
     assert messages[-1] == "Granian shutdown completed, see ya!"
+
+
+# A server of two workers around a WSGI app whose /slow request runs until a file exists.
+_HELD_SERVER = """
+import os, sys, time
+from healthtrack import server
+
+port, started, release = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        open(started, "w").close()
+        while not os.path.exists(release):
+            time.sleep(0.01)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+built = server.build(server.parse_args(["-b", f"127.0.0.1:{port}", "--workers", "2"]))
+server._app = server.RequestTimeout(app, seconds=60)
+built.serve(target_loader=server.load_application, wrap_loader=False)
+"""
+
+
+def test_a_busy_worker_takes_no_connection_while_another_is_free(tmp_path):
+    """The workers share one accept queue: while one worker runs a long request, every new
+    connection goes to the free one (with a listening socket per worker, SO_REUSEPORT, about
+    half of them would wait in the busy worker's queue until its request ends)."""
+    port = free_port()
+    started, release = tmp_path / "started", tmp_path / "release"
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HELD_SERVER, str(port), str(started), str(release)],
+        cwd=ROOT,
+        env=server_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    slow: dict = {}
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), timeout=60)
+        thread = threading.Thread(
+            target=lambda: slow.update(status=http("GET", f"http://127.0.0.1:{port}/slow")[0])
+        )
+        thread.start()
+        wait_until(started.exists, timeout=30)
+        # Each on a new connection (no keep-alive); a request held behind /slow would never
+        # be answered before `release` exists, and its timeout fails the test.
+        for _ in range(16):
+            assert http("GET", f"http://127.0.0.1:{port}/quick", timeout=20)[0] == 200
+        assert slow == {}  # the long request was running all along
+        release.touch()
+        thread.join(timeout=30)
+        assert slow == {"status": 200}
+    finally:
+        release.touch()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=2)[0] == 200
+    except OSError:
+        return False
