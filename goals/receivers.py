@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
-from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.outbox import coalescing, enqueue_on_commit
 from healthtrack.core.prepared import prepared_cursor
 from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_committed
@@ -65,6 +66,14 @@ def _has_active_goal(user_id: int, types: list[str]) -> bool:
         return cursor.fetchone() is not None
 
 
+def coalesce_seconds() -> float:
+    """GOAL_PROGRESS_COALESCE_SECONDS: one progress run per person and measures per window."""
+    return float(getattr(settings, "GOAL_PROGRESS_COALESCE_SECONDS", 5))
+
+
+_coalesced = coalescing(coalesce_seconds)
+
+
 def enqueue_recompute(
     user_id: int, metric_types: Iterable[str], *, active_types: Iterable[str] | None = None
 ) -> None:
@@ -76,10 +85,14 @@ def enqueue_recompute(
             return
     elif not _has_active_goal(user_id, types):
         return
+    # A burst of writes (a device's readings, a day logged at once) makes one run per
+    # window: the first write's send schedules it at the window's end, the others' are
+    # covered by it (`outbox.coalescing`).
     enqueue_on_commit(
         RECOMPUTE_TASK,
         {"user_id": user_id, "metric_types": types},
         dedupe_key=f"goal-progress:{user_id}:{_digest(types)}",
+        fast_path=_coalesced,
     )
 
 

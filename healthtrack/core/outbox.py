@@ -509,6 +509,82 @@ def _send_batch(rows: list[tuple[int, FastPath | None]]) -> None:
         OUTBOX_SENDS.labels(outcome=SENT).inc(len(sent))
 
 
+def coalescing(seconds: Callable[[], float]) -> FastPath:
+    """A fast path that publishes a row's task once per `dedupe_key` per window of
+    `seconds()`, however many writes in it: the first write's send claims the key's window in
+    Redis and publishes the task with that countdown; a later write's send finds the claim and
+    is COVERED (its row deleted, no message). Every covered write committed before it looked
+    (a send runs after its commit), and the window ends before the task is due, so the run
+    reads every write of its window. The task's latency is at most the window and a second
+    (plus the queue's). For a task that recomputes from the data (idempotent, its dedupe key
+    naming what it reads).
+
+    Falls back to the plain send (publish now) in eager mode (no countdown there), with a
+    window of 0, and for a row pending a whole window already (an outage left it: run it now).
+    Redis not answering leaves the row to the relay (False), as a broker that is down does."""
+
+    def fast_path(row: OutboxTask) -> bool | str:
+        window = float(seconds())
+        if current_app.conf.task_always_eager:
+            _publish(row)
+            return True
+        if breaker_is_open():
+            return False
+        if window <= 0 or timezone.now() - row.created_at >= timedelta(seconds=window):
+            _publish(row)
+            return True
+        # The claim expires before the task is due (whole seconds in Redis; a second more
+        # for clocks that differ between Redis and the worker).
+        hold = max(1, int(window))
+        claimed = _claim_window(row.dedupe_key, hold)
+        if claimed is None:
+            return False
+        if not claimed:
+            return COVERED
+        try:
+            current_app.send_task(
+                row.task_name,
+                kwargs=row.kwargs,
+                countdown=hold + 1,
+                retry=False,
+                ignore_result=True,
+            )
+        except Exception:
+            _release_window(row.dedupe_key)  # the relay's send, or the next write, goes
+            raise
+        return True
+
+    return fast_path
+
+
+def _window_key(dedupe_key: str) -> str:
+    return f"outbox:window:{dedupe_key}"
+
+
+def _claim_window(dedupe_key: str, seconds: int) -> bool | None:
+    """True for the first claim of the key's window, False while it is claimed, None when
+    Redis does not answer. Through django-redis's client, which raises (the cache itself
+    would swallow the error and read as "claimed", dropping the trigger)."""
+    from django.core.cache import cache, caches
+
+    backend = caches["default"]
+    timeout = seconds
+    if not type(backend).__module__.startswith("django_redis"):
+        return bool(cache.add(_window_key(dedupe_key), 1, timeout=timeout))
+    from django_redis.exceptions import ConnectionInterrupted
+
+    try:
+        return bool(backend.client.add(_window_key(dedupe_key), 1, timeout=timeout))
+    except ConnectionInterrupted:
+        return None
+
+
+def _release_window(dedupe_key: str) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_window_key(dedupe_key))
+
+
 def breaker_is_open() -> bool:
     """True for a while after a publish from this process failed (the broker is down): a
     fast path that needs the broker leaves its row to the relay."""
