@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
-from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.outbox import coalescing, enqueue_on_commit
 from healthtrack.core.prepared import prepared_cursor
 from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_committed
@@ -41,6 +42,21 @@ LIMIT 1
 """
 
 
+#: A measurement write's question, answered in the change feed's statement
+#: (`healthtrack.changes.services.record_upserts`' `ask`, left in `measurements_changed`'s
+#: `facts`): the metric types the person has an active goal on. `on_measurements_changed`
+#: then runs no statement of its own.
+ACTIVE_GOAL_TYPES = "goals.active_metric_types"
+ACTIVE_GOAL_TYPES_SQL = (
+    "SELECT ARRAY(SELECT DISTINCT metric_type FROM goals_healthgoal"
+    " WHERE user_id = %s AND status = %s)"
+)
+
+
+def active_goal_types_question(user_id: int) -> tuple[str, list]:
+    return ACTIVE_GOAL_TYPES_SQL, [user_id, HealthGoal.Status.ACTIVE.value]
+
+
 def _has_active_goal(user_id: int, types: list[str]) -> bool:
     if not types:
         return False
@@ -50,20 +66,39 @@ def _has_active_goal(user_id: int, types: list[str]) -> bool:
         return cursor.fetchone() is not None
 
 
-def enqueue_recompute(user_id: int, metric_types: Iterable[str]) -> None:
+def coalesce_seconds() -> float:
+    """GOAL_PROGRESS_COALESCE_SECONDS: one progress run per person and measures per window."""
+    return float(getattr(settings, "GOAL_PROGRESS_COALESCE_SECONDS", 5))
+
+
+_coalesced = coalescing(coalesce_seconds)
+
+
+def enqueue_recompute(
+    user_id: int, metric_types: Iterable[str], *, active_types: Iterable[str] | None = None
+) -> None:
+    """`active_types`: the types of the person's active goals when already known (read in
+    the change feed's statement); else one statement asks."""
     types = sorted(set(metric_types))
-    if not _has_active_goal(user_id, types):
+    if active_types is not None:
+        if not set(types) & set(active_types):
+            return
+    elif not _has_active_goal(user_id, types):
         return
+    # A burst of writes (a device's readings, a day logged at once) makes one run per
+    # window: the first write's send schedules it at the window's end, the others' are
+    # covered by it (`outbox.coalescing`).
     enqueue_on_commit(
         RECOMPUTE_TASK,
         {"user_id": user_id, "metric_types": types},
         dedupe_key=f"goal-progress:{user_id}:{_digest(types)}",
+        fast_path=_coalesced,
     )
 
 
 @receiver(measurements_changed, dispatch_uid="goals.on_measurements_changed")
-def on_measurements_changed(sender, *, user_id: int, metric_types, **kwargs) -> None:
-    enqueue_recompute(user_id, metric_types)
+def on_measurements_changed(sender, *, user_id: int, metric_types, facts=None, **kwargs) -> None:
+    enqueue_recompute(user_id, metric_types, active_types=(facts or {}).get(ACTIVE_GOAL_TYPES))
 
 
 @receiver(rollups_recut, dispatch_uid="goals.on_rollups_recut")

@@ -129,12 +129,12 @@ def schedule_debounced(row: OutboxTask) -> bool | str:
     return True
 
 
-def check_alerts_now(user_id: int, start, end) -> None:
+def check_alerts_now(user_id: int, start, end, tz=None) -> None:
     """Step 1: an outbox row for `insights.check_alerts`, whose fast path runs the check
     inline after commit (falling back to publishing the task)."""
 
     def inline(row: OutboxTask) -> bool | str:
-        if _guarded("alert check", user_id, lambda: _alerts_check(user_id, start, end)):
+        if _guarded("alert check", user_id, lambda: _alerts_check(user_id, start, end, tz)):
             return outbox.COVERED
         from insights.tasks import check_alerts
 
@@ -151,9 +151,9 @@ def check_alerts_now(user_id: int, start, end) -> None:
     )
 
 
-def _alerts_check(user_id: int, start, end) -> None:
+def _alerts_check(user_id: int, start, end, tz=None) -> None:
     with transaction.atomic():
-        services.alerts_check(user_id=user_id, start=start, end=end)
+        services.alerts_check(user_id=user_id, start=start, end=end, tz=tz)
 
 
 # The signals and post_save are sent inside the writing transaction.
@@ -161,7 +161,8 @@ def _alerts_check(user_id: int, start, end) -> None:
 
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
     if set(metric_types) & ALERT_METRIC_TYPES:
-        check_alerts_now(user_id, start, end)
+        # The write's zone (read once per write): the check need not read it again.
+        check_alerts_now(user_id, start, end, kwargs.get("tz"))
     if set(metric_types) & RECOMMENDATION_METRIC_TYPES:
         # Only the types the snapshot reads: a heart rate or glucose reading changes no
         # recommendation, so it neither drops the cached answers nor queues a recompute

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
@@ -549,16 +549,32 @@ def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool
 # --- alerts on write ------------------------------------------------------------------------
 
 
-def alerts_check(*, user_id: int, start: datetime, end: datetime) -> list[HealthInsight]:
+def alerts_check(
+    *, user_id: int, start: datetime, end: datetime, tz: tzinfo | None = None
+) -> list[HealthInsight]:
     """Evaluate the alert rules on `user_id`'s readings recorded in [start, end] (a span a
     write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
-    today), and record every alert not already stored. Returns the newly created alerts."""
+    today), and record every alert not already stored. Returns the newly created alerts.
+    `tz`: the owner's zone when the caller knows it (a write read it), else read here."""
     readings = alert_readings(user_id=user_id, start=start, end=end)
-    tz = calendar.zone_of(user_id)  # the owner's local days
+    if tz is None:
+        tz = calendar.zone_of(user_id)  # the owner's local days
     last_day = min(calendar.day_of(end, tz), calendar.today(tz))
     averages = blood_pressure_averages(user_id=user_id, last_day=last_day, tz=tz)
+    raised = alerts.evaluate(readings, averages=averages)
+    if not raised:
+        return []
+    # Most checks re-raise alerts stored already (the 7-day window's, a re-sent reading's):
+    # one statement finds them, instead of a savepoint and a read per alert.
+    stored = set(
+        HealthInsight.objects.filter(
+            user_id=user_id, kind=Kind.ALERT, dedupe_key__in=[a.dedupe_key for a in raised]
+        ).values_list("insight_type", "dedupe_key")
+    )
     created = []
-    for alert in alerts.evaluate(readings, averages=averages):
+    for alert in raised:
+        if (alert.type, alert.dedupe_key) in stored:
+            continue
         row, new = alert_record(user_id=user_id, alert=alert)
         if new:
             created.append(row)

@@ -577,20 +577,22 @@ def _set_clause(aggregation: str, latest: str) -> str:
     )
 
 
+_LATER_SQL = (
+    "SELECT MIN(recorded_at) FROM metrics_healthmetric WHERE user_id = %s"
+    " AND metric_type = %s AND recorded_at >= %s AND recorded_at < %s"
+    " AND (recorded_at > %s OR id > %s)"
+)
+
+
+def _later_params(user_id: int, metric_type: str, at: datetime, pk: int, until: datetime):
+    adapt = connection.ops.adapt_datetimefield_value
+    return [user_id, metric_type, adapt(at), adapt(until), adapt(at), pk]
+
+
 def _later_sample(user_id: int, metric_type: str, at: datetime, pk: int, until: datetime):
     """The earliest sample after (at, pk) in (recorded_at, id) order, before `until`."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT MIN(recorded_at) FROM metrics_healthmetric WHERE user_id = %s"
-            " AND metric_type = %s AND recorded_at >= %s AND recorded_at < %s"
-            " AND (recorded_at > %s OR id > %s)",
-            [
-                user_id,
-                metric_type,
-                *map(connection.ops.adapt_datetimefield_value, (at, until, at)),
-                pk,
-            ],
-        )
+        cursor.execute(_LATER_SQL, _later_params(user_id, metric_type, at, pk, until))
         found = cursor.fetchone()[0]
     if isinstance(found, str):  # SQLite returns an aggregate's datetime as text
         found = datetime.fromisoformat(found)
@@ -603,20 +605,32 @@ def _later_sample(user_id: int, metric_type: str, at: datetime, pk: int, until: 
 # one round trip instead of three, under the person's lock. Its rows: the day's count, then
 # the counts of the period rows updated.
 _ADD_ALL_SQL = """
-WITH hour_up AS ({hour}), day_up AS ({day}), periods_up AS ({periods})
+WITH {later}hour_up AS ({hour}), day_up AS ({day}), periods_up AS ({periods})
 SELECT 0, count FROM day_up UNION ALL SELECT 1, count FROM periods_up
 """
+# A latest type's sample is the period's latest unless a later sample starts before the
+# period ends: read in the upserts' own statement on PostgreSQL (`later`, one row).
+_LATER_CTE = "later (at) AS ({sql}), "
+_IS_LATEST_SQL = "(SELECT later.at IS NULL OR later.at >= %s FROM later)"
 
 
-def _run_upserts(statements: list[tuple[str, list]]) -> tuple[int, list[int]]:
+def _run_upserts(
+    statements: list[tuple[str, list]], later: tuple[str, list] | None = None
+) -> tuple[int, list[int]]:
     """Run the hour, day and periods upserts of `add_sample`; (the day row's count, the
-    period rows' counts)."""
+    period rows' counts). `later`: the `later` CTE's query and parameters (PostgreSQL)."""
     with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             (hour, hour_params), (day, day_params), (periods, periods_params) = statements
+            later_sql, later_params = later if later is not None else ("", [])
             cursor.execute(
-                _ADD_ALL_SQL.format(hour=hour, day=day, periods=periods),
-                hour_params + day_params + periods_params,
+                _ADD_ALL_SQL.format(
+                    later=_LATER_CTE.format(sql=later_sql) if later_sql else "",
+                    hour=hour,
+                    day=day,
+                    periods=periods,
+                ),
+                later_params + hour_params + day_params + periods_params,
             )
             rows = cursor.fetchall()
             day_count = next(count for which, count in rows if which == 0)
@@ -657,32 +671,55 @@ def add_sample(
         period_rollups.WEEK: period_rollups.bounds(period_rollups.WEEK, week, tz)[1],
         period_rollups.MONTH: period_rollups.bounds(period_rollups.MONTH, month, tz)[1],
     }
-    latest = dict.fromkeys(ends, True)
-    if aggregation == LATEST:
-        later = _later_sample(user_id, metric_type, at, pk, max(ends.values()))
-        latest = {name: later is None or later >= end for name, end in ends.items()}
     dt, d = connection.ops.adapt_datetimefield_value, connection.ops.adapt_datefield_value
+    later = None
+    latest = dict.fromkeys(ends, True)
+    if aggregation == LATEST and connection.vendor == "postgresql":
+        # Whether the sample is each period's latest, decided in the upserts' statement.
+        later = (_LATER_SQL, _later_params(user_id, metric_type, at, pk, max(ends.values())))
+    elif aggregation == LATEST:
+        found = _later_sample(user_id, metric_type, at, pk, max(ends.values()))
+        latest = {name: found is None or found >= end for name, end in ends.items()}
+
+    def is_latest(name: str) -> tuple[str, list]:
+        if later is not None:
+            return _IS_LATEST_SQL, [dt(ends[name])]
+        return ("TRUE" if latest[name] else "FALSE"), []
+
     new = [value, value, value]
     statements = []
     for table, column, period_key, key in (
         ("metrics_hourlyrollup", "period_start", "hour", dt(hour)),
         ("metrics_dailyrollup", "day", "day", d(day)),
     ):
-        flag = "TRUE" if latest[period_key] else "FALSE"
+        flag, flag_params = is_latest(period_key)
         update = _set_clause(aggregation, flag)
         sql = _ADD_SQL.format(table=table, key=column, update=update)
-        statements.append((sql, [user_id, metric_type, key, *new]))
+        statements.append((sql, [user_id, metric_type, key, *new, *flag_params]))
     zone = calendar.zone_name(tz)
-    # Constants, not input: the periods whose latest value the sample becomes.
-    flagged = ", ".join(f"'{p}'" for p in period_rollups.PERIODS if latest[p])
-    update = _set_clause(aggregation, f"EXCLUDED.period IN ({flagged})" if flagged else "FALSE")
+    if later is not None:
+        (week_flag, week_params), (month_flag, month_params) = map(
+            is_latest, (period_rollups.WEEK, period_rollups.MONTH)
+        )
+        flagged = (
+            f"CASE EXCLUDED.period WHEN '{period_rollups.WEEK}' THEN {week_flag}"
+            f" WHEN '{period_rollups.MONTH}' THEN {month_flag} END"
+        )
+        flag_params = week_params + month_params
+    else:
+        # Constants, not input: the periods whose latest value the sample becomes.
+        periods = ", ".join(f"'{p}'" for p in period_rollups.PERIODS if latest[p])
+        flagged = f"EXCLUDED.period IN ({periods})" if periods else "FALSE"
+        flag_params = []
+    update = _set_clause(aggregation, flagged)
     statements.append(
         (
             _ADD_PERIODS_SQL.format(update=update),
             [user_id, metric_type, period_rollups.WEEK, d(week), zone, *new]
-            + [user_id, metric_type, period_rollups.MONTH, d(month), zone, *new],
+            + [user_id, metric_type, period_rollups.MONTH, d(month), zone, *new]
+            + flag_params,
         )
     )
-    day_count, counts = _run_upserts(statements)
+    day_count, counts = _run_upserts(statements, later)
     if len(counts) != 2 or min(counts) < day_count:
         period_rollups.refresh(user_id=user_id, metric_type=metric_type, first=day, last=day, tz=tz)

@@ -364,7 +364,13 @@ def _after_write(
     # change-feed events) in it, so it commits or rolls back with the write. A receiver's
     # error fails the write rather than dropping its work.
     measurements_changed.send(
-        sender=HealthMetric, user_id=user_id, metric_types=types, start=start, end=end, tz=tz
+        sender=HealthMetric,
+        user_id=user_id,
+        metric_types=types,
+        start=start,
+        end=end,
+        tz=tz,
+        facts={},
     )
     transaction.on_commit(lambda: invalidate_summary_cache(user_id, types), robust=True)
 

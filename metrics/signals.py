@@ -4,7 +4,10 @@
 `user_id: int`, `metric_types: set[str]`, `start: datetime`, `end: datetime` (the span of
 `recorded_at`/`end_at` the write touched, aware UTC) and, when the write knows it, `tz` (the
 owner's zone from `healthtrack.core.days`, read once per write; receivers need not read it
-again). Receivers record their follow-up work in that transaction
+again) and `facts`, a dict shared by this send's receivers: one may leave there answers about
+the person that a later one would otherwise read in a statement of its own (the change feed's
+statement answers the webhooks and goals receivers' questions; without an answer each asks).
+Receivers record their follow-up work in that transaction
 (`healthtrack.core.outbox.enqueue_on_commit`, change-feed events), so it commits or rolls back
 with the write, and defer anything else (caches) with `transaction.on_commit`. An exception in a
 receiver fails the write.

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models.signals import post_delete
 
+from goals import receivers as goal_receivers
 from goals.models import HealthGoal
 from goals.signals import goals_changed
 from healthtrack.changes import services
@@ -47,6 +48,10 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
         resource=Resource.MEASUREMENT,
         existing_ids=lambda: (ids, params),
         locked_ids=True,
+        # What the write's other receivers would each ask in a statement of their own
+        # (goals: which active goals? webhooks: any live subscription?).
+        ask=services.measurement_questions(user_id),
+        facts=kwargs.get("facts"),
     )
 
 
@@ -123,6 +128,9 @@ def _connect_first(signal, receiver, dispatch_uid: str) -> None:
 
 
 def connect() -> None:
+    services.ask_on_measurement_writes(
+        goal_receivers.ACTIVE_GOAL_TYPES, goal_receivers.active_goal_types_question
+    )
     _connect_first(measurements_changed, on_measurements_changed, "changes.measurements")
     _connect_first(nutrition_changed, on_nutrition_changed, "changes.nutrition")
     _connect_first(goals_changed, on_goals_changed, "changes.goals")

@@ -18,6 +18,7 @@ import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -147,8 +148,27 @@ appended AS (
     FROM ids, sequence, counted
     RETURNING 1
 )
-SELECT sequence.last_seq, counted.n FROM sequence, counted
+SELECT sequence.last_seq, counted.n{facts} FROM sequence, counted
 """
+
+#: `record_upserts`' `ask`: name -> (SQL, parameters) of a scalar subquery about the writing
+#: person, which the write's other receivers would each run as a statement of their own.
+Questions = dict[str, tuple[str, list[Any]]]
+
+# name -> the question about a person (their id -> SQL and parameters) that a measurement
+# write's receivers ask; registered by the apps that ask (`ask_on_measurement_writes`).
+_MEASUREMENT_QUESTIONS: dict[str, Callable[[int], tuple[str, list[Any]]]] = {}
+
+
+def ask_on_measurement_writes(name: str, question: Callable[[int], tuple[str, list[Any]]]) -> None:
+    """Have every measurement write's change-feed statement answer `question(user_id)` (a
+    scalar subquery), left in `measurements_changed`'s and `changes_recorded`'s `facts` under
+    `name` (see `record_upserts`)."""
+    _MEASUREMENT_QUESTIONS[name] = question
+
+
+def measurement_questions(user_id: int) -> Questions:
+    return {name: question(user_id) for name, question in _MEASUREMENT_QUESTIONS.items()}
 
 
 def record_upserts(
@@ -157,6 +177,8 @@ def record_upserts(
     resource: str,
     existing_ids: Callable[[], QuerySet | tuple[str, list]],
     locked_ids: bool = False,
+    ask: Questions | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> int:
     """Append `created` (first event for the record) or `updated` events for the records of
     `existing_ids`: a callable returning the query of the ids that exist now, a QuerySet
@@ -168,7 +190,11 @@ def record_upserts(
     and deletion of measurements), so the ids need not be read after the sequence's lock: on
     PostgreSQL lock, append and advance are then one statement.
     `changes_recorded` gets the appended events as a lazy QuerySet (built and read only by a
-    receiver that needs them)."""
+    receiver that needs them).
+    `ask` and `facts`: where the append is one statement (PostgreSQL, `locked_ids`), the
+    answers to `ask` are read in it (a round trip less each) and left in `facts` under their
+    names, for the write's other receivers (`metrics.signals.measurements_changed`'s `facts`);
+    elsewhere nothing is left and they ask themselves. `changes_recorded` gets `facts` too."""
     # No savepoint: an error here fails the whole write anyway (two statements fewer).
     with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
         if locked_ids and connection.vendor == "postgresql":
@@ -177,13 +203,19 @@ def record_upserts(
                 ids = ids.order_by().query.sql_with_params()
             ids_sql, ids_params = ids
             now = connection.ops.adapt_datetimefield_value(timezone.now())
+            asked = list(ask or ()) if facts is not None else []
             cursor.execute(
-                _LOCK_APPEND_AND_ADVANCE_SQL.format(ids=ids_sql),
+                _LOCK_APPEND_AND_ADVANCE_SQL.format(
+                    ids=ids_sql, facts="".join(f", ({ask[name][0]})" for name in asked)
+                ),
                 [*ids_params, user_id, user_id, str(resource), user_id, str(resource)]
-                + [Action.UPDATED.value, Action.CREATED.value, now],
+                + [Action.UPDATED.value, Action.CREATED.value, now]
+                + [param for name in asked for param in ask[name][1]],
             )
-            last, added = cursor.fetchone()
-            return _announce(user_id, last - added, added)
+            last, added, *answers = cursor.fetchone()
+            for name, answer in zip(asked, answers, strict=True):
+                facts[name] = answer
+            return _announce(user_id, last - added, added, facts)
         cursor.execute(_LOCK_SQL, [user_id])
         start = cursor.fetchone()[0]
         ids = existing_ids()
@@ -211,7 +243,7 @@ def record_upserts(
         return _announce(user_id, start, added)
 
 
-def _announce(user_id: int, start: int, added: int) -> int:
+def _announce(user_id: int, start: int, added: int, facts: dict[str, Any] | None = None) -> int:
     """`changes_recorded` for the events numbered start + 1 .. start + added, if any."""
     if not added:
         return 0
@@ -222,7 +254,7 @@ def _announce(user_id: int, start: int, added: int) -> int:
             user_id=user_id, seq__gt=start, seq__lte=start + added
         ).order_by("seq")
     )
-    changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events)
+    changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events, facts=facts or {})
     return added
 
 

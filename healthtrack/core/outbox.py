@@ -164,17 +164,28 @@ RETURNING id
 """
 
 
+# A row without a dedupe key (an alert check: each write's own span), in plain SQL: the ORM's
+# save cost more than the statement.
+_INSERT_SQL = """
+INSERT INTO accounts_outboxtask
+    (task_name, kwargs, dedupe_key, created_at, attempts, last_error, sent_at)
+VALUES (%s, %s, NULL, %s, 0, '', NULL)
+RETURNING id
+"""
+
+
 def _pending_row(task_name: str, kwargs: dict, dedupe_key: str | None) -> OutboxTask:
-    if dedupe_key is None:
-        return OutboxTask.objects.create(task_name=task_name, kwargs=kwargs)
     json_kwargs = OutboxTask._meta.get_field("kwargs").get_db_prep_save(kwargs, connection)
+    if dedupe_key is None and not connection.features.can_return_columns_from_insert:
+        return OutboxTask.objects.create(task_name=task_name, kwargs=kwargs)
     for _ in range(3):
         now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_PENDING_SQL,
-                [task_name, json_kwargs, dedupe_key, connection.ops.adapt_datetimefield_value(now)],
-            )
+            at = connection.ops.adapt_datetimefield_value(now)
+            if dedupe_key is None:
+                cursor.execute(_INSERT_SQL, [task_name, json_kwargs, at])
+            else:
+                cursor.execute(_INSERT_PENDING_SQL, [task_name, json_kwargs, dedupe_key, at])
             created = cursor.fetchone()
         if created is not None:
             # Uncommitted, so locked until the caller commits, as a joined row is below.
@@ -462,6 +473,14 @@ def _claim_many(pks: list[int]) -> dict[int, OutboxTask]:
     }
 
 
+# Every write's send ends with one of these or both: plain SQL, the ORM's delete and update
+# cost more than the statements.
+_DELETE_MANY_SQL = "DELETE FROM accounts_outboxtask WHERE id = ANY(%s)"
+_MARK_SENT_SQL = (
+    "UPDATE accounts_outboxtask SET attempts = attempts + 1, sent_at = %s WHERE id = ANY(%s)"
+)
+
+
 def _send_batch(rows: list[tuple[int, FastPath | None]]) -> None:
     """In the caller's transaction: claim `rows`, run each fast path (or publish a plain
     row), then drop the covered rows and mark the sent ones, a statement each. No savepoint
@@ -500,13 +519,97 @@ def _send_batch(rows: list[tuple[int, FastPath | None]]) -> None:
         else:
             OUTBOX_SENDS.labels(outcome="deferred").inc()
     if covered:
-        OutboxTask.objects.filter(pk__in=covered).delete()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_DELETE_MANY_SQL, [covered])
+        else:
+            OutboxTask.objects.filter(pk__in=covered).delete()
         OUTBOX_SENDS.labels(outcome=COVERED).inc(len(covered))
     if sent:
-        OutboxTask.objects.filter(pk__in=sent).update(
-            attempts=F("attempts") + 1, sent_at=timezone.now()
-        )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_MARK_SENT_SQL, [timezone.now(), sent])
+        else:
+            OutboxTask.objects.filter(pk__in=sent).update(
+                attempts=F("attempts") + 1, sent_at=timezone.now()
+            )
         OUTBOX_SENDS.labels(outcome=SENT).inc(len(sent))
+
+
+def coalescing(seconds: Callable[[], float]) -> FastPath:
+    """A fast path that publishes a row's task once per `dedupe_key` per window of
+    `seconds()`, however many writes in it: the first write's send claims the key's window in
+    Redis and publishes the task with that countdown; a later write's send finds the claim and
+    is COVERED (its row deleted, no message). Every covered write committed before it looked
+    (a send runs after its commit), and the window ends before the task is due, so the run
+    reads every write of its window. The task's latency is at most the window and a second
+    (plus the queue's). For a task that recomputes from the data (idempotent, its dedupe key
+    naming what it reads).
+
+    Falls back to the plain send (publish now) in eager mode (no countdown there), with a
+    window of 0, and for a row pending a whole window already (an outage left it: run it now).
+    Redis not answering leaves the row to the relay (False), as a broker that is down does."""
+
+    def fast_path(row: OutboxTask) -> bool | str:
+        window = float(seconds())
+        if current_app.conf.task_always_eager:
+            _publish(row)
+            return True
+        if breaker_is_open():
+            return False
+        if window <= 0 or timezone.now() - row.created_at >= timedelta(seconds=window):
+            _publish(row)
+            return True
+        # The claim expires before the task is due (whole seconds in Redis; a second more
+        # for clocks that differ between Redis and the worker).
+        hold = max(1, int(window))
+        claimed = _claim_window(row.dedupe_key, hold)
+        if claimed is None:
+            return False
+        if not claimed:
+            return COVERED
+        try:
+            current_app.send_task(
+                row.task_name,
+                kwargs=row.kwargs,
+                countdown=hold + 1,
+                retry=False,
+                ignore_result=True,
+            )
+        except Exception:
+            _release_window(row.dedupe_key)  # the relay's send, or the next write, goes
+            raise
+        return True
+
+    return fast_path
+
+
+def _window_key(dedupe_key: str) -> str:
+    return f"outbox:window:{dedupe_key}"
+
+
+def _claim_window(dedupe_key: str, seconds: int) -> bool | None:
+    """True for the first claim of the key's window, False while it is claimed, None when
+    Redis does not answer. Through django-redis's client, which raises (the cache itself
+    would swallow the error and read as "claimed", dropping the trigger)."""
+    from django.core.cache import cache, caches
+
+    backend = caches["default"]
+    timeout = seconds
+    if not type(backend).__module__.startswith("django_redis"):
+        return bool(cache.add(_window_key(dedupe_key), 1, timeout=timeout))
+    from django_redis.exceptions import ConnectionInterrupted
+
+    try:
+        return bool(backend.client.add(_window_key(dedupe_key), 1, timeout=timeout))
+    except ConnectionInterrupted:
+        return None
+
+
+def _release_window(dedupe_key: str) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_window_key(dedupe_key))
 
 
 def breaker_is_open() -> bool:

@@ -9,6 +9,7 @@ from django.db.models.signals import post_save
 
 from goals.models import HealthGoal
 from healthtrack.changes.models import ChangeEvent
+from healthtrack.changes.services import ask_on_measurement_writes
 from healthtrack.changes.signals import changes_recorded
 from healthtrack.portability.models import ImportJob
 from healthtrack.webhooks import services
@@ -20,10 +21,13 @@ OBSERVATION_EVENTS = {
 }
 
 
-def on_changes_recorded(sender, *, user_id, events, **kwargs) -> None:
+def on_changes_recorded(sender, *, user_id, events, facts=None, **kwargs) -> None:
     # Subscriptions first: without one, the events (a lazy QuerySet for an upsert) are
-    # never read.
-    if not services.has_subscriptions(patient_id=user_id):
+    # never read. A measurement write's change-feed statement answered it already.
+    subscribed = (facts or {}).get(services.SUBSCRIBED)
+    if subscribed is None:
+        subscribed = services.has_subscriptions(patient_id=user_id)
+    if not subscribed:
         return
     for event in events:
         event_type = OBSERVATION_EVENTS.get(event.action)
@@ -71,6 +75,7 @@ def on_import_saved(sender, instance, created, update_fields=None, **kwargs) -> 
 
 
 def connect() -> None:
+    ask_on_measurement_writes(services.SUBSCRIBED, services.subscribed_question)
     changes_recorded.connect(on_changes_recorded, dispatch_uid="webhooks.changes")
     for model in (HealthInsight, HealthAlert):
         post_save.connect(on_insight_saved, sender=model, dispatch_uid=f"webhooks.{model.__name__}")

@@ -96,6 +96,17 @@ LIMIT 1
 """
 
 
+#: A measurement write's question, answered in the change feed's statement
+#: (`healthtrack.changes.services.record_upserts`' `ask`): whether the patient has a live
+#: subscription; `receivers.on_changes_recorded` then runs no statement of its own.
+SUBSCRIBED = "webhooks.subscribed"
+_SUBSCRIBED_SQL = f"SELECT EXISTS ({_HAS_SUBSCRIPTIONS_SQL})"  # noqa: S608
+
+
+def subscribed_question(patient_id: int) -> tuple[str, list]:
+    return _SUBSCRIBED_SQL, [patient_id]
+
+
 def has_subscriptions(*, patient_id: int) -> bool:
     """Whether the patient has a live subscription (of an app they have not disconnected)."""
     with prepared_cursor() as cursor:
