@@ -1,14 +1,15 @@
 """Metrics benchmark (issue 3): `make bench`. Not a test; prints figures and writes
 bench/results/metrics.json.
 
-On PostgreSQL (DATABASE_URL's server, database `ht_bench`, created if missing) it loads one
-user with 90 days of minute-level heart rate plus daily values of the other types (~130,000
-rows, bulk, kept between runs), then measures, in-process through the full Django/DRF stack
-with a JWT (no network):
+On PostgreSQL (DATABASE_URL's server, database `ht_bench` or $BENCH_METRICS_DB, created if
+missing) it loads one user with 90 days of minute-level heart rate plus daily values of the
+other types (~130,000 rows, bulk, kept between runs), then measures, in-process through the
+full Django/DRF stack with a JWT (no network):
 - a device sync of 1,440 heart-rate samples (a day of minutes) incl. validation, inserts and
   rollups, median of repeated runs (each on a fresh day, removed afterwards);
 - the list endpoint (default page of 100, newest first), median;
 - the summary (30 days), cached and uncached, median.
+Results to $BENCH_METRICS_RESULTS instead of bench/results/metrics.json when set.
 Targets (issue 3): sync < 150 ms, list < 20 ms, summary < 10 ms cached / < 60 ms uncached.
 """
 
@@ -19,11 +20,14 @@ import os
 import platform
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import common
 from common import ROOT, median_ms, timed
 
-RESULTS = ROOT / "bench" / "results" / "metrics.json"
+RESULTS = Path(
+    os.environ.get("BENCH_METRICS_RESULTS") or ROOT / "bench" / "results" / "metrics.json"
+)
 
 
 def day_samples(day: datetime) -> str:
@@ -40,7 +44,8 @@ def day_samples(day: datetime) -> str:
     return json.dumps({"samples": samples})
 
 
-BENCH_DB = "ht_bench"
+# Another name (BENCH_METRICS_DB) keeps one engineer's runs off another's data set.
+BENCH_DB = os.environ.get("BENCH_METRICS_DB", "ht_bench")
 DAYS = 90
 RUNS = {"sync": 9, "list": 60, "summary_uncached": 30, "summary_cached": 60}
 # sync: issue 15 ("device sync of 1,440 samples <= 60 ms"; it was 150 before).
@@ -259,7 +264,7 @@ def main() -> dict:
         print(f"  {name:<28} {value:>8.2f} ms")
     for name, ok in checks.items():
         print(f"  target {name:<21} {'met' if ok else 'MISSED'} (< {TARGETS_MS[name]} ms)")
-    print(f"written to {RESULTS.relative_to(ROOT)}")
+    print(f"written to {RESULTS}")
     return result
 
 

@@ -1,9 +1,9 @@
 """Where a device sync's time goes (issue 15): `bench/bench_metrics.py`'s sync of 1,440
-heart-rate samples through the API (in-process, JWT), on its data set (database `ht_bench` of
-DATABASE_URL's server, loaded by `bench/bench_metrics.py` first), with per statement the wall
-time and the PostgreSQL backend's CPU (`/proc/<pid>/schedstat`: the server must run on this
-machine), the COPY and the commit included, and the request's Python CPU. Not a benchmark of
-its own (`make bench` does not run it); prints a table.
+heart-rate samples through the API (in-process, JWT), on its data set (database `ht_bench`, or
+$BENCH_METRICS_DB, of DATABASE_URL's server, loaded by `bench/bench_metrics.py` first), with per
+statement the wall time and the PostgreSQL backend's CPU (`/proc/<pid>/schedstat`: the server
+must run on this machine), the COPY and the commit included, and the request's Python CPU. Not
+a benchmark of its own (`make bench` does not run it); prints a table.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379/N \
         .venv/bin/python bench/sync_steps.py [runs]
@@ -17,13 +17,13 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import common
-from bench_metrics import day_samples
+from bench_metrics import BENCH_DB, day_samples
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
 
 
 def main() -> None:
-    common.setup_django("ht_bench", rate_limits=False)
+    common.setup_django(BENCH_DB, rate_limits=False)
     from django.db import connection, connections
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken

@@ -19,11 +19,11 @@ from __future__ import annotations
 import bisect
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from healthtrack.core import days as calendar
 from metrics.models import DailyRollup, PeriodRollup
-from metrics.registry import AVERAGE, SUM, get_metric_type
+from metrics.registry import AVERAGE, LATEST, SUM, get_metric_type
 
 WEEK, MONTH = PeriodRollup.Period.WEEK.value, PeriodRollup.Period.MONTH.value
 PERIODS = (WEEK, MONTH)
@@ -93,8 +93,82 @@ def _compute(
     )
 
 
+# PostgreSQL: the periods `%(periods)s` / `%(starts)s` / `%(nexts)s` name (unless a row of
+# the type is cut in another zone: then nothing is written and the statement says so) written
+# from their daily rollups in one statement: each period with days upserted, each without
+# days deleted (the two sets are disjoint: no row is changed twice). `{value}`: the type's
+# aggregation, in day order as `_compute` adds them, so the same floating-point sums.
+_REWRITE_SQL = """
+WITH periods (period, start, next) AS (
+    SELECT * FROM unnest(%(periods)s::varchar[], %(starts)s::date[], %(nexts)s::date[])
+),
+other_zone AS (
+    SELECT EXISTS (
+        SELECT 1 FROM metrics_periodrollup
+        WHERE user_id = %(user)s AND metric_type = %(type)s AND time_zone <> %(tz)s
+    ) AS found
+),
+computed AS (
+    SELECT p.period, p.start, {value} AS value, MIN(d.min_value) AS lo,
+           MAX(d.max_value) AS hi, SUM(d.count) AS n
+    FROM periods p JOIN metrics_dailyrollup d
+      ON d.user_id = %(user)s AND d.metric_type = %(type)s
+     AND d.day >= p.start AND d.day < p.next
+    WHERE NOT (SELECT found FROM other_zone)
+    GROUP BY p.period, p.start
+),
+emptied AS (
+    DELETE FROM metrics_periodrollup r USING periods p
+    WHERE NOT (SELECT found FROM other_zone)
+      AND r.user_id = %(user)s AND r.metric_type = %(type)s
+      AND r.period = p.period AND r.start = p.start
+      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.period = p.period AND c.start = p.start)
+),
+written AS (
+    INSERT INTO metrics_periodrollup
+        (user_id, metric_type, period, start, time_zone, value, min_value, max_value, count)
+    SELECT %(user)s, %(type)s, period, start, %(tz)s, value, lo, hi, n FROM computed
+    ON CONFLICT (user_id, metric_type, period, start) DO UPDATE SET
+        time_zone = EXCLUDED.time_zone, value = EXCLUDED.value, min_value = EXCLUDED.min_value,
+        max_value = EXCLUDED.max_value, count = EXCLUDED.count
+)
+SELECT found FROM other_zone
+"""
+_VALUE_SQL = {
+    SUM: "SUM(d.value ORDER BY d.day)",
+    AVERAGE: "SUM(d.value * d.count ORDER BY d.day) / SUM(d.count)",
+    LATEST: "(array_agg(d.value ORDER BY d.day DESC))[1]",
+}
+_REWRITE_BY_AGGREGATION = {
+    aggregation: _REWRITE_SQL.format(value=value) for aggregation, value in _VALUE_SQL.items()
+}
+
+
+def _rewrite_sql(user_id: int, metric_type: str, tz: tzinfo, starts: dict[str, list[date]]) -> bool:
+    """`_rewrite` in one statement (PostgreSQL), unless a period row of the type is cut in
+    another zone than `tz`: then nothing is written and this returns False."""
+    periods = [(period, s, next_start(period, s)) for period, ss in starts.items() for s in ss]
+    if not periods:
+        return not _cut_in_another_zone(user_id, metric_type, tz)
+    params = {
+        "user": user_id,
+        "type": metric_type,
+        "tz": calendar.zone_name(tz),
+        "periods": [p for p, _, _ in periods],
+        "starts": [s for _, s, _ in periods],
+        "nexts": [n for _, _, n in periods],
+    }
+    sql = _REWRITE_BY_AGGREGATION[get_metric_type(metric_type).aggregation]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return not cursor.fetchone()[0]
+
+
 def _rewrite(user_id: int, metric_type: str, tz: tzinfo, starts: dict[str, list[date]]) -> None:
     """Recompute the periods `starts` names from one read of their daily rollups."""
+    if connection.vendor == "postgresql":
+        _rewrite_sql(user_id, metric_type, tz, starts)
+        return
     spans = [(s, next_start(period, s)) for period, ss in starts.items() for s in ss]
     if not spans:
         return
@@ -142,10 +216,16 @@ def refresh(
     """Recompute the weeks and months that local days first..last touch in the owner's zone
     (`tz`, looked up when not given)."""
     tz = calendar.zone_of(user_id) if tz is None else tz
+    starts = {p: starts_between(p, first, last) for p in PERIODS}
+    if connection.vendor == "postgresql":
+        # The zone's check and the rewrite in one statement.
+        if not _rewrite_sql(user_id, metric_type, tz, starts):
+            _recut(user_id, metric_type, tz)
+        return
     if _cut_in_another_zone(user_id, metric_type, tz):
         _recut(user_id, metric_type, tz)
         return
-    _rewrite(user_id, metric_type, tz, {p: starts_between(p, first, last) for p in PERIODS})
+    _rewrite(user_id, metric_type, tz, starts)
 
 
 @transaction.atomic
