@@ -190,18 +190,11 @@ def _flush_after_unlock() -> bool:
 def _insert_locked_sql(unflushed: bool) -> tuple[str, tuple]:
     """`_insert_locked`'s statement and the measurement's columns it inserts, in order
     (`audit_rows.column_preparers`)."""
-    fields = audit_rows.column_preparers(
-        f for f in HealthMetric._meta.concrete_fields if not f.primary_key
-    )
-    columns = ", ".join(f'"{f.column}"' for f, _ in fields)
-    entry_columns, entry_values = audit_rows.entry_columns_sql("m")
+    opening, fields = audit_rows.row_and_entry_sql(HealthMetric, "m")
     # Names from the models' metadata, values as parameters.
     sql = (
-        f'WITH m AS (INSERT INTO "{HealthMetric._meta.db_table}" ({columns}) '  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
-        f'e AS (INSERT INTO "{LogEntry._meta.db_table}" ({entry_columns}) '
-        f"SELECT {entry_values} FROM m) "
-        'SELECT m.id, pg_advisory_xact_lock(%s, %s), (SELECT "time_zone" FROM "accounts_user"'
+        f"{opening}SELECT m.id, pg_advisory_xact_lock(%s, %s), "  # noqa: S608
+        '(SELECT "time_zone" FROM "accounts_user"'
         f' WHERE "id" = %s){_UNFLUSHED if unflushed else ""} FROM m'
     )
     return sql, fields

@@ -14,7 +14,6 @@ import uuid
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -132,18 +131,8 @@ def nutrition_log_create(
 def _insert_sql() -> tuple[str, tuple]:
     """`_insert_with_entry`'s statement and the entry's columns it inserts, in order
     (`audit_rows.column_preparers`). Names from the models' metadata, values as parameters."""
-    fields = audit_rows.column_preparers(
-        f for f in NutritionLog._meta.concrete_fields if not f.primary_key
-    )
-    columns = ", ".join(f'"{f.column}"' for f, _ in fields)
-    entry_columns, entry_values = audit_rows.entry_columns_sql("n")
-    sql = (
-        f'WITH n AS (INSERT INTO "{NutritionLog._meta.db_table}" ({columns}) '  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
-        f'e AS (INSERT INTO "{LogEntry._meta.db_table}" ({entry_columns}) '
-        f"SELECT {entry_values} FROM n) "
-        "SELECT n.id FROM n"
-    )
+    opening, fields = audit_rows.row_and_entry_sql(NutritionLog, "n")
+    sql = f"{opening}SELECT n.id FROM n"  # noqa: S608 - names from the models' metadata
     return sql, fields
 
 

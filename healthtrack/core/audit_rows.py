@@ -229,6 +229,24 @@ def _attribute(field, instance):
 
 # Text columns whose values are already strings here; numbers go through the field (an int
 # given for a float column is converted as the ORM converts it).
+def row_and_entry_sql(model, alias: str) -> tuple[str, tuple]:
+    """The opening of a statement that inserts one `model` row and its CREATE entry: `WITH
+    alias AS (INSERT ... RETURNING id), e AS (INSERT INTO auditlog_logentry ... FROM alias)`,
+    for the caller to finish with its own `SELECT ... FROM alias`; and the row's columns
+    (`column_preparers`), in the order of its parameters, which `created_entry()`'s follow.
+    Names come from the models' metadata, values are parameters."""
+    fields = column_preparers(f for f in model._meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(f'"{f.column}"' for f, _ in fields)
+    entry_columns, entry_values = entry_columns_sql(alias)
+    sql = (
+        f'WITH {alias} AS (INSERT INTO "{model._meta.db_table}" ({columns}) '  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id), "
+        f'e AS (INSERT INTO "{LogEntry._meta.db_table}" ({entry_columns}) '
+        f"SELECT {entry_values} FROM {alias}) "
+    )
+    return sql, fields
+
+
 _PLAIN_COLUMNS = (CharField, TextField)
 
 

@@ -19,29 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from metrics import services
 from metrics.models import DailyRollup, HealthMetric
 from tests.accounts.factories import UserFactory
+from tests.core.audit_entries import compared, entry_of
 from tests.metrics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2026, 3, 2, 8, 30, 15, 250000, tzinfo=UTC)
-COMPARED = [
-    "content_type_id",
-    "object_repr",
-    "serialized_data",
-    "action",
-    "changes_text",
-    "actor_id",
-    "actor_email",
-    "remote_addr",
-    "remote_port",
-    "additional_data",
-    "cid",
-]
-
-
-def _entry(metric: HealthMetric) -> LogEntry:
-    (entry,) = LogEntry.objects.get_for_object(metric)
-    return entry
 
 
 def _readings(user):
@@ -73,10 +56,8 @@ def test_the_entry_is_the_one_auditlog_writes(index):
             + ("source_app", "external_id", "metadata", "notes")
         }
         by_orm = HealthMetric.objects.create(user=user, **cleaned)  # auditlog's receiver
-    entry, expected = _entry(metric), _entry(by_orm)
-    assert {name: getattr(entry, name) for name in COMPARED} == {
-        name: getattr(expected, name) for name in COMPARED
-    }
+    entry, expected = entry_of(metric), entry_of(by_orm)
+    assert compared(entry) == compared(expected)
     assert entry.actor_id == user.pk and entry.remote_addr == "192.0.2.7"
     assert (entry.object_pk, entry.object_id) == (str(metric.pk), metric.pk)
     stored = HealthMetric.objects.get(pk=metric.pk)
@@ -94,7 +75,7 @@ def test_the_api_entry_carries_the_request(auth_client, user):
         format="json",
     )
     assert response.status_code == 201
-    entry = _entry(HealthMetric.objects.get(pk=response.json()["id"]))
+    entry = entry_of(HealthMetric.objects.get(pk=response.json()["id"]))
     assert entry.action == LogEntry.Action.CREATE
     assert entry.remote_addr == "127.0.0.1"
     assert entry.cid == response["X-Request-ID"]
@@ -114,7 +95,7 @@ def test_the_reading_its_entry_and_the_lock_are_one_statement():
         assert '"auditlog_logentry"' in writing[0]
         assert "pg_advisory_xact_lock" in writing[0]
         assert not any("pg_advisory_xact_lock" in q["sql"] for q in queries.captured_queries[2:])
-    assert _entry(metric).changes["id"] == ["None", str(metric.pk)]
+    assert entry_of(metric).changes["id"] == ["None", str(metric.pk)]
     assert DailyRollup.objects.get(user=user).value == 61
 
 
@@ -143,4 +124,4 @@ def test_another_post_save_receiver_still_hears_the_reading():
     finally:
         post_save.disconnect(sender=HealthMetric, dispatch_uid="tests.plain_insert")
     assert heard == [(metric.pk, True)]
-    assert _entry(metric).changes["value"] == ["None", "61.0"]
+    assert entry_of(metric).changes["value"] == ["None", "61.0"]

@@ -20,28 +20,11 @@ from nutrition import services
 from nutrition.api.serializers import NutritionLogSerializer, log_data
 from nutrition.models import Food, MealPhoto, NutritionLog
 from tests.accounts.factories import UserFactory
+from tests.core.audit_entries import compared, entry_of
 
 pytestmark = pytest.mark.django_db
 
 AT = datetime(2026, 3, 2, 8, 30, 15, 250000, tzinfo=UTC)
-COMPARED = [
-    "content_type_id",
-    "object_repr",
-    "serialized_data",
-    "action",
-    "changes_text",
-    "actor_id",
-    "actor_email",
-    "remote_addr",
-    "remote_port",
-    "additional_data",
-    "cid",
-]
-
-
-def _entry(log: NutritionLog) -> LogEntry:
-    (entry,) = LogEntry.objects.get_for_object(log)
-    return entry
 
 
 def _diaries():
@@ -69,10 +52,8 @@ def test_the_audit_entry_is_the_one_auditlog_writes(index):
                 + ("fat_g", "fiber_g", "sugar_g", "sodium_mg", "water_ml", "food", "grams")
             },
         )
-    entry, expected = _entry(log), _entry(by_orm)
-    assert {name: getattr(entry, name) for name in COMPARED} == {
-        name: getattr(expected, name) for name in COMPARED
-    }
+    entry, expected = entry_of(log), entry_of(by_orm)
+    assert compared(entry) == compared(expected)
     assert entry.actor_id == user.pk and entry.remote_addr == "192.0.2.7"
     assert (entry.object_pk, entry.object_id) == (str(log.pk), log.pk)
     assert entry.changes == {
@@ -98,7 +79,7 @@ def test_the_entry_and_its_audit_entry_are_one_statement():
         assert not any(
             q["sql"].startswith('INSERT INTO "auditlog_logentry"') for q in queries.captured_queries
         )
-    assert _entry(log).changes["id"] == ["None", str(log.pk)]
+    assert entry_of(log).changes["id"] == ["None", str(log.pk)]
     raw = NutritionLog.objects.filter(pk=log.pk).values_list("description", flat=True)
     assert raw.get() == ""
 
