@@ -27,7 +27,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import statistics
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_request_cpu as brc  # noqa: E402
-from common import RESULTS, WORK, bench_patients, machine  # noqa: E402
+from common import RESULTS, bench_patients, machine  # noqa: E402
 
 OUT = RESULTS / "after_write_cpu.json"
 
@@ -116,26 +115,12 @@ def main(argv: list[str] | None = None) -> dict:
     reads = [n for n in args.reads.split(",") if n]
     writes = [n for n in args.writes.split(",") if n]
 
-    brc.configure()
-    WORK.mkdir(parents=True, exist_ok=True)
-    log = open(WORK / "after_write_cpu.log", "w")  # noqa: SIM115 - the access log
-    saved_stderr = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        import django
-
-        django.setup()
-        import generate
-        import redis
-        from django.core.management import call_command
+    with brc.prepared("after_write_cpu.log"):
         from django.db import connection
         from load import optional_paths
 
         from healthtrack.wsgi import application as app  # with the fronts, as served
 
-        call_command("migrate", verbosity=0)
-        generate.ensure(patients=brc.PATIENTS, days=brc.DAYS)
-        redis.from_url(os.environ["REDIS_URL"]).flushdb()
         paths = optional_paths()
         callers = [brc.Caller(app, p, paths) for p in bench_patients()]
         for caller in callers:  # every patient's user entry and every read warm once
@@ -179,9 +164,6 @@ def main(argv: list[str] | None = None) -> dict:
             stats.sort_stats("cumulative").print_stats(args.top)
             stats.sort_stats("tottime").print_stats(args.top)
             report = out.getvalue()
-    finally:
-        os.dup2(saved_stderr, 2)
-        log.close()
 
     print("CPU ms median (SQL statements, mean) of each read right after each write")
     print(f"{'read':<17}" + "".join(f"{w:>16}" for w in writes))

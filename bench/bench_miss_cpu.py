@@ -23,7 +23,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import statistics
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_request_cpu as brc  # noqa: E402
-from common import RESULTS, WORK, bench_patients, machine  # noqa: E402
+from common import RESULTS, bench_patients, machine  # noqa: E402
 
 OUT = RESULTS / "miss_cpu.json"
 
@@ -68,24 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
-    brc.configure()
-    WORK.mkdir(parents=True, exist_ok=True)
-    log = open(WORK / "miss_cpu.log", "w")  # noqa: SIM115
-    saved_stderr = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        import django
-
-        django.setup()
-        import generate
-        import redis
-        from django.core.management import call_command
+    with brc.prepared("miss_cpu.log"):
         from django.core.wsgi import get_wsgi_application
         from load import optional_paths
 
-        call_command("migrate", verbosity=0)
-        generate.ensure(patients=brc.PATIENTS, days=brc.DAYS)
-        redis.from_url(os.environ["REDIS_URL"]).flushdb()
         app = get_wsgi_application()
         paths = optional_paths()
         callers = [brc.Caller(app, p, paths) for p in bench_patients()]
@@ -121,9 +106,6 @@ def main(argv: list[str] | None = None) -> None:
             stats.sort_stats("cumulative").print_stats(args.top)
             stats.sort_stats("tottime").print_stats(args.top)
             report = out.getvalue()
-    finally:
-        os.dup2(saved_stderr, 2)
-        log.close()
 
     medians = {n: round(statistics.median(samples[n]), 2) for n in names}
     if args.out and set(names) == set(NAMES):

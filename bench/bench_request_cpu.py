@@ -25,6 +25,7 @@ shares without that bias sample with py-spy (requirements-bench.txt) on the GIL 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -106,6 +107,34 @@ def configure() -> None:
         PROMETHEUS_MULTIPROC_DIR=str(prometheus),
     )
     os.environ.pop("BENCH_STATS", None)
+
+
+@contextlib.contextmanager
+def prepared(log_name: str):
+    """The in-process benches' setup: settings (`configure`), Django set up and migrated on the
+    bench's database, the dataset in place (yielded: `generate.ensure`'s answer) and its Redis
+    database empty. The JSON access log goes where the server's would (`WORK / log_name`), not
+    onto the terminal, until the block ends."""
+    configure()
+    WORK.mkdir(parents=True, exist_ok=True)
+    log = open(WORK / log_name, "w")  # noqa: SIM115 - closed below
+    saved_stderr = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        import django
+
+        django.setup()
+        import generate
+        import redis
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        dataset = generate.ensure(patients=PATIENTS, days=DAYS)
+        redis.from_url(os.environ["REDIS_URL"]).flushdb()
+        yield dataset
+    finally:
+        os.dup2(saved_stderr, 2)
+        log.close()
 
 
 def _iso(moment: datetime) -> str:
@@ -370,24 +399,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
 
-    configure()
-    WORK.mkdir(parents=True, exist_ok=True)
-    # The JSON access log goes where gunicorn's would (a file), not onto this terminal.
-    log = open(WORK / "request_cpu.log", "w")  # noqa: SIM115
-    saved_stderr = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        import generate
-        import redis
-
-        dataset = generate.ensure(patients=PATIENTS, days=DAYS)
-        redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    with prepared("request_cpu.log") as dataset:
         from load import optional_paths
 
         from healthtrack.wsgi import application as app  # with the fronts, as served
@@ -408,9 +420,6 @@ def main(argv: list[str] | None = None) -> dict:
         if args.profile or args.profile_endpoint:
             chosen = [args.profile_endpoint] if args.profile_endpoint else names
             report = profile(callers, chosen, args.profile_rounds, args.top)
-    finally:
-        os.dup2(saved_stderr, 2)
-        log.close()
 
     weights = {n: MIX[n] for n in results if n in MIX}
     mix_cpu = sum(results[n]["cpu_ms_median"] * w for n, w in weights.items()) / max(
