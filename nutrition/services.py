@@ -2,8 +2,8 @@
 
 Every write is checked by `nutrition.validation` (`clean_entry`, `clean_targets`) before it
 touches the database, and announces the days it changed (`nutrition_changes_announce`): the
-change feed inside its transaction, the derived work (goals, care programs, recommendations)
-after the response, through one outbox row and the worker.
+change feed inside its transaction (events for the entries written), the derived work (goals,
+care programs, recommendations) enqueued after the commit through one outbox row.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -22,7 +23,8 @@ from django.db import connection, transaction
 
 from healthtrack.core import audit_rows
 from healthtrack.core import days as calendar
-from healthtrack.core.outbox import enqueue_on_commit
+from healthtrack.core.models import OutboxTask
+from healthtrack.core.outbox import COVERED, enqueue_on_commit
 from healthtrack.core.prepared import prepared_cursor
 from nutrition import photos
 from nutrition.catalogue import match_food
@@ -59,25 +61,55 @@ def daily_cache_invalidate(user_id: int) -> None:
         logger.warning("daily totals cache invalidation skipped: %s", type(exc).__name__)
 
 
-def nutrition_changes_announce(*, user_id: int, days: set[date], tz: tzinfo | None = None) -> None:
+def nutrition_changes_announce(
+    *,
+    user_id: int,
+    days: set[date],
+    tz: tzinfo | None = None,
+    entry_ids: Iterable[int] | None = None,
+) -> None:
     """In the writing transaction: `nutrition_changed` (the change feed records its events in
-    it) and the outbox row of `nutrition_committed`, which the worker sends once the write has
-    committed. Both commit or roll back with the write; the request does none of the derived
-    work (goal progress, care-program adherence, recommendations), only this row and its
-    publish after the commit. `tz`: the owner's zone when the caller has it (saves a query)."""
-    zone = {} if tz is None else {"tz": tz}
-    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days), **zone)
+    it) and the outbox row of `nutrition_committed`, which is sent once the write has
+    committed (`_follow_up_after_commit`). Both commit or roll back with the write.
+    `tz`: the owner's zone when the caller has it (saves a query). `entry_ids`: the entries
+    this write created or changed, whose rows its transaction holds (inserted, or locked for
+    update); a deletion names none (its tombstone is its event). The change feed then records
+    events for those alone; without them (a bulk load), for every entry of `days`."""
+    extra: dict[str, Any] = {} if tz is None else {"tz": tz}
+    if entry_ids is not None:
+        extra["entry_ids"] = frozenset(entry_ids)
+    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days), **extra)
     enqueue_on_commit(
-        ANNOUNCE_TASK, {"user_id": user_id, "days": sorted(day.isoformat() for day in days)}
+        ANNOUNCE_TASK,
+        {"user_id": user_id, "days": sorted(day.isoformat() for day in days)},
+        fast_path=_follow_up_after_commit,
     )
     transaction.on_commit(functools.partial(daily_cache_invalidate, user_id), robust=True)
 
 
 def nutrition_changes_follow_up(*, user_id: int, days: list[date]) -> None:
-    """The worker's half of `nutrition_changes_announce`: `nutrition_committed` in a
+    """The half of `nutrition_changes_announce` after the commit: `nutrition_committed` in a
     transaction of its own, whose receivers enqueue the derived work. Safe to run twice."""
     with transaction.atomic():
         nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=set(days))
+
+
+def _follow_up_after_commit(row: OutboxTask) -> str:
+    """The announce row's fast path (`healthtrack.core.outbox`), run by the write's
+    after-commit send: `nutrition_committed` at once, in the send's transaction, instead of a
+    message to the worker whose task would only send it. The receivers' outbox rows are
+    written in that transaction, which also deletes this row (COVERED): kept or lost
+    together, so a crash before it commits leaves this row pending for the relay, which
+    hands it to the worker's task. A receiver's error leaves the row pending too (a database
+    error rolls the send back; any other is recorded on the row), for the relay and the
+    task, which retries. Eager mode (no send transaction): in a transaction of its own."""
+    days = {date.fromisoformat(day) for day in row.kwargs["days"]}
+    user_id = row.kwargs["user_id"]
+    if connection.in_atomic_block:
+        nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=days)
+    else:
+        nutrition_changes_follow_up(user_id=user_id, days=sorted(days))
+    return COVERED
 
 
 @transaction.atomic
@@ -122,7 +154,7 @@ def nutrition_log_create(
         log.save()
     tz = calendar.zone_of(user)
     nutrition_changes_announce(
-        user_id=log.user_id, days={calendar.day_of(log.logged_at, tz)}, tz=tz
+        user_id=log.user_id, days={calendar.day_of(log.logged_at, tz)}, tz=tz, entry_ids=[log.pk]
     )
     return log
 
@@ -171,7 +203,7 @@ def nutrition_log_update(*, log: NutritionLog, **changes: Any) -> NutritionLog:
         setattr(log, field, value)
     clean_entry(log)
     log.save()
-    nutrition_changes_announce(user_id=log.user_id, days={old_day, log.day})
+    nutrition_changes_announce(user_id=log.user_id, days={old_day, log.day}, entry_ids=[log.pk])
     return log
 
 
@@ -179,7 +211,8 @@ def nutrition_log_update(*, log: NutritionLog, **changes: Any) -> NutritionLog:
 def nutrition_log_delete(*, log: NutritionLog) -> None:
     user_id, day = log.user_id, log.day
     log.delete()
-    nutrition_changes_announce(user_id=user_id, days={day})
+    # Its tombstone (post_delete) is the change feed's event: no other entry changed.
+    nutrition_changes_announce(user_id=user_id, days={day}, entry_ids=())
 
 
 # --- Quick logs (the insights app's quick log writes through these, then advises) -------------

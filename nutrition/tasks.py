@@ -28,7 +28,9 @@ def make_meal_photo_thumbnail(photo_id: int) -> bool:
 )
 def announce_committed(user_id: int, days: list[str]) -> None:
     """A diary write committed: hand it to the derived work (`nutrition_committed`). Only
-    enqueues, so running it twice, late or out of order is harmless."""
+    enqueues, so running it twice, late or out of order is harmless. Normally the write's
+    own after-commit send does this (the row's fast path); the task runs when the relay
+    publishes a row left pending (a crash right after the commit, a receiver's error)."""
     services.nutrition_changes_follow_up(
         user_id=user_id, days=[date.fromisoformat(day) for day in days]
     )

@@ -60,12 +60,37 @@ _NUTRITION_IDS_SQL = (
     f'SELECT "id" FROM "{NutritionLog._meta.db_table}" WHERE "user_id" = %s AND ({{spans}})'  # noqa: S608
 )
 _NUTRITION_SPAN_SQL = '("logged_at" >= %s AND "logged_at" < %s)'
+_NUTRITION_ENTRIES_SQL = (
+    f'SELECT "id" FROM "{NutritionLog._meta.db_table}" WHERE "user_id" = %s AND "id" IN ({{ids}})'  # noqa: S608
+)
 
 
-def on_nutrition_changed(sender, *, user_id, days, **kwargs) -> None:
+def on_nutrition_changed(sender, *, user_id, days, entry_ids=None, **kwargs) -> None:
+    if entry_ids is not None:
+        # The entries the write created or changed: an event for each, none for the day's
+        # other entries (a deletion names none: its tombstone is its event). The writer
+        # holds their rows (inserted, or locked for update, in its transaction), so nobody
+        # else creates, deletes or announces them meanwhile: on PostgreSQL lock,
+        # append and advance are one statement, which also answers the questions the
+        # feed's receivers would ask in a statement of their own (the webhooks': any live
+        # subscription?; the goals' answer rides along unused: one index probe).
+        if not entry_ids:
+            return
+        ids = sorted(entry_ids)
+        sql = _NUTRITION_ENTRIES_SQL.format(ids=", ".join(["%s"] * len(ids)))
+        services.record_upserts(
+            user_id=user_id,
+            resource=Resource.NUTRITION_ENTRY,
+            existing_ids=lambda: (sql, [user_id, *ids]),
+            locked_ids=True,
+            ask=services.measurement_questions(user_id),
+            facts={},
+        )
+        return
+
     def existing():
-        # The entries logged on `days` (the owner's local days), as SQL: on every diary write,
-        # building this QuerySet cost about as much as the append itself (issue 15).
+        # The entries logged on `days` (the owner's local days), as SQL: for a writer that
+        # does not name its entries (a bulk load).
         tz = kwargs.get("tz") or calendar.zone_of(user_id)
         adapt = connection.ops.adapt_datetimefield_value
         params = [user_id]

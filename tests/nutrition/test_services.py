@@ -36,13 +36,16 @@ def test_create_announces_the_day_inside_its_transaction(
     user, received, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
-        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=NOON, calories=500)
+        log = services.nutrition_log_create(
+            user=user, meal_type="lunch", logged_at=NOON, calories=500
+        )
     assert received == [
         {
             "signal": nutrition_changed,
             "user_id": user.pk,
             "days": {date(2026, 3, 10)},
             "tz": calendar.zone_of(user),
+            "entry_ids": {log.pk},
         }
     ]
 
@@ -68,13 +71,13 @@ def test_the_derived_work_is_announced_after_the_commit_from_a_row_written_with_
     assert committed == []
     (row,) = OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK)
     assert row.kwargs == {"user_id": user.pk, "days": ["2026-03-10"]} and row.sent_at is None
-    for callback in callbacks:  # the commit: the row is published (eager: the task runs)
+    for callback in callbacks:  # the commit: the row's send announces it at once
         callback()
     assert committed == [
         {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
     ]
-    row.refresh_from_db()
-    assert row.sent_at is not None
+    # Done by the send itself (tests/nutrition/test_meal_follow_up.py): nothing left to send.
+    assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
 
 
 def test_a_follow_up_lost_with_the_process_is_sent_by_the_relay(
@@ -112,6 +115,7 @@ def test_moving_an_entry_announces_both_days(user, received, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         services.nutrition_log_update(log=log, logged_at=datetime(2026, 3, 12, 8, tzinfo=UTC))
     assert received[0]["days"] == {date(2026, 3, 10), date(2026, 3, 12)}
+    assert received[0]["entry_ids"] == {log.pk}
 
 
 def test_delete_announces_the_day(user, received, django_capture_on_commit_callbacks):
@@ -119,7 +123,12 @@ def test_delete_announces_the_day(user, received, django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True):
         services.nutrition_log_delete(log=log)
     assert received == [
-        {"signal": nutrition_changed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+        {
+            "signal": nutrition_changed,
+            "user_id": user.pk,
+            "days": {date(2026, 3, 10)},
+            "entry_ids": set(),  # its tombstone is the change feed's event (post_delete)
+        }
     ]
 
 

@@ -1,0 +1,127 @@
+"""A diary write's derived work (goal progress, care-program adherence, the recommendations'
+refresh) is enqueued by the write's own after-commit send (`nutrition_committed`, sent by the
+announce row's fast path), with a worker-backed Celery: no message to the worker whose task
+would only send the signal. When that send fails, the row stays pending and the relay hands it
+to the worker's task (`nutrition.announce_committed`), as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from unittest import mock
+
+import pytest
+from celery import current_app
+
+from goals import services as goal_services
+from healthtrack.core import outbox
+from healthtrack.core.models import OutboxTask
+from nutrition import services
+from nutrition.signals import nutrition_committed
+
+pytestmark = pytest.mark.django_db
+
+NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
+GOALS_TASK = "goals.recompute_goal_progress"
+RECOMMENDATIONS_TASK = "insights.compute_recommendations"
+
+
+@pytest.fixture
+def broker():
+    """A worker-backed Celery (not eager): the messages published."""
+    saved = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    outbox._set_breaker(open_=False)
+    try:
+        with mock.patch.object(current_app, "send_task") as send:
+            yield send
+    finally:
+        current_app.conf.task_always_eager = saved
+        outbox._set_breaker(open_=False)
+
+
+@pytest.fixture
+def committed():
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    nutrition_committed.connect(receiver)
+    yield calls
+    nutrition_committed.disconnect(receiver)
+
+
+def log_meal(user, commit):
+    with commit(execute=True):
+        return services.nutrition_log_create(
+            user=user, meal_type="lunch", logged_at=NOON, calories=500
+        )
+
+
+def messages(send, name: str) -> list:
+    return [c for c in send.call_args_list if c.args[0] == name]
+
+
+def test_a_meals_derived_work_is_enqueued_by_its_own_send_without_a_message(
+    user, broker, committed, django_capture_on_commit_callbacks
+):
+    log_meal(user, django_capture_on_commit_callbacks)
+
+    assert committed == [
+        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+    ]
+    assert messages(broker, services.ANNOUNCE_TASK) == []
+    assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
+    # The recommendations' refresh, scheduled (debounced) as the worker's task scheduled it.
+    (refresh,) = messages(broker, RECOMMENDATIONS_TASK)
+    assert refresh.args[1] == [user.pk] and refresh.kwargs["countdown"] > 0
+    assert not OutboxTask.objects.pending().exists()
+
+
+def test_a_nutrient_goal_gets_its_progress_run(
+    user, broker, settings, django_capture_on_commit_callbacks
+):
+    settings.GOAL_PROGRESS_COALESCE_SECONDS = 5
+    goal_services.goal_create(user=user, goal_type="calories", target_value=2000)
+    broker.reset_mock()
+
+    log_meal(user, django_capture_on_commit_callbacks)
+
+    (run,) = messages(broker, GOALS_TASK)
+    assert run.kwargs["kwargs"]["user_id"] == user.pk
+    assert "calories" in run.kwargs["kwargs"]["metric_types"]
+    assert not OutboxTask.objects.pending().exists()
+
+
+def test_a_failing_receiver_leaves_the_row_to_the_relay_and_the_worker(
+    user, broker, django_capture_on_commit_callbacks
+):
+    def broken(sender, **kwargs):
+        raise RuntimeError("a receiver's bug")
+
+    nutrition_committed.connect(broken)
+    try:
+        log = log_meal(user, django_capture_on_commit_callbacks)
+    finally:
+        nutrition_committed.disconnect(broken)
+
+    assert log.pk is not None  # the write stands
+    (row,) = OutboxTask.objects.pending().filter(task_name=services.ANNOUNCE_TASK)
+    assert row.attempts == 1 and row.last_error == "RuntimeError"
+    assert messages(broker, services.ANNOUNCE_TASK) == []
+
+    outbox.outbox_relay()  # beat's relay: the worker's task sends the signal and retries
+
+    (task,) = messages(broker, services.ANNOUNCE_TASK)
+    assert task.kwargs["kwargs"] == {"user_id": user.pk, "days": ["2026-03-10"]}
+    assert not OutboxTask.objects.pending().filter(task_name=services.ANNOUNCE_TASK).exists()
+
+
+def test_the_workers_task_still_sends_the_signal(user, committed):
+    from nutrition.tasks import announce_committed
+
+    announce_committed(user.pk, ["2026-03-10"])
+
+    assert committed == [
+        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+    ]
