@@ -9,6 +9,7 @@ import pytest
 from accounts.models import AccessLog
 from goals import services
 from tests.goals.factories import days_ago, measure
+from tests.healthtrack.test_readcache import backend, bearer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +97,25 @@ def test_an_ended_care_team_ends_the_cached_access(
     with django_capture_on_commit_callbacks(execute=True):
         care_team_end(membership=care_team, ended_by=user)
     assert clinician_client.get(f"{URL}/user/{user.pk}").status_code == 404
+
+
+def test_on_redis_and_local_memory_a_hit_is_the_same_and_a_write_shows_at_once(
+    backend,  # noqa: F811
+    user,
+    clinician,
+    care_team,
+    django_capture_on_commit_callbacks,
+):
+    patient, doctor = bearer(user), bearer(clinician)
+    with django_capture_on_commit_callbacks(execute=True):
+        goal = services.goal_create(user=user, goal_type="steps", target_value=8000)
+    first, second = patient.get(URL), patient.get(URL)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    theirs = [doctor.get(f"{URL}/user/{user.pk}") for _ in range(2)]
+    assert theirs[0].content == theirs[1].content
+    assert AccessLog.objects.filter(actor=clinician, owner=user).count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.goal_update(goal=goal, title="Walk more")
+    assert patient.get(URL).json()["results"][0]["title"] == "Walk more"
+    assert doctor.get(f"{URL}/user/{user.pk}").json()["results"][0]["title"] == "Walk more"
