@@ -76,12 +76,13 @@ def _write(caller, name: str) -> None:
     elif name == "meal":
         status = caller.meal()
         if status == 201:
+            from healthtrack.core import days as calendar
             from nutrition import services as nutrition_services
 
-            day = now.astimezone(UTC).date()  # the worker's half: the days do not matter here
-            nutrition_services.nutrition_changes_follow_up(
-                user_id=caller.patient["id"], days=[day, day - timedelta(days=1)]
-            )
+            # The worker's half, with the day the meal was logged on (the patient's today, as
+            # most of the mix's meals: logged up to an hour ago).
+            day = calendar.today(caller.patient["id"])
+            nutrition_services.nutrition_changes_follow_up(user_id=caller.patient["id"], days=[day])
     else:
         end = now.replace(second=0, microsecond=0) - timedelta(minutes=caller.rng.randint(0, 600))
         batch = uuid.uuid4().hex[:12]

@@ -1,5 +1,7 @@
 """The dashboard's list of active goals with their stored progress: one query, cached per user
-for an hour and cleared on commit by every goal write and progress change (`goals.services`)."""
+for an hour and cleared on commit by every goal write and progress change (`goals.services`),
+which also retires the version token of the person's goals as the API's list answers them
+(`list_version_key`, guarding `goals.api.views`' cached pages)."""
 
 from __future__ import annotations
 
@@ -36,8 +38,14 @@ def dashboard_cache_key(user_id: int) -> str:
     return f"goals:user:{user_id}:dashboard"
 
 
+def list_version_key(user_id: int) -> str:
+    """The version token of `user_id`'s goals (accounts.api.readcache): every goal write and
+    progress change deletes it after commit, so no page read before it is served again."""
+    return f"goals:user:{user_id}:version"
+
+
 def invalidate_dashboard_cache(user_id: int) -> None:
-    cache.delete(dashboard_cache_key(user_id))
+    cache.delete_many([dashboard_cache_key(user_id), list_version_key(user_id)])
 
 
 def goals_for_dashboard(user_id: int) -> list[dict[str, Any]]:

@@ -37,11 +37,12 @@ logger = logging.getLogger(__name__)
 MAX_ACTIVE_GOALS = 50
 
 
-def _announce(*, user_id: int, goal_ids: Iterable[int]) -> None:
+def _announce(*, user_id: int, goal_ids: Iterable[int], progress_only: bool = False) -> None:
     ids = frozenset(goal_ids)
 
     # In the writing transaction: receivers record their follow-up work in it.
-    goals_changed.send(sender=HealthGoal, user_id=user_id, goal_ids=ids)
+    extra = {"progress_only": True} if progress_only else {}
+    goals_changed.send(sender=HealthGoal, user_id=user_id, goal_ids=ids, **extra)
     transaction.on_commit(lambda: dashboard_goals.invalidate_dashboard_cache(user_id), robust=True)
 
 
@@ -204,14 +205,17 @@ def goal_progress_recompute(
     readings = Readings(user_id)
     now = timezone.now()
     changed_ids = []
+    statuses_changed = False
     for goal in goals:
         fields = _refresh_progress(goal, readings=readings, today=today, now=now)
         # The timestamp alone is not a change worth a write.
         if set(fields) - {"progress_updated_at"}:
             goal.save(update_fields=fields)
             changed_ids.append(goal.pk)
+            statuses_changed = statuses_changed or "status" in fields
     if changed_ids:
-        _announce(user_id=user_id, goal_ids=changed_ids)
+        # Progress alone (no goal completed): what a goal asks for is unchanged.
+        _announce(user_id=user_id, goal_ids=changed_ids, progress_only=not statuses_changed)
     return changed_ids
 
 

@@ -2,7 +2,8 @@
 
 Keys (Redis in production; every call degrades to a miss or a no-op when Redis is down,
 django-redis having IGNORE_EXCEPTIONS):
-- `recommendations:user:{id}:days:{days}`: the API's answer, for RECOMMENDATIONS_CACHE_SECONDS.
+- `recommendations:user:{id}:days:{days}`: the API's answer, for RECOMMENDATIONS_CACHE_SECONDS
+  and never past the person's next midnight (`ttl_within`).
 - `recommendations:user:{id}:version`: a token replaced on every invalidation. A cached answer
   carries the token read before it was computed, and only counts as a hit while the token is
   unchanged, so a write that commits while an answer is being computed cannot leave that stale
@@ -20,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 
 from healthtrack.core import counters
+from healthtrack.core import days as calendar
 
 STATS = ("hits", "misses")
 
@@ -54,6 +58,15 @@ def ttl() -> int:
     return int(getattr(settings, "RECOMMENDATIONS_CACHE_SECONDS", 3600))
 
 
+def ttl_within(user, today: date, now: datetime | None = None) -> int:
+    """How long an answer computed on `today` (`user`'s local day, read before computing) may
+    be kept: `ttl()`, cut at `user`'s next midnight, when the rules' windows slide (every one
+    ends yesterday; writes of today's data leave the answer alone: `insights.receivers`). 0:
+    that midnight has passed, keep nothing."""
+    left = calendar.day_start(today + timedelta(days=1), user) - (now or timezone.now())
+    return max(0, min(ttl(), int(left.total_seconds())))
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What one round trip to the cache found for a user and window."""
@@ -77,15 +90,23 @@ def lookup(user_id: int, days: int) -> Lookup:
     return Lookup(payload, version, windows)
 
 
-def store(user_id: int, days: int, payload: dict, found: Lookup) -> None:
-    """Cache `payload`, computed under `found.version` (the token read before computing), and
-    remember the window so that `invalidate` deletes it."""
+def store(
+    user_id: int, days: int, payload: dict, found: Lookup, seconds: int | None = None
+) -> None:
+    """Cache `payload`, computed under `found.version` (the token read before computing), for
+    `seconds` (default `ttl()`; 0: not at all), and remember the window so that `invalidate`
+    deletes it."""
+    seconds = ttl() if seconds is None else seconds
+    if seconds < 1:
+        return
+    # The windows list with it: each later store's entries expire no sooner than earlier
+    # ones' (the same rule from a later time), so it outlives every entry it lists.
     cache.set_many(
         {
             cache_key(user_id, days): {"version": found.version, "payload": payload},
             windows_key(user_id): sorted(found.windows | {days}),
         },
-        ttl(),
+        seconds,
     )
 
 

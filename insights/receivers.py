@@ -23,6 +23,16 @@ for a diary write, in the worker's transaction once the write committed:
    are dropped (both guarded: a failure is logged, never with health values, and never fails
    the committed write).
 
+A write that touches only the owner's today (or later) is not an input yet: every rule reads
+windows that end yesterday (`insights.snapshot`); the one exception, the weight of today
+(`Snapshot.readings_to_date`), is a measurement type that always counts as a change here. Such a
+write (a diary entry of today; steps, sleep or resting heart rate of today) leaves the cached
+answers, the stored set and its marker alone and queues nothing: it only makes sure the stored
+set is recomputed from tomorrow (`valid_until`), when today becomes part of the windows. The
+cached answers expire at the owner's next midnight anyway (`insights.api.views`). A change of
+goal progress alone (current value, percent, on track: `goals_changed` with `progress_only`)
+is not an input either: the snapshot reads the active weight goal's target, direction and dates.
+
 The rows of steps 1 and 2 commit or roll back with the write, whatever the cache's state: a
 process that dies right after the commit, or a Redis outage, delays the work but never drops
 it. An error writing them fails the write (nothing half-written).
@@ -39,12 +49,14 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from healthtrack.core import days as calendar
 from healthtrack.core import outbox
 from healthtrack.core.models import OutboxTask
 from healthtrack.core.outbox import enqueue_on_commit
 from insights import cache as rec_cache
 from insights import services
 from insights.alerts import ALERT_METRIC_TYPES
+from insights.snapshot import WEIGHT
 from insights.snapshot_builder import SNAPSHOT_METRIC_TYPES
 
 logger = logging.getLogger(__name__)
@@ -93,6 +105,32 @@ def data_changed(user_id: int) -> None:
         dedupe_key=f"recommendations:{user_id}",
         fast_path=schedule_debounced,
     )
+
+
+def today_changed(user_id: int, zone) -> None:
+    """A write that touched only `user_id`'s today or later (see the module's docstring): the
+    stored set is due again tomorrow, after commit, in the after-commit transaction (a hint,
+    as `data_changed`'s marker; nothing else is invalidated or queued)."""
+    tomorrow = calendar.today(zone) + timedelta(days=1)
+
+    def due_tomorrow() -> None:
+        try:
+            services.recommendation_state_due_by(user_id=user_id, day=tomorrow)
+        except Exception as error:
+            logger.error(
+                "insights: marking tomorrow's refresh for user %s failed: %s",
+                user_id,
+                type(error).__name__,
+            )
+            raise
+
+    outbox.in_after_commit_transaction(due_tomorrow)
+
+
+def _from_today(days, zone) -> bool:
+    """Whether every one of `days` (local dates in `zone`, the owner's) is today or later."""
+    days = list(days)
+    return bool(days) and min(days) >= calendar.today(zone)
 
 
 def schedule_debounced(row: OutboxTask) -> bool | str:
@@ -163,11 +201,18 @@ def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwar
     if set(metric_types) & ALERT_METRIC_TYPES:
         # The write's zone (read once per write): the check need not read it again.
         check_alerts_now(user_id, start, end, kwargs.get("tz"))
-    if set(metric_types) & RECOMMENDATION_METRIC_TYPES:
+    inputs = set(metric_types) & RECOMMENDATION_METRIC_TYPES
+    if not inputs:
         # Only the types the snapshot reads: a heart rate or glucose reading changes no
         # recommendation, so it neither drops the cached answers nor queues a recompute
         # (in the load test those writes emptied the cache of half the reads it could serve).
-        data_changed(user_id)
+        return
+    if WEIGHT not in inputs:  # today's weight is read (`Snapshot.readings_to_date`)
+        zone = calendar.zone_of(kwargs.get("tz") or user_id)
+        if _from_today([calendar.day_of(start, zone)], zone):
+            today_changed(user_id, zone)  # today's steps, sleep, resting heart rate
+            return
+    data_changed(user_id)
 
 
 def on_rollups_recut(sender, *, user_id, **kwargs) -> None:
@@ -175,11 +220,18 @@ def on_rollups_recut(sender, *, user_id, **kwargs) -> None:
     data_changed(user_id)
 
 
-def on_nutrition_changed(sender, *, user_id, **kwargs) -> None:
+def on_nutrition_changed(sender, *, user_id, days=(), **kwargs) -> None:
+    if days:
+        zone = calendar.zone_of(kwargs.get("tz") or user_id)
+        if _from_today(days, zone):
+            today_changed(user_id, zone)  # today's diary: no window holds it yet
+            return
     data_changed(user_id)
 
 
-def on_goals_changed(sender, *, user_id, **kwargs) -> None:
+def on_goals_changed(sender, *, user_id, progress_only=False, **kwargs) -> None:
+    if progress_only:
+        return  # current value, percent, on track: not read by the rules
     data_changed(user_id)
 
 

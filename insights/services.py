@@ -13,7 +13,7 @@ from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import access
@@ -520,6 +520,15 @@ def recommendation_state_mark_changed(*, user_id: int, at: datetime | None = Non
     _state_upsert(user_id=user_id, data_changed_at=at or timezone.now())
 
 
+def recommendation_state_due_by(*, user_id: int, day: date) -> None:
+    """`user_id`'s stored set is to be recomputed on `day` at the latest (`valid_until`): for
+    a write of data that no window holds before that day (called after commit). A person
+    never computed has no state and is due anyway."""
+    RecommendationState.objects.filter(user_id=user_id).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=day)
+    ).update(valid_until=day)
+
+
 def recommendations_refresh_if_stale(*, user, today: date | None = None) -> bool:
     """Recompute `user`'s stored recommendations now when an input changed after they were
     computed, or a rule's window slid over their data (the debounced task may not have run
@@ -591,6 +600,7 @@ def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dic
     reads as a miss, so the answer then comes from the database."""
     from insights import cache as rec_cache
 
+    today = calendar.today(user)  # before reading: the answer is kept until its midnight
     found = rec_cache.lookup(user.pk, days)
     if use_cache:
         if found.payload is not None:
@@ -599,8 +609,8 @@ def recommendations_for(*, user, days: int, use_cache: bool = True) -> tuple[dic
         rec_cache.count("misses")
     payload = stored_recommendations_payload(user=user, days=days) if use_cache else None
     if payload is None:
-        payload = recommendations_compute(user=user, days=days).payload()
-    rec_cache.store(user.pk, days, payload, found)
+        payload = recommendations_compute(user=user, days=days, today=today).payload()
+    rec_cache.store(user.pk, days, payload, found, seconds=rec_cache.ttl_within(user, today))
     return payload, False
 
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+from urllib.parse import urlencode
+
+from django.core.exceptions import DisallowedHost
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from accounts import access
+from accounts import access, audit
+from accounts.api import readcache
 from accounts.api.owned import OwnedRowsMixin
 from accounts.api.readcache import ReadPrefetchMixin
 from goals import services
 from goals.api.filters import HealthGoalFilter
 from goals.api.serializers import PUT_DEFAULTS, HealthGoalInputSerializer, HealthGoalSerializer
+from goals.dashboard_goals import list_version_key
 from goals.models import HealthGoal
 from healthtrack.core.api.idempotency import idempotent
 from healthtrack.core.api.rows import BuiltOnceRowsMixin
@@ -20,6 +26,31 @@ from healthtrack.core.api.strict import NoBodyMixin
 
 NOT_YOURS = OpenApiResponse(description="Not found, or not yours (another person's goal: 404).")
 BAD_INPUT = OpenApiResponse(description='Invalid input: `{"field": ["message", ...]}`.')
+
+
+# Bounds how long a page could outlive a change that bypassed the version (none is known:
+# every goal write and progress change goes through goals.services).
+LIST_CACHE_TTL = 300
+
+
+def _list_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+    """The cached page `viewer_id` reads of `owner_id`'s goals at this URL: keyed by the URL as
+    the page's links repeat it (scheme, host, path) and its parameters in a normal order,
+    guarded by the version of the owner's goals (`goals.dashboard_goals.list_version_key`)."""
+    try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
+        host = request.get_host()
+    except DisallowedHost:
+        return None
+    query = urlencode(sorted(request.GET.lists()), doseq=True)
+    url = f"{request.scheme}://{host}{request.path}?{query}"
+    return readcache.Entry.of(
+        "goals_list",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
+        version_key=list_version_key(owner_id),
+        ttl=LIST_CACHE_TTL,
+    )
 
 
 class GoalPagination(CursorPagination):
@@ -69,7 +100,10 @@ class HealthGoalViewSet(
 ):
     """Health goals. Care-team clinicians read their patients' goals; only the owner writes.
     Anyone else's goal does not exist for you (404). A GET's rate limits and JWT user come
-    in one Redis round trip (`ReadPrefetchMixin`; no answer is cached)."""
+    in one Redis round trip (`ReadPrefetchMixin`). A list page is answered from its rendered
+    bytes kept per viewer, owner, URL and the version of the owner's goals while current
+    (the viewer's own from `own_hit`, before DRF's dispatch); access is checked and reads by
+    others audited on every request, hit or miss."""
 
     serializer_class = HealthGoalSerializer
     filterset_class = HealthGoalFilter
@@ -77,6 +111,48 @@ class HealthGoalViewSet(
 
     def rows(self):
         return HealthGoal.objects.all()
+
+    def read_entry_guess(self, request, viewer_id):
+        if getattr(self, "action_map", {}).get("get") != "list":
+            return None  # one goal: not cached
+        if "user_id" in self.kwargs:
+            return self.list_entry(request, viewer_id, self.kwargs["user_id"])
+        member = request.GET.get(access.MEMBER_PARAM)
+        if member in (None, ""):
+            return self.list_entry(request, viewer_id, viewer_id)
+        try:  # a family member's list: the access check decides, the guess only fetches
+            return self.list_entry(request, viewer_id, int(member))
+        except ValueError:
+            return None
+
+    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
+        key = (viewer_id, owner_id)
+        if getattr(self, "_entry_for", None) != key:
+            self._entry_for = key
+            self._entry = _list_entry(request, viewer_id, owner_id)
+        return self._entry
+
+    def list(self, request, *args, **kwargs):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
+        owner = self.owner()  # 404 for anyone who may not read them
+        found = None
+        if access.can_read(request.user, owner.pk):
+            entry = self.list_entry(request, request.user.pk, owner.pk)
+            if entry is not None:
+                found, hit = readcache.serve(request, entry)
+                if hit is not None:
+                    # Someone else's list (care team, family `?member=`): one access-log row.
+                    audit.record_read(request=request, owner_id=owner.pk)
+                    return hit
+        response = super().list(request, *args, **kwargs)
+        if found is None or response.status_code != status.HTTP_200_OK:
+            return response
+        body = readcache.render(response.data)
+        readcache.store(found, body)
+        return readcache.response(body)
 
     @idempotent
     def create(self, request, *args, **kwargs):

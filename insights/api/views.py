@@ -20,6 +20,7 @@ from accounts import access, audit
 from accounts.api import readcache
 from accounts.audit import record_read
 from accounts.models import User
+from healthtrack.core import days as calendar
 from healthtrack.core.api.idempotency import idempotent
 from healthtrack.core.api.rows import BuiltOnceRowsMixin
 from insights import cache as rec_cache
@@ -218,8 +219,9 @@ class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
     @extend_schema(
         parameters=[RecommendationsQuerySerializer],
         description="The top 5 recommendations (rank 1 first) over the last `days` complete "
-        "days. Served from the cache for an hour (dropped when that person's measurements, "
-        "nutrition or goals change); on a miss, or with `use_cache=false`, computed now. "
+        "days. Served from the cache for an hour at most, never past that person's midnight "
+        "(dropped when their measurements, nutrition or goals before today change); on a "
+        "miss, or with `use_cache=false`, computed now. "
         "Clinical alerts are never here: see `/health-insights?kind=alert`.",
         responses={200: RecommendationsSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
     )
@@ -249,8 +251,17 @@ class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
                 return hit
         else:  # the version only: not a lookup, so not a hit
             found = readcache.lookup(dataclasses.replace(entry, hit_counter=None))
+        # Kept until the owner's next midnight at most, when every rule's window slides (a
+        # write of today's data leaves the answer alone: insights.receivers).
+        today = calendar.today(owner)
         payload, cached = services.recommendations_for(user=owner, days=days, use_cache=use_cache)
-        readcache.store(found, readcache.render({**payload, "cached": True}))
+        seconds = rec_cache.ttl_within(owner, today)
+        if found is not None and seconds >= 1:
+            kept = dataclasses.replace(found.entry, ttl=seconds)
+            readcache.store(
+                dataclasses.replace(found, entry=kept),
+                readcache.render({**payload, "cached": True}),
+            )
         return Response({**payload, "cached": cached})
 
 

@@ -249,6 +249,12 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
         readcache.store(found, body)
         return readcache.response(body)
 
+    def filter_queryset(self, queryset):
+        code = HealthMetricFilter.single_type(self.request.query_params)
+        if code is not None:
+            return queryset.filter(metric_type=code)  # the FilterSet's answer, without its form
+        return super().filter_queryset(queryset)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return HealthMetric.objects.none()

@@ -234,7 +234,8 @@ def test_with_redis_down_a_writes_follow_up_work_waits_in_the_outbox(broker, sec
 
     patient = UserFactory(username="offline-writer")
     broker.stop()
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    # Yesterday's steps: an input of the recommendations (today's are not one yet).
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, hours=3)
     for minute in range(3):
         metric_create(
             user=patient,

@@ -123,9 +123,14 @@ def test_repeated_writes_while_the_cache_is_down_coalesce_into_one_pending_row(
 ):
     for hour in range(4):
         with django_capture_on_commit_callbacks(execute=True):
-            measure(user, "steps", 100, utc_today(), hour=hour)
+            measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=hour)
     with django_capture_on_commit_callbacks(execute=True):
-        nutrition_log_create(user=user, meal_type="lunch", logged_at=at(utc_today()), calories=600)
+        nutrition_log_create(
+            user=user,
+            meal_type="lunch",
+            logged_at=at(utc_today() - timedelta(days=1)),
+            calories=600,
+        )
     (row,) = recommendation_rows(user)  # one pending row per person, however many writes
     # Each write's fast path found the cache down and left the row to the relay: on Redis it
     # sees the client's ConnectionInterrupted and declines; on the local cache the error is
@@ -143,7 +148,7 @@ def test_a_refresh_left_pending_by_an_outage_runs_at_once_with_the_next_write(
 ):
     settings.RECOMMENDATIONS_DEBOUNCE_SECONDS = 300
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=0)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
     (row,) = recommendation_rows(user)
     cache_down.undo()  # Redis is back; the relay has not run yet, the person writes again
     OutboxTask.objects.filter(pk=row.pk).update(created_at=row.created_at - timedelta(minutes=6))
@@ -151,7 +156,7 @@ def test_a_refresh_left_pending_by_an_outage_runs_at_once_with_the_next_write(
         mock.patch.object(tasks.compute_recommendations, "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        measure(user, "steps", 100, utc_today(), hour=1)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=1)
     # The write joined the old row, whose window is spent: run now, not 300 s from now.
     publish.assert_called_once_with(args=[user.pk])
     (joined,) = recommendation_rows(user)
@@ -189,7 +194,7 @@ def test_with_the_cache_up_the_fast_path_schedules_once_and_leaves_nothing_pendi
     settings.RECOMMENDATIONS_DEBOUNCE_SECONDS = 300
     for hour in range(3):
         with django_capture_on_commit_callbacks(execute=True):
-            measure(user, "steps", 100, utc_today(), hour=hour)
+            measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=hour)
     # Each write had its row before commit; the first scheduled the run (its row is marked
     # sent), the others were covered by it (the debounce lock; their rows are dropped, so the
     # table does not grow by a row per write): none is left for the relay.

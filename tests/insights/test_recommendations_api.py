@@ -168,7 +168,7 @@ def test_a_write_deletes_every_cached_window(
     for days in (7, 30, 365):
         get(auth_client, patient, f"days={days}")
     with django_capture_on_commit_callbacks(execute=True):
-        measure(patient, "steps", 100, utc_today())
+        measure(patient, "steps", 100, utc_today() - timedelta(days=1))
     for days in (7, 30, 365):
         assert cache.get(f"recommendations:user:{patient.pk}:days:{days}") is None
         assert get(auth_client, patient, f"days={days}")["cached"] is False

@@ -128,10 +128,13 @@ def test_many_writes_schedule_one_recomputation(
     settings.RECOMMENDATIONS_DEBOUNCE_SECONDS = 300
     with django_capture_on_commit_callbacks(execute=True):
         for hour in range(5):
-            measure(user, "steps", 100, utc_today(), hour=hour)
+            measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=hour)
     with django_capture_on_commit_callbacks(execute=True):
         nutrition_log_create(
-            user=user, meal_type="lunch", logged_at=at(utc_today(), 1), calories=500
+            user=user,
+            meal_type="lunch",
+            logged_at=at(utc_today() - timedelta(days=1), 1),
+            calories=500,
         )
     with django_capture_on_commit_callbacks(execute=True):
         nutrition_targets_set(user=user, calories=1800)
@@ -142,9 +145,9 @@ def test_writes_of_different_users_are_debounced_apart(
     user, other_user, enqueued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=0)
-        measure(other_user, "steps", 100, utc_today(), hour=0)
-        measure(other_user, "steps", 100, utc_today(), hour=1)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
+        measure(other_user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
+        measure(other_user, "steps", 100, utc_today() - timedelta(days=1), hour=1)
     assert sorted(c.kwargs["args"][0] for c in enqueued.call_args_list) == sorted(
         [user.pk, other_user.pk]
     )
@@ -154,15 +157,17 @@ def test_a_write_after_the_window_schedules_again(
     user, enqueued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=0)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
     rec_cache.release_debounce(user.pk)  # the window has passed (the lock expired)
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=1)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=1)
     assert enqueued.call_count == 2
 
 
 def test_nothing_is_scheduled_before_the_write_commits(user, enqueued):
-    measure(user, "steps", 100, utc_today(), hour=0)  # the test's transaction never commits
+    measure(
+        user, "steps", 100, utc_today() - timedelta(days=1), hour=0
+    )  # the test's transaction never commits
     enqueued.assert_not_called()
 
 
@@ -179,7 +184,7 @@ def test_a_broker_outage_does_not_fail_the_write(
             metric_type="steps",
             value=4321,
             unit="count",
-            recorded_at=at(utc_today(), 0),
+            recorded_at=at(utc_today() - timedelta(days=1), 0),
         )
     assert metric.pk is not None
     logged = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("insights"))
@@ -191,14 +196,14 @@ def test_a_broker_outage_does_not_fail_the_write(
     # The lock was released, so the next write tries again.
     enqueued.side_effect = None
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=1)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=1)
     debounced = [c for c in enqueued.call_args_list if "countdown" in c.kwargs]
     assert len(debounced) == 2
 
 
 def test_a_write_marks_the_users_data_changed(user, enqueued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        measure(user, "steps", 100, utc_today(), hour=0)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
     state = RecommendationState.objects.get(user=user)
     assert state.data_changed_at is not None and state.computed_at is None
 
@@ -245,7 +250,7 @@ def test_nightly_recomputes_a_user_after_a_write(
         mock.patch.object(tasks.compute_recommendations, "apply_async"),  # no debounced run
         django_capture_on_commit_callbacks(execute=True),
     ):
-        measure(user, "steps", 100, utc_today(), hour=0)
+        measure(user, "steps", 100, utc_today() - timedelta(days=1), hour=0)
     assert list(snapshot_builder.users_due_for_recommendations()) == [user.pk]
 
 
