@@ -562,13 +562,20 @@ RETURNING count
 """
 
 
-def _rows(width: int, count: int, source: str | None) -> str:
-    """`count` rows of `width` parameters and a count of 1: a VALUES list, or with `source`
-    (an SQL `FROM ... WHERE ...` of the caller's statement) one SELECT each from it."""
-    row = ", ".join(["%s"] * width) + ", 1"
+def _rows(keys: int, count: int, source: str | None) -> str:
+    """`count` rows of the user, the type, `keys` key parameters, the value three times and a
+    count of 1: a VALUES list of parameters, or with `source` (a CTE of the caller's
+    statement with one row or none: `user_id`, `metric_type`, `value`) one SELECT each from
+    it with the keys as parameters."""
     if source is None:
+        row = ", ".join(["%s"] * (keys + 5)) + ", 1"
         return "VALUES " + ", ".join(f"({row})" for _ in range(count))
-    return " UNION ALL ".join(f"SELECT {row} {source}" for _ in range(count))
+    value = f"{source}.value"
+    row = ", ".join(
+        [f"{source}.user_id", f"{source}.metric_type", *["%s"] * keys, value, value, value, "1"]
+    )
+    # Names of the caller's statement, values as parameters.
+    return " UNION ALL ".join(f"SELECT {row} FROM {source}" for _ in range(count))  # noqa: S608
 
 
 def _set_clause(aggregation: str, latest: str) -> str:
@@ -694,8 +701,11 @@ def folded_upserts(
 ) -> tuple[str, list] | None:
     """`add_sample`'s three upserts of an averaged type as CTEs of the caller's statement
     (PostgreSQL): `hour_up AS (...), day_up AS (...), periods_up AS (...)`, each inserting
-    from `source` (`FROM cte WHERE ...`, one row when they are to run, none when not); the
-    caller reads `day_up`'s and `periods_up`'s counts and passes them to `sample_added`.
+    from `source` (a CTE of the caller's with the columns `user_id`, `metric_type` and
+    `value`: one row when they are to run, none when not); the caller reads `day_up`'s and
+    `periods_up`'s counts and passes them to `sample_added`. The parameters are the keys
+    only (hour, day, week and month), so the statement stays within psycopg's cache of
+    converted queries (at most 50 parameters).
     None for a latest type (whether the sample is a period's latest is read in a statement
     of its own, under the person's lock) and on SQLite."""
     if connection.vendor != "postgresql":
@@ -755,8 +765,9 @@ def _sample_upserts(
     ):
         flag, flag_params = is_latest(period_key)
         update = _set_clause(aggregation, flag)
-        sql = _ADD_SQL.format(table=table, key=column, update=update, rows=_rows(6, 1, source))
-        statements.append((sql, [user_id, metric_type, key, *new, *flag_params]))
+        sql = _ADD_SQL.format(table=table, key=column, update=update, rows=_rows(1, 1, source))
+        row = [key] if source is not None else [user_id, metric_type, key, *new]
+        statements.append((sql, [*row, *flag_params]))
     zone = calendar.zone_name(tz)
     if later is not None:
         (week_flag, week_params), (month_flag, month_params) = map(
@@ -773,12 +784,13 @@ def _sample_upserts(
         flagged = f"EXCLUDED.period IN ({periods})" if periods else "FALSE"
         flag_params = []
     update = _set_clause(aggregation, flagged)
+    keys = [[period_rollups.WEEK, d(week), zone], [period_rollups.MONTH, d(month), zone]]
+    if source is None:
+        keys = [[user_id, metric_type, *k, *new] for k in keys]
     statements.append(
         (
-            _ADD_PERIODS_SQL.format(update=update, rows=_rows(8, 2, source)),
-            [user_id, metric_type, period_rollups.WEEK, d(week), zone, *new]
-            + [user_id, metric_type, period_rollups.MONTH, d(month), zone, *new]
-            + flag_params,
+            _ADD_PERIODS_SQL.format(update=update, rows=_rows(3, 2, source)),
+            keys[0] + keys[1] + flag_params,
         )
     )
     return statements, later

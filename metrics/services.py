@@ -179,8 +179,8 @@ def _flush_after_unlock() -> bool:
 def _insert_locked_sql(unflushed: bool, folded: str | None = None) -> tuple[str, tuple]:
     """`_insert_locked`'s statement and the measurement's columns it inserts, in order
     (`audit_rows.column_preparers`). `folded`: the rollups' upserts
-    (`rollups.folded_upserts`), run from `g`, the locked row when the zone read is the one
-    guessed (a parameter after the lock's)."""
+    (`rollups.folded_upserts`), run from `g`: the sample's user, type and value, one row
+    after the lock when the zone read is the one guessed (parameters after the lock's)."""
     opening, fields = audit_rows.row_and_entry_sql(HealthMetric, "m")
     # Names from the models' metadata, values as parameters.
     locked = (
@@ -191,7 +191,8 @@ def _insert_locked_sql(unflushed: bool, folded: str | None = None) -> tuple[str,
     if folded is None:
         return f"{opening}{locked}", fields
     sql = (
-        f"{opening.rstrip()}, lk AS ({locked}), g AS (SELECT id FROM lk"  # noqa: S608
+        f"{opening.rstrip()}, lk AS ({locked}), g AS (SELECT %s::bigint AS user_id,"  # noqa: S608
+        " %s::varchar AS metric_type, %s::float8 AS value FROM lk"
         " WHERE zone IS NOT DISTINCT FROM %s), "
         f"{folded} SELECT lk.*, (SELECT count FROM day_up),"
         " ARRAY(SELECT count FROM periods_up) FROM lk"
@@ -200,7 +201,7 @@ def _insert_locked_sql(unflushed: bool, folded: str | None = None) -> tuple[str,
 
 
 # The upserts read their row from `g` (`_insert_locked_sql`).
-_FOLDED_SOURCE = "FROM g"
+_FOLDED_SOURCE = "g"
 
 
 def _insert_locked(
@@ -243,7 +244,7 @@ def _insert_locked(
     sql, _ = _insert_locked_sql(flush_after_unlock, folded_sql)
     params = [*row, *entry, 0x4D54, user.pk, user.pk]
     if folded is not None:
-        params += [guess, *folded_params]
+        params += [user.pk, metric.metric_type, metric.value, guess, *folded_params]
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
