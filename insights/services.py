@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts import access
 from healthtrack.core import days as calendar
 from insights import advice, alerts, engine, snapshot_builder
-from insights.alert_readings import alert_readings, blood_pressure_averages
+from insights.alert_readings import alert_inputs
 from insights.alerts import Alert
 from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
@@ -565,11 +565,12 @@ def alerts_check(
     write touched) and on the 7-day blood-pressure average ending on `end`'s day (not after
     today), and record every alert not already stored. Returns the newly created alerts.
     `tz`: the owner's zone when the caller knows it (a write read it), else read here."""
-    readings = alert_readings(user_id=user_id, start=start, end=end)
     if tz is None:
         tz = calendar.zone_of(user_id)  # the owner's local days
     last_day = min(calendar.day_of(end, tz), calendar.today(tz))
-    averages = blood_pressure_averages(user_id=user_id, last_day=last_day, tz=tz)
+    readings, averages = alert_inputs(
+        user_id=user_id, start=start, end=end, last_day=last_day, tz=tz
+    )
     raised = alerts.evaluate(readings, averages=averages)
     if not raised:
         return []

@@ -547,7 +547,7 @@ _LEAST_GREATEST = {"postgresql": ("LEAST", "GREATEST")}
 
 _ADD_SQL = """
 INSERT INTO {table} AS r (user_id, metric_type, {key}, value, min_value, max_value, count)
-VALUES (%s, %s, %s, %s, %s, %s, 1)
+{rows}
 ON CONFLICT (user_id, metric_type, {key}) DO UPDATE SET {update}
 RETURNING count
 """
@@ -555,11 +555,27 @@ RETURNING count
 _ADD_PERIODS_SQL = """
 INSERT INTO metrics_periodrollup AS r
     (user_id, metric_type, period, start, time_zone, value, min_value, max_value, count)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1), (%s, %s, %s, %s, %s, %s, %s, %s, 1)
+{rows}
 ON CONFLICT (user_id, metric_type, period, start) DO UPDATE SET {update}
 WHERE r.time_zone = EXCLUDED.time_zone
 RETURNING count
 """
+
+
+def _rows(keys: int, count: int, source: str | None) -> str:
+    """`count` rows of the user, the type, `keys` key parameters, the value three times and a
+    count of 1: a VALUES list of parameters, or with `source` (a CTE of the caller's
+    statement with one row or none: `user_id`, `metric_type`, `value`) one SELECT each from
+    it with the keys as parameters."""
+    if source is None:
+        row = ", ".join(["%s"] * (keys + 5)) + ", 1"
+        return "VALUES " + ", ".join(f"({row})" for _ in range(count))
+    value = f"{source}.value"
+    row = ", ".join(
+        [f"{source}.user_id", f"{source}.metric_type", *["%s"] * keys, value, value, value, "1"]
+    )
+    # Names of the caller's statement, values as parameters.
+    return " UNION ALL ".join(f"SELECT {row} FROM {source}" for _ in range(count))  # noqa: S608
 
 
 def _set_clause(aggregation: str, latest: str) -> str:
@@ -661,6 +677,61 @@ def add_sample(
     aggregation = get_metric_type(metric_type).aggregation
     if aggregation == SUM:
         raise ValueError("summed types are recomputed (their samples share time)")
+    statements, later = _sample_upserts(
+        user_id=user_id, metric_type=metric_type, pk=pk, value=value, at=at, tz=tz
+    )
+    day_count, counts = _run_upserts(statements, later)
+    sample_added(
+        user_id=user_id, metric_type=metric_type, at=at, tz=tz, day_count=day_count, counts=counts
+    )
+
+
+def sample_added(
+    *, user_id: int, metric_type: str, at: datetime, tz: tzinfo, day_count: int, counts: list
+) -> None:
+    """After `add_sample`'s upserts (the day row's count, the period rows' counts): the
+    periods refreshed from the days when a row was cut in another zone or disagrees."""
+    if len(counts) != 2 or min(counts) < day_count:
+        day = at.astimezone(tz).date()
+        period_rollups.refresh(user_id=user_id, metric_type=metric_type, first=day, last=day, tz=tz)
+
+
+def folded_upserts(
+    *, user_id: int, metric_type: str, value: float, at: datetime, tz: tzinfo, source: str
+) -> tuple[str, list] | None:
+    """`add_sample`'s three upserts of an averaged type as CTEs of the caller's statement
+    (PostgreSQL): `hour_up AS (...), day_up AS (...), periods_up AS (...)`, each inserting
+    from `source` (a CTE of the caller's with the columns `user_id`, `metric_type` and
+    `value`: one row when they are to run, none when not); the caller reads `day_up`'s and
+    `periods_up`'s counts and passes them to `sample_added`. The parameters are the keys
+    only (hour, day, week and month), so the statement stays within psycopg's cache of
+    converted queries (at most 50 parameters).
+    None for a latest type (whether the sample is a period's latest is read in a statement
+    of its own, under the person's lock) and on SQLite."""
+    if connection.vendor != "postgresql":
+        return None
+    if get_metric_type(metric_type).aggregation != AVERAGE:
+        return None
+    (hour, hour_params), (day, day_params), (periods, periods_params) = _sample_upserts(
+        user_id=user_id, metric_type=metric_type, pk=0, value=value, at=at, tz=tz, source=source
+    )[0]
+    sql = f"hour_up AS ({hour}), day_up AS ({day}), periods_up AS ({periods})"
+    return sql, hour_params + day_params + periods_params
+
+
+def _sample_upserts(
+    *,
+    user_id: int,
+    metric_type: str,
+    pk: int,
+    value: float,
+    at: datetime,
+    tz: tzinfo,
+    source: str | None = None,
+) -> tuple[list[tuple[str, list]], tuple[str, list] | None]:
+    """`add_sample`'s statements (hour, day, periods) and its `later` query (None: the flags
+    are constants); `source`: see `folded_upserts`."""
+    aggregation = get_metric_type(metric_type).aggregation
     hour = floor_hour(at)
     day = at.astimezone(tz).date()
     week = period_rollups.period_start(period_rollups.WEEK, day)
@@ -694,8 +765,9 @@ def add_sample(
     ):
         flag, flag_params = is_latest(period_key)
         update = _set_clause(aggregation, flag)
-        sql = _ADD_SQL.format(table=table, key=column, update=update)
-        statements.append((sql, [user_id, metric_type, key, *new, *flag_params]))
+        sql = _ADD_SQL.format(table=table, key=column, update=update, rows=_rows(1, 1, source))
+        row = [key] if source is not None else [user_id, metric_type, key, *new]
+        statements.append((sql, [*row, *flag_params]))
     zone = calendar.zone_name(tz)
     if later is not None:
         (week_flag, week_params), (month_flag, month_params) = map(
@@ -712,14 +784,13 @@ def add_sample(
         flagged = f"EXCLUDED.period IN ({periods})" if periods else "FALSE"
         flag_params = []
     update = _set_clause(aggregation, flagged)
+    keys = [[period_rollups.WEEK, d(week), zone], [period_rollups.MONTH, d(month), zone]]
+    if source is None:
+        keys = [[user_id, metric_type, *k, *new] for k in keys]
     statements.append(
         (
-            _ADD_PERIODS_SQL.format(update=update),
-            [user_id, metric_type, period_rollups.WEEK, d(week), zone, *new]
-            + [user_id, metric_type, period_rollups.MONTH, d(month), zone, *new]
-            + flag_params,
+            _ADD_PERIODS_SQL.format(update=update, rows=_rows(3, 2, source)),
+            keys[0] + keys[1] + flag_params,
         )
     )
-    day_count, counts = _run_upserts(statements, later)
-    if len(counts) != 2 or min(counts) < day_count:
-        period_rollups.refresh(user_id=user_id, metric_type=metric_type, first=day, last=day, tz=tz)
+    return statements, later

@@ -206,20 +206,20 @@ def test_signal_carries_every_type_of_a_sync(user, django_capture_on_commit_call
 
 
 def test_writes_invalidate_the_cached_summary(user, django_capture_on_commit_callbacks):
-    key = services.summary_cache_key(user.pk, 30)
-    cache.set(key, {"stale": True})
-    cache.set(services.summary_cache_key(user.pk, 7), {"stale": True})
+    # Every cached summary (payload or rendered answer) is served only under the person's
+    # summary version token: each write deletes it.
+    key = services.summary_version_key(user.pk)
+    cache.set(key, "v1")
     with django_capture_on_commit_callbacks(execute=True):
         metric = services.metric_create(
             user=user, metric_type="steps", value=1, recorded_at=at(1, 0)
         )
     assert cache.get(key) is None
-    assert cache.get(services.summary_cache_key(user.pk, 7)) is None
     for write in (
         lambda: services.metric_update(metric=metric, value=2),
         lambda: services.metric_delete(metric=metric),
     ):
-        cache.set(key, {"stale": True})
+        cache.set(key, "v1")
         with django_capture_on_commit_callbacks(execute=True):
             write()
         assert cache.get(key) is None

@@ -72,7 +72,8 @@ def test_summary_is_cached_under_the_documented_key_and_cleared_by_a_write(
     key = f"metrics_summary:user:{data.pk}:days:7"
     assert cache.get(key) is None
     first = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
-    assert cache.get(key) == first
+    # Kept with the person's summary version it was computed under.
+    assert cache.get(key) == (cache.get(services.summary_version_key(data.pk)), first)
     cache.set(key, {"from": "cache"})
     # This viewer's answer as rendered is served first (accounts.api.readcache); the payload
     # under the documented key is what another viewer's first read renders.
@@ -102,10 +103,12 @@ def test_a_summary_computed_while_a_write_commits_is_not_kept_for_the_next_viewe
 
     monkeypatch.setattr(views, "summary", computed_while_a_write_commits)
     auth_client.get("/api/v1/health-metrics/summary", {"days": 7})
-    assert cache.get(key) is None
+    # Kept under the version it read first, which the write replaced: never served again.
+    kept_under, _ = cache.get(key)
+    assert kept_under != cache.get(services.summary_version_key(data.pk))
     monkeypatch.setattr(views, "summary", computed)
     first = auth_client.get("/api/v1/health-metrics/summary", {"days": 7}).json()
-    assert cache.get(key) == first
+    assert cache.get(key) == (cache.get(services.summary_version_key(data.pk)), first)
 
 
 @pytest.mark.parametrize("days", [0, 366, "x"])
