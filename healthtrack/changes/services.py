@@ -94,70 +94,46 @@ def _append_locked(sequence: ChangeSequence, rows: list[tuple[str, int, str]]) -
 # so an event of id X is in a row whose last id is X .. X + SPAN_BLOCK - 1 (a bounded probe).
 SPAN_BLOCK = 4096
 
-# A record's event is `created` when the feed has no event of it yet, else `updated`. An id
-# above the highest one the person's feed names for the resource has none: one probe of the
-# `change_user_object_end` index for the statement, not one per id (a sync's 1,440 new rows).
-# The ids at or below it are looked up in the ids the feed names between the lowest and the
-# highest of them (`_SEEN_SQL`). Parameters: `_action_params`.
-_ACTION_SQL = """CASE
-           WHEN ids.id > COALESCE((
-               SELECT MAX(newest.object_id + newest.span - 1) FROM changes_changeevent newest
-               WHERE newest.user_id = %s AND newest.resource = %s
-           ), 0) THEN %s
-           WHEN {seen} THEN %s ELSE %s END"""
-
-# Whether the feed names `ids.id`, by vendor. PostgreSQL: one set for the statement, hashed
-# (a mix's sync names ~1,200 known ids; a probe each cost ~7 ms of its ~10): the ids of the rows
-# that can name one of the probed ids (those at or below the highest id named; a row naming id
-# X ends before X + SPAN_BLOCK), cut to the probed ids' range. SQLite (no generate_series): a
-# probe per id. Parameters: user, resource, (PostgreSQL:) user, resource.
-_SEEN_SQL = {
-    "postgresql": f"""ids.id IN (
-               SELECT generate_series(GREATEST(seen.object_id, probed.lo),
-                                      LEAST(seen.object_id + seen.span - 1, probed.hi))
-               FROM changes_changeevent seen, (
-                   SELECT MIN(ids.id) AS lo, MAX(ids.id) AS hi FROM ids WHERE ids.id <= (
-                       SELECT MAX(newest.object_id + newest.span - 1)
-                       FROM changes_changeevent newest
-                       WHERE newest.user_id = %s AND newest.resource = %s
-                   )
-               ) probed
-               WHERE seen.user_id = %s AND seen.resource = %s
-               AND seen.object_id + seen.span - 1 >= probed.lo
-               AND seen.object_id + seen.span - 1 < probed.hi + {SPAN_BLOCK}
-               AND seen.object_id <= probed.hi
-           )""",  # noqa: S608
-    "other": f"""EXISTS (
-               SELECT 1 FROM changes_changeevent seen
-               WHERE seen.user_id = %s AND seen.resource = %s
-               AND seen.object_id + seen.span - 1 >= ids.id
-               AND seen.object_id + seen.span - 1 < ids.id + {SPAN_BLOCK}
-               AND seen.object_id <= ids.id
-           )""",  # noqa: S608
-}
-
-
-def _seen_sql() -> str:
-    return _SEEN_SQL["postgresql" if connection.vendor == "postgresql" else "other"]
-
-
-def _action_params(user_id: int, resource: str) -> list:
-    """`_ACTION_SQL`'s parameters."""
-    created, updated = Action.CREATED.value, Action.UPDATED.value
-    seen = [user_id, resource] * (2 if connection.vendor == "postgresql" else 1)
-    return [user_id, resource, created, *seen, updated, created]
-
-
-# The events of one upsert as rows (CTEs after `ids`): numbered in id order (`n`, from 1),
-# `created` for a record's first event and `updated` after that (`_ACTION_SQL`), then one row
-# per run of consecutive numbers with consecutive ids, one action and one id block: `n` its
-# first number, `first_id` .. `last_id` its ids. `streak` is constant along a run of one
-# action (gaps and islands), `id - n` along consecutive ids. Parameters: `_action_params`.
+# The events of one upsert as rows (CTEs after `ids`). A record's event is `created` when the
+# feed has no event of it yet, else `updated`:
+# - an id above the highest one the person's feed names for the resource (`newest`: one probe
+#   of the `change_user_object_end` index) has none (a sync's new rows);
+# - the ids at or below it (`probed`) are `known` when a row names them: the rows that can
+#   (the last id they name within the probed range plus SPAN_BLOCK) and the probed ids, in id
+#   order, rows first at a tie: an id is named when the highest last id of the rows before it
+#   reaches it. One sort of the probed ids and those rows (a load-mix sync names ~1,200 known
+#   ids: an index probe each cost ~7 ms), however many events the rows stand for.
+# Then numbered in id order (`n`, from 1) and one row per run of consecutive numbers with
+# consecutive ids, one action and one id block: `n` its first number, `first_id` .. `last_id`
+# its ids (gaps and islands: `streak` is constant along a run of one action, `id - n` along
+# consecutive ids). Parameters: `_action_params`.
 _RUNS_SQL = f"""
+newest AS (
+    SELECT COALESCE(MAX(e.object_id + e.span - 1), 0) AS last FROM changes_changeevent e
+    WHERE e.user_id = %s AND e.resource = %s
+),
+probed AS (SELECT ids.id FROM ids, newest WHERE ids.id <= newest.last),
+bounds AS (SELECT MIN(id) AS lo, MAX(id) AS hi FROM probed),
+marks AS (
+    SELECT e.object_id AS at, 0 AS kind, e.object_id + e.span - 1 AS reach
+    FROM changes_changeevent e, bounds
+    WHERE e.user_id = %s AND e.resource = %s
+    AND e.object_id + e.span - 1 >= bounds.lo
+    AND e.object_id + e.span - 1 < bounds.hi + {SPAN_BLOCK}
+    AND e.object_id <= bounds.hi
+    UNION ALL
+    SELECT id, 1, NULL FROM probed
+),
+reached AS (
+    SELECT at, kind, MAX(reach) OVER (ORDER BY at, kind ROWS UNBOUNDED PRECEDING) AS reach
+    FROM marks
+),
+known AS (SELECT at AS id FROM reached WHERE kind = 1 AND reach >= at),
 numbered AS (
     SELECT ids.id, ROW_NUMBER() OVER (ORDER BY ids.id) AS n,
-           {_ACTION_SQL} AS action
-    FROM ids
+           CASE WHEN ids.id > newest.last THEN %s
+                WHEN ids.id IN (SELECT id FROM known) THEN %s ELSE %s END AS action
+    FROM ids, newest
 ),
 marked AS (
     SELECT id, n, action, n - ROW_NUMBER() OVER (PARTITION BY action ORDER BY id) AS streak
@@ -167,6 +143,13 @@ runs AS (
     SELECT MIN(n) AS n, MIN(id) AS first_id, MAX(id) AS last_id, action FROM marked
     GROUP BY action, streak, id - n, id / {SPAN_BLOCK}
 )"""  # noqa: S608
+
+
+def _action_params(user_id: int, resource: str) -> list:
+    """`_RUNS_SQL`'s parameters."""
+    created, updated = Action.CREATED.value, Action.UPDATED.value
+    return [user_id, resource, user_id, resource, created, updated, created]
+
 
 # Appends the events of one upsert in one statement, whatever their number, numbered after the
 # sequence's last number. `{ids}` is the SQL of the ids that exist (a QuerySet's, compiled).
@@ -279,7 +262,6 @@ def record_upserts(
             cursor.execute(
                 _LOCK_APPEND_AND_ADVANCE_SQL.format(
                     ids=ids_sql,
-                    seen=_seen_sql(),
                     facts="".join(f", ({ask[name][0]})" for name in asked),
                 ),
                 [*ids_params, user_id, *_action_params(user_id, str(resource))]
@@ -301,14 +283,12 @@ def record_upserts(
         params += [user_id, start, str(resource), now]
         if connection.vendor == "postgresql":
             # Append and advance in one statement (a data-modifying CTE).
-            cursor.execute(
-                _APPEND_AND_ADVANCE_SQL.format(ids=ids_sql, seen=_seen_sql()), [*params, user_id]
-            )
+            cursor.execute(_APPEND_AND_ADVANCE_SQL.format(ids=ids_sql), [*params, user_id])
             added = cursor.fetchone()[0] - start
             if not added:
                 return 0
         else:
-            cursor.execute(_APPEND_SQL.format(ids=ids_sql, seen=_seen_sql()), params)
+            cursor.execute(_APPEND_SQL.format(ids=ids_sql), params)
             if not cursor.rowcount:
                 return 0
             cursor.execute(
