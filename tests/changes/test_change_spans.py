@@ -151,3 +151,24 @@ def test_pruning_a_span_counts_its_events_and_an_older_cursor_is_410(user, setti
     with pytest.raises(services.CursorExpired):
         services.read_page(user_id=user.pk, since=inside)
     assert [(e.seq, e.object_id) for e in everything(user.pk)] == [(5, ids(user)[-1])]
+
+
+def test_the_api_pages_through_a_sync_one_record_per_change(auth_client, user):
+    device = DeviceFactory(user=user)
+    sync(user, device, samples(5), "one")
+
+    whole = auth_client.get("/api/v1/changes").json()
+    pages, since = [], None
+    while True:
+        params = {"limit": 2, **({"since": since} if since else {})}
+        body = auth_client.get("/api/v1/changes", params).json()
+        pages += body["changes"]
+        since = body["cursor"]
+        if not body["has_more"]:
+            break
+
+    assert pages == whole["changes"]
+    assert since == whole["cursor"]
+    assert [(c["type"], c["id"], c["action"], c["href"]) for c in pages] == [
+        ("measurement", pk, "created", f"/api/v1/health-metrics/{pk}") for pk in ids(user)
+    ]
