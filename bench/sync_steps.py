@@ -3,7 +3,8 @@ heart-rate samples through the API (in-process, JWT), on its data set (database 
 $BENCH_METRICS_DB, of DATABASE_URL's server, loaded by `bench/bench_metrics.py` first), with per
 statement the wall time and the PostgreSQL backend's CPU (`/proc/<pid>/schedstat`: the server
 must run on this machine), the COPY and the commit included, and the request's Python CPU. Not
-a benchmark of its own (`make bench` does not run it); prints a table.
+a benchmark of its own (`make bench` does not run it); prints a table, and the WAL a sync
+writes (the cluster's, so run it on a cluster nothing else writes to).
 
     DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379/N \
         .venv/bin/python bench/sync_steps.py [runs]
@@ -24,6 +25,7 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
 
 def main() -> None:
     common.setup_django(BENCH_DB, rate_limits=False)
+    from auditlog.context import disable_auditlog
     from django.db import connection, connections
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -84,16 +86,23 @@ def main() -> None:
         )
 
     def cleanup(day: datetime) -> None:
-        HealthMetric.objects.filter(
-            user=user, recorded_at__gte=day, recorded_at__lt=day + timedelta(days=1)
-        ).delete()
+        with disable_auditlog():  # maintenance, as bench_metrics.py's: no tombstones
+            HealthMetric.objects.filter(
+                user=user, recorded_at__gte=day, recorded_at__lt=day + timedelta(days=1)
+            ).delete()
         rollups.recompute_days(
             user_id=user.pk, metric_type="heart_rate", first=day.date(), last=day.date()
         )
 
-    walls, python, backend_cpu = [], [], []
+    def wal_lsn() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'")
+            return int(cursor.fetchone()[0])
+
+    walls, python, backend_cpu, wal = [], [], [], []
     for i in range(RUNS + 1):  # the first one warms up
         day = today - timedelta(days=200 + i)
+        lsn = wal_lsn()
         with connection.execute_wrapper(wrapper):
             active[0] = i > 0
             b0, t0, p0 = backend_ns(), time.perf_counter(), time.process_time()
@@ -103,6 +112,8 @@ def main() -> None:
                 python.append(time.process_time() - p0)
                 backend_cpu.append(backend_ns() - b0)
             active[0] = False
+        if i:
+            wal.append(wal_lsn() - lsn)  # the sync's WAL (the cluster's, nothing else on it)
         assert response.status_code == 200, response.content[:300]
         assert response.json()["counts"]["created"] == 1440
         cleanup(day)
@@ -114,7 +125,8 @@ def main() -> None:
         f"{RUNS} syncs of 1,440 samples: wall median {median(walls) * 1e3:.1f} ms"
         f" (min {min(walls) * 1e3:.1f}); Python CPU median {median(python) * 1e3:.1f}"
         f" (min {min(python) * 1e3:.1f}); PostgreSQL backend CPU median"
-        f" {median(backend_cpu) / 1e6:.1f} (min {min(backend_cpu) / 1e6:.1f})"
+        f" {median(backend_cpu) / 1e6:.1f} (min {min(backend_cpu) / 1e6:.1f});"
+        f" WAL median {median(wal) / 1e6:.2f} MB"
     )
     print(f"{'per sync':<62} {'count':>6} {'wall ms':>8} {'backend CPU ms':>15}")
     for name, (count, wall, ns) in sorted(stats.items(), key=lambda kv: -kv[1][2]):

@@ -1,10 +1,16 @@
 """The change feed's rows. `user_id` is a plain integer (no foreign key): tombstones are
 written while a person's records are being deleted, and a deleted account's rows go with it
-(`receivers.on_user_deleted`)."""
+(`receivers.on_user_deleted`).
+
+A row stands for `span` events in a row: the records `object_id` .. `object_id + span - 1`,
+numbered `seq` .. `seq + span - 1`, one action, one time (a device sync's 1,440 new
+measurements are one or two rows, not 1,440). `services` expands them: what the feed's API
+and `changes_recorded` hand out is one `ChangeEvent` per record (`span` 1)."""
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 
@@ -35,6 +41,9 @@ class ChangeEvent(models.Model):
     seq = models.BigIntegerField()
     resource = models.CharField(max_length=20, choices=Resource.choices)
     object_id = models.BigIntegerField()
+    # How many consecutive ids (and sequence numbers) the row stands for; at most
+    # `services.SPAN_BLOCK`, within one block of that many ids.
+    span = models.PositiveIntegerField(default=1, db_default=1)
     action = models.CharField(max_length=10, choices=Action.choices)
     occurred_at = models.DateTimeField(default=timezone.now)
 
@@ -43,9 +52,19 @@ class ChangeEvent(models.Model):
             models.UniqueConstraint(fields=["user_id", "seq"], name="change_user_seq"),
         ]
         indexes = [
-            models.Index(fields=["user_id", "resource", "object_id"], name="change_user_object"),
+            # The last id a row names: the highest one a person's feed holds (one probe) and
+            # whether an id has an event (`services._ACTION_SQL`).
+            models.Index(
+                F("user_id"),
+                F("resource"),
+                F("object_id") + F("span") - 1,
+                name="change_user_object_end",
+            ),
             models.Index(fields=["occurred_at"], name="change_occurred"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.resource} {self.object_id} {self.action} (#{self.seq})"
+        if self.span == 1:
+            return f"{self.resource} {self.object_id} {self.action} (#{self.seq})"
+        last = self.object_id + self.span - 1
+        return f"{self.resource} {self.object_id}-{last} {self.action} (#{self.seq}+)"

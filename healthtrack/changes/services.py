@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import F, Max, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
@@ -89,48 +90,86 @@ def _append_locked(sequence: ChangeSequence, rows: list[tuple[str, int, str]]) -
     return len(events)
 
 
-# A record's event is `created` when the feed has no event of it yet, else `updated`. An id
-# above the highest one the person's feed holds for the resource has none: one probe of the
-# `change_user_object` index for the statement, not one per id (a sync's 1,440 new rows).
-# Parameters: user, resource (the highest id), user, resource (the per-id probe), then the
-# `updated` and `created` values, `created` twice.
-_ACTION_SQL = """CASE
-           WHEN ids.id > COALESCE((
-               SELECT MAX(newest.object_id) FROM changes_changeevent newest
-               WHERE newest.user_id = %s AND newest.resource = %s
-           ), 0) THEN %s
-           WHEN EXISTS (
-               SELECT 1 FROM changes_changeevent seen
-               WHERE seen.user_id = %s AND seen.resource = %s AND seen.object_id = ids.id
-           ) THEN %s ELSE %s END"""
+# The most ids one row names; a row's ids lie within one block of this many (`id / SPAN_BLOCK`),
+# so an event of id X is in a row whose last id is X .. X + SPAN_BLOCK - 1 (a bounded probe).
+SPAN_BLOCK = 4096
+
+# The events of one upsert as rows (CTEs after `ids`). A record's event is `created` when the
+# feed has no event of it yet, else `updated`:
+# - an id above the highest one the person's feed names for the resource (`newest`: one probe
+#   of the `change_user_object_end` index) has none (a sync's new rows);
+# - the ids at or below it (`probed`) are `known` when a row names them: the rows that can
+#   (the last id they name within the probed range plus SPAN_BLOCK) and the probed ids, in id
+#   order, rows first at a tie: an id is named when the highest last id of the rows before it
+#   reaches it. One sort of the probed ids and those rows (a load-mix sync names ~1,200 known
+#   ids: an index probe each cost ~7 ms), however many events the rows stand for.
+# Then numbered in id order (`n`, from 1) and one row per run of consecutive numbers with
+# consecutive ids, one action and one id block: `n` its first number, `first_id` .. `last_id`
+# its ids (gaps and islands: `streak` is constant along a run of one action, `id - n` along
+# consecutive ids). Parameters: `_action_params`.
+_RUNS_SQL = f"""
+newest AS (
+    SELECT COALESCE(MAX(e.object_id + e.span - 1), 0) AS last FROM changes_changeevent e
+    WHERE e.user_id = %s AND e.resource = %s
+),
+probed AS (SELECT ids.id FROM ids, newest WHERE ids.id <= newest.last),
+bounds AS (SELECT MIN(id) AS lo, MAX(id) AS hi FROM probed),
+marks AS (
+    SELECT e.object_id AS at, 0 AS kind, e.object_id + e.span - 1 AS reach
+    FROM changes_changeevent e, bounds
+    WHERE e.user_id = %s AND e.resource = %s
+    AND e.object_id + e.span - 1 >= bounds.lo
+    AND e.object_id + e.span - 1 < bounds.hi + {SPAN_BLOCK}
+    AND e.object_id <= bounds.hi
+    UNION ALL
+    SELECT id, 1, NULL FROM probed
+),
+reached AS (
+    SELECT at, kind, MAX(reach) OVER (ORDER BY at, kind ROWS UNBOUNDED PRECEDING) AS reach
+    FROM marks
+),
+known AS (SELECT at AS id FROM reached WHERE kind = 1 AND reach >= at),
+numbered AS (
+    SELECT ids.id, ROW_NUMBER() OVER (ORDER BY ids.id) AS n,
+           CASE WHEN ids.id > newest.last THEN %s
+                WHEN ids.id IN (SELECT id FROM known) THEN %s ELSE %s END AS action
+    FROM ids, newest
+),
+marked AS (
+    SELECT id, n, action, n - ROW_NUMBER() OVER (PARTITION BY action ORDER BY id) AS streak
+    FROM numbered
+),
+runs AS (
+    SELECT MIN(n) AS n, MIN(id) AS first_id, MAX(id) AS last_id, action FROM marked
+    GROUP BY action, streak, id - n, id / {SPAN_BLOCK}
+)"""  # noqa: S608
 
 
 def _action_params(user_id: int, resource: str) -> list:
-    """`_ACTION_SQL`'s parameters."""
+    """`_RUNS_SQL`'s parameters."""
     created, updated = Action.CREATED.value, Action.UPDATED.value
-    return [user_id, resource, created, user_id, resource, updated, created]
+    return [user_id, resource, user_id, resource, created, updated, created]
 
 
-# Appends the events of one upsert in one statement, whatever their number: numbered in id
-# order after the sequence's last number, `created` for a record's first event and `updated`
-# after that. `{ids}` is the SQL of the ids that exist (a QuerySet's, compiled). The WITH
-# follows the INSERT: Python's sqlite3 reports no row count for a statement opening with WITH.
-_APPEND_SQL = """
-INSERT INTO changes_changeevent (user_id, seq, resource, object_id, action, occurred_at)
-WITH ids (id) AS ({ids})
-SELECT %s, %s + ROW_NUMBER() OVER (ORDER BY ids.id), %s, ids.id,
-       {action},
-       %s
-FROM ids
-""".replace("{action}", _ACTION_SQL)
+# Appends the events of one upsert in one statement, whatever their number, numbered after the
+# sequence's last number. `{ids}` is the SQL of the ids that exist (a QuerySet's, compiled).
+# The WITH follows the INSERT: Python's sqlite3 reports no row count for a statement opening
+# with WITH. Parameters: the ids', `_action_params`, user, the last number, resource, time.
+_APPEND_SQL = f"""
+INSERT INTO changes_changeevent (user_id, seq, resource, object_id, span, action, occurred_at)
+WITH ids (id) AS ({{ids}}),{_RUNS_SQL}
+SELECT %s, %s + runs.n, %s, runs.first_id, runs.last_id - runs.first_id + 1, runs.action, %s
+FROM runs
+"""  # noqa: S608
 
 # PostgreSQL: the append and the sequence's advance in one round trip; returns the new last
 # number (the sequence row is already locked by `_LOCK_SQL`).
 _ADVANCE_SQL = """
-UPDATE changes_changesequence SET last_seq = last_seq + (SELECT COUNT(*) FROM appended)
+UPDATE changes_changesequence
+SET last_seq = last_seq + (SELECT COALESCE(SUM(span), 0) FROM appended)
 WHERE user_id = %s RETURNING last_seq
 """
-_APPEND_AND_ADVANCE_SQL = f"WITH appended AS ({_APPEND_SQL}RETURNING 1){_ADVANCE_SQL}"  # noqa: S608
+_APPEND_AND_ADVANCE_SQL = f"WITH appended AS ({_APPEND_SQL}RETURNING span){_ADVANCE_SQL}"  # noqa: S608
 
 # Creates the person's sequence row if missing and locks it (until commit) in one statement;
 # returns the last number given out. A writer that waited for the lock reads the number its
@@ -146,8 +185,9 @@ RETURNING last_seq
 # statement's snapshot, taken before the sequence row's lock is granted; the sequence number
 # itself comes from the row's latest version (an upsert's update reads it), so the numbering
 # is right whoever held the row before. Returns the new last number and the events appended.
-_LOCK_APPEND_AND_ADVANCE_SQL = """
-WITH ids (id) AS ({ids}),
+# Parameters: the ids', user, `_action_params`, user, resource, time, then `{facts}`'.
+_LOCK_APPEND_AND_ADVANCE_SQL = f"""
+WITH ids (id) AS ({{ids}}),
 counted AS (SELECT COUNT(*) AS n FROM ids),
 sequence AS (
     INSERT INTO changes_changesequence (user_id, last_seq, pruned_through)
@@ -155,17 +195,16 @@ sequence AS (
     ON CONFLICT (user_id) DO UPDATE
     SET last_seq = changes_changesequence.last_seq + EXCLUDED.last_seq
     RETURNING last_seq
-),
+),{_RUNS_SQL},
 appended AS (
-    INSERT INTO changes_changeevent (user_id, seq, resource, object_id, action, occurred_at)
-    SELECT %s, sequence.last_seq - counted.n + ROW_NUMBER() OVER (ORDER BY ids.id), %s, ids.id,
-           {action},
-           %s
-    FROM ids, sequence, counted
+    INSERT INTO changes_changeevent (user_id, seq, resource, object_id, span, action, occurred_at)
+    SELECT %s, sequence.last_seq - counted.n + runs.n, %s, runs.first_id,
+           runs.last_id - runs.first_id + 1, runs.action, %s
+    FROM runs, sequence, counted
     RETURNING 1
 )
-SELECT sequence.last_seq, counted.n{facts} FROM sequence, counted
-""".replace("{action}", _ACTION_SQL)
+SELECT sequence.last_seq, counted.n{{facts}} FROM sequence, counted
+"""  # noqa: S608
 
 #: `record_upserts`' `ask`: name -> (SQL, parameters) of a scalar subquery about the writing
 #: person, which the write's other receivers would each run as a statement of their own.
@@ -222,10 +261,11 @@ def record_upserts(
             asked = list(ask or ()) if facts is not None else []
             cursor.execute(
                 _LOCK_APPEND_AND_ADVANCE_SQL.format(
-                    ids=ids_sql, facts="".join(f", ({ask[name][0]})" for name in asked)
+                    ids=ids_sql,
+                    facts="".join(f", ({ask[name][0]})" for name in asked),
                 ),
-                [*ids_params, user_id, user_id, str(resource)]
-                + [*_action_params(user_id, str(resource)), now]
+                [*ids_params, user_id, *_action_params(user_id, str(resource))]
+                + [user_id, str(resource), now]
                 + [param for name in asked for param in ask[name][1]],
             )
             last, added, *answers = cursor.fetchone()
@@ -239,8 +279,8 @@ def record_upserts(
             ids = ids.order_by().query.sql_with_params()
         ids_sql, ids_params = ids
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params = [*ids_params, user_id, start, str(resource)]
-        params += [*_action_params(user_id, str(resource)), now]
+        params = [*ids_params, *_action_params(user_id, str(resource))]
+        params += [user_id, start, str(resource), now]
         if connection.vendor == "postgresql":
             # Append and advance in one statement (a data-modifying CTE).
             cursor.execute(_APPEND_AND_ADVANCE_SQL.format(ids=ids_sql), [*params, user_id])
@@ -249,9 +289,13 @@ def record_upserts(
                 return 0
         else:
             cursor.execute(_APPEND_SQL.format(ids=ids_sql), params)
-            added = cursor.rowcount
-            if not added:
+            if not cursor.rowcount:
                 return 0
+            cursor.execute(
+                "SELECT SUM(span) FROM changes_changeevent WHERE user_id = %s AND seq > %s",
+                [user_id, start],
+            )
+            added = cursor.fetchone()[0]
             cursor.execute(
                 "UPDATE changes_changesequence SET last_seq = %s WHERE user_id = %s",
                 [start + added, user_id],
@@ -266,9 +310,13 @@ def _announce(user_id: int, start: int, added: int, facts: dict[str, Any] | None
     # Built only when a receiver reads it: on a POST this runs under the person's lock,
     # and a patient without webhook subscriptions never needs the events.
     events = SimpleLazyObject(
-        lambda: ChangeEvent.objects.filter(
-            user_id=user_id, seq__gt=start, seq__lte=start + added
-        ).order_by("seq")
+        lambda: list(
+            expanded(
+                ChangeEvent.objects.filter(
+                    user_id=user_id, seq__gt=start, seq__lte=start + added
+                ).order_by("seq")
+            )
+        )
     )
     changes_recorded.send(sender=ChangeEvent, user_id=user_id, events=events, facts=facts or {})
     return added
@@ -281,6 +329,25 @@ def record_deletions(*, user_id: int, resource: str, object_ids: Iterable[int]) 
         return 0
     with transaction.atomic():
         return _append_locked(_locked_sequence(user_id), rows)
+
+
+def expanded(rows: Iterable[ChangeEvent], *, after: int = 0) -> Iterator[ChangeEvent]:
+    """The events of `rows` (in sequence order) numbered above `after`, one per record: a row
+    naming a span of ids gives one unsaved `ChangeEvent` (`span` 1) per id."""
+    for row in rows:
+        if row.span == 1:
+            if row.seq > after:
+                yield row
+            continue
+        for offset in range(max(0, after - row.seq + 1), row.span):
+            yield ChangeEvent(
+                user_id=row.user_id,
+                seq=row.seq + offset,
+                resource=row.resource,
+                object_id=row.object_id + offset,
+                action=row.action,
+                occurred_at=row.occurred_at,
+            )
 
 
 @dataclass(frozen=True)
@@ -297,13 +364,19 @@ def read_page(*, user_id: int, since: str | None, limit: int = PAGE_SIZE) -> Pag
     after = pruned if since is None else decode_cursor(since, user_id=user_id)
     if after < pruned:
         raise CursorExpired
-    rows = list(
-        ChangeEvent.objects.filter(user_id=user_id, seq__gt=after).order_by("seq")[: limit + 1]
+    # From the row holding event after + 1 (the numbers have no gaps: the row with the
+    # highest first number up to it); each row holds at least one event.
+    holding = (
+        ChangeEvent.objects.filter(user_id=user_id, seq__lte=after + 1)
+        .order_by("-seq")
+        .values("seq")[:1]
     )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1].seq if rows else after
-    return Page(events=rows, cursor=encode_cursor(user_id, last), has_more=has_more)
+    rows = ChangeEvent.objects.filter(user_id=user_id, seq__gte=Subquery(holding)).order_by("seq")
+    events = list(islice(expanded(rows[: limit + 1], after=after), limit + 1))
+    has_more = len(events) > limit
+    events = events[:limit]
+    last = events[-1].seq if events else after
+    return Page(events=events, cursor=encode_cursor(user_id, last), has_more=has_more)
 
 
 def latest_cursor(*, user_id: int) -> str:
@@ -327,7 +400,7 @@ def prune(*, now: datetime | None = None) -> int:
     old = (
         ChangeEvent.objects.filter(occurred_at__lt=cutoff)
         .values("user_id")
-        .annotate(through=Max("seq"))
+        .annotate(through=Max(F("seq") + F("span") - 1))
         .order_by()
     )
     total = 0
@@ -336,9 +409,9 @@ def prune(*, now: datetime | None = None) -> int:
             sequence = _locked_sequence(row["user_id"])
             sequence.pruned_through = max(sequence.pruned_through, row["through"])
             sequence.save(update_fields=["pruned_through"])
-            total += ChangeEvent.objects.filter(
-                user_id=row["user_id"], seq__lte=row["through"]
-            ).delete()[0]
+            doomed = ChangeEvent.objects.filter(user_id=row["user_id"], seq__lte=row["through"])
+            total += doomed.aggregate(events=Sum("span"))["events"] or 0
+            doomed.delete()
     return total
 
 

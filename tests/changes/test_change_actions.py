@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from healthtrack.changes.models import ChangeEvent
+from healthtrack.changes.services import expanded
 from metrics import services
 from metrics.models import HealthMetric
 from tests.metrics.factories import BASE, DeviceFactory
@@ -17,11 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 def actions(user) -> list[tuple[int, str]]:
-    return list(
-        ChangeEvent.objects.filter(user_id=user.pk, resource="measurement")
-        .order_by("seq")
-        .values_list("object_id", "action")
-    )
+    rows = ChangeEvent.objects.filter(user_id=user.pk, resource="measurement").order_by("seq")
+    return [(event.object_id, event.action) for event in expanded(rows)]
 
 
 def sample(at, ext: str) -> dict:

@@ -24,13 +24,14 @@ from healthtrack.portability.models import ImportJob
 from healthtrack.portability.services import import_job_execute
 from healthtrack.webhooks import services, signing
 from healthtrack.webhooks.models import WebhookDelivery, WebhookSubscription
-from metrics.services import metric_create, metric_delete
+from metrics.models import HealthMetric
+from metrics.services import device_sync, metric_create, metric_delete
 from tests.accounts.factories import UserFactory
 from tests.accounts.oauth_helpers import bearer, clinic_app, issued_token, public_app
 from tests.goals.factories import days_ago, today
 from tests.goals.factories import measure as goal_measure
 from tests.insights.factories import AlertFactory
-from tests.metrics.factories import BASE
+from tests.metrics.factories import BASE, DeviceFactory
 
 pytestmark = pytest.mark.django_db
 Status = WebhookDelivery.Status
@@ -162,6 +163,31 @@ def test_events_carry_increasing_sequences_in_commit_order_and_deletions_too(
         (2, "observation.created", f"metric-{second.pk}"),
         (3, "observation.deleted", f"metric-{first_id}"),
     ]
+
+
+def test_a_device_sync_delivers_one_created_event_per_stored_sample_in_order(
+    user, connection, loopback_allowed, receiver, django_capture_on_commit_callbacks
+):
+    # The change feed stores the sync's new ids as one span; the deliveries are per record.
+    hook = receiver()
+    services.subscription_create(
+        connected_app=connection, url=hook.url, events=["observation.created"]
+    )
+    device = DeviceFactory(user=user)
+    samples = [
+        {
+            "metric_type": "heart_rate",
+            "value": 60 + i,
+            "recorded_at": (BASE + timedelta(minutes=i)).isoformat(),
+        }
+        for i in range(5)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        device_sync(user=user, device=device, samples=samples, idempotency_key="one")
+
+    ids = list(HealthMetric.objects.filter(user=user).order_by("pk").values_list("pk", flat=True))
+    got = [(p["sequence"], p["type"], p["data"]["id"]) for p in hook.payloads()]
+    assert got == [(n, "observation.created", f"metric-{pk}") for n, pk in enumerate(ids, 1)]
 
 
 def test_a_receiver_failing_twice_gets_it_on_the_third_try_with_growing_delays(
