@@ -49,7 +49,7 @@ def day(user, django_capture_on_commit_callbacks):
 
 def events_after(user, seq: int) -> list[tuple[str, int, str]]:
     rows = ChangeEvent.objects.filter(user_id=user.pk, seq__gt=seq).order_by("seq")
-    return [(e.resource, e.object_id, e.action) for e in rows]
+    return [(e.resource, e.object_id, e.action) for e in feed.expanded(rows, after=seq)]
 
 
 def last_seq(user) -> int:

@@ -148,5 +148,6 @@ def test_a_reading_is_written_in_a_fixed_number_of_statements():
     # averaged type, the zone as the user object says) the rollup upserts are one statement,
     # and the change feed's lock, append and advance another, which also answers the
     # webhooks and goals checks.
-    expected = 3 if connection.vendor == "postgresql" else 12
+    # SQLite also sums the appended rows' spans (a feed row may name several ids): one more.
+    expected = 3 if connection.vendor == "postgresql" else 13
     assert len(statements) == expected, "\n".join(s.strip()[:70] for s in statements)
