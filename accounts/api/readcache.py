@@ -117,6 +117,8 @@ if ARGV[a + 3] == '1' then
   user = redis.call('GET', KEYS[k])
   k = k + 1
 end
+-- A hit counted by the prefix; in the race where the entry is stored under this version between
+-- the GET and this call, one hit is counted that `_run` does not serve (a statistic).
 if body and ARGV[a + 4] == '1' then
   redis.call('INCR', KEYS[k])
 end
