@@ -121,3 +121,62 @@ def test_the_leeway_is_simplejwts():
     token.set_exp(lifetime=timedelta(seconds=-1))
     raw = str(token).encode()
     assert verified_token(raw) is None and not _simplejwt_accepts(raw)
+
+
+def _learnt_decoder():
+    """The process's decoder once it has verified a valid token (its header learnt, so the
+    next tokens in that shape take the HMAC-and-claims path before PyJWT's)."""
+    from accounts.api.jwt_authentication import _decoder
+
+    raw = str(AccessToken.for_user(UserFactory())).encode()
+    token = verified_token(raw)
+    assert token is not None
+    decoder = _decoder(token.get_token_backend())
+    assert raw.split(b".")[0] in decoder.headers
+    return decoder
+
+
+def test_a_token_in_the_learnt_shape_is_verified_without_pyjwts_decode(monkeypatch):
+    decoder = _learnt_decoder()
+    user = UserFactory()
+    raw = str(AccessToken.for_user(user)).encode()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("PyJWT's decode was called")
+
+    monkeypatch.setattr(decoder.jwt, "decode_complete", refused)
+    token = verified_token(raw)
+    assert token is not None and int(token["user_id"]) == user.pk
+    assert token.payload == JWTAuthentication().get_validated_token(raw).payload
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"exp": 1}, {"token_type": "refresh"}, {"jti": None}, {"exp": None}, {"nbf": 4102444800}],
+    ids=["expired", "refresh type", "no jti", "no exp", "not before 2100"],
+)
+def test_once_the_header_is_learnt_the_tokens_simplejwt_refuses_are_still_refused(changes):
+    _learnt_decoder()
+    raw = _signed(_claims(UserFactory(), **changes))
+    assert verified_token(raw) is None
+    assert not _simplejwt_accepts(raw)
+
+
+def test_once_the_header_is_learnt_tampered_tokens_are_still_refused():
+    _learnt_decoder()
+    raw = str(AccessToken.for_user(UserFactory())).encode()
+    tampered = _tampered(raw)
+    tampered["another key"] = _signed(
+        _claims(UserFactory()), key="another key of more than thirty-two bytes, surely"
+    )
+    for name, bad in tampered.items():
+        assert verified_token(bad) is None, name
+        assert not _simplejwt_accepts(bad), name
+
+
+def test_a_padded_signature_gets_simplejwts_answer_once_the_header_is_learnt():
+    _learnt_decoder()
+    raw = str(AccessToken.for_user(UserFactory())).encode()
+    padded = raw + b"=" * (-len(raw.rsplit(b".", 1)[1]) % 4)
+    assert padded != raw
+    assert (verified_token(padded) is not None) == _simplejwt_accepts(padded)

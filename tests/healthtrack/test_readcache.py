@@ -201,9 +201,10 @@ def test_the_summary_version_is_dropped_by_every_measurement_write(backend, user
     assert cache.get(metric_services.summary_version_key(user.pk)) is None
 
 
-def sent_commands(monkeypatch) -> list[bytes]:
+def sent_commands(monkeypatch, writes: list | None = None) -> list[bytes]:
     """The name of every command written to a Redis connection from now on (what reaches the
-    socket, whichever layer of redis-py packed it)."""
+    socket, whichever layer of redis-py packed it); `writes`, when given, gets one list of
+    names per write to the socket (a round trip: a pipeline sends several at once)."""
     from redis.connection import AbstractConnection
 
     sent: list[bytes] = []
@@ -214,7 +215,10 @@ def sent_commands(monkeypatch) -> list[bytes]:
         packed = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
         lines = packed.split(b"\r\n")
         # Each command is "*<n>", "$<len>", "<name>", ...: a pipeline sends several at once.
-        sent.extend(lines[i + 2].upper() for i, line in enumerate(lines) if line[:1] == b"*")
+        names = [lines[i + 2].upper() for i, line in enumerate(lines) if line[:1] == b"*"]
+        sent.extend(names)
+        if writes is not None:
+            writes.append(names)
         return original(self, command, check_health)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
@@ -222,17 +226,19 @@ def sent_commands(monkeypatch) -> list[bytes]:
 
 
 def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypatch):
-    """Rate-limit windows, the JWT user entry and the body come back from one Lua call."""
+    """Rate-limit windows, the JWT user entry and the version come back from one Lua call,
+    the body from a GET written with it (one write to the socket, one round trip)."""
     with override_settings(CACHES=redis_cache(redis_server.url)):
         client = bearer(user)
         for url in (SUMMARY, recommendations(user)):
             assert client.get(url).status_code == 200  # computes and stores
             first = client.get(url)  # the user entry is cached now
+            writes: list = []
             with monkeypatch.context() as patch:
-                sent = sent_commands(patch)
+                sent_commands(patch, writes)
                 response = client.get(url)
             assert response.status_code == 200 and response.json() == first.json()
-            assert sent == [b"EVALSHA"], sent
+            assert writes == [[b"GET", b"EVALSHA"]], writes
 
 
 def test_a_cached_read_reloads_the_script_redis_has_forgotten(redis_server, user, monkeypatch):
@@ -250,7 +256,8 @@ def test_a_cached_read_reloads_the_script_redis_has_forgotten(redis_server, user
             sent = sent_commands(patch)
             response = client.get(SUMMARY)
         assert response.status_code == 200 and response.json() == first.json()
-        assert sent[0] == b"EVALSHA" and b"SCRIPT" in sent and sent[-1] == b"EVALSHA", sent
+        assert sent[:2] == [b"GET", b"EVALSHA"] and b"SCRIPT" in sent, sent
+        assert sent[-2:] == [b"GET", b"EVALSHA"], sent
 
 
 def test_with_redis_down_cached_reads_answer_from_the_database(

@@ -205,3 +205,37 @@ def _answers(url: str) -> bool:
         return http("GET", url, timeout=2)[0] == 200
     except OSError:
         return False
+
+
+_PRELOAD = """
+import gc, sys
+from django.db import connection
+import healthtrack.wsgi  # what the main process loads first (Django set up)
+
+connection.ensure_connection()
+before = {name: name in sys.modules for name in ("insights.views", "metrics.api.views")}
+from healthtrack import server
+server.preload()
+print(before, {name: name in sys.modules for name in before}, connection.connection is None,
+      gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_urlconf_and_views_are_loaded_before_the_fork_with_no_connection_left_open(tmp_path):
+    """`preload` (run by `main` before the workers are forked) imports what a worker's first
+    request would import, closes the database connection the workers must not share, and
+    freezes the loaded objects out of the collector's generations."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PRELOAD],
+        cwd=ROOT,
+        env=server_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = done.stdout.strip().rsplit("\n", 1)[-1]
+    assert line == (
+        "{'insights.views': False, 'metrics.api.views': False} "
+        "{'insights.views': True, 'metrics.api.views': True} True True"
+    )
