@@ -275,6 +275,31 @@ def nightly_recommendations(user_ids: list[int]) -> int:
     return len(ordered)
 
 
+def claim_port(port: int | None) -> int:
+    """The web server's port: a free one when `port` is None, else `port` if nothing listens
+    on it. The server's workers bind with SO_REUSEPORT (granian's layout), so a second load
+    run on a port already in use would not fail: the kernel would split wrk's connections
+    between the two runs' servers, each counting the other's requests (and neither's CPU
+    matching them). A bind without SO_REUSEPORT fails while any socket listens there (with
+    SO_REUSEADDR: the previous run's connections in TIME_WAIT do not count)."""
+    import socket
+
+    from compare import free_port
+
+    if port is None:
+        return free_port()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(
+                f"port {port} is in use ({exc.strerror}): another load run or server listens "
+                "there; pass a free --port or leave it out (a free one is picked)"
+            ) from None
+    return port
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -961,7 +986,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--rate", type=int, default=20000, help="requests/minute, 0 = max")
     parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the web server's loopback port (default: a free one); refused when taken",
+    )
     parser.add_argument(
         "--worker-args", default=None, help='instead of the Dockerfile\'s: "--workers 4"'
     )
@@ -983,6 +1013,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.out = str(WORK / "smoke.json")
     args.postgres = args.postgres or "own"
     args.redis = args.redis or "own"
+    args.port = claim_port(args.port)
     if args.warmup is None:
         args.warmup = 1 if args.smoke else MIX_WARMUP_S
     if not shutil.which("wrk"):

@@ -61,3 +61,23 @@ def test_tasks_received_are_counted_by_name_from_the_offset_on(tmp_path):
     counts = load.celery_tasks(log, len(earlier.encode()))
 
     assert counts == {"nutrition.announce_committed": 1, "goals.recompute_goal_progress": 1}
+
+
+def test_a_port_another_server_listens_on_is_refused_even_with_reuseport():
+    import socket
+
+    with socket.socket() as listener:
+        # as granian's workers bind: the kernel would share the port with a second server
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        with pytest.raises(SystemExit, match=f"port {port} is in use"):
+            load.claim_port(port)
+
+
+def test_a_free_port_is_picked_when_none_is_given_and_a_free_one_is_kept():
+    port = load.claim_port(None)
+
+    assert load.claim_port(port) == port
