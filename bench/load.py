@@ -544,6 +544,40 @@ def celery_tasks(log: Path, offset: int) -> dict[str, int]:
     return counts
 
 
+def celery_task_counters(metrics_dir: Path) -> dict[str, dict[str, float]]:
+    """The worker's task counters so far, from the Prometheus files its processes write
+    (PROMETHEUS_MULTIPROC_DIR): per task name, the tasks run (`healthtrack_celery_tasks_total`,
+    every outcome) and the CPU seconds of the threads that ran them
+    (`healthtrack_celery_task_cpu_seconds_total`, healthtrack/celery.py)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    out: dict[str, dict[str, float]] = {}
+    wanted = {
+        "healthtrack_celery_tasks_total": "run",
+        "healthtrack_celery_task_cpu_seconds_total": "cpu_s",
+    }
+    for metric in registry.collect():
+        for sample in metric.samples:
+            key = wanted.get(sample.name)
+            if key is not None:
+                counts = out.setdefault(sample.labels["task"], {"run": 0.0, "cpu_s": 0.0})
+                counts[key] += sample.value
+    return out
+
+
+def counters_since(before: dict, after: dict) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, counts in after.items():
+        old = before.get(name, {})
+        diff = {k: v - old.get(k, 0.0) for k, v in counts.items()}
+        if diff["run"] or diff["cpu_s"]:
+            out[name] = diff
+    return out
+
+
 # --- one wrk run ------------------------------------------------------------------------------
 
 
@@ -562,11 +596,13 @@ def run_wrk(
     queued=None,
     loose: frozenset[str] = frozenset(),
     during=None,
+    task_counters=None,
 ) -> dict:
     """wrk with bench/load.lua for `warmup` + `seconds`; the requests answered in the last
     `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
     `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
-    `during(seconds)` is called when the window opens (the profiler)."""
+    `during(seconds)` is called when the window opens (the profiler); `task_counters()`: the
+    worker's tasks run and their CPU so far, by name (`celery_task_counters`)."""
     drain(snapshot, "celery", queued)  # what an earlier run queued is not this run's
     settle(snapshot)
     out_dir = WORK / "wrk" / label
@@ -588,6 +624,7 @@ def run_wrk(
     log_from = celery_log.stat().st_size if celery_log.exists() else 0
     with (out_dir / "wrk.out").open("wb") as log:
         start = snapshot()  # the node is idle (settle): what Celery does from here is this run's
+        tasks_before = task_counters() if task_counters else {}
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(warmup)
         cpu0, busy0, t0 = snapshot(), machine_busy(), time.monotonic()
@@ -607,6 +644,7 @@ def run_wrk(
     drained = drain(snapshot, "celery", queued)
     celery_run_s = cpu_used(start["celery"], drained["celery"])
     tasks = celery_tasks(celery_log, log_from)
+    tasks_run = counters_since(tasks_before, task_counters()) if task_counters else {}
     summary_line = next(
         (x for x in (out_dir / "wrk.out").read_text().splitlines() if x.startswith("{")), None
     )
@@ -665,6 +703,7 @@ def run_wrk(
         "celery_window_s": cpu_s["celery"],
         "celery_run_s": celery_run_s,
         "celery_tasks": tasks,
+        "celery_tasks_run": tasks_run,
     }
 
 
@@ -753,6 +792,11 @@ def summarise(run: dict) -> dict:
     cpu_ms["celery"] = round(run["celery_run_s"] * 1000 / answered, 3)
     cpu_ms["celery_window_only"] = round(run["celery_window_s"] * 1000 / served, 3)
     cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
+    # the worker's CPU: the tasks' own (the threads that ran them) and Celery's around them
+    tasks_run = run.get("celery_tasks_run", {})
+    task_cpu_s = sum(t["cpu_s"] for t in tasks_run.values())
+    cpu_ms["celery_tasks"] = round(task_cpu_s * 1000 / answered, 3)
+    cpu_ms["celery_overhead"] = round((run["celery_run_s"] - task_cpu_s) * 1000 / answered, 3)
     cores = {k: round(v / window, 2) for k, v in run["cpu_s"].items()}
     cores["wrk"] = round(run["wrk_cpu_s"] / (window + run["warmup_s"]), 2)
     cores["whole_machine"] = round(run["whole_machine_s"] / window, 2)
@@ -762,6 +806,21 @@ def summarise(run: dict) -> dict:
         "celery_tasks_per_request": {
             k: round(v / answered, 4) for k, v in sorted(run["celery_tasks"].items())
         },
+        # tasks that ran (a countdown task received in one run may run in the next) and the
+        # CPU ms of each one's own work
+        "celery_tasks_run": {
+            k: {
+                "per_request": round(t["run"] / answered, 4),
+                "cpu_ms_per_task": round(t["cpu_s"] * 1000 / t["run"], 3) if t["run"] else None,
+            }
+            for k, t in sorted(tasks_run.items())
+        },  # fmt: skip
+        "celery_overhead_ms_per_task": round(
+            (run["celery_run_s"] - task_cpu_s) * 1000 / sum(t["run"] for t in tasks_run.values()),
+            3,
+        )
+        if tasks_run
+        else None,
         "cpu_ms_per_request": cpu_ms,
         "cpu_seconds_per_second": cores,
     }
@@ -898,6 +957,13 @@ def print_report(result: dict) -> None:
         "CPU ms per request: "
         + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_request"].items())
     )
+    ran = result.get("celery_tasks_run") or {}
+    if ran:
+        print(
+            "Celery tasks run per request (CPU ms each): "
+            + ", ".join(f"{k} {t['per_request']} ({t['cpu_ms_per_task']})" for k, t in ran.items())
+            + f"; Celery's own CPU per task {result.get('celery_overhead_ms_per_task')} ms"
+        )
     model = result.get("cost_model")
     if model:
         p, m = model["predicted_cpu_ms_per_request"], model["measured_cpu_ms_per_request"]
@@ -1100,6 +1166,7 @@ def main(argv: list[str] | None = None) -> dict:
             "users_file": users_file,
             "snapshot": snapshot,
             "queued": broker_queued(env["REDIS_URL"]),
+            "task_counters": lambda: celery_task_counters(prometheus),
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         # The steady state the model predicts for: PostgreSQL with nothing left over to do
@@ -1149,6 +1216,8 @@ def main(argv: list[str] | None = None) -> dict:
                     **e,
                     "cpu_ms_per_request": solo[name]["cpu_ms_per_request"],
                     "celery_tasks_per_request": solo[name]["celery_tasks_per_request"],
+                    "celery_tasks_run": solo[name]["celery_tasks_run"],
+                    "celery_overhead_ms_per_task": solo[name]["celery_overhead_ms_per_task"],
                     "errors": solo[name]["overall"]["errors"],
                 }
     finally:
@@ -1194,6 +1263,8 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_seconds_per_second": result["cpu_seconds_per_second"],
         "cpu_ms_per_request": result["cpu_ms_per_request"],
         "celery_tasks_per_request": result["celery_tasks_per_request"],
+        "celery_tasks_run": result["celery_tasks_run"],
+        "celery_overhead_ms_per_task": result["celery_overhead_ms_per_task"],
         # what the node's cores would serve doing nothing else (the load generator excluded)
         "capacity_estimate_per_min_on_all_cores": round(60_000 * cores / max(node_ms, 0.01)),
         "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
