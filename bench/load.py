@@ -568,6 +568,37 @@ def celery_task_counters(metrics_dir: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+# Tasks published with a countdown longer than any run: the recommendations' debounce
+# (RECOMMENDATIONS_DEBOUNCE_SECONDS, 300 s) schedules its run that long after a person's first
+# write; no run waits for them (the worker holds them, received, until they are due).
+LONG_COUNTDOWN_TASKS = frozenset({"insights.compute_recommendations"})
+
+
+def wait_for_countdown_tasks(
+    received, run, *, seconds: float, skip: frozenset[str] = LONG_COUNTDOWN_TASKS
+) -> dict[str, float]:
+    """Wait (at most `seconds`) until every task this run's requests published has run, but
+    those of `skip`: a countdown task (goal progress, coalesced per person for
+    GOAL_PROGRESS_COALESCE_SECONDS, is due that long and a second after the first write of
+    its window) is held by the worker, not queued in the broker, so the queues can be empty
+    and the worker idle while it waits. Counted in the next run, the last seconds' tasks of
+    one endpoint alone (all of them, in a run of a few seconds) went to the next endpoint.
+    `received()`: tasks received by name; `run()`: tasks run by name. The tasks still due,
+    by name."""
+    deadline = time.monotonic() + seconds
+    while True:
+        ran = run()
+        due = {
+            name: count - ran.get(name, {}).get("run", 0.0)
+            for name, count in received().items()
+            if name not in skip
+        }
+        due = {name: left for name, left in due.items() if left > 0}
+        if not due or time.monotonic() > deadline:
+            return due
+        time.sleep(0.5)
+
+
 def counters_since(before: dict, after: dict) -> dict[str, dict[str, float]]:
     out = {}
     for name, counts in after.items():
@@ -597,12 +628,14 @@ def run_wrk(
     loose: frozenset[str] = frozenset(),
     during=None,
     task_counters=None,
+    countdown_s: float = 0.0,
 ) -> dict:
     """wrk with bench/load.lua for `warmup` + `seconds`; the requests answered in the last
     `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
     `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
     `during(seconds)` is called when the window opens (the profiler); `task_counters()`: the
-    worker's tasks run and their CPU so far, by name (`celery_task_counters`)."""
+    worker's tasks run and their CPU so far, by name (`celery_task_counters`); `countdown_s`:
+    the longest countdown of a task the run waits for (`wait_for_countdown_tasks`)."""
     drain(snapshot, "celery", queued)  # what an earlier run queued is not this run's
     settle(snapshot)
     out_dir = WORK / "wrk" / label
@@ -642,6 +675,14 @@ def run_wrk(
     # (warm-up included), is what those requests cost it; the window alone undercounts the
     # runs that leave a backlog (the writes alone, as fast as answered) more than the mix.
     drained = drain(snapshot, "celery", queued)
+    still_due: dict[str, float] = {}
+    if task_counters:
+        still_due = wait_for_countdown_tasks(
+            lambda: celery_tasks(celery_log, log_from),
+            lambda: counters_since(tasks_before, task_counters()),
+            seconds=countdown_s + 3,
+        )
+        drained = drain(snapshot, "celery", queued)
     celery_run_s = cpu_used(start["celery"], drained["celery"])
     tasks = celery_tasks(celery_log, log_from)
     tasks_run = counters_since(tasks_before, task_counters()) if task_counters else {}
@@ -704,6 +745,7 @@ def run_wrk(
         "celery_run_s": celery_run_s,
         "celery_tasks": tasks,
         "celery_tasks_run": tasks_run,
+        "celery_tasks_still_due": still_due,
     }
 
 
@@ -815,6 +857,15 @@ def summarise(run: dict) -> dict:
             }
             for k, t in sorted(tasks_run.items())
         },  # fmt: skip
+        # the raw counts the cost model pools over the runs alone
+        "celery_counts": {
+            "answered": answered,
+            "worker_cpu_s": round(run["celery_run_s"], 4),
+            "tasks_cpu_s": round(task_cpu_s, 4),
+            "received": sum(run["celery_tasks"].values()),
+            "run": {k: t["run"] for k, t in tasks_run.items()},
+            "cpu_s": {k: round(t["cpu_s"], 4) for k, t in tasks_run.items()},
+        },
         "celery_overhead_ms_per_task": round(
             (run["celery_run_s"] - task_cpu_s) * 1000 / sum(t["run"] for t in tasks_run.values()),
             3,
@@ -861,6 +912,71 @@ def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
     return ms
 
 
+def celery_by_task(mix: dict, solo: dict[str, dict]) -> dict | None:
+    """Celery's CPU per request of the mix from what its tasks cost alone: each kind of task's
+    own CPU per run (pooled over the runs alone in which it ran) times the runs of that kind per
+    request, plus Celery's own CPU per task received (the worker's CPU beyond the tasks' own,
+    pooled over the runs alone that received tasks) times the tasks received per request.
+
+    The counts per request are the workload's and come from the mix, as its shares of requests
+    and of requests that ran SQL do: how many tasks its writes leave depends on the per-person
+    windows (goal progress coalesced for GOAL_PROGRESS_COALESCE_SECONDS, the recommendations'
+    300-s debounce) and on their state, which a run alone does not reproduce (alone, writes
+    come several times faster per person; after the mix, every person's debounce is claimed
+    already). The costs per task come from the runs alone only. The counts that the runs
+    alone predict (share x tasks per request alone, by kind) are reported beside them. None
+    when the worker's task counters were not read."""
+    mix_counts = mix.get("celery_counts")
+    if not mix_counts or not mix_counts["answered"]:
+        return None
+    run = {}  # kind: [runs, cpu_s] over the runs alone
+    overhead_s = received = 0.0
+    for alone in solo.values():
+        counts = alone.get("celery_counts")
+        if not counts:
+            return None
+        for kind, n in counts["run"].items():
+            pooled = run.setdefault(kind, [0.0, 0.0])
+            pooled[0] += n
+            pooled[1] += counts["cpu_s"][kind]
+        if counts["received"]:
+            overhead_s += counts["worker_cpu_s"] - counts["tasks_cpu_s"]
+            received += counts["received"]
+    if not received:
+        return None
+    overhead_ms = overhead_s * 1000 / received
+    answered = mix_counts["answered"]
+    kinds = {}
+    predicted = mix_counts["received"] / answered * overhead_ms
+    for kind, n in sorted(mix_counts["run"].items()):
+        ms = run[kind][1] * 1000 / run[kind][0] if run.get(kind, [0])[0] else None
+        kinds[kind] = {
+            "runs_per_request_in_mix": round(n / answered, 4),
+            "cpu_ms_per_run_alone": round(ms, 3) if ms is not None else None,
+            "cpu_ms_per_run_in_mix": round(mix_counts["cpu_s"][kind] * 1000 / n, 3) if n else None,
+        }
+        predicted += n / answered * (ms or 0.0)
+    total = sum(e["requests"] for e in mix["endpoints"].values()) or 1
+    from_alone: dict[str, float] = {}
+    for name, e in mix["endpoints"].items():
+        for kind, t in (solo[name].get("celery_tasks_per_request") or {}).items():
+            from_alone[kind] = from_alone.get(kind, 0.0) + e["requests"] / total * t
+    return {
+        "predicted_ms_per_request": round(predicted, 3),
+        "overhead_ms_per_task_received_alone": round(overhead_ms, 3),
+        "overhead_ms_per_task_received_in_mix": round(
+            (mix_counts["worker_cpu_s"] - mix_counts["tasks_cpu_s"])
+            * 1000
+            / max(mix_counts["received"], 1),
+            3,
+        ),
+        "tasks_received_per_request_in_mix": round(mix_counts["received"] / answered, 4),
+        "tasks_received_per_request_from_alone": {k: round(v, 4) for k, v in from_alone.items()},
+        "tasks_received_per_request_in_mix_by_kind": mix.get("celery_tasks_per_request"),
+        "tasks": kinds,
+    }
+
+
 def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
     """Each endpoint's CPU ms per request measured alone, weighted by its share of the mix run's
     requests: the mix's predicted CPU per request per tier and the requests/min the node's
@@ -876,6 +992,12 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
 
     naive = {n: solo[n]["cpu_ms_per_request"] for n in shares}
     predicted = {tier: weighted(adjusted, tier) for tier in NODE_TIERS}
+    # Celery by its tasks (`celery_by_task`); per endpoint alone it was the worker's CPU per
+    # request of each write run alone, which carries the runs alone's task counts
+    celery = celery_by_task(mix, solo)
+    celery_per_endpoint = predicted["celery"]
+    if celery is not None:
+        predicted["celery"] = celery["predicted_ms_per_request"]
     measured = {tier: mix["cpu_ms_per_request"][tier] for tier in NODE_TIERS}
     node_predicted = sum(predicted.values())
     node_measured = sum(measured.values())
@@ -913,11 +1035,16 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
         "app": error_pct(app_predicted, app_measured),
         "capacity_rpm": error_pct(rpm["predicted"] or 0, rpm["load_test"] or 0),
         "node_without_cache_state": error_pct(node_naive, node_measured),
+        "celery_per_endpoint_alone": error_pct(celery_per_endpoint, measured["celery"]),
     }
     return {
         "method": "each endpoint alone under the mix's load, carried over to the mix's cache "
-        "state; predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / "
-        "CPU ms per request of the node's tiers (web server + PostgreSQL + Redis + Celery)",
+        "state; predicted = sum of share x CPU ms per request; Celery: each kind of task's CPU "
+        "alone x its runs per request in the mix, plus Celery's own CPU per task alone x the "
+        "tasks received per request in the mix; capacity = 60,000 ms x cores / CPU ms per "
+        "request of the node's tiers (web server + PostgreSQL + Redis + Celery)",
+        "celery": celery,
+        "celery_per_endpoint_alone_ms": celery_per_endpoint,
         "cores": cores,
         "predicted_cpu_ms_per_request": {**predicted, "node": round(node_predicted, 3)},
         "measured_cpu_ms_per_request": {**measured, "node": round(node_measured, 3)},
@@ -1065,6 +1192,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--model-seconds", type=float, default=6, help="cost model: seconds per endpoint alone"
     )
+    parser.add_argument(
+        "--at-mix-pace",
+        type=lambda v: [x for x in v.split(",") if x],
+        default=[],
+        help="endpoints also run alone at their pace in the mix (comma-separated; not modelled)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of the server")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
@@ -1095,6 +1228,7 @@ def main(argv: list[str] | None = None) -> dict:
         os.environ["DATABASE_URL"] = pg.url("postgres")
     web = celery = redis_server = None
     logs = {}
+    paced: dict[str, dict] = {}
     try:
         if args.redis == "own":
             redis_server, os.environ["REDIS_URL"] = start_redis()
@@ -1167,6 +1301,7 @@ def main(argv: list[str] | None = None) -> dict:
             "snapshot": snapshot,
             "queued": broker_queued(env["REDIS_URL"]),
             "task_counters": lambda: celery_task_counters(prometheus),
+            "countdown_s": float(settings.GOAL_PROGRESS_COALESCE_SECONDS) + 1,
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         # The steady state the model predicts for: PostgreSQL with nothing left over to do
@@ -1218,8 +1353,39 @@ def main(argv: list[str] | None = None) -> dict:
                     "celery_tasks_per_request": solo[name]["celery_tasks_per_request"],
                     "celery_tasks_run": solo[name]["celery_tasks_run"],
                     "celery_overhead_ms_per_task": solo[name]["celery_overhead_ms_per_task"],
+                    "celery_counts": solo[name]["celery_counts"],
                     "errors": solo[name]["overall"]["errors"],
                 }
+        # The same endpoints alone at the pace they had in the mix (their requests/min in its
+        # window), not part of the model: whether a request costs more in the mix because the
+        # node is saturated (alone, as fast as answered, saturates it too) or because of what
+        # the rest of the mix does; and, for a write, how many tasks its per-person pace leaves.
+        paced = {}
+        for name in args.at_mix_pace:
+            e = mix_run["endpoints"].get(name)
+            if e is None or name not in weights:
+                continue
+            rate = round(len(e["times_ms"]) / mix_run["window_s"] * 60)
+            run = summarise(
+                run_wrk(
+                    f"paced-{name}",
+                    {name: 1},
+                    seconds=args.model_seconds or 6,
+                    warmup=ALONE_WARMUP_S,
+                    **{**common, "rate_per_min": rate, "connections": min(args.vus, 10)},
+                )
+            )
+            paced[name] = {
+                "rate_per_min": rate,
+                "requests": run["overall"]["requests"],
+                "app_cpu_ms": run["endpoints"].get(name, {}).get("app_cpu_ms"),
+                "sql_share": run["endpoints"].get(name, {}).get("sql_share"),
+                "cpu_ms_per_request": run["cpu_ms_per_request"],
+                "celery_tasks_per_request": run["celery_tasks_per_request"],
+                "celery_tasks_run": run["celery_tasks_run"],
+                "cpu_seconds_per_second": run["cpu_seconds_per_second"],
+            }
+            print(f"{name} alone at the mix's pace ({rate}/min): {paced[name]}", flush=True)
     finally:
         stop(web, timeout=20)
         stop(celery, timeout=20)
@@ -1265,12 +1431,15 @@ def main(argv: list[str] | None = None) -> dict:
         "celery_tasks_per_request": result["celery_tasks_per_request"],
         "celery_tasks_run": result["celery_tasks_run"],
         "celery_overhead_ms_per_task": result["celery_overhead_ms_per_task"],
+        "celery_counts": result["celery_counts"],
         # what the node's cores would serve doing nothing else (the load generator excluded)
         "capacity_estimate_per_min_on_all_cores": round(60_000 * cores / max(node_ms, 0.01)),
         "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
     }  # fmt: skip
     if solo:
         result["cost_model"] = cost_model(result, solo, cores)
+    if paced:
+        result["alone_at_the_mix_pace"] = paced
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -81,3 +81,76 @@ def test_a_free_port_is_picked_when_none_is_given_and_a_free_one_is_kept():
     port = load.claim_port(None)
 
     assert load.claim_port(port) == port
+
+
+def _celery_counts(*, answered, worker_cpu_s, received, run=None, cpu_s=None):
+    run, cpu_s = run or {}, cpu_s or {}
+    return {
+        "answered": answered,
+        "worker_cpu_s": worker_cpu_s,
+        "tasks_cpu_s": sum(cpu_s.values()),
+        "received": received,
+        "run": run,
+        "cpu_s": cpu_s,
+    }
+
+
+def test_celery_is_priced_per_task_alone_and_counted_per_task_in_the_mix():
+    solo = {
+        "summary": {"celery_counts": _celery_counts(answered=1000, worker_cpu_s=0.0, received=0)},
+        "meal": {
+            "celery_counts": _celery_counts(
+                answered=100,
+                worker_cpu_s=0.8,  # 0.5 s the tasks' own, 0.3 s Celery's for 100 received
+                received=100,
+                run={"nutrition.announce_committed": 100},
+                cpu_s={"nutrition.announce_committed": 0.5},
+            ),
+            "celery_tasks_per_request": {"nutrition.announce_committed": 1.0},
+        },
+    }
+    mix = {
+        "endpoints": {"summary": {"requests": 900}, "meal": {"requests": 100}},
+        "celery_tasks_per_request": {"nutrition.announce_committed": 0.1},
+        # 2 ms a task in the mix: the model does not read the mix's costs
+        "celery_counts": _celery_counts(
+            answered=1000,
+            worker_cpu_s=9.9,
+            received=150,  # 50 more received than run: countdown tasks due after the run
+            run={"nutrition.announce_committed": 100},
+            cpu_s={"nutrition.announce_committed": 0.2},
+        ),
+    }
+
+    celery = load.celery_by_task(mix, solo)
+
+    # 0.1 runs x 5 ms + 0.15 received x 3 ms
+    assert celery["predicted_ms_per_request"] == pytest.approx(0.1 * 5.0 + 0.15 * 3.0)
+    assert celery["tasks"]["nutrition.announce_committed"]["cpu_ms_per_run_alone"] == 5.0
+    assert celery["tasks"]["nutrition.announce_committed"]["cpu_ms_per_run_in_mix"] == 2.0
+    assert celery["tasks_received_per_request_from_alone"] == {
+        "nutrition.announce_committed": pytest.approx(0.1)
+    }
+
+
+def test_celery_by_task_is_left_out_without_the_workers_counters():
+    mix = {"endpoints": {"meal": {"requests": 1}}, "celery_counts": None}
+
+    assert load.celery_by_task(mix, {"meal": {}}) is None
+
+
+def test_a_run_waits_for_its_countdown_tasks_but_not_the_debounced_ones():
+    received = {"goals.recompute_goal_progress": 2, "insights.compute_recommendations": 1}
+    runs = iter([{}, {"goals.recompute_goal_progress": {"run": 2.0}}])
+
+    due = load.wait_for_countdown_tasks(lambda: received, lambda: next(runs), seconds=5)
+
+    assert due == {}
+
+
+def test_a_run_stops_waiting_for_its_countdown_tasks_after_the_longest_countdown():
+    due = load.wait_for_countdown_tasks(
+        lambda: {"goals.recompute_goal_progress": 3}, lambda: {}, seconds=0
+    )
+
+    assert due == {"goals.recompute_goal_progress": 3}
