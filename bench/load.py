@@ -1385,7 +1385,11 @@ def main(argv: list[str] | None = None) -> dict:
                 "celery_tasks_run": run["celery_tasks_run"],
                 "cpu_seconds_per_second": run["cpu_seconds_per_second"],
             }
-            print(f"{name} alone at the mix's pace ({rate}/min): {paced[name]}", flush=True)
+            print(
+                f"{name} alone at the mix's pace ({rate}/min): app CPU "
+                f"{paced[name]['app_cpu_ms']} ms ({paced[name]['requests']} requests)",
+                flush=True,
+            )
     finally:
         stop(web, timeout=20)
         stop(celery, timeout=20)
@@ -1439,6 +1443,13 @@ def main(argv: list[str] | None = None) -> dict:
     if solo:
         result["cost_model"] = cost_model(result, solo, cores)
     if paced:
+        for name, e in paced.items():
+            in_mix, alone = result["endpoints"][name]["app_cpu_ms"], solo.get(name, {})
+            e["app_cpu_ms_in_mix"] = in_mix
+            e["app_cpu_ms_alone_as_fast_as_answered"] = alone.get("app_cpu_ms")
+            e["app_cpu_error_pct_vs_mix"] = (
+                error_pct(e["app_cpu_ms"], in_mix) if e["app_cpu_ms"] and in_mix else None
+            )
         result["alone_at_the_mix_pace"] = paced
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
