@@ -912,7 +912,9 @@ def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
     return ms
 
 
-def celery_by_task(mix: dict, solo: dict[str, dict]) -> dict | None:
+def celery_by_task(
+    mix: dict, solo: dict[str, dict], paced: dict[str, dict] | None = None
+) -> dict | None:
     """Celery's CPU per request of the mix from what its tasks cost alone: each kind of task's
     own CPU per run (pooled over the runs alone in which it ran) times the runs of that kind per
     request, plus Celery's own CPU per task received (the worker's CPU beyond the tasks' own,
@@ -944,6 +946,17 @@ def celery_by_task(mix: dict, solo: dict[str, dict]) -> dict | None:
             received += counts["received"]
     if not received:
         return None
+    # a kind's CPU per run from the runs at the mix's pace when it ran there (a task costs more
+    # between other work, as a request does: measured, goal progress 6.9 ms a run back to back
+    # alone, 8.2-8.4 at the mix's pace and in the mix)
+    at_pace: dict[str, list[float]] = {}
+    for entry in (paced or {}).values():
+        counts = entry.get("celery_counts") or {"run": {}}
+        for kind, n in counts["run"].items():
+            pooled = at_pace.setdefault(kind, [0.0, 0.0])
+            pooled[0] += n
+            pooled[1] += counts["cpu_s"][kind]
+    run.update({kind: pooled for kind, pooled in at_pace.items() if pooled[0]})
     overhead_ms = overhead_s * 1000 / received
     answered = mix_counts["answered"]
     kinds = {}
@@ -977,7 +990,26 @@ def celery_by_task(mix: dict, solo: dict[str, dict]) -> dict | None:
     }
 
 
-def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
+APP_KEYS = ("app_cpu_ms", "app_cpu_ms_sql", "app_cpu_ms_no_sql", "app_cpu_ms_user_load")
+
+
+def _adjusted_paced(alone: dict, paced: dict | None, in_mix: dict) -> dict[str, float]:
+    """`_adjusted`, the app CPU from the run at the mix's pace when there is one (its own split
+    by cache state, carried over to the mix's): the web server's CPU outside the app and the
+    other tiers stay those of the run as fast as answered."""
+    ms = _adjusted(alone, in_mix)
+    if not paced or paced.get("app_cpu_ms") is None or "app" not in ms:
+        return ms
+    app = _adjusted({**alone, **{k: paced.get(k) for k in APP_KEYS}}, in_mix).get("app")
+    if app is not None:
+        ms["web"] += app - ms["app"]
+        ms["app"] = app
+    return ms
+
+
+def cost_model(
+    mix: dict, solo: dict[str, dict], cores: int, paced: dict[str, dict] | None = None
+) -> dict:
     """Each endpoint's CPU ms per request measured alone, weighted by its share of the mix run's
     requests: the mix's predicted CPU per request per tier and the requests/min the node's
     cores carry, against the mix run's measured figures. The inputs taken from the mix run are
@@ -985,7 +1017,8 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
     (the share of its requests that ran SQL, and SQL statements per request)."""
     total = sum(e["requests"] for e in mix["endpoints"].values()) or 1
     shares = {n: e["requests"] / total for n, e in mix["endpoints"].items()}
-    adjusted = {n: _adjusted(solo[n], mix["endpoints"][n]) for n in shares}
+    paced = paced or {}
+    adjusted = {n: _adjusted_paced(solo[n], paced.get(n), mix["endpoints"][n]) for n in shares}
 
     def weighted(costs: dict[str, dict], tier: str) -> float:
         return round(sum(shares[n] * costs[n].get(tier, 0.0) for n in shares), 3)
@@ -994,7 +1027,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
     predicted = {tier: weighted(adjusted, tier) for tier in NODE_TIERS}
     # Celery by its tasks (`celery_by_task`); per endpoint alone it was the worker's CPU per
     # request of each write run alone, which carries the runs alone's task counts
-    celery = celery_by_task(mix, solo)
+    celery = celery_by_task(mix, solo, paced)
     celery_per_endpoint = predicted["celery"]
     if celery is not None:
         predicted["celery"] = celery["predicted_ms_per_request"]
@@ -1018,6 +1051,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
             "user_load_share_in_mix": in_mix.get("user_load_share"),
             "app_cpu_ms_alone": alone["app_cpu_ms"],
             "app_cpu_ms_model": round(app, 3) if app is not None else None,
+            "app_cpu_ms_at_mix_pace": paced.get(name, {}).get("app_cpu_ms"),
             "app_cpu_ms_in_mix": in_mix["app_cpu_ms"],
             "app_cpu_error_pct": error_pct(app, in_mix["app_cpu_ms"])
             if app is not None and in_mix["app_cpu_ms"]
@@ -1196,7 +1230,8 @@ def main(argv: list[str] | None = None) -> dict:
         "--at-mix-pace",
         type=lambda v: [x for x in v.split(",") if x],
         default=[],
-        help="endpoints also run alone at their pace in the mix (comma-separated; not modelled)",
+        help="endpoints also run alone at their pace in the mix (comma-separated, or all): the "
+        "cost model takes their app CPU and their tasks' CPU from those runs",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of the server")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
@@ -1357,11 +1392,12 @@ def main(argv: list[str] | None = None) -> dict:
                     "errors": solo[name]["overall"]["errors"],
                 }
         # The same endpoints alone at the pace they had in the mix (their requests/min in its
-        # window), not part of the model: whether a request costs more in the mix because the
-        # node is saturated (alone, as fast as answered, saturates it too) or because of what
-        # the rest of the mix does; and, for a write, how many tasks its per-person pace leaves.
-        paced = {}
-        for name in args.at_mix_pace:
+        # window): measured, an uncached read costs ~30 % more app CPU at that pace than run
+        # back to back as fast as answered, as much as in the mix (each worker runs other code
+        # between two requests: the CPU caches are cold for it); the model takes their app CPU
+        # and their tasks' CPU from these runs (`cost_model`).
+        names = list(weights) if args.at_mix_pace == ["all"] else args.at_mix_pace
+        for name in names:
             e = mix_run["endpoints"].get(name)
             if e is None or name not in weights:
                 continue
@@ -1376,11 +1412,11 @@ def main(argv: list[str] | None = None) -> dict:
                 )
             )
             paced[name] = {
+                **run["endpoints"].get(name, {}),
                 "rate_per_min": rate,
                 "requests": run["overall"]["requests"],
-                "app_cpu_ms": run["endpoints"].get(name, {}).get("app_cpu_ms"),
-                "sql_share": run["endpoints"].get(name, {}).get("sql_share"),
                 "cpu_ms_per_request": run["cpu_ms_per_request"],
+                "celery_counts": run["celery_counts"],
                 "celery_tasks_per_request": run["celery_tasks_per_request"],
                 "celery_tasks_run": run["celery_tasks_run"],
                 "cpu_seconds_per_second": run["cpu_seconds_per_second"],
@@ -1441,7 +1477,7 @@ def main(argv: list[str] | None = None) -> dict:
         "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
     }  # fmt: skip
     if solo:
-        result["cost_model"] = cost_model(result, solo, cores)
+        result["cost_model"] = cost_model(result, solo, cores, paced)
     if paced:
         for name, e in paced.items():
             in_mix, alone = result["endpoints"][name]["app_cpu_ms"], solo.get(name, {})

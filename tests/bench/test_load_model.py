@@ -154,3 +154,51 @@ def test_a_run_stops_waiting_for_its_countdown_tasks_after_the_longest_countdown
     )
 
     assert due == {"goals.recompute_goal_progress": 3}
+
+
+def test_the_app_cpu_comes_from_the_run_at_the_mix_pace_and_the_rest_from_the_run_alone():
+    alone = _alone(app_cpu_ms=2.0, app_cpu_ms_sql=2.0, app_cpu_ms_no_sql=1.0)
+    paced = {"app_cpu_ms": 3.0, "app_cpu_ms_sql": 3.5, "app_cpu_ms_no_sql": 1.5}
+    mix = {"sql_share": 0.5, "user_load_share": 0.0, "queries_per_request": 1.0}
+
+    ms = load._adjusted_paced(alone, paced, mix)
+
+    assert ms["app"] == pytest.approx(0.5 * 3.5 + 0.5 * 1.5)
+    # the web server's CPU outside the app (1 ms alone) is kept
+    assert ms["web"] == pytest.approx(1.0 + ms["app"])
+    assert ms["postgresql"] == pytest.approx(0.5)
+
+
+def test_a_kinds_cpu_per_run_comes_from_the_runs_at_the_mix_pace_when_it_ran_there():
+    meal = _celery_counts(
+        answered=100,
+        worker_cpu_s=0.8,
+        received=100,
+        run={"nutrition.announce_committed": 100},
+        cpu_s={"nutrition.announce_committed": 0.5},
+    )
+    paced = _celery_counts(
+        answered=10,
+        worker_cpu_s=1.0,
+        received=10,
+        run={"nutrition.announce_committed": 10},
+        cpu_s={"nutrition.announce_committed": 0.07},
+    )
+    mix = {
+        "endpoints": {"meal": {"requests": 100}},
+        "celery_counts": _celery_counts(
+            answered=100,
+            worker_cpu_s=1.0,
+            received=10,
+            run={"nutrition.announce_committed": 10},
+            cpu_s={"nutrition.announce_committed": 0.05},
+        ),
+    }
+
+    celery = load.celery_by_task(
+        mix, {"meal": {"celery_counts": meal}}, {"meal": {"celery_counts": paced}}
+    )
+
+    assert celery["tasks"]["nutrition.announce_committed"]["cpu_ms_per_run_alone"] == 7.0
+    # Celery's own CPU per task stays the runs' as fast as answered: 3 ms
+    assert celery["predicted_ms_per_request"] == pytest.approx(0.1 * 7.0 + 0.1 * 3.0)
