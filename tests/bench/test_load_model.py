@@ -202,3 +202,13 @@ def test_a_kinds_cpu_per_run_comes_from_the_runs_at_the_mix_pace_when_it_ran_the
     assert celery["tasks"]["nutrition.announce_committed"]["cpu_ms_per_run_alone"] == 7.0
     # Celery's own CPU per task stays the runs' as fast as answered: 3 ms
     assert celery["predicted_ms_per_request"] == pytest.approx(0.1 * 7.0 + 0.1 * 3.0)
+
+
+def test_a_cache_state_the_paced_run_did_not_meet_is_priced_as_fast_as_answered():
+    alone = _alone(app_cpu_ms=1.5, app_cpu_ms_sql=2.0, app_cpu_ms_no_sql=1.0)
+    paced = {"app_cpu_ms": 0.9, "app_cpu_ms_sql": None, "app_cpu_ms_no_sql": 0.9}
+    mix = {"sql_share": 0.8, "user_load_share": 0.0, "queries_per_request": 1.0}
+
+    ms = load._adjusted_paced(alone, paced, mix)
+
+    assert ms["app"] == pytest.approx(0.8 * 2.0 + 0.2 * 0.9)
