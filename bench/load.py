@@ -4,7 +4,8 @@ the cost model in bench/results/load.json.
     python bench/load.py [--patients 1000] [--duration 60] [--rate 20000] [--vus 60]
                          [--worker-args "--workers 4"] [--postgres own|env]
                          [--redis own|env] [--redis-db N]
-                         [--model-seconds 6] [--profile]
+                         [--model-seconds 6] [--at-mix-pace all|NAME,...] [--port N]
+                         [--profile]
     python bench/load.py --smoke      # CI: 5 patients, 5 s, asserts zero errors
 
 1. PostgreSQL: `--postgres own` (the default) is the bench's own durable cluster, the one
@@ -13,7 +14,9 @@ the cost model in bench/results/load.json.
    The dataset (bench/generate.py) in database `ht_perf` (`--database`), made when missing.
 2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.tsv.
 3. A Celery worker (all queues) and the web server as the Dockerfile's CMD runs it (bound to
-   127.0.0.1:`--port`; `--worker-args` swaps its worker layout), `DJANGO_ENV=production`,
+   a free 127.0.0.1 port, or `--port`, refused when anything listens there: the workers bind
+   with SO_REUSEPORT, so two runs would silently split each other's traffic; `--worker-args`
+   swaps its worker layout), `DJANGO_ENV=production`,
    Redis: `--redis own` (the default) a redis-server of the bench's own on a free port, so its
    CPU is the node's alone; `env` REDIS_URL's server, db `--redis-db` (BENCH_REDIS_DB, 13;
    flushed first: a cold cache either way; `--smoke`'s default), keys from
@@ -36,7 +39,10 @@ the cost model in bench/results/load.json.
    answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
    (web server, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
    CPU per request and the requests/min the node's cores can carry, set against what the mix
-   run measured (the error in %).
+   run measured (the error in %). Celery's tier by task: each kind's CPU per run and Celery's
+   own CPU per task (the worker's counters), measured alone, times the tasks per request in
+   the mix. `--at-mix-pace`: the app CPU and the tasks' CPU from each endpoint alone at its
+   pace in the mix instead (a request costs more between other work than back to back).
 6. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
    SQL statements and app CPU per request, PostgreSQL transactions and rows written per second,
    CPU used by the web server / Celery / PostgreSQL / Redis / wrk / the whole machine, the load

@@ -6,7 +6,7 @@ goal progress and the recommendations' debounce publish them). CPU of the worker
 tree from the first publish until it is idle with its queues empty, less its idle CPU over the
 same seconds, per task.
 
-    python bench/bench_celery_overhead.py [--tasks 2000] [--rate 40] [--countdown 0]
+    python bench/celery_overhead.py [--tasks 2000] [--rate 40] [--countdown 0]
         [--worker-args "--pool prefork --concurrency 1"] [--repeat 2]
 
 Each `--worker-args` (repeatable) is one layout; the layouts alternate `--repeat` times.
