@@ -1401,7 +1401,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "errors": solo[name]["overall"]["errors"],
                 }
         # The same endpoints alone at the pace they had in the mix (their requests/min in its
-        # window): measured, an uncached read costs ~30 % more app CPU at that pace than run
+        # window): measured, an uncached read costs ~50 % more app CPU at that pace than run
         # back to back as fast as answered, as much as in the mix (each worker runs other code
         # between two requests: the CPU caches are cold for it); the model takes their app CPU
         # and their tasks' CPU from these runs (`cost_model`).
