@@ -4,7 +4,8 @@ the cost model in bench/results/load.json.
     python bench/load.py [--patients 1000] [--duration 60] [--rate 20000] [--vus 60]
                          [--worker-args "--workers 4"] [--postgres own|env]
                          [--redis own|env] [--redis-db N]
-                         [--model-seconds 6] [--profile]
+                         [--model-seconds 6] [--at-mix-pace all|NAME,...] [--port N]
+                         [--profile]
     python bench/load.py --smoke      # CI: 5 patients, 5 s, asserts zero errors
 
 1. PostgreSQL: `--postgres own` (the default) is the bench's own durable cluster, the one
@@ -13,7 +14,9 @@ the cost model in bench/results/load.json.
    The dataset (bench/generate.py) in database `ht_perf` (`--database`), made when missing.
 2. JWTs for every patient (AccessToken.for_user, 2 h) into var/bench/users.tsv.
 3. A Celery worker (all queues) and the web server as the Dockerfile's CMD runs it (bound to
-   127.0.0.1:`--port`; `--worker-args` swaps its worker layout), `DJANGO_ENV=production`,
+   a free 127.0.0.1 port, or `--port`, refused when anything listens there: the workers bind
+   with SO_REUSEPORT, so two runs would silently split each other's traffic; `--worker-args`
+   swaps its worker layout), `DJANGO_ENV=production`,
    Redis: `--redis own` (the default) a redis-server of the bench's own on a free port, so its
    CPU is the node's alone; `env` REDIS_URL's server, db `--redis-db` (BENCH_REDIS_DB, 13;
    flushed first: a cold cache either way; `--smoke`'s default), keys from
@@ -36,7 +39,10 @@ the cost model in bench/results/load.json.
    answered if the mix saturated the node, else at its pace), CPU ms per request of each tier
    (web server, PostgreSQL, Redis, Celery); weighted by the mix's shares it predicts the mix's
    CPU per request and the requests/min the node's cores can carry, set against what the mix
-   run measured (the error in %).
+   run measured (the error in %). Celery's tier by task: each kind's CPU per run and Celery's
+   own CPU per task (the worker's counters), measured alone, times the tasks per request in
+   the mix. `--at-mix-pace`: the app CPU and the tasks' CPU from each endpoint alone at its
+   pace in the mix instead (a request costs more between other work than back to back).
 6. Figures: requests/minute, p50/p95/p99 per endpoint and overall, errors, cache hit rate,
    SQL statements and app CPU per request, PostgreSQL transactions and rows written per second,
    CPU used by the web server / Celery / PostgreSQL / Redis / wrk / the whole machine, the load
@@ -273,6 +279,31 @@ def nightly_recommendations(user_ids: list[int]) -> int:
     for start in range(0, len(ordered), 200):
         compute_recommendations_chunk(ordered[start : start + 200])
     return len(ordered)
+
+
+def claim_port(port: int | None) -> int:
+    """The web server's port: a free one when `port` is None, else `port` if nothing listens
+    on it. The server's workers bind with SO_REUSEPORT (granian's layout), so a second load
+    run on a port already in use would not fail: the kernel would split wrk's connections
+    between the two runs' servers, each counting the other's requests (and neither's CPU
+    matching them). A bind without SO_REUSEPORT fails while any socket listens there (with
+    SO_REUSEADDR: the previous run's connections in TIME_WAIT do not count)."""
+    import socket
+
+    from compare import free_port
+
+    if port is None:
+        return free_port()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(
+                f"port {port} is in use ({exc.strerror}): another load run or server listens "
+                "there; pass a free --port or leave it out (a free one is picked)"
+            ) from None
+    return port
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -519,6 +550,71 @@ def celery_tasks(log: Path, offset: int) -> dict[str, int]:
     return counts
 
 
+def celery_task_counters(metrics_dir: Path) -> dict[str, dict[str, float]]:
+    """The worker's task counters so far, from the Prometheus files its processes write
+    (PROMETHEUS_MULTIPROC_DIR): per task name, the tasks run (`healthtrack_celery_tasks_total`,
+    every outcome) and the CPU seconds of the threads that ran them
+    (`healthtrack_celery_task_cpu_seconds_total`, healthtrack/celery.py)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    out: dict[str, dict[str, float]] = {}
+    wanted = {
+        "healthtrack_celery_tasks_total": "run",
+        "healthtrack_celery_task_cpu_seconds_total": "cpu_s",
+    }
+    for metric in registry.collect():
+        for sample in metric.samples:
+            key = wanted.get(sample.name)
+            if key is not None:
+                counts = out.setdefault(sample.labels["task"], {"run": 0.0, "cpu_s": 0.0})
+                counts[key] += sample.value
+    return out
+
+
+# Tasks published with a countdown longer than any run: the recommendations' debounce
+# (RECOMMENDATIONS_DEBOUNCE_SECONDS, 300 s) schedules its run that long after a person's first
+# write; no run waits for them (the worker holds them, received, until they are due).
+LONG_COUNTDOWN_TASKS = frozenset({"insights.compute_recommendations"})
+
+
+def wait_for_countdown_tasks(
+    received, run, *, seconds: float, skip: frozenset[str] = LONG_COUNTDOWN_TASKS
+) -> dict[str, float]:
+    """Wait (at most `seconds`) until every task this run's requests published has run, but
+    those of `skip`: a countdown task (goal progress, coalesced per person for
+    GOAL_PROGRESS_COALESCE_SECONDS, is due that long and a second after the first write of
+    its window) is held by the worker, not queued in the broker, so the queues can be empty
+    and the worker idle while it waits. Counted in the next run, the last seconds' tasks of
+    one endpoint alone (all of them, in a run of a few seconds) went to the next endpoint.
+    `received()`: tasks received by name; `run()`: tasks run by name. The tasks still due,
+    by name."""
+    deadline = time.monotonic() + seconds
+    while True:
+        ran = run()
+        due = {
+            name: count - ran.get(name, {}).get("run", 0.0)
+            for name, count in received().items()
+            if name not in skip
+        }
+        due = {name: left for name, left in due.items() if left > 0}
+        if not due or time.monotonic() > deadline:
+            return due
+        time.sleep(0.5)
+
+
+def counters_since(before: dict, after: dict) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, counts in after.items():
+        old = before.get(name, {})
+        diff = {k: v - old.get(k, 0.0) for k, v in counts.items()}
+        if diff["run"] or diff["cpu_s"]:
+            out[name] = diff
+    return out
+
+
 # --- one wrk run ------------------------------------------------------------------------------
 
 
@@ -537,11 +633,15 @@ def run_wrk(
     queued=None,
     loose: frozenset[str] = frozenset(),
     during=None,
+    task_counters=None,
+    countdown_s: float = 0.0,
 ) -> dict:
     """wrk with bench/load.lua for `warmup` + `seconds`; the requests answered in the last
     `seconds` (the window), the CPU each tier used in it (`snapshot()`'s tiers; those in
     `loose` are loose processes, not trees), and wrk's own CPU over the whole run.
-    `during(seconds)` is called when the window opens (the profiler)."""
+    `during(seconds)` is called when the window opens (the profiler); `task_counters()`: the
+    worker's tasks run and their CPU so far, by name (`celery_task_counters`); `countdown_s`:
+    the longest countdown of a task the run waits for (`wait_for_countdown_tasks`)."""
     drain(snapshot, "celery", queued)  # what an earlier run queued is not this run's
     settle(snapshot)
     out_dir = WORK / "wrk" / label
@@ -563,6 +663,7 @@ def run_wrk(
     log_from = celery_log.stat().st_size if celery_log.exists() else 0
     with (out_dir / "wrk.out").open("wb") as log:
         start = snapshot()  # the node is idle (settle): what Celery does from here is this run's
+        tasks_before = task_counters() if task_counters else {}
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         time.sleep(warmup)
         cpu0, busy0, t0 = snapshot(), machine_busy(), time.monotonic()
@@ -580,8 +681,17 @@ def run_wrk(
     # (warm-up included), is what those requests cost it; the window alone undercounts the
     # runs that leave a backlog (the writes alone, as fast as answered) more than the mix.
     drained = drain(snapshot, "celery", queued)
+    still_due: dict[str, float] = {}
+    if task_counters:
+        still_due = wait_for_countdown_tasks(
+            lambda: celery_tasks(celery_log, log_from),
+            lambda: counters_since(tasks_before, task_counters()),
+            seconds=countdown_s + 3,
+        )
+        drained = drain(snapshot, "celery", queued)
     celery_run_s = cpu_used(start["celery"], drained["celery"])
     tasks = celery_tasks(celery_log, log_from)
+    tasks_run = counters_since(tasks_before, task_counters()) if task_counters else {}
     summary_line = next(
         (x for x in (out_dir / "wrk.out").read_text().splitlines() if x.startswith("{")), None
     )
@@ -640,6 +750,8 @@ def run_wrk(
         "celery_window_s": cpu_s["celery"],
         "celery_run_s": celery_run_s,
         "celery_tasks": tasks,
+        "celery_tasks_run": tasks_run,
+        "celery_tasks_still_due": still_due,
     }
 
 
@@ -728,6 +840,11 @@ def summarise(run: dict) -> dict:
     cpu_ms["celery"] = round(run["celery_run_s"] * 1000 / answered, 3)
     cpu_ms["celery_window_only"] = round(run["celery_window_s"] * 1000 / served, 3)
     cpu_ms["wrk"] = round(run["wrk_cpu_s"] * 1000 / max(run["wrk_answered"], 1), 3)
+    # the worker's CPU: the tasks' own (the threads that ran them) and Celery's around them
+    tasks_run = run.get("celery_tasks_run", {})
+    task_cpu_s = sum(t["cpu_s"] for t in tasks_run.values())
+    cpu_ms["celery_tasks"] = round(task_cpu_s * 1000 / answered, 3)
+    cpu_ms["celery_overhead"] = round((run["celery_run_s"] - task_cpu_s) * 1000 / answered, 3)
     cores = {k: round(v / window, 2) for k, v in run["cpu_s"].items()}
     cores["wrk"] = round(run["wrk_cpu_s"] / (window + run["warmup_s"]), 2)
     cores["whole_machine"] = round(run["whole_machine_s"] / window, 2)
@@ -737,6 +854,30 @@ def summarise(run: dict) -> dict:
         "celery_tasks_per_request": {
             k: round(v / answered, 4) for k, v in sorted(run["celery_tasks"].items())
         },
+        # tasks that ran (a countdown task received in one run may run in the next) and the
+        # CPU ms of each one's own work
+        "celery_tasks_run": {
+            k: {
+                "per_request": round(t["run"] / answered, 4),
+                "cpu_ms_per_task": round(t["cpu_s"] * 1000 / t["run"], 3) if t["run"] else None,
+            }
+            for k, t in sorted(tasks_run.items())
+        },  # fmt: skip
+        # the raw counts the cost model pools over the runs alone
+        "celery_counts": {
+            "answered": answered,
+            "worker_cpu_s": round(run["celery_run_s"], 4),
+            "tasks_cpu_s": round(task_cpu_s, 4),
+            "received": sum(run["celery_tasks"].values()),
+            "run": {k: t["run"] for k, t in tasks_run.items()},
+            "cpu_s": {k: round(t["cpu_s"], 4) for k, t in tasks_run.items()},
+        },
+        "celery_overhead_ms_per_task": round(
+            (run["celery_run_s"] - task_cpu_s) * 1000 / sum(t["run"] for t in tasks_run.values()),
+            3,
+        )
+        if tasks_run
+        else None,
         "cpu_ms_per_request": cpu_ms,
         "cpu_seconds_per_second": cores,
     }
@@ -777,7 +918,107 @@ def _adjusted(alone: dict, in_mix: dict) -> dict[str, float]:
     return ms
 
 
-def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
+def celery_by_task(
+    mix: dict, solo: dict[str, dict], paced: dict[str, dict] | None = None
+) -> dict | None:
+    """Celery's CPU per request of the mix from what its tasks cost alone: each kind of task's
+    own CPU per run (pooled over the runs alone in which it ran) times the runs of that kind per
+    request, plus Celery's own CPU per task received (the worker's CPU beyond the tasks' own,
+    pooled over the runs alone that received tasks) times the tasks received per request.
+
+    The counts per request are the workload's and come from the mix, as its shares of requests
+    and of requests that ran SQL do: how many tasks its writes leave depends on the per-person
+    windows (goal progress coalesced for GOAL_PROGRESS_COALESCE_SECONDS, the recommendations'
+    300-s debounce) and on their state, which a run alone does not reproduce (alone, writes
+    come several times faster per person; after the mix, every person's debounce is claimed
+    already). The costs per task come from the runs alone only. The counts that the runs
+    alone predict (share x tasks per request alone, by kind) are reported beside them. None
+    when the worker's task counters were not read."""
+    mix_counts = mix.get("celery_counts")
+    if not mix_counts or not mix_counts["answered"]:
+        return None
+    run = {}  # kind: [runs, cpu_s] over the runs alone
+    overhead_s = received = 0.0
+    for alone in solo.values():
+        counts = alone.get("celery_counts")
+        if not counts:
+            return None
+        for kind, n in counts["run"].items():
+            pooled = run.setdefault(kind, [0.0, 0.0])
+            pooled[0] += n
+            pooled[1] += counts["cpu_s"][kind]
+        if counts["received"]:
+            overhead_s += counts["worker_cpu_s"] - counts["tasks_cpu_s"]
+            received += counts["received"]
+    if not received:
+        return None
+    # a kind's CPU per run from the runs at the mix's pace when it ran there (a task costs more
+    # between other work, as a request does: measured, goal progress 6.9 ms a run back to back
+    # alone, 8.2-8.4 at the mix's pace and in the mix)
+    at_pace: dict[str, list[float]] = {}
+    for entry in (paced or {}).values():
+        counts = entry.get("celery_counts") or {"run": {}}
+        for kind, n in counts["run"].items():
+            pooled = at_pace.setdefault(kind, [0.0, 0.0])
+            pooled[0] += n
+            pooled[1] += counts["cpu_s"][kind]
+    run.update({kind: pooled for kind, pooled in at_pace.items() if pooled[0]})
+    overhead_ms = overhead_s * 1000 / received
+    answered = mix_counts["answered"]
+    kinds = {}
+    predicted = mix_counts["received"] / answered * overhead_ms
+    for kind, n in sorted(mix_counts["run"].items()):
+        ms = run[kind][1] * 1000 / run[kind][0] if run.get(kind, [0])[0] else None
+        kinds[kind] = {
+            "runs_per_request_in_mix": round(n / answered, 4),
+            "cpu_ms_per_run_alone": round(ms, 3) if ms is not None else None,
+            "cpu_ms_per_run_in_mix": round(mix_counts["cpu_s"][kind] * 1000 / n, 3) if n else None,
+        }
+        predicted += n / answered * (ms or 0.0)
+    total = sum(e["requests"] for e in mix["endpoints"].values()) or 1
+    from_alone: dict[str, float] = {}
+    for name, e in mix["endpoints"].items():
+        for kind, t in (solo[name].get("celery_tasks_per_request") or {}).items():
+            from_alone[kind] = from_alone.get(kind, 0.0) + e["requests"] / total * t
+    return {
+        "predicted_ms_per_request": round(predicted, 3),
+        "overhead_ms_per_task_received_alone": round(overhead_ms, 3),
+        "overhead_ms_per_task_received_in_mix": round(
+            (mix_counts["worker_cpu_s"] - mix_counts["tasks_cpu_s"])
+            * 1000
+            / max(mix_counts["received"], 1),
+            3,
+        ),
+        "tasks_received_per_request_in_mix": round(mix_counts["received"] / answered, 4),
+        "tasks_received_per_request_from_alone": {k: round(v, 4) for k, v in from_alone.items()},
+        "tasks_received_per_request_in_mix_by_kind": mix.get("celery_tasks_per_request"),
+        "tasks": kinds,
+    }
+
+
+APP_KEYS = ("app_cpu_ms", "app_cpu_ms_sql", "app_cpu_ms_no_sql", "app_cpu_ms_user_load")
+
+
+def _adjusted_paced(alone: dict, paced: dict | None, in_mix: dict) -> dict[str, float]:
+    """`_adjusted`, the app CPU from the run at the mix's pace when there is one (its own split
+    by cache state, carried over to the mix's): the web server's CPU outside the app and the
+    other tiers stay those of the run as fast as answered."""
+    ms = _adjusted(alone, in_mix)
+    if not paced or paced.get("app_cpu_ms") is None or "app" not in ms:
+        return ms
+    # a cache state the paced run did not meet (its few requests all served from the caches,
+    # say) is priced as in the run as fast as answered
+    app_costs = {k: paced[k] if paced.get(k) is not None else alone.get(k) for k in APP_KEYS}
+    app = _adjusted({**alone, **app_costs}, in_mix).get("app")
+    if app is not None:
+        ms["web"] += app - ms["app"]
+        ms["app"] = app
+    return ms
+
+
+def cost_model(
+    mix: dict, solo: dict[str, dict], cores: int, paced: dict[str, dict] | None = None
+) -> dict:
     """Each endpoint's CPU ms per request measured alone, weighted by its share of the mix run's
     requests: the mix's predicted CPU per request per tier and the requests/min the node's
     cores carry, against the mix run's measured figures. The inputs taken from the mix run are
@@ -785,13 +1026,20 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
     (the share of its requests that ran SQL, and SQL statements per request)."""
     total = sum(e["requests"] for e in mix["endpoints"].values()) or 1
     shares = {n: e["requests"] / total for n, e in mix["endpoints"].items()}
-    adjusted = {n: _adjusted(solo[n], mix["endpoints"][n]) for n in shares}
+    paced = paced or {}
+    adjusted = {n: _adjusted_paced(solo[n], paced.get(n), mix["endpoints"][n]) for n in shares}
 
     def weighted(costs: dict[str, dict], tier: str) -> float:
         return round(sum(shares[n] * costs[n].get(tier, 0.0) for n in shares), 3)
 
     naive = {n: solo[n]["cpu_ms_per_request"] for n in shares}
     predicted = {tier: weighted(adjusted, tier) for tier in NODE_TIERS}
+    # Celery by its tasks (`celery_by_task`); per endpoint alone it was the worker's CPU per
+    # request of each write run alone, which carries the runs alone's task counts
+    celery = celery_by_task(mix, solo, paced)
+    celery_per_endpoint = predicted["celery"]
+    if celery is not None:
+        predicted["celery"] = celery["predicted_ms_per_request"]
     measured = {tier: mix["cpu_ms_per_request"][tier] for tier in NODE_TIERS}
     node_predicted = sum(predicted.values())
     node_measured = sum(measured.values())
@@ -812,6 +1060,7 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
             "user_load_share_in_mix": in_mix.get("user_load_share"),
             "app_cpu_ms_alone": alone["app_cpu_ms"],
             "app_cpu_ms_model": round(app, 3) if app is not None else None,
+            "app_cpu_ms_at_mix_pace": paced.get(name, {}).get("app_cpu_ms"),
             "app_cpu_ms_in_mix": in_mix["app_cpu_ms"],
             "app_cpu_error_pct": error_pct(app, in_mix["app_cpu_ms"])
             if app is not None and in_mix["app_cpu_ms"]
@@ -829,11 +1078,16 @@ def cost_model(mix: dict, solo: dict[str, dict], cores: int) -> dict:
         "app": error_pct(app_predicted, app_measured),
         "capacity_rpm": error_pct(rpm["predicted"] or 0, rpm["load_test"] or 0),
         "node_without_cache_state": error_pct(node_naive, node_measured),
+        "celery_per_endpoint_alone": error_pct(celery_per_endpoint, measured["celery"]),
     }
     return {
         "method": "each endpoint alone under the mix's load, carried over to the mix's cache "
-        "state; predicted = sum of share x CPU ms per request; capacity = 60,000 ms x cores / "
-        "CPU ms per request of the node's tiers (web server + PostgreSQL + Redis + Celery)",
+        "state; predicted = sum of share x CPU ms per request; Celery: each kind of task's CPU "
+        "alone x its runs per request in the mix, plus Celery's own CPU per task alone x the "
+        "tasks received per request in the mix; capacity = 60,000 ms x cores / CPU ms per "
+        "request of the node's tiers (web server + PostgreSQL + Redis + Celery)",
+        "celery": celery,
+        "celery_per_endpoint_alone_ms": celery_per_endpoint,
         "cores": cores,
         "predicted_cpu_ms_per_request": {**predicted, "node": round(node_predicted, 3)},
         "measured_cpu_ms_per_request": {**measured, "node": round(node_measured, 3)},
@@ -873,6 +1127,13 @@ def print_report(result: dict) -> None:
         "CPU ms per request: "
         + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_request"].items())
     )
+    ran = result.get("celery_tasks_run") or {}
+    if ran:
+        print(
+            "Celery tasks run per request (CPU ms each): "
+            + ", ".join(f"{k} {t['per_request']} ({t['cpu_ms_per_task']})" for k, t in ran.items())
+            + f"; Celery's own CPU per task {result.get('celery_overhead_ms_per_task')} ms"
+        )
     model = result.get("cost_model")
     if model:
         p, m = model["predicted_cpu_ms_per_request"], model["measured_cpu_ms_per_request"]
@@ -961,13 +1222,25 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--rate", type=int, default=20000, help="requests/minute, 0 = max")
     parser.add_argument("--vus", type=int, default=60, help="connections (wrk threads)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the web server's loopback port (default: a free one); refused when taken",
+    )
     parser.add_argument(
         "--worker-args", default=None, help='instead of the Dockerfile\'s: "--workers 4"'
     )
     parser.add_argument("--mix", default="design", choices=sorted(KINDS))
     parser.add_argument(
         "--model-seconds", type=float, default=6, help="cost model: seconds per endpoint alone"
+    )
+    parser.add_argument(
+        "--at-mix-pace",
+        type=lambda v: [x for x in v.split(",") if x],
+        default=[],
+        help="endpoints also run alone at their pace in the mix (comma-separated, or all): the "
+        "cost model takes their app CPU and their tasks' CPU from those runs",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of the server")
     parser.add_argument("--smoke", action="store_true", help="CI: tiny dataset, 5 s, 0 errors")
@@ -983,6 +1256,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.out = str(WORK / "smoke.json")
     args.postgres = args.postgres or "own"
     args.redis = args.redis or "own"
+    args.port = claim_port(args.port)
     if args.warmup is None:
         args.warmup = 1 if args.smoke else MIX_WARMUP_S
     if not shutil.which("wrk"):
@@ -998,6 +1272,7 @@ def main(argv: list[str] | None = None) -> dict:
         os.environ["DATABASE_URL"] = pg.url("postgres")
     web = celery = redis_server = None
     logs = {}
+    paced: dict[str, dict] = {}
     try:
         if args.redis == "own":
             redis_server, os.environ["REDIS_URL"] = start_redis()
@@ -1069,6 +1344,8 @@ def main(argv: list[str] | None = None) -> dict:
             "users_file": users_file,
             "snapshot": snapshot,
             "queued": broker_queued(env["REDIS_URL"]),
+            "task_counters": lambda: celery_task_counters(prometheus),
+            "countdown_s": float(settings.GOAL_PROGRESS_COALESCE_SECONDS) + 1,
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         # The steady state the model predicts for: PostgreSQL with nothing left over to do
@@ -1118,8 +1395,52 @@ def main(argv: list[str] | None = None) -> dict:
                     **e,
                     "cpu_ms_per_request": solo[name]["cpu_ms_per_request"],
                     "celery_tasks_per_request": solo[name]["celery_tasks_per_request"],
+                    "celery_tasks_run": solo[name]["celery_tasks_run"],
+                    "celery_overhead_ms_per_task": solo[name]["celery_overhead_ms_per_task"],
+                    "celery_counts": solo[name]["celery_counts"],
                     "errors": solo[name]["overall"]["errors"],
                 }
+        # The same endpoints alone at the pace they had in the mix (their requests/min in its
+        # window): measured, an uncached read costs ~50 % more app CPU at that pace than run
+        # back to back as fast as answered, as much as in the mix (each worker runs other code
+        # between two requests: the CPU caches are cold for it); the model takes their app CPU
+        # and their tasks' CPU from these runs (`cost_model`).
+        names = list(weights) if args.at_mix_pace == ["all"] else args.at_mix_pace
+        for name in names:
+            e = mix_run["endpoints"].get(name)
+            if e is None or name not in weights:
+                continue
+            rate = round(len(e["times_ms"]) / mix_run["window_s"] * 60)
+            run = summarise(
+                run_wrk(
+                    f"paced-{name}",
+                    {name: 1},
+                    seconds=args.model_seconds or 6,
+                    warmup=ALONE_WARMUP_S,
+                    # each connection at least a request a second: a slower one may send
+                    # nothing in a few seconds' window
+                    **{
+                        **common,
+                        "rate_per_min": rate,
+                        "connections": max(1, min(args.vus, 10, rate // 60)),
+                    },
+                )
+            )
+            paced[name] = {
+                **run["endpoints"].get(name, {}),
+                "rate_per_min": rate,
+                "requests": run["overall"]["requests"],
+                "cpu_ms_per_request": run["cpu_ms_per_request"],
+                "celery_counts": run["celery_counts"],
+                "celery_tasks_per_request": run["celery_tasks_per_request"],
+                "celery_tasks_run": run["celery_tasks_run"],
+                "cpu_seconds_per_second": run["cpu_seconds_per_second"],
+            }
+            print(
+                f"{name} alone at the mix's pace ({rate}/min): app CPU "
+                f"{paced[name].get('app_cpu_ms')} ms ({paced[name]['requests']} requests)",
+                flush=True,
+            )
     finally:
         stop(web, timeout=20)
         stop(celery, timeout=20)
@@ -1163,12 +1484,33 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_seconds_per_second": result["cpu_seconds_per_second"],
         "cpu_ms_per_request": result["cpu_ms_per_request"],
         "celery_tasks_per_request": result["celery_tasks_per_request"],
+        "celery_tasks_run": result["celery_tasks_run"],
+        "celery_overhead_ms_per_task": result["celery_overhead_ms_per_task"],
+        "celery_counts": result["celery_counts"],
         # what the node's cores would serve doing nothing else (the load generator excluded)
         "capacity_estimate_per_min_on_all_cores": round(60_000 * cores / max(node_ms, 0.01)),
         "database_per_second": {k: round(v / mix_run["window_s"], 1) for k, v in db.items()},
     }  # fmt: skip
     if solo:
-        result["cost_model"] = cost_model(result, solo, cores)
+        result["cost_model"] = cost_model(result, solo, cores, paced)
+        if paced:  # the same model from the runs as fast as answered only, for comparison
+            plain = cost_model(result, solo, cores)
+            result["cost_model"]["without_the_runs_at_the_mix_pace"] = {
+                "predicted_cpu_ms_per_request": plain["predicted_cpu_ms_per_request"],
+                "error_pct": plain["error_pct"],
+                "app_cpu_error_pct": {
+                    n: e["app_cpu_error_pct"] for n, e in plain["endpoints"].items()
+                },
+            }
+    if paced:
+        for name, e in paced.items():
+            in_mix, alone = result["endpoints"][name]["app_cpu_ms"], solo.get(name, {})
+            e["app_cpu_ms_in_mix"] = in_mix
+            e["app_cpu_ms_alone_as_fast_as_answered"] = alone.get("app_cpu_ms")
+            e["app_cpu_error_pct_vs_mix"] = (
+                error_pct(e["app_cpu_ms"], in_mix) if e.get("app_cpu_ms") and in_mix else None
+            )
+        result["alone_at_the_mix_pace"] = paced
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

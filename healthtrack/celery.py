@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 
 from celery import Celery, signals
 from celery.worker import consumer
 from django.db import close_old_connections
+from prometheus_client import Counter
 
 from healthtrack import observability
 
@@ -35,8 +37,32 @@ def recycle_old_connections(sender=None, **kwargs) -> None:
     close_old_connections()
 
 
+# CPU seconds of the thread that ran each task, from before its prerun signal's receivers to
+# after its postrun's (the task's own work, its database checks and metrics), by task: with
+# `healthtrack_celery_tasks_total`, what a task of each kind costs; the worker's CPU beyond it
+# is Celery's own per task (broker, acks, pool). bench/load.py reads it for its cost model.
+TASK_CPU = Counter(
+    "healthtrack_celery_task_cpu_seconds", "CPU seconds spent running tasks, by task.", ["task"]
+)
+_task_cpu_started: dict[str, float] = {}
+
+
+def task_cpu_start(task_id=None, task=None, **kwargs) -> None:
+    if task_id is not None and not getattr(task.request, "is_eager", False):
+        _task_cpu_started[task_id] = time.thread_time()
+
+
+def task_cpu_stop(task_id=None, task=None, **kwargs) -> None:
+    started = _task_cpu_started.pop(task_id, None)
+    if started is not None:
+        TASK_CPU.labels(task=task.name).inc(time.thread_time() - started)
+
+
+# in this order: the CPU count starts before the connection checks and stops after them
+signals.task_prerun.connect(task_cpu_start, weak=False)
 signals.task_prerun.connect(recycle_old_connections, weak=False)
 signals.task_postrun.connect(recycle_old_connections, weak=False)
+signals.task_postrun.connect(task_cpu_stop, weak=False)
 
 
 @app.task(name="healthtrack.ping")
