@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.test import override_settings
 
 from goals import services as goal_services
 from goals.models import HealthGoal
@@ -94,6 +95,9 @@ def test_a_weight_of_today_drops_the_cached_answer(
     assert "weight_management" not in [r["type"] for r in before["recommendations"]]
 
 
+# The roll is the cached entries' expiry at the owner's midnight: a cache whose clock the test
+# moves (Redis keeps its own clock, which time_machine cannot move).
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
 def test_the_cached_answer_rolls_at_the_owners_midnight(auth_client, patient):
     today = utc_today()
     late = datetime.combine(today, time(23, 59, 30), tzinfo=UTC)
