@@ -46,6 +46,8 @@ def test_create_announces_the_day_inside_its_transaction(
             "days": {date(2026, 3, 10)},
             "tz": calendar.zone_of(user),
             "entry_ids": {log.pk},
+            # Filled by the change feed's statement on PostgreSQL, for the follow-up.
+            "facts": {},
         }
     ]
 
@@ -73,8 +75,14 @@ def test_the_derived_work_is_announced_after_the_commit_from_a_row_written_with_
     assert row.kwargs == {"user_id": user.pk, "days": ["2026-03-10"]} and row.sent_at is None
     for callback in callbacks:  # the commit: the row's send announces it at once
         callback()
+    # With the write's zone (a statement less for the receivers).
     assert committed == [
-        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+        {
+            "signal": nutrition_committed,
+            "user_id": user.pk,
+            "days": {date(2026, 3, 10)},
+            "tz": calendar.zone_of(user),
+        }
     ]
     # Done by the send itself (tests/nutrition/test_meal_follow_up.py): nothing left to send.
     assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
@@ -128,6 +136,7 @@ def test_delete_announces_the_day(user, received, django_capture_on_commit_callb
             "user_id": user.pk,
             "days": {date(2026, 3, 10)},
             "entry_ids": set(),  # its tombstone is the change feed's event (post_delete)
+            "facts": {},
         }
     ]
 
