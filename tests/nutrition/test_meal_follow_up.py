@@ -6,13 +6,17 @@ to the worker's task (`nutrition.announce_committed`), as before."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
 from celery import current_app
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from goals import services as goal_services
+from goals.care_programs import programs
+from goals.care_programs.receivers import ADHERENCE_TASK
 from healthtrack.core import days as calendar
 from healthtrack.core import outbox
 from healthtrack.core.models import OutboxTask
@@ -44,7 +48,9 @@ def broker():
 def committed():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_committed.connect(receiver)
@@ -131,3 +137,47 @@ def test_the_workers_task_still_sends_the_signal(user, committed):
     assert committed == [
         {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
     ]
+
+
+def test_a_meal_of_a_person_in_a_care_program_enqueues_the_days_adherence(
+    user, broker, django_capture_on_commit_callbacks
+):
+    today = calendar.today(user)
+    program = programs.program_create(
+        user=user,
+        created_by=user,
+        title="Walk",
+        config={"activity": {"steps": {"min": 8000}}},
+        start_date=today - timedelta(days=5),
+    )
+    broker.reset_mock()
+    yesterday = today - timedelta(days=1)
+    noon = datetime.combine(yesterday, datetime.min.time(), calendar.zone_of(user)) + timedelta(
+        hours=12
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=noon, calories=500)
+
+    (run,) = messages(broker, ADHERENCE_TASK)
+    assert run.kwargs["kwargs"] == {"program_id": program.pk, "days": [yesterday.isoformat()]}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the feed's statement asks there")
+def test_a_meals_follow_up_asks_nothing_the_change_feeds_statement_answered(
+    user, broker, django_capture_on_commit_callbacks
+):
+    with CaptureQueriesContext(connection) as queries:
+        log_meal(user, django_capture_on_commit_callbacks)
+
+    # No goal, no care program: the follow-up enqueues neither, and reads neither table (nor
+    # the owner's zone) in a statement of its own.
+    asked = [
+        q["sql"]
+        for q in queries
+        if "changes_change" not in q["sql"]
+        and any(t in q["sql"] for t in ("goals_careprogram", "goals_healthgoal", "time_zone"))
+    ]
+    assert asked == []
+    assert messages(broker, ADHERENCE_TASK) == [] and messages(broker, GOALS_TASK) == []
+    assert not OutboxTask.objects.pending().exists()

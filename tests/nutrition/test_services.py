@@ -24,7 +24,9 @@ NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 def received():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_changed.connect(receiver)
@@ -46,8 +48,6 @@ def test_create_announces_the_day_inside_its_transaction(
             "days": {date(2026, 3, 10)},
             "tz": calendar.zone_of(user),
             "entry_ids": {log.pk},
-            # Filled by the change feed's statement on PostgreSQL, for the follow-up.
-            "facts": {},
         }
     ]
 
@@ -56,7 +56,9 @@ def test_create_announces_the_day_inside_its_transaction(
 def committed():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_committed.connect(receiver)
@@ -136,7 +138,6 @@ def test_delete_announces_the_day(user, received, django_capture_on_commit_callb
             "user_id": user.pk,
             "days": {date(2026, 3, 10)},
             "entry_ids": set(),  # its tombstone is the change feed's event (post_delete)
-            "facts": {},
         }
     ]
 
