@@ -181,3 +181,17 @@ def test_a_meals_follow_up_asks_nothing_the_change_feeds_statement_answered(
     assert asked == []
     assert messages(broker, ADHERENCE_TASK) == [] and messages(broker, GOALS_TASK) == []
     assert not OutboxTask.objects.pending().exists()
+
+
+def test_a_meal_of_an_earlier_day_marks_the_recommendations_changed_in_the_follow_up(
+    user, broker, django_capture_on_commit_callbacks
+):
+    from insights.models import RecommendationState
+
+    log_meal(user, django_capture_on_commit_callbacks)  # 10 March 2026: an earlier day
+
+    state = RecommendationState.objects.get(user=user)
+    assert state.data_changed_at is not None and state.computed_at is None
+    (refresh,) = messages(broker, RECOMMENDATIONS_TASK)
+    assert refresh.args[1] == [user.pk]
+    assert not OutboxTask.objects.pending().exists()
