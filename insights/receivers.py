@@ -76,11 +76,9 @@ def _guarded(what: str, user_id: int, fn: Callable[[], object]) -> bool:
     return True
 
 
-def data_changed(user_id: int, *, committed: bool = False) -> None:
+def data_changed(user_id: int) -> None:
     """Steps 2 and 3 above for one user: the outbox row now (in the writing transaction, or
-    in autocommit), the marker and the cache after commit. `committed`: as `today_changed`'s
-    (the diary's follow-up, itself after the write's commit): the marker is written in the
-    current transaction."""
+    in autocommit), the marker and the cache after commit."""
 
     def mark_changed() -> None:
         # A hint (the nightly run's and the read's staleness check): the durable outbox row
@@ -97,10 +95,7 @@ def data_changed(user_id: int, *, committed: bool = False) -> None:
             )
             raise
 
-    if committed and transaction.get_connection().in_atomic_block:
-        mark_changed()
-    else:
-        outbox.in_after_commit_transaction(mark_changed)
+    outbox.in_after_commit_transaction(mark_changed)
     transaction.on_commit(
         lambda: _guarded("cache invalidation", user_id, lambda: rec_cache.invalidate(user_id))
     )
@@ -238,7 +233,7 @@ def on_nutrition_changed(sender, *, user_id, days=(), **kwargs) -> None:
             # Today's diary: no window holds it yet. Sent after the write's commit.
             today_changed(user_id, zone, committed=True)
             return
-    data_changed(user_id, committed=True)
+    data_changed(user_id)
 
 
 def on_goals_changed(sender, *, user_id, progress_only=False, **kwargs) -> None:
