@@ -112,6 +112,8 @@ def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
 
 
 @receiver(nutrition_committed, dispatch_uid="goals.on_nutrition_changed")
-def on_nutrition_changed(sender, *, user_id: int, **kwargs) -> None:
+def on_nutrition_changed(sender, *, user_id: int, facts=None, **kwargs) -> None:
     # The signal names days, not nutrients: every nutrient goal of the person is refreshed.
-    enqueue_recompute(user_id, NUTRIENT_CODES)
+    # `facts`: the active goals' types, read in the write's change-feed statement when the
+    # write's own send sends this (nutrition.services); else one statement asks.
+    enqueue_recompute(user_id, NUTRIENT_CODES, active_types=(facts or {}).get(ACTIVE_GOAL_TYPES))

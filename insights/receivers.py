@@ -107,10 +107,13 @@ def data_changed(user_id: int) -> None:
     )
 
 
-def today_changed(user_id: int, zone) -> None:
+def today_changed(user_id: int, zone, *, committed: bool = False) -> None:
     """A write that touched only `user_id`'s today or later (see the module's docstring): the
     stored set is due again tomorrow, after commit, in the after-commit transaction (a hint,
-    as `data_changed`'s marker; nothing else is invalidated or queued)."""
+    as `data_changed`'s marker; nothing else is invalidated or queued). `committed`: called
+    after the write committed, in a transaction that is itself after it (the diary's
+    `nutrition_committed`): the hint is written in that one, not in another after it (its
+    failure then fails that transaction, which is retried: the follow-up is safe twice)."""
     tomorrow = calendar.today(zone) + timedelta(days=1)
 
     def due_tomorrow() -> None:
@@ -124,6 +127,9 @@ def today_changed(user_id: int, zone) -> None:
             )
             raise
 
+    if committed and transaction.get_connection().in_atomic_block:
+        due_tomorrow()
+        return
     outbox.in_after_commit_transaction(due_tomorrow)
 
 
@@ -224,7 +230,8 @@ def on_nutrition_changed(sender, *, user_id, days=(), **kwargs) -> None:
     if days:
         zone = calendar.zone_of(kwargs.get("tz") or user_id)
         if _from_today(days, zone):
-            today_changed(user_id, zone)  # today's diary: no window holds it yet
+            # Today's diary: no window holds it yet. Sent after the write's commit.
+            today_changed(user_id, zone, committed=True)
             return
     data_changed(user_id)
 

@@ -78,11 +78,17 @@ def nutrition_changes_announce(
     extra: dict[str, Any] = {} if tz is None else {"tz": tz}
     if entry_ids is not None:
         extra["entry_ids"] = frozenset(entry_ids)
-    nutrition_changed.send(sender=NutritionLog, user_id=user_id, days=set(days), **extra)
+    # Filled by the change feed where its statement answers the follow-up's questions
+    # (healthtrack.changes.receivers.on_nutrition_changed), for the receivers of
+    # `nutrition_committed` when this write's own send sends it.
+    facts: dict[str, Any] = {}
+    nutrition_changed.send(
+        sender=NutritionLog, user_id=user_id, days=set(days), facts=facts, **extra
+    )
     enqueue_on_commit(
         ANNOUNCE_TASK,
         {"user_id": user_id, "days": sorted(day.isoformat() for day in days)},
-        fast_path=_follow_up_after_commit,
+        fast_path=functools.partial(_follow_up_after_commit, facts=facts, tz=tz),
     )
     transaction.on_commit(functools.partial(daily_cache_invalidate, user_id), robust=True)
 
@@ -94,7 +100,9 @@ def nutrition_changes_follow_up(*, user_id: int, days: list[date]) -> None:
         nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=set(days))
 
 
-def _follow_up_after_commit(row: OutboxTask) -> str:
+def _follow_up_after_commit(
+    row: OutboxTask, *, facts: dict[str, Any] | None = None, tz: tzinfo | None = None
+) -> str:
     """The announce row's fast path (`healthtrack.core.outbox`), run by the write's
     after-commit send: `nutrition_committed` at once, in the send's transaction, instead of a
     message to the worker whose task would only send it. The receivers' outbox rows are
@@ -102,11 +110,17 @@ def _follow_up_after_commit(row: OutboxTask) -> str:
     together, so a crash before it commits leaves this row pending for the relay, which
     hands it to the worker's task. A receiver's error leaves the row pending too (a database
     error rolls the send back; any other is recorded on the row), for the relay and the
-    task, which retries. Eager mode (no send transaction): in a transaction of its own."""
+    task, which retries. Eager mode (no send transaction): in a transaction of its own.
+    `facts` (what the write's change-feed statement answered for the receivers, if anything)
+    and `tz` (the owner's zone, if the write had it) go with the signal: each saves a
+    receiver a statement. The relay's task sends neither: its receivers ask."""
     days = {date.fromisoformat(day) for day in row.kwargs["days"]}
     user_id = row.kwargs["user_id"]
     if connection.in_atomic_block:
-        nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=days)
+        extra: dict[str, Any] = {} if tz is None else {"tz": tz}
+        if facts:
+            extra["facts"] = facts
+        nutrition_committed.send(sender=NutritionLog, user_id=user_id, days=days, **extra)
     else:
         nutrition_changes_follow_up(user_id=user_id, days=sorted(days))
     return COVERED

@@ -23,6 +23,17 @@ from nutrition.signals import nutrition_committed
 
 MAX_SPAN_DAYS = 400
 ADHERENCE_TASK = "goals.recompute_program_adherence"
+#: The change feed's fact (`healthtrack.changes.services.record_upserts`' `facts`): whether
+#: the person has an active care program at all, read in a diary write's feed statement.
+HAS_ACTIVE_PROGRAM = "goals.care_programs.has_active"
+_HAS_ACTIVE_PROGRAM_SQL = (
+    f'SELECT EXISTS (SELECT 1 FROM "{CareProgram._meta.db_table}"'  # noqa: S608
+    ' WHERE "user_id" = %s AND "status" = %s)'
+)
+
+
+def has_active_program_question(user_id: int) -> tuple[str, list]:
+    return _HAS_ACTIVE_PROGRAM_SQL, [user_id, CareProgram.Status.ACTIVE.value]
 
 
 def enqueue_adherence(user_id: int, days: Iterable[date]) -> None:
@@ -74,5 +85,10 @@ def on_rollups_recut(sender, *, user_id: int, **kwargs) -> None:
 
 
 @receiver(nutrition_committed, dispatch_uid="goals.care_programs.programs.on_nutrition_changed")
-def on_nutrition_changed(sender, *, user_id: int, days, **kwargs) -> None:
+def on_nutrition_changed(sender, *, user_id: int, days, facts=None, **kwargs) -> None:
+    # `facts`: answered in the write's change-feed statement when the write's own send sends
+    # this (nutrition.services); a person with no active program has nothing to recompute.
+    # (A program activated after that statement recomputes its days itself.)
+    if (facts or {}).get(HAS_ACTIVE_PROGRAM) is False:
+        return
     enqueue_adherence(user_id, days)

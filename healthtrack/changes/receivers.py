@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models.signals import post_delete
 
 from goals import receivers as goal_receivers
+from goals.care_programs import receivers as program_receivers
 from goals.models import HealthGoal
 from goals.signals import goals_changed
 from healthtrack.changes import services
@@ -72,19 +73,26 @@ def on_nutrition_changed(sender, *, user_id, days, entry_ids=None, **kwargs) -> 
         # holds their rows (inserted, or locked for update, in its transaction), so nobody
         # else creates, deletes or announces them meanwhile: on PostgreSQL lock,
         # append and advance are one statement, which also answers the questions the
-        # feed's receivers would ask in a statement of their own (the webhooks': any live
-        # subscription?; the goals' answer rides along unused: one index probe).
+        # feed's receivers would ask in a statement of their own: the webhooks' (any live
+        # subscription?), and for the write's follow-up (`nutrition_committed`, sent by the
+        # write's own send after the commit with these `facts`) the goals' (which active
+        # goals?) and the care programs' (any active program?).
         if not entry_ids:
             return
         ids = sorted(entry_ids)
         sql = _NUTRITION_ENTRIES_SQL.format(ids=", ".join(["%s"] * len(ids)))
+        ask = services.measurement_questions(user_id)
+        ask[program_receivers.HAS_ACTIVE_PROGRAM] = program_receivers.has_active_program_question(
+            user_id
+        )
+        facts = kwargs.get("facts")
         services.record_upserts(
             user_id=user_id,
             resource=Resource.NUTRITION_ENTRY,
             existing_ids=lambda: (sql, [user_id, *ids]),
             locked_ids=True,
-            ask=services.measurement_questions(user_id),
-            facts={},
+            ask=ask,
+            facts={} if facts is None else facts,
         )
         return
 

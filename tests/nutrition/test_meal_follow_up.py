@@ -6,13 +6,18 @@ to the worker's task (`nutrition.announce_committed`), as before."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
 from celery import current_app
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from goals import services as goal_services
+from goals.care_programs import programs
+from goals.care_programs.receivers import ADHERENCE_TASK
+from healthtrack.core import days as calendar
 from healthtrack.core import outbox
 from healthtrack.core.models import OutboxTask
 from nutrition import services
@@ -43,7 +48,9 @@ def broker():
 def committed():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_committed.connect(receiver)
@@ -68,7 +75,12 @@ def test_a_meals_derived_work_is_enqueued_by_its_own_send_without_a_message(
     log_meal(user, django_capture_on_commit_callbacks)
 
     assert committed == [
-        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+        {
+            "signal": nutrition_committed,
+            "user_id": user.pk,
+            "days": {date(2026, 3, 10)},
+            "tz": calendar.zone_of(user),  # the write's: a statement less for the receivers
+        }
     ]
     assert messages(broker, services.ANNOUNCE_TASK) == []
     assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
@@ -125,3 +137,61 @@ def test_the_workers_task_still_sends_the_signal(user, committed):
     assert committed == [
         {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
     ]
+
+
+def test_a_meal_of_a_person_in_a_care_program_enqueues_the_days_adherence(
+    user, broker, django_capture_on_commit_callbacks
+):
+    today = calendar.today(user)
+    program = programs.program_create(
+        user=user,
+        created_by=user,
+        title="Walk",
+        config={"activity": {"steps": {"min": 8000}}},
+        start_date=today - timedelta(days=5),
+    )
+    broker.reset_mock()
+    yesterday = today - timedelta(days=1)
+    noon = datetime.combine(yesterday, datetime.min.time(), calendar.zone_of(user)) + timedelta(
+        hours=12
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.nutrition_log_create(user=user, meal_type="lunch", logged_at=noon, calories=500)
+
+    (run,) = messages(broker, ADHERENCE_TASK)
+    assert run.kwargs["kwargs"] == {"program_id": program.pk, "days": [yesterday.isoformat()]}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the feed's statement asks there")
+def test_a_meals_follow_up_asks_nothing_the_change_feeds_statement_answered(
+    user, broker, django_capture_on_commit_callbacks
+):
+    with CaptureQueriesContext(connection) as queries:
+        log_meal(user, django_capture_on_commit_callbacks)
+
+    # No goal, no care program: the follow-up enqueues neither, and reads neither table (nor
+    # the owner's zone) in a statement of its own.
+    asked = [
+        q["sql"]
+        for q in queries
+        if "changes_change" not in q["sql"]
+        and any(t in q["sql"] for t in ("goals_careprogram", "goals_healthgoal", "time_zone"))
+    ]
+    assert asked == []
+    assert messages(broker, ADHERENCE_TASK) == [] and messages(broker, GOALS_TASK) == []
+    assert not OutboxTask.objects.pending().exists()
+
+
+def test_a_meal_of_an_earlier_day_marks_the_recommendations_changed_in_the_follow_up(
+    user, broker, django_capture_on_commit_callbacks
+):
+    from insights.models import RecommendationState
+
+    log_meal(user, django_capture_on_commit_callbacks)  # 10 March 2026: an earlier day
+
+    state = RecommendationState.objects.get(user=user)
+    assert state.data_changed_at is not None and state.computed_at is None
+    (refresh,) = messages(broker, RECOMMENDATIONS_TASK)
+    assert refresh.args[1] == [user.pk]
+    assert not OutboxTask.objects.pending().exists()

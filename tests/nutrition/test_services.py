@@ -24,7 +24,9 @@ NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 def received():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_changed.connect(receiver)
@@ -54,7 +56,9 @@ def test_create_announces_the_day_inside_its_transaction(
 def committed():
     calls = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender, facts=None, **kwargs):
+        # `facts`: what the change feed's statement answered for the follow-up (PostgreSQL;
+        # tests/nutrition/test_meal_follow_up.py checks its use).
         calls.append(kwargs)
 
     nutrition_committed.connect(receiver)
@@ -73,8 +77,14 @@ def test_the_derived_work_is_announced_after_the_commit_from_a_row_written_with_
     assert row.kwargs == {"user_id": user.pk, "days": ["2026-03-10"]} and row.sent_at is None
     for callback in callbacks:  # the commit: the row's send announces it at once
         callback()
+    # With the write's zone (a statement less for the receivers).
     assert committed == [
-        {"signal": nutrition_committed, "user_id": user.pk, "days": {date(2026, 3, 10)}}
+        {
+            "signal": nutrition_committed,
+            "user_id": user.pk,
+            "days": {date(2026, 3, 10)},
+            "tz": calendar.zone_of(user),
+        }
     ]
     # Done by the send itself (tests/nutrition/test_meal_follow_up.py): nothing left to send.
     assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
