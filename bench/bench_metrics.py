@@ -6,7 +6,10 @@ missing) it loads one user with 90 days of minute-level heart rate plus daily va
 other types (~130,000 rows, bulk, kept between runs), then measures, in-process through the
 full Django/DRF stack with a JWT (no network):
 - a device sync of 1,440 heart-rate samples (a day of minutes) incl. validation, inserts and
-  rollups, median of repeated runs (each on a fresh day, removed afterwards);
+  rollups, median of repeated runs (each on a fresh day, removed afterwards); with the wall
+  time, the CPU it cost: this process's (`time.process_time`) and its PostgreSQL backend's
+  (`/proc/<pid>/schedstat`, when the server runs on this machine). On a shared machine the
+  wall time is the CPU times the contention; the CPU is what the code costs;
 - the list endpoint (default page of 100, newest first), median;
 - the summary (30 days), cached and uncached, median.
 Results to $BENCH_METRICS_RESULTS instead of bench/results/metrics.json when set.
@@ -174,10 +177,31 @@ def main() -> dict:
         )
 
     # --- sync through the API ---------------------------------------------------------------
+    connection.ensure_connection()
+    backend = Path(f"/proc/{connection.connection.info.backend_pid}/schedstat")
+
+    def backend_s() -> float:
+        """The PostgreSQL backend's CPU so far (0 when its process is not on this machine)."""
+        try:
+            return int(backend.read_text().split()[0]) / 1e9
+        except OSError:
+            return 0.0
+
+    cpu: dict[str, list[float]] = {"api_python": [], "api_pg": [], "svc_python": [], "svc_pg": []}
+
+    def cpu_before() -> tuple[float, float]:
+        return time.process_time(), backend_s()
+
+    def cpu_after(kind: str, before: tuple[float, float]) -> None:
+        cpu[f"{kind}_python"].append(time.process_time() - before[0])
+        cpu[f"{kind}_pg"].append(backend_s() - before[1])
+
     sync_api, sync_service = [], []
+    load_before = os.getloadavg()
     for i in range(RUNS["sync"]):
         day = today - timedelta(days=DAYS + 5 + i)
         body = day_samples(day)
+        before = cpu_before()
         start = time.perf_counter()
         response = client.post(
             f"/api/v1/devices/{device.pk}/sync",
@@ -186,17 +210,21 @@ def main() -> dict:
             headers={"Idempotency-Key": f"bench-{time.time_ns()}"},
         )
         sync_api.append(time.perf_counter() - start)
+        cpu_after("api", before)
         assert response.status_code == 200, response.content[:300]
         assert response.json()["counts"]["created"] == 1440, response.json()["counts"]
         cleanup(day)
         # The service alone (what dashboard importers call), same work minus HTTP/JSON.
         samples = json.loads(body)["samples"]
+        before = cpu_before()
         start = time.perf_counter()
         services.device_sync(
             user=user, device=device, samples=samples, idempotency_key=f"svc-{time.time_ns()}"
         )
         sync_service.append(time.perf_counter() - start)
+        cpu_after("svc", before)
         cleanup(day)
+    load_after = os.getloadavg()
 
     # --- list -----------------------------------------------------------------------------
     def get(url):
@@ -254,6 +282,11 @@ def main() -> dict:
         "load_seconds": round(load_s, 1),  # ~0 when the data set was kept from a past run
         "runs": RUNS,
         "figures_ms_median": figures,
+        # What the syncs cost in CPU (median ms): the Python of this process and the work of
+        # its PostgreSQL backend. Wall minus their sum is waiting: the disk (the commit's WAL
+        # flush) and, on a shared machine, other processes' turns on the cores.
+        "sync_1440_cpu_ms_median": {k: median_ms(v) for k, v in cpu.items()},
+        "sync_loadavg_1min": [round(load_before[0], 2), round(load_after[0], 2)],
         "targets_ms": TARGETS_MS,
         "meets_target": checks,
         "environment": {
@@ -269,6 +302,9 @@ def main() -> dict:
     print(f"metrics bench: {rows} rows for one user (load {load_s:.1f} s)")
     for name, value in figures.items():
         print(f"  {name:<28} {value:>8.2f} ms")
+    for name, value in result["sync_1440_cpu_ms_median"].items():
+        print(f"  sync CPU {name:<19} {value:>8.2f} ms")
+    print(f"  load average (1 min) around the syncs: {result['sync_loadavg_1min']}")
     for name, ok in checks.items():
         print(f"  target {name:<21} {'met' if ok else 'MISSED'} (< {TARGETS_MS[name]} ms)")
     print(f"written to {RESULTS}")

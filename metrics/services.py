@@ -688,7 +688,7 @@ def _clean_sample(index, sample, device, now, limit, errors) -> dict[str, Any] |
 
 
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
-    _lock_owner(user.pk)
+    tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=False)  # the rollups' days
     now = timezone.now()
     record = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if record is not None:
@@ -758,9 +758,8 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     _insert(to_create, user_id=user.pk, now=now)
     if to_update:
         HealthMetric.objects.bulk_update(to_update, MUTABLE_FIELDS, batch_size=500)
-    _after_write(user.pk, touched)
+    _after_write(user.pk, touched, tz=tz)
     device.last_sync_at = now
-    Device.objects.filter(pk=device.pk).update(last_sync_at=now)
 
     body = {
         "counts": {
@@ -779,10 +778,33 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
         action=LogEntry.Action.UPDATE,
         changes={"sync": ["", json.dumps(body["counts"], sort_keys=True)]},
     )
-    IdempotencyRecord.objects.create(
-        user=user, key=key, request_hash=request_hash, response=body, created_at=now
-    )
+    _record_sync(device, key=key, request_hash=request_hash, body=body, now=now)
     return SyncResult(body, replayed=False)
+
+
+# The device's last sync and the idempotency record in one round trip (PostgreSQL); the
+# record's unique key still raises IntegrityError for a concurrent twin (`device_sync`).
+_RECORD_SYNC_SQL = """
+WITH device AS (UPDATE metrics_device SET last_sync_at = %s WHERE id = %s)
+INSERT INTO metrics_idempotencyrecord (user_id, key, request_hash, response, created_at)
+VALUES (%s, %s, %s, %s, %s)
+"""
+
+
+def _record_sync(device: Device, *, key: str, request_hash: str, body: dict, now: datetime):
+    """Set the device's `last_sync_at` and store the sync's first response under `key`."""
+    if connection.vendor != "postgresql":
+        Device.objects.filter(pk=device.pk).update(last_sync_at=now)
+        IdempotencyRecord.objects.create(
+            user_id=device.user_id, key=key, request_hash=request_hash, response=body,
+            created_at=now,
+        )  # fmt: skip
+        return
+    response = IdempotencyRecord._meta.get_field("response").get_db_prep_save(body, connection)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            _RECORD_SYNC_SQL, [now, device.pk, device.user_id, key, request_hash, response, now]
+        )
 
 
 _COPY_COLUMNS = {

@@ -543,7 +543,7 @@ def clean_plain_sample(data: Any, *, device: Any, limit: datetime) -> dict[str, 
     batch is thousands of these; this skips the general path's error bookkeeping."""
     if type(data) is not dict:
         return None
-    if not data.keys() <= _PLAIN_KEYS and not _null_extras(data):
+    if not _PLAIN_KEYS.issuperset(data) and not _null_extras(data):
         return None
     code = data.get("metric_type")
     if type(code) is not str:
@@ -573,9 +573,11 @@ def clean_plain_sample(data: Any, *, device: Any, limit: datetime) -> dict[str, 
         recorded_at = datetime.fromisoformat(raw.strip())
     except ValueError:
         return None
-    if recorded_at.tzinfo is None or recorded_at.utcoffset() is None:
-        return None
-    recorded_at = recorded_at.astimezone(UTC)
+    zone = recorded_at.tzinfo
+    if zone is not UTC:  # "Z" and "+00:00" parse to UTC itself: nothing to check or convert
+        if zone is None or recorded_at.utcoffset() is None:
+            return None
+        recorded_at = recorded_at.astimezone(UTC)
     if recorded_at > limit:
         return None
     source_app = data.get("source_app")

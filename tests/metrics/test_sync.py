@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from metrics.models import DailyRollup, Device, HealthMetric, IdempotencyRecord
-from metrics.services import idempotency_records_purge
+from metrics.services import _record_sync, idempotency_records_purge
 from tests.metrics.factories import BASE, DeviceFactory
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +262,16 @@ def test_each_sync_is_recorded_in_the_audit_log_with_counts_only(auth_client, wa
     (entry,) = [e for e in LogEntry.objects.get_for_object(watch) if "sync" in e.changes_dict]
     assert '"created": 1' in entry.changes_dict["sync"][1]
     assert "123" not in str(entry.changes)
+
+
+def test_a_sync_recorded_under_a_stored_key_raises_the_unique_error(user, watch):
+    # What a concurrent twin meets when it commits second: the record's unique key refuses
+    # it, and `device_sync` answers with the first response (the device's update with it).
+    now = timezone.now()
+    _record_sync(watch, key="k", request_hash="h", body={"counts": {"synced": 1}}, now=now)
+    watch.refresh_from_db()
+    assert watch.last_sync_at == now
+    stored = IdempotencyRecord.objects.get(user=user, key="k")
+    assert (stored.request_hash, stored.response) == ("h", {"counts": {"synced": 1}})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _record_sync(watch, key="k", request_hash="h", body={}, now=now)
