@@ -261,10 +261,10 @@ def _insert_locked(
     `time_zone`), the upserts run only when the statement reads the same name, and the last
     item is then (the day row's count, the period rows' counts) for `rollups.sample_added`;
     None when they did not run (a latest type, or the zone changed): `_after_write` adds
-    the sample. The companions' statements (`fold_into_inserts`) run in it too, after the
-    lock, whatever the zone; the last item is their answers (name -> value).
-    Their delta upserts read no other row: `ON CONFLICT DO UPDATE` updates the
-    rollup row's newest version, committed by any writer that held the lock before."""
+    the sample. Their delta upserts read no other row: `ON CONFLICT DO UPDATE` updates the
+    rollup row's newest version, committed by any writer that held the lock before.
+    The companions' statements (`fold_into_inserts`) run in it too, after the lock, whatever
+    the zone; the last item is their answers (name -> value)."""
     if connection.vendor != "postgresql":
         return None
     metric = HealthMetric(user=user, **cleaned)
