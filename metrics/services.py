@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -176,11 +176,15 @@ def _flush_after_unlock() -> bool:
 
 
 @functools.cache
-def _insert_locked_sql(unflushed: bool, folded: str | None = None) -> tuple[str, tuple]:
+def _insert_locked_sql(
+    unflushed: bool, folded: str | None = None, companions: tuple[str, str] | None = None
+) -> tuple[str, tuple]:
     """`_insert_locked`'s statement and the measurement's columns it inserts, in order
     (`audit_rows.column_preparers`). `folded`: the rollups' upserts
     (`rollups.folded_upserts`), run from `g`: the sample's user, type and value, one row
-    after the lock when the zone read is the one guessed (parameters after the lock's)."""
+    after the lock when the zone read is the one guessed (parameters after the lock's).
+    `companions`: the CTEs and the columns of `fold_into_inserts`' statements (parameters
+    after the upserts')."""
     opening, fields = audit_rows.row_and_entry_sql(HealthMetric, "m")
     # Names from the models' metadata, values as parameters.
     locked = (
@@ -188,16 +192,53 @@ def _insert_locked_sql(unflushed: bool, folded: str | None = None) -> tuple[str,
         '(SELECT "time_zone" FROM "accounts_user"'
         f' WHERE "id" = %s) AS zone{_UNFLUSHED if unflushed else ""} FROM m'
     )
-    if folded is None:
+    if folded is None and companions is None:
         return f"{opening}{locked}", fields
-    sql = (
-        f"{opening.rstrip()}, lk AS ({locked}), g AS (SELECT %s::bigint AS user_id,"  # noqa: S608
-        " %s::varchar AS metric_type, %s::float8 AS value FROM lk"
-        " WHERE zone IS NOT DISTINCT FROM %s), "
-        f"{folded} SELECT lk.*, (SELECT count FROM day_up),"
-        " ARRAY(SELECT count FROM periods_up) FROM lk"
-    )
-    return sql, fields
+    sql = f"{opening.rstrip()}, lk AS ({locked}), "  # noqa: S608
+    columns = ""
+    if folded is not None:
+        sql += (
+            "g AS (SELECT %s::bigint AS user_id,"  # noqa: S608
+            " %s::varchar AS metric_type, %s::float8 AS value FROM lk"
+            f" WHERE zone IS NOT DISTINCT FROM %s), {folded}, "
+        )
+        columns = ", (SELECT count FROM day_up), ARRAY(SELECT count FROM periods_up)"
+    if companions is not None:
+        sql += f"{companions[0]}, "
+        columns += companions[1]
+    return f"{sql.rstrip(', ')} SELECT lk.*{columns} FROM lk", fields  # noqa: S608
+
+
+#: A plain insert's follow-up statements folded into its own statement (PostgreSQL): name ->
+#: function of the writing person's id returning (CTEs, which read the inserted and locked
+#: row from `lk` (`lk.id`) and run after the person's lock; their parameters; the answers,
+#: each (name, scalar SQL, parameters)). The answers are left in `measurements_changed`'s
+#: `facts` under their names. Registered by the apps that would otherwise run a statement of
+#: their own on every write (the change feed: `healthtrack.changes.receivers`).
+Companion = Callable[[int], tuple[str, list[Any], list[tuple[str, str, list[Any]]]]]
+_INSERT_COMPANIONS: dict[str, Companion] = {}
+
+
+def fold_into_inserts(name: str, companion: Companion) -> None:
+    """Have every plain insert of one measurement run `companion`'s CTEs in its statement
+    (see `_INSERT_COMPANIONS`)."""
+    _INSERT_COMPANIONS[name] = companion
+
+
+def _companions(user_id: int) -> tuple[tuple[str, str] | None, list[Any], list[str]]:
+    """The registered companions' SQL (CTEs, columns), parameters and answer names."""
+    if not _INSERT_COMPANIONS or _deferred.get() is not None:
+        return None, [], []
+    ctes, columns, params, names, answer_params = [], [], [], [], []
+    for companion in _INSERT_COMPANIONS.values():
+        sql, sql_params, answers = companion(user_id)
+        ctes.append(sql)
+        params += sql_params
+        for name, answer, answer_sql_params in answers:
+            names.append(name)
+            columns.append(f", ({answer})")
+            answer_params += answer_sql_params
+    return (", ".join(ctes), "".join(columns)), params + answer_params, names
 
 
 # The upserts read their row from `g` (`_insert_locked_sql`).
@@ -206,7 +247,7 @@ _FOLDED_SOURCE = "g"
 
 def _insert_locked(
     user, cleaned: dict[str, Any], *, flush_after_unlock: bool
-) -> tuple[HealthMetric, tzinfo, tuple[int, list[int]] | None] | None:
+) -> tuple[HealthMetric, tzinfo, tuple[int, list[int]] | None, dict[str, Any]] | None:
     """Insert a measurement and its audit entry, take the person's lock and read their zone
     (`_lock_owner_reading_zone`), in one statement on PostgreSQL: the lock is taken on the
     inserted row's output, so after the row is written as before (the entry's CTE, which the
@@ -221,7 +262,9 @@ def _insert_locked(
     item is then (the day row's count, the period rows' counts) for `rollups.sample_added`;
     None when they did not run (a latest type, or the zone changed): `_after_write` adds
     the sample. Their delta upserts read no other row: `ON CONFLICT DO UPDATE` updates the
-    rollup row's newest version, committed by any writer that held the lock before."""
+    rollup row's newest version, committed by any writer that held the lock before.
+    The companions' statements (`fold_into_inserts`) run in it too, after the lock, whatever
+    the zone; the last item is their answers (name -> value)."""
     if connection.vendor != "postgresql":
         return None
     metric = HealthMetric(user=user, **cleaned)
@@ -241,21 +284,26 @@ def _insert_locked(
         source=_FOLDED_SOURCE,
     )
     folded_sql, folded_params = folded if folded is not None else (None, [])
-    sql, _ = _insert_locked_sql(flush_after_unlock, folded_sql)
+    companions, companion_params, answer_names = _companions(user.pk)
+    sql, _ = _insert_locked_sql(flush_after_unlock, folded_sql, companions)
     params = [*row, *entry, 0x4D54, user.pk, user.pk]
     if folded is not None:
         params += [user.pk, metric.metric_type, metric.value, guess, *folded_params]
+    params += companion_params
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
     pk, zone = found[0], found[2]
+    rest = found[4 if flush_after_unlock else 3 :]
     added = None
-    if folded is not None and found[-2] is not None:
-        added = found[-2], list(found[-1])
+    if folded is not None:
+        if rest[0] is not None:
+            added = rest[0], list(rest[1])
+        rest = rest[2:]
     metric.pk = pk
     metric._state.adding = False
     metric._state.db = connection.alias
-    return metric, calendar.zone_named(zone), added
+    return metric, calendar.zone_named(zone), added, dict(zip(answer_names, rest, strict=True))
 
 
 def _zone_of(user_id: int) -> tzinfo:
@@ -355,12 +403,14 @@ def _after_write(
     added: HealthMetric | None = None,
     tz: tzinfo | None = None,
     upserted: tuple[int, list[int]] | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> None:
     """Recompute rollups and notify subscribers now; invalidate the cache on commit. Inside
     `rollups_deferred()`, only note what was touched. `added`: the write only inserted this
     measurement; of an averaged or latest type, its delta is folded into the rollups
     (`rollups.add_sample`) instead of recomputing its day; `upserted`: its write's statement
-    did that already (`_insert_locked`), these are the counts it returned."""
+    did that already (`_insert_locked`), these are the counts it returned; `facts`: what
+    its statement answered for `measurements_changed`'s receivers (`fold_into_inserts`)."""
     touched = {code: spans for code, spans in touched.items() if spans}
     if not touched:
         return
@@ -406,7 +456,7 @@ def _after_write(
         start=start,
         end=end,
         tz=tz,
-        facts={},
+        facts={} if facts is None else facts,
     )
     transaction.on_commit(lambda: invalidate_summary_cache(user_id, types), robust=True)
 
@@ -467,18 +517,19 @@ def metric_upsert(
         # writer holding it now cannot see this row (uncommitted) and commits before this
         # write reads or adds to the rollups.
         inserted = _insert_locked(user, cleaned, flush_after_unlock=flush_after_unlock)
-        upserted = None
+        upserted, facts = None, None
         if inserted is None:
             metric = HealthMetric.objects.create(user=user, **cleaned)
             tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)
         else:
-            metric, tz, upserted = inserted
+            metric, tz, upserted, facts = inserted
         _after_write(
             user.pk,
             {metric.metric_type: [_span(metric)]},
             added=metric,
             tz=tz,
             upserted=upserted,
+            facts=facts,
         )
         return metric, True
     tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=flush_after_unlock)

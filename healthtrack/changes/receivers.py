@@ -21,6 +21,7 @@ from goals.signals import goals_changed
 from healthtrack.changes import services
 from healthtrack.changes.models import ChangeEvent
 from healthtrack.core import days as calendar
+from metrics import services as metrics_services
 from metrics.models import HealthMetric
 from metrics.signals import measurements_changed
 from nutrition import receivers as nutrition_receivers
@@ -37,6 +38,11 @@ AND recorded_at >= %s AND recorded_at <= %s
 
 
 def on_measurements_changed(sender, *, user_id, metric_types, start, end, **kwargs) -> None:
+    facts = kwargs.get("facts")
+    if facts and facts.get(services.MEASUREMENT_APPENDED) is not None:
+        # A plain insert's statement appended its event already (`measurement_inserted_append`).
+        services.announce_inserted_measurement(user_id, facts)
+        return
     # The ids as SQL: on every measurement write, building this QuerySet cost more than the
     # append itself.
     types = sorted(metric_types)
@@ -161,6 +167,7 @@ def _connect_first(signal, receiver, dispatch_uid: str) -> None:
 
 
 def connect() -> None:
+    metrics_services.fold_into_inserts("changes.measurements", services.measurement_inserted_append)
     services.ask_on_measurement_writes(
         goal_receivers.ACTIVE_GOAL_TYPES, goal_receivers.active_goal_types_question
     )

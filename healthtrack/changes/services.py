@@ -32,6 +32,7 @@ from healthtrack.changes.signals import changes_recorded
 from healthtrack.core.prepared import prepared_cursor
 
 Action = ChangeEvent.Action
+Resource = ChangeEvent.Resource
 PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 BATCH = 1000
@@ -301,6 +302,42 @@ def record_upserts(
                 [start + added, user_id],
             )
         return _announce(user_id, start, added)
+
+
+#: `measurement_inserted_append`'s answer in `measurements_changed`'s `facts`: the number of
+#: the inserted measurement's event, appended in the insert's own statement.
+MEASUREMENT_APPENDED = "changes.measurement_appended"
+
+# `record_upserts` for one measurement just inserted, as CTEs of its insert statement
+# (`metrics.services.fold_into_inserts`), run after the person's lock (they read `lk`, the
+# locked row): the record is new, so its event is `created`, one row of span 1, numbered
+# after the sequence row's latest version (created if missing, locked until commit).
+# Parameters: user, user, resource, action, time.
+_INSERTED_APPEND_SQL = (
+    "cs AS (INSERT INTO changes_changesequence (user_id, last_seq, pruned_through)"
+    " SELECT %s, 1, 0 FROM lk ON CONFLICT (user_id) DO UPDATE"
+    " SET last_seq = changes_changesequence.last_seq + 1 RETURNING last_seq),"
+    " ce AS (INSERT INTO changes_changeevent"
+    " (user_id, seq, resource, object_id, span, action, occurred_at)"
+    " SELECT %s, cs.last_seq, %s, lk.id, 1, %s, %s FROM cs, lk RETURNING 1)"
+)
+
+
+def measurement_inserted_append(user_id: int) -> tuple[str, list[Any], list[tuple[str, str, list]]]:
+    """The feed's append for a plain insert of one measurement, folded into the insert's
+    statement (one round trip less per POST), with the questions of `measurement_questions`
+    answered there too; the receiver then only announces the event
+    (`announce_inserted_measurement`)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [user_id, user_id, str(Resource.MEASUREMENT), Action.CREATED.value, now]
+    answers = [(MEASUREMENT_APPENDED, "SELECT last_seq FROM cs", [])]
+    answers += [(name, sql, ps) for name, (sql, ps) in measurement_questions(user_id).items()]
+    return _INSERTED_APPEND_SQL, params, answers
+
+
+def announce_inserted_measurement(user_id: int, facts: dict[str, Any]) -> int:
+    """`changes_recorded` for the event `measurement_inserted_append` appended."""
+    return _announce(user_id, facts[MEASUREMENT_APPENDED] - 1, 1, facts)
 
 
 def _announce(user_id: int, start: int, added: int, facts: dict[str, Any] | None = None) -> int:

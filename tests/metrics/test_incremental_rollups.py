@@ -145,9 +145,8 @@ def test_a_reading_is_written_in_a_fixed_number_of_statements():
     # The row, its audit entry, the owner's zone, three rollup upserts, the change feed's
     # lock, append and advance, the webhooks and goals checks, the recommendations' outbox
     # row. On PostgreSQL the row, its audit entry, the advisory lock, the zone and (an
-    # averaged type, the zone as the user object says) the rollup upserts are one statement,
-    # and the change feed's lock, append and advance another, which also answers the
-    # webhooks and goals checks.
+    # averaged type, the zone as the user object says) the rollup upserts, the change feed's
+    # lock, append and advance and the webhooks and goals checks are one statement.
     # SQLite also sums the appended rows' spans (a feed row may name several ids): one more.
-    expected = 3 if connection.vendor == "postgresql" else 13
+    expected = 2 if connection.vendor == "postgresql" else 13
     assert len(statements) == expected, "\n".join(s.strip()[:70] for s in statements)
