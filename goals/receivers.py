@@ -1,7 +1,8 @@
 """Goals listen to the lower apps' data signals and enqueue a progress recompute.
 
-The metrics signals are sent inside the writing transaction, `nutrition_committed` by the
-worker after a diary write committed (in its own transaction): the task goes through the outbox
+The metrics signals are sent inside the writing transaction, `nutrition_committed` after a
+diary write committed, in a transaction of its own (by the write's after-commit send, or by the
+worker's task when that did not happen: `nutrition.signals`): the task goes through the outbox
 (`healthtrack.core.outbox.enqueue_on_commit`), whose row is written in that transaction and
 published once it commits (or by the relay, after a broker outage or a crash right after the
 commit).

@@ -3,7 +3,7 @@
 For every write to an input of the recommendations (measurements of the types the snapshot
 reads, nutrition diary, nutrition targets, goals, the profile's birth date, sex and height),
 inside the writing transaction (the metrics and goals signals and `post_save` are sent in it;
-for a diary write, in the worker's transaction once the write committed:
+for a diary write, in the follow-up's own transaction once the write committed:
 `nutrition.signals.nutrition_committed`):
 1. alerts: for measurements of an alert type, an outbox row for `insights.check_alerts`,
    whose fast path runs the alert rules right after commit, synchronously, so a crisis reading

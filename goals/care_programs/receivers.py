@@ -1,9 +1,9 @@
 """Care programs listen to the data signals and enqueue an adherence recompute per program.
 
 As for goals (`goals.receivers`): enqueue through the outbox, in the writing transaction (the
-row commits or rolls back with the write; for the diary, in the worker's transaction after it
-committed: `nutrition.signals.nutrition_committed`), never compute here. An error fails the
-write (the diary's follow-up task, which is retried).
+row commits or rolls back with the write; for the diary, in the follow-up's own transaction
+after it committed: `nutrition.signals.nutrition_committed`), never compute here. An error fails
+the write (for the diary, the follow-up, which the relay's task then retries).
 """
 
 from __future__ import annotations
