@@ -10,14 +10,17 @@ from collections import Counter
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from types import SimpleNamespace
+from unittest import mock
 
 import django_ratelimit.core
 import pytest
 import time_machine
+from celery import current_app
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from healthtrack.celery import app as celery_app
+from healthtrack.core import outbox
 from healthtrack.core.api import throttles
 from healthtrack.logs import JsonFormatter
 from healthtrack.request_id import RequestIdLogFilter
@@ -240,3 +243,18 @@ def limits(settings, monkeypatch):
     now = [3_000_000.0]
     monkeypatch.setattr(throttles._IPThrottle, "timer", staticmethod(lambda: now[0]))
     return now
+
+
+@pytest.fixture
+def broker():
+    """A worker-backed Celery (not eager) whose published messages are recorded: yields the
+    mock of `send_task` (a module may define its own `broker`, e.g. a real one)."""
+    saved = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    outbox._set_breaker(open_=False)
+    try:
+        with mock.patch.object(current_app, "send_task") as send:
+            yield send
+    finally:
+        current_app.conf.task_always_eager = saved
+        outbox._set_breaker(open_=False)

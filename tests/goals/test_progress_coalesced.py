@@ -24,20 +24,6 @@ TASK = "goals.recompute_goal_progress"
 
 
 @pytest.fixture
-def broker():
-    """A worker-backed Celery (not eager): the messages published."""
-    saved = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = False
-    outbox._set_breaker(open_=False)
-    try:
-        with mock.patch.object(current_app, "send_task") as send:
-            yield send
-    finally:
-        current_app.conf.task_always_eager = saved
-        outbox._set_breaker(open_=False)
-
-
-@pytest.fixture
 def weigher():
     user = UserFactory()
     HealthGoalFactory(user=user, metric_type="weight", goal_type="weight")

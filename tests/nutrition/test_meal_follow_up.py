@@ -7,10 +7,8 @@ to the worker's task (`nutrition.announce_committed`), as before."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from unittest import mock
 
 import pytest
-from celery import current_app
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -28,20 +26,6 @@ pytestmark = pytest.mark.django_db
 NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
 GOALS_TASK = "goals.recompute_goal_progress"
 RECOMMENDATIONS_TASK = "insights.compute_recommendations"
-
-
-@pytest.fixture
-def broker():
-    """A worker-backed Celery (not eager): the messages published."""
-    saved = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = False
-    outbox._set_breaker(open_=False)
-    try:
-        with mock.patch.object(current_app, "send_task") as send:
-            yield send
-    finally:
-        current_app.conf.task_always_eager = saved
-        outbox._set_breaker(open_=False)
 
 
 @pytest.fixture
