@@ -188,6 +188,24 @@ def test_known_external_id_is_updated_in_place(auth_client, user, watch):
     assert DailyRollup.objects.get(user=user).value == pytest.approx((90 + 70 + 70) / 3)
 
 
+def test_known_external_ids_are_found_per_device_among_many_stored(auth_client, user, watch):
+    # Each id is looked up on its own (one index probe on PostgreSQL): the ids another device
+    # of the person stored are not this device's, and a notes field loads decrypted.
+    ring = DeviceFactory(user=user, device_type=Device.Type.OTHER, identifier="ring")
+    sync(auth_client, ring, [sample(m, external_id=f"r{m}") for m in range(40)])
+    stored = [sample(m, external_id=f"w{m}") for m in range(40)]
+    stored[3]["notes"] = "felt dizzy"
+    sync(auth_client, watch, stored)
+    again = [sample(m, external_id=f"w{m}") for m in range(40)]
+    again[3]["notes"] = "felt dizzy"
+    again[5]["value"] = 95
+    again += [sample(m, external_id=f"r{m}") for m in range(2)]  # the ring's ids, new here
+    counts = sync(auth_client, watch, again).json()["counts"]
+    assert counts == {"synced": 3, "created": 2, "updated": 1, "duplicates": 39, "errors": 0}
+    assert HealthMetric.objects.get(device=watch, external_id="w5").value == 95
+    assert HealthMetric.objects.filter(device=ring).count() == 40
+
+
 def test_external_id_repeated_inside_a_batch_is_an_error(auth_client, watch):
     body = sync(auth_client, watch, [sample(0, external_id="x"), sample(1, external_id="x")]).json()
     assert body["counts"]["synced"] == 1
