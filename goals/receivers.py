@@ -70,11 +70,11 @@ def _recompute_after_commit(row: OutboxTask, *, tz: tzinfo | None = None) -> str
     """The progress row's fast path (`healthtrack.core.outbox`, sent `alone`): the write's
     after-commit send recomputes the progress itself, in its transaction, instead of a
     message to the worker, and deletes the row (COVERED) in the same commit: a crash before
-    it leaves the row pending for the relay, which hands it to the worker's task; a
-    database error (a lock it lost) rolls back its savepoint and is recorded on the row,
-    for the relay too. Exact: the write committed before this runs, and the goal rows are
-    locked before the data is read, so of two writes' sends the later one reads both. `tz`:
-    the write's zone (saves a query). Eager mode: in a transaction of its own."""
+    it leaves the row pending for the relay, which hands it to the worker's task; so does an
+    error here (the send's transaction rolls back, the row is pending again). Exact: the
+    write committed before this runs, and the goal rows are locked before the data is read,
+    so of two writes' sends the later one reads both. `tz`: the write's zone (saves a
+    query). Eager mode: in a transaction of its own."""
     kwargs = {"user_id": row.kwargs["user_id"], "metric_types": row.kwargs["metric_types"]}
     if connection.in_atomic_block:
         services.goal_progress_refresh(**kwargs, tz=tz)
