@@ -587,13 +587,12 @@ def wait_for_countdown_tasks(
     received, run, *, seconds: float, skip: frozenset[str] = LONG_COUNTDOWN_TASKS
 ) -> dict[str, float]:
     """Wait (at most `seconds`) until every task this run's requests published has run, but
-    those of `skip`: a countdown task (goal progress, coalesced per person for
-    GOAL_PROGRESS_COALESCE_SECONDS, is due that long and a second after the first write of
-    its window) is held by the worker, not queued in the broker, so the queues can be empty
-    and the worker idle while it waits. Counted in the next run, the last seconds' tasks of
-    one endpoint alone (all of them, in a run of a few seconds) went to the next endpoint.
-    `received()`: tasks received by name; `run()`: tasks run by name. The tasks still due,
-    by name."""
+    those of `skip`: a countdown task (goal progress was one, coalesced per person for a
+    window, before it ran in the write's own send, `goals.receivers`) is held by the worker,
+    not queued in the broker, so the queues can be empty and the worker idle while it waits.
+    Counted in the next run, the last seconds' tasks of one endpoint alone (all of them, in a
+    run of a few seconds) went to the next endpoint. `received()`: tasks received by name;
+    `run()`: tasks run by name. The tasks still due, by name."""
     deadline = time.monotonic() + seconds
     while True:
         ran = run()
@@ -933,8 +932,8 @@ def celery_by_task(
 
     The counts per request are the workload's and come from the mix, as its shares of requests
     and of requests that ran SQL do: how many tasks its writes leave depends on the per-person
-    windows (goal progress coalesced for GOAL_PROGRESS_COALESCE_SECONDS, the recommendations'
-    300-s debounce) and on their state, which a run alone does not reproduce (alone, writes
+    windows (the recommendations' 300-s debounce; goal progress's window before the eighth
+    round) and on their state, which a run alone does not reproduce (alone, writes
     come several times faster per person; after the mix, every person's debounce is claimed
     already). The costs per task come from the runs alone only. The counts that the runs
     alone predict (share x tasks per request alone, by kind) are reported beside them. None
@@ -1352,7 +1351,7 @@ def main(argv: list[str] | None = None) -> dict:
             "snapshot": snapshot,
             "queued": broker_queued(env["REDIS_URL"]),
             "task_counters": lambda: celery_task_counters(prometheus),
-            "countdown_s": float(settings.GOAL_PROGRESS_COALESCE_SECONDS) + 1,
+            "countdown_s": 1.0,  # goal progress runs in the write's send (goals.receivers)
             "loose": frozenset() if pg is not None else frozenset({"postgresql"}),
         }
         # The steady state the model predicts for: PostgreSQL with nothing left over to do

@@ -3,22 +3,47 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, timedelta, tzinfo
 
 from goals.measures import NUTRITION, Measure
 from goals.progress import average, window
 from healthtrack.core import days as calendar
-from metrics.latest import latest_value
+from metrics.latest import latest_values
 from metrics.series import daily_series
 from nutrition.models import NutritionLog
+
+
+class _Deferred(Mapping):
+    """Day -> figure, read on first use. A latest measure's progress is its newest reading;
+    its window's days count only when a keep goal's target date has come and it is met
+    (`goals.progress._held`), so most recomputes never read them."""
+
+    def __init__(self, read: Callable[[], dict[date, float]]) -> None:
+        self._read = read
+        self._values: dict[date, float] | None = None
+
+    def _days(self) -> dict[date, float]:
+        if self._values is None:
+            self._values = self._read()
+        return self._values
+
+    def __getitem__(self, day: date) -> float:
+        return self._days()[day]
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self._days())
+
+    def __len__(self) -> int:
+        return len(self._days())
 
 
 class Readings:
     """One person's figures, memoised for one recompute (several goals may share a window)."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, *, tz: tzinfo | None = None) -> None:
         self.user_id = user_id
-        self._tz = None
+        self._tz = tz
         self._nutrition: dict[tuple[date, date], list[dict]] = {}
         self._series: dict[tuple[str, date, date], dict[date, float]] = {}
 
@@ -49,16 +74,20 @@ class Readings:
         return self._series[key]
 
     def latest(self, measure: Measure, before: datetime | None = None) -> float | None:
-        found = latest_value(user_id=self.user_id, metric_type=measure.code, before=before)
-        return float(found[1]) if found is not None else None
+        # `latest_values`: the same answer, one plain statement on PostgreSQL (the ORM's
+        # query cost more CPU to build than to run, on every write's recompute).
+        found = latest_values(user_id=self.user_id, metric_types=[measure.code], before=before)
+        return float(found[measure.code][1]) if measure.code in found else None
 
     def current(
         self, measure: Measure, *, period_days: int, today: date
     ) -> tuple[float | None, dict[date, float]]:
-        """(newest reading for latest measures else None, the window's daily figures)."""
+        """(newest reading for latest measures else None, the window's daily figures). A
+        latest measure's daily figures are read only if used (`_Deferred`)."""
         first, last = window(today=today, period_days=period_days)
-        values = self.daily(measure, first, last)
-        return (self.latest(measure) if measure.is_latest else None), values
+        if not measure.is_latest:
+            return None, self.daily(measure, first, last)
+        return self.latest(measure), _Deferred(lambda: self.daily(measure, first, last))
 
     def baseline(self, measure: Measure, *, period_days: int, start_date: date) -> float | None:
         """Where the person stood when the goal started: the newest reading up to the end of

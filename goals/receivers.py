@@ -1,37 +1,36 @@
-"""Goals listen to the lower apps' data signals and enqueue a progress recompute.
+"""Goals listen to the lower apps' data signals and recompute the progress they change.
 
 The metrics signals are sent inside the writing transaction, `nutrition_committed` after a
 diary write committed, in a transaction of its own (by the write's after-commit send, or by the
-worker's task when that did not happen: `nutrition.signals`): the task goes through the outbox
-(`healthtrack.core.outbox.enqueue_on_commit`), whose row is written in that transaction and
-published once it commits (or by the relay, after a broker outage or a crash right after the
-commit).
-Only people with an active goal on one of the changed measures get a task; while a task for
-the same person and measures is pending, later writes join it. An error here fails the write
-(nothing half-written); the daily `goals.recompute_all_goal_progress` refreshes windows anyway.
+worker's task when that did not happen: `nutrition.signals`). Only people with an active goal
+on one of the changed measures get a recompute: an outbox row
+(`healthtrack.core.outbox.enqueue_on_commit`) written in that transaction, whose fast path
+recomputes the progress right after the commit, in the request (`_recompute_after_commit`),
+and deletes the row; a crash before that, or a failure of it, leaves the row to the relay,
+which publishes `goals.recompute_goal_progress` for the worker. An error here fails the
+write (nothing half-written); the hourly `goals.recompute_all_goal_progress` refreshes
+windows as each person's day begins.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Iterable
+from datetime import tzinfo
 
-from django.conf import settings
+from django.db import connection
 from django.dispatch import receiver
 
+from goals import services
 from goals.measures import NUTRIENT_CODES
 from goals.models import HealthGoal
-from healthtrack.core.outbox import coalescing, enqueue_on_commit
+from healthtrack.core.models import OutboxTask
+from healthtrack.core.outbox import COVERED, enqueue_on_commit
 from healthtrack.core.prepared import prepared_cursor
 from metrics.signals import measurements_changed, rollups_recut
 from nutrition.signals import nutrition_committed
 
 RECOMPUTE_TASK = "goals.recompute_goal_progress"
-
-
-def _digest(values: Iterable[str]) -> str:
-    # The key must name everything the task's kwargs say (a joining write adds nothing).
-    return hashlib.sha256(",".join(values).encode()).hexdigest()[:24]
 
 
 # `HealthGoal.objects.for_user(user_id).active().measuring(types).exists()` in plain SQL: run
@@ -67,39 +66,58 @@ def _has_active_goal(user_id: int, types: list[str]) -> bool:
         return cursor.fetchone() is not None
 
 
-def coalesce_seconds() -> float:
-    """GOAL_PROGRESS_COALESCE_SECONDS: one progress run per person and measures per window."""
-    return float(getattr(settings, "GOAL_PROGRESS_COALESCE_SECONDS", 5))
-
-
-_coalesced = coalescing(coalesce_seconds)
+def _recompute_after_commit(row: OutboxTask, *, tz: tzinfo | None = None) -> str:
+    """The progress row's fast path (`healthtrack.core.outbox`, sent `alone`): the write's
+    after-commit send recomputes the progress itself, in its transaction, instead of a
+    message to the worker, and deletes the row (COVERED) in the same commit: a crash before
+    it leaves the row pending for the relay, which hands it to the worker's task; so does an
+    error here (the send's transaction rolls back, the row is pending again). Exact: the
+    write committed before this runs, and the goal rows are locked before the data is read,
+    so of two writes' sends the later one reads both. `tz`: the write's zone (saves a
+    query). Eager mode: in a transaction of its own."""
+    kwargs = {"user_id": row.kwargs["user_id"], "metric_types": row.kwargs["metric_types"]}
+    if connection.in_atomic_block:
+        services.goal_progress_refresh(**kwargs, tz=tz)
+    else:
+        services.goal_progress_recompute(**kwargs, tz=tz)
+    return COVERED
 
 
 def enqueue_recompute(
-    user_id: int, metric_types: Iterable[str], *, active_types: Iterable[str] | None = None
+    user_id: int,
+    metric_types: Iterable[str],
+    *,
+    active_types: Iterable[str] | None = None,
+    tz: tzinfo | None = None,
 ) -> None:
     """`active_types`: the types of the person's active goals when already known (read in
-    the change feed's statement); else one statement asks."""
+    the change feed's statement); else one statement asks. `tz`: the person's zone, if the
+    write read it."""
     types = sorted(set(metric_types))
     if active_types is not None:
         if not set(types) & set(active_types):
             return
     elif not _has_active_goal(user_id, types):
         return
-    # A burst of writes (a device's readings, a day logged at once) makes one run per
-    # window: the first write's send schedules it at the window's end, the others' are
-    # covered by it (`outbox.coalescing`).
+    # One row per write, no dedupe key: a write that joined a pending row would wait for
+    # the send that holds it, while holding the person's change-feed row that send's
+    # recompute appends to (its goals' events).
     enqueue_on_commit(
         RECOMPUTE_TASK,
         {"user_id": user_id, "metric_types": types},
-        dedupe_key=f"goal-progress:{user_id}:{_digest(types)}",
-        fast_path=_coalesced,
+        fast_path=functools.partial(_recompute_after_commit, tz=tz),
+        alone=True,
     )
 
 
 @receiver(measurements_changed, dispatch_uid="goals.on_measurements_changed")
 def on_measurements_changed(sender, *, user_id: int, metric_types, facts=None, **kwargs) -> None:
-    enqueue_recompute(user_id, metric_types, active_types=(facts or {}).get(ACTIVE_GOAL_TYPES))
+    enqueue_recompute(
+        user_id,
+        metric_types,
+        active_types=(facts or {}).get(ACTIVE_GOAL_TYPES),
+        tz=kwargs.get("tz"),
+    )
 
 
 @receiver(rollups_recut, dispatch_uid="goals.on_rollups_recut")
@@ -117,4 +135,9 @@ def on_nutrition_changed(sender, *, user_id: int, facts=None, **kwargs) -> None:
     # The signal names days, not nutrients: every nutrient goal of the person is refreshed.
     # `facts`: the active goals' types, read in the write's change-feed statement when the
     # write's own send sends this (nutrition.services); else one statement asks.
-    enqueue_recompute(user_id, NUTRIENT_CODES, active_types=(facts or {}).get(ACTIVE_GOAL_TYPES))
+    enqueue_recompute(
+        user_id,
+        NUTRIENT_CODES,
+        active_types=(facts or {}).get(ACTIVE_GOAL_TYPES),
+        tz=kwargs.get("tz"),
+    )

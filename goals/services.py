@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -189,12 +189,30 @@ def goal_delete(*, goal: HealthGoal) -> None:
 
 @transaction.atomic
 def goal_progress_recompute(
-    *, user_id: int, metric_types: Iterable[str] | None = None, today: date | None = None
+    *,
+    user_id: int,
+    metric_types: Iterable[str] | None = None,
+    today: date | None = None,
+    tz: tzinfo | None = None,
 ) -> list[int]:
     """Refresh the progress of `user_id`'s active goals measuring one of `metric_types`
     (None: all of them) from the rollups and nutrition totals. Idempotent: a second run
-    with unchanged data writes nothing. Returns the ids of the goals that changed."""
-    today = today or calendar.today(user_id)
+    with unchanged data writes nothing. Returns the ids of the goals that changed. `tz`:
+    the person's zone when the caller has it (saves a query)."""
+    return goal_progress_refresh(user_id=user_id, metric_types=metric_types, today=today, tz=tz)
+
+
+def goal_progress_refresh(
+    *,
+    user_id: int,
+    metric_types: Iterable[str] | None = None,
+    today: date | None = None,
+    tz: tzinfo | None = None,
+) -> list[int]:
+    """`goal_progress_recompute` in the caller's transaction (which must be one: the goal
+    rows stay locked until it ends), for a caller that has one already and needs no
+    savepoint of its own (the write's after-commit send, `goals.receivers`)."""
+    today = today or calendar.today(tz or user_id)
     goals = list(
         HealthGoal.objects.select_for_update()
         .for_user(user_id)
@@ -202,7 +220,7 @@ def goal_progress_recompute(
         .measuring(None if metric_types is None else set(metric_types))
         .order_by("pk")
     )
-    readings = Readings(user_id)
+    readings = Readings(user_id, tz=tz)
     now = timezone.now()
     changed_ids = []
     statuses_changed = False

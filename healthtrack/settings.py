@@ -938,9 +938,6 @@ RECOMMENDATIONS_DEFAULT_DAYS = 30
 RECOMMENDATIONS_CACHE_SECONDS = env.int("RECOMMENDATIONS_CACHE_SECONDS", default=3600)
 # After a write, recompute at most once per user per this many seconds, however many writes.
 RECOMMENDATIONS_DEBOUNCE_SECONDS = env.int("RECOMMENDATIONS_DEBOUNCE_SECONDS", default=300)
-# Goal progress after a write (goals.receivers): at most one run per person and measures per
-# this many seconds, at its end, however many writes in it (0: a run per write, at once).
-GOAL_PROGRESS_COALESCE_SECONDS = env.float("GOAL_PROGRESS_COALESCE_SECONDS", default=5.0)
 # Users per task in the nightly fan-out.
 RECOMMENDATIONS_NIGHTLY_CHUNK = env.int("RECOMMENDATIONS_NIGHTLY_CHUNK", default=200)
 

@@ -49,7 +49,8 @@ publishes) run with no savepoint per row, one statement deletes the covered rows
 marks the sent ones. `in_after_commit_transaction(fn)` adds a hint written in that same
 transaction (the insights data-changed marker). A database error in a fast path rolls the
 batch back: every row is pending again for the relay. In eager mode each row is sent on
-its own, as before.
+its own, as before. A row enqueued `alone` (goal progress) is sent in a transaction of its own
+after the commit, taken by deleting it, its work done in that transaction (`_send_alone`).
 """
 
 from __future__ import annotations
@@ -90,18 +91,29 @@ def enqueue_on_commit(
     *,
     dedupe_key: str | None = None,
     fast_path: FastPath | None = None,
+    alone: bool = False,
 ) -> OutboxTask:
     """Record `task_name(**kwargs)` in the caller's transaction; publish it after commit
     (or run `fast_path(row)`, see the module's docstring).
 
     `kwargs` must be JSON (ids, type codes, ISO dates) and never carry health values. With a
     `dedupe_key`, the key must name everything `kwargs` says (a write joining a pending row
-    adds nothing to it). Returns the row (an already pending one when `dedupe_key` matches)."""
+    adds nothing to it). Returns the row (an already pending one when `dedupe_key` matches).
+
+    `alone`: the row is sent in an after-commit transaction of its own (`_send_alone`), not
+    in the write's shared one: for a fast path that does its work in that transaction and
+    takes row locks other writers take in another order (the shared send holds every row it
+    claimed until it commits, so such a fast path there could wait on a writer that waits
+    on one of those rows)."""
     kwargs = dict(kwargs or {})
     # No savepoint: an error here fails the caller's write anyway.
     with transaction.atomic(savepoint=False):
         row = _pending_row(task_name, kwargs, dedupe_key)
-    _add_to_batch(row=(row.pk, fast_path))
+    if alone:
+        pk = row.pk
+        transaction.on_commit(lambda: _send_alone(pk, fast_path), robust=True)
+    else:
+        _add_to_batch(row=(row.pk, fast_path))
     return row
 
 
@@ -536,86 +548,62 @@ def _send_batch(rows: list[tuple[int, FastPath | None]]) -> None:
         OUTBOX_SENDS.labels(outcome=SENT).inc(len(sent))
 
 
-def coalescing(seconds: Callable[[], float]) -> FastPath:
-    """A fast path that publishes a row's task once per `dedupe_key` per window of
-    `seconds()`, however many writes in it: the first write's send claims the key's window in
-    Redis and publishes the task with that countdown; a later write's send finds the claim and
-    is COVERED (its row deleted, no message). Every covered write committed before it looked
-    (a send runs after its commit), and the window ends before the task is due, so the run
-    reads every write of its window. The task's latency is at most the window and a second
-    (plus the queue's). For a task that recomputes from the data (idempotent, its dedupe key
-    naming what it reads).
-
-    Falls back to the plain send (publish now) in eager mode (no countdown there), with a
-    window of 0, and for a row pending a whole window already (an outage left it: run it now).
-    Redis not answering leaves the row to the relay (False), as a broker that is down does."""
-
-    def fast_path(row: OutboxTask) -> bool | str:
-        window = float(seconds())
-        if current_app.conf.task_always_eager:
-            _publish(row)
-            return True
-        if breaker_is_open():
-            return False
-        if window <= 0 or timezone.now() - row.created_at >= timedelta(seconds=window):
-            _publish(row)
-            return True
-        # The claim expires before the task is due (whole seconds in Redis; a second more
-        # for clocks that differ between Redis and the worker).
-        hold = max(1, int(window))
-        claimed = _claim_window(row.dedupe_key, hold)
-        if claimed is None:
-            return False
-        if not claimed:
-            return COVERED
-        try:
-            current_app.send_task(
-                row.task_name,
-                kwargs=row.kwargs,
-                countdown=hold + 1,
-                retry=False,
-                ignore_result=True,
-            )
-        except Exception:
-            _release_window(row.dedupe_key)  # the relay's send, or the next write, goes
-            raise
-        return True
-
-    return fast_path
-
-
-def _window_key(dedupe_key: str) -> str:
-    return f"outbox:window:{dedupe_key}"
-
-
-def _claim_window(dedupe_key: str, seconds: int) -> bool | None:
-    """True for the first claim of the key's window, False while it is claimed, None when
-    Redis does not answer. Through django-redis's client, which raises (the cache itself
-    would swallow the error and read as "claimed", dropping the trigger)."""
-    from django.core.cache import cache, caches
-
-    backend = caches["default"]
-    timeout = seconds
-    if not type(backend).__module__.startswith("django_redis"):
-        return bool(cache.add(_window_key(dedupe_key), 1, timeout=timeout))
-    from django_redis.exceptions import ConnectionInterrupted
-
-    try:
-        return bool(backend.client.add(_window_key(dedupe_key), 1, timeout=timeout))
-    except ConnectionInterrupted:
-        return None
-
-
-def _release_window(dedupe_key: str) -> None:
-    from django.core.cache import cache
-
-    cache.delete(_window_key(dedupe_key))
-
-
 def breaker_is_open() -> bool:
     """True for a while after a publish from this process failed (the broker is down): a
     fast path that needs the broker leaves its row to the relay."""
     return _breaker_is_open() and not current_app.conf.task_always_eager
+
+
+# A row sent alone is claimed by deleting it: its work and its deletion commit together,
+# and a rollback makes it pending again. The commit does not wait for the disk
+# (`commit_without_waiting_for_disk`): lost in a crash, the row is back and the work redone.
+_TAKE_SQL = (
+    "DELETE FROM accounts_outboxtask WHERE id = %s AND sent_at IS NULL"
+    " RETURNING id, task_name, kwargs, dedupe_key, created_at, attempts, last_error,"
+    " set_config('synchronous_commit', 'off', true)"
+)
+
+
+class _Keep(Exception):
+    pass
+
+
+def _send_alone(pk: int, fast_path: FastPath) -> None:
+    """After the commit that made row `pk`: one transaction that takes the row (deletes it)
+    and runs `fast_path(row)` in it, which does the work there and returns COVERED; any
+    other answer, or an exception, rolls it all back and the row stays pending for the relay
+    (a failure is logged, never raised: it runs after commit). Three statements around the
+    work (BEGIN, the take, COMMIT) against the shared send's claim, savepoint and delete.
+    Eager mode and SQLite: `send`."""
+    if current_app.conf.task_always_eager or connection.vendor != "postgresql":
+        send(pk, fast_path=fast_path)
+        return
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_TAKE_SQL, [pk])
+                found = cursor.fetchone()
+            if found is None:
+                return  # the relay sent it
+            row = OutboxTask(
+                pk=found[0],
+                task_name=found[1],
+                kwargs=OutboxTask._meta.get_field("kwargs").from_db_value(
+                    found[2], None, connection
+                ),
+                dedupe_key=found[3],
+                created_at=found[4],
+                attempts=found[5],
+                last_error=found[6],
+            )
+            if fast_path(row) is not COVERED:
+                raise _Keep
+        OUTBOX_SENDS.labels(outcome=COVERED).inc()
+    except _Keep:
+        OUTBOX_SENDS.labels(outcome="deferred").inc()
+    except Exception as exc:
+        OUTBOX_SENDS.labels(outcome=FAILED).inc()
+        logger.warning("outbox task left pending: %s", type(exc).__name__)
 
 
 def send(pk: int, *, fast_path: FastPath | None = None) -> bool:

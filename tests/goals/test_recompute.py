@@ -1,5 +1,6 @@
 """Progress follows the data: metric and diary writes record a recompute in the outbox, in
-their own transaction, published on commit; it sends `goals_changed` when something changed."""
+their own transaction, run by their send after the commit; it sends `goals_changed` when something
+changed."""
 
 from __future__ import annotations
 
@@ -93,22 +94,24 @@ def recompute_rows():
     return OutboxTask.objects.filter(task_name="goals.recompute_goal_progress")
 
 
-def test_the_write_records_the_task_with_the_changed_types_and_publishes_it_on_commit(
+def test_the_write_records_the_recompute_and_its_send_runs_it_after_the_commit(
     user, django_capture_on_commit_callbacks
 ):
-    services.goal_create(user=user, goal_type="steps", target_value=8000)
+    goal = services.goal_create(user=user, goal_type="steps", target_value=8000)
     with mock.patch.object(tasks.recompute_goal_progress, "apply_async") as publish:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            measure(user, "steps", 100, days_ago(1))
-        publish.assert_not_called()  # nothing before the commit, but the row is written
-        (row,) = recompute_rows()
+            measure(user, "steps", 6000, days_ago(1))
+        (row,) = recompute_rows()  # nothing run before the commit, but the row is written
         assert row.kwargs == {"user_id": user.pk, "metric_types": ["steps"]}
         assert row.sent_at is None
+        goal.refresh_from_db()
+        assert goal.current_value is None
         for callback in callbacks:
             callback()
-    publish.assert_called_once_with(kwargs={"user_id": user.pk, "metric_types": ["steps"]})
-    row.refresh_from_db()
-    assert row.sent_at is not None
+    publish.assert_not_called()  # recomputed by the send itself, no message
+    goal.refresh_from_db()
+    assert goal.current_value == 6000
+    assert not recompute_rows().exists()
 
 
 def test_no_task_for_data_no_active_goal_measures(user, django_capture_on_commit_callbacks):
@@ -202,17 +205,19 @@ def test_the_daily_task_is_scheduled(settings):
     assert entry["task"] == tasks.recompute_all_goal_progress.name
 
 
-def test_a_broker_failure_does_not_fail_the_diary_write(user, django_capture_on_commit_callbacks):
+def test_a_failing_recompute_does_not_fail_the_diary_write(
+    user, django_capture_on_commit_callbacks
+):
     services.goal_create(user=user, goal_type="water", target_value=2000)
+    failing = mock.Mock(side_effect=RuntimeError("a bug"))
     with (
-        mock.patch.object(
-            tasks.recompute_goal_progress, "apply_async", side_effect=ConnectionError("broker down")
-        ) as publish,
+        mock.patch.object(services, "goal_progress_recompute", failing),
+        mock.patch.object(services, "goal_progress_refresh", failing),
         django_capture_on_commit_callbacks(execute=True),
     ):
         log = log_food(user, days_ago(1), water_ml=500)
-    publish.assert_called_once()
+    failing.assert_called_once()
     assert log.pk is not None
-    # The task waits in the outbox for the relay.
+    # The recompute waits in the outbox for the relay (and the worker's task).
     (row,) = recompute_rows()
     assert row.sent_at is None and row.attempts == 1

@@ -7,6 +7,7 @@ to the worker's task (`nutrition.announce_committed`), as before."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -74,18 +75,25 @@ def test_a_meals_derived_work_is_enqueued_by_its_own_send_without_a_message(
     assert not OutboxTask.objects.pending().exists()
 
 
-def test_a_nutrient_goal_gets_its_progress_run(
-    user, broker, settings, django_capture_on_commit_callbacks
+def test_a_nutrient_goal_gets_its_progress_recomputed_by_the_follow_ups_send(
+    user, broker, django_capture_on_commit_callbacks
 ):
-    settings.GOAL_PROGRESS_COALESCE_SECONDS = 5
     goal_services.goal_create(user=user, goal_type="calories", target_value=2000)
     broker.reset_mock()
+    recomputed = []
+    real = goal_services.goal_progress_refresh
 
-    log_meal(user, django_capture_on_commit_callbacks)
+    def spy(**kwargs):
+        recomputed.append(kwargs)
+        return real(**kwargs)
 
-    (run,) = messages(broker, GOALS_TASK)
-    assert run.kwargs["kwargs"]["user_id"] == user.pk
-    assert "calories" in run.kwargs["kwargs"]["metric_types"]
+    with mock.patch.object(goal_services, "goal_progress_refresh", spy):
+        log_meal(user, django_capture_on_commit_callbacks)
+
+    (run,) = recomputed or [None]
+    assert run is not None and run["user_id"] == user.pk
+    assert "calories" in run["metric_types"]
+    assert messages(broker, GOALS_TASK) == []
     assert not OutboxTask.objects.pending().exists()
 
 
