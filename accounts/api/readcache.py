@@ -42,6 +42,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -653,11 +654,20 @@ def own_hit_body(request, view) -> bytes | None:
     return found.body
 
 
+def guess_params(request) -> dict[str, str]:
+    """The query string's parameters as `request.GET` reads them (each name's last value),
+    for a `read_entry_guess`: a plain parse of the WSGI `QUERY_STRING`, without Django's
+    `QueryDict` (~10 µs of a cached hit, issue 15). `request` may be Django's or DRF's."""
+    query = request.META.get("QUERY_STRING", "")
+    return dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+
+
 class ReadPrefetchMixin:
     """For an APIView read by Bearer clients: one round trip for the rate limits and the JWT
     user. A GET that answers from `serve()` names in `read_entry_guess(request, viewer_id)`
     the entry it will most likely look up, from the URL alone (None: none), fetched with them;
-    `request` may be Django's (read `request.GET`, not `query_params`). When that entry is
+    `request` may be Django's (read `guess_params(request)` or `request.GET`, not
+    `query_params`). When that entry is
     the viewer's own and current, `own_hit` answers before DRF's dispatch; the view's handler
     serves every other case (and this one too, when the hit path steps aside)."""
 

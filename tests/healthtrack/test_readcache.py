@@ -373,3 +373,13 @@ def test_the_round_trip_uses_the_cache_the_settings_name_now(redis_server):
             assert client is not None and client is readcache._redis()
             assert client.get_client(write=True).ping()
         assert readcache._redis() is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "days=30", "days=7&days=30", "days=", "days", "use_cache=false&days=14", "a+b=%20x%C3%A9"],
+)
+def test_the_guess_reads_the_query_string_as_django_does(rf, query):
+    """`guess_params` is each name's last value, as `request.GET.get` reads it."""
+    request = rf.get("/api/v1/health-metrics/summary", QUERY_STRING=query)
+    assert readcache.guess_params(request) == {name: request.GET[name] for name in request.GET}
