@@ -37,6 +37,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+
+from accounts.api import readcache
+from healthtrack import benchstats, observability, request_id
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,6 @@ class RouteSeries:
 
     def observe(self, elapsed: float) -> None:
         if self._series is None:
-            from healthtrack import observability
-
             self._series = observability.HTTP_DURATION.labels(
                 route=self.route, method="GET", status="2xx"
             )
@@ -102,8 +104,6 @@ def answer_in_front(
     """Send a 200 answered in front of Django, with what the middleware writes per request:
     the `X-Request-ID` (bound already by the caller, `request_id.bind_request_id`), the
     latency observation, the access line; then no request is handled in this context."""
-    from healthtrack import observability, request_id
-
     code = int(status[:3])
     rid = request_id.get_request_id() or request_id.bind_request_id(
         environ.get(request_id.META_KEY)
@@ -180,11 +180,6 @@ class CachedReadFront:
         return self._try(learnt, environ, start_response)
 
     def _try(self, learnt: Learnt, environ, start_response):
-        from django.core.handlers.wsgi import WSGIRequest
-
-        from accounts.api import readcache
-        from healthtrack import benchstats, request_id
-
         started = time.perf_counter()
         bound = request_id.bind_request_id(environ.get(request_id.META_KEY))
         counting = benchstats.counted() if settings.BENCH_STATS else nullcontext()
@@ -222,8 +217,6 @@ class CachedReadFront:
         )
 
     def _through_django(self, key, environ, start_response):
-        from accounts.api import readcache
-
         seen, keep = remembering(start_response)
         result = self.application(environ, keep)
         note = environ.pop(readcache.OWN_HIT_NOTE, None)
@@ -232,7 +225,6 @@ class CachedReadFront:
         return result
 
     def _learn(self, key, match, path: str, status: str, headers) -> None:
-        from healthtrack import observability
         from healthtrack.logs import safe_path
 
         if match is None or not hasattr(match.func, "view_class"):

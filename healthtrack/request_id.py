@@ -9,8 +9,8 @@ lines of one request share it.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 from django.core.signals import request_finished
@@ -34,7 +34,8 @@ def clean_request_id(value: str | None) -> str:
     """`value` if it is a sane token, else a freshly generated id."""
     if value and _SANE.match(value):
         return value
-    return uuid.uuid4().hex
+    # `uuid4().hex`'s shape (32 hex digits) without building a UUID object (~10x the cost).
+    return os.urandom(16).hex()
 
 
 class RequestIdMiddleware:

@@ -205,7 +205,7 @@ class RecommendationsView(readcache.ReadPrefetchMixin, APIView):
         rec_cache.count_in_process("hits")
 
     def read_entry_guess(self, request, viewer_id):
-        params = request.GET  # Django's request (readcache.own_hit) or DRF's
+        params = readcache.guess_params(request)  # Django's request (own_hit) or DRF's
         if set(params) - {"days", "use_cache"}:
             return None
         if params.get("use_cache", "true") not in BooleanField.TRUE_VALUES:

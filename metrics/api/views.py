@@ -405,7 +405,7 @@ def _summary_entry(viewer_id: int, owner_id: int, days: int) -> readcache.Entry:
 
 class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
     def read_entry_guess(self, request, viewer_id):
-        params = request.GET  # Django's request (readcache.own_hit) or DRF's
+        params = readcache.guess_params(request)  # Django's request (own_hit) or DRF's
         if set(params) - {"days"}:
             return None  # someone else's (user_id, member): the view works it out
         try:

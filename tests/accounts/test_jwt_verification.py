@@ -180,3 +180,25 @@ def test_a_padded_signature_gets_simplejwts_answer_once_the_header_is_learnt():
     padded = raw + b"=" * (-len(raw.rsplit(b".", 1)[1]) % 4)
     assert padded != raw
     assert (verified_token(padded) is not None) == _simplejwt_accepts(padded)
+
+
+def test_a_token_verified_before_is_refused_once_it_expires_or_its_signature_changes():
+    """A verified token's decoded claims are kept (per payload segment), its signature and
+    claims are not: the same token past its expiry, or its payload under another signature,
+    is refused."""
+    import time_machine
+    from django.utils import timezone
+
+    decoder = _learnt_decoder()
+    token = AccessToken.for_user(UserFactory())
+    token.set_exp(lifetime=timedelta(minutes=5))
+    raw = str(token).encode()
+    assert verified_token(raw) is not None and verified_token(raw) is not None
+    assert raw.split(b".")[1] in decoder.payloads
+    header, payload, signature = raw.split(b".")
+    forged = b".".join(
+        [header, payload, signature[:-4] + (b"AAAA" if signature[-4:] != b"AAAA" else b"BBBB")]
+    )
+    assert verified_token(forged) is None and not _simplejwt_accepts(forged)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert verified_token(raw) is None and not _simplejwt_accepts(raw)

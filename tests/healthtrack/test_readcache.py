@@ -241,6 +241,30 @@ def test_a_cached_own_read_is_one_redis_round_trip(redis_server, user, monkeypat
             assert writes == [[b"GET", b"EVALSHA"]], writes
 
 
+def test_a_cached_own_read_writes_its_round_trip_in_one_system_call(
+    redis_server, user, monkeypatch
+):
+    """redis-py writes each item of a packed command list with its own `sendall`: the GET
+    and the EVALSHA reach it as one item (one system call, one segment for the server)."""
+    from redis.connection import AbstractConnection
+
+    with override_settings(CACHES=redis_cache(redis_server.url)):
+        client = bearer(user)
+        assert client.get(SUMMARY).status_code == 200  # computes and stores
+        assert client.get(SUMMARY).status_code == 200  # the user entry is cached now
+        items: list[int] = []
+        original = AbstractConnection.send_packed_command
+
+        def recording(self, command, check_health=True):
+            items.append(1 if isinstance(command, bytes | str) else len(list(command)))
+            return original(self, command, check_health)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(AbstractConnection, "send_packed_command", recording)
+            assert client.get(SUMMARY).status_code == 200
+        assert items == [1], items
+
+
 def test_a_cached_read_reloads_the_script_redis_has_forgotten(redis_server, user, monkeypatch):
     """After a Redis restart (here SCRIPT FLUSH) the script is loaded again and the cached
     answer is still served, counted towards the limits, with no error."""
@@ -336,3 +360,26 @@ def test_a_throttle_the_round_trip_cannot_count_still_refuses_a_cached_read(
     assert client.get(SUMMARY).status_code == 200  # cached now
     monkeypatch.setattr(SummaryView, "throttle_classes", [*SummaryView.throttle_classes, RefuseAll])
     assert client.get(SUMMARY).status_code == 429
+
+
+def test_the_round_trip_uses_the_cache_the_settings_name_now(redis_server):
+    """The default cache's client is kept per thread, and looked up again when CACHES
+    changes: a cache swapped in (or out) is the one the next request uses."""
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=local):
+        assert readcache._redis() is None
+        with override_settings(CACHES=redis_cache(redis_server.url)):
+            client = readcache._redis()
+            assert client is not None and client is readcache._redis()
+            assert client.get_client(write=True).ping()
+        assert readcache._redis() is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "days=30", "days=7&days=30", "days=", "days", "use_cache=false&days=14", "a+b=%20x%C3%A9"],
+)
+def test_the_guess_reads_the_query_string_as_django_does(rf, query):
+    """`guess_params` is each name's last value, as `request.GET.get` reads it."""
+    request = rf.get("/api/v1/health-metrics/summary", QUERY_STRING=query)
+    assert readcache.guess_params(request) == {name: request.GET[name] for name in request.GET}
