@@ -6,7 +6,6 @@ uses it, so the request succeeds. On PostgreSQL (CI); SQLite has no such connect
 from __future__ import annotations
 
 import select
-import time
 
 import psycopg
 import pytest
@@ -93,7 +92,7 @@ def test_the_next_request_after_its_backend_was_terminated_succeeds(client):
     pid = backend_pid()
     next_request_cycle()
     terminate(pid)
-    time.sleep(0.05)  # the server's goodbye reaches the socket
+    wait_readable(connection.connection.pgconn.socket)
 
     assert client.get("/api/v1/users/me").status_code == 200
     assert backend_pid() != pid
