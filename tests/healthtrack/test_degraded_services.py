@@ -6,8 +6,8 @@ every test starts its own redis-server or PostgreSQL cluster on a free port.
   login rate limits fail open, the database-backed lock-out still holds, /ready says 503.
 - Celery broker down: the write commits, its outbox row stays pending, and once the broker
   is back the relay publishes it.
-- PostgreSQL restart: the very next request succeeds (CONN_HEALTH_CHECKS), /ready reports
-  the outage and the recovery.
+- PostgreSQL restart, or its connections' backends terminated: the very next request succeeds
+  (CONN_HEALTH_CHECKS, healthtrack/db/base.py), /ready reports the outage and the recovery.
 """
 
 from __future__ import annotations
@@ -309,6 +309,17 @@ def test_after_a_postgresql_restart_the_next_request_succeeds(
 
         own_postgres.restart()
         assert call("GET", "/api/v1/users/me", token=token)[0] == 200  # the very next request
+        assert call("GET", "/ready")[0] == 200
+
+        # Every web connection's backend ended, nothing restarted (an idle timeout, an admin):
+        # the health check sees the server's goodbye on the socket and reconnects.
+        with psycopg.connect(own_postgres.url("postgres"), autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))"
+                " FROM pg_stat_activity WHERE datname = 'healthtrack'"
+            ).fetchone()[0]
+        assert ended >= 1
+        assert call("GET", "/api/v1/users/me", token=token)[0] == 200
         assert call("GET", "/ready")[0] == 200
 
         own_postgres.stop()

@@ -96,7 +96,7 @@ def test_database_and_redis_urls_switch_to_postgres_redis_and_a_real_broker(tmp_
         DATABASE_URL="postgres://u:p@127.0.0.1:5432/db",
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
-    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["engine"] == "healthtrack.db"  # Django's PostgreSQL backend, cheaper health check
     assert values["cache"] == "django_redis.cache.RedisCache"
     assert values["eager"] is False
     assert values["broker"] == "redis://127.0.0.1:6379/0"
