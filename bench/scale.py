@@ -71,13 +71,12 @@ def measure(database: str, patients: int, runs: int) -> dict:
         "summary_uncached": "/api/v1/health-metrics/summary",
         "summary_cached": "/api/v1/health-metrics/summary",
     }
-    summary_key = services.summary_cache_key(user.pk, 30)
     figures, captured = {}, {}
     for name, url in urls.items():
         samples = []
         for i in range(runs + 2):
             if name == "summary_uncached":
-                cache.delete(summary_key)
+                services.invalidate_summary_cache(user.pk)  # as a write of every type does
             statements: list[tuple[str, tuple]] = []
 
             def capture(execute, sql, params, many, context, statements=statements):

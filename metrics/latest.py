@@ -40,8 +40,9 @@ def latest_value(
 # The newest sample of each type of `types` for one person, each one index probe
 # (`metric_user_type_time`), in one statement: a statement built by the ORM (a UNION of one
 # ordered, limited part per type) cost more CPU to compile than the database took to answer
-# it, on the summary's every miss (issue 15).
-_LATEST_SQL = """
+# it, on the summary's every miss (issue 15). Parameters: the types, the person, the bound.
+# `metrics.summary` reads it in its own statement, beside the rollups.
+LATEST_SQL = """
 SELECT t.code, m.recorded_at, m.value
 FROM unnest(%s::varchar[]) AS t(code)
 CROSS JOIN LATERAL (
@@ -59,7 +60,7 @@ def latest_values(
     *, user_id: int, metric_types: list[str], before: datetime | None = None, viewer=None
 ) -> dict[str, tuple[datetime, float]]:
     """`latest_value` of several types; types without a sample are absent. For the owner's
-    own data one statement on PostgreSQL (`_LATEST_SQL`: one index probe per type), so a
+    own data one statement on PostgreSQL (`LATEST_SQL`: one index probe per type), so a
     summary costs one round trip instead of one per type. With `viewer` (share-grant
     scoping), or on another database, it is `latest_value` per type."""
     if not metric_types:
@@ -73,7 +74,7 @@ def latest_values(
                 found[code] = latest
         return found
     with connections[using].cursor() as cursor:
-        cursor.execute(_LATEST_SQL, [list(metric_types), user_id, before or _NO_BOUND])
+        cursor.execute(LATEST_SQL, [list(metric_types), user_id, before or _NO_BOUND])
         return {code: (at, value) for code, at, value in cursor.fetchall()}
 
 

@@ -59,18 +59,10 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
 
 
-def summary_cache_key(user_id: int, days: int) -> str:
-    """Where the summary payload of window `days` is kept for other viewers, as
-    `(version, payload)`: the person's summary version token (`summary_version_key`) it was
-    computed under, served only while that token is current. A write replaces the token, so
-    no window needs deleting (one was 365 keys per write: ~0.2 ms of Redis CPU)."""
-    return f"metrics_summary:user:{user_id}:days:{days}"
-
-
 def summary_version_key(user_id: int) -> str:
-    """The person's summary version token: the cached summary responses
-    (accounts.api.readcache) and payloads (`summary_cache_key`) are served only while it is
-    unchanged; a write deletes it."""
+    """The person's summary version token: the cached summary responses and whole lists
+    (accounts.api.readcache) are served only while it is unchanged; a write deletes it. The
+    summary's pieces per type (`metrics.summary_cache`) are kept under `type_version_key`."""
     return f"metrics_summary:user:{user_id}:version"
 
 

@@ -19,8 +19,9 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, connections, router
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router
 
+from healthtrack.core.prepared import prepared_cursor
 from nutrition.models import NutritionTargets
 
 DEFAULT_ACTIVITY_FACTOR = 1.4
@@ -93,7 +94,10 @@ def _columns(model, *names: str) -> list[str]:
 
 
 def _first_row(model, sql: str, params: list) -> tuple | None:
-    with connections[router.db_for_read(model)].cursor() as cursor:
+    using = router.db_for_read(model)
+    # Planned once per connection on the primary (`prepared_cursor`): every diary read that
+    # computes runs both statements.
+    with prepared_cursor() if using == DEFAULT_DB_ALIAS else connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 

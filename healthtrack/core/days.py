@@ -90,6 +90,14 @@ def day_start(day: date, user=None) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone_of(user)).astimezone(UTC)
 
 
+def seconds_to_midnight(user=None, *, now: datetime | None = None) -> int:
+    """Whole seconds from `now` to the next local midnight, when today ends: how long an
+    answer whose days end today may be kept."""
+    now = now or timezone.now()
+    midnight = day_start(now.astimezone(zone_of(user)).date() + timedelta(days=1), user)
+    return int((midnight - now).total_seconds())
+
+
 def day_bounds(day: date, user=None) -> tuple[datetime, datetime]:
     """[start, end) of `day`."""
     start = day_start(day, user)

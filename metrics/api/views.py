@@ -7,7 +7,6 @@ import hashlib
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
@@ -44,7 +43,9 @@ from metrics.api.filters import HealthMetricFilter
 from metrics.models import Device, HealthMetric
 from metrics.registry import METRIC_TYPES, get_metric_type
 from metrics.series import aggregates
+from metrics.summary import payload as summary_payload
 from metrics.summary import summary
+from metrics.summary_cache import rendered_summary
 from metrics.validation import FIELDS
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -424,7 +425,8 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
         "before today (`finished_start`..`finished_end`), so `average` is the product's "
         "`days`-day average (the mean of the daily figures, days with data only; null when "
         "none of them has data). "
-        "Cached 5 minutes per person and window; any write by that person clears it. "
+        "Cached 5 minutes per person and window (never past the person's midnight); any "
+        "write by that person shows in the next answer. "
         "A named share grant's holder sees its types and window only (not cached).",
         parameters=[s.SummaryQuerySerializer],
         responses={200: s.SummarySerializer, 400: FIELD_ERRORS, **ERRORS_READ},
@@ -448,53 +450,18 @@ class SummaryView(readcache.ReadPrefetchMixin, MetricsAPIView):
         found, hit = readcache.serve(request, _summary_entry(request.user.pk, owner.pk, days))
         if hit is not None:
             return hit
-        # The payload under the documented key is another viewer's first answer. The owner's
-        # own miss computes: their rendered answer is their cache (so that payload could only
-        # be one a clinician computed since), and skipping the lookup saves a Redis round trip
-        # on the most frequent miss (issue 15). It is kept with the owner's version read
-        # before computing it and served only under that version: a write (committing
-        # meanwhile, or since) replaces the version, so it leaves no servable stale payload
-        # and needs to delete no window (`services.summary_cache_key`).
-        key = services.summary_cache_key(owner.pk, days)
-        payload = None
-        if found is not None and owner.pk != request.user.pk:
-            stored = cache.get(key)
-            if isinstance(stored, tuple) and stored[0] == found.version:
-                payload = stored[1]
-        if payload is None:
-            payload = summary_payload(summary(user_id=owner.pk, days=days, tz=tz))
-            if found is not None:
-                cache.set(key, (found.version, payload), services.SUMMARY_CACHE_TTL)
-        if found is None:
-            return Response(payload)
-        body = readcache.render(payload)
-        readcache.store(found, body)
+        if found is None:  # not a JSON answer, or the cache does not answer
+            return Response(summary_payload(summary(user_id=owner.pk, days=days, tz=tz)))
+        # Built from the owner's pieces per type, each kept under its type's version: after a
+        # write only the types it changed are computed (`metrics.summary_cache`).
+        body = rendered_summary(user_id=owner.pk, days=days, tz=tz)
+        # Kept until the owner's midnight at most: the window ends today.
+        ttl = min(found.entry.ttl, calendar.seconds_to_midnight(tz))
+        if ttl >= 1:
+            readcache.store(
+                dataclasses.replace(found, entry=dataclasses.replace(found.entry, ttl=ttl)), body
+            )
         return readcache.response(body)
-
-
-def summary_payload(data: dict) -> dict:
-    """`metrics.summary.summary`'s answer with dates and times as JSON strings (what is cached)."""
-    metrics = {}
-    for code, item in data["metrics"].items():
-        latest, today = item["latest"], item["today"]
-        metrics[code] = {
-            **item,
-            "latest": (
-                {"recorded_at": s.iso(latest["recorded_at"]), "value": latest["value"]}
-                if latest
-                else None
-            ),
-            "today": {**today, "date": today["date"].isoformat()} if today else None,
-            "series": [{**p, "date": p["date"].isoformat()} for p in item["series"]],
-        }
-    return {
-        "days": data["days"],
-        "start": data["start"].isoformat(),
-        "end": data["end"].isoformat(),
-        "finished_start": data["finished_start"].isoformat(),
-        "finished_end": data["finished_end"].isoformat(),
-        "metrics": metrics,
-    }
 
 
 MAX_AGGREGATE_SPAN = {

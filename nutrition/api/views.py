@@ -148,13 +148,6 @@ def _daily_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry:
     )
 
 
-def _seconds_to_midnight(zone, now) -> int:
-    """Whole seconds from `now` to the next local midnight in `zone`: the default window
-    (ending today) and the age the targets use move then."""
-    midnight = calendar.day_start(now.astimezone(zone).date() + timedelta(days=1), zone)
-    return int((midnight - now).total_seconds())
-
-
 class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
     """Per-day totals (the person's local days) of every nutrient and water, with the person's
     daily targets. The rate limits and the signed-in user come in one Redis round trip
@@ -218,7 +211,7 @@ class DailyTotalsView(readcache.ReadPrefetchMixin, APIView):
         if found is None:
             return Response(data)
         rendered = readcache.render(data)
-        ttl = min(services.DAILY_CACHE_TTL, _seconds_to_midnight(zone, now))
+        ttl = min(services.DAILY_CACHE_TTL, calendar.seconds_to_midnight(zone, now=now))
         if ttl >= 1:
             readcache.store(
                 dataclasses.replace(found, entry=dataclasses.replace(found.entry, ttl=ttl)),

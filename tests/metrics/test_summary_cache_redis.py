@@ -1,5 +1,7 @@
 """On a real Redis too, a write leaves no cached summary of its person servable (it replaces
-their version tokens, metrics.services.invalidate_summary_cache), and only theirs."""
+their version tokens, metrics.services.invalidate_summary_cache), and only theirs; the answer
+is built from pieces per type kept under those tokens (metrics.summary_cache): the same bytes
+as computed, one type computed again after a write of that type."""
 
 from __future__ import annotations
 
@@ -57,9 +59,6 @@ def test_a_clinicians_summary_after_the_patients_write_shows_it(
     url = "/api/v1/health-metrics/summary"
     params = {"days": 7, "user_id": user.pk}
     assert clinician_client.get(url, params).json()["metrics"] == {}
-    # The payload another viewer's first read renders, kept with the version it was read under.
-    version, _ = cache.get(services.summary_cache_key(user.pk, 7))
-    assert version is not None
     with django_capture_on_commit_callbacks(execute=True):
         posted = auth_client.post(
             "/api/v1/health-metrics/",
@@ -79,3 +78,42 @@ def test_with_redis_down_a_write_still_succeeds(
             user=user, metric_type="steps", value=10, recorded_at="2026-03-02T08:00:00Z"
         )
     assert HealthMetric.objects.count() == 1
+
+
+def test_the_answer_from_pieces_is_the_computed_one_and_a_write_recomputes_its_type(
+    redis_backed, user, auth_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts.api import readcache
+    from healthtrack.core import days as calendar
+    from metrics import summary_cache
+    from metrics.summary import payload, summary
+
+    def uncached() -> bytes:
+        return readcache.render(
+            payload(summary(user_id=user.pk, days=30, tz=calendar.zone_of(user)))
+        )
+
+    for code, value in (("steps", 4000), ("heart_rate", 70), ("weight", 80)):
+        services.metric_create(user=user, metric_type=code, value=value, recorded_at=timezone.now())
+    computed = []
+    entries = summary_cache.entries
+    monkeypatch.setattr(
+        summary_cache,
+        "entries",
+        lambda **kwargs: computed.append(sorted(kwargs["metric_types"])) or entries(**kwargs),
+    )
+    url = "/api/v1/health-metrics/summary"
+    assert auth_client.get(url).content == uncached()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.metric_create(
+            user=user, metric_type="heart_rate", value=90, recorded_at=timezone.now()
+        )
+    assert auth_client.get(url).content == uncached()
+    assert computed == [sorted(summary_cache.CODES), ["heart_rate"]]
+    # Every type's piece is kept under its type's token (a type without data as nothing).
+    client = readcache._redis()
+    w = summary_cache.window(30, tz=calendar.zone_of(user))
+    raw = client.get_client(write=True)
+    token = raw.get(client.make_key(services.type_version_key(user.pk, "body_fat")))
+    piece = raw.get(client.make_key(summary_cache.piece_key(user.pk, w, "body_fat")))
+    assert token and piece == token
