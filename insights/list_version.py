@@ -4,12 +4,14 @@
 (readcache recreates a missing token with a new value on the next read), so no page computed
 before the commit is served again; before the commit a reader could still see the old rows
 and store them under a token the write had already replaced. It is called from the model layer
-(`insights.models` and `insights.receivers`), not by each write function, because insights rows
-change through many paths: saves and deletes of instances (the services, the admin, alert
-handling, cascades and the user's erasure: `post_save`, `post_delete`), the queryset's
-`update`, `bulk_create` and `bulk_update` (the recommendation sets, the admin's review action),
-and changes to other rows a page shows (the author's name of a clinician's note, the author or
-reviewer set to null when that account is deleted).
+(the queryset in `insights.models`, the receivers below), not by each write function, because
+insights rows change through many paths: saves and deletes of instances (the services, the
+admin, alert handling, the retention's batches, cascades and the user's erasure: `pre_save`,
+`post_save`, `post_delete`), the queryset's `update`, `bulk_create` and `bulk_update` (the
+recommendation sets), the set replacement's one raw DELETE on PostgreSQL
+(`insights.services._delete_insights`, by the owners it returns), and a change to another row a page shows (the author's name of a clinician's note). The author
+or reviewer set to null when that account is deleted is one of Django's queryset updates: the
+base manager is the model's own (`Meta.base_manager_name`).
 """
 
 from __future__ import annotations
@@ -73,22 +75,9 @@ def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> 
     )
 
 
-def on_user_deleting(sender, instance, **kwargs) -> None:
-    """Deleting an account sets the author and reviewer of other people's insights to null
-    (a plain UPDATE of Django's, no signal): those people's pages change."""
-    from django.db.models import Q
-
-    from insights.models import HealthInsight
-
-    rows = HealthInsight.objects.filter(Q(author_id=instance.pk) | Q(reviewed_by_id=instance.pk))
-    insights_changed(
-        rows.order_by().values_list("user_id", flat=True).distinct(), using=kwargs.get("using")
-    )
-
-
 def connect() -> None:
     from django.contrib.auth import get_user_model
-    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
     from insights.models import HealthAlert, HealthInsight
 
@@ -99,6 +88,4 @@ def connect() -> None:
         post_delete.connect(
             on_insight_deleted, sender=model, dispatch_uid=f"insights.list.{name}.del"
         )
-    user = get_user_model()
-    post_save.connect(on_user_saved, sender=user, dispatch_uid="insights.list.author")
-    pre_delete.connect(on_user_deleting, sender=user, dispatch_uid="insights.list.user_del")
+    post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="insights.list.author")
