@@ -9,9 +9,10 @@ insights rows change through many paths: saves and deletes of instances (the ser
 admin, alert handling, the retention's batches, cascades and the user's erasure: `pre_save`,
 `post_save`, `post_delete`), the queryset's `update`, `bulk_create` and `bulk_update` (the
 recommendation sets), the set replacement's one raw DELETE on PostgreSQL
-(`insights.services._delete_insights`, by the owners it returns), and a change to another row a page shows (the author's name of a clinician's note). The author
-or reviewer set to null when that account is deleted is one of Django's queryset updates: the
-base manager is the model's own (`Meta.base_manager_name`).
+(`insights.services._delete_insights`, by the owners it returns), and a change to another row
+a page shows (the author's name of a clinician's note). The author or reviewer set to null
+when that account is deleted is one of Django's queryset updates: the base manager is the
+model's own (`Meta.base_manager_name`).
 """
 
 from __future__ import annotations
