@@ -9,6 +9,7 @@ class InsightsConfig(AppConfig):
         from insights import demo
 
         hooks.demo_seeder_register(demo.seed)
-        from insights import receivers
+        from insights import list_version, receivers
 
         receivers.connect()
+        list_version.connect()

@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
+from insights.list_version import insights_changed
+
 
 class HealthInsightQuerySet(models.QuerySet):
     def for_user(self, user_id: int) -> HealthInsightQuerySet:
@@ -36,6 +38,33 @@ class HealthInsightQuerySet(models.QuerySet):
 
     def newest_first(self) -> HealthInsightQuerySet:
         return self.order_by("-created_at", "-id")
+
+    # Writes that send no signal retire the owners' list versions here (`insights.list_version`;
+    # saves and deletes of instances: `insights.receivers`). The base manager is this one
+    # (`Meta.base_manager_name`), so Django's own updates of these rows go through it too.
+
+    def owner_ids(self) -> set[int]:
+        return set(self.order_by().values_list("user_id", flat=True).distinct())
+
+    def update(self, **kwargs) -> int:
+        owners = self.owner_ids()
+        count = super().update(**kwargs)
+        new_owner = kwargs.get("user", kwargs.get("user_id"))
+        owners.add(new_owner.pk if isinstance(new_owner, models.Model) else new_owner)
+        insights_changed((pk for pk in owners if isinstance(pk, int)), using=self.db)
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        insights_changed((obj.user_id for obj in created), using=self.db)
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs) -> int:
+        """`update` per batch (the owners before), and the owners the rows name now."""
+        objs = list(objs)
+        count = super().bulk_update(objs, fields, *args, **kwargs)
+        insights_changed((obj.user_id for obj in objs), using=self.db)
+        return count
 
 
 class HealthInsight(models.Model):
@@ -120,6 +149,7 @@ class HealthInsight(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
         indexes = [
             models.Index(fields=["user", "-created_at"], name="insight_user_newest"),
             models.Index(

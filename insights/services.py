@@ -21,6 +21,7 @@ from healthtrack.core import days as calendar
 from insights import advice, alerts, engine, snapshot_builder
 from insights.alert_readings import alert_inputs
 from insights.alerts import Alert
+from insights.list_version import insights_changed
 from insights.models import AlertAction, HealthInsight, RecommendationState
 from insights.rules import Recommendation
 from insights.validation import clean_note, clean_note_patient
@@ -146,11 +147,13 @@ def _apply_replacements(plans: Sequence[_Replacement], generated_at: datetime) -
 # The replaced rows and (a cascade, as Django's collector does it) any alert handling that
 # names them, in one statement on PostgreSQL: the collector read the rows and their handling
 # back first, three statements and most of a recommendations miss's ORM work (issue 15). No
-# receiver listens to these deletions (auditlog is off for generated rows); the foreign key
-# from AlertAction is checked at commit, so the order inside the statement does not matter.
+# signal is sent for these deletions (auditlog is off for generated rows): the owners' list
+# versions are retired here (`insights.list_version`, the owners the statement returns). The
+# foreign key from AlertAction is checked at commit, so the order inside the statement does
+# not matter.
 _DELETE_INSIGHTS_SQL = (
     "WITH handling AS (DELETE FROM insights_alertaction WHERE alert_id = ANY(%s)) "
-    "DELETE FROM insights_healthinsight WHERE id = ANY(%s)"
+    "DELETE FROM insights_healthinsight WHERE id = ANY(%s) RETURNING user_id"
 )
 
 
@@ -161,6 +164,7 @@ def _delete_insights(pks: list[int]) -> None:
         return
     with connections[using].cursor() as cursor:
         cursor.execute(_DELETE_INSIGHTS_SQL, [list(pks), list(pks)])
+        insights_changed((row[0] for row in cursor.fetchall()), using=using)
 
 
 def _lock_users(user_ids: Sequence[int]) -> None:

@@ -7,3 +7,10 @@ class CoreConfig(AppConfig):
 
     name = "healthtrack.core"
     label = "core"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from healthtrack.core import timestamps
+
+        connection_created.connect(timestamps.on_connection_created, dispatch_uid="core.timestamps")

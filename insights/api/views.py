@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from urllib.parse import urlencode
 
+from django.core.exceptions import DisallowedHost
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -38,6 +41,7 @@ from insights.api.serializers import (
     RecommendationsSerializer,
     WaterAdviceSerializer,
 )
+from insights.list_version import list_version_key
 from insights.models import HealthInsight
 
 NOT_FOUND = OpenApiResponse(description="No such insight or user for you: `{detail}`.")
@@ -69,15 +73,95 @@ def _with_authors(insights: list[HealthInsight]) -> list[HealthInsight]:
     return insights
 
 
-# Alerts must reach clinicians at once: no response here may be stored by any cache.
+# Bounds how long a page could outlive a change that bypassed the version (none is known: every
+# write of insights rows retires it from the model layer, `insights.list_version`).
+LIST_CACHE_TTL = 300
+
+
+def _list_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+    """The cached page `viewer_id` reads of `owner_id`'s insights at this URL: keyed by the URL
+    as the page's links repeat it (scheme, host, path) and its parameters in a normal order,
+    guarded by the version of the owner's insights (`insights.list_version`)."""
+    try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
+        host = request.get_host()
+    except DisallowedHost:
+        return None
+    query = urlencode(sorted(request.GET.lists()), doseq=True)
+    url = f"{request.scheme}://{host}{request.path}?{query}"
+    return readcache.Entry.of(
+        "insights_list",
+        viewer_id=viewer_id,
+        owner_id=owner_id,
+        params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
+        version_key=list_version_key(owner_id),
+        ttl=LIST_CACHE_TTL,
+    )
+
+
+# Alerts must reach clinicians at once: no response here may be stored by any HTTP cache (the
+# server's own copy of a page is retired by every write of the owner's insights).
 @method_decorator(never_cache, name="dispatch")
 class _InsightListView(readcache.ReadPrefetchMixin, BuiltOnceRowsMixin, generics.ListAPIView):
-    """One person's insights. `ReadPrefetchMixin`: the rate limits and the JWT user in one
-    Redis round trip (no answer is cached); the rows written by one serializer built once."""
+    """One person's insights. `ReadPrefetchMixin`: the rate limits, the JWT user and the page's
+    cached bytes in one Redis round trip; the rows written by one serializer built once. A page
+    is answered from its rendered bytes kept per viewer, owner, URL and the version of the
+    owner's insights while current (the viewer's own from `own_hit`, before DRF's dispatch);
+    access is checked and reads by others audited on every request, hit or miss."""
 
     serializer_class = HealthInsightSerializer
     pagination_class = NewestFirstPagination
     filterset_class = HealthInsightFilter
+
+    def owner(self):
+        """Whose insights these are (404 for anyone who may not read them), found once."""
+        if not hasattr(self, "_owner"):
+            self._owner = self.find_owner()
+        return self._owner
+
+    def find_owner(self):
+        raise NotImplementedError
+
+    def guessed_owner_id(self, request, viewer_id: int) -> int | None:
+        """Whose list the URL names, before authentication (None: the view works it out)."""
+        raise NotImplementedError
+
+    def read_entry_guess(self, request, viewer_id):
+        owner_id = self.guessed_owner_id(request, viewer_id)
+        return None if owner_id is None else self.list_entry(request, viewer_id, owner_id)
+
+    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
+        key = (viewer_id, owner_id)
+        if getattr(self, "_entry_for", None) != key:
+            self._entry_for = key
+            self._entry = _list_entry(request, viewer_id, owner_id)
+        return self._entry
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return HealthInsight.objects.none()
+        return _readable_insights(self.request.user, owner_id=self.owner().pk)
+
+    def list(self, request, *args, **kwargs):
+        own = self.own_cached_answer(request)
+        if own is not None:
+            return own
+        owner = self.owner()
+        found, hit = None, None
+        entry = self.list_entry(request, request.user.pk, owner.pk)
+        if entry is not None:
+            found, hit = readcache.serve(request, entry)
+        # Someone else's insights (care team, family `?member=`): one access-log row.
+        if hit is not None:
+            audit.record_read(request=request, owner_id=owner.pk)
+            return hit
+        response = super().list(request, *args, **kwargs)
+        audit.record_read(request=request, owner_id=owner.pk)
+        if found is None or response.status_code != status.HTTP_200_OK:
+            return response
+        body = readcache.render(response.data)
+        readcache.store(found, body)
+        return readcache.response(body)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -92,12 +176,17 @@ class _InsightListView(readcache.ReadPrefetchMixin, BuiltOnceRowsMixin, generics
 class InsightListCreateView(_InsightListView):
     """GET: your own insights. POST: a clinician's note for a patient in their care."""
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
-            return HealthInsight.objects.none()
-        viewer = self.request.user
-        owner = access.owner_to_read(self.request)  # you, or `?member=<id>` you may read
-        return _readable_insights(viewer, owner_id=owner.pk)
+    def find_owner(self):
+        return access.owner_to_read(self.request)  # you, or `?member=<id>` you may read
+
+    def guessed_owner_id(self, request, viewer_id):
+        member = request.GET.get(access.MEMBER_PARAM)
+        if member in (None, ""):
+            return viewer_id
+        try:  # a family member's list: the access check decides, the guess only fetches
+            return int(member)
+        except ValueError:
+            return None
 
     @extend_schema(
         description="Your own insights (or `?member=<id>`'s), newest first: generated "
@@ -136,17 +225,15 @@ class InsightListCreateView(_InsightListView):
 class UserInsightListView(_InsightListView):
     """One person's insights, newest first, if you may read their data (else 404)."""
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
-            return HealthInsight.objects.none()
-        owner = access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
-        return _readable_insights(self.request.user, owner_id=owner.pk)
+    def find_owner(self):
+        return access.get_readable_owner_or_404(self.request.user, self.kwargs["user_id"])
+
+    def guessed_owner_id(self, request, viewer_id):
+        return self.kwargs["user_id"]
 
     @extend_schema(responses={200: HealthInsightSerializer(many=True), 404: NOT_FOUND})
     def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        audit.record_read(request=request, owner_id=int(kwargs["user_id"]))
-        return response
+        return super().get(request, *args, **kwargs)
 
 
 @method_decorator(never_cache, name="dispatch")
