@@ -89,6 +89,9 @@ def nutrition_changes_announce(
         ANNOUNCE_TASK,
         {"user_id": user_id, "days": sorted(day.isoformat() for day in days)},
         fast_path=functools.partial(_follow_up_after_commit, facts=facts, tz=tz),
+        # Taken by deleting it in the follow-up's own transaction (one statement where the
+        # shared send claims, then deletes): the write's transaction has no other row.
+        alone=True,
     )
     transaction.on_commit(functools.partial(daily_cache_invalidate, user_id), robust=True)
 
@@ -108,9 +111,10 @@ def _follow_up_after_commit(
     message to the worker whose task would only send it. The receivers' outbox rows are
     written in that transaction, which also deletes this row (COVERED): kept or lost
     together, so a crash before it commits leaves this row pending for the relay, which
-    hands it to the worker's task. A receiver's error leaves the row pending too (a database
-    error rolls the send back; any other is recorded on the row), for the relay and the
-    task, which retries. Eager mode (no send transaction): in a transaction of its own.
+    hands it to the worker's task. The row is sent alone (`outbox._send_alone`: taken by
+    deleting it in that transaction): a receiver's error rolls the send back and leaves the
+    row pending, for the relay and the task, which retries. Eager mode (no send
+    transaction): in a transaction of its own.
     `facts` (what the write's change-feed statement answered for the receivers, if anything)
     and `tz` (the owner's zone, if the write had it) go with the signal: each saves a
     receiver a statement. The relay's task sends neither: its receivers ask."""

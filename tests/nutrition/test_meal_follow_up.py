@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from goals import services as goal_services
 from goals.care_programs import programs
@@ -111,7 +112,11 @@ def test_a_failing_receiver_leaves_the_row_to_the_relay_and_the_worker(
 
     assert log.pk is not None  # the write stands
     (row,) = OutboxTask.objects.pending().filter(task_name=services.ANNOUNCE_TASK)
-    assert row.attempts == 1 and row.last_error == "RuntimeError"
+    if connection.vendor == "postgresql":
+        # Taken alone (deleted in the follow-up's transaction): the error rolled that back.
+        assert row.attempts == 0
+    else:  # claimed by `outbox.send`, which records the error on the row
+        assert row.attempts == 1 and row.last_error == "RuntimeError"
     assert messages(broker, services.ANNOUNCE_TASK) == []
 
     outbox.outbox_relay()  # beat's relay: the worker's task sends the signal and retries
@@ -187,3 +192,23 @@ def test_a_meal_of_an_earlier_day_marks_the_recommendations_changed_in_the_follo
     (refresh,) = messages(broker, RECOMMENDATIONS_TASK)
     assert refresh.args[1] == [user.pk]
     assert not OutboxTask.objects.pending().exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a row is taken alone there")
+def test_a_meals_announce_row_is_taken_by_deleting_it_in_the_follow_ups_transaction(
+    user, broker, django_capture_on_commit_callbacks
+):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.nutrition_log_create(  # of today: the follow-up enqueues no row
+            user=user, meal_type="lunch", logged_at=timezone.now(), calories=500
+        )
+
+    outbox_sql = [q["sql"].lstrip() for q in queries if "accounts_outboxtask" in q["sql"]]
+    # Its insert in the write, then one DELETE ... RETURNING: no claim, no delete after it.
+    assert len(outbox_sql) == 2, outbox_sql
+    assert outbox_sql[0].startswith("INSERT") and "RETURNING" in outbox_sql[1]
+    assert outbox_sql[1].startswith("DELETE")
+    assert not OutboxTask.objects.filter(task_name=services.ANNOUNCE_TASK).exists()
