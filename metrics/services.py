@@ -995,12 +995,21 @@ CROSS JOIN LATERAL (
 """
 
 
+# Whether any of them is stored: a sync's ids are usually all new, and this prepared statement
+# costs less Python than `raw()` building its query and mapping (433 new ids: 0.32 -> 0.13 ms).
+_ANY_BY_EXTERNAL_ID_SQL = f"SELECT EXISTS ({_BY_EXTERNAL_ID_SQL})"  # noqa: S608
+
+
 def _stored_by_external_id(user, device, external_ids: list[str]) -> dict[str, HealthMetric]:
     """The device's stored measurements with these external ids, by external id."""
     if connection.vendor == "postgresql":
-        rows = HealthMetric.objects.raw(
-            _BY_EXTERNAL_ID_SQL, [json.dumps(external_ids), user.pk, device.pk]
-        )
+        params = [json.dumps(external_ids), user.pk, device.pk]
+        with prepared_cursor() as cursor:
+            cursor.execute(_ANY_BY_EXTERNAL_ID_SQL, params)
+            (any_stored,) = cursor.fetchone()
+        if not any_stored:
+            return {}
+        rows = HealthMetric.objects.raw(_BY_EXTERNAL_ID_SQL, params)
     else:
         rows = HealthMetric.objects.filter(
             user=user, device=device, external_id__in=external_ids
