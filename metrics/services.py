@@ -686,12 +686,52 @@ def device_sync(*, user, device: Device, samples: list, idempotency_key: str | N
             return _device_sync(user, device, samples, key, request_hash)
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
-        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        record = _stored_record(user.pk, key)
         if record is None:
             raise
         if record.request_hash != request_hash:
             raise IdempotencyConflict from None
-        return SyncResult(record.response, replayed=True)
+        return SyncResult(record.response(), replayed=True)
+
+
+@dataclass
+class _StoredRecord:
+    pk: int
+    created_at: datetime
+    request_hash: str
+    stored_response: Any  # as the database returned it (JSON text on PostgreSQL)
+    decoded: bool = False
+
+    def response(self) -> dict[str, Any]:
+        if self.decoded:
+            return self.stored_response
+        field = IdempotencyRecord._meta.get_field("response")
+        return field.from_db_value(self.stored_response, None, connection)
+
+
+_STORED_RECORD_SQL = """
+SELECT id, created_at, request_hash, response FROM metrics_idempotencyrecord
+WHERE user_id = %s AND key = %s
+"""
+
+
+def _stored_record(user_id: int, key: str) -> _StoredRecord | None:
+    """The idempotency record stored under `key`, if any. On PostgreSQL one prepared statement
+    (the ORM's query built, compiled and planned for every sync cost ~0.7 ms of Python); the
+    response is decoded only when it is replayed."""
+    if connection.vendor != "postgresql":
+        row = (
+            IdempotencyRecord.objects.filter(user_id=user_id, key=key)
+            .values_list("pk", "created_at", "request_hash", "response")
+            .first()
+        )
+        if row is None:
+            return None
+        return _StoredRecord(*row, decoded=True)
+    with prepared_cursor() as cursor:
+        cursor.execute(_STORED_RECORD_SQL, [user_id, key])
+        row = cursor.fetchone()
+    return _StoredRecord(*row) if row is not None else None
 
 
 def _unknown_sample_field(name: str) -> str:
@@ -733,13 +773,13 @@ def _clean_sample(index, sample, device, now, limit, errors) -> dict[str, Any] |
 def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     tz = _lock_owner_reading_zone(user.pk, flush_after_unlock=False)  # the rollups' days
     now = timezone.now()
-    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    record = _stored_record(user.pk, key)
     if record is not None:
         if record.created_at >= now - IDEMPOTENCY_TTL:
             if record.request_hash != request_hash:
                 raise IdempotencyConflict
-            return SyncResult(record.response, replayed=True)
-        record.delete()
+            return SyncResult(record.response(), replayed=True)
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
 
     errors: list[dict[str, Any]] = []
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -816,7 +856,7 @@ def _device_sync(user, device, samples, key, request_hash) -> SyncResult:
     }
     # Bulk writes bypass auditlog's model signals: one entry on the device records the
     # sync (counts only, never values).
-    LogEntry.objects.log_create(
+    audit_rows.log_entry_create(
         device,
         action=LogEntry.Action.UPDATE,
         changes={"sync": ["", json.dumps(body["counts"], sort_keys=True)]},
@@ -947,12 +987,21 @@ CROSS JOIN LATERAL (
 """
 
 
+# Whether any of them is stored: a sync's ids are usually all new, and this prepared statement
+# costs less Python than `raw()` building its query and mapping (433 new ids: 0.32 -> 0.13 ms).
+_ANY_BY_EXTERNAL_ID_SQL = f"SELECT EXISTS ({_BY_EXTERNAL_ID_SQL})"  # noqa: S608
+
+
 def _stored_by_external_id(user, device, external_ids: list[str]) -> dict[str, HealthMetric]:
     """The device's stored measurements with these external ids, by external id."""
     if connection.vendor == "postgresql":
-        rows = HealthMetric.objects.raw(
-            _BY_EXTERNAL_ID_SQL, [json.dumps(external_ids), user.pk, device.pk]
-        )
+        params = [json.dumps(external_ids), user.pk, device.pk]
+        with prepared_cursor() as cursor:
+            cursor.execute(_ANY_BY_EXTERNAL_ID_SQL, params)
+            (any_stored,) = cursor.fetchone()
+        if not any_stored:
+            return {}
+        rows = HealthMetric.objects.raw(_BY_EXTERNAL_ID_SQL, params)
     else:
         rows = HealthMetric.objects.filter(
             user=user, device=device, external_id__in=external_ids

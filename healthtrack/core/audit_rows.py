@@ -14,6 +14,9 @@ one statement can insert the row and its entry together (`metrics.services`): th
 this context, other receivers of the model's `post_save` than auditlog's, listeners of
 auditlog's `pre_log`/`post_log`, or a model registered with `serialize_data`. The caller then
 saves through the ORM as before.
+
+`log_entry_create(instance, **kwargs)` is auditlog's `LogEntry.objects.log_create` (an entry with
+given `changes`, a device sync's) as one prepared INSERT on PostgreSQL, the same row.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from django.db.models import (
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone as dj_timezone
 from django.utils.encoding import smart_str
+
+from healthtrack.core.prepared import prepared_cursor
 
 # Filled by the statement from the inserted row's id.
 _FROM_ROW = ("id", "object_pk", "object_id")
@@ -272,3 +277,41 @@ def column_values(preparers: tuple, instance) -> list[Any]:
 @cache
 def _entry_preparers() -> tuple:
     return column_preparers(_entry_fields())
+
+
+@cache
+def _insert_entry_sql() -> tuple[str, tuple]:
+    fields = tuple(f for f in LogEntry._meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    sql = (
+        f'INSERT INTO "{LogEntry._meta.db_table}" ({columns}) '  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    return sql, fields
+
+
+def log_entry_create(instance, **kwargs: Any) -> None:
+    """`LogEntry.objects.log_create(instance, **kwargs)` with `changes` in `kwargs`: the same
+    entry (its defaults as auditlog's manager fills them, the actor and address from the
+    `pre_save` receivers), on PostgreSQL inserted by one prepared statement instead of the
+    ORM's `create` (~0.9 ms of a sync's Python, issue 15). Through the ORM when LogEntry has
+    `post_save` receivers, which a plain INSERT would not run."""
+    if connection.vendor != "postgresql" or post_save.has_listeners(LogEntry):
+        LogEntry.objects.log_create(instance, **kwargs)
+        return
+    pk = LogEntry.objects._get_pk_value(instance)
+    kwargs.setdefault("content_type", ContentType.objects.get_for_model(instance))
+    kwargs.setdefault("object_pk", pk)
+    kwargs.setdefault("object_repr", smart_str(instance))
+    kwargs.setdefault("serialized_data", LogEntry.objects._get_serialized_data_or_none(instance))
+    if isinstance(pk, int):
+        kwargs.setdefault("object_id", pk)
+    get_additional_data = getattr(instance, "get_additional_data", None)
+    if callable(get_additional_data):
+        kwargs.setdefault("additional_data", get_additional_data())
+    kwargs.setdefault("cid", get_cid())
+    entry = LogEntry(**kwargs)
+    pre_save.send(sender=LogEntry, instance=entry, raw=False, using="default", update_fields=None)
+    sql, fields = _insert_entry_sql()
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [_as_saved(field, entry) for field in fields])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -293,3 +294,75 @@ def test_a_sync_recorded_under_a_stored_key_raises_the_unique_error(user, watch)
     assert (stored.request_hash, stored.response) == ("h", {"counts": {"synced": 1}})
     with pytest.raises(IntegrityError), transaction.atomic():
         _record_sync(watch, key="k", request_hash="h", body={}, now=now)
+
+
+def test_a_twin_that_loses_the_race_answers_with_the_first_response(user, watch, monkeypatch):
+    # A concurrent twin looked for the record before the first sync committed (found none),
+    # did its work, and met the record's unique key: it answers as the first did, or 409.
+    from metrics import services
+
+    first = services.device_sync(
+        user=user, device=watch, samples=[sample(0)], idempotency_key="k"
+    ).body
+    stored_record = services._stored_record
+    looks = []
+
+    def not_yet_committed(user_id, key):
+        looks.append(key)
+        return None if len(looks) == 1 else stored_record(user_id, key)
+
+    monkeypatch.setattr(services, "_stored_record", not_yet_committed)
+    twin = services.device_sync(user=user, device=watch, samples=[sample(0)], idempotency_key="k")
+    assert (twin.body, twin.replayed) == (first, True)
+    assert looks == ["k", "k"]
+    looks.clear()
+    with pytest.raises(services.IdempotencyConflict):
+        services.device_sync(user=user, device=watch, samples=[sample(9)], idempotency_key="k")
+    assert HealthMetric.objects.count() == 1
+
+
+def test_an_expired_record_is_replaced_by_the_new_sync(user, watch):
+    from metrics import services
+
+    services.device_sync(user=user, device=watch, samples=[sample(0)], idempotency_key="k")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(days=2))
+    again = services.device_sync(user=user, device=watch, samples=[sample(3)], idempotency_key="k")
+    assert not again.replayed
+    (record,) = IdempotencyRecord.objects.filter(user=user, key="k")
+    assert record.response == again.body and record.created_at > timezone.now() - timedelta(hours=1)
+
+
+def test_the_sync_entry_is_the_one_auditlogs_log_create_writes(user, watch):
+    from auditlog.context import set_actor
+    from auditlog.models import LogEntry
+
+    from metrics import services
+    from tests.core.audit_entries import compared
+
+    with set_actor(user, remote_addr="192.0.2.7", remote_port=4431):
+        body = services.device_sync(
+            user=user,
+            device=watch,
+            samples=[sample(0), sample(1, value="bad")],
+            idempotency_key=None,
+        ).body
+        (entry,) = [e for e in LogEntry.objects.get_for_object(watch) if "sync" in e.changes_dict]
+        expected = LogEntry.objects.log_create(
+            watch, action=LogEntry.Action.UPDATE, changes=entry.changes
+        )
+    expected.refresh_from_db()
+    assert compared(entry) == compared(expected)
+    assert entry.changes == expected.changes
+    assert entry.changes == {"sync": ["", json.dumps(body["counts"], sort_keys=True)]}
+    assert (entry.object_pk, entry.object_id) == (str(watch.pk), watch.pk)
+    assert entry.actor_id == user.pk and entry.remote_addr == "192.0.2.7"
+    assert entry.remote_port == 4431 and entry.action == LogEntry.Action.UPDATE
+
+
+def test_the_api_sync_entry_carries_the_request(auth_client, watch):
+    from auditlog.models import LogEntry
+
+    response = sync(auth_client, watch, [sample(0)])
+    (entry,) = [e for e in LogEntry.objects.get_for_object(watch) if "sync" in e.changes_dict]
+    assert entry.cid == response["X-Request-ID"]
+    assert entry.remote_addr == "127.0.0.1"
