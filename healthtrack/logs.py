@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import traceback
 from collections.abc import Mapping
@@ -72,6 +73,33 @@ def _message(record: logging.LogRecord) -> str:
     return record.getMessage()
 
 
+# The last second `iso_time` formatted: (whole seconds since the epoch, "YYYY-MM-DDTHH:MM:SS").
+# One tuple, replaced whole, so that threads reading it never see a second with another's text.
+_last_second: tuple[float, str] = (math.nan, "")
+
+
+def iso_time(created: float) -> str:
+    """`datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")`, with the
+    date and time formatted once per second (a line's timestamp was most of `json_entry`):
+    the fraction is rounded to microseconds as `datetime` rounds it (half to even, a carry
+    into the next second), then cut to milliseconds."""
+    global _last_second
+    if created < 0:
+        return datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")
+    fraction, whole = math.modf(created)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1
+    last = _last_second
+    if last[0] == whole:
+        prefix = last[1]
+    else:
+        prefix = datetime.fromtimestamp(whole, tz=UTC).isoformat(timespec="seconds")[:-6]
+        _last_second = (whole, prefix)
+    return f"{prefix}.{micro // 1000:03d}+00:00"
+
+
 # One encoder for every line: `json.dumps` with options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
@@ -85,7 +113,7 @@ def json_entry(
     if redaction:
         message = message.replace(*redaction)
     entry = {
-        "time": datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds"),
+        "time": iso_time(created),
         "level": level,
         "logger": logger,
         "message": message,

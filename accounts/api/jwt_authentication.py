@@ -31,7 +31,9 @@ import jwt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, router
-from django.db.models import DEFERRED
+from django.db.models import DEFERRED, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from fernet_fields.fields import EncryptedField
@@ -412,6 +414,38 @@ _FROM_ENTRY = [
     else CACHED_FIELDS.index(f.attname)
     for f in User._meta.concrete_fields
 ]
+# The loaded columns' (name, place in the entry), for `_user_from_row`.
+_LOADED = [
+    (f.attname, i)
+    for f, i in zip(User._meta.concrete_fields, _FROM_ENTRY, strict=True)
+    if i is not None
+]
+# `Model.__init__` sets each given column with `setattr`, which for these columns (Django's
+# non-data `DeferredAttribute`) is writing the instance's `__dict__`. With a column behind a
+# data descriptor, an `__init__` or `from_db` of User's own, or a receiver of its init
+# signals, the row goes through `from_db`.
+_PLAIN_ROW = (
+    User.__init__ is Model.__init__
+    and User.from_db.__func__ is Model.from_db.__func__
+    and not any(hasattr(type(getattr(User, name, None)), "__set__") for name, _ in _LOADED)
+)
+
+
+def _user_from_row(values: list) -> User:
+    """`User.from_db(db, None, row)` of the entry's row with the encrypted columns and the
+    password deferred, without `Model.__init__`'s pass over every field: the same instance
+    (the loaded columns in `__dict__`, `_state.adding` False, `_state.db` the router's)."""
+    if not _PLAIN_ROW or pre_init.has_listeners(User) or post_init.has_listeners(User):
+        row = [DEFERRED if i is None else values[i] for i in _FROM_ENTRY]
+        return User.from_db(router.db_for_read(User), None, row)  # every column given
+    user = object.__new__(User)
+    state = user._state = ModelState()
+    state.adding = False
+    state.db = router.db_for_read(User)
+    attrs = user.__dict__
+    for name, i in _LOADED:
+        attrs[name] = values[i]
+    return user
 
 
 def cached_user(prefetched: Prefetched | None) -> User | None:
@@ -424,8 +458,7 @@ def cached_user(prefetched: Prefetched | None) -> User | None:
     values = prefetched.cached
     if not isinstance(values, list) or len(values) != len(CACHED_FIELDS) + 1:
         return None
-    row = [DEFERRED if i is None else values[i] for i in _FROM_ENTRY]
-    user = User.from_db(router.db_for_read(User), None, row)  # every column given: no lookup
+    user = _user_from_row(values)
     if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
         return None
     if credentials.token_is_revoked(prefetched.validated_token, user=user, revoked=values[-1]):

@@ -55,6 +55,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.renderers import JSONRenderer
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import access
 from accounts.api import jwt_authentication as jwt_auth
@@ -474,9 +475,28 @@ def _windows(request, view, user_id: int) -> list[tuple[str, str, float, int]] |
         key = throttles.window_key(throttle, request, view, user_id=user_id)
         if key is None:
             continue
-        limit, duration = throttle.parse_rate(throttle.get_rate())
+        limit, duration = _parsed_rate(throttle)
         out.append((throttle.scope, key, duration, limit))
     return out
+
+
+# DRF's `parse_rate` answers per rate string ("100/min" -> (100, 60)): a function of the string
+# alone, worked out once per string (~1.6 µs per window, 7 windows per request, issue 15).
+# Bounded: the rates are settings' values.
+_RATES: dict[str, tuple[int | None, int | None]] = {}
+
+
+def _parsed_rate(throttle) -> tuple[int | None, int | None]:
+    rate = throttle.get_rate()
+    if type(throttle).parse_rate is not SimpleRateThrottle.parse_rate or not isinstance(rate, str):
+        return throttle.parse_rate(rate)
+    parsed = _RATES.get(rate)
+    if parsed is None:
+        parsed = throttle.parse_rate(rate)
+        if len(_RATES) >= 64:
+            _RATES.clear()
+        _RATES[rate] = parsed
+    return parsed
 
 
 @functools.cache

@@ -6,13 +6,17 @@ from datetime import date
 
 import pytest
 from django.core.cache import cache
+from django.db import router
+from django.db.models import DEFERRED
+from django.db.models.signals import post_init
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.api import jwt_authentication
 from accounts.api.jwt_authentication import AuditedJWTAuthentication
 from accounts.models import User
 from accounts.services import user_soft_delete
-from accounts.user_cache import user_cache_key
+from accounts.user_cache import to_cache, user_cache_key
 from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +132,37 @@ def test_a_cached_user_still_names_the_actor_of_audit_rows(patient):
     assert response.status_code == 200
     entry = LogEntry.objects.get_for_object(patient).order_by("-timestamp").first()
     assert entry is not None and entry.actor_id == patient.pk
+
+
+def _from_db(values):
+    row = [DEFERRED if i is None else values[i] for i in jwt_authentication._FROM_ENTRY]
+    return User.from_db(router.db_for_read(User), None, row)
+
+
+def test_the_user_built_from_a_cache_entry_is_the_one_from_db_builds(patient):
+    values = [*to_cache(patient), []]
+    built = jwt_authentication._user_from_row(values)
+    assert jwt_authentication._PLAIN_ROW  # the light build is the one measured
+    reference = _from_db(values)
+    assert type(built) is User
+    assert {k: v for k, v in built.__dict__.items() if k != "_state"} == {
+        k: v for k, v in reference.__dict__.items() if k != "_state"
+    }
+    assert (built._state.adding, built._state.db) == (False, reference._state.db)
+    assert built.get_deferred_fields() == {"password", "date_of_birth", "medical_history"}
+    assert built.medical_history == SECRET_HISTORY  # deferred: read from the row on access
+    assert built.check_password(PASSWORD)
+
+
+def test_a_user_with_an_init_receiver_is_built_by_from_db(patient):
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=User)
+    try:
+        user = jwt_authentication._user_from_row([*to_cache(patient), []])
+    finally:
+        post_init.disconnect(receiver, sender=User)
+    assert seen == [user] and user.pk == patient.pk

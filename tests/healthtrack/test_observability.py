@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
+import random
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.http import Http404
@@ -16,7 +19,7 @@ from prometheus_client import REGISTRY
 from accounts import otp
 from healthtrack.celery import app as celery_app
 from healthtrack.core.counters import cache_hit, cache_miss, cached
-from healthtrack.logs import JsonFormatter, safe_path
+from healthtrack.logs import JsonFormatter, iso_time, safe_path
 from healthtrack.outages import RepeatedErrorFilter
 from healthtrack.request_id import RequestIdLogFilter
 from tests.accounts.factories import UserFactory
@@ -128,6 +131,22 @@ def test_safe_path_keeps_ids_and_cuts_long_paths():
     assert safe_path("/api/v1/users/12", {"pk": 12}) == "/api/v1/users/12"
     assert safe_path("/x/abc/def", {"access_code": "def"}) == "/x/abc/{access_code}"
     assert len(safe_path("/" + "a" * 1000)) == 200
+
+
+def test_a_lines_time_is_datetimes_to_the_millisecond_at_every_rounding_edge():
+    def expected(created):
+        return datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")
+
+    moments = [0.0, 0.5, 59.9999995, 86399.9999996, 1_796_560_682.0]
+    for second in (1_796_560_682, 1_796_560_683, 1_796_646_399):  # the last: before midnight
+        for fraction in (0.0, 0.0005, 0.0004995, 0.999, 0.9995, 0.9999994, 0.9999995, 0.0000025):
+            moment = second + fraction
+            moments += [moment, math.nextafter(moment, 0), math.nextafter(moment, math.inf)]
+    rng = random.Random(15)
+    moments += [rng.uniform(1.7e9, 1.8e9) for _ in range(2000)]
+    moments += [-1.25, -0.0004]  # before the epoch: datetime's own path
+    for created in moments:  # the same second twice in a row, and seconds apart
+        assert iso_time(created) == expected(created), created
 
 
 def test_extra_fields_outside_the_allow_list_are_dropped():

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts import credentials
 from accounts.api import readcache
 from accounts.models import AccessLog
+from healthtrack.core.api import throttles
 from insights import cache as rec_cache
 from metrics import services as metric_services
 from tests.healthtrack.servers import RedisServer
@@ -383,3 +384,10 @@ def test_the_guess_reads_the_query_string_as_django_does(rf, query):
     """`guess_params` is each name's last value, as `request.GET.get` reads it."""
     request = rf.get("/api/v1/health-metrics/summary", QUERY_STRING=query)
     assert readcache.guess_params(request) == {name: request.GET[name] for name in request.GET}
+
+
+def test_a_windows_rate_is_drfs_parse_of_the_current_setting(settings):
+    throttle = throttles.UserMinuteThrottle()
+    for rate in ("100/min", "7/s", "3/hour", "1000/day", "100/min"):
+        settings.API_USER_THROTTLE_RATES = {**settings.API_USER_THROTTLE_RATES, "user_minute": rate}
+        assert readcache._parsed_rate(throttle) == throttle.parse_rate(rate)
