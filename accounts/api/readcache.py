@@ -37,15 +37,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import threading
 import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.exceptions import DisallowedHost
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -244,6 +246,29 @@ class Entry:
             hit_counter,
             viewer_id,
             owner_id,
+        )
+
+    @classmethod
+    def of_page(
+        cls, request, name: str, *, viewer_id: int, owner_id: int, version_key: str, ttl: int
+    ) -> Entry | None:
+        """The cached page `viewer_id` reads of `owner_id`'s `name` list at this request's URL:
+        keyed by the URL as the page's links repeat it (scheme, host, path) and its parameters
+        in a normal order (limit, cursor, filters, member); None for a host Django refuses.
+        `request`: Django's (`own_hit`, before DRF's dispatch) or DRF's."""
+        try:
+            host = request.get_host()
+        except DisallowedHost:
+            return None
+        query = urlencode(sorted(request.GET.lists()), doseq=True)
+        url = f"{request.scheme}://{host}{request.path}?{query}"
+        return cls.of(
+            name,
+            viewer_id=viewer_id,
+            owner_id=owner_id,
+            params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
+            version_key=version_key,
+            ttl=ttl,
         )
 
 

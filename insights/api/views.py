@@ -1,10 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from urllib.parse import urlencode
 
-from django.core.exceptions import DisallowedHost
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -79,20 +76,13 @@ LIST_CACHE_TTL = 300
 
 
 def _list_entry(request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
-    """The cached page `viewer_id` reads of `owner_id`'s insights at this URL: keyed by the URL
-    as the page's links repeat it (scheme, host, path) and its parameters in a normal order,
-    guarded by the version of the owner's insights (`insights.list_version`)."""
-    try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
-        host = request.get_host()
-    except DisallowedHost:
-        return None
-    query = urlencode(sorted(request.GET.lists()), doseq=True)
-    url = f"{request.scheme}://{host}{request.path}?{query}"
-    return readcache.Entry.of(
+    """The cached page `viewer_id` reads of `owner_id`'s insights at this URL, guarded by the
+    version of the owner's insights (`insights.list_version`)."""
+    return readcache.Entry.of_page(
+        request,
         "insights_list",
         viewer_id=viewer_id,
         owner_id=owner_id,
-        params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
         version_key=list_version_key(owner_id),
         ttl=LIST_CACHE_TTL,
     )

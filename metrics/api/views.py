@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -156,21 +156,13 @@ def _version_key(request, owner_id: int) -> str:
 
 
 def _list_entry(request, name: str, viewer_id: int, owner_id: int) -> readcache.Entry | None:
-    """The cached page `viewer_id` reads of `owner_id`'s measurements at this URL: keyed by the
-    URL as the page's links repeat it (scheme, host, path) and its parameters in a normal order
-    (limit, cursor, filters, member), guarded by the owner's data version (`_version_key`: of
-    the one type the page is filtered to, if so)."""
-    try:  # `request`: Django's (readcache.own_hit, before DRF's dispatch) or DRF's
-        host = request.get_host()
-    except DisallowedHost:
-        return None
-    query = urlencode(sorted(request.GET.lists()), doseq=True)
-    url = f"{request.scheme}://{host}{request.path}?{query}"
-    return readcache.Entry.of(
+    """The cached page `viewer_id` reads of `owner_id`'s measurements at this URL, guarded by
+    the owner's data version (`_version_key`: of the one type the page is filtered to, if so)."""
+    return readcache.Entry.of_page(
+        request,
         name,
         viewer_id=viewer_id,
         owner_id=owner_id,
-        params=hashlib.blake2b(url.encode(), digest_size=16).hexdigest(),
         version_key=_version_key(request, owner_id),
         ttl=LIST_CACHE_TTL,
     )
