@@ -719,6 +719,19 @@ class ReadPrefetchMixin:
     def read_entry_guess(self, request, viewer_id) -> Entry | None:
         return None
 
+    def page_entry(self, request, viewer_id: int, owner_id: int) -> Entry | None:
+        """For a list view: the cached page `viewer_id` reads of `owner_id`'s list at this
+        URL (`Entry.of_page`)."""
+        raise NotImplementedError
+
+    def list_entry(self, request, viewer_id: int, owner_id: int) -> Entry | None:
+        """`page_entry` of this request, built once (the prefetch guessed it already)."""
+        key = (viewer_id, owner_id)
+        if getattr(self, "_entry_for", None) != key:
+            self._entry_for = key
+            self._entry = self.page_entry(request, viewer_id, owner_id)
+        return self._entry
+
     def cached_answer_served(self) -> None:
         """Called when `own_hit` answered (e.g. to count the hit)."""
 

@@ -119,13 +119,8 @@ class _InsightListView(readcache.ReadPrefetchMixin, BuiltOnceRowsMixin, generics
         owner_id = self.guessed_owner_id(request, viewer_id)
         return None if owner_id is None else self.list_entry(request, viewer_id, owner_id)
 
-    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
-        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
-        key = (viewer_id, owner_id)
-        if getattr(self, "_entry_for", None) != key:
-            self._entry_for = key
-            self._entry = _list_entry(request, viewer_id, owner_id)
-        return self._entry
+    def page_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        return _list_entry(request, viewer_id, owner_id)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user

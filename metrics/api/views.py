@@ -212,13 +212,8 @@ class _MetricListMixin(readcache.ReadPrefetchMixin):
             return None
         return self.list_entry(request, viewer_id, owner_id)
 
-    def list_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
-        """`_list_entry` of this request, built once (the prefetch guessed it already)."""
-        key = (viewer_id, owner_id)
-        if getattr(self, "_entry_for", None) != key:
-            self._entry_for = key
-            self._entry = _list_entry(request, self.cache_name, viewer_id, owner_id)
-        return self._entry
+    def page_entry(self, request, viewer_id: int, owner_id: int) -> readcache.Entry | None:
+        return _list_entry(request, self.cache_name, viewer_id, owner_id)
 
     def list(self, request, *args, **kwargs):
         own = self.own_cached_answer(request)
